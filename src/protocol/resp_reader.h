@@ -1,0 +1,62 @@
+/* resp_reader.h - incremental parser of RESP2 replies (the client side).
+ *
+ * Used by the benchmark tool, the tests and libeventflow. Feed it bytes as
+ * they arrive; take out whole reply values. Nesting depth and sizes are
+ * bounded so a hostile server cannot exhaust memory.
+ *
+ * Thread-safety: one reader per connection, used by one thread. */
+#ifndef EVENTFLOW_RESP_READER_H
+#define EVENTFLOW_RESP_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+enum resp_type {
+    RESP_T_SIMPLE = 1, /* +text */
+    RESP_T_ERROR,      /* -text */
+    RESP_T_INT,        /* :n */
+    RESP_T_BULK,       /* $n */
+    RESP_T_NULL,       /* $-1 or *-1 */
+    RESP_T_ARRAY,      /* *n */
+};
+
+/* A parsed reply. A value owns everything below it: `str` (NUL-terminated,
+ * may also contain NULs: use len) and `elems`. Free with resp_value_free. */
+struct resp_value {
+    enum resp_type type;
+    int64_t integer;          /* RESP_T_INT */
+    char *str;                /* SIMPLE, ERROR, BULK: owned */
+    size_t len;               /* SIMPLE, ERROR, BULK */
+    size_t n;                 /* ARRAY: element count */
+    struct resp_value *elems; /* ARRAY: owned, n elements */
+};
+
+struct resp_reader_limits {
+    size_t max_bulk;   /* default 512 MiB */
+    size_t max_elems;  /* default 16M */
+    unsigned max_depth;/* default 8 */
+};
+
+struct resp_reader {
+    /* private */
+    struct buf in;
+    struct resp_reader_limits limits;
+};
+
+/* limits may be NULL for the defaults. */
+void resp_reader_init(struct resp_reader *r, const struct resp_reader_limits *limits);
+void resp_reader_free(struct resp_reader *r);
+
+/* Append received bytes. */
+void resp_reader_feed(struct resp_reader *r, const void *p, size_t n);
+
+/* Take the next complete reply. Returns 1 and fills *out (caller frees with
+ * resp_value_free) when one is complete, 0 when more bytes are needed, -1 on
+ * a protocol violation (the connection should be dropped). */
+int resp_reader_next(struct resp_reader *r, struct resp_value *out);
+
+void resp_value_free(struct resp_value *v);
+
+#endif

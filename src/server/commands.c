@@ -1,0 +1,470 @@
+/* commands.c - the command table and one handler per command.
+ *
+ * Dispatch checks, in this order, before any handler runs: the name (and
+ * alias, case-insensitive), authentication, the required argument. Handlers
+ * either answer at once into conn_reply_buf, or (ADD) take a deferred slot
+ * and answer when raft has committed and applied the entry.
+ *
+ * Error replies have no "ERR " prefix (EventflowDB's wording); eventflow's
+ * own errors start with a machine-readable word: MOVED, NOLEADER, TRYAGAIN,
+ * UNKNOWN, FULL, TOOBIG, SHUTDOWN, IOERR. */
+#include "server/commands.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "version.h"
+#include "protocol/resp_writer.h"
+#include "server/conn.h"
+#include "server/node.h"
+#include "server/server.h"
+#include "store/checksum.h"
+#include "store/codec.h"
+#include "store/store.h"
+
+enum {
+    CMD_ARG = 1 << 0,     /* needs one argument: "insufficient arguments" */
+    CMD_NOAUTH = 1 << 1,  /* allowed before AUTH (only AUTH itself) */
+};
+
+struct command {
+    const char *name;
+    const char *alias;
+    unsigned flags;
+    void (*handler)(struct conn *c, const struct resp_command *cmd);
+};
+
+static struct node *cmd_node(struct conn *c)
+{
+    return c->srv->node;
+}
+
+static const struct codec_limits *cmd_limits(struct conn *c)
+{
+    return &c->srv->cfg->codec;
+}
+
+/* ---- small replies --------------------------------------------------- */
+
+static void cmd_ping(struct conn *c, const struct resp_command *cmd)
+{
+    (void)cmd;
+    resp_write_simple(conn_reply_buf(c), "PONG");
+}
+
+static void cmd_quit(struct conn *c, const struct resp_command *cmd)
+{
+    (void)cmd;
+    resp_write_simple(conn_reply_buf(c), "OK");
+    conn_close_after_write(c);
+}
+
+static void cmd_version(struct conn *c, const struct resp_command *cmd)
+{
+    (void)cmd;
+    resp_write_simple(conn_reply_buf(c), EVENTFLOW_VERSION);
+}
+
+/* Compare in time independent of where the strings differ, so response
+ * timing does not leak the password prefix by prefix. */
+static bool password_equal(const char *want, const char *got, size_t got_len)
+{
+    size_t want_len = strlen(want);
+    unsigned char diff = (unsigned char)(want_len != got_len);
+    for (size_t i = 0; i < got_len; i++)
+        diff |= (unsigned char)(got[i] ^ want[want_len ? i % want_len : 0]);
+    return diff == 0 && want_len > 0;
+}
+
+static void cmd_auth(struct conn *c, const struct resp_command *cmd)
+{
+    const char *password = c->srv->cfg->password;
+    struct buf *out = conn_reply_buf(c);
+    if (password == NULL) {
+        resp_write_simple(out, "OK");
+        return;
+    }
+    if (cmd->argc < 2) {
+        resp_write_error(out, "insufficient arguments");
+        return;
+    }
+    if (password_equal(password, cmd->argv[1].ptr, cmd->argv[1].len)) {
+        c->authenticated = true;
+        resp_write_simple(out, "OK");
+    } else {
+        c->authenticated = false;
+        resp_write_error(out, "unauthorized");
+    }
+}
+
+static void cmd_stats(struct conn *c, struct store_stats *st)
+{
+    if (store_stats(cmd_node(c)->store, st) != 0)
+        memset(st, 0, sizeof *st);
+}
+
+/* EVENTCOUNT and EVENTCOUNTEST both answer the exact count: the state
+ * machine keeps it, so the estimate costs nothing extra to make exact. */
+static void cmd_eventcount(struct conn *c, const struct resp_command *cmd)
+{
+    struct store_stats st;
+    (void)cmd;
+    cmd_stats(c, &st);
+    resp_write_int(conn_reply_buf(c), (int64_t)st.event_count);
+}
+
+static void cmd_streamcount(struct conn *c, const struct resp_command *cmd)
+{
+    struct store_stats st;
+    (void)cmd;
+    cmd_stats(c, &st);
+    resp_write_int(conn_reply_buf(c), (int64_t)st.stream_count);
+}
+
+static void cmd_checksum(struct conn *c, const struct resp_command *cmd)
+{
+    struct store_stats st;
+    char id[ULID_STR_LEN + 1];
+    char sum[CHECKSUM_B32_LEN + 1];
+    (void)cmd;
+    cmd_stats(c, &st);
+    ulid_format(st.last_id, id);
+    checksum_format(st.checksum, sum);
+    struct buf *out = conn_reply_buf(c);
+    resp_write_array_header(out, 2);
+    resp_write_bulk_str(out, id);
+    resp_write_bulk_str(out, sum);
+}
+
+/* SI units as EventflowDB shows them: "999 B", "1.2 kB", "34 MB". */
+static void human_bytes(uint64_t n, char *out, size_t cap)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    if (n < 1000) {
+        snprintf(out, cap, "%" PRIu64 " B", n);
+        return;
+    }
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1000.0 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1000.0;
+        u++;
+    }
+    snprintf(out, cap, v < 10.0 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void cmd_size(struct conn *c, const struct resp_command *cmd)
+{
+    struct store_stats st;
+    char human[32];
+    (void)cmd;
+    cmd_stats(c, &st);
+    human_bytes(st.db_bytes, human, sizeof human);
+    struct buf *out = conn_reply_buf(c);
+    resp_write_array_header(out, 2);
+    resp_write_int(out, (int64_t)st.db_bytes);
+    resp_write_bulk_str(out, human);
+}
+
+/* A duration the way Go prints one, which EventflowDB used: "1h2m3.004s",
+ * "3s", "250ms", "0s". */
+static void human_duration(uint64_t ms, char *out, size_t cap)
+{
+    if (ms == 0) {
+        snprintf(out, cap, "0s");
+        return;
+    }
+    if (ms < 1000) {
+        snprintf(out, cap, "%" PRIu64 "ms", ms);
+        return;
+    }
+    uint64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+    size_t len = 0;
+    if (h > 0)
+        len += (size_t)snprintf(out + len, cap - len, "%" PRIu64 "h", h);
+    if (h > 0 || m > 0)
+        len += (size_t)snprintf(out + len, cap - len, "%" PRIu64 "m", m);
+    if (frac == 0) {
+        snprintf(out + len, cap - len, "%" PRIu64 "s", s);
+    } else {
+        char digits[4];
+        snprintf(digits, sizeof digits, "%03" PRIu64, frac);
+        for (int i = 2; i > 0 && digits[i] == '0'; i--)
+            digits[i] = '\0';
+        snprintf(out + len, cap - len, "%" PRIu64 ".%ss", s, digits);
+    }
+}
+
+static void cmd_uptime(struct conn *c, const struct resp_command *cmd)
+{
+    char human[64];
+    (void)cmd;
+    uint64_t ms = node_uptime_ms(cmd_node(c));
+    human_duration(ms, human, sizeof human);
+    struct buf *out = conn_reply_buf(c);
+    resp_write_array_header(out, 2);
+    resp_write_int(out, (int64_t)ms);
+    resp_write_bulk_str(out, human);
+}
+
+static void cmd_status(struct conn *c, const struct resp_command *cmd)
+{
+    struct buf *out = conn_reply_buf(c);
+    (void)cmd;
+    size_t off = resp_bulk_begin(out);
+    node_write_status(cmd_node(c), out);
+    resp_bulk_end(out, off);
+}
+
+/* ---- reads ----------------------------------------------------------- */
+
+/* Readers render straight into the reply: the array length first (the
+ * store knows the exact count before iterating), then one bulk string of
+ * JSON per item. Nothing is materialized beyond the reply itself. */
+static int read_begin(void *arg, uint64_t n)
+{
+    resp_write_array_header(arg, (size_t)n);
+    return 0;
+}
+
+static int read_event(void *arg, const Eventflow__StoredEvent *ev)
+{
+    struct buf *out = arg;
+    size_t off = resp_bulk_begin(out);
+    codec_write_event(out, ev);
+    resp_bulk_end(out, off);
+    return 0;
+}
+
+static int read_stream(void *arg, const char *name, size_t name_len, const Eventflow__StreamInfo *info)
+{
+    struct buf *out = arg;
+    size_t off = resp_bulk_begin(out);
+    codec_write_stream(out, name, name_len, info);
+    resp_bulk_end(out, off);
+    return 0;
+}
+
+/* A read that failed after writing part of its reply must not leave a
+ * half-written array behind: roll the buffer back and answer an error. */
+static void read_finish(struct conn *c, struct buf *out, size_t start, int rc)
+{
+    if (rc == 0)
+        return;
+    out->len = start;
+    resp_write_errorf(out, "IOERR read failed: %s", store_errmsg(cmd_node(c)->store));
+}
+
+static void cmd_get(struct conn *c, const struct resp_command *cmd)
+{
+    struct codec_get req = {0};
+    char err[CODEC_ERR_LEN];
+    struct buf *out = conn_reply_buf(c);
+    if (codec_parse_get(cmd->argv[1].ptr, cmd->argv[1].len, cmd_limits(c), &req, err) != 0) {
+        resp_write_error(out, err);
+        codec_get_free(&req);
+        return;
+    }
+    struct store_visitor v = {.arg = out, .begin = read_begin, .event = read_event};
+    size_t start = out->len;
+    int rc = store_read_stream(cmd_node(c)->store, req.stream, req.stream_len, req.version, req.limit, &v);
+    read_finish(c, out, start, rc);
+    codec_get_free(&req);
+}
+
+static void cmd_getall(struct conn *c, const struct resp_command *cmd)
+{
+    struct codec_getall req = {0};
+    char err[CODEC_ERR_LEN];
+    struct buf *out = conn_reply_buf(c);
+    if (codec_parse_getall(cmd->argv[1].ptr, cmd->argv[1].len, cmd_limits(c), &req, err) != 0) {
+        resp_write_error(out, err);
+        return;
+    }
+    struct store_visitor v = {.arg = out, .begin = read_begin, .event = read_event};
+    size_t start = out->len;
+    int rc = store_read_all(cmd_node(c)->store, req.has_offset ? req.offset : NULL, req.limit, &v);
+    read_finish(c, out, start, rc);
+}
+
+static void cmd_liststreams(struct conn *c, const struct resp_command *cmd)
+{
+    struct codec_liststreams req = {0};
+    char err[CODEC_ERR_LEN];
+    struct buf *out = conn_reply_buf(c);
+    const char *arg = cmd->argc >= 2 ? cmd->argv[1].ptr : NULL;
+    size_t arg_len = cmd->argc >= 2 ? cmd->argv[1].len : 0;
+    if (codec_parse_liststreams(arg, arg_len, cmd_limits(c), &req, err) != 0) {
+        resp_write_error(out, err);
+        return;
+    }
+    struct store_visitor v = {.arg = out, .begin = read_begin, .stream = read_stream};
+    size_t start = out->len;
+    int rc = store_list_streams(cmd_node(c)->store, req.skip, req.limit, &v);
+    read_finish(c, out, start, rc);
+}
+
+/* ---- ADD ------------------------------------------------------------- */
+
+struct add_request {
+    struct node_add na;     /* first: the node calls back with &na */
+    struct conn *conn;      /* holds a reference through the slot */
+    struct conn_slot *slot; /* owned by conn */
+};
+
+static void add_applied(struct node_add *na, const struct store_outcome *o)
+{
+    struct add_request *req = na->data;
+    struct buf *out = &req->slot->out;
+    switch (o->status) {
+    case STORE_APPLIED:
+        resp_write_array_header(out, o->n_events);
+        for (size_t i = 0; i < o->n_events; i++)
+            read_event(out, o->events[i]);
+        break;
+    case STORE_VERSION_CONFLICT:
+        resp_write_error(out, "concurrent stream modification");
+        break;
+    case STORE_VERSION_GAP:
+        resp_write_error(out, "given version leaves gap in stream");
+        break;
+    default:
+        resp_write_error(out, "IOERR the state machine rejected the entry (see the server log)");
+        break;
+    }
+}
+
+static void add_done(struct node_add *na, int status)
+{
+    struct add_request *req = na->data;
+    struct buf *out = &req->slot->out;
+    if (status == 0 && !na->was_applied) {
+        resp_write_error(out, "UNKNOWN the ADD was applied but its result was lost; read the stream");
+    } else if (status == RAFT_LEADERSHIPLOST || status == RAFT_SHUTDOWN) {
+        /* The entry may still be committed by the next leader. Saying
+         * "failed" here would make clients retry and append twice. */
+        resp_write_error(out, "UNKNOWN outcome unknown: leadership was lost before the ADD committed; "
+                              "read the stream to find out");
+    } else if (status != 0) {
+        resp_write_errorf(out, "IOERR raft: %s", raft_strerror(status));
+    }
+    conn_complete(req->conn, req->slot);
+    free(req);
+}
+
+static void add_refused(struct conn *c, struct buf *out, int rc)
+{
+    char leader[CONFIG_ADDR_MAX];
+    switch (rc) {
+    case NODE_ENOTLEADER:
+        if (node_leader_client_address(cmd_node(c), leader, sizeof leader) == 0)
+            resp_write_errorf(out, "MOVED 0 %s", leader);
+        else
+            resp_write_error(out, "NOLEADER the leader's client address is not known yet; retry");
+        break;
+    case NODE_ENOLEADER:
+        resp_write_error(out, "NOLEADER no leader is elected right now; retry");
+        break;
+    case NODE_ENOTREADY:
+        resp_write_error(out, "TRYAGAIN the new leader is applying earlier entries; retry");
+        break;
+    case NODE_EFULL:
+        resp_write_error(out, "FULL the store is full (map size reached); nothing was written");
+        break;
+    case NODE_ETOOBIG:
+        resp_write_error(out, "TOOBIG the ADD is too large for one log entry");
+        break;
+    case NODE_ESHUTDOWN:
+        resp_write_error(out, "SHUTDOWN the server is shutting down");
+        break;
+    default:
+        resp_write_error(out, "IOERR raft refused the entry (see the server log)");
+        break;
+    }
+}
+
+static void cmd_add(struct conn *c, const struct resp_command *cmd)
+{
+    struct codec_add add = {0};
+    char err[CODEC_ERR_LEN];
+    if (codec_parse_add(cmd->argv[1].ptr, cmd->argv[1].len, cmd_limits(c), &add, err) != 0) {
+        resp_write_error(conn_reply_buf(c), err);
+        codec_add_free(&add);
+        return;
+    }
+    struct add_request *req = xcalloc(1, sizeof *req);
+    req->conn = c;
+    req->na.data = req;
+    req->na.applied = add_applied;
+    req->na.done = add_done;
+    /* The slot is taken before proposing, so the reply keeps its place in
+     * the pipeline whatever completes first. */
+    req->slot = conn_defer(c);
+    int rc = node_propose_add(cmd_node(c), &add, &req->na);
+    codec_add_free(&add);
+    if (rc != 0) {
+        add_refused(c, &req->slot->out, rc);
+        conn_complete(c, req->slot);
+        free(req);
+    }
+}
+
+/* ---- dispatch -------------------------------------------------------- */
+
+static const struct command command_table[] = {
+    {"PING", "P", 0, cmd_ping},
+    {"AUTH", NULL, CMD_NOAUTH, cmd_auth},
+    {"QUIT", NULL, 0, cmd_quit},
+    {"ADD", "A", CMD_ARG, cmd_add},
+    {"GET", "G", CMD_ARG, cmd_get},
+    {"GETALL", "GA", CMD_ARG, cmd_getall},
+    {"LISTSTREAMS", "LSTREAMS", 0, cmd_liststreams},
+    {"EVENTCOUNT", "EC", 0, cmd_eventcount},
+    {"EVENTCOUNTEST", "ECE", 0, cmd_eventcount},
+    {"STREAMCOUNT", "SC", 0, cmd_streamcount},
+    {"STREAMCOUNTEST", "SCE", 0, cmd_streamcount},
+    {"CHECKSUM", "CH", 0, cmd_checksum},
+    {"SIZE", "S", 0, cmd_size},
+    {"UPTIME", "UP", 0, cmd_uptime},
+    {"VERSION", "V", 0, cmd_version},
+    {"STATUS", NULL, 0, cmd_status},
+};
+
+static bool name_is(const struct resp_arg *a, const char *name)
+{
+    return name != NULL && strlen(name) == a->len && strncasecmp(a->ptr, name, a->len) == 0;
+}
+
+static const struct command *command_lookup(const struct resp_arg *a)
+{
+    for (size_t i = 0; i < sizeof command_table / sizeof command_table[0]; i++) {
+        const struct command *cmd = &command_table[i];
+        if (name_is(a, cmd->name) || name_is(a, cmd->alias))
+            return cmd;
+    }
+    return NULL;
+}
+
+void commands_dispatch(struct conn *c, const struct resp_command *cmd)
+{
+    if (cmd->argc == 0)
+        return;
+    const struct command *command = command_lookup(&cmd->argv[0]);
+    if (command == NULL) {
+        resp_write_error(conn_reply_buf(c), c->authenticated ? "unknown command" : "unauthorized");
+        return;
+    }
+    if (!c->authenticated && !(command->flags & CMD_NOAUTH)) {
+        resp_write_error(conn_reply_buf(c), "unauthorized");
+        return;
+    }
+    if ((command->flags & CMD_ARG) && cmd->argc < 2) {
+        resp_write_error(conn_reply_buf(c), "insufficient arguments");
+        return;
+    }
+    command->handler(c, cmd);
+}

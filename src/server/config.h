@@ -1,0 +1,66 @@
+/* config.h - eventflowd's configuration, from flags and environment.
+ *
+ * Every setting has a flag and most have an environment variable (the
+ * EventflowDB names PORT, DATA and PASSWORD among them); a flag wins over
+ * the environment, which wins over the default. The result is immutable
+ * after config_load returns. */
+#ifndef EVENTFLOW_CONFIG_H
+#define EVENTFLOW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/codec.h"
+
+#define CONFIG_ADDR_MAX 256
+
+/* One member of the initial cluster. */
+struct config_member {
+    uint64_t id;
+    char raft_address[CONFIG_ADDR_MAX];   /* host:port */
+    char client_address[CONFIG_ADDR_MAX]; /* host:port */
+};
+
+struct config {
+    uint64_t id;
+    char bind[CONFIG_ADDR_MAX];           /* client listener address */
+    unsigned port;                        /* client listener port */
+    char advertise[CONFIG_ADDR_MAX];      /* client address told to others */
+    char raft_address[CONFIG_ADDR_MAX];   /* this node's raft host:port */
+    char raft_bind[CONFIG_ADDR_MAX];      /* raft listener; empty = raft_address */
+    struct config_member *members;        /* owned; initial cluster */
+    size_t n_members;
+    char *data_dir;                       /* owned */
+    char *password;                       /* owned; NULL = auth off */
+
+    size_t max_bulk;            /* largest bulk accepted after AUTH */
+    size_t max_clients;
+    size_t max_pending;         /* requests in flight per connection */
+    size_t max_output;          /* unread reply bytes before a client is dropped */
+    struct codec_limits codec;
+    size_t map_size;
+
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+    unsigned election_timeout_ms;
+    unsigned heartbeat_timeout_ms;
+    int log_level;
+};
+
+/* Parse argv and the environment into cfg. Returns 0 on success, 1 if
+ * --help or --version was printed (exit 0), -1 on error with a message in
+ * err (exit 2). cfg is owned by the caller; release with config_free,
+ * also after an error. */
+int config_load(int argc, char **argv, struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+void config_usage(FILE *out);
+
+/* Parse "id@raft_host:port@client_host:port[,...]" into cfg->members. */
+int config_parse_members(const char *spec, struct config *cfg, char *err, size_t errlen);
+
+/* Split "host:port" (host may be [v6]); returns 0 or -1. */
+int config_split_address(const char *addr, char *host, size_t hostlen, unsigned *port);
+
+#endif

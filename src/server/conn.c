@@ -1,0 +1,328 @@
+/* conn.c - one client connection (see conn.h for the reply-ordering and
+ * flow-control design). */
+#include "server/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "protocol/resp_writer.h"
+#include "server/commands.h"
+#include "server/server.h"
+
+/* Read buffers grow to the largest request; give memory back once a
+ * connection goes idle with a buffer bigger than this. */
+#define CONN_IDLE_BUF_KEEP (64u << 10)
+#define CONN_READ_CHUNK (64u << 10)
+
+static void conn_parse(struct conn *c);
+
+static void conn_unref(struct conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    /* Off the dirty list: the server must never flush freed memory. */
+    if (c->dirty) {
+        struct conn **pp = &c->srv->dirty;
+        while (*pp != NULL && *pp != c)
+            pp = &(*pp)->next_dirty;
+        if (*pp == c)
+            *pp = c->next_dirty;
+    }
+    while (c->slots_head != NULL) {
+        struct conn_slot *s = c->slots_head;
+        c->slots_head = s->next;
+        buf_free(&s->out);
+        free(s);
+    }
+    resp_parser_free(&c->parser);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->writing);
+    free(c);
+}
+
+static void conn_on_close(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    struct server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    uv_close((uv_handle_t *)&c->tcp, conn_on_close);
+}
+
+void conn_close_after_write(struct conn *c)
+{
+    c->close_after_write = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    server_mark_dirty(c->srv, c);
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct conn *c = h->data;
+    (void)suggested;
+    /* Compact before growing, so a long pipeline does not grow the buffer
+     * without bound. */
+    if (c->in_pos > 0) {
+        buf_consume(&c->in, c->in_pos);
+        c->in_pos = 0;
+    }
+    out->base = buf_reserve(&c->in, CONN_READ_CHUNK);
+    out->len = CONN_READ_CHUNK;
+}
+
+static void conn_maybe_resume(struct conn *c);
+
+static void conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
+{
+    struct conn *c = stream->data;
+    (void)b;
+    if (nread < 0) {
+        /* EOF or reset: replies in flight are dropped with the socket; the
+         * requests themselves still complete (an ADD already proposed may
+         * still be committed: the client will not know). */
+        conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    buf_commit(&c->in, (size_t)nread);
+    conn_parse(c);
+}
+
+static void conn_start_reading(struct conn *c)
+{
+    if (c->reading || c->closing || c->close_after_write)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) == 0)
+        c->reading = true;
+}
+
+static void conn_stop_reading(struct conn *c)
+{
+    if (!c->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+/* Parse and dispatch every complete request in the input buffer. */
+static void conn_parse(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (c->parsing)
+        return; /* a reply completed inside a dispatch: the outer loop goes on */
+    c->parsing = true;
+    while (!c->closing && !c->close_after_write) {
+        if (c->n_slots >= s->cfg->max_pending) {
+            /* Too much in flight: stop reading until replies drain. */
+            conn_stop_reading(c);
+            break;
+        }
+        struct resp_command cmd;
+        const char *err = NULL;
+        c->parser.limits = c->authenticated ? &s->limits : &s->limits_preauth;
+        enum resp_status st =
+            resp_parser_parse(&c->parser, c->in.data + c->in_pos, c->in.len - c->in_pos, &cmd, &err);
+        if (st == RESP_INCOMPLETE)
+            break;
+        if (st == RESP_ERROR) {
+            /* Framing is lost: answer, then close, as redis does. */
+            resp_write_error(conn_reply_buf(c), err ? err : "Protocol error");
+            conn_close_after_write(c);
+            break;
+        }
+        if (st == RESP_COMMAND)
+            commands_dispatch(c, &cmd);
+        c->in_pos += cmd.consumed;
+    }
+    c->parsing = false;
+    if (c->in_pos == c->in.len) {
+        c->in.len = 0;
+        c->in_pos = 0;
+        buf_shrink(&c->in, CONN_IDLE_BUF_KEEP);
+    }
+}
+
+struct buf *conn_reply_buf(struct conn *c)
+{
+    server_mark_dirty(c->srv, c);
+    if (c->slots_head == NULL)
+        return &c->out;
+    /* Behind a deferred reply: queue an already-complete slot. It holds no
+     * reference; it is released together with the slot ahead of it. */
+    struct conn_slot *slot = xcalloc(1, sizeof *slot);
+    buf_init(&slot->out);
+    slot->done = true;
+    c->slots_tail->next = slot;
+    c->slots_tail = slot;
+    c->n_slots++;
+    return &slot->out;
+}
+
+struct conn_slot *conn_defer(struct conn *c)
+{
+    struct conn_slot *slot = xcalloc(1, sizeof *slot);
+    buf_init(&slot->out);
+    if (c->slots_tail)
+        c->slots_tail->next = slot;
+    else
+        c->slots_head = slot;
+    c->slots_tail = slot;
+    c->n_slots++;
+    c->refs++; /* dropped by conn_complete */
+    return slot;
+}
+
+/* Move finished slots at the head into the output buffer, in order. */
+static void conn_release_slots(struct conn *c)
+{
+    while (c->slots_head != NULL && c->slots_head->done) {
+        struct conn_slot *slot = c->slots_head;
+        c->slots_head = slot->next;
+        if (c->slots_head == NULL)
+            c->slots_tail = NULL;
+        c->n_slots--;
+        if (!c->closing)
+            buf_append(&c->out, slot->out.data, slot->out.len);
+        buf_free(&slot->out);
+        free(slot);
+    }
+}
+
+void conn_complete(struct conn *c, struct conn_slot *slot)
+{
+    slot->done = true;
+    conn_release_slots(c);
+    if (!c->closing) {
+        server_mark_dirty(c->srv, c);
+        conn_maybe_resume(c);
+    }
+    conn_unref(c); /* the slot's reference */
+}
+
+static void conn_maybe_resume(struct conn *c)
+{
+    if (c->reading || c->parsing || c->closing || c->close_after_write)
+        return;
+    if (c->n_slots <= c->srv->cfg->max_pending / 2) {
+        /* Requests already buffered come first, then new input. */
+        conn_parse(c);
+        if (c->n_slots < c->srv->cfg->max_pending)
+            conn_start_reading(c);
+    }
+}
+
+static void conn_write_cb(uv_write_t *req, int status)
+{
+    struct conn *c = req->data;
+    c->write_busy = false;
+    c->writing.len = 0;
+    buf_shrink(&c->writing, CONN_IDLE_BUF_KEEP);
+    if (status < 0 || c->closing) {
+        conn_close(c);
+        conn_unref(c);
+        return;
+    }
+    if (c->out.len > 0 || c->close_after_write)
+        server_mark_dirty(c->srv, c);
+    conn_unref(c);
+}
+
+void conn_flush(struct conn *c)
+{
+    if (c->closing || c->write_busy)
+        return;
+    if (c->out.len == 0) {
+        if (c->close_after_write && c->slots_head == NULL)
+            conn_close(c);
+        return;
+    }
+    if (c->out.len > c->srv->cfg->max_output) {
+        log_warn("closing client %s: %zu bytes of replies unread", c->peer, c->out.len);
+        conn_close(c);
+        return;
+    }
+    /* Swap buffers: `writing` is owned by the write until its callback. */
+    struct buf tmp = c->writing;
+    c->writing = c->out;
+    c->out = tmp;
+    c->out.len = 0;
+    uv_buf_t b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
+    c->write_req.data = c;
+    int rv = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
+    if (rv != 0) {
+        conn_close(c);
+        return;
+    }
+    c->write_busy = true;
+    c->refs++;
+}
+
+int conn_accept(struct server *s, uv_stream_t *listener)
+{
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->srv = s;
+    c->refs = 1;
+    buf_init(&c->in);
+    buf_init(&c->out);
+    buf_init(&c->writing);
+    resp_parser_init(&c->parser, &s->limits_preauth);
+    c->authenticated = s->cfg->password == NULL;
+    if (uv_tcp_init(s->loop, &c->tcp) != 0) {
+        resp_parser_free(&c->parser);
+        free(c);
+        return -1;
+    }
+    c->tcp.data = c;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, conn_on_close);
+        return -1;
+    }
+    /* Link first so conn_close can unlink it. */
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    if (s->n_conns > s->cfg->max_clients) {
+        resp_write_error(&c->out, "max number of clients reached");
+        conn_close_after_write(c);
+        return 0;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage peer;
+    int len = sizeof peer;
+    snprintf(c->peer, sizeof c->peer, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len) == 0) {
+        char host[48];
+        if (peer.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&peer, host, sizeof host);
+            snprintf(c->peer, sizeof c->peer, "%s:%d", host,
+                     ntohs(((struct sockaddr_in *)&peer)->sin_port));
+        } else if (peer.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&peer, host, sizeof host);
+            snprintf(c->peer, sizeof c->peer, "[%s]:%d", host,
+                     ntohs(((struct sockaddr_in6 *)&peer)->sin6_port));
+        }
+    }
+    conn_start_reading(c);
+    return 0;
+}

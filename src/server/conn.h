@@ -1,0 +1,87 @@
+/* conn.h - one client connection: reading and parsing requests, keeping
+ * replies in request order, writing them back.
+ *
+ * Replies must leave in the order requests arrived, but an ADD completes
+ * only after raft commits it while a PING behind it could answer at once.
+ * So a request that cannot answer immediately takes a reply slot
+ * (conn_defer); every reply behind an unfinished slot waits in its own slot.
+ * Completed replies move, in order, into the connection's output buffer,
+ * which the server writes once per loop turn (after the store committed its
+ * batch, so an acknowledged ADD is visible to any read that follows it).
+ *
+ * Flow control: a connection with max_pending requests outstanding stops
+ * reading until they complete; one whose unwritten output exceeds
+ * max_output (a client that never reads) is closed.
+ *
+ * Lifetime: a connection is freed once it is closed and no deferred reply
+ * refers to it (a refcount held by each slot). Loop thread only. */
+#ifndef EVENTFLOW_CONN_H
+#define EVENTFLOW_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "protocol/resp_parser.h"
+
+struct server;
+
+struct conn_slot {
+    struct conn_slot *next;
+    struct buf out; /* the reply, owned */
+    bool done;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    struct server *srv;           /* borrowed */
+    struct conn *prev, *next;     /* in the server's list of open connections */
+    struct conn *next_dirty;      /* in the server's list of connections with output */
+    bool dirty;
+
+    struct resp_parser parser;
+    struct buf in;                /* received, not yet parsed */
+    size_t in_pos;                /* bytes of `in` already consumed */
+
+    struct buf out;               /* replies ready to write, in order */
+    struct buf writing;           /* the bytes of the write in progress */
+    uv_write_t write_req;
+    bool write_busy;
+
+    struct conn_slot *slots_head, *slots_tail; /* deferred replies, in order */
+    size_t n_slots;
+
+    bool authenticated;
+    bool reading;
+    bool parsing;                 /* inside conn_parse: no re-entry */
+    bool closing;                 /* uv_close called or requested */
+    bool close_after_write;       /* QUIT or protocol error: close once flushed */
+    unsigned refs;                /* 1 for the open socket + 1 per slot */
+    char peer[64];
+};
+
+/* Accept a new connection from the server's listener. Returns 0 or -1. */
+int conn_accept(struct server *srv, uv_stream_t *listener);
+
+/* Where the reply to the request being dispatched goes: the output buffer
+ * when nothing is deferred ahead of it, otherwise a new, already-complete
+ * slot. Call once per request, for requests that answer synchronously. */
+struct buf *conn_reply_buf(struct conn *c);
+
+/* Reserve an ordered slot for a reply that comes later. The slot holds a
+ * reference on the connection until conn_complete. */
+struct conn_slot *conn_defer(struct conn *c);
+/* The slot's reply is in slot->out: release it in order. Safe if the
+ * connection has been closed meanwhile (the reply is then dropped). */
+void conn_complete(struct conn *c, struct conn_slot *slot);
+
+/* Close once everything queued so far is written (QUIT). */
+void conn_close_after_write(struct conn *c);
+/* Close now, dropping unsent output. */
+void conn_close(struct conn *c);
+
+/* Called by the server once per loop turn: start writing queued output. */
+void conn_flush(struct conn *c);
+
+#endif

@@ -1,0 +1,90 @@
+/* main.c - eventflowd: configuration, the loop, signals, orderly shutdown.
+ *
+ * One libuv loop on one thread owns everything: the client listener and its
+ * connections, raft (raft_uv storage + raft_uv_tcp transport) and the LMDB
+ * write transactions. Shutdown on SIGTERM/SIGINT: stop accepting and close
+ * client connections, then close raft (which fails requests still in flight
+ * with "outcome unknown") and the store (which commits and syncs). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "server/config.h"
+#include "server/node.h"
+#include "server/server.h"
+
+struct daemon {
+    struct config cfg;
+    uv_loop_t loop;
+    struct node node;
+    struct server server;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    bool stopping;
+};
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    log_info("received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    server_close(&d->server, NULL);
+    node_close(&d->node, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static struct daemon d;
+    char err[512];
+
+    int rc = config_load(argc, argv, &d.cfg, err, sizeof err);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "eventflowd: %s\n", err);
+        config_free(&d.cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    log_setup(d.cfg.id, (enum log_level)d.cfg.log_level, node_role_name);
+    /* A client that disconnects while we write must not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (uv_loop_init(&d.loop) != 0) {
+        log_error("cannot create the event loop");
+        return 1;
+    }
+    if (node_init(&d.node, &d.cfg, &d.loop) != 0)
+        goto err_loop;
+    if (server_init(&d.server, &d.cfg, &d.node, &d.loop) != 0)
+        goto err_node;
+    if (node_start(&d.node) != 0)
+        goto err_server;
+
+    uv_signal_init(&d.loop, &d.sigterm);
+    uv_signal_init(&d.loop, &d.sigint);
+    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&d.loop);
+    if (rc != 0)
+        log_warn("event loop closed with handles open: %s", uv_strerror(rc));
+    config_free(&d.cfg);
+    return 0;
+
+err_server:
+    server_close(&d.server, NULL);
+err_node:
+    node_close(&d.node, NULL);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+err_loop:
+    uv_loop_close(&d.loop);
+    config_free(&d.cfg);
+    return 1;
+}

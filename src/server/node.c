@@ -1,0 +1,576 @@
+/* node.c - raft and the store wired together; the leader's write path.
+ *
+ * Write path (see docs/architecture.md):
+ *   1. commands.c decodes ADD into a struct codec_add;
+ *   2. node_propose_add checks that this node leads and is ready, stamps
+ *      ids (monotonic ULIDs) and added_at, encodes one eventflow.Entry and
+ *      hands it to raft_apply. Many ADDs are in flight at once: raft_uv
+ *      batches concurrent appends into one write + fsync (group commit);
+ *   3. once a quorum has the entry on disk, raft applies it on every node
+ *      (fsm.c -> store_apply), where the expected-version check runs;
+ *   4. on the proposing leader, node_entry_applied passes the outcome to the
+ *      request, which renders the reply; the reply is written to the socket
+ *      after node_before_sleep committed the store's batch.
+ *
+ * Leadership: raft 0.22's classic API has no state-change callback, so
+ * node_before_sleep polls raft_state() every loop turn. A new leader serves
+ * writes only after a barrier of its own term applied: by then every entry
+ * of earlier terms is applied locally, so its id generator can start above
+ * the last applied id (ids stay increasing across leader changes). */
+#include "server/node.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "version.h"
+#include "eventflow.pb-c.h"
+#include "server/fsm.h"
+#include "store/checksum.h"
+
+/* The node whose role log lines report (there is one per process). */
+static struct node *node_current;
+
+static uint64_t node_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int64_t node_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const char *state_name(unsigned short state)
+{
+    switch (state) {
+    case RAFT_FOLLOWER:
+        return "follower";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    case RAFT_LEADER:
+        return "leader";
+    default:
+        return "unavailable";
+    }
+}
+
+const char *node_role_name(void)
+{
+    if (node_current == NULL || !node_current->raft_running)
+        return "-";
+    return state_name(node_current->last_state);
+}
+
+uint64_t node_uptime_ms(const struct node *n)
+{
+    return node_monotonic_ms() - n->started_ms;
+}
+
+/* mkdir -p for one level below an existing parent. */
+static int ensure_dir(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return 0;
+    log_error("cannot create directory %s: %s", path, strerror(errno));
+    return -1;
+}
+
+int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
+{
+    char path[4096];
+    char err[512];
+    int rv;
+
+    memset(n, 0, sizeof *n);
+    n->cfg = cfg;
+    n->loop = loop;
+    n->started_ms = node_monotonic_ms();
+    n->last_state = RAFT_UNAVAILABLE;
+    ulid_gen_init(&n->ids);
+    node_current = n;
+
+    if (ensure_dir(cfg->data_dir) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/store", cfg->data_dir);
+    if (ensure_dir(path) != 0)
+        return -1;
+    struct store_options sopts = {.dir = path, .map_size = cfg->map_size};
+    if (store_open(&sopts, &n->store, err, sizeof err) != 0) {
+        log_error("cannot open the store in %s: %s", path, err);
+        return -1;
+    }
+
+    snprintf(path, sizeof path, "%s/raft", cfg->data_dir);
+    if (ensure_dir(path) != 0)
+        goto err_after_store_open;
+
+    n->transport.version = 1;
+    n->transport.data = n;
+    rv = raft_uv_tcp_init(&n->transport, loop);
+    if (rv != 0) {
+        log_error("raft transport: %s", raft_strerror(rv));
+        goto err_after_store_open;
+    }
+    if (cfg->raft_bind[0] != '\0') {
+        rv = raft_uv_tcp_set_bind_address(&n->transport, cfg->raft_bind);
+        if (rv != 0) {
+            log_error("raft bind address %s: %s", cfg->raft_bind, raft_strerror(rv));
+            goto err_after_transport_init;
+        }
+    }
+
+    n->io.version = 2;
+    n->io.data = n;
+    rv = raft_uv_init(&n->io, loop, path, &n->transport);
+    if (rv != 0) {
+        log_error("raft storage in %s: %s", path, n->io.errmsg);
+        goto err_after_transport_init;
+    }
+    /* Never silently move corrupt segments aside: losing log entries that
+     * were acknowledged to peers breaks Raft's guarantees. Stop instead. */
+    raft_uv_set_auto_recovery(&n->io, false);
+
+    fsm_init(&n->fsm, n);
+
+    rv = raft_init(&n->raft, &n->io, &n->fsm, cfg->id, cfg->raft_address);
+    if (rv != 0) {
+        log_error("raft init: %s", raft_errmsg(&n->raft));
+        goto err_after_fsm_init;
+    }
+    n->raft.data = n;
+    n->raft_running = true;
+    raft_set_election_timeout(&n->raft, cfg->election_timeout_ms);
+    raft_set_heartbeat_timeout(&n->raft, cfg->heartbeat_timeout_ms);
+    raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
+    raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
+    /* Pre-vote keeps a node that was cut off from disrupting a healthy
+     * leader when it comes back with a higher term (thesis 9.6). */
+    raft_set_pre_vote(&n->raft, true);
+    return 0;
+
+err_after_fsm_init:
+    fsm_close(&n->fsm);
+    raft_uv_close(&n->io);
+err_after_transport_init:
+    raft_uv_tcp_close(&n->transport);
+err_after_store_open:
+    store_close(n->store);
+    n->store = NULL;
+    return -1;
+}
+
+int node_start(struct node *n)
+{
+    const struct config *cfg = n->cfg;
+    struct raft_configuration conf;
+    int rv;
+
+    raft_configuration_init(&conf);
+    for (size_t i = 0; i < cfg->n_members; i++) {
+        rv = raft_configuration_add(&conf, cfg->members[i].id, cfg->members[i].raft_address, RAFT_VOTER);
+        if (rv != 0) {
+            log_error("member %" PRIu64 ": %s", cfg->members[i].id, raft_strerror(rv));
+            raft_configuration_close(&conf);
+            return -1;
+        }
+    }
+    /* Every initial member bootstraps with the same configuration, so they
+     * all hold the same entry 1. A data directory with any raft state
+     * refuses (RAFT_CANTBOOTSTRAP), which is the normal restart path. */
+    rv = raft_bootstrap(&n->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv == 0) {
+        log_info("bootstrapped a new cluster of %zu member(s)", cfg->n_members);
+    } else if (rv != RAFT_CANTBOOTSTRAP) {
+        log_error("bootstrap: %s", raft_errmsg(&n->raft));
+        return -1;
+    }
+
+    rv = raft_start(&n->raft);
+    if (rv != 0) {
+        log_error("raft start: %s", raft_errmsg(&n->raft));
+        return -1;
+    }
+    n->last_state = (unsigned short)raft_state(&n->raft);
+    log_info("started: raft %s, clients %s, data %s", cfg->raft_address, cfg->advertise, cfg->data_dir);
+    return 0;
+}
+
+/* Remove a request from the in-flight list. */
+static void inflight_remove(struct node *n, struct node_add *req)
+{
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        n->inflight_head = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    else
+        n->inflight_tail = req->prev;
+    req->prev = req->next = NULL;
+}
+
+void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome)
+{
+    /* The list is in index order and entries apply in index order, so the
+     * match is almost always the head; requests for lower indexes whose
+     * entries were overwritten by a new leader stay until raft fails them. */
+    for (struct node_add *req = n->inflight_head; req != NULL; req = req->next) {
+        if (req->apply.index == index) {
+            req->was_applied = true;
+            req->applied(req, outcome);
+            return;
+        }
+        if (req->apply.index > index)
+            return;
+    }
+}
+
+static void node_apply_cb(struct raft_apply *apply, int status, void *result)
+{
+    struct node_add *req = apply->data;
+    (void)result;
+    inflight_remove(req->node, req);
+    if (status == 0 && !req->was_applied)
+        log_warn("entry %" PRIu64 " applied without its outcome reaching the request",
+                 (uint64_t)apply->index);
+    req->done(req, status);
+}
+
+/* Stamp one event into its protobuf form. Strings are borrowed from `ev`. */
+static void fill_event(Eventflow__NewEvent *pe, const struct codec_event *ev, uint8_t id[ULID_BYTES],
+                       uint8_t *causation, uint8_t *correlation)
+{
+    eventflow__new_event__init(pe);
+    pe->id.data = id;
+    pe->id.len = ULID_BYTES;
+    pe->type = ev->type;
+    pe->data_kind = ev->data.kind;
+    pe->data.data = (uint8_t *)ev->data.bytes;
+    pe->data.len = ev->data.len;
+    pe->metadata_kind = ev->metadata.kind;
+    pe->metadata.data = (uint8_t *)ev->metadata.bytes;
+    pe->metadata.len = ev->metadata.len;
+    if (ev->has_causation_id) {
+        memcpy(causation, ev->causation_id, ULID_BYTES);
+        pe->causation_id.data = causation;
+        pe->causation_id.len = ULID_BYTES;
+    }
+    if (ev->has_correlation_id) {
+        memcpy(correlation, ev->correlation_id, ULID_BYTES);
+        pe->correlation_id.data = correlation;
+        pe->correlation_id.len = ULID_BYTES;
+    }
+}
+
+int node_propose_add(struct node *n, const struct codec_add *add, struct node_add *req)
+{
+    if (n->closing)
+        return NODE_ESHUTDOWN;
+    if (raft_state(&n->raft) != RAFT_LEADER) {
+        raft_id leader_id;
+        const char *leader_addr;
+        raft_leader(&n->raft, &leader_id, &leader_addr);
+        return leader_id != 0 ? NODE_ENOTLEADER : NODE_ENOLEADER;
+    }
+    if (!n->ready)
+        return NODE_ENOTREADY;
+
+    size_t nev = add->n_events;
+    size_t approx = strlen(add->stream) + 64;
+    for (size_t i = 0; i < nev; i++)
+        approx += strlen(add->events[i].type) + add->events[i].data.len + add->events[i].metadata.len + 96;
+    if (store_space_check(n->store, approx) != 0)
+        return NODE_EFULL;
+
+    /* One allocation holds the protobuf structs and the ids they point at. */
+    Eventflow__NewEvent *events = xcalloc(nev, sizeof *events);
+    Eventflow__NewEvent **eventp = xcalloc(nev, sizeof *eventp);
+    uint8_t (*ids)[3][ULID_BYTES] = xcalloc(nev, sizeof *ids);
+    int64_t now_ns = node_realtime_ns();
+    for (size_t i = 0; i < nev; i++) {
+        ulid_gen_next(&n->ids, (uint64_t)(now_ns / 1000000), NULL, ids[i][0]);
+        fill_event(&events[i], &add->events[i], ids[i][0], ids[i][1], ids[i][2]);
+        eventp[i] = &events[i];
+    }
+    Eventflow__AddCommand cmd = EVENTFLOW__ADD_COMMAND__INIT;
+    cmd.stream = add->stream;
+    cmd.any_version = add->any_version;
+    cmd.expected_version = add->expected_version;
+    cmd.added_at_ns = now_ns;
+    cmd.n_events = nev;
+    cmd.events = eventp;
+    Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+    entry.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
+    entry.add = &cmd;
+
+    struct raft_buffer buf;
+    buf.len = eventflow__entry__get_packed_size(&entry);
+    buf.base = raft_malloc(buf.len ? buf.len : 1);
+    if (buf.base == NULL) {
+        free(ids);
+        free(eventp);
+        free(events);
+        return NODE_EINTERNAL;
+    }
+    eventflow__entry__pack(&entry, buf.base);
+    free(ids);
+    free(eventp);
+    free(events);
+
+    req->node = n;
+    req->was_applied = false;
+    req->apply.data = req;
+    int rv = raft_apply(&n->raft, &req->apply, &buf, 1, node_apply_cb);
+    if (rv != 0) {
+        /* On error the buffer is still ours. */
+        raft_free(buf.base);
+        if (rv == RAFT_NOTLEADER)
+            return NODE_ENOLEADER;
+        if (rv == RAFT_TOOBIG)
+            return NODE_ETOOBIG;
+        log_warn("raft_apply: %s", raft_strerror(rv));
+        return NODE_EINTERNAL;
+    }
+    /* Append to the in-flight list; raft assigns increasing indexes. */
+    req->prev = n->inflight_tail;
+    req->next = NULL;
+    if (n->inflight_tail)
+        n->inflight_tail->next = req;
+    else
+        n->inflight_head = req;
+    n->inflight_tail = req;
+    return 0;
+}
+
+/* Propose this node's client address if the replicated table lacks it, so
+ * every member can redirect clients here. */
+static void node_publish_address(struct node *n);
+
+static void node_barrier_cb(struct raft_barrier *b, int status)
+{
+    struct node *n = b->data;
+    n->barrier_pending = false;
+    if (n->closing)
+        return;
+    if (status != 0) {
+        log_info("leadership barrier failed: %s", raft_strerror(status));
+        return;
+    }
+    if (raft_state(&n->raft) != RAFT_LEADER || n->raft.current_term != n->barrier_term)
+        return;
+    /* Every entry of earlier terms is applied now; the next id must exceed
+     * the last one any earlier leader issued. */
+    if (store_flush(n->store) != 0) {
+        log_error("store flush: %s", store_errmsg(n->store));
+        _exit(1);
+    }
+    struct store_stats st;
+    if (store_stats(n->store, &st) == 0 && ulid_compare(st.last_id, n->ids.last) > 0)
+        memcpy(n->ids.last, st.last_id, ULID_BYTES);
+    n->ready = true;
+    log_info("leader for term %" PRIu64 ", ready for writes (applied index %" PRIu64 ")",
+             (uint64_t)n->raft.current_term, (uint64_t)raft_last_applied(&n->raft));
+    node_publish_address(n);
+}
+
+static void node_start_barrier(struct node *n)
+{
+    n->barrier.data = n;
+    n->barrier_term = n->raft.current_term;
+    int rv = raft_barrier(&n->raft, &n->barrier, node_barrier_cb);
+    if (rv != 0) {
+        log_warn("leadership barrier: %s", raft_strerror(rv));
+        return;
+    }
+    n->barrier_pending = true;
+}
+
+struct node_member_req {
+    struct raft_apply apply;
+    struct node *node;
+};
+
+static void node_member_cb(struct raft_apply *apply, int status, void *result)
+{
+    (void)result;
+    if (status != 0)
+        log_info("publishing the client address: %s", raft_strerror(status));
+    free(apply->data);
+}
+
+static void node_publish_address(struct node *n)
+{
+    char current[CONFIG_ADDR_MAX];
+    if (store_member_address(n->store, n->cfg->id, current, sizeof current) == 0 &&
+        strcmp(current, n->cfg->advertise) == 0)
+        return;
+    Eventflow__MemberAddress ma = EVENTFLOW__MEMBER_ADDRESS__INIT;
+    ma.id = n->cfg->id;
+    ma.client_address = (char *)n->cfg->advertise;
+    Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+    entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
+    entry.member_address = &ma;
+    struct raft_buffer buf;
+    buf.len = eventflow__entry__get_packed_size(&entry);
+    buf.base = raft_malloc(buf.len);
+    if (buf.base == NULL)
+        return;
+    eventflow__entry__pack(&entry, buf.base);
+    struct node_member_req *req = xcalloc(1, sizeof *req);
+    req->node = n;
+    req->apply.data = req;
+    int rv = raft_apply(&n->raft, &req->apply, &buf, 1, node_member_cb);
+    if (rv != 0) {
+        raft_free(buf.base);
+        free(req);
+        log_info("publishing the client address: %s", raft_strerror(rv));
+    }
+}
+
+static void node_watch_role(struct node *n)
+{
+    unsigned short state = (unsigned short)raft_state(&n->raft);
+    raft_term term = n->raft.current_term;
+    if (state == n->last_state && term == n->last_term)
+        return;
+    if (state != n->last_state)
+        log_info("raft state %s -> %s (term %" PRIu64 ")", state_name(n->last_state), state_name(state),
+                 (uint64_t)term);
+    n->last_state = state;
+    n->last_term = term;
+    if (state != RAFT_LEADER) {
+        n->ready = false;
+        return;
+    }
+    if (!n->ready && !n->barrier_pending)
+        node_start_barrier(n);
+}
+
+void node_before_sleep(struct node *n)
+{
+    if (n->store == NULL)
+        return;
+    if (store_flush(n->store) != 0) {
+        log_error("committing applied entries failed: %s; stopping (a restart re-applies them)",
+                  store_errmsg(n->store));
+        _exit(1);
+    }
+    if (n->raft_running && !n->closing)
+        node_watch_role(n);
+}
+
+int node_leader_client_address(struct node *n, char *out, size_t cap)
+{
+    raft_id id;
+    const char *raft_addr;
+    if (!n->raft_running)
+        return -1;
+    raft_leader(&n->raft, &id, &raft_addr);
+    if (id == 0)
+        return -1;
+    if (id == n->cfg->id) {
+        snprintf(out, cap, "%s", n->cfg->advertise);
+        return 0;
+    }
+    if (store_member_address(n->store, id, out, cap) == 0)
+        return 0;
+    for (size_t i = 0; i < n->cfg->n_members; i++) {
+        if (n->cfg->members[i].id == id) {
+            snprintf(out, cap, "%s", n->cfg->members[i].client_address);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void json_str(struct buf *b, const char *key, const char *val)
+{
+    /* Values here are addresses and fixed words: no escaping needed beyond
+     * refusing quotes and control characters. */
+    buf_printf(b, "\"%s\":\"", key);
+    for (const char *p = val; *p; p++)
+        if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+            buf_append_char(b, *p);
+    buf_append_str(b, "\",");
+}
+
+void node_write_status(struct node *n, struct buf *b)
+{
+    struct store_stats st;
+    memset(&st, 0, sizeof st);
+    (void)store_stats(n->store, &st);
+    char leader[CONFIG_ADDR_MAX] = "";
+    raft_id leader_id = 0;
+    const char *leader_raft = NULL;
+    if (n->raft_running)
+        raft_leader(&n->raft, &leader_id, &leader_raft);
+    if (leader_id != 0 && node_leader_client_address(n, leader, sizeof leader) != 0)
+        leader[0] = '\0';
+    char sum[CHECKSUM_B32_LEN + 1];
+    checksum_format(st.checksum, sum);
+    char last_id[ULID_STR_LEN + 1];
+    ulid_format(st.last_id, last_id);
+
+    buf_append_char(b, '{');
+    buf_printf(b, "\"id\":%" PRIu64 ",", n->cfg->id);
+    json_str(b, "state", n->raft_running ? state_name((unsigned short)raft_state(&n->raft)) : "unavailable");
+    buf_printf(b, "\"ready\":%s,", n->ready ? "true" : "false");
+    buf_printf(b, "\"leader_id\":%" PRIu64 ",", (uint64_t)leader_id);
+    json_str(b, "leader_address", leader);
+    json_str(b, "client_address", n->cfg->advertise);
+    json_str(b, "raft_address", n->cfg->raft_address);
+    buf_printf(b, "\"term\":%" PRIu64 ",", (uint64_t)n->raft.current_term);
+    buf_printf(b, "\"last_index\":%" PRIu64 ",", (uint64_t)(n->raft_running ? raft_last_index(&n->raft) : 0));
+    buf_printf(b, "\"commit_index\":%" PRIu64 ",", (uint64_t)n->raft.commit_index);
+    buf_printf(b, "\"applied_index\":%" PRIu64 ",", (uint64_t)(n->raft_running ? raft_last_applied(&n->raft) : 0));
+    buf_printf(b, "\"snapshot_index\":%" PRIu64 ",", (uint64_t)n->raft.trail.snapshot.index);
+    buf_printf(b, "\"store_applied_index\":%" PRIu64 ",", st.applied_index);
+    buf_printf(b, "\"events\":%" PRIu64 ",", st.event_count);
+    buf_printf(b, "\"streams\":%" PRIu64 ",", st.stream_count);
+    json_str(b, "checksum", sum);
+    json_str(b, "last_id", last_id);
+    buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
+    buf_printf(b, "\"uptime_ms\":%" PRIu64 ",", node_uptime_ms(n));
+    buf_printf(b, "\"version\":\"%s\"}", EVENTFLOW_VERSION);
+}
+
+static void node_raft_close_cb(struct raft *r)
+{
+    struct node *n = r->data;
+    /* raft_close released io and transport through their close hooks; the
+     * structs themselves are ours. */
+    raft_uv_close(&n->io);
+    raft_uv_tcp_close(&n->transport);
+    fsm_close(&n->fsm);
+    store_close(n->store);
+    n->store = NULL;
+    n->raft_running = false;
+    log_info("stopped");
+    if (n->close_cb)
+        n->close_cb(n);
+}
+
+void node_close(struct node *n, node_close_cb cb)
+{
+    n->closing = true;
+    n->ready = false;
+    n->close_cb = cb;
+    if (!n->raft_running) {
+        if (cb)
+            cb(n);
+        return;
+    }
+    raft_close(&n->raft, node_raft_close_cb);
+}

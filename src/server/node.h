@@ -1,0 +1,127 @@
+/* node.h - one eventflow node: the Raft instance (raft_uv + raft_uv_tcp),
+ * the LMDB store it applies to, and the leader-side write path.
+ *
+ * Lifecycle: node_init opens the store and sets up raft; node_start
+ * bootstraps a pristine data directory with the configured members and
+ * starts raft; node_close stops raft and closes the store, calling the
+ * callback once everything is released.
+ *
+ * Threading: everything runs on the loop thread, except the snapshot
+ * serialization that raft runs on a worker (see fsm.c). */
+#ifndef EVENTFLOW_NODE_H
+#define EVENTFLOW_NODE_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "server/config.h"
+#include "store/codec.h"
+#include "store/store.h"
+#include "store/ulid.h"
+
+struct node;
+
+/* Errors returned by node_propose_add before anything was proposed. */
+enum {
+    NODE_ENOTLEADER = -1, /* another node leads: see node_leader_client_address */
+    NODE_ENOLEADER = -2,  /* no leader is known right now */
+    NODE_ENOTREADY = -3,  /* leader, but its first barrier has not applied yet */
+    NODE_EFULL = -4,      /* the store is (nearly) full */
+    NODE_ETOOBIG = -5,    /* the entry exceeds the largest allowed entry */
+    NODE_ESHUTDOWN = -6,  /* the node is stopping */
+    NODE_EINTERNAL = -7,  /* raft refused for another reason: see the log */
+};
+
+/* A proposed ADD. The caller allocates it and keeps it alive until `done`
+ * runs. Two callbacks, because raft 0.22 fires apply callbacks later than
+ * the apply itself (several entries may be applied in between), while the
+ * store's outcome is only valid during the apply:
+ *   applied(req, outcome)  runs inside the state machine's apply of this
+ *                          very entry, on the leader that proposed it: the
+ *                          place to render the reply from `outcome`;
+ *   done(req, status)      runs afterwards. status 0: committed and applied
+ *                          (applied ran before, unless the entry was applied
+ *                          while this node was restarting its state, then
+ *                          req->was_applied is false). RAFT_LEADERSHIPLOST or
+ *                          RAFT_SHUTDOWN: outcome unknown, a later leader may
+ *                          still commit it. Anything else: it failed. */
+struct node_add;
+struct node_add {
+    void *data; /* user data */
+    void (*applied)(struct node_add *req, const struct store_outcome *outcome);
+    void (*done)(struct node_add *req, int status);
+    bool was_applied;
+    /* private */
+    struct raft_apply apply;
+    struct node *node;
+    struct node_add *prev, *next; /* in node's in-flight list, index order */
+};
+
+typedef void (*node_close_cb)(struct node *n);
+
+struct node {
+    const struct config *cfg; /* borrowed */
+    uv_loop_t *loop;          /* borrowed */
+    struct store *store;      /* owned */
+    struct raft raft;
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct raft_fsm fsm;
+    struct ulid_gen ids;      /* leader's id generator */
+    uint64_t started_ms;      /* CLOCK_MONOTONIC at start, for UPTIME */
+
+    /* Leadership tracking: polled every loop turn (raft 0.22 has no state
+     * callback in the classic API). */
+    unsigned short last_state;
+    raft_term last_term;
+    bool ready;                /* leader and the barrier of this term applied */
+    bool barrier_pending;
+    struct raft_barrier barrier;
+    raft_term barrier_term;
+
+    struct node_add *inflight_head, *inflight_tail; /* proposed, not yet done */
+
+    bool raft_running;         /* raft_init succeeded, raft_close not yet called */
+    bool closing;
+    node_close_cb close_cb;
+    void *fsm_state;           /* owned by fsm.c */
+};
+
+/* Set up the store and raft (nothing runs until node_start). On error a
+ * message is logged and the node is left closed (node_close is not needed). */
+int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop);
+/* Bootstrap if the data directory is pristine, then start raft. */
+int node_start(struct node *n);
+/* Stop raft, close the store, then call cb (on the loop thread). */
+void node_close(struct node *n, node_close_cb cb);
+
+/* Run once per loop turn, before the loop blocks: commit the store's
+ * pending batch (so replies sent after this see durable-enough state) and
+ * notice role changes. A store error here is fatal (see store.h). */
+void node_before_sleep(struct node *n);
+
+/* Stamp and propose an ADD (leader only): ids and added_at are assigned
+ * here, so every replica applies identical events. req->applied and
+ * req->done must be set. On 0, done will be called exactly once; on a
+ * negative NODE_E* code neither callback runs and nothing was proposed. */
+int node_propose_add(struct node *n, const struct codec_add *add, struct node_add *req);
+
+/* Called by the state machine (fsm.c) after applying the entry at `index`:
+ * hands the outcome to the request that proposed it, if this node did. */
+void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome);
+
+/* Client address of the current leader into out; returns 0, or -1 if no
+ * leader or its address is unknown. */
+int node_leader_client_address(struct node *n, char *out, size_t cap);
+
+/* Append this node's status as one JSON object (see STATUS in docs). */
+void node_write_status(struct node *n, struct buf *b);
+
+uint64_t node_uptime_ms(const struct node *n);
+const char *node_role_name(void);
+
+#endif

@@ -1,0 +1,99 @@
+/* server.c - client listener and the end-of-turn flush (see server.h). */
+#include "server/server.h"
+
+#include <string.h>
+
+#include "common/log.h"
+#include "server/conn.h"
+#include "server/node.h"
+
+static void server_on_connection(uv_stream_t *listener, int status)
+{
+    struct server *s = listener->data;
+    if (status < 0) {
+        log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    (void)conn_accept(s, listener);
+}
+
+/* Right before the loop blocks: commit what was applied during this turn,
+ * then write the replies. In this order, a client that has seen an ADD
+ * acknowledged can never read a state without it. */
+static void server_before_sleep(uv_prepare_t *h)
+{
+    struct server *s = h->data;
+    node_before_sleep(s->node);
+    while (s->dirty != NULL) {
+        struct conn *c = s->dirty;
+        s->dirty = c->next_dirty;
+        c->next_dirty = NULL;
+        c->dirty = false;
+        conn_flush(c);
+    }
+}
+
+void server_mark_dirty(struct server *s, struct conn *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = true;
+    c->next_dirty = s->dirty;
+    s->dirty = c;
+}
+
+int server_init(struct server *s, const struct config *cfg, struct node *node, uv_loop_t *loop)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = cfg;
+    s->node = node;
+    s->loop = loop;
+    s->limits.max_bulk = cfg->max_bulk;
+    s->limits.max_args = 1024;
+    s->limits.max_inline = 64u << 10;
+    /* AUTH needs one short argument: anything bigger before AUTH is not a
+     * client we will talk to. */
+    s->limits_preauth.max_bulk = 4096;
+    s->limits_preauth.max_args = 8;
+    s->limits_preauth.max_inline = 4096;
+
+    struct sockaddr_storage addr;
+    int rv = uv_ip4_addr(cfg->bind, (int)cfg->port, (struct sockaddr_in *)&addr);
+    if (rv != 0)
+        rv = uv_ip6_addr(cfg->bind, (int)cfg->port, (struct sockaddr_in6 *)&addr);
+    if (rv != 0) {
+        log_error("invalid bind address %s: expected an IPv4 or IPv6 literal", cfg->bind);
+        return -1;
+    }
+    rv = uv_tcp_init(loop, &s->listener);
+    if (rv != 0) {
+        log_error("listener: %s", uv_strerror(rv));
+        return -1;
+    }
+    s->listener.data = s;
+    rv = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0)
+        rv = uv_listen((uv_stream_t *)&s->listener, 511, server_on_connection);
+    if (rv != 0) {
+        log_error("cannot listen on %s:%u: %s", cfg->bind, cfg->port, uv_strerror(rv));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return -1;
+    }
+    uv_prepare_init(loop, &s->before_sleep);
+    s->before_sleep.data = s;
+    uv_prepare_start(&s->before_sleep, server_before_sleep);
+    log_info("listening for clients on %s:%u", cfg->bind, cfg->port);
+    return 0;
+}
+
+void server_close(struct server *s, void (*cb)(struct server *))
+{
+    s->close_cb = cb;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_prepare_stop(&s->before_sleep);
+    uv_close((uv_handle_t *)&s->before_sleep, NULL);
+    while (s->conns != NULL)
+        conn_close(s->conns);
+    if (cb)
+        cb(s);
+}

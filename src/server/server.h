@@ -1,0 +1,40 @@
+/* server.h - the client listener: accepts RESP connections, owns them, and
+ * once per loop turn (right before the loop blocks) commits the store's
+ * batch and writes every reply produced during the turn. */
+#ifndef EVENTFLOW_SERVER_H
+#define EVENTFLOW_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "protocol/resp_parser.h"
+#include "server/config.h"
+
+struct node;
+struct conn;
+
+struct server {
+    const struct config *cfg;   /* borrowed */
+    struct node *node;          /* borrowed */
+    uv_loop_t *loop;            /* borrowed */
+    uv_tcp_t listener;
+    uv_prepare_t before_sleep;
+    struct conn *conns;         /* open connections */
+    size_t n_conns;
+    struct conn *dirty;         /* connections with output to write */
+    struct resp_limits limits;          /* after AUTH (or with auth off) */
+    struct resp_limits limits_preauth;  /* before AUTH: small, so unauthenticated
+                                         * clients cannot make us buffer much */
+    int handles_open;
+    void (*close_cb)(struct server *);
+};
+
+/* Bind and listen on cfg->bind:cfg->port. Returns 0 or -1 (logged). */
+int server_init(struct server *s, const struct config *cfg, struct node *node, uv_loop_t *loop);
+/* Stop listening and close every connection; cb runs when all are closed. */
+void server_close(struct server *s, void (*cb)(struct server *));
+
+/* Queue c for writing at the end of this loop turn. */
+void server_mark_dirty(struct server *s, struct conn *c);
+
+#endif

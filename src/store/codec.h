@@ -1,0 +1,111 @@
+/* codec.h - the JSON side of the protocol: decoding command arguments into
+ * plain C requests, and encoding stored events and streams as JSON.
+ *
+ * Decoding uses jansson (strict: duplicate keys, unknown fields, wrong types
+ * and out-of-range numbers are rejected with a message naming the field).
+ * Encoding is hand-written for speed: it writes straight into a struct buf.
+ *
+ * Every parse function returns 0 on success, or -1 with a one-line message in
+ * err (never containing CR/LF) suitable as a RESP error text. On success the
+ * request owns its strings; free it with the matching *_free (safe on a
+ * zeroed or failed request). Functions are thread-safe (no shared state). */
+#ifndef EVENTFLOW_CODEC_H
+#define EVENTFLOW_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "eventflow.pb-c.h"
+#include "store/ulid.h"
+
+#define CODEC_ERR_LEN 256
+
+struct codec_limits {
+    size_t max_events;      /* events per ADD, default 1000 */
+    size_t max_event_size;  /* bytes of type + data + metadata per event, default 1 MiB */
+    size_t max_stream_len;  /* bytes of a stream name, default 256 */
+    size_t max_type_len;    /* bytes of an event type, default 256 */
+    uint64_t max_read;      /* largest GET/GETALL/LISTSTREAMS limit, default 10000 */
+};
+
+void codec_limits_default(struct codec_limits *l);
+
+/* An opaque payload, as it arrived (see PayloadKind in eventflow.proto). */
+struct codec_payload {
+    Eventflow__PayloadKind kind;
+    char *bytes; /* owned; NULL for PAYLOAD_NULL */
+    size_t len;
+};
+
+struct codec_event {
+    char *type; /* owned, NUL-terminated, non-empty, no NUL inside */
+    struct codec_payload data;
+    struct codec_payload metadata;
+    bool has_causation_id;
+    uint8_t causation_id[ULID_BYTES];
+    bool has_correlation_id;
+    uint8_t correlation_id[ULID_BYTES];
+};
+
+/* ADD {"stream": s, "version": n | "any", "events": [...]}.
+ * Checks, in EventflowDB's order: JSON and types; stream (non-empty,
+ * printable ASCII 0x20..0x7E, at most max_stream_len, not the all-zero
+ * UUID); events non-empty ("list of events is empty") and at most
+ * max_events; each event's type non-empty ("event type cannot be empty"). */
+struct codec_add {
+    char *stream; /* owned, NUL-terminated */
+    size_t stream_len;
+    bool any_version;
+    uint64_t expected_version;
+    size_t n_events;
+    struct codec_event *events; /* owned */
+};
+int codec_parse_add(const char *json, size_t len, const struct codec_limits *lim,
+                    struct codec_add *out, char err[CODEC_ERR_LEN]);
+void codec_add_free(struct codec_add *a);
+
+/* GET {"stream": s, "version": n (default 0), "limit": n (0 = max_read)}. */
+struct codec_get {
+    char *stream; /* owned */
+    size_t stream_len;
+    uint64_t version;
+    uint64_t limit; /* resolved: 1..max_read */
+};
+int codec_parse_get(const char *json, size_t len, const struct codec_limits *lim,
+                    struct codec_get *out, char err[CODEC_ERR_LEN]);
+void codec_get_free(struct codec_get *g);
+
+/* GETALL {"offset": ULID (optional), "limit": n (0 or omitted = 10)}. */
+struct codec_getall {
+    bool has_offset;
+    uint8_t offset[ULID_BYTES];
+    uint64_t limit; /* resolved: 1..max_read */
+};
+int codec_parse_getall(const char *json, size_t len, const struct codec_limits *lim,
+                       struct codec_getall *out, char err[CODEC_ERR_LEN]);
+
+/* LISTSTREAMS, argument optional: {"skip": n, "limit": n (0 = 25)}.
+ * json may be NULL (no argument). */
+struct codec_liststreams {
+    uint64_t skip;
+    uint64_t limit; /* resolved: 1..max_read */
+};
+int codec_parse_liststreams(const char *json, size_t len, const struct codec_limits *lim,
+                            struct codec_liststreams *out, char err[CODEC_ERR_LEN]);
+
+/* Append a stored event as one JSON object, keys in the order
+ * id, stream, version, type, data, metadata, causation_id, correlation_id,
+ * added_at; ids as 26-char ULIDs; added_at as RFC 3339 UTC with 9 fractional
+ * digits ("2026-11-23T12:00:00.123456789Z"). */
+void codec_write_event(struct buf *b, const Eventflow__StoredEvent *ev);
+
+/* Append {"id": name, "events": length, "added_at": created}. */
+void codec_write_stream(struct buf *b, const char *name, size_t name_len,
+                        const Eventflow__StreamInfo *info);
+
+/* RFC 3339 with nanoseconds, UTC, into out (at least 31 bytes + NUL). */
+void codec_format_time(int64_t ns, char out[40]);
+
+#endif
