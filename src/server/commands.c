@@ -19,8 +19,10 @@
 #include "common/mem.h"
 #include "version.h"
 #include "protocol/resp_writer.h"
+#include "server/cluster.h"
 #include "server/conn.h"
 #include "server/node.h"
+#include "server/reads.h"
 #include "server/server.h"
 #include "store/checksum.h"
 #include "store/codec.h"
@@ -222,90 +224,42 @@ static void cmd_status(struct conn *c, const struct resp_command *cmd)
 
 /* ---- reads ----------------------------------------------------------- */
 
-/* Readers render straight into the reply: the array length first (the
- * store knows the exact count before iterating), then one bulk string of
- * JSON per item. Nothing is materialized beyond the reply itself. */
-static int read_begin(void *arg, uint64_t n)
-{
-    resp_write_array_header(arg, (size_t)n);
-    return 0;
-}
-
-static int read_event(void *arg, const Eventflow__StoredEvent *ev)
-{
-    struct buf *out = arg;
-    size_t off = resp_bulk_begin(out);
-    codec_write_event(out, ev);
-    resp_bulk_end(out, off);
-    return 0;
-}
-
-static int read_stream(void *arg, const char *name, size_t name_len, const Eventflow__StreamInfo *info)
-{
-    struct buf *out = arg;
-    size_t off = resp_bulk_begin(out);
-    codec_write_stream(out, name, name_len, info);
-    resp_bulk_end(out, off);
-    return 0;
-}
-
-/* A read that failed after writing part of its reply must not leave a
- * half-written array behind: roll the buffer back and answer an error. */
-static void read_finish(struct conn *c, struct buf *out, size_t start, int rc)
-{
-    if (rc == 0)
-        return;
-    out->len = start;
-    resp_write_errorf(out, "IOERR read failed: %s", store_errmsg(cmd_node(c)->store));
-}
-
+/* Reads decode here and are served by reads.c at the consistency the
+ * request asks for. */
 static void cmd_get(struct conn *c, const struct resp_command *cmd)
 {
-    struct codec_get req = {0};
+    struct read_request rq = {.kind = READ_GET};
     char err[CODEC_ERR_LEN];
-    struct buf *out = conn_reply_buf(c);
-    if (codec_parse_get(cmd->argv[1].ptr, cmd->argv[1].len, cmd_limits(c), &req, err) != 0) {
-        resp_write_error(out, err);
-        codec_get_free(&req);
+    if (codec_parse_get(cmd->argv[1].ptr, cmd->argv[1].len, cmd_limits(c), &rq.u.get, err) != 0) {
+        resp_write_error(conn_reply_buf(c), err);
+        codec_get_free(&rq.u.get);
         return;
     }
-    struct store_visitor v = {.arg = out, .begin = read_begin, .event = read_event};
-    size_t start = out->len;
-    int rc = store_read_stream(cmd_node(c)->store, req.stream, req.stream_len, req.version, req.limit, &v);
-    read_finish(c, out, start, rc);
-    codec_get_free(&req);
+    reads_submit(&c->srv->reads, c, &rq);
 }
 
 static void cmd_getall(struct conn *c, const struct resp_command *cmd)
 {
-    struct codec_getall req = {0};
+    struct read_request rq = {.kind = READ_GETALL};
     char err[CODEC_ERR_LEN];
-    struct buf *out = conn_reply_buf(c);
-    if (codec_parse_getall(cmd->argv[1].ptr, cmd->argv[1].len, cmd_limits(c), &req, err) != 0) {
-        resp_write_error(out, err);
+    if (codec_parse_getall(cmd->argv[1].ptr, cmd->argv[1].len, cmd_limits(c), &rq.u.getall, err) != 0) {
+        resp_write_error(conn_reply_buf(c), err);
         return;
     }
-    struct store_visitor v = {.arg = out, .begin = read_begin, .event = read_event};
-    size_t start = out->len;
-    int rc = store_read_all(cmd_node(c)->store, req.has_offset ? req.offset : NULL, req.limit, &v);
-    read_finish(c, out, start, rc);
+    reads_submit(&c->srv->reads, c, &rq);
 }
 
 static void cmd_liststreams(struct conn *c, const struct resp_command *cmd)
 {
-    struct codec_liststreams req = {0};
+    struct read_request rq = {.kind = READ_LIST};
     char err[CODEC_ERR_LEN];
-    struct buf *out = conn_reply_buf(c);
     const char *arg = cmd->argc >= 2 ? cmd->argv[1].ptr : NULL;
     size_t arg_len = cmd->argc >= 2 ? cmd->argv[1].len : 0;
-    if (codec_parse_liststreams(arg, arg_len, cmd_limits(c), &req, err) != 0) {
-        resp_write_error(out, err);
+    if (codec_parse_liststreams(arg, arg_len, cmd_limits(c), &rq.u.list, err) != 0) {
+        resp_write_error(conn_reply_buf(c), err);
         return;
     }
-    struct store_visitor v = {.arg = out, .begin = read_begin, .stream = read_stream};
-    size_t start = out->len;
-    int rc = store_list_streams(cmd_node(c)->store, req.skip, req.limit, &v);
-    read_finish(c, out, start, rc);
+    reads_submit(&c->srv->reads, c, &rq);
 }
 
 /* ---- ADD ------------------------------------------------------------- */
@@ -323,8 +277,11 @@ static void add_applied(struct node_add *na, const struct store_outcome *o)
     switch (o->status) {
     case STORE_APPLIED:
         resp_write_array_header(out, o->n_events);
-        for (size_t i = 0; i < o->n_events; i++)
-            read_event(out, o->events[i]);
+        for (size_t i = 0; i < o->n_events; i++) {
+            size_t off = resp_bulk_begin(out);
+            codec_write_event(out, o->events[i]);
+            resp_bulk_end(out, off);
+        }
         break;
     case STORE_VERSION_CONFLICT:
         resp_write_error(out, "concurrent stream modification");
@@ -432,6 +389,7 @@ static const struct command command_table[] = {
     {"UPTIME", "UP", 0, cmd_uptime},
     {"VERSION", "V", 0, cmd_version},
     {"STATUS", NULL, 0, cmd_status},
+    {"CLUSTER", NULL, 0, cluster_command},
 };
 
 static bool name_is(const struct resp_arg *a, const char *name)

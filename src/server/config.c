@@ -21,6 +21,7 @@ enum {
     OPT_RAFT_ADDRESS,
     OPT_RAFT_BIND,
     OPT_CLUSTER,
+    OPT_JOIN,
     OPT_DATA,
     OPT_PASSWORD,
     OPT_MAX_BULK,
@@ -33,6 +34,7 @@ enum {
     OPT_SNAPSHOT_TRAILING,
     OPT_ELECTION_TIMEOUT,
     OPT_HEARTBEAT_TIMEOUT,
+    OPT_MAX_STALENESS,
     OPT_LOG_LEVEL,
     OPT_HELP,
     OPT_VERSION,
@@ -60,6 +62,8 @@ static const struct option_desc option_descs[] = {
      "raft listener, if it differs from --raft-address (e.g. 0.0.0.0:7543)"},
     {"cluster", OPT_CLUSTER, "CLUSTER", "LIST",
      "initial members: id@raft_host:port@client_host:port,... (default: this node alone)"},
+    {"join", OPT_JOIN, "JOIN", "HOST:PORT",
+     "with an empty data directory: join the cluster that this member (client address) belongs to"},
     {"data", OPT_DATA, "DATA", "DIR", "data directory (default ./data)"},
     {"password", OPT_PASSWORD, "PASSWORD", "PW", "require AUTH with this password"},
     {"max-bulk", OPT_MAX_BULK, "MAX_BULK", "BYTES", "largest request argument (default 16 MiB)"},
@@ -77,6 +81,8 @@ static const struct option_desc option_descs[] = {
     {"election-timeout", OPT_ELECTION_TIMEOUT, "ELECTION_TIMEOUT", "MS", "raft election timeout (default 1000)"},
     {"heartbeat-timeout", OPT_HEARTBEAT_TIMEOUT, "HEARTBEAT_TIMEOUT", "MS",
      "raft heartbeat interval (default 100)"},
+    {"max-staleness", OPT_MAX_STALENESS, "MAX_STALENESS", "MS",
+     "refuse local reads (-STALE) after this long without contact with a leader; 0 = never (default 5000)"},
     {"log-level", OPT_LOG_LEVEL, "LOG_LEVEL", "LEVEL", "debug, info, warn or error (default info)"},
     {"help", OPT_HELP, NULL, NULL, "print this help"},
     {"version", OPT_VERSION, NULL, NULL, "print the version"},
@@ -236,6 +242,7 @@ static void config_defaults(struct config *cfg)
     cfg->snapshot_trailing = 32768;
     cfg->election_timeout_ms = 1000;
     cfg->heartbeat_timeout_ms = 100;
+    cfg->max_staleness_ms = 5000;
     cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -277,6 +284,11 @@ static int config_set(struct config *cfg, int code, const char *val, const char 
         return 0;
     case OPT_CLUSTER:
         return config_parse_members(val, cfg, err, errlen);
+    case OPT_JOIN:
+        if (check_address(src, val, err, errlen) != 0)
+            return -1;
+        snprintf(cfg->join, sizeof cfg->join, "%s", val);
+        return 0;
     case OPT_DATA:
         if (*val == '\0')
             return config_fail(err, errlen, "%s: empty data directory", src);
@@ -337,6 +349,11 @@ static int config_set(struct config *cfg, int code, const char *val, const char 
             return config_fail(err, errlen, "%s: expected 10..600000 ms", src);
         cfg->heartbeat_timeout_ms = (unsigned)n;
         return 0;
+    case OPT_MAX_STALENESS:
+        if (parse_u64(val, 0, 3600000, &n) != 0)
+            return config_fail(err, errlen, "%s: expected 0..3600000 ms", src);
+        cfg->max_staleness_ms = (unsigned)n;
+        return 0;
     case OPT_LOG_LEVEL: {
         int lvl = log_level_parse(val);
         if (lvl < 0)
@@ -352,12 +369,20 @@ static int config_set(struct config *cfg, int code, const char *val, const char 
 /* Fill what defaults to other settings, and check settings together. */
 static int config_finish(struct config *cfg, char *err, size_t errlen)
 {
-    if (cfg->advertise[0] == '\0')
-        snprintf(cfg->advertise, sizeof cfg->advertise, "%s:%u", cfg->bind, cfg->port);
+    char addr[CONFIG_ADDR_MAX + 16];
+    if (cfg->advertise[0] == '\0') {
+        snprintf(addr, sizeof addr, "%s:%u", cfg->bind, cfg->port);
+        if (strlen(addr) >= CONFIG_ADDR_MAX)
+            return config_fail(err, errlen, "bind address too long");
+        memcpy(cfg->advertise, addr, strlen(addr) + 1);
+    }
     if (cfg->raft_address[0] == '\0') {
         if (cfg->port + 1000 > 65535)
             return config_fail(err, errlen, "--raft-address is required when --port > 64535");
-        snprintf(cfg->raft_address, sizeof cfg->raft_address, "%s:%u", cfg->bind, cfg->port + 1000);
+        snprintf(addr, sizeof addr, "%s:%u", cfg->bind, cfg->port + 1000);
+        if (strlen(addr) >= CONFIG_ADDR_MAX)
+            return config_fail(err, errlen, "bind address too long");
+        memcpy(cfg->raft_address, addr, strlen(addr) + 1);
     }
     if (cfg->n_members == 0) {
         cfg->members = xcalloc(1, sizeof *cfg->members);

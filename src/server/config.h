@@ -30,6 +30,7 @@ struct config {
     char advertise[CONFIG_ADDR_MAX];      /* client address told to others */
     char raft_address[CONFIG_ADDR_MAX];   /* this node's raft host:port */
     char raft_bind[CONFIG_ADDR_MAX];      /* raft listener; empty = raft_address */
+    char join[CONFIG_ADDR_MAX];           /* client address of a member to join through */
     struct config_member *members;        /* owned; initial cluster */
     size_t n_members;
     char *data_dir;                       /* owned */
@@ -46,6 +47,7 @@ struct config {
     unsigned snapshot_trailing;
     unsigned election_timeout_ms;
     unsigned heartbeat_timeout_ms;
+    unsigned max_staleness_ms;  /* refuse local reads after this long without a leader; 0 = never */
     int log_level;
 };
 

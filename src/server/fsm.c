@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/entry.h"
 #include "server/node.h"
 
 /* Snapshot chunks of about this size: big enough to keep the buffer count
@@ -41,8 +42,14 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     struct node *n = st->node;
     uint64_t index = raft_last_applied(&n->raft) + 1;
     const struct store_outcome *outcome;
+    const void *payload = NULL;
+    size_t len = 0;
 
-    int rc = store_apply(n->store, index, buf->base, buf->len, &outcome);
+    /* A malformed frame still consumes its index: the store records it as
+     * an invalid entry, identically on every replica. */
+    if (entry_payload(buf, &payload, &len) != 0)
+        payload = NULL, len = 0;
+    int rc = store_apply(n->store, index, payload, len, &outcome);
     if (rc != 0) {
         /* The entry is committed and must be applied; we cannot skip it
          * and we cannot fail deterministically. Stop: a restart replays it. */

@@ -23,19 +23,35 @@ struct daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     bool stopping;
+    int exit_code;
 };
 
-static void on_signal(uv_signal_t *h, int signum)
+static struct daemon *daemon_current;
+
+static void daemon_stop(struct daemon *d)
 {
-    struct daemon *d = h->data;
     if (d->stopping)
         return;
     d->stopping = true;
-    log_info("received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     server_close(&d->server, NULL);
     node_close(&d->node, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    log_info("received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    daemon_stop(d);
+}
+
+/* The node could not start (identity check refused, raft failed). */
+static void on_start_failed(struct node *n)
+{
+    (void)n;
+    daemon_current->exit_code = 1;
+    daemon_stop(daemon_current);
 }
 
 int main(int argc, char **argv)
@@ -62,24 +78,24 @@ int main(int argc, char **argv)
         goto err_loop;
     if (server_init(&d.server, &d.cfg, &d.node, &d.loop) != 0)
         goto err_node;
-    if (node_start(&d.node) != 0)
-        goto err_server;
-
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);
     d.sigterm.data = d.sigint.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
+    daemon_current = &d;
+    if (node_start(&d.node, on_start_failed) != 0) {
+        d.exit_code = 1;
+        daemon_stop(&d);
+    }
 
     uv_run(&d.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&d.loop);
     if (rc != 0)
         log_warn("event loop closed with handles open: %s", uv_strerror(rc));
     config_free(&d.cfg);
-    return 0;
+    return d.exit_code;
 
-err_server:
-    server_close(&d.server, NULL);
 err_node:
     node_close(&d.node, NULL);
     uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -31,7 +31,9 @@
 #include "common/mem.h"
 #include "version.h"
 #include "eventflow.pb-c.h"
+#include "server/entry.h"
 #include "server/fsm.h"
+#include "server/membership.h"
 #include "store/checksum.h"
 
 /* The node whose role log lines report (there is one per process). */
@@ -97,6 +99,7 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     n->loop = loop;
     n->started_ms = node_monotonic_ms();
     n->last_state = RAFT_UNAVAILABLE;
+    n->last_contact_ms = uv_now(loop);
     ulid_gen_init(&n->ids);
     node_current = n;
 
@@ -170,40 +173,63 @@ err_after_store_open:
     return -1;
 }
 
-int node_start(struct node *n)
+static void node_preflight_done(struct node *n, int status)
 {
     const struct config *cfg = n->cfg;
     struct raft_configuration conf;
     int rv;
 
-    raft_configuration_init(&conf);
-    for (size_t i = 0; i < cfg->n_members; i++) {
-        rv = raft_configuration_add(&conf, cfg->members[i].id, cfg->members[i].raft_address, RAFT_VOTER);
-        if (rv != 0) {
-            log_error("member %" PRIu64 ": %s", cfg->members[i].id, raft_strerror(rv));
-            raft_configuration_close(&conf);
-            return -1;
+    if (status != 0 || n->closing)
+        goto failed;
+    if (n->pristine && cfg->join[0] != '\0') {
+        /* Joining: the cluster's leader sends us its log; bootstrapping
+         * here would create a second, diverging cluster. */
+        log_info("empty data directory: joining the cluster through %s", cfg->join);
+    } else {
+        raft_configuration_init(&conf);
+        for (size_t i = 0; i < cfg->n_members; i++) {
+            rv = raft_configuration_add(&conf, cfg->members[i].id, cfg->members[i].raft_address, RAFT_VOTER);
+            if (rv != 0) {
+                log_error("member %" PRIu64 ": %s", cfg->members[i].id, raft_strerror(rv));
+                raft_configuration_close(&conf);
+                goto failed;
+            }
         }
-    }
-    /* Every initial member bootstraps with the same configuration, so they
-     * all hold the same entry 1. A data directory with any raft state
-     * refuses (RAFT_CANTBOOTSTRAP), which is the normal restart path. */
-    rv = raft_bootstrap(&n->raft, &conf);
-    raft_configuration_close(&conf);
-    if (rv == 0) {
-        log_info("bootstrapped a new cluster of %zu member(s)", cfg->n_members);
-    } else if (rv != RAFT_CANTBOOTSTRAP) {
-        log_error("bootstrap: %s", raft_errmsg(&n->raft));
-        return -1;
+        /* Every initial member bootstraps with the same configuration, so
+         * they all hold the same entry 1. A data directory with any raft
+         * state refuses (RAFT_CANTBOOTSTRAP): the normal restart path. */
+        rv = raft_bootstrap(&n->raft, &conf);
+        raft_configuration_close(&conf);
+        if (rv == 0) {
+            log_info("bootstrapped a new cluster of %zu member(s)", cfg->n_members);
+        } else if (rv != RAFT_CANTBOOTSTRAP) {
+            log_error("bootstrap: %s", raft_errmsg(&n->raft));
+            goto failed;
+        }
     }
 
     rv = raft_start(&n->raft);
     if (rv != 0) {
         log_error("raft start: %s", raft_errmsg(&n->raft));
-        return -1;
+        goto failed;
     }
     n->last_state = (unsigned short)raft_state(&n->raft);
-    log_info("started: raft %s, clients %s, data %s", cfg->raft_address, cfg->advertise, cfg->data_dir);
+    membership_start(n);
+    log_info("started: raft %s, clients %s, data %s, incarnation %016" PRIx64, cfg->raft_address,
+             cfg->advertise, cfg->data_dir, n->incarnation);
+    return;
+
+failed:
+    if (n->start_failed)
+        n->start_failed(n);
+}
+
+int node_start(struct node *n, void (*failed)(struct node *n))
+{
+    n->start_failed = failed;
+    if (membership_load_identity(n) != 0)
+        return -1;
+    membership_preflight(n, node_preflight_done);
     return 0;
 }
 
@@ -246,6 +272,20 @@ static void node_apply_cb(struct raft_apply *apply, int status, void *result)
         log_warn("entry %" PRIu64 " applied without its outcome reaching the request",
                  (uint64_t)apply->index);
     req->done(req, status);
+}
+
+/* raft_apply with the buffer's ownership settled. raft 0.22 takes the
+ * buffer into its in-memory log before some of its checks (e.g. the
+ * storage backend's), and discards it itself when those fail; only the
+ * up-front "not leader" refusal leaves it with us. */
+static int node_raft_apply(struct node *n, struct raft_apply *req, struct raft_buffer *buf, raft_apply_cb cb)
+{
+    int rv = raft_apply(&n->raft, req, buf, 1, cb);
+    if (rv == RAFT_NOTLEADER)
+        raft_free(buf->base);
+    if (rv != 0)
+        log_warn("raft_apply: %s (%s)", raft_strerror(rv), raft_errmsg(&n->raft));
+    return rv;
 }
 
 /* Stamp one event into its protobuf form. Strings are borrowed from `ev`. */
@@ -316,26 +356,18 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
     entry.add = &cmd;
 
     struct raft_buffer buf;
-    buf.len = eventflow__entry__get_packed_size(&entry);
-    buf.base = raft_malloc(buf.len ? buf.len : 1);
-    if (buf.base == NULL) {
-        free(ids);
-        free(eventp);
-        free(events);
-        return NODE_EINTERNAL;
-    }
-    eventflow__entry__pack(&entry, buf.base);
+    int rv = entry_encode(&entry, &buf);
     free(ids);
     free(eventp);
     free(events);
+    if (rv != 0)
+        return NODE_EINTERNAL;
 
     req->node = n;
     req->was_applied = false;
     req->apply.data = req;
-    int rv = raft_apply(&n->raft, &req->apply, &buf, 1, node_apply_cb);
+    rv = node_raft_apply(n, &req->apply, &buf, node_apply_cb);
     if (rv != 0) {
-        /* On error the buffer is still ours. */
-        raft_free(buf.base);
         if (rv == RAFT_NOTLEADER)
             return NODE_ENOLEADER;
         if (rv == RAFT_TOOBIG)
@@ -354,9 +386,6 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
     return 0;
 }
 
-/* Propose this node's client address if the replicated table lacks it, so
- * every member can redirect clients here. */
-static void node_publish_address(struct node *n);
 
 static void node_barrier_cb(struct raft_barrier *b, int status)
 {
@@ -382,7 +411,7 @@ static void node_barrier_cb(struct raft_barrier *b, int status)
     n->ready = true;
     log_info("leader for term %" PRIu64 ", ready for writes (applied index %" PRIu64 ")",
              (uint64_t)n->raft.current_term, (uint64_t)raft_last_applied(&n->raft));
-    node_publish_address(n);
+    node_publish_self(n);
 }
 
 static void node_start_barrier(struct node *n)
@@ -397,52 +426,81 @@ static void node_start_barrier(struct node *n)
     n->barrier_pending = true;
 }
 
-struct node_member_req {
-    struct raft_apply apply;
-    struct node *node;
-};
-
-static void node_member_cb(struct raft_apply *apply, int status, void *result)
+static void node_entry_cb(struct raft_apply *apply, int status, void *result)
 {
     (void)result;
     if (status != 0)
-        log_info("publishing the client address: %s", raft_strerror(status));
-    free(apply->data);
+        log_info("proposed entry %" PRIu64 ": %s", (uint64_t)apply->index, raft_strerror(status));
+    free(apply);
 }
 
-static void node_publish_address(struct node *n)
+int node_propose_entry(struct node *n, const Eventflow__Entry *entry)
+{
+    struct raft_buffer buf;
+    if (entry_encode(entry, &buf) != 0)
+        return NODE_EINTERNAL;
+    struct raft_apply *req = xcalloc(1, sizeof *req);
+    int rv = node_raft_apply(n, req, &buf, node_entry_cb);
+    if (rv != 0) {
+        free(req);
+        log_info("proposing an entry: %s", raft_strerror(rv));
+        return rv == RAFT_NOTLEADER ? NODE_ENOLEADER : NODE_EINTERNAL;
+    }
+    return 0;
+}
+
+void node_publish_self(struct node *n)
 {
     char current[CONFIG_ADDR_MAX];
-    if (store_member_address(n->store, n->cfg->id, current, sizeof current) == 0 &&
-        strcmp(current, n->cfg->advertise) == 0)
+    uint64_t inc = 0;
+    if (store_member_get(n->store, n->cfg->id, current, sizeof current, &inc) == 0 &&
+        strcmp(current, n->cfg->advertise) == 0 && inc == n->incarnation)
         return;
     Eventflow__MemberAddress ma = EVENTFLOW__MEMBER_ADDRESS__INIT;
     ma.id = n->cfg->id;
     ma.client_address = (char *)n->cfg->advertise;
+    ma.incarnation = n->incarnation;
     Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
     entry.member_address = &ma;
-    struct raft_buffer buf;
-    buf.len = eventflow__entry__get_packed_size(&entry);
-    buf.base = raft_malloc(buf.len);
-    if (buf.base == NULL)
-        return;
-    eventflow__entry__pack(&entry, buf.base);
-    struct node_member_req *req = xcalloc(1, sizeof *req);
-    req->node = n;
-    req->apply.data = req;
-    int rv = raft_apply(&n->raft, &req->apply, &buf, 1, node_member_cb);
-    if (rv != 0) {
-        raft_free(buf.base);
-        free(req);
-        log_info("publishing the client address: %s", raft_strerror(rv));
+    (void)node_propose_entry(n, &entry);
+}
+
+/* How long since this node last knew it was in contact with a leader. A
+ * leader steps down by itself once it cannot reach a majority for an
+ * election timeout, so while it leads its data is current. A follower's
+ * raft election timer restarts at every message from its leader. */
+static uint64_t node_contact_age(struct node *n)
+{
+    uint64_t now = uv_now(n->loop);
+    unsigned short state = (unsigned short)raft_state(&n->raft);
+    if (state == RAFT_LEADER) {
+        n->last_contact_ms = now;
+    } else if (state == RAFT_FOLLOWER) {
+        raft_id id;
+        const char *addr;
+        raft_leader(&n->raft, &id, &addr);
+        if (id != 0 && n->raft.election_timer_start > n->last_contact_ms && n->raft.election_timer_start <= now)
+            n->last_contact_ms = n->raft.election_timer_start;
     }
+    return now - n->last_contact_ms;
+}
+
+bool node_is_stale(struct node *n, uint64_t *age_ms)
+{
+    if (!n->raft_running) {
+        *age_ms = 0;
+        return true;
+    }
+    *age_ms = node_contact_age(n);
+    return n->cfg->max_staleness_ms != 0 && *age_ms > n->cfg->max_staleness_ms;
 }
 
 static void node_watch_role(struct node *n)
 {
     unsigned short state = (unsigned short)raft_state(&n->raft);
     raft_term term = n->raft.current_term;
+    (void)node_contact_age(n);
     if (state == n->last_state && term == n->last_term)
         return;
     if (state != n->last_state)
@@ -484,7 +542,7 @@ int node_leader_client_address(struct node *n, char *out, size_t cap)
         snprintf(out, cap, "%s", n->cfg->advertise);
         return 0;
     }
-    if (store_member_address(n->store, id, out, cap) == 0)
+    if (store_member_get(n->store, id, out, cap, NULL) == 0)
         return 0;
     for (size_t i = 0; i < n->cfg->n_members; i++) {
         if (n->cfg->members[i].id == id) {
@@ -526,6 +584,9 @@ void node_write_status(struct node *n, struct buf *b)
     buf_append_char(b, '{');
     buf_printf(b, "\"id\":%" PRIu64 ",", n->cfg->id);
     json_str(b, "state", n->raft_running ? state_name((unsigned short)raft_state(&n->raft)) : "unavailable");
+    uint64_t contact_age;
+    bool stale = node_is_stale(n, &contact_age);
+    buf_printf(b, "\"stale\":%s,\"last_contact_ms\":%" PRIu64 ",", stale ? "true" : "false", contact_age);
     buf_printf(b, "\"ready\":%s,", n->ready ? "true" : "false");
     buf_printf(b, "\"leader_id\":%" PRIu64 ",", (uint64_t)leader_id);
     json_str(b, "leader_address", leader);
@@ -564,7 +625,10 @@ static void node_raft_close_cb(struct raft *r)
 
 void node_close(struct node *n, node_close_cb cb)
 {
+    if (n->closing)
+        return;
     n->closing = true;
+    membership_stop(n);
     n->ready = false;
     n->close_cb = cb;
     if (!n->raft_running) {

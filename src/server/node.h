@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "eventflow.pb-c.h"
 #include "server/config.h"
 #include "store/codec.h"
 #include "store/store.h"
@@ -82,8 +83,17 @@ struct node {
     bool barrier_pending;
     struct raft_barrier barrier;
     raft_term barrier_term;
+    uint64_t last_contact_ms;  /* uv_now when a leader was last known in contact */
 
     struct node_add *inflight_head, *inflight_tail; /* proposed, not yet done */
+
+    /* Identity and membership (membership.c). */
+    uint64_t incarnation;      /* random, drawn when the data directory was new */
+    bool pristine;             /* the data directory had no identity at start */
+    int join_step;
+    bool membership_busy;      /* a join/register request is in flight */
+    uv_timer_t membership_timer;
+    void (*start_failed)(struct node *n);
 
     bool raft_running;         /* raft_init succeeded, raft_close not yet called */
     bool closing;
@@ -94,8 +104,11 @@ struct node {
 /* Set up the store and raft (nothing runs until node_start). On error a
  * message is logged and the node is left closed (node_close is not needed). */
 int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop);
-/* Bootstrap if the data directory is pristine, then start raft. */
-int node_start(struct node *n);
+/* Check the data directory's identity (see membership.h), bootstrap it if
+ * it is new and not joining, then start raft. Parts of this are
+ * asynchronous: if they fail, `failed` is called (the node is then not
+ * running and should be closed). Returns -1 on an immediate failure. */
+int node_start(struct node *n, void (*failed)(struct node *n));
 /* Stop raft, close the store, then call cb (on the loop thread). */
 void node_close(struct node *n, node_close_cb cb);
 
@@ -110,6 +123,14 @@ void node_before_sleep(struct node *n);
  * negative NODE_E* code neither callback runs and nothing was proposed. */
 int node_propose_add(struct node *n, const struct codec_add *add, struct node_add *req);
 
+/* Record this node's client address and incarnation in the replicated
+ * members table (leader only; a no-op elsewhere). */
+void node_publish_self(struct node *n);
+
+/* Propose an entry nobody waits for (e.g. a member's client address).
+ * Leader only; returns 0 or a NODE_E* code. The entry is copied. */
+int node_propose_entry(struct node *n, const Eventflow__Entry *entry);
+
 /* Called by the state machine (fsm.c) after applying the entry at `index`:
  * hands the outcome to the request that proposed it, if this node did. */
 void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome);
@@ -122,6 +143,10 @@ int node_leader_client_address(struct node *n, char *out, size_t cap);
 void node_write_status(struct node *n, struct buf *b);
 
 uint64_t node_uptime_ms(const struct node *n);
+
+/* Has this node been without contact with a leader for longer than
+ * --max-staleness? *age_ms is set either way (0 on the leader). */
+bool node_is_stale(struct node *n, uint64_t *age_ms);
 const char *node_role_name(void);
 
 #endif

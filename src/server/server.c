@@ -24,6 +24,7 @@ static void server_before_sleep(uv_prepare_t *h)
 {
     struct server *s = h->data;
     node_before_sleep(s->node);
+    reads_poll(&s->reads);
     while (s->dirty != NULL) {
         struct conn *c = s->dirty;
         s->dirty = c->next_dirty;
@@ -48,6 +49,7 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
     s->cfg = cfg;
     s->node = node;
     s->loop = loop;
+    reads_init(&s->reads, s);
     s->limits.max_bulk = cfg->max_bulk;
     s->limits.max_args = 1024;
     s->limits.max_inline = 64u << 10;
@@ -89,6 +91,7 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
 void server_close(struct server *s, void (*cb)(struct server *))
 {
     s->close_cb = cb;
+    reads_close(&s->reads);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_prepare_stop(&s->before_sleep);
     uv_close((uv_handle_t *)&s->before_sleep, NULL);

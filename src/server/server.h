@@ -9,6 +9,7 @@
 
 #include "protocol/resp_parser.h"
 #include "server/config.h"
+#include "server/reads.h"
 
 struct node;
 struct conn;
@@ -25,7 +26,7 @@ struct server {
     struct resp_limits limits;          /* after AUTH (or with auth off) */
     struct resp_limits limits_preauth;  /* before AUTH: small, so unauthenticated
                                          * clients cannot make us buffer much */
-    int handles_open;
+    struct reads reads;         /* reads waiting for a position or a barrier */
     void (*close_cb)(struct server *);
 };
 

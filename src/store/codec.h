@@ -66,12 +66,30 @@ int codec_parse_add(const char *json, size_t len, const struct codec_limits *lim
                     struct codec_add *out, char err[CODEC_ERR_LEN]);
 void codec_add_free(struct codec_add *a);
 
+/* Read options, accepted by GET, GETALL and LISTSTREAMS beside their own
+ * fields (eventflow extensions; all optional):
+ *   "min_id": ULID        answer only once this node has applied the event
+ *                         with this id (read-your-writes on any node)
+ *   "consistency": "local" (default) | "linearizable"
+ *                         linearizable reads are served by the leader after
+ *                         a barrier; other nodes redirect
+ *   "stale_ok": bool      serve even if this node lost contact with the leader
+ *   "timeout_ms": n       bound on any wait, 1..60000 (default 1000) */
+struct codec_read_opts {
+    bool has_min_id;
+    uint8_t min_id[ULID_BYTES];
+    bool linearizable;
+    bool stale_ok;
+    uint32_t timeout_ms;
+};
+
 /* GET {"stream": s, "version": n (default 0), "limit": n (0 = max_read)}. */
 struct codec_get {
     char *stream; /* owned */
     size_t stream_len;
     uint64_t version;
     uint64_t limit; /* resolved: 1..max_read */
+    struct codec_read_opts opts;
 };
 int codec_parse_get(const char *json, size_t len, const struct codec_limits *lim,
                     struct codec_get *out, char err[CODEC_ERR_LEN]);
@@ -82,6 +100,7 @@ struct codec_getall {
     bool has_offset;
     uint8_t offset[ULID_BYTES];
     uint64_t limit; /* resolved: 1..max_read */
+    struct codec_read_opts opts;
 };
 int codec_parse_getall(const char *json, size_t len, const struct codec_limits *lim,
                        struct codec_getall *out, char err[CODEC_ERR_LEN]);
@@ -91,6 +110,7 @@ int codec_parse_getall(const char *json, size_t len, const struct codec_limits *
 struct codec_liststreams {
     uint64_t skip;
     uint64_t limit; /* resolved: 1..max_read */
+    struct codec_read_opts opts;
 };
 int codec_parse_liststreams(const char *json, size_t len, const struct codec_limits *lim,
                             struct codec_liststreams *out, char err[CODEC_ERR_LEN]);

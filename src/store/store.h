@@ -8,7 +8,8 @@
  *   meta          short ASCII keys -> values: applied_index (u64), event_count
  *                 (u64), stream_count (u64), checksum (u32), last_id (16 B),
  *                 format (u32)
- *   members       u64 BE member id -> client address (UTF-8)
+ *   members       u64 BE member id -> MemberAddress (client address and
+ *                 incarnation, as replicated)
  *
  * Durability. The Raft log is the durable record: an entry is fsynced to a
  * quorum's logs before it is applied here, and Raft snapshots are written
@@ -146,6 +147,12 @@ int store_stats(struct store *s, struct store_stats *out);
 /* Members' client addresses (replicated through MemberAddress entries).
  * Copies at most cap bytes including the NUL; returns 0 or -ENOENT. */
 int store_member_address(struct store *s, uint64_t id, char *out, size_t cap);
+/* The same, plus the member's data-directory incarnation (0 = not known)
+ * into *incarnation when it is not NULL. */
+int store_member_get(struct store *s, uint64_t id, char *addr, size_t cap, uint64_t *incarnation);
+/* The same, plus the member's data-directory incarnation (0 if unknown);
+ * incarnation may be NULL. */
+int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation);
 
 /* Snapshots (raft_fsm version 3).
  * store_snapshot_begin (loop thread): flush, fsync LMDB, open a read

@@ -1,0 +1,463 @@
+/* cluster.c - the CLUSTER command family: membership changes, leadership
+ * transfer, and the cluster-wide status.
+ *
+ *   CLUSTER MEMBERS                         members as JSON objects
+ *   CLUSTER STATUS                          every member's STATUS (asked directly)
+ *   CLUSTER ADD <id> <raft addr> <client addr> [<incarnation>]
+ *                                           add as a spare, record its client address
+ *   CLUSTER REGISTER <id> <client addr> <incarnation>
+ *                                           record a member's address and incarnation
+ *   CLUSTER PROMOTE <id> [voter|standby]    raft_assign (a voter catches up first)
+ *   CLUSTER DEMOTE <id> [standby|spare]     raft_assign
+ *   CLUSTER REMOVE <id>                     raft_remove
+ *   CLUSTER TRANSFER [<id>]                 raft_transfer (0 or none: raft picks)
+ *
+ * Changes run on the leader (others answer -MOVED) one at a time: raft
+ * refuses a second one with RAFT_CANTCHANGE, answered as -BUSY. */
+#include "server/cluster.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "eventflow.pb-c.h"
+#include "protocol/resp_writer.h"
+#include "server/conn.h"
+#include "server/node.h"
+#include "server/peer.h"
+#include "server/server.h"
+
+#define CLUSTER_STATUS_TIMEOUT_MS 1000
+
+static const char *role_name(int role)
+{
+    switch (role) {
+    case RAFT_VOTER:
+        return "voter";
+    case RAFT_STANDBY:
+        return "standby";
+    case RAFT_SPARE:
+        return "spare";
+    default:
+        return "unknown";
+    }
+}
+
+static bool arg_is(const struct resp_arg *a, const char *word)
+{
+    return strlen(word) == a->len && strncasecmp(a->ptr, word, a->len) == 0;
+}
+
+static int arg_u64(const struct resp_arg *a, uint64_t *out)
+{
+    char tmp[24];
+    if (a->len == 0 || a->len >= sizeof tmp)
+        return -1;
+    memcpy(tmp, a->ptr, a->len);
+    tmp[a->len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, 10);
+    if (errno != 0 || *end != '\0' || tmp[0] == '-' || v == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int arg_hex(const struct resp_arg *a, uint64_t *out)
+{
+    char tmp[24];
+    if (a->len == 0 || a->len > 16)
+        return -1;
+    memcpy(tmp, a->ptr, a->len);
+    tmp[a->len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, 16);
+    if (errno != 0 || *end != '\0' || v == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int arg_address(const struct resp_arg *a, char *out, size_t cap)
+{
+    char host[CONFIG_ADDR_MAX];
+    unsigned port;
+    if (a->len == 0 || a->len >= cap)
+        return -1;
+    memcpy(out, a->ptr, a->len);
+    out[a->len] = '\0';
+    return config_split_address(out, host, sizeof host, &port);
+}
+
+/* The client address of member id, from the replicated table or the
+ * initial configuration. */
+static int member_client_address(struct node *n, uint64_t id, char *out, size_t cap)
+{
+    if (id == n->cfg->id) {
+        snprintf(out, cap, "%s", n->cfg->advertise);
+        return 0;
+    }
+    if (store_member_get(n->store, id, out, cap, NULL) == 0)
+        return 0;
+    for (size_t i = 0; i < n->cfg->n_members; i++) {
+        if (n->cfg->members[i].id == id) {
+            snprintf(out, cap, "%s", n->cfg->members[i].client_address);
+            return 0;
+        }
+    }
+    out[0] = '\0';
+    return -1;
+}
+
+/* Append one configuration member as a JSON object. */
+static void write_member(struct node *n, struct buf *b, const struct raft_server *s)
+{
+    char client[CONFIG_ADDR_MAX];
+    char stored[CONFIG_ADDR_MAX];
+    uint64_t inc = 0;
+    member_client_address(n, s->id, client, sizeof client);
+    (void)store_member_get(n->store, s->id, stored, sizeof stored, &inc);
+    buf_printf(b, "{\"id\":%" PRIu64 ",\"raft_address\":\"%s\",\"client_address\":\"%s\",\"role\":\"%s\"",
+               (uint64_t)s->id, s->address, client, role_name(s->role));
+    if (inc != 0)
+        buf_printf(b, ",\"incarnation\":\"%016" PRIx64 "\"", inc);
+    buf_append_char(b, '}');
+}
+
+static void cluster_members(struct conn *c)
+{
+    struct node *n = c->srv->node;
+    struct buf *out = conn_reply_buf(c);
+    const struct raft_configuration *conf = &n->raft.configuration;
+    resp_write_array_header(out, conf->n);
+    for (unsigned i = 0; i < conf->n; i++) {
+        size_t off = resp_bulk_begin(out);
+        write_member(n, out, &conf->servers[i]);
+        resp_bulk_end(out, off);
+    }
+}
+
+/* ---- CLUSTER STATUS: ask every member ------------------------------------ */
+
+struct status_fanout {
+    struct conn *conn;
+    struct conn_slot *slot;
+    unsigned n;            /* members asked */
+    unsigned pending;      /* answers still expected */
+    struct buf *answers;   /* one JSON object per member, in configuration order */
+};
+
+struct status_probe {
+    struct status_fanout *fan;
+    unsigned i;
+    uint64_t id;
+    char client[CONFIG_ADDR_MAX];
+    char raft[CONFIG_ADDR_MAX];
+    char role[16];
+};
+
+static void fanout_finish(struct status_fanout *f)
+{
+    struct buf *out = &f->slot->out;
+    resp_write_array_header(out, f->n);
+    for (unsigned i = 0; i < f->n; i++) {
+        resp_write_bulk(out, f->answers[i].data, f->answers[i].len);
+        buf_free(&f->answers[i]);
+    }
+    free(f->answers);
+    conn_complete(f->conn, f->slot);
+    free(f);
+}
+
+static void status_probe_cb(void *arg, int status, const struct resp_value *reply)
+{
+    struct status_probe *p = arg;
+    struct status_fanout *f = p->fan;
+    struct buf *b = &f->answers[p->i];
+    if (status == 0 && reply->type == RESP_T_BULK && reply->len > 2 && reply->str[0] == '{') {
+        /* Splice our view of the member's role into its own status. */
+        buf_printf(b, "{\"role\":\"%s\",", p->role);
+        buf_append(b, reply->str + 1, reply->len - 1);
+    } else {
+        const char *why = status != 0 ? uv_strerror(status)
+                          : reply->type == RESP_T_ERROR ? reply->str
+                                                        : "unexpected reply";
+        buf_printf(b,
+                   "{\"role\":\"%s\",\"id\":%" PRIu64 ",\"state\":\"unreachable\",\"client_address\":\"%s\","
+                   "\"raft_address\":\"%s\",\"error\":\"",
+                   p->role, p->id, p->client, p->raft);
+        for (const char *q = why; *q; q++)
+            if (*q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+                buf_append_char(b, *q);
+        buf_append_str(b, "\"}");
+    }
+    free(p);
+    if (--f->pending == 0)
+        fanout_finish(f);
+}
+
+static void cluster_status(struct conn *c)
+{
+    struct node *n = c->srv->node;
+    const struct raft_configuration *conf = &n->raft.configuration;
+    struct status_fanout *f = xcalloc(1, sizeof *f);
+    f->conn = c;
+    f->slot = conn_defer(c);
+    f->n = conf->n;
+    f->answers = xcalloc(conf->n ? conf->n : 1, sizeof *f->answers);
+    f->pending = 1; /* held until every probe is sent */
+    for (unsigned i = 0; i < conf->n; i++) {
+        const struct raft_server *s = &conf->servers[i];
+        buf_init(&f->answers[i]);
+        struct status_probe *p = xcalloc(1, sizeof *p);
+        p->fan = f;
+        p->i = i;
+        p->id = s->id;
+        snprintf(p->raft, sizeof p->raft, "%s", s->address);
+        snprintf(p->role, sizeof p->role, "%s", role_name(s->role));
+        member_client_address(n, s->id, p->client, sizeof p->client);
+        if (s->id == n->cfg->id) {
+            struct buf *b = &f->answers[i];
+            buf_printf(b, "{\"role\":\"%s\",", p->role);
+            struct buf self;
+            buf_init(&self);
+            node_write_status(n, &self);
+            buf_append(b, self.data + 1, self.len - 1);
+            buf_free(&self);
+            free(p);
+            continue;
+        }
+        f->pending++;
+        const char *argv[] = {"STATUS"};
+        int rv = peer_request(n->loop, p->client, c->srv->cfg->password, 1, argv, CLUSTER_STATUS_TIMEOUT_MS,
+                              status_probe_cb, p);
+        if (rv != 0)
+            status_probe_cb(p, rv, NULL);
+    }
+    if (--f->pending == 0)
+        fanout_finish(f);
+}
+
+/* ---- membership changes ---------------------------------------------------- */
+
+struct change_req {
+    struct raft_change change;
+    struct raft_transfer transfer;
+    struct conn *conn;
+    struct conn_slot *slot;
+    uint64_t id;
+    uint64_t incarnation;
+    char client[CONFIG_ADDR_MAX];
+};
+
+static void change_reply_error(struct change_req *r, int rv, const char *what)
+{
+    struct buf *out = &r->slot->out;
+    switch (rv) {
+    case RAFT_CANTCHANGE:
+        resp_write_error(out, "BUSY another membership change is in progress; retry when it is done");
+        break;
+    case RAFT_NOTLEADER:
+    case RAFT_LEADERSHIPLOST:
+        resp_write_errorf(out, "UNKNOWN leadership was lost during %s; check CLUSTER MEMBERS", what);
+        break;
+    case RAFT_DUPLICATEID:
+        resp_write_error(out, "member id already in use");
+        break;
+    case RAFT_DUPLICATEADDRESS:
+        resp_write_error(out, "member raft address already in use");
+        break;
+    case RAFT_BADID:
+    case RAFT_NOTFOUND:
+        resp_write_error(out, "no such member (or not eligible for this change)");
+        break;
+    case RAFT_BADROLE:
+        resp_write_error(out, "member already has that role");
+        break;
+    default:
+        resp_write_errorf(out, "%s failed: %s", what, raft_strerror(rv));
+        break;
+    }
+}
+
+static void change_done(struct change_req *r)
+{
+    conn_complete(r->conn, r->slot);
+    free(r);
+}
+
+static void change_cb(struct raft_change *ch, int status)
+{
+    struct change_req *r = ch->data;
+    if (status == 0)
+        resp_write_simple(&r->slot->out, "OK");
+    else
+        change_reply_error(r, status, "the membership change");
+    change_done(r);
+}
+
+/* Record the new member's client address through the log, so that every
+ * node can send clients to it. Best effort: a failure is logged. */
+static int publish_member_address(struct node *n, uint64_t id, const char *client, uint64_t incarnation)
+{
+    Eventflow__MemberAddress ma = EVENTFLOW__MEMBER_ADDRESS__INIT;
+    ma.id = id;
+    ma.client_address = (char *)client;
+    ma.incarnation = incarnation;
+    Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+    entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
+    entry.member_address = &ma;
+    return node_propose_entry(n, &entry);
+}
+
+static void add_cb(struct raft_change *ch, int status)
+{
+    struct change_req *r = ch->data;
+    if (status == 0) {
+        (void)publish_member_address(r->conn->srv->node, r->id, r->client, r->incarnation);
+        resp_write_simple(&r->slot->out, "OK");
+    } else {
+        change_reply_error(r, status, "adding the member");
+    }
+    change_done(r);
+}
+
+static void transfer_cb(struct raft_transfer *t)
+{
+    struct change_req *r = t->data;
+    struct node *n = r->conn->srv->node;
+    raft_id leader;
+    const char *addr;
+    raft_leader(&n->raft, &leader, &addr);
+    if (leader != 0 && leader != n->cfg->id)
+        resp_write_simple(&r->slot->out, "OK");
+    else
+        resp_write_error(&r->slot->out, "TRYAGAIN leadership did not move within the election timeout");
+    change_done(r);
+}
+
+static bool cluster_require_leader(struct conn *c, struct buf *out)
+{
+    struct node *n = c->srv->node;
+    if (raft_state(&n->raft) == RAFT_LEADER)
+        return true;
+    char leader[CONFIG_ADDR_MAX];
+    if (node_leader_client_address(n, leader, sizeof leader) == 0)
+        resp_write_errorf(out, "MOVED 0 %s", leader);
+    else
+        resp_write_error(out, "NOLEADER no leader is elected right now; retry");
+    return false;
+}
+
+static void cluster_change(struct conn *c, const struct resp_command *cmd)
+{
+    struct node *n = c->srv->node;
+    const struct resp_arg *sub = &cmd->argv[1];
+    size_t argc = cmd->argc < RESP_MAX_ARGV ? cmd->argc : RESP_MAX_ARGV;
+    struct change_req *r = xcalloc(1, sizeof *r);
+    r->conn = c;
+    r->slot = conn_defer(c);
+    r->change.data = r;
+    r->transfer.data = r;
+    struct buf *out = &r->slot->out;
+    int rv;
+
+    if (!cluster_require_leader(c, out)) {
+        change_done(r);
+        return;
+    }
+    if (arg_is(sub, "TRANSFER")) {
+        uint64_t id = 0;
+        if (argc >= 3 && arg_u64(&cmd->argv[2], &id) != 0) {
+            resp_write_error(out, "invalid member id");
+            change_done(r);
+            return;
+        }
+        rv = raft_transfer(&n->raft, &r->transfer, id, transfer_cb);
+        if (rv != 0) {
+            change_reply_error(r, rv, "the transfer");
+            change_done(r);
+        }
+        return;
+    }
+    if (argc < 3 || arg_u64(&cmd->argv[2], &r->id) != 0) {
+        resp_write_error(out, "usage: CLUSTER ADD|PROMOTE|DEMOTE|REMOVE <id> ...");
+        change_done(r);
+        return;
+    }
+    if (arg_is(sub, "ADD")) {
+        char raft_addr[CONFIG_ADDR_MAX];
+        if (argc < 5 || arg_address(&cmd->argv[3], raft_addr, sizeof raft_addr) != 0 ||
+            arg_address(&cmd->argv[4], r->client, sizeof r->client) != 0) {
+            resp_write_error(out, "usage: CLUSTER ADD <id> <raft host:port> <client host:port>");
+            change_done(r);
+            return;
+        }
+        if (argc >= 6 && arg_hex(&cmd->argv[5], &r->incarnation) != 0) {
+            resp_write_error(out, "invalid incarnation");
+            change_done(r);
+            return;
+        }
+        rv = raft_add(&n->raft, &r->change, r->id, raft_addr, add_cb);
+    } else if (arg_is(sub, "PROMOTE") || arg_is(sub, "DEMOTE")) {
+        bool promote = arg_is(sub, "PROMOTE");
+        int role = promote ? RAFT_VOTER : RAFT_SPARE;
+        if (argc >= 4) {
+            if (arg_is(&cmd->argv[3], "voter"))
+                role = RAFT_VOTER;
+            else if (arg_is(&cmd->argv[3], "standby"))
+                role = RAFT_STANDBY;
+            else if (arg_is(&cmd->argv[3], "spare"))
+                role = RAFT_SPARE;
+            else {
+                resp_write_error(out, "role must be voter, standby or spare");
+                change_done(r);
+                return;
+            }
+        }
+        rv = raft_assign(&n->raft, &r->change, r->id, role, change_cb);
+    } else if (arg_is(sub, "REGISTER")) {
+        /* A member records its client address and incarnation. */
+        if (argc < 5 || arg_address(&cmd->argv[3], r->client, sizeof r->client) != 0 ||
+            arg_hex(&cmd->argv[4], &r->incarnation) != 0) {
+            resp_write_error(out, "usage: CLUSTER REGISTER <id> <client host:port> <incarnation>");
+        } else if (publish_member_address(n, r->id, r->client, r->incarnation) != 0) {
+            resp_write_error(out, "TRYAGAIN could not propose the registration; retry");
+        } else {
+            resp_write_simple(out, "OK");
+        }
+        change_done(r);
+        return;
+    } else if (arg_is(sub, "REMOVE")) {
+        rv = raft_remove(&n->raft, &r->change, r->id, change_cb);
+    } else {
+        resp_write_error(out, "unknown CLUSTER subcommand");
+        change_done(r);
+        return;
+    }
+    if (rv != 0) {
+        change_reply_error(r, rv, "the membership change");
+        change_done(r);
+    }
+}
+
+void cluster_command(struct conn *c, const struct resp_command *cmd)
+{
+    if (cmd->argc < 2) {
+        resp_write_error(conn_reply_buf(c), "insufficient arguments");
+        return;
+    }
+    const struct resp_arg *sub = &cmd->argv[1];
+    if (arg_is(sub, "MEMBERS"))
+        cluster_members(c);
+    else if (arg_is(sub, "STATUS"))
+        cluster_status(c);
+    else
+        cluster_change(c, cmd);
+}

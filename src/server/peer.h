@@ -1,0 +1,26 @@
+/* peer.h - one-shot RESP requests from a node to another node's client
+ * port: cluster status fan-out, joining, and the start-up identity check.
+ *
+ * Each request resolves the address, connects, authenticates if a password
+ * is set, sends one command, reads one reply and closes; the whole exchange
+ * is bounded by a timeout. Loop thread only. */
+#ifndef EVENTFLOW_PEER_H
+#define EVENTFLOW_PEER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "protocol/resp_reader.h"
+
+/* status: 0 with the reply (an error reply is still status 0), or a
+ * negative libuv error (UV_ETIMEDOUT, UV_ECONNREFUSED, ...) with reply NULL.
+ * The reply is valid only during the callback. */
+typedef void (*peer_cb)(void *arg, int status, const struct resp_value *reply);
+
+/* Send argv[0..argc) to address ("host:port"). Returns 0 and later calls cb
+ * exactly once, or returns a negative libuv error and never calls cb.
+ * Strings are copied; password may be NULL. */
+int peer_request(uv_loop_t *loop, const char *address, const char *password, int argc,
+                 const char *const *argv, unsigned timeout_ms, peer_cb cb, void *arg);
+
+#endif
