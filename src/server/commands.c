@@ -276,6 +276,7 @@ static void add_applied(struct node_add *na, const struct store_outcome *o)
     struct buf *out = &req->slot->out;
     switch (o->status) {
     case STORE_APPLIED:
+    case STORE_DUPLICATE: /* a retry: the original events, appended once */
         resp_write_array_header(out, o->n_events);
         for (size_t i = 0; i < o->n_events; i++) {
             size_t off = resp_bulk_begin(out);
@@ -288,6 +289,9 @@ static void add_applied(struct node_add *na, const struct store_outcome *o)
         break;
     case STORE_VERSION_GAP:
         resp_write_error(out, "given version leaves gap in stream");
+        break;
+    case STORE_KEY_REUSE:
+        resp_write_error(out, "idempotency key reuse: some of these keys were used by an earlier ADD, not all");
         break;
     default:
         resp_write_error(out, "IOERR the state machine rejected the entry (see the server log)");

@@ -248,16 +248,20 @@ static void conn_write_cb(uv_write_t *req, int status)
 
 void conn_flush(struct conn *c)
 {
-    if (c->closing || c->write_busy)
+    if (c->closing)
+        return;
+    /* Checked before anything else: a client that never reads keeps its
+     * write busy forever while replies pile up behind it. */
+    if (c->out.len + c->writing.len > c->srv->cfg->max_output) {
+        log_warn("closing client %s: %zu bytes of replies unread", c->peer, c->out.len + c->writing.len);
+        conn_close(c);
+        return;
+    }
+    if (c->write_busy)
         return;
     if (c->out.len == 0) {
         if (c->close_after_write && c->slots_head == NULL)
             conn_close(c);
-        return;
-    }
-    if (c->out.len > c->srv->cfg->max_output) {
-        log_warn("closing client %s: %zu bytes of replies unread", c->peer, c->out.len);
-        conn_close(c);
         return;
     }
     /* Swap buffers: `writing` is owned by the write until its callback. */

@@ -74,15 +74,17 @@ int main(int argc, char **argv)
         log_error("cannot create the event loop");
         return 1;
     }
-    if (node_init(&d.node, &d.cfg, &d.loop) != 0)
-        goto err_loop;
-    if (server_init(&d.server, &d.cfg, &d.node, &d.loop) != 0)
-        goto err_node;
+    /* Catch SIGTERM/SIGINT from the start: one that arrives while the store
+     * opens is handled as soon as the loop runs, instead of killing us. */
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);
     d.sigterm.data = d.sigint.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
+    if (node_init(&d.node, &d.cfg, &d.loop) != 0)
+        goto err_loop;
+    if (server_init(&d.server, &d.cfg, &d.node, &d.loop) != 0)
+        goto err_node;
     daemon_current = &d;
     if (node_start(&d.node, on_start_failed) != 0) {
         d.exit_code = 1;
@@ -98,8 +100,10 @@ int main(int argc, char **argv)
 
 err_node:
     node_close(&d.node, NULL);
-    uv_run(&d.loop, UV_RUN_DEFAULT);
 err_loop:
+    uv_close((uv_handle_t *)&d.sigterm, NULL);
+    uv_close((uv_handle_t *)&d.sigint, NULL);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
     uv_loop_close(&d.loop);
     config_free(&d.cfg);
     return 1;

@@ -69,7 +69,7 @@ static const char *state_name(unsigned short state)
 
 const char *node_role_name(void)
 {
-    if (node_current == NULL || !node_current->raft_running)
+    if (node_current == NULL || !node_current->started)
         return "-";
     return state_name(node_current->last_state);
 }
@@ -214,6 +214,7 @@ static void node_preflight_done(struct node *n, int status)
         goto failed;
     }
     n->last_state = (unsigned short)raft_state(&n->raft);
+    n->started = true;
     membership_start(n);
     log_info("started: raft %s, clients %s, data %s, incarnation %016" PRIx64, cfg->raft_address,
              cfg->advertise, cfg->data_dir, n->incarnation);
@@ -311,6 +312,10 @@ static void fill_event(Eventflow__NewEvent *pe, const struct codec_event *ev, ui
         memcpy(correlation, ev->correlation_id, ULID_BYTES);
         pe->correlation_id.data = correlation;
         pe->correlation_id.len = ULID_BYTES;
+    }
+    if (ev->key != NULL) {
+        pe->client_id.data = (uint8_t *)ev->key;
+        pe->client_id.len = strlen(ev->key);
     }
 }
 
@@ -525,7 +530,7 @@ void node_before_sleep(struct node *n)
                   store_errmsg(n->store));
         _exit(1);
     }
-    if (n->raft_running && !n->closing)
+    if (n->started && !n->closing)
         node_watch_role(n);
 }
 
@@ -618,6 +623,7 @@ static void node_raft_close_cb(struct raft *r)
     store_close(n->store);
     n->store = NULL;
     n->raft_running = false;
+    n->started = false;
     log_info("stopped");
     if (n->close_cb)
         n->close_cb(n);

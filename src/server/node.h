@@ -96,6 +96,7 @@ struct node {
     void (*start_failed)(struct node *n);
 
     bool raft_running;         /* raft_init succeeded, raft_close not yet called */
+    bool started;              /* raft_start succeeded */
     bool closing;
     node_close_cb close_cb;
     void *fsm_state;           /* owned by fsm.c */

@@ -47,7 +47,11 @@ struct codec_event {
     uint8_t causation_id[ULID_BYTES];
     bool has_correlation_id;
     uint8_t correlation_id[ULID_BYTES];
+    char *key; /* owned idempotency key ("key"), or NULL */
 };
+
+/* Longest idempotency key accepted. */
+#define CODEC_KEY_MAX 64
 
 /* ADD {"stream": s, "version": n | "any", "events": [...]}.
  * Checks, in EventflowDB's order: JSON and types; stream (non-empty,

@@ -63,6 +63,9 @@ struct store;
 struct store_options {
     const char *dir;   /* directory for data.mdb (created if missing) */
     size_t map_size;   /* LMDB map size, bytes; 0 = default 64 GiB */
+    /* Idempotency keys remembered (the newest ones); 0 = default 1048576.
+     * Must be the same on every replica: it shapes the replicated state. */
+    uint64_t dedup_window;
 };
 
 /* Open or create the store. On error *out is NULL and err holds a message. */
@@ -80,6 +83,9 @@ enum store_status {
     STORE_VERSION_GAP,         /* expected version > stream length */
     STORE_INVALID_ENTRY,       /* undecodable, or ids not above the last id */
     STORE_MEMBER_UPDATED,      /* a MemberAddress entry was recorded */
+    STORE_DUPLICATE,           /* every event's key was applied before: nothing
+                                * written; `events` are the ORIGINAL events */
+    STORE_KEY_REUSE,           /* some, not all, keys were applied before */
 };
 
 /* Result of the latest store_apply. Owned by the store and valid until the
@@ -147,9 +153,6 @@ int store_stats(struct store *s, struct store_stats *out);
 /* Members' client addresses (replicated through MemberAddress entries).
  * Copies at most cap bytes including the NUL; returns 0 or -ENOENT. */
 int store_member_address(struct store *s, uint64_t id, char *out, size_t cap);
-/* The same, plus the member's data-directory incarnation (0 = not known)
- * into *incarnation when it is not NULL. */
-int store_member_get(struct store *s, uint64_t id, char *addr, size_t cap, uint64_t *incarnation);
 /* The same, plus the member's data-directory incarnation (0 if unknown);
  * incarnation may be NULL. */
 int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation);

@@ -1,0 +1,1009 @@
+/* store.c - opening and closing the LMDB environment, applying entries,
+ * batching commits, stats and member addresses. Reads are in store_read.c,
+ * snapshots in store_snapshot.c; see store.h for the design. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "store/checksum.h"
+#include "store/store_internal.h"
+
+#define STORE_DEFAULT_MAP_SIZE ((size_t)64 << 30)
+#define STORE_MAX_DBS 7
+#define STORE_DEFAULT_DEDUP_WINDOW 1048576
+/* Longest idempotency key, as the codec enforces. */
+#define STORE_KEY_MAX 64
+#define STORE_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+#define STORE_BOOT_ID_MAX 64
+#define STORE_MARKER "boot_id"
+
+/* Free space store_space_check insists on, whatever the entry's size. */
+#define STORE_SPACE_MARGIN ((size_t)1 << 20)
+
+/* ---- arena --------------------------------------------------------------- */
+
+#define STORE_ARENA_BLOCK_MIN ((size_t)16 << 10)
+/* Above this, a reset gives the memory back instead of keeping it. */
+#define STORE_ARENA_KEEP ((size_t)8 << 20)
+
+struct store_arena_block {
+    struct store_arena_block *next;
+    size_t size; /* bytes in data */
+    size_t used;
+    max_align_t data[];
+};
+
+static void *store_arena_pb_alloc(void *data, size_t size)
+{
+    return store_arena_alloc(data, size);
+}
+
+/* Arena memory goes back all at once, in store_arena_reset. */
+static void store_arena_pb_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+void store_arena_init(struct store_arena *a)
+{
+    a->head = NULL;
+    a->pb.alloc = store_arena_pb_alloc;
+    a->pb.free = store_arena_pb_free;
+    a->pb.allocator_data = a;
+}
+
+static struct store_arena_block *store_arena_block_new(size_t size)
+{
+    struct store_arena_block *b = xmalloc(sizeof *b + size);
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+void *store_arena_alloc(struct store_arena *a, size_t n)
+{
+    const size_t align = alignof(max_align_t);
+    if (n == 0)
+        n = 1;
+    if (n > SIZE_MAX - align)
+        abort(); /* no unpack of a bounded buffer asks for this much */
+    n = (n + align - 1) & ~(align - 1);
+    struct store_arena_block *b = a->head;
+    if (b == NULL || b->size - b->used < n) {
+        size_t size = n > STORE_ARENA_BLOCK_MIN ? n : STORE_ARENA_BLOCK_MIN;
+        b = store_arena_block_new(size);
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+void store_arena_reset(struct store_arena *a)
+{
+    struct store_arena_block *b = a->head;
+    if (b == NULL)
+        return;
+    if (b->next == NULL && b->size <= STORE_ARENA_KEEP) {
+        b->used = 0;
+        return;
+    }
+    /* Several blocks were needed: replace them by one that would have held
+     * everything, so the same workload fits in one block next time. */
+    size_t total = 0;
+    while (b != NULL) {
+        struct store_arena_block *next = b->next;
+        total += b->size;
+        free(b);
+        b = next;
+    }
+    a->head = total <= STORE_ARENA_KEEP ? store_arena_block_new(total) : NULL;
+}
+
+void store_arena_free(struct store_arena *a)
+{
+    struct store_arena_block *b = a->head;
+    while (b != NULL) {
+        struct store_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+int store_fail(struct store *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int store_code_from_mdb(int rc)
+{
+    switch (rc) {
+    case MDB_MAP_FULL:
+    case ENOSPC:
+        return STORE_EFULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+        return STORE_ECORRUPT;
+    default:
+        return STORE_EIO;
+    }
+}
+
+int store_fail_mdb(struct store *s, int rc, const char *what)
+{
+    int code = store_code_from_mdb(rc);
+    MDB_envinfo info;
+    if (code == STORE_EFULL && mdb_env_info(s->env, &info) == 0)
+        return store_fail(s, code, "%s: %s (map size %zu bytes)", what, mdb_strerror(rc), info.me_mapsize);
+    return store_fail(s, code, "%s: %s", what, mdb_strerror(rc));
+}
+
+const char *store_errmsg(const struct store *s)
+{
+    return s != NULL && s->errmsg[0] != '\0' ? s->errmsg : "no error";
+}
+
+/* ---- meta ---------------------------------------------------------------- */
+
+static const char META_APPLIED[] = "applied_index";
+static const char META_EVENTS[] = "event_count";
+static const char META_STREAMS[] = "stream_count";
+static const char META_CHECKSUM[] = "checksum";
+static const char META_LAST_ID[] = "last_id";
+static const char META_FORMAT[] = "format";
+static const char META_DEDUP[] = "dedup_count";
+
+static MDB_val store_meta_key(const char *name)
+{
+    return (MDB_val){.mv_size = strlen(name), .mv_data = (void *)name};
+}
+
+/* Fetch meta[name] into out (exactly `size` bytes); absent leaves it zero. */
+static int store_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, void *out, size_t size)
+{
+    MDB_val k = store_meta_key(name), v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        memset(out, 0, size);
+        return 0;
+    }
+    if (rc != 0)
+        return store_code_from_mdb(rc);
+    if (v.mv_size != size)
+        return STORE_ECORRUPT;
+    memcpy(out, v.mv_data, size);
+    return 0;
+}
+
+int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
+{
+    uint8_t applied[8], events[8], streams[8], sum[4], dedup[8];
+    int rc;
+    if ((rc = store_meta_get(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_APPLIED, applied, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_EVENTS, events, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_STREAMS, streams, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_CHECKSUM, sum, 4)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_LAST_ID, m->last_id, ULID_BYTES)) != 0)
+        return rc;
+    m->applied_index = store_get_be64(applied);
+    m->event_count = store_get_be64(events);
+    m->stream_count = store_get_be64(streams);
+    m->dedup_count = store_get_be64(dedup);
+    m->checksum = (uint32_t)sum[0] << 24 | (uint32_t)sum[1] << 16 | (uint32_t)sum[2] << 8 | sum[3];
+    return 0;
+}
+
+static int store_meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *p, size_t size)
+{
+    MDB_val k = store_meta_key(name);
+    MDB_val v = {.mv_size = size, .mv_data = (void *)p};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* Returns an LMDB code. */
+static int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
+{
+    uint8_t applied[8], events[8], streams[8], dedup[8];
+    uint8_t sum[4] = {(uint8_t)(m->checksum >> 24), (uint8_t)(m->checksum >> 16),
+                      (uint8_t)(m->checksum >> 8), (uint8_t)m->checksum};
+    store_put_be64(applied, m->applied_index);
+    store_put_be64(events, m->event_count);
+    store_put_be64(streams, m->stream_count);
+    store_put_be64(dedup, m->dedup_count);
+    int rc;
+    if ((rc = store_meta_put(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_APPLIED, applied, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_EVENTS, events, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_STREAMS, streams, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_CHECKSUM, sum, 4)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_LAST_ID, m->last_id, ULID_BYTES)) != 0)
+        return rc;
+    return 0;
+}
+
+/* ---- boot-id marker ------------------------------------------------------ */
+
+static int store_path(char *out, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* Read a short one-line file, without its newline. Returns 0, or -errno. */
+static int store_read_line(const char *path, char *out, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, out, cap - 1);
+    int saved = errno;
+    close(fd);
+    if (n < 0)
+        return -saved;
+    out[n] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return 0;
+}
+
+static int store_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* Make the marker naming this boot durable before LMDB is written to, so
+ * that an operating-system crash from now on is noticed at the next open. */
+static int store_marker_write(const char *dir, const char *boot_id, char *err, size_t errlen)
+{
+    char tmp[4096], path[4096];
+    if (store_path(tmp, sizeof tmp, dir, STORE_MARKER ".tmp") != 0 ||
+        store_path(path, sizeof path, dir, STORE_MARKER) != 0) {
+        snprintf(err, errlen, "store directory path too long");
+        return STORE_EINVAL;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto fail;
+    size_t len = strlen(boot_id);
+    char line[STORE_BOOT_ID_MAX + 1];
+    memcpy(line, boot_id, len);
+    line[len] = '\n';
+    if (write(fd, line, len + 1) != (ssize_t)(len + 1) || fsync(fd) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        goto fail;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0)
+        goto fail;
+    int rc = store_fsync_dir(dir);
+    if (rc != 0) {
+        errno = -rc;
+        goto fail;
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+    return STORE_EIO;
+}
+
+static int store_unlink(const char *dir, const char *name, char *err, size_t errlen)
+{
+    char path[4096];
+    if (store_path(path, sizeof path, dir, name) != 0) {
+        snprintf(err, errlen, "store directory path too long");
+        return STORE_EINVAL;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "removing %s: %s", path, strerror(errno));
+        return STORE_EIO;
+    }
+    return 0;
+}
+
+/* A marker from another boot means the machine went down while the store
+ * was open: unsynced pages may be lost, so the files cannot be trusted. */
+static int store_check_boot(const char *dir, const char *boot_id, bool *rebuilt, char *err,
+                            size_t errlen)
+{
+    char path[4096], seen[STORE_BOOT_ID_MAX];
+    *rebuilt = false;
+    if (store_path(path, sizeof path, dir, STORE_MARKER) != 0) {
+        snprintf(err, errlen, "store directory path too long");
+        return STORE_EINVAL;
+    }
+    int rc = store_read_line(path, seen, sizeof seen);
+    if (rc == -ENOENT)
+        return 0; /* clean shutdown, or a new store */
+    if (rc != 0) {
+        snprintf(err, errlen, "reading %s: %s", path, strerror(-rc));
+        return STORE_EIO;
+    }
+    if (strcmp(seen, boot_id) == 0)
+        return 0; /* the process died, the machine did not: page cache intact */
+    log_warn("store %s was open when the machine went down (boot %s, now %s): discarding it; "
+             "raft will rebuild it from its snapshot and log",
+             dir, seen, boot_id);
+    if ((rc = store_unlink(dir, "data.mdb", err, errlen)) != 0 ||
+        (rc = store_unlink(dir, "lock.mdb", err, errlen)) != 0)
+        return rc;
+    *rebuilt = true;
+    return 0;
+}
+
+static int store_mkdirs(const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof path) {
+        snprintf(err, errlen, "bad store directory");
+        return STORE_EINVAL;
+    }
+    memcpy(path, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "creating %s: %s", path, strerror(errno));
+            return STORE_EIO;
+        }
+        path[i] = c;
+    }
+    return 0;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+/* Open the tables and check (or, for a new store, record) the format. */
+static int store_open_tables(struct store *s, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "mdb_txn_begin: %s", mdb_strerror(rc));
+        return store_code_from_mdb(rc);
+    }
+    const char *what = "mdb_dbi_open";
+    if ((rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events)) != 0 ||
+        (rc = mdb_dbi_open(txn, "stream_index", MDB_CREATE, &s->stream_index)) != 0 ||
+        (rc = mdb_dbi_open(txn, "streams", MDB_CREATE, &s->streams)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "members", MDB_CREATE, &s->members)) != 0 ||
+        (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &s->dedup)) != 0 ||
+        (rc = mdb_dbi_open(txn, "dedup_order", MDB_CREATE, &s->dedup_order)) != 0)
+        goto fail_mdb;
+
+    uint8_t fmt[4];
+    int code = store_meta_get(txn, s->meta, META_FORMAT, fmt, sizeof fmt);
+    if (code == 0)
+        code = store_meta_read(txn, s->meta, &s->committed);
+    if (code != 0) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "reading the meta table: %s",
+                 code == STORE_ECORRUPT ? "bad record" : "LMDB error");
+        return code;
+    }
+    uint32_t format = (uint32_t)fmt[0] << 24 | (uint32_t)fmt[1] << 16 | (uint32_t)fmt[2] << 8 | fmt[3];
+    if (format == 0) {
+        uint8_t mine[4] = {0, 0, 0, STORE_FORMAT};
+        what = "recording the format";
+        if ((rc = store_meta_put(txn, s->meta, META_FORMAT, mine, sizeof mine)) != 0)
+            goto fail_mdb;
+    } else if (format != STORE_FORMAT) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "store format %u is not supported (expected %u)", format,
+                 (unsigned)STORE_FORMAT);
+        return STORE_ECORRUPT;
+    }
+    what = "mdb_txn_commit";
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+        return store_code_from_mdb(rc);
+    }
+    s->pending = s->committed;
+    return 0;
+
+fail_mdb:
+    mdb_txn_abort(txn);
+    snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    return store_code_from_mdb(rc);
+}
+
+int store_open(const struct store_options *opts, struct store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (opts == NULL || opts->dir == NULL) {
+        snprintf(err, errlen, "no store directory");
+        return STORE_EINVAL;
+    }
+    char boot_id[STORE_BOOT_ID_MAX];
+    int rc = store_read_line(STORE_BOOT_ID_PATH, boot_id, sizeof boot_id);
+    if (rc != 0) {
+        snprintf(err, errlen, "reading %s: %s", STORE_BOOT_ID_PATH, strerror(-rc));
+        return STORE_EIO;
+    }
+    bool rebuilt;
+    if ((rc = store_mkdirs(opts->dir, err, errlen)) != 0 ||
+        (rc = store_check_boot(opts->dir, boot_id, &rebuilt, err, errlen)) != 0 ||
+        (rc = store_marker_write(opts->dir, boot_id, err, errlen)) != 0)
+        return rc;
+
+    struct store *s = xcalloc(1, sizeof *s);
+    s->dir = xstrdup(opts->dir);
+    s->rebuilt = rebuilt;
+    s->dedup_window = opts->dedup_window ? opts->dedup_window : STORE_DEFAULT_DEDUP_WINDOW;
+    store_arena_init(&s->apply_arena);
+    store_arena_init(&s->read_arena);
+
+    const char *what = "mdb_env_create";
+    if ((rc = mdb_env_create(&s->env)) != 0)
+        goto fail_mdb;
+    what = "mdb_env_set_maxdbs";
+    if ((rc = mdb_env_set_maxdbs(s->env, STORE_MAX_DBS)) != 0)
+        goto fail_mdb;
+    what = "mdb_env_set_mapsize";
+    if ((rc = mdb_env_set_mapsize(s->env, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE)) != 0)
+        goto fail_mdb;
+    /* NOSYNC: durability comes from the raft log (store.h). NOTLS: reads
+     * run while the batch's write transaction is open on the same thread,
+     * and a snapshot's read transaction moves to a worker thread. */
+    what = "mdb_env_open";
+    if ((rc = mdb_env_open(s->env, s->dir, MDB_NOSYNC | MDB_NOTLS, 0644)) != 0)
+        goto fail_mdb;
+
+    MDB_stat st;
+    what = "mdb_env_stat";
+    if ((rc = mdb_env_stat(s->env, &st)) != 0)
+        goto fail_mdb;
+    s->page_size = st.ms_psize;
+    s->stream_max = (size_t)mdb_env_get_maxkeysize(s->env) - STORE_INDEX_KEY_EXTRA;
+
+    if ((rc = store_open_tables(s, err, errlen)) != 0)
+        goto fail;
+    *out = s;
+    return 0;
+
+fail_mdb:
+    snprintf(err, errlen, "%s %s: %s", what, opts->dir, mdb_strerror(rc));
+    rc = store_code_from_mdb(rc);
+fail:
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    free(s->dir);
+    free(s);
+    return rc;
+}
+
+/* Forget the pending batch: nothing of it reaches the database. */
+static void store_batch_abort(struct store *s)
+{
+    if (s->wtxn != NULL) {
+        mdb_txn_abort(s->wtxn);
+        s->wtxn = NULL;
+    }
+    s->pending = s->committed;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    if (store_flush(s) != 0)
+        log_error("store: committing the last batch at close: %s", store_errmsg(s));
+    if (s->snapshot != NULL)
+        store_snapshot_detach(s->snapshot);
+    if (s->rtxn != NULL)
+        mdb_txn_abort(s->rtxn);
+
+    /* With the file synced the store no longer depends on the page cache:
+     * drop the marker so the next boot trusts it. */
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc != 0) {
+        log_error("store: syncing %s: %s; it will be rebuilt after a reboot", s->dir, mdb_strerror(rc));
+    } else {
+        char err[256];
+        if (store_unlink(s->dir, STORE_MARKER, err, sizeof err) != 0 || store_fsync_dir(s->dir) != 0)
+            log_warn("store: removing the boot marker of %s failed", s->dir);
+    }
+    mdb_env_close(s->env);
+    store_arena_free(&s->apply_arena);
+    store_arena_free(&s->read_arena);
+    free(s->dir);
+    free(s);
+}
+
+/* ---- apply --------------------------------------------------------------- */
+
+static bool store_id_ok(const ProtobufCBinaryData *id, bool optional)
+{
+    return id->len == ULID_BYTES || (optional && id->len == 0);
+}
+
+/* Checks that do not depend on the state: a well-formed entry from a
+ * correct leader always passes them. */
+static bool store_add_well_formed(const struct store *s, const Eventflow__AddCommand *add, size_t slen)
+{
+    if (slen == 0 || slen > s->stream_max || add->n_events == 0)
+        return false;
+    for (size_t i = 0; i < add->n_events; i++) {
+        const Eventflow__NewEvent *ev = add->events[i];
+        if (ev == NULL || ev->type == NULL || !store_id_ok(&ev->id, false) ||
+            !store_id_ok(&ev->causation_id, true) || !store_id_ok(&ev->correlation_id, true))
+            return false;
+    }
+    return true;
+}
+
+/* The stream's info; a stream never written reads as length 0. */
+static int store_stream_info(struct store *s, const char *stream, size_t slen, Eventflow__StreamInfo *info,
+                             bool *exists)
+{
+    MDB_val k = {.mv_size = slen, .mv_data = (void *)stream}, v;
+    eventflow__stream_info__init(info);
+    int rc = mdb_get(s->wtxn, s->streams, &k, &v);
+    *exists = rc == 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading streams");
+    Eventflow__StreamInfo *got = eventflow__stream_info__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
+    if (got == NULL)
+        return store_fail(s, STORE_ECORRUPT, "streams: undecodable record for %.*s", (int)slen, stream);
+    *info = *got;
+    return 0;
+}
+
+static void store_event_fill(Eventflow__StoredEvent *se, const Eventflow__NewEvent *ev,
+                             const Eventflow__AddCommand *add, uint64_t version, uint64_t position)
+{
+    eventflow__stored_event__init(se);
+    se->id = ev->id;
+    se->stream = add->stream;
+    se->version = version;
+    se->type = ev->type;
+    se->data_kind = ev->data_kind;
+    se->data = ev->data;
+    se->metadata_kind = ev->metadata_kind;
+    se->metadata = ev->metadata;
+    se->causation_id = ev->causation_id.len != 0 ? ev->causation_id : ev->id;
+    se->correlation_id = ev->correlation_id.len != 0 ? ev->correlation_id : se->causation_id;
+    se->added_at_ns = add->added_at_ns;
+    se->position = position;
+    se->client_id = ev->client_id;
+}
+
+/* events[id] = the packed event, packed straight into LMDB's page
+ * (MDB_RESERVE), and returned so the checksum can run over those bytes.
+ * Ids rise with every event, so the put is an append. */
+static int store_event_put(struct store *s, const Eventflow__StoredEvent *se, MDB_val *stored)
+{
+    MDB_val k = {.mv_size = ULID_BYTES, .mv_data = se->id.data};
+    stored->mv_size = eventflow__stored_event__get_packed_size(se);
+    int rc = mdb_put(s->wtxn, s->events, &k, stored, MDB_RESERVE | MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        return store_fail(s, STORE_ECORRUPT, "events: table holds an id above meta last_id");
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "writing an event");
+    size_t n = eventflow__stored_event__pack(se, stored->mv_data);
+    if (n != stored->mv_size)
+        return store_fail(s, STORE_EIO, "packing an event: %zu bytes, expected %zu", n, stored->mv_size);
+    return 0;
+}
+
+/* ---- idempotency keys ------------------------------------------------------ */
+
+/* Keys are checked before the expected version: a retried ADD whose first
+ * attempt was applied must get the first attempt's result, even though the
+ * stream has moved on since. */
+static bool store_has_keys(const Eventflow__AddCommand *add)
+{
+    for (size_t i = 0; i < add->n_events; i++)
+        if (add->events[i]->client_id.len != 0)
+            return true;
+    return false;
+}
+
+/* Keys within one ADD must be present on every event or none, short, and
+ * distinct (a correct leader never sends anything else). */
+static bool store_keys_well_formed(const Eventflow__AddCommand *add)
+{
+    for (size_t i = 0; i < add->n_events; i++) {
+        const ProtobufCBinaryData *k = &add->events[i]->client_id;
+        if (k->len == 0 || k->len > STORE_KEY_MAX)
+            return false;
+        for (size_t j = 0; j < i; j++) {
+            const ProtobufCBinaryData *o = &add->events[j]->client_id;
+            if (o->len == k->len && memcmp(o->data, k->data, k->len) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* How many of the ADD's keys were applied before; with all of them, load
+ * the original events into the outcome. */
+static int store_dedup_lookup(struct store *s, const Eventflow__AddCommand *add, size_t *found)
+{
+    size_t n = add->n_events;
+    Eventflow__StoredEvent **orig = store_arena_alloc(&s->apply_arena, n * sizeof *orig);
+    *found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ProtobufCBinaryData *key = &add->events[i]->client_id;
+        MDB_val k = {.mv_size = key->len, .mv_data = key->data}, id, ev;
+        int rc = mdb_get(s->wtxn, s->dedup, &k, &id);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return store_fail_mdb(s, rc, "reading dedup");
+        (*found)++;
+        if ((rc = mdb_get(s->wtxn, s->events, &id, &ev)) != 0)
+            return rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "dedup names a missing event")
+                                      : store_fail_mdb(s, rc, "reading an event for dedup");
+        orig[i] = eventflow__stored_event__unpack(&s->apply_arena.pb, ev.mv_size, ev.mv_data);
+        if (orig[i] == NULL)
+            return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+    }
+    if (*found == n) {
+        s->outcome.n_events = n;
+        s->outcome.events = orig;
+    }
+    return 0;
+}
+
+/* Remember a key, and forget the oldest keys beyond the window. */
+static int store_dedup_put(struct store *s, const Eventflow__StoredEvent *se)
+{
+    uint8_t pos[8];
+    MDB_val k = {.mv_size = se->client_id.len, .mv_data = se->client_id.data};
+    MDB_val v = {.mv_size = ULID_BYTES, .mv_data = se->id.data};
+    int rc = mdb_put(s->wtxn, s->dedup, &k, &v, MDB_NOOVERWRITE);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "writing dedup");
+    store_put_be64(pos, se->position);
+    MDB_val ok = {.mv_size = sizeof pos, .mv_data = pos};
+    if ((rc = mdb_put(s->wtxn, s->dedup_order, &ok, &k, MDB_APPEND)) != 0)
+        return store_fail_mdb(s, rc, "writing dedup_order");
+    s->pending.dedup_count++;
+
+    if (s->pending.dedup_count <= s->dedup_window)
+        return 0;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(s->wtxn, s->dedup_order, &cur)) != 0)
+        return store_fail_mdb(s, rc, "opening dedup_order");
+    MDB_val oldest_pos, oldest_key;
+    rc = mdb_cursor_get(cur, &oldest_pos, &oldest_key, MDB_FIRST);
+    if (rc == 0)
+        rc = mdb_del(s->wtxn, s->dedup, &oldest_key, NULL);
+    if (rc == 0)
+        rc = mdb_cursor_del(cur, 0);
+    mdb_cursor_close(cur);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "forgetting the oldest dedup key");
+    s->pending.dedup_count--;
+    return 0;
+}
+
+static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, enum store_status *status)
+{
+    struct store_outcome *o = &s->outcome;
+    size_t slen = add->stream != NULL ? strlen(add->stream) : 0;
+    if (!store_add_well_formed(s, add, slen)) {
+        *status = STORE_INVALID_ENTRY;
+        return 0;
+    }
+
+    bool keyed = store_has_keys(add);
+    if (keyed && !store_keys_well_formed(add)) {
+        *status = STORE_INVALID_ENTRY;
+        return 0;
+    }
+    int rc;
+    if (keyed) {
+        size_t found;
+        if ((rc = store_dedup_lookup(s, add, &found)) != 0)
+            return rc;
+        if (found == add->n_events) {
+            *status = STORE_DUPLICATE;
+            return 0;
+        }
+        if (found > 0) {
+            *status = STORE_KEY_REUSE;
+            return 0;
+        }
+    }
+
+    Eventflow__StreamInfo info;
+    bool exists;
+    rc = store_stream_info(s, add->stream, slen, &info, &exists);
+    if (rc != 0)
+        return rc;
+    o->stream_length = info.length;
+    o->first_position = s->pending.event_count + 1;
+    if (!add->any_version && add->expected_version != info.length) {
+        *status = add->expected_version < info.length ? STORE_VERSION_CONFLICT : STORE_VERSION_GAP;
+        return 0;
+    }
+    /* Ids are the global order: each must exceed everything before it. */
+    const uint8_t *prev = s->pending.last_id;
+    for (size_t i = 0; i < add->n_events; i++) {
+        if (memcmp(add->events[i]->id.data, prev, ULID_BYTES) <= 0) {
+            *status = STORE_INVALID_ENTRY;
+            return 0;
+        }
+        prev = add->events[i]->id.data;
+    }
+
+    size_t n = add->n_events;
+    Eventflow__StoredEvent *events = store_arena_alloc(&s->apply_arena, n * sizeof *events);
+    Eventflow__StoredEvent **ptrs = store_arena_alloc(&s->apply_arena, n * sizeof *ptrs);
+    uint32_t sum = s->pending.checksum;
+    uint8_t key[512];
+    for (size_t i = 0; i < n; i++) {
+        Eventflow__StoredEvent *se = &events[i];
+        ptrs[i] = se;
+        store_event_fill(se, add->events[i], add, info.length + i, o->first_position + i);
+        MDB_val stored;
+        if ((rc = store_event_put(s, se, &stored)) != 0)
+            return rc;
+        sum = checksum_update(sum, stored.mv_data, stored.mv_size);
+        if (keyed && (rc = store_dedup_put(s, se)) != 0)
+            return rc;
+
+        MDB_val ik = {.mv_size = store_index_key(key, add->stream, slen, se->version), .mv_data = key};
+        MDB_val iv = {.mv_size = ULID_BYTES, .mv_data = se->id.data};
+        rc = mdb_put(s->wtxn, s->stream_index, &ik, &iv, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST)
+            return store_fail(s, STORE_ECORRUPT, "stream_index: %s version %" PRIu64 " exists beyond its length",
+                              add->stream, se->version);
+        if (rc != 0)
+            return store_fail_mdb(s, rc, "writing stream_index");
+    }
+
+    if (!exists)
+        info.created_at_ns = add->added_at_ns;
+    info.length += n;
+    uint8_t packed[32]; /* two varints of at most 10 bytes, two tags */
+    MDB_val sk = {.mv_size = slen, .mv_data = add->stream};
+    MDB_val sv = {.mv_size = eventflow__stream_info__pack(&info, packed), .mv_data = packed};
+    if ((rc = mdb_put(s->wtxn, s->streams, &sk, &sv, 0)) != 0)
+        return store_fail_mdb(s, rc, "writing streams");
+
+    s->pending.event_count += n;
+    s->pending.stream_count += exists ? 0 : 1;
+    s->pending.checksum = sum;
+    memcpy(s->pending.last_id, events[n - 1].id.data, ULID_BYTES);
+    o->n_events = n;
+    o->events = ptrs;
+    *status = STORE_APPLIED;
+    return 0;
+}
+
+/* members[id] = the MemberAddress as replicated, so the incarnation is
+ * kept beside the address. */
+static int store_apply_member(struct store *s, const Eventflow__MemberAddress *m, enum store_status *status)
+{
+    uint8_t key[8];
+    store_put_be64(key, m->id);
+    MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+    MDB_val v = {.mv_size = eventflow__member_address__get_packed_size(m)};
+    int rc = mdb_put(s->wtxn, s->members, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "writing members");
+    eventflow__member_address__pack(m, v.mv_data);
+    *status = STORE_MEMBER_UPDATED;
+    return 0;
+}
+
+int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t len,
+                const struct store_outcome **out)
+{
+    if (s == NULL || (entry == NULL && len != 0) || out == NULL)
+        return STORE_EINVAL;
+    store_arena_reset(&s->apply_arena);
+    struct store_outcome *o = &s->outcome;
+    memset(o, 0, sizeof *o);
+    o->raft_index = raft_index;
+    if (raft_index <= s->pending.applied_index) {
+        o->status = STORE_ALREADY_APPLIED;
+        *out = o;
+        return 0;
+    }
+    int rc;
+    if (s->wtxn == NULL && (rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn)) != 0) {
+        s->wtxn = NULL;
+        return store_fail_mdb(s, rc, "beginning a write transaction");
+    }
+
+    /* The outcome's events point into the unpacked entry, so both live in
+     * the apply arena until the next apply. */
+    enum store_status status = STORE_INVALID_ENTRY;
+    Eventflow__Entry *e = eventflow__entry__unpack(&s->apply_arena.pb, len, entry);
+    rc = 0;
+    if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_ADD && e->add != NULL)
+        rc = store_apply_add(s, e->add, &status);
+    else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS &&
+             e->member_address != NULL)
+        rc = store_apply_member(s, e->member_address, &status);
+    if (rc != 0) {
+        store_batch_abort(s);
+        memset(o, 0, sizeof *o);
+        return rc;
+    }
+    /* Every status but ALREADY_APPLIED consumes the index. The meta table
+     * itself is written once per batch, in store_flush. */
+    s->pending.applied_index = raft_index;
+    o->status = status;
+    *out = o;
+    return 0;
+}
+
+int store_flush(struct store *s)
+{
+    if (s == NULL)
+        return STORE_EINVAL;
+    if (s->wtxn == NULL)
+        return 0;
+    int rc = store_meta_write(s->wtxn, s->meta, &s->pending);
+    if (rc != 0) {
+        store_fail_mdb(s, rc, "writing meta");
+        store_batch_abort(s);
+        return store_code_from_mdb(rc);
+    }
+    rc = mdb_txn_commit(s->wtxn);
+    s->wtxn = NULL; /* freed by the commit, whatever its outcome */
+    if (rc != 0) {
+        s->pending = s->committed;
+        return store_fail_mdb(s, rc, "committing");
+    }
+    s->committed = s->pending;
+    return 0;
+}
+
+/* ---- stats and space ----------------------------------------------------- */
+
+static int store_used_bytes(struct store *s, uint64_t *used, uint64_t *map_size)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "mdb_env_info");
+    *used = ((uint64_t)info.me_last_pgno + 1) * s->page_size;
+    *map_size = info.me_mapsize;
+    return 0;
+}
+
+int store_stats(struct store *s, struct store_stats *out)
+{
+    if (s == NULL || out == NULL)
+        return STORE_EINVAL;
+    memset(out, 0, sizeof *out);
+    int rc = store_used_bytes(s, &out->db_bytes, &out->map_size);
+    if (rc != 0)
+        return rc;
+    out->applied_index = s->committed.applied_index;
+    out->event_count = s->committed.event_count;
+    out->stream_count = s->committed.stream_count;
+    out->checksum = s->committed.checksum;
+    memcpy(out->last_id, s->committed.last_id, ULID_BYTES);
+    out->rebuilt = s->rebuilt;
+    return 0;
+}
+
+int store_space_check(struct store *s, size_t bytes)
+{
+    if (s == NULL)
+        return STORE_EINVAL;
+    uint64_t used = 0, map_size = 0;
+    int rc = store_used_bytes(s, &used, &map_size);
+    if (rc != 0)
+        return rc;
+    /* Pages are copied on write and the batch is not counted yet: ask for
+     * several times the entry's size, and never less than the margin. */
+    uint64_t margin = bytes > UINT64_MAX / 4 ? UINT64_MAX : (uint64_t)bytes * 4;
+    if (margin < STORE_SPACE_MARGIN)
+        margin = STORE_SPACE_MARGIN;
+    if (used > map_size || margin > map_size - used)
+        return store_fail(s, STORE_EFULL, "store nearly full: %" PRIu64 " of %" PRIu64 " bytes used", used,
+                          map_size);
+    return 0;
+}
+
+/* ---- members ------------------------------------------------------------- */
+
+int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation)
+{
+    if (s == NULL || (out == NULL && cap != 0))
+        return STORE_EINVAL;
+    MDB_txn *txn;
+    int rc = store_read_txn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    uint8_t key[8];
+    store_put_be64(key, id);
+    MDB_val k = {.mv_size = sizeof key, .mv_data = key}, v;
+    rc = mdb_get(txn, s->members, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        rc = -ENOENT;
+    } else if (rc != 0) {
+        rc = store_fail_mdb(s, rc, "reading members");
+    } else {
+        Eventflow__MemberAddress *m = eventflow__member_address__unpack(&s->read_arena.pb, v.mv_size, v.mv_data);
+        if (m == NULL) {
+            rc = store_fail(s, STORE_ECORRUPT, "members: undecodable record for %" PRIu64, id);
+        } else {
+            if (cap != 0)
+                snprintf(out, cap, "%s", m->client_address != NULL ? m->client_address : "");
+            if (incarnation != NULL)
+                *incarnation = m->incarnation;
+        }
+    }
+    store_read_txn_end(s, txn);
+    return rc;
+}
+
+int store_member_address(struct store *s, uint64_t id, char *out, size_t cap)
+{
+    return store_member_get(s, id, out, cap, NULL);
+}
+
+/* ---- read transactions --------------------------------------------------- */
+
+int store_read_txn_begin(struct store *s, MDB_txn **txn)
+{
+    MDB_txn *t = s->rtxn;
+    s->rtxn = NULL;
+    if (t != NULL) {
+        int rc = mdb_txn_renew(t);
+        if (rc == 0) {
+            *txn = t;
+            return 0;
+        }
+        mdb_txn_abort(t);
+    }
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "beginning a read transaction");
+    *txn = t;
+    return 0;
+}
+
+void store_read_txn_end(struct store *s, MDB_txn *txn)
+{
+    store_arena_reset(&s->read_arena);
+    if (s->rtxn == NULL) {
+        mdb_txn_reset(txn);
+        s->rtxn = txn;
+    } else {
+        mdb_txn_abort(txn);
+    }
+}

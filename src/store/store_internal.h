@@ -1,0 +1,129 @@
+/* store_internal.h - what store.c, store_read.c and store_snapshot.c share.
+ * Not part of the store's contract: nothing outside src/store includes it. */
+#ifndef EVENTFLOW_STORE_INTERNAL_H
+#define EVENTFLOW_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store/store.h"
+
+/* Format of the tables, recorded in meta "format" and in snapshots. */
+#define STORE_FORMAT 1
+
+/* Bytes a stream_index key adds to the stream name: a NUL and a u64. */
+#define STORE_INDEX_KEY_EXTRA 9
+
+/* ---- arena --------------------------------------------------------------- */
+
+/* A bump allocator for protobuf-c unpacking and per-apply results: many
+ * small allocations, all released at once by store_arena_reset. Keeps its
+ * largest block between uses so a steady workload stops calling malloc. */
+struct store_arena_block;
+struct store_arena {
+    struct store_arena_block *head; /* owned; newest block first */
+    ProtobufCAllocator pb;          /* allocator handing out arena memory */
+};
+
+void store_arena_init(struct store_arena *a);
+void *store_arena_alloc(struct store_arena *a, size_t n);
+void store_arena_reset(struct store_arena *a);
+void store_arena_free(struct store_arena *a);
+
+/* ---- the store ----------------------------------------------------------- */
+
+/* The meta table's counters, cached in memory. */
+struct store_meta {
+    uint64_t applied_index;
+    uint64_t event_count;
+    uint64_t stream_count;
+    uint32_t checksum;
+    uint8_t last_id[ULID_BYTES];
+    uint64_t dedup_count; /* keys in the dedup table */
+};
+
+struct store {
+    MDB_env *env; /* owned */
+    MDB_dbi events, stream_index, streams, meta, members, dedup, dedup_order;
+    uint64_t dedup_window;
+    char *dir;         /* owned */
+    size_t page_size;
+    size_t stream_max; /* longest stream name that fits in an LMDB key */
+    bool rebuilt;
+
+    /* The pending batch: a write transaction open between the first
+     * store_apply after a flush and the next store_flush. `pending` is the
+     * meta as that transaction has it; it is written to the meta table only
+     * when the batch commits (see store_flush). `committed` is what the last
+     * commit wrote, which store_stats reports and an abort returns to. */
+    MDB_txn *wtxn; /* owned; NULL when nothing is pending */
+    struct store_meta pending;
+    struct store_meta committed;
+
+    /* A read transaction kept reset between reads, so a read renews it
+     * instead of taking a reader slot each time. */
+    MDB_txn *rtxn; /* owned; may be NULL */
+
+    struct store_arena apply_arena; /* the latest outcome and its entry */
+    struct store_arena read_arena;  /* one record being visited */
+    struct store_outcome outcome;
+
+    struct store_snapshot *snapshot; /* borrowed: the one in progress */
+
+    char errmsg[256];
+};
+
+/* Record an error message; returns `code`. */
+int store_fail(struct store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Translate an LMDB return code into a STORE_E* code, with a message
+ * naming the operation that failed. */
+int store_fail_mdb(struct store *s, int rc, const char *what);
+/* The STORE_E* code for an LMDB return code, without a message. */
+int store_code_from_mdb(int rc);
+
+/* Read the meta table into *m (absent keys read as zero). */
+int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
+
+/* A read transaction over committed data, and its release. */
+int store_read_txn_begin(struct store *s, MDB_txn **txn);
+void store_read_txn_end(struct store *s, MDB_txn *txn);
+
+/* store_close with a snapshot still in progress: release its read
+ * transaction (the environment is going away) and leave the snapshot
+ * struct for store_snapshot_end to free. */
+void store_snapshot_detach(struct store_snapshot *snap);
+
+/* ---- encoding helpers ------------------------------------------------------ */
+
+static inline void store_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t store_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* stream_index key: name, a NUL, then the version big-endian, so that one
+ * stream's entries are adjacent and in version order. `key` must hold
+ * len + STORE_INDEX_KEY_EXTRA bytes; returns the key length. */
+static inline size_t store_index_key(uint8_t *key, const char *stream, size_t len, uint64_t version)
+{
+    memcpy(key, stream, len);
+    key[len] = 0;
+    store_put_be64(key + len + 1, version);
+    return len + STORE_INDEX_KEY_EXTRA;
+}
+
+#endif

@@ -1,0 +1,285 @@
+/* store_read.c - GET, GETALL and LISTSTREAMS over committed data.
+ *
+ * Each read counts what it will return before visiting anything, because a
+ * RESP array states its length first: the count comes from the meta and
+ * streams tables (O(1) and O(log n)), never from a walk. The visit then
+ * walks a cursor and decodes one record at a time into the read arena,
+ * which is reset after each callback. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_internal.h"
+
+static uint64_t store_min(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static int store_visit_begin(const struct store_visitor *v, uint64_t n)
+{
+    return v->begin != NULL ? v->begin(v->arg, n) : 0;
+}
+
+/* Decode events[id] (the value under the cursor or looked up) and hand it
+ * to the visitor. */
+static int store_visit_event(struct store *s, const struct store_visitor *v, const MDB_val *val)
+{
+    Eventflow__StoredEvent *ev = eventflow__stored_event__unpack(&s->read_arena.pb, val->mv_size, val->mv_data);
+    if (ev == NULL)
+        return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+    int rc = v->event != NULL ? v->event(v->arg, ev) : 0;
+    store_arena_reset(&s->read_arena);
+    return rc;
+}
+
+/* ---- GET ----------------------------------------------------------------- */
+
+/* The stream's length in txn; 0 for a stream that does not exist or a name
+ * that no stream can have. */
+static int store_stream_length(struct store *s, MDB_txn *txn, const char *stream, size_t len, uint64_t *length)
+{
+    *length = 0;
+    if (len == 0 || len > s->stream_max || memchr(stream, '\0', len) != NULL)
+        return 0;
+    MDB_val k = {.mv_size = len, .mv_data = (void *)stream}, v;
+    int rc = mdb_get(txn, s->streams, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading streams");
+    Eventflow__StreamInfo *info = eventflow__stream_info__unpack(&s->read_arena.pb, v.mv_size, v.mv_data);
+    if (info == NULL)
+        return store_fail(s, STORE_ECORRUPT, "streams: undecodable record for %.*s", (int)len, stream);
+    *length = info->length;
+    store_arena_reset(&s->read_arena);
+    return 0;
+}
+
+/* Visit n events of a stream, from version `from` on. Versions are dense,
+ * so the index entries are the n keys starting at (stream, from). */
+static int store_visit_stream(struct store *s, MDB_txn *txn, const char *stream, size_t len, uint64_t from,
+                              uint64_t n, const struct store_visitor *v)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->stream_index, &cur);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "opening a stream_index cursor");
+    uint8_t key[512];
+    MDB_val k = {.mv_size = store_index_key(key, stream, len, from), .mv_data = key}, id;
+    MDB_cursor_op op = MDB_SET_KEY;
+    for (uint64_t i = 0; i < n; i++, op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &id, op);
+        if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != len + STORE_INDEX_KEY_EXTRA ||
+                                                memcmp(k.mv_data, stream, len) != 0 ||
+                                                store_get_be64((uint8_t *)k.mv_data + len + 1) != from + i))) {
+            rc = store_fail(s, STORE_ECORRUPT, "stream_index: %.*s version %" PRIu64 " missing", (int)len,
+                            stream, from + i);
+            break;
+        }
+        if (rc != 0) {
+            rc = store_fail_mdb(s, rc, "walking stream_index");
+            break;
+        }
+        MDB_val ev;
+        rc = mdb_get(txn, s->events, &id, &ev);
+        if (rc != 0) {
+            rc = rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "events: indexed event missing")
+                                    : store_fail_mdb(s, rc, "reading events");
+            break;
+        }
+        if ((rc = store_visit_event(s, v, &ev)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int store_read_stream(struct store *s, const char *stream, size_t stream_len, uint64_t from_version,
+                      uint64_t limit, const struct store_visitor *v)
+{
+    if (s == NULL || v == NULL || (stream == NULL && stream_len != 0))
+        return STORE_EINVAL;
+    MDB_txn *txn;
+    int rc = store_read_txn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    uint64_t length;
+    if ((rc = store_stream_length(s, txn, stream, stream_len, &length)) != 0)
+        goto out;
+    uint64_t n = from_version < length ? store_min(limit, length - from_version) : 0;
+    if ((rc = store_visit_begin(v, n)) != 0 || n == 0)
+        goto out;
+    rc = store_visit_stream(s, txn, stream, stream_len, from_version, n, v);
+out:
+    store_read_txn_end(s, txn);
+    return rc;
+}
+
+/* ---- GETALL -------------------------------------------------------------- */
+
+static int store_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if ((b & 0x80) == 0) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The position field (12) of a packed StoredEvent, read off the wire
+ * without decoding the event's payload. Returns 0, or -1 if malformed or
+ * absent. */
+static int store_event_position(const MDB_val *val, uint64_t *pos)
+{
+    const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+    while (p < end) {
+        uint64_t tag, x;
+        if (store_varint(&p, end, &tag) != 0)
+            return -1;
+        switch (tag & 7) {
+        case 0: /* varint */
+            if (store_varint(&p, end, &x) != 0)
+                return -1;
+            if (tag >> 3 == 12) {
+                *pos = x;
+                return 0;
+            }
+            break;
+        case 1: /* 64-bit */
+            if (end - p < 8)
+                return -1;
+            p += 8;
+            break;
+        case 2: /* length-delimited */
+            if (store_varint(&p, end, &x) != 0 || x > (uint64_t)(end - p))
+                return -1;
+            p += x;
+            break;
+        case 5: /* 32-bit */
+            if (end - p < 4)
+                return -1;
+            p += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return -1;
+}
+
+int store_read_all(struct store *s, const uint8_t *after, uint64_t limit, const struct store_visitor *v)
+{
+    if (s == NULL || v == NULL)
+        return STORE_EINVAL;
+    MDB_txn *txn;
+    int rc = store_read_txn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur = NULL;
+    struct store_meta meta;
+    if ((rc = store_meta_read(txn, s->meta, &meta)) != 0) {
+        rc = store_fail(s, rc, "reading meta");
+        goto out;
+    }
+    if ((rc = mdb_cursor_open(txn, s->events, &cur)) != 0) {
+        cur = NULL;
+        rc = store_fail_mdb(s, rc, "opening an events cursor");
+        goto out;
+    }
+
+    /* Find the first event to return and, from its position (events are
+     * numbered densely in id order), how many follow it. */
+    MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)after}, val;
+    rc = mdb_cursor_get(cur, &k, &val, after != NULL ? MDB_SET_RANGE : MDB_FIRST);
+    if (rc == 0 && after != NULL && k.mv_size == ULID_BYTES && memcmp(k.mv_data, after, ULID_BYTES) == 0)
+        rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT);
+    uint64_t remaining = 0;
+    if (rc == 0) {
+        uint64_t pos;
+        if (store_event_position(&val, &pos) != 0 || pos == 0 || pos > meta.event_count) {
+            rc = store_fail(s, STORE_ECORRUPT, "events: bad position in a record");
+            goto out;
+        }
+        remaining = meta.event_count - (pos - 1);
+    } else if (rc != MDB_NOTFOUND) {
+        rc = store_fail_mdb(s, rc, "walking events");
+        goto out;
+    }
+    uint64_t n = store_min(limit, remaining);
+    if ((rc = store_visit_begin(v, n)) != 0)
+        goto out;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i > 0 && (rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) != 0) {
+            rc = rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "events: fewer records than event_count")
+                                    : store_fail_mdb(s, rc, "walking events");
+            goto out;
+        }
+        if ((rc = store_visit_event(s, v, &val)) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    store_read_txn_end(s, txn);
+    return rc;
+}
+
+/* ---- LISTSTREAMS --------------------------------------------------------- */
+
+/* Skipping walks the cursor: O(skip). Streams have no dense numbering that
+ * would let a page start be found by key. */
+int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const struct store_visitor *v)
+{
+    if (s == NULL || v == NULL)
+        return STORE_EINVAL;
+    MDB_txn *txn;
+    int rc = store_read_txn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur = NULL;
+    struct store_meta meta;
+    if ((rc = store_meta_read(txn, s->meta, &meta)) != 0) {
+        rc = store_fail(s, rc, "reading meta");
+        goto out;
+    }
+    uint64_t n = skip < meta.stream_count ? store_min(limit, meta.stream_count - skip) : 0;
+    if ((rc = store_visit_begin(v, n)) != 0 || n == 0)
+        goto out;
+    if ((rc = mdb_cursor_open(txn, s->streams, &cur)) != 0) {
+        cur = NULL;
+        rc = store_fail_mdb(s, rc, "opening a streams cursor");
+        goto out;
+    }
+    MDB_val k, val;
+    MDB_cursor_op op = MDB_FIRST;
+    for (uint64_t i = 0; i < skip + n; i++, op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(cur, &k, &val, op)) != 0) {
+            rc = rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "streams: fewer records than stream_count")
+                                    : store_fail_mdb(s, rc, "walking streams");
+            goto out;
+        }
+        if (i < skip)
+            continue;
+        Eventflow__StreamInfo *info = eventflow__stream_info__unpack(&s->read_arena.pb, val.mv_size, val.mv_data);
+        if (info == NULL) {
+            rc = store_fail(s, STORE_ECORRUPT, "streams: undecodable record");
+            goto out;
+        }
+        rc = v->stream != NULL ? v->stream(v->arg, k.mv_data, k.mv_size, info) : 0;
+        store_arena_reset(&s->read_arena);
+        if (rc != 0)
+            goto out;
+    }
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    store_read_txn_end(s, txn);
+    return rc;
+}

@@ -1,0 +1,852 @@
+/* test_store.c - the LMDB state machine: apply, batching, reads, members,
+ * space, and the boot-id marker. Every test gets its own directory. */
+#include "test_store_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "store/checksum.h"
+
+struct fx {
+    char dir[64];
+    struct store *s;
+};
+
+static int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tdir_make(f->dir);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->s);
+    tdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void fx_reopen(struct fx *f)
+{
+    store_close(f->s);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+}
+
+/* ---- apply ---------------------------------------------------------------- */
+
+static void test_add_new_stream(void **state)
+{
+    struct fx *f = *state;
+    uint64_t seqs[] = {10, 11, 12};
+    size_t len;
+    uint8_t *buf = tadd("orders", false, 0, seqs, 3, &len);
+    const struct store_outcome *o;
+    assert_int_equal(tapply(f->s, 1, buf, len, &o), STORE_APPLIED);
+    assert_int_equal(o->stream_length, 0);
+    assert_int_equal(o->first_position, 1);
+    assert_int_equal(o->n_events, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const Eventflow__StoredEvent *ev = o->events[i];
+        uint8_t id[ULID_BYTES];
+        tid(seqs[i], id);
+        char type[32], data[32];
+        snprintf(type, sizeof type, "type-%llu", (unsigned long long)seqs[i]);
+        snprintf(data, sizeof data, "payload-%llu", (unsigned long long)seqs[i]);
+        assert_memory_equal(ev->id.data, id, ULID_BYTES);
+        assert_string_equal(ev->stream, "orders");
+        assert_int_equal(ev->version, i);
+        assert_int_equal(ev->position, i + 1);
+        assert_string_equal(ev->type, type);
+        assert_int_equal(ev->data_kind, EVENTFLOW__PAYLOAD_KIND__PAYLOAD_STRING);
+        assert_int_equal(ev->data.len, strlen(data));
+        assert_memory_equal(ev->data.data, data, strlen(data));
+        assert_int_equal(ev->metadata_kind, EVENTFLOW__PAYLOAD_KIND__PAYLOAD_NULL);
+        assert_int_equal(ev->metadata.len, 0);
+        /* Defaults: causation = own id, correlation = causation. */
+        assert_int_equal(ev->causation_id.len, ULID_BYTES);
+        assert_memory_equal(ev->causation_id.data, id, ULID_BYTES);
+        assert_int_equal(ev->correlation_id.len, ULID_BYTES);
+        assert_memory_equal(ev->correlation_id.data, id, ULID_BYTES);
+        assert_int_equal(ev->added_at_ns, 10000);
+    }
+
+    /* Not visible before the batch commits. */
+    assert_int_equal(tstats(f->s).event_count, 0);
+    assert_int_equal(store_flush(f->s), 0);
+    struct store_stats st = tstats(f->s);
+    assert_int_equal(st.applied_index, 1);
+    assert_int_equal(st.event_count, 3);
+    assert_int_equal(st.stream_count, 1);
+    uint8_t last[ULID_BYTES];
+    tid(12, last);
+    assert_memory_equal(st.last_id, last, ULID_BYTES);
+    assert_int_not_equal(st.checksum, 0);
+    assert_false(st.rebuilt);
+    assert_true(st.db_bytes > 0 && st.db_bytes < st.map_size);
+    assert_int_equal(st.map_size, TEST_MAP_SIZE);
+
+    struct tcol *c = tcol_new();
+    assert_int_equal(tlist(f->s, c, 0, 10), 1);
+    assert_string_equal(c->name[0], "orders");
+    assert_int_equal(c->length[0], 3);
+    assert_int_equal(c->created[0], 10000);
+
+    /* A second ADD keeps the stream's creation time. */
+    tadd_range(f->s, 2, "orders", 3, 20, 2);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(tlist(f->s, c, 0, 10), 1);
+    assert_int_equal(c->length[0], 5);
+    assert_int_equal(c->created[0], 10000);
+    free(c);
+}
+
+/* Explicit causation and correlation ids are kept; an explicit causation
+ * without correlation gives the causation as correlation. */
+static void test_causation_correlation(void **state)
+{
+    struct fx *f = *state;
+    uint8_t id1[ULID_BYTES], id2[ULID_BYTES], cause[ULID_BYTES], corr[ULID_BYTES];
+    tid(100, id1);
+    tid(101, id2);
+    tid(7, cause);
+    tid(8, corr);
+    Eventflow__NewEvent e1 = EVENTFLOW__NEW_EVENT__INIT, e2 = EVENTFLOW__NEW_EVENT__INIT;
+    e1.id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = id1};
+    e1.type = "a";
+    e1.causation_id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = cause};
+    e1.client_id = (ProtobufCBinaryData){.len = 3, .data = (uint8_t *)"key"};
+    e2.id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = id2};
+    e2.type = "b";
+    e2.causation_id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = cause};
+    e2.correlation_id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = corr};
+    e2.client_id = (ProtobufCBinaryData){.len = 4, .data = (uint8_t *)"key2"};
+    Eventflow__NewEvent *evs[] = {&e1, &e2};
+    Eventflow__AddCommand add = EVENTFLOW__ADD_COMMAND__INIT;
+    add.stream = "s";
+    add.n_events = 2;
+    add.events = evs;
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
+    e.add = &add;
+    size_t len;
+    uint8_t *buf = tpack_entry(&e, &len);
+    const struct store_outcome *o;
+    assert_int_equal(tapply(f->s, 1, buf, len, &o), STORE_APPLIED);
+    assert_memory_equal(o->events[0]->causation_id.data, cause, ULID_BYTES);
+    assert_memory_equal(o->events[0]->correlation_id.data, cause, ULID_BYTES);
+    assert_int_equal(o->events[0]->client_id.len, 3);
+    assert_memory_equal(o->events[0]->client_id.data, "key", 3);
+    assert_memory_equal(o->events[1]->causation_id.data, cause, ULID_BYTES);
+    assert_memory_equal(o->events[1]->correlation_id.data, corr, ULID_BYTES);
+}
+
+/* An ADD carrying idempotency keys (client_id) on every event. */
+static uint8_t *tadd_keyed(const char *stream, bool any, uint64_t expected, uint64_t first_seq,
+                           const char *const *keys, size_t n, size_t *len)
+{
+    uint8_t ids[8][ULID_BYTES];
+    Eventflow__NewEvent evs[8];
+    Eventflow__NewEvent *ptrs[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        tid(first_seq + i, ids[i]);
+        eventflow__new_event__init(&evs[i]);
+        evs[i].id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = ids[i]};
+        evs[i].type = "k";
+        evs[i].client_id = (ProtobufCBinaryData){.len = strlen(keys[i]), .data = (uint8_t *)keys[i]};
+        ptrs[i] = &evs[i];
+    }
+    Eventflow__AddCommand add = EVENTFLOW__ADD_COMMAND__INIT;
+    add.stream = (char *)stream;
+    add.any_version = any;
+    add.expected_version = expected;
+    add.n_events = n;
+    add.events = ptrs;
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
+    e.add = &add;
+    return tpack_entry(&e, len);
+}
+
+/* A retried ADD whose keys were all applied returns the original events,
+ * whatever the stream's version is now; a partial overlap is refused; keys
+ * survive a reopen and a snapshot; the oldest are forgotten past the window. */
+static void test_dedup(void **state)
+{
+    struct fx *f = *state;
+    static const char *const ab[] = {"a", "b"}, *const bc[] = {"b", "c"}, *const cd[] = {"c", "d"};
+    size_t len;
+    const struct store_outcome *o;
+    uint8_t *buf = tadd_keyed("d", false, 0, 10, ab, 2, &len);
+    assert_int_equal(tapply(f->s, 1, buf, len, &o), STORE_APPLIED);
+    uint8_t first_id[ULID_BYTES];
+    memcpy(first_id, o->events[0]->id.data, ULID_BYTES);
+
+    /* The same keys again, with new ids and a stale expected version. */
+    buf = tadd_keyed("d", false, 0, 20, ab, 2, &len);
+    assert_int_equal(tapply(f->s, 2, buf, len, &o), STORE_DUPLICATE);
+    assert_int_equal(o->n_events, 2);
+    assert_memory_equal(o->events[0]->id.data, first_id, ULID_BYTES);
+    assert_int_equal(o->events[1]->version, 1);
+
+    buf = tadd_keyed("d", true, 0, 30, bc, 2, &len);
+    assert_int_equal(tapply(f->s, 3, buf, len, &o), STORE_KEY_REUSE);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(tstats(f->s).event_count, 2);
+
+    /* Two events with one key in a single ADD is malformed. */
+    static const char *const aa[] = {"x", "x"};
+    buf = tadd_keyed("d", true, 0, 40, aa, 2, &len);
+    assert_int_equal(tapply(f->s, 4, buf, len, &o), STORE_INVALID_ENTRY);
+
+    buf = tadd_keyed("d", true, 0, 50, cd, 2, &len);
+    assert_int_equal(tapply(f->s, 5, buf, len, &o), STORE_APPLIED);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(tstats(f->s).event_count, 4);
+}
+
+/* With a window of 2 keys, the oldest keys are forgotten: their ADD can
+ * then be applied again (as a new append). */
+static void test_dedup_window(void **state)
+{
+    (void)state;
+    char dir[64];
+    tdir_make(dir);
+    struct store_options opts = {.dir = dir, .dedup_window = 2};
+    struct store *s;
+    char err[256];
+    assert_int_equal(store_open(&opts, &s, err, sizeof err), 0);
+    static const char *const k1[] = {"k1"}, *const k2[] = {"k2"}, *const k3[] = {"k3"};
+    const char *const *keys[] = {k1, k2, k3};
+    size_t len;
+    const struct store_outcome *o;
+    for (uint64_t i = 0; i < 3; i++) {
+        uint8_t *buf = tadd_keyed("w", true, 0, 100 + i, keys[i], 1, &len);
+        assert_int_equal(tapply(s, i + 1, buf, len, &o), STORE_APPLIED);
+        }
+    uint8_t *buf = tadd_keyed("w", true, 0, 200, k3, 1, &len);
+    assert_int_equal(tapply(s, 4, buf, len, &o), STORE_DUPLICATE);
+    buf = tadd_keyed("w", true, 0, 201, k1, 1, &len);
+    assert_int_equal(tapply(s, 5, buf, len, &o), STORE_APPLIED);
+    store_close(s);
+    tdir_remove(dir);
+}
+
+static void test_expected_version(void **state)
+{
+    struct fx *f = *state;
+    tadd_range(f->s, 1, "s", 0, 1, 2);
+
+    uint64_t seqs[] = {10};
+    size_t len;
+    const struct store_outcome *o;
+    uint8_t *buf = tadd("s", false, 1, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 2, buf, len, &o), STORE_VERSION_CONFLICT);
+    assert_int_equal(o->stream_length, 2);
+    assert_int_equal(o->n_events, 0);
+    buf = tadd("s", false, 3, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 3, buf, len, &o), STORE_VERSION_GAP);
+    assert_int_equal(o->stream_length, 2);
+    /* A new stream has length 0: anything else is a gap. */
+    buf = tadd("fresh", false, 1, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 4, buf, len, NULL), STORE_VERSION_GAP);
+
+    buf = tadd("s", false, 2, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 5, buf, len, &o), STORE_APPLIED);
+    assert_int_equal(o->stream_length, 2);
+    assert_int_equal(o->first_position, 3);
+    assert_int_equal(o->events[0]->version, 2);
+
+    /* any_version ignores expected_version entirely. */
+    seqs[0] = 11;
+    buf = tadd("s", true, 0, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 6, buf, len, &o), STORE_APPLIED);
+    assert_int_equal(o->events[0]->version, 3);
+    seqs[0] = 12;
+    buf = tadd("s", true, 99, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 7, buf, len, &o), STORE_APPLIED);
+    assert_int_equal(o->events[0]->version, 4);
+
+    /* Rejected entries consumed their indexes but wrote nothing. */
+    assert_int_equal(store_flush(f->s), 0);
+    struct store_stats st = tstats(f->s);
+    assert_int_equal(st.applied_index, 7);
+    assert_int_equal(st.event_count, 5);
+    assert_int_equal(st.stream_count, 1);
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_stream(f->s, c, "fresh", 0, 10), 0);
+    assert_int_equal(tread_stream(f->s, c, "s", 0, 10), 5);
+    free(c);
+}
+
+static void test_idempotent_after_reopen(void **state)
+{
+    struct fx *f = *state;
+    tadd_range(f->s, 1, "s", 0, 1, 3);
+    tadd_range(f->s, 2, "t", 0, 4, 2);
+    assert_int_equal(store_flush(f->s), 0);
+    struct store_stats before = tstats(f->s);
+    fx_reopen(f);
+    struct store_stats after = tstats(f->s);
+    assert_int_equal(after.applied_index, 2);
+    assert_int_equal(after.event_count, 5);
+    assert_int_equal(after.checksum, before.checksum);
+
+    /* Raft replays entries after its snapshot: those are skipped. */
+    uint64_t seqs[] = {4, 5};
+    size_t len;
+    uint8_t *buf = tadd("t", false, 0, seqs, 2, &len);
+    const struct store_outcome *o;
+    assert_int_equal(tapply(f->s, 2, buf, len, &o), STORE_ALREADY_APPLIED);
+    assert_int_equal(o->n_events, 0);
+    buf = tadd("s", false, 0, seqs, 2, &len);
+    assert_int_equal(tapply(f->s, 1, buf, len, NULL), STORE_ALREADY_APPLIED);
+    assert_int_equal(store_flush(f->s), 0);
+    after = tstats(f->s);
+    assert_int_equal(after.applied_index, 2);
+    assert_int_equal(after.event_count, 5);
+    assert_int_equal(after.stream_count, 2);
+    assert_int_equal(after.checksum, before.checksum);
+
+    /* A batch left pending is committed by store_close. */
+    tadd_range(f->s, 3, "t", 2, 6, 1);
+    fx_reopen(f);
+    assert_int_equal(tstats(f->s).applied_index, 3);
+    assert_int_equal(tstats(f->s).event_count, 6);
+}
+
+static void test_invalid_entry(void **state)
+{
+    struct fx *f = *state;
+    const struct store_outcome *o;
+    uint8_t *junk = malloc(4);
+    memcpy(junk, "\xff\xff\xff\xff", 4);
+    assert_int_equal(tapply(f->s, 1, junk, 4, &o), STORE_INVALID_ENTRY);
+
+    /* An Entry with no command. */
+    assert_int_equal(store_apply(f->s, 2, NULL, 0, &o), 0);
+    assert_int_equal(o->status, STORE_INVALID_ENTRY);
+
+    size_t len;
+    uint8_t *buf = tadd("s", false, 0, NULL, 0, &len); /* no events */
+    assert_int_equal(tapply(f->s, 3, buf, len, NULL), STORE_INVALID_ENTRY);
+    uint64_t seqs[] = {1};
+    buf = tadd("", false, 0, seqs, 1, &len); /* no stream name */
+    assert_int_equal(tapply(f->s, 4, buf, len, NULL), STORE_INVALID_ENTRY);
+
+    /* A stream name too long for an LMDB key is refused, not an I/O error
+     * that would stop every replica. */
+    char longname[700];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    buf = tadd(longname, false, 0, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 5, buf, len, NULL), STORE_INVALID_ENTRY);
+
+    /* An id that is not 16 bytes. */
+    uint8_t short_id[15] = {1};
+    Eventflow__NewEvent ev = EVENTFLOW__NEW_EVENT__INIT;
+    ev.id = (ProtobufCBinaryData){.len = sizeof short_id, .data = short_id};
+    ev.type = "t";
+    Eventflow__NewEvent *evp = &ev;
+    Eventflow__AddCommand add = EVENTFLOW__ADD_COMMAND__INIT;
+    add.stream = "s";
+    add.n_events = 1;
+    add.events = &evp;
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
+    e.add = &add;
+    buf = tpack_entry(&e, &len);
+    assert_int_equal(tapply(f->s, 6, buf, len, NULL), STORE_INVALID_ENTRY);
+
+    assert_int_equal(store_flush(f->s), 0);
+    struct store_stats st = tstats(f->s);
+    assert_int_equal(st.applied_index, 6);
+    assert_int_equal(st.event_count, 0);
+    assert_int_equal(st.stream_count, 0);
+    assert_int_equal(st.checksum, 0);
+
+    /* The store goes on normally afterwards. */
+    tadd_range(f->s, 7, "s", 0, 1, 1);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(tstats(f->s).event_count, 1);
+}
+
+static void test_id_monotonicity(void **state)
+{
+    struct fx *f = *state;
+    tadd_range(f->s, 1, "a", 0, 100, 2); /* ids 100, 101 */
+    size_t len;
+    uint8_t *buf;
+
+    uint64_t below[] = {50};
+    buf = tadd("b", false, 0, below, 1, &len);
+    assert_int_equal(tapply(f->s, 2, buf, len, NULL), STORE_INVALID_ENTRY);
+    uint64_t equal[] = {101};
+    buf = tadd("b", false, 0, equal, 1, &len);
+    assert_int_equal(tapply(f->s, 3, buf, len, NULL), STORE_INVALID_ENTRY);
+    uint64_t unordered[] = {200, 300, 250};
+    buf = tadd("b", false, 0, unordered, 3, &len);
+    assert_int_equal(tapply(f->s, 4, buf, len, NULL), STORE_INVALID_ENTRY);
+    uint64_t repeated[] = {200, 200};
+    buf = tadd("b", false, 0, repeated, 2, &len);
+    assert_int_equal(tapply(f->s, 5, buf, len, NULL), STORE_INVALID_ENTRY);
+    /* The check uses the pending batch's last id, not the committed one. */
+    uint64_t ok[] = {102};
+    buf = tadd("b", false, 0, ok, 1, &len);
+    assert_int_equal(tapply(f->s, 6, buf, len, NULL), STORE_APPLIED);
+    buf = tadd("c", false, 0, ok, 1, &len);
+    assert_int_equal(tapply(f->s, 7, buf, len, NULL), STORE_INVALID_ENTRY);
+
+    assert_int_equal(store_flush(f->s), 0);
+    struct store_stats st = tstats(f->s);
+    assert_int_equal(st.applied_index, 7);
+    assert_int_equal(st.event_count, 3);
+    assert_int_equal(st.stream_count, 2);
+    uint8_t last[ULID_BYTES];
+    tid(102, last);
+    assert_memory_equal(st.last_id, last, ULID_BYTES);
+}
+
+/* Two replicas fed the same entries agree at every step, and the value is
+ * the CRC chained over the packed stored events, in order. */
+static void test_checksum_chain(void **state)
+{
+    struct fx *f = *state;
+    char dir2[64];
+    tdir_make(dir2);
+    struct store *s2 = tstore_open(dir2, TEST_MAP_SIZE);
+    uint32_t expect = 0;
+    uint64_t next = 1;
+    for (uint64_t idx = 1; idx <= 20; idx++) {
+        uint64_t seqs[3];
+        size_t n = 1 + idx % 3;
+        for (size_t i = 0; i < n; i++)
+            seqs[i] = next++;
+        const char *stream = idx % 2 ? "odd" : "even";
+        size_t len;
+        uint8_t *a = tadd(stream, true, 0, seqs, n, &len);
+        uint8_t *b = malloc(len);
+        memcpy(b, a, len);
+        const struct store_outcome *o;
+        assert_int_equal(tapply(f->s, idx, a, len, &o), STORE_APPLIED);
+        for (size_t i = 0; i < o->n_events; i++) {
+            size_t sz = eventflow__stored_event__get_packed_size(o->events[i]);
+            uint8_t *p = malloc(sz);
+            eventflow__stored_event__pack(o->events[i], p);
+            expect = checksum_update(expect, p, sz);
+            free(p);
+        }
+        assert_int_equal(tapply(s2, idx, b, len, NULL), STORE_APPLIED);
+        if (idx % 4 == 0) {
+            assert_int_equal(store_flush(f->s), 0);
+            assert_int_equal(store_flush(s2), 0);
+            assert_int_equal(tstats(f->s).checksum, expect);
+            assert_int_equal(tstats(s2).checksum, expect);
+        }
+    }
+    /* A different event makes a different checksum. */
+    uint64_t seqs[] = {next};
+    size_t len;
+    uint8_t *a = tadd("odd", true, 0, seqs, 1, &len);
+    assert_int_equal(tapply(f->s, 21, a, len, NULL), STORE_APPLIED);
+    a = tadd("even", true, 0, seqs, 1, &len);
+    assert_int_equal(tapply(s2, 21, a, len, NULL), STORE_APPLIED);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(store_flush(s2), 0);
+    assert_int_not_equal(tstats(f->s).checksum, tstats(s2).checksum);
+    store_close(s2);
+    tdir_remove(dir2);
+}
+
+/* ---- reads ---------------------------------------------------------------- */
+
+static void test_read_stream(void **state)
+{
+    struct fx *f = *state;
+    /* "s" gets versions 0..9 in three entries, interleaved with "r". */
+    tadd_range(f->s, 1, "s", 0, 1, 4);
+    tadd_range(f->s, 2, "r", 0, 5, 1);
+    tadd_range(f->s, 3, "s", 4, 6, 3);
+    tadd_range(f->s, 4, "s\x01", 0, 9, 1); /* sorts right after "s" in the index */
+    tadd_range(f->s, 5, "s", 7, 10, 3);
+    assert_int_equal(store_flush(f->s), 0);
+
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_stream(f->s, c, "s", 0, 100), 10);
+    for (size_t i = 0; i < 10; i++) {
+        assert_int_equal(c->version[i], i);
+        assert_string_equal(c->name[i], "s");
+    }
+    assert_int_equal(c->position[4], 6);
+    assert_int_equal(tread_stream(f->s, c, "s", 3, 4), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(c->version[i], 3 + i);
+    assert_int_equal(tread_stream(f->s, c, "s", 8, 10), 2);
+    assert_int_equal(c->version[1], 9);
+    assert_int_equal(tread_stream(f->s, c, "s", 10, 10), 0);
+    assert_int_equal(tread_stream(f->s, c, "s", UINT64_MAX, 10), 0);
+    assert_int_equal(tread_stream(f->s, c, "s", 0, 0), 0);
+    assert_int_equal(tread_stream(f->s, c, "nope", 0, 10), 0);
+    assert_int_equal(tread_stream(f->s, c, "", 0, 10), 0);
+    assert_int_equal(tread_stream(f->s, c, "r", 0, 10), 1);
+    assert_int_equal(tread_stream(f->s, c, "s\x01", 0, UINT64_MAX), 1);
+
+    /* A name holding a NUL is no stream (and no prefix of one). */
+    struct store_visitor v = tcol_visitor(c);
+    assert_int_equal(store_read_stream(f->s, "s\0", 2, 0, 10, &v), 0);
+    tcol_check(c, 0);
+
+    /* A visitor's non-zero return stops the read and is returned. */
+    v = tcol_visitor(c);
+    c->stop_after = 2;
+    assert_int_equal(store_read_stream(f->s, "s", 1, 0, 10, &v), 42);
+    assert_int_equal(c->n, 2);
+    assert_int_equal(c->begin_n, 10);
+    free(c);
+}
+
+static void test_read_all(void **state)
+{
+    struct fx *f = *state;
+    /* Ids 10, 20, ..., 200 so that ids between events exist. */
+    for (uint64_t i = 0; i < 20; i++) {
+        uint64_t seqs[] = {10 * (i + 1)};
+        size_t len;
+        uint8_t *buf = tadd(i % 3 ? "x" : "y", true, 0, seqs, 1, &len);
+        assert_int_equal(tapply(f->s, i + 1, buf, len, NULL), STORE_APPLIED);
+    }
+    assert_int_equal(store_flush(f->s), 0);
+
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_all(f->s, c, NULL, 100), 20);
+    for (size_t i = 0; i < 20; i++) {
+        uint8_t id[ULID_BYTES];
+        tid(10 * (i + 1), id);
+        assert_memory_equal(c->id[i], id, ULID_BYTES);
+        assert_int_equal(c->position[i], i + 1);
+    }
+    assert_int_equal(tread_all(f->s, c, NULL, 5), 5);
+    assert_int_equal(c->position[4], 5);
+
+    uint8_t after[ULID_BYTES];
+    tid(50, after); /* an existing id: strictly after it */
+    assert_int_equal(tread_all(f->s, c, after, 3), 3);
+    assert_int_equal(c->position[0], 6);
+    assert_int_equal(c->position[2], 8);
+    assert_int_equal(tread_all(f->s, c, after, 100), 15);
+
+    tid(55, after); /* between 50 and 60 */
+    assert_int_equal(tread_all(f->s, c, after, 100), 15);
+    assert_int_equal(c->position[0], 6);
+
+    tid(1, after); /* before everything */
+    assert_int_equal(tread_all(f->s, c, after, 100), 20);
+    memset(after, 0, sizeof after);
+    assert_int_equal(tread_all(f->s, c, after, 100), 20);
+
+    tid(200, after); /* the last event */
+    assert_int_equal(tread_all(f->s, c, after, 100), 0);
+    tid(5000, after); /* beyond everything */
+    assert_int_equal(tread_all(f->s, c, after, 100), 0);
+    assert_int_equal(tread_all(f->s, c, NULL, 0), 0);
+    free(c);
+}
+
+static void test_read_all_empty(void **state)
+{
+    struct fx *f = *state;
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_all(f->s, c, NULL, 10), 0);
+    uint8_t after[ULID_BYTES];
+    tid(1, after);
+    assert_int_equal(tread_all(f->s, c, after, 10), 0);
+    assert_int_equal(tlist(f->s, c, 0, 10), 0);
+    assert_int_equal(tread_stream(f->s, c, "s", 0, 10), 0);
+    free(c);
+}
+
+static void test_list_streams(void **state)
+{
+    struct fx *f = *state;
+    const char *order[] = {"c", "a", "d", "b"};
+    for (size_t i = 0; i < 4; i++)
+        tadd_range(f->s, i + 1, order[i], 0, 10 * (i + 1), i + 1);
+    assert_int_equal(store_flush(f->s), 0);
+
+    struct tcol *c = tcol_new();
+    assert_int_equal(tlist(f->s, c, 0, 100), 4);
+    const char *names[] = {"a", "b", "c", "d"};
+    const uint64_t lengths[] = {2, 4, 1, 3};
+    const int64_t created[] = {20000, 40000, 10000, 30000};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(c->name[i], names[i]);
+        assert_int_equal(c->length[i], lengths[i]);
+        assert_int_equal(c->created[i], created[i]);
+    }
+    assert_int_equal(tlist(f->s, c, 1, 2), 2);
+    assert_string_equal(c->name[0], "b");
+    assert_string_equal(c->name[1], "c");
+    assert_int_equal(tlist(f->s, c, 3, 10), 1);
+    assert_string_equal(c->name[0], "d");
+    assert_int_equal(tlist(f->s, c, 4, 10), 0);
+    assert_int_equal(tlist(f->s, c, UINT64_MAX, 10), 0);
+    assert_int_equal(tlist(f->s, c, 0, 0), 0);
+    assert_int_equal(tlist(f->s, c, 2, UINT64_MAX), 2);
+    free(c);
+}
+
+static void test_reads_see_committed_only(void **state)
+{
+    struct fx *f = *state;
+    tadd_range(f->s, 1, "s", 0, 1, 2);
+    assert_int_equal(store_flush(f->s), 0);
+    tadd_range(f->s, 2, "s", 2, 3, 2);
+    tadd_range(f->s, 3, "t", 0, 5, 1);
+
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_stream(f->s, c, "s", 0, 10), 2);
+    assert_int_equal(tread_stream(f->s, c, "t", 0, 10), 0);
+    assert_int_equal(tread_all(f->s, c, NULL, 10), 2);
+    assert_int_equal(tlist(f->s, c, 0, 10), 1);
+    assert_int_equal(c->length[0], 2);
+    assert_int_equal(tstats(f->s).event_count, 2);
+    assert_int_equal(tstats(f->s).applied_index, 1);
+
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(store_flush(f->s), 0); /* nothing pending: a no-op */
+    assert_int_equal(tread_stream(f->s, c, "s", 0, 10), 4);
+    assert_int_equal(tread_stream(f->s, c, "t", 0, 10), 1);
+    assert_int_equal(tread_all(f->s, c, NULL, 10), 5);
+    assert_int_equal(tlist(f->s, c, 0, 10), 2);
+    assert_int_equal(tstats(f->s).applied_index, 3);
+    free(c);
+}
+
+/* ---- members -------------------------------------------------------------- */
+
+static uint8_t *tmember(uint64_t id, const char *addr, uint64_t incarnation, size_t *len)
+{
+    Eventflow__MemberAddress m = EVENTFLOW__MEMBER_ADDRESS__INIT;
+    m.id = id;
+    m.client_address = (char *)addr;
+    m.incarnation = incarnation;
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
+    e.member_address = &m;
+    return tpack_entry(&e, len);
+}
+
+static void test_members(void **state)
+{
+    struct fx *f = *state;
+    size_t len;
+    uint8_t *buf = tmember(7, "10.0.0.1:6543", 99, &len);
+    const struct store_outcome *o;
+    assert_int_equal(tapply(f->s, 1, buf, len, &o), STORE_MEMBER_UPDATED);
+    assert_int_equal(o->n_events, 0);
+
+    char addr[64];
+    uint64_t inc = 0;
+    assert_int_equal(store_member_address(f->s, 7, addr, sizeof addr), -ENOENT);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(store_member_address(f->s, 7, addr, sizeof addr), 0);
+    assert_string_equal(addr, "10.0.0.1:6543");
+    assert_int_equal(store_member_get(f->s, 7, addr, sizeof addr, &inc), 0);
+    assert_int_equal(inc, 99);
+    assert_int_equal(store_member_address(f->s, 7, addr, 5), 0);
+    assert_string_equal(addr, "10.0");
+    assert_int_equal(store_member_address(f->s, 8, addr, sizeof addr), -ENOENT);
+    assert_int_equal(tstats(f->s).applied_index, 1);
+
+    buf = tmember(7, "host:1", 100, &len);
+    assert_int_equal(tapply(f->s, 2, buf, len, NULL), STORE_MEMBER_UPDATED);
+    buf = tmember(8, "host:2", 0, &len);
+    assert_int_equal(tapply(f->s, 3, buf, len, NULL), STORE_MEMBER_UPDATED);
+    fx_reopen(f);
+    assert_int_equal(store_member_get(f->s, 7, addr, sizeof addr, &inc), 0);
+    assert_string_equal(addr, "host:1");
+    assert_int_equal(inc, 100);
+    assert_int_equal(store_member_get(f->s, 8, addr, sizeof addr, &inc), 0);
+    assert_string_equal(addr, "host:2");
+    assert_int_equal(inc, 0);
+    assert_int_equal(tstats(f->s).event_count, 0);
+}
+
+/* ---- space ---------------------------------------------------------------- */
+
+static void test_space_full(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(store_space_check(f->s, 1000), 0);
+
+    char dir[64];
+    tdir_make(dir);
+    struct store *s = tstore_open(dir, (size_t)1 << 20);
+    /* Within the margin of a 1 MiB map from the start. */
+    assert_int_equal(store_space_check(s, 1000), STORE_EFULL);
+
+    uint64_t flushed = 0, index = 1;
+    int rc = 0;
+    for (; index < 1000; index++) {
+        uint64_t seqs[] = {index};
+        size_t len;
+        uint8_t *buf = tadd_sized("big", true, 0, seqs, 1, 8192, &len);
+        const struct store_outcome *o;
+        rc = store_apply(s, index, buf, len, &o);
+        free(buf);
+        if (rc != 0)
+            break;
+        assert_int_equal(o->status, STORE_APPLIED);
+        if ((rc = store_flush(s)) != 0)
+            break;
+        flushed++;
+    }
+    assert_int_equal(rc, STORE_EFULL);
+    assert_true(flushed > 10);
+    assert_non_null(strstr(store_errmsg(s), "MDB_MAP_FULL"));
+
+    /* Nothing of the failed entry survives; everything flushed is served. */
+    struct store_stats st = tstats(s);
+    assert_int_equal(st.event_count, flushed);
+    assert_int_equal(st.applied_index, flushed);
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_all(s, c, NULL, UINT64_MAX), flushed);
+    for (size_t i = 0; i < flushed; i++)
+        assert_int_equal(c->position[i], i + 1);
+    assert_int_equal(tread_stream(s, c, "big", 0, UINT64_MAX), flushed);
+    assert_int_equal(tlist(s, c, 0, 10), 1);
+    assert_int_equal(c->length[0], flushed);
+    free(c);
+
+    /* Applying the same entry again fails the same way. */
+    uint64_t seqs[] = {index};
+    size_t len;
+    uint8_t *buf = tadd_sized("big", true, 0, seqs, 1, 8192, &len);
+    const struct store_outcome *o;
+    rc = store_apply(s, index, buf, len, &o);
+    if (rc == 0)
+        rc = store_flush(s);
+    free(buf);
+    assert_int_equal(rc, STORE_EFULL);
+    assert_int_equal(tstats(s).event_count, flushed);
+    store_close(s);
+    tdir_remove(dir);
+}
+
+/* ---- boot-id marker ------------------------------------------------------- */
+
+static void marker_path(const char *dir, char path[128])
+{
+    snprintf(path, 128, "%s/boot_id", dir);
+}
+
+static void write_marker(const char *dir, const char *id)
+{
+    char path[128];
+    marker_path(dir, path);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s\n", id);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void current_boot_id(char out[64])
+{
+    FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(out, 64, fp));
+    fclose(fp);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static void test_boot_marker(void **state)
+{
+    struct fx *f = *state;
+    char path[128], boot[64], seen[64];
+    marker_path(f->dir, path);
+    current_boot_id(boot);
+
+    /* While open, the marker names this boot. */
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(seen, sizeof seen, fp));
+    fclose(fp);
+    seen[strcspn(seen, "\n")] = '\0';
+    assert_string_equal(seen, boot);
+
+    tadd_range(f->s, 1, "s", 0, 1, 3);
+    assert_int_equal(store_flush(f->s), 0);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(access(path, F_OK), -1); /* a clean close removes it */
+
+    /* A process crash leaves a marker of this boot: the data is trusted. */
+    write_marker(f->dir, boot);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    struct store_stats st = tstats(f->s);
+    assert_false(st.rebuilt);
+    assert_int_equal(st.event_count, 3);
+    store_close(f->s);
+
+    /* A marker of another boot: the machine crashed, start empty. */
+    write_marker(f->dir, "00000000-0000-0000-0000-000000000000");
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    st = tstats(f->s);
+    assert_true(st.rebuilt);
+    assert_int_equal(st.event_count, 0);
+    assert_int_equal(st.applied_index, 0);
+    assert_int_equal(st.stream_count, 0);
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_all(f->s, c, NULL, 10), 0);
+    free(c);
+    /* And it works as a new store. */
+    tadd_range(f->s, 1, "s", 0, 1, 1);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(tstats(f->s).event_count, 1);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    struct store *s = (struct store *)1;
+    char err[128] = "";
+    struct store_options o = {.dir = NULL};
+    assert_int_equal(store_open(&o, &s, err, sizeof err), STORE_EINVAL);
+    assert_null(s);
+    assert_true(err[0] != '\0');
+    o.dir = "/proc/no-such-store-dir";
+    assert_int_not_equal(store_open(&o, &s, err, sizeof err), 0);
+    assert_null(s);
+    store_close(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_add_new_stream, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_causation_correlation, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_expected_version, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dedup, fx_setup, fx_teardown),
+        cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test_setup_teardown(test_idempotent_after_reopen, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_entry, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_id_monotonicity, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checksum_chain, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_stream, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_all, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_all_empty, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_list_streams, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reads_see_committed_only, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_members, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_boot_marker, fx_setup, fx_teardown),
+        cmocka_unit_test(test_open_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
