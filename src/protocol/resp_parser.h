@@ -64,7 +64,7 @@ struct resp_parser {
     size_t argc;
     struct resp_arg argv[RESP_MAX_ARGV];
     size_t argv_off[RESP_MAX_ARGV]; /* offsets of multibulk args from the command start */
-    char *scratch;         /* owned: unquoted inline arguments */
+    char *scratch;         /* owned: decoded quoted inline arguments */
     size_t scratch_cap;
 };
 

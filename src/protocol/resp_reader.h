@@ -33,16 +33,25 @@ struct resp_value {
     struct resp_value *elems; /* ARRAY: owned, n elements */
 };
 
+/* A zero field means its default. */
 struct resp_reader_limits {
-    size_t max_bulk;   /* default 512 MiB */
-    size_t max_elems;  /* default 16M */
-    unsigned max_depth;/* default 8 */
+    size_t max_bulk;   /* default 512 MiB; also bounds simple strings and errors */
+    size_t max_elems;  /* default 16M, per array */
+    unsigned max_depth;/* default 8: arrays nested deeper (a top-level array is 1) are refused */
 };
 
 struct resp_reader {
     /* private */
     struct buf in;
     struct resp_reader_limits limits;
+    /* Whether the next reply is complete is decided by a scan that resumes
+     * where the previous call stopped, so a big reply arriving in small
+     * pieces is scanned once, not once per piece. */
+    size_t start;      /* offset in `in` of the next reply not yet returned */
+    size_t scan;       /* bytes of that reply already scanned: whole elements */
+    size_t line_scan;  /* bytes after `scan` already searched for a line end */
+    unsigned depth;    /* arrays open at `scan` */
+    size_t *left;      /* owned: elements still due in each open array, max_depth entries */
 };
 
 /* limits may be NULL for the defaults. */

@@ -27,9 +27,13 @@ void resp_write_null(struct buf *b);
 /* *n\r\n */
 void resp_write_array_header(struct buf *b, size_t n);
 
-/* For a bulk whose length is only known after writing it: reserve a header
- * of fixed width, write the body with buf_* calls, then patch the header.
- * Returns the offset to pass to resp_bulk_end. */
+/* For a bulk whose length is only known after writing it: call
+ * resp_bulk_begin (which reserves room for a typical header), append the
+ * body with buf_* calls, then resp_bulk_end, which writes the exact
+ * "$<len>\r\n" header in front of the body (moving the body once only when
+ * its length has other than 3 digits) and appends the final CRLF. Nothing else may be appended to
+ * `b` in between except the body. Returns the offset to pass to
+ * resp_bulk_end. */
 size_t resp_bulk_begin(struct buf *b);
 void resp_bulk_end(struct buf *b, size_t begin_offset);
 
