@@ -777,10 +777,11 @@ static int codec_read_opts(json_t *root, struct codec_read_opts *o, char err[COD
             return codec_fail(err, "invalid 'stale_ok': expected true or false");
         o->stale_ok = json_is_true(v);
     }
-    uint64_t t = 0;
-    if (codec_get_uint(root, "timeout_ms", &t, err) != 0)
-        return -1;
-    if (json_object_get(root, "timeout_ms") != NULL && !json_is_null(json_object_get(root, "timeout_ms"))) {
+    v = json_object_get(root, "timeout_ms");
+    if (v != NULL && !json_is_null(v)) {
+        uint64_t t = 0;
+        if (codec_get_uint(root, "timeout_ms", &t, err) != 0)
+            return -1;
         if (t < 1 || t > CODEC_MAX_TIMEOUT_MS)
             return codec_fail(err, "invalid 'timeout_ms': expected 1..%d", CODEC_MAX_TIMEOUT_MS);
         o->timeout_ms = (uint32_t)t;
