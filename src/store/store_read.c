@@ -21,14 +21,87 @@ static int store_visit_begin(const struct store_visitor *v, uint64_t n)
     return v->begin != NULL ? v->begin(v->arg, n) : 0;
 }
 
+static int store_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
+
+/* A NUL-terminated copy of a wire string, in the read arena. */
+static char *store_arena_string(struct store *s, const uint8_t *p, size_t n)
+{
+    char *c = store_arena_alloc(&s->read_arena, n + 1);
+    memcpy(c, p, n);
+    c[n] = '\0';
+    return c;
+}
+
+/* Decode a packed StoredEvent for a read, without protobuf-c's generic
+ * unpacker (the largest cost of a GET): bytes fields point straight into
+ * LMDB's page, valid while the read transaction is open; only the two
+ * strings are copied, to be NUL-terminated. Unknown fields are skipped, as
+ * protobuf would. Returns 0, or -1 if the record is malformed. */
+static int store_event_view(struct store *s, const MDB_val *val, Eventflow__StoredEvent *ev)
+{
+    const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+    eventflow__stored_event__init(ev);
+    while (p < end) {
+        uint64_t tag, x;
+        if (store_varint(&p, end, &tag) != 0)
+            return -1;
+        unsigned field = (unsigned)(tag >> 3);
+        switch (tag & 7) {
+        case 0:
+            if (store_varint(&p, end, &x) != 0)
+                return -1;
+            switch (field) {
+            case 3: ev->version = x; break;
+            case 5: ev->data_kind = (Eventflow__PayloadKind)x; break;
+            case 7: ev->metadata_kind = (Eventflow__PayloadKind)x; break;
+            case 11: ev->added_at_ns = (int64_t)x; break;
+            case 12: ev->position = x; break;
+            default: break;
+            }
+            break;
+        case 2: {
+            if (store_varint(&p, end, &x) != 0 || x > (uint64_t)(end - p))
+                return -1;
+            ProtobufCBinaryData d = {.len = (size_t)x, .data = (uint8_t *)p};
+            switch (field) {
+            case 1: ev->id = d; break;
+            case 2: ev->stream = store_arena_string(s, p, d.len); break;
+            case 4: ev->type = store_arena_string(s, p, d.len); break;
+            case 6: ev->data = d; break;
+            case 8: ev->metadata = d; break;
+            case 9: ev->causation_id = d; break;
+            case 10: ev->correlation_id = d; break;
+            case 13: ev->client_id = d; break;
+            default: break;
+            }
+            p += x;
+            break;
+        }
+        case 1:
+            if (end - p < 8)
+                return -1;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4)
+                return -1;
+            p += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return ev->id.len == ULID_BYTES ? 0 : -1;
+}
+
 /* Decode events[id] (the value under the cursor or looked up) and hand it
  * to the visitor. */
 static int store_visit_event(struct store *s, const struct store_visitor *v, const MDB_val *val)
 {
-    Eventflow__StoredEvent *ev = eventflow__stored_event__unpack(&s->read_arena.pb, val->mv_size, val->mv_data);
-    if (ev == NULL)
+    Eventflow__StoredEvent ev;
+    if (store_event_view(s, val, &ev) != 0)
         return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
-    int rc = v->event != NULL ? v->event(v->arg, ev) : 0;
+    int rc = v->event != NULL ? v->event(v->arg, &ev) : 0;
     store_arena_reset(&s->read_arena);
     return rc;
 }
