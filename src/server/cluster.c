@@ -208,7 +208,7 @@ static void cluster_status(struct conn *c)
     const struct raft_configuration *conf = &n->raft.configuration;
     struct status_fanout *f = xcalloc(1, sizeof *f);
     f->conn = c;
-    f->slot = conn_defer(c);
+    f->slot = conn_defer(c, false);
     f->n = conf->n;
     f->answers = xcalloc(conf->n ? conf->n : 1, sizeof *f->answers);
     f->pending = 1; /* held until every probe is sent */
@@ -362,7 +362,7 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
     size_t argc = cmd->argc < RESP_MAX_ARGV ? cmd->argc : RESP_MAX_ARGV;
     struct change_req *r = xcalloc(1, sizeof *r);
     r->conn = c;
-    r->slot = conn_defer(c);
+    r->slot = conn_defer(c, false);
     r->change.data = r;
     r->transfer.data = r;
     struct buf *out = &r->slot->out;

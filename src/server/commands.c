@@ -364,7 +364,7 @@ static void cmd_add(struct conn *c, const struct resp_command *cmd)
     req->na.done = add_done;
     /* The slot is taken before proposing, so the reply keeps its place in
      * the pipeline whatever completes first. */
-    req->slot = conn_defer(c);
+    req->slot = conn_defer(c, true);
     int rc = node_propose_add(cmd_node(c), &add, &req->na);
     codec_add_free(&add);
     if (rc != 0) {
@@ -411,6 +411,18 @@ static const struct command *command_lookup(const struct resp_arg *a)
     return NULL;
 }
 
+bool commands_may_start(const struct conn *c, const struct resp_command *cmd)
+{
+    if (c->writes_pending == 0 && c->others_pending == 0)
+        return true;
+    if (cmd->argc == 0)
+        return true;
+    const struct command *command = command_lookup(&cmd->argv[0]);
+    if (command != NULL && command->handler == cmd_add)
+        return c->others_pending == 0;
+    return c->writes_pending == 0;
+}
+
 void commands_dispatch(struct conn *c, const struct resp_command *cmd)
 {
     if (cmd->argc == 0)
@@ -428,5 +440,10 @@ void commands_dispatch(struct conn *c, const struct resp_command *cmd)
         resp_write_error(conn_reply_buf(c), "insufficient arguments");
         return;
     }
+    /* Everything but ADD reads the store: make entries applied earlier in
+     * this loop turn visible first (an ADD this connection just saw
+     * acknowledged among them). */
+    if (command->handler != cmd_add)
+        node_flush(cmd_node(c));
     command->handler(c, cmd);
 }

@@ -3,6 +3,8 @@
 #ifndef EVENTFLOW_COMMANDS_H
 #define EVENTFLOW_COMMANDS_H
 
+#include <stdbool.h>
+
 #include "protocol/resp_parser.h"
 
 struct conn;
@@ -10,5 +12,10 @@ struct conn;
 /* Run one request; its reply goes to c in request order. The argument
  * slices in cmd are only valid during the call. */
 void commands_dispatch(struct conn *c, const struct resp_command *cmd);
+
+/* Whether cmd may start now, given the requests of c still in flight:
+ * requests take effect in the order they were sent, except that an ADD may
+ * start while earlier ADDs are in flight (raft keeps their order). */
+bool commands_may_start(const struct conn *c, const struct resp_command *cmd);
 
 #endif

@@ -130,6 +130,7 @@ static void conn_parse(struct conn *c)
     if (c->parsing)
         return; /* a reply completed inside a dispatch: the outer loop goes on */
     c->parsing = true;
+    c->blocked = false;
     while (!c->closing && !c->close_after_write) {
         if (c->n_slots >= s->cfg->max_pending) {
             /* Too much in flight: stop reading until replies drain. */
@@ -147,6 +148,13 @@ static void conn_parse(struct conn *c)
             /* Framing is lost: answer, then close, as redis does. */
             resp_write_error(conn_reply_buf(c), err ? err : "Protocol error");
             conn_close_after_write(c);
+            break;
+        }
+        if (st == RESP_COMMAND && !commands_may_start(c, &cmd)) {
+            /* It must see (or not overtake) what is still in flight: parse it
+             * again once that completes (conn_complete resumes us). */
+            c->blocked = true;
+            conn_stop_reading(c); /* bounded input while we wait */
             break;
         }
         if (st == RESP_COMMAND)
@@ -177,10 +185,15 @@ struct buf *conn_reply_buf(struct conn *c)
     return &slot->out;
 }
 
-struct conn_slot *conn_defer(struct conn *c)
+struct conn_slot *conn_defer(struct conn *c, bool write)
 {
     struct conn_slot *slot = xcalloc(1, sizeof *slot);
     buf_init(&slot->out);
+    slot->write = write;
+    if (write)
+        c->writes_pending++;
+    else
+        c->others_pending++;
     if (c->slots_tail)
         c->slots_tail->next = slot;
     else
@@ -210,6 +223,10 @@ static void conn_release_slots(struct conn *c)
 void conn_complete(struct conn *c, struct conn_slot *slot)
 {
     slot->done = true;
+    if (slot->write)
+        c->writes_pending--;
+    else
+        c->others_pending--;
     conn_release_slots(c);
     if (!c->closing) {
         server_mark_dirty(c->srv, c);
@@ -220,14 +237,14 @@ void conn_complete(struct conn *c, struct conn_slot *slot)
 
 static void conn_maybe_resume(struct conn *c)
 {
-    if (c->reading || c->parsing || c->closing || c->close_after_write)
+    if (c->parsing || c->closing || c->close_after_write || c->reading)
         return;
-    if (c->n_slots <= c->srv->cfg->max_pending / 2) {
-        /* Requests already buffered come first, then new input. */
-        conn_parse(c);
-        if (c->n_slots < c->srv->cfg->max_pending)
-            conn_start_reading(c);
-    }
+    if (c->n_slots > c->srv->cfg->max_pending / 2)
+        return;
+    /* Requests already buffered come first, then new input. */
+    conn_parse(c);
+    if (!c->blocked && !c->closing && c->n_slots < c->srv->cfg->max_pending)
+        conn_start_reading(c);
 }
 
 static void conn_write_cb(uv_write_t *req, int status)

@@ -31,6 +31,7 @@ struct conn_slot {
     struct conn_slot *next;
     struct buf out; /* the reply, owned */
     bool done;
+    bool write;     /* deferred by an ADD (see conn_defer) */
 };
 
 struct conn {
@@ -51,10 +52,13 @@ struct conn {
 
     struct conn_slot *slots_head, *slots_tail; /* deferred replies, in order */
     size_t n_slots;
+    size_t writes_pending;        /* deferred ADDs not yet complete */
+    size_t others_pending;        /* other deferred requests not yet complete */
 
     bool authenticated;
     bool reading;
     bool parsing;                 /* inside conn_parse: no re-entry */
+    bool blocked;                 /* the next request waits for earlier ones */
     bool closing;                 /* uv_close called or requested */
     bool close_after_write;       /* QUIT or protocol error: close once flushed */
     unsigned refs;                /* 1 for the open socket + 1 per slot */
@@ -70,8 +74,11 @@ int conn_accept(struct server *srv, uv_stream_t *listener);
 struct buf *conn_reply_buf(struct conn *c);
 
 /* Reserve an ordered slot for a reply that comes later. The slot holds a
- * reference on the connection until conn_complete. */
-struct conn_slot *conn_defer(struct conn *c);
+ * reference on the connection until conn_complete. `write` marks an ADD:
+ * requests on one connection take effect in order, so a read waits for the
+ * writes before it, and a write for the reads before it, while consecutive
+ * writes stay in flight together (that is where group commit comes from). */
+struct conn_slot *conn_defer(struct conn *c, bool write);
 /* The slot's reply is in slot->out: release it in order. Safe if the
  * connection has been closed meanwhile (the reply is then dropped). */
 void conn_complete(struct conn *c, struct conn_slot *slot);

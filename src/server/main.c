@@ -28,21 +28,33 @@ struct daemon {
 
 static struct daemon *daemon_current;
 
+/* The signal handlers stay installed until the node has closed, so that a
+ * second SIGTERM during shutdown is ignored instead of killing us halfway. */
+static void on_node_closed(struct node *n)
+{
+    (void)n;
+    uv_close((uv_handle_t *)&daemon_current->sigterm, NULL);
+    uv_close((uv_handle_t *)&daemon_current->sigint, NULL);
+}
+
 static void daemon_stop(struct daemon *d)
 {
     if (d->stopping)
         return;
     d->stopping = true;
-    uv_close((uv_handle_t *)&d->sigterm, NULL);
-    uv_close((uv_handle_t *)&d->sigint, NULL);
     server_close(&d->server, NULL);
-    node_close(&d->node, NULL);
+    node_close(&d->node, on_node_closed);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct daemon *d = h->data;
-    log_info("received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    const char *name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (d->stopping) {
+        log_info("received %s again; already shutting down", name);
+        return;
+    }
+    log_info("received %s, shutting down", name);
     daemon_stop(d);
 }
 

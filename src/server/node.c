@@ -521,7 +521,7 @@ static void node_watch_role(struct node *n)
         node_start_barrier(n);
 }
 
-void node_before_sleep(struct node *n)
+void node_flush(struct node *n)
 {
     if (n->store == NULL)
         return;
@@ -530,6 +530,11 @@ void node_before_sleep(struct node *n)
                   store_errmsg(n->store));
         _exit(1);
     }
+}
+
+void node_before_sleep(struct node *n)
+{
+    node_flush(n);
     if (n->started && !n->closing)
         node_watch_role(n);
 }

@@ -118,6 +118,10 @@ void node_close(struct node *n, node_close_cb cb);
  * notice role changes. A store error here is fatal (see store.h). */
 void node_before_sleep(struct node *n);
 
+/* Commit the store's pending batch now, so that a read sees every entry
+ * applied so far (a no-op when nothing is pending). Fatal on error. */
+void node_flush(struct node *n);
+
 /* Stamp and propose an ADD (leader only): ids and added_at are assigned
  * here, so every replica applies identical events. req->applied and
  * req->done must be set. On 0, done will be called exactly once; on a

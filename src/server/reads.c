@@ -155,7 +155,7 @@ static struct read_waiter *waiter_new(struct reads *r, struct conn *c, struct re
     struct read_waiter *w = xcalloc(1, sizeof *w);
     w->reads = r;
     w->conn = c;
-    w->slot = conn_defer(c);
+    w->slot = conn_defer(c, false);
     w->rq = *rq; /* takes over what rq owns */
     uv_timer_init(r->srv->loop, &w->timer);
     w->timer.data = w;
