@@ -188,7 +188,7 @@ static int scan_reply(struct resp_reader *r, size_t *reply_len)
     for (;;) {
         const char *s = base + r->scan;
         size_t rest = avail - r->scan;
-        struct header h;
+        struct header h = {0};
         int rc = read_header(r, s, rest, &r->line_scan, &h);
         if (rc <= 0)
             return rc;
@@ -224,7 +224,7 @@ static int build_value(const struct resp_reader *r, const char *s, size_t avail,
                        struct resp_value *out)
 {
     size_t no_memo = 0;
-    struct header h;
+    struct header h = {0};
     if (read_header(r, s + *pos, avail - *pos, &no_memo, &h) != 1)
         return -1;
     size_t size;
