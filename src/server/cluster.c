@@ -95,33 +95,13 @@ static int arg_address(const struct resp_arg *a, char *out, size_t cap)
     return config_split_address(out, host, sizeof host, &port);
 }
 
-/* The client address of member id, from the replicated table or the
- * initial configuration. */
-static int member_client_address(struct node *n, uint64_t id, char *out, size_t cap)
-{
-    if (id == n->cfg->id) {
-        snprintf(out, cap, "%s", n->cfg->advertise);
-        return 0;
-    }
-    if (store_member_get(n->store, id, out, cap, NULL) == 0)
-        return 0;
-    for (size_t i = 0; i < n->cfg->n_members; i++) {
-        if (n->cfg->members[i].id == id) {
-            snprintf(out, cap, "%s", n->cfg->members[i].client_address);
-            return 0;
-        }
-    }
-    out[0] = '\0';
-    return -1;
-}
-
 /* Append one configuration member as a JSON object. */
 static void write_member(struct node *n, struct buf *b, const struct raft_server *s)
 {
     char client[CONFIG_ADDR_MAX];
     char stored[CONFIG_ADDR_MAX];
     uint64_t inc = 0;
-    member_client_address(n, s->id, client, sizeof client);
+    (void)node_member_client_address(n, s->id, client, sizeof client);
     (void)store_member_get(n->store, s->id, stored, sizeof stored, &inc);
     buf_printf(b, "{\"id\":%" PRIu64 ",\"raft_address\":\"%s\",\"client_address\":\"%s\",\"role\":\"%s\"",
                (uint64_t)s->id, s->address, client, role_name(s->role));
@@ -221,7 +201,7 @@ static void cluster_status(struct conn *c)
         p->id = s->id;
         snprintf(p->raft, sizeof p->raft, "%s", s->address);
         snprintf(p->role, sizeof p->role, "%s", role_name(s->role));
-        member_client_address(n, s->id, p->client, sizeof p->client);
+        (void)node_member_client_address(n, s->id, p->client, sizeof p->client);
         if (s->id == n->cfg->id) {
             struct buf *b = &f->answers[i];
             buf_printf(b, "{\"role\":\"%s\",", p->role);

@@ -539,6 +539,26 @@ void node_before_sleep(struct node *n)
         node_watch_role(n);
 }
 
+int node_member_client_address(struct node *n, uint64_t id, char *out, size_t cap)
+{
+    if (id == n->cfg->id) {
+        snprintf(out, cap, "%s", n->cfg->advertise);
+        return 0;
+    }
+    /* The replicated table first: it follows membership changes. */
+    if (store_member_get(n->store, id, out, cap, NULL) == 0)
+        return 0;
+    for (size_t i = 0; i < n->cfg->n_members; i++) {
+        if (n->cfg->members[i].id == id) {
+            snprintf(out, cap, "%s", n->cfg->members[i].client_address);
+            return 0;
+        }
+    }
+    if (cap > 0)
+        out[0] = '\0';
+    return -1;
+}
+
 int node_leader_client_address(struct node *n, char *out, size_t cap)
 {
     raft_id id;
@@ -548,19 +568,7 @@ int node_leader_client_address(struct node *n, char *out, size_t cap)
     raft_leader(&n->raft, &id, &raft_addr);
     if (id == 0)
         return -1;
-    if (id == n->cfg->id) {
-        snprintf(out, cap, "%s", n->cfg->advertise);
-        return 0;
-    }
-    if (store_member_get(n->store, id, out, cap, NULL) == 0)
-        return 0;
-    for (size_t i = 0; i < n->cfg->n_members; i++) {
-        if (n->cfg->members[i].id == id) {
-            snprintf(out, cap, "%s", n->cfg->members[i].client_address);
-            return 0;
-        }
-    }
-    return -1;
+    return node_member_client_address(n, id, out, cap);
 }
 
 static void json_str(struct buf *b, const char *key, const char *val)

@@ -140,6 +140,10 @@ int node_propose_entry(struct node *n, const Eventflow__Entry *entry);
  * hands the outcome to the request that proposed it, if this node did. */
 void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome);
 
+/* Client address of member id (from the replicated members table, else the
+ * initial configuration) into out; returns 0, or -1 (out empty) if unknown. */
+int node_member_client_address(struct node *n, uint64_t id, char *out, size_t cap);
+
 /* Client address of the current leader into out; returns 0, or -1 if no
  * leader or its address is unknown. */
 int node_leader_client_address(struct node *n, char *out, size_t cap);
