@@ -1,0 +1,518 @@
+package main
+
+// The checker proves itself: a known-good history passes every checker,
+// and each known-bad history is caught by the checker meant for it.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixture builds a history and the final logs it should be judged against.
+type fixture struct {
+	log     []LogEvent // the final log every node holds (unless changed)
+	entries []*Entry
+	nextOp  int64
+}
+
+func eventID(n int) string { return fmt.Sprintf("01HZZZZZZZZZZZZZ%010d", n) }
+
+func rawEvent(id, stream string, version uint64, value string) string {
+	return fmt.Sprintf(`{"id":"%s","stream":"%s","version":%d,"type":"T","data":"%s","metadata":null,"causation_id":"%s","correlation_id":"%s","added_at":"2026-01-01T00:00:00.000000000Z"}`,
+		id, stream, version, value, id, id)
+}
+
+// newFixture: the final log, as "stream:value" in log order.
+func newFixture(order ...string) *fixture {
+	f := &fixture{}
+	lengths := map[string]uint64{}
+	for i, s := range order {
+		stream, value, _ := strings.Cut(s, ":")
+		id := eventID(i + 1)
+		v := lengths[stream]
+		lengths[stream]++
+		f.log = append(f.log, LogEvent{Raw: rawEvent(id, stream, v, value), ID: id, Stream: stream, Version: v,
+			Data: json.RawMessage(`"` + value + `"`), Value: value})
+	}
+	return f
+}
+
+func (f *fixture) find(value string) LogEvent {
+	for _, ev := range f.log {
+		if ev.Value == value {
+			return ev
+		}
+	}
+	panic("fixture: no event with value " + value)
+}
+
+func (f *fixture) add(e Entry) { c := e; f.entries = append(f.entries, &c) }
+
+func ms(t int64) int64 { return t * int64(time.Millisecond) }
+
+// appendOp: outcome "ok", "info" or an error name for a failure.
+func (f *fixture) appendOp(p int, t0, t1 int64, stream string, exp int64, outcome string, values ...string) {
+	f.nextOp++
+	e := exp
+	f.add(Entry{Type: "invoke", Process: p, Op: f.nextOp, F: "append", Time: ms(t0), Stream: stream, Expected: &e, Values: values})
+	done := Entry{Process: p, Op: f.nextOp, F: "append", Time: ms(t1), Stream: stream, Node: "n1"}
+	switch outcome {
+	case "ok":
+		done.Type = "ok"
+		for _, v := range values {
+			ev := f.find(v)
+			done.Events = append(done.Events, AckEvent{ID: ev.ID, Version: ev.Version})
+		}
+	case "info":
+		done.Type, done.Error = "info", "EF_EUNKNOWN"
+	default:
+		done.Type, done.Error = "fail", outcome
+	}
+	f.add(done)
+}
+
+// readOp: a GET of the whole stream that returned these values (taken from
+// the final log; a value not in it becomes a phantom event).
+func (f *fixture) readOp(p int, t0, t1 int64, stream, mode, node string, values ...string) {
+	var read []ReadEvent
+	for i, v := range values {
+		ev := LogEvent{ID: eventID(9000 + i), Stream: stream, Version: uint64(i), Value: v}
+		for _, x := range f.log {
+			if x.Value == v {
+				ev = x
+			}
+		}
+		read = append(read, ReadEvent{ID: ev.ID, Stream: ev.Stream, Version: ev.Version, Value: ev.Value})
+	}
+	f.nextOp++
+	f.add(Entry{Type: "invoke", Process: p, Op: f.nextOp, F: "read", Time: ms(t0), Stream: stream, Mode: mode})
+	f.add(Entry{Type: "ok", Process: p, Op: f.nextOp, F: "read", Time: ms(t1), Stream: stream, Mode: mode, Node: node, Read: read})
+}
+
+func (f *fixture) readAllOp(p int, t0, t1 int64, after string, limit int, mode, node string, values ...string) {
+	var read []ReadEvent
+	for _, v := range values {
+		ev := f.find(v)
+		read = append(read, ReadEvent{ID: ev.ID, Stream: ev.Stream, Version: ev.Version, Value: ev.Value})
+	}
+	f.nextOp++
+	f.add(Entry{Type: "invoke", Process: p, Op: f.nextOp, F: "read_all", Time: ms(t0), After: after, Limit: limit, Mode: mode})
+	f.add(Entry{Type: "ok", Process: p, Op: f.nextOp, F: "read_all", Time: ms(t1), After: after, Limit: limit, Mode: mode, Node: node, Read: read})
+}
+
+func (f *fixture) nemesis(t int64, fault, phase string, nodes ...string) {
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t), Fault: fault, Phase: phase, Nodes: nodes})
+}
+
+// history goes through JSON lines and the parser, as a real run does.
+func (f *fixture) history(t *testing.T) *History {
+	t.Helper()
+	var b strings.Builder
+	for i, e := range f.entries {
+		e.Index = i
+		line, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	h, err := parseHistory([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func finalOf(logs ...[]LogEvent) *Final {
+	f := &Final{Converged: true}
+	for i, l := range logs {
+		n := &NodeFinal{Name: fmt.Sprintf("n%d", i+1), ID: uint64(i + 1), Address: fmt.Sprintf("10.77.0.%d:6543", 11+i),
+			Reachable: true, Checksum: "SAME", Events: uint64(len(l)), LastID: "00000000000000000000000000", Log: l}
+		if len(l) > 0 {
+			n.LastID = l[len(l)-1].ID
+		}
+		f.Nodes = append(f.Nodes, n)
+	}
+	return f
+}
+
+func (f *fixture) final3() *Final { return finalOf(f.log, f.log, f.log) }
+
+// good: a history a correct cluster could produce, with concurrency,
+// version conflicts, unknown outcomes (one applied, one not), follower
+// reads that lag, and linearizable reads.
+func good() *fixture {
+	f := newFixture("s1:a", "s1:b", "s2:d", "s1:g")
+	f.appendOp(0, 0, 20, "s1", 0, "ok", "a")
+	f.appendOp(1, 10, 30, "s1", anyVersion, "ok", "b")
+	f.readOp(2, 40, 50, "s1", "linearizable", "n1", "a", "b")
+	f.appendOp(0, 60, 70, "s1", 0, "EF_ECONFLICT", "c")
+	f.appendOp(1, 80, 90, "s2", 0, "info", "d") // applied, outcome unknown
+	f.appendOp(1, 100, 110, "s2", 5, "EF_EGAP", "e")
+	f.appendOp(3, 100, 120, "s3", anyVersion, "info", "f") // never applied
+	f.readAllOp(2, 115, 125, "", 100, "linearizable", "n1", "a", "b", "d")
+	f.readOp(3, 130, 140, "s1", "local", "n2", "a") // a lagging follower
+	f.readOp(3, 150, 160, "s1", "local", "n2", "a", "b")
+	f.readOp(0, 170, 180, "s1", "ryw", "n3", "a", "b")
+	f.appendOp(0, 190, 200, "s1", 2, "ok", "g")
+	f.readOp(0, 210, 220, "s1", "ryw", "n2", "a", "b", "g")
+	f.readAllOp(2, 230, 240, eventID(2), 100, "linearizable", "n1", "d", "g")
+	f.readAllOp(2, 250, 260, "", 2, "local", "n3", "a", "b") // a full page
+	f.readOp(2, 270, 280, "s1", "linearizable", "n1", "a", "b", "g")
+	f.readAllOp(3, 290, 300, eventID(2), 100, "ryw", "n3", "d", "g")
+	return f
+}
+
+func verdictOf(t *testing.T, f *fixture, final *Final) *Verdict {
+	t.Helper()
+	return checkAll(f.history(t), final, "", LinOptions{Timeout: 30 * time.Second})
+}
+
+func checkerResult(v *Verdict, name string) *Result {
+	for _, c := range v.Checkers {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// expectCaught asserts the run is invalid, that every named checker failed
+// with a message containing want, and that no other checker passed by
+// accident is required: others may fail too (a lost write also makes reads
+// odd), but the named ones must.
+func expectCaught(t *testing.T, v *Verdict, want string, checkers ...string) {
+	t.Helper()
+	if v.Valid != "false" {
+		t.Fatalf("verdict %q, want false:\n%s", v.Valid, dump(v))
+	}
+	for _, name := range checkers {
+		c := checkerResult(v, name)
+		if c == nil || c.Valid != "false" {
+			t.Fatalf("checker %s did not catch it:\n%s", name, dump(v))
+		}
+		found := false
+		for _, e := range c.Errors {
+			if strings.Contains(e, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("checker %s failed but no error mentions %q:\n%s", name, want, dump(v))
+		}
+	}
+}
+
+func dump(v *Verdict) string {
+	b, _ := json.MarshalIndent(v.Checkers, "", "  ")
+	return string(b)
+}
+
+func TestGoodHistoryPasses(t *testing.T) {
+	f := good()
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("a correct history was judged %q:\n%s", v.Valid, dump(v))
+	}
+	if got := checkerResult(v, "linearizable-streams").Stats["operations"]; got != 8 {
+		t.Fatalf("linearizable-streams checked %v operations, want 8 (appends with a known outcome + linearizable reads)", got)
+	}
+}
+
+func TestLostAcknowledgedWrite(t *testing.T) {
+	f := good()
+	f.log = f.log[:3] // "g" was acknowledged, then vanished everywhere
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "lost acknowledged write", "writes")
+}
+
+func TestDuplicateEvent(t *testing.T) {
+	f := good()
+	dup := f.log[1]
+	dup.ID = eventID(5)
+	dup.Version = 3
+	dup.Raw = rawEvent(dup.ID, "s1", 3, "b")
+	f.log = append(f.log, dup) // "b" applied twice: a retry that was not deduplicated
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "duplicate event", "log-structure")
+}
+
+func TestStaleLinearizableStreamRead(t *testing.T) {
+	f := good()
+	// "g" was acknowledged at 200 ms; a linearizable read that began after
+	// that must see it.
+	f.readOp(4, 300, 310, "s1", "linearizable", "n2", "a", "b")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "not linearizable", "linearizable-streams")
+	if c := checkerResult(v, "read-prefix"); c.Valid != "true" {
+		t.Fatalf("a stale read is still a prefix; read-prefix said:\n%s", dump(v))
+	}
+}
+
+func TestStaleLinearizableLogRead(t *testing.T) {
+	f := good()
+	f.readAllOp(4, 300, 310, "", 100, "linearizable", "n2", "a", "b", "d")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "stale linearizable read", "log-realtime")
+	expectCaught(t, v, "not linearizable", "linearizable-log")
+}
+
+func TestStaleReadOfALocalReadIsAllowed(t *testing.T) {
+	f := good()
+	f.readOp(4, 300, 310, "s1", "local", "n2", "a", "b") // lagging, but local
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("a lagging local read is legal:\n%s", dump(v))
+	}
+}
+
+func TestDivergentNode(t *testing.T) {
+	f := good()
+	other := append([]LogEvent(nil), f.log...)
+	ev := other[2]
+	ev.Raw = strings.Replace(ev.Raw, `"type":"T"`, `"type":"U"`, 1) // same id, other bytes
+	other[2] = ev
+	final := finalOf(f.log, f.log, other)
+	final.Nodes[2].Checksum = "OTHER"
+	v := verdictOf(t, f, final)
+	expectCaught(t, v, "diverges", "convergence")
+	expectCaught(t, v, "checksum", "convergence")
+}
+
+func TestNodeBehind(t *testing.T) {
+	f := good()
+	final := finalOf(f.log, f.log, f.log[:2])
+	v := verdictOf(t, f, final)
+	expectCaught(t, v, "has 2 events", "convergence")
+}
+
+func TestUnreachableNode(t *testing.T) {
+	f := good()
+	final := f.final3()
+	final.Nodes[1].Reachable, final.Nodes[1].Log, final.Nodes[1].Error = false, nil, "connection refused"
+	v := verdictOf(t, f, final)
+	expectCaught(t, v, "did not answer", "convergence")
+}
+
+func TestNonPrefixFollowerRead(t *testing.T) {
+	f := good()
+	// a follower served "b" before "a": the final log disagrees
+	f.readOp(3, 300, 310, "s1", "local", "n2", "b", "a")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "non-prefix read", "read-prefix")
+}
+
+func TestPhantomFollowerRead(t *testing.T) {
+	f := good()
+	f.readOp(3, 300, 310, "s1", "local", "n2", "a", "b", "g", "zz") // zz was never committed
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "non-prefix read", "read-prefix")
+}
+
+func TestNonPrefixReadAll(t *testing.T) {
+	f := good()
+	f.readAllOp(3, 300, 310, eventID(1), 100, "local", "n2", "d") // skips b
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "non-prefix read", "read-prefix")
+}
+
+func TestNonMonotonicSession(t *testing.T) {
+	f := good()
+	f.readOp(3, 300, 310, "s1", "local", "n2", "a") // n2 showed a, b to this session at 160 ms
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "non-monotonic read", "sessions")
+}
+
+func TestWipedNodeStartsANewEpoch(t *testing.T) {
+	f := good()
+	f.nemesis(290, "wipe", "start", "n2")
+	f.readOp(3, 300, 310, "s1", "local", "n2", "a") // a new node in that slot, catching up
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("a read from a re-joined node was judged against its predecessor:\n%s", dump(v))
+	}
+}
+
+func TestReadYourWritesViolated(t *testing.T) {
+	f := good()
+	f.readOp(0, 300, 310, "s1", "ryw", "n3", "a", "b") // misses g, which process 0 wrote
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "read-your-writes violated", "sessions")
+}
+
+func TestFailedWriteApplied(t *testing.T) {
+	f := newFixture("s1:a", "s1:b")
+	f.appendOp(0, 0, 10, "s1", 0, "ok", "a")
+	f.appendOp(1, 20, 30, "s1", anyVersion, "EF_EUNAVAILABLE", "b") // said "nothing written"
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "failed write applied", "writes")
+}
+
+func TestPhantomEvent(t *testing.T) {
+	f := newFixture("s1:a", "s1:x")
+	f.appendOp(0, 0, 10, "s1", 0, "ok", "a")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "phantom event", "writes")
+}
+
+func TestVersionGap(t *testing.T) {
+	f := good()
+	ev := f.log[3]
+	ev.Version = 5
+	ev.Raw = rawEvent(ev.ID, "s1", 5, "g")
+	f.log[3] = ev
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "dense", "log-structure")
+}
+
+func TestExpectedVersionIgnored(t *testing.T) {
+	f := newFixture("s1:a", "s1:b")
+	f.appendOp(0, 0, 10, "s1", 0, "ok", "a")
+	f.appendOp(1, 20, 30, "s1", 0, "info", "b") // expected 0 but landed at 1
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "expected version ignored", "writes")
+	expectCaught(t, v, "not linearizable", "linearizable-streams")
+}
+
+func TestTornBatch(t *testing.T) {
+	f := newFixture("s1:a")
+	f.appendOp(0, 0, 10, "s1", 0, "info", "a", "a2")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "torn batch", "writes")
+}
+
+func TestRealTimeOrderOfAppends(t *testing.T) {
+	// b completed before a began, yet a is first in the log.
+	f := newFixture("s1:a", "s2:b")
+	f.appendOp(1, 0, 10, "s2", anyVersion, "ok", "b")
+	f.appendOp(0, 20, 30, "s1", anyVersion, "ok", "a")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "real-time order violated", "log-realtime")
+	expectCaught(t, v, "not linearizable", "linearizable-log")
+}
+
+func TestReadFromTheFuture(t *testing.T) {
+	f := newFixture("s1:a", "s1:b")
+	f.appendOp(0, 0, 10, "s1", anyVersion, "ok", "a")
+	f.readAllOp(2, 20, 30, "", 100, "linearizable", "n1", "a", "b")
+	f.appendOp(1, 40, 50, "s1", anyVersion, "ok", "b")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "read from the future", "log-realtime")
+}
+
+func TestLostAckedWriteAtTheAcknowledgedPlace(t *testing.T) {
+	// The value is in the log, but not where the acknowledgement put it.
+	f := newFixture("s1:a", "s1:b")
+	f.appendOp(0, 0, 10, "s1", anyVersion, "ok", "a")
+	f.appendOp(1, 20, 30, "s1", anyVersion, "ok", "b")
+	f.entries[3].Events[0].ID = eventID(7)
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "acknowledged write moved", "writes")
+}
+
+func TestCrashInNodeLog(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, "nodes", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("n1.log", "2026-01-01T00:00:00.000Z INFO  node=1 role=leader    fine\n")
+	write("exits.jsonl", `{"node":"n1","pid":10,"exit_code":-1,"signal":9,"expected":true,"why":"kill"}`+"\n")
+	if r := checkNodeLogs(dir); r.Valid != "true" {
+		t.Fatalf("clean logs judged %q: %v", r.Valid, r.Errors)
+	}
+	write("n2.log", "eventflowd: src/store/codec.c:1121: codec_write_event: Assertion `x' failed.\n")
+	write("exits.jsonl", `{"node":"n2","pid":11,"exit_code":-1,"signal":6,"expected":false}`+"\n")
+	r := checkNodeLogs(dir)
+	if r.Valid != "false" || r.ErrorCount != 2 {
+		t.Fatalf("an assertion failure and a SIGABRT were not both caught: %v", r.Errors)
+	}
+}
+
+// A full run folder through main's code path: files in, verdict files out.
+func TestRunFolder(t *testing.T) {
+	f := good()
+	f.readOp(4, 300, 310, "s1", "linearizable", "n2", "a", "b") // stale
+	dir := t.TempDir()
+	h := f.history(t)
+	var b strings.Builder
+	for _, e := range h.Entries {
+		line, _ := json.Marshal(e)
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(b.String()), 0o644))
+	must(os.MkdirAll(filepath.Join(dir, "final"), 0o755))
+	final := f.final3()
+	for _, n := range final.Nodes {
+		n.LogFile = n.Name + ".jsonl"
+		var lb strings.Builder
+		for _, ev := range n.Log {
+			lb.WriteString(ev.Raw + "\n")
+		}
+		must(os.WriteFile(filepath.Join(dir, "final", n.LogFile), []byte(lb.String()), 0o644))
+	}
+	nodes, _ := json.Marshal(final)
+	must(os.WriteFile(filepath.Join(dir, "final", "nodes.json"), nodes, 0o644))
+	loaded, err := loadFinal(filepath.Join(dir, "final"))
+	must(err)
+	v := checkAll(h, loaded, dir, LinOptions{Timeout: 30 * time.Second})
+	expectCaught(t, v, "not linearizable", "linearizable-streams")
+	if _, err := os.Stat(filepath.Join(dir, "linearizable-streams.html")); err != nil {
+		t.Fatalf("no porcupine visualization for the failure: %v", err)
+	}
+	if !strings.Contains(summary(v, h), "# Jepsen run: FAIL") {
+		t.Fatal("summary does not say FAIL")
+	}
+}
+
+func TestEmptyPageFromALaggingFollowerIsLegal(t *testing.T) {
+	f := good()
+	// n3 has only "a": after "d" it has nothing, and from the start it has one event.
+	f.readAllOp(5, 300, 310, eventID(3), 100, "local", "n3")
+	f.readAllOp(5, 320, 330, "", 100, "local", "n3", "a")
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("an empty page from a lagging follower was judged:\n%s", dump(v))
+	}
+}
+
+func TestStaleEmptyLinearizablePage(t *testing.T) {
+	f := good()
+	// "g" (position 4) was acknowledged at 200 ms: nothing after "d" is stale.
+	f.readAllOp(5, 300, 310, eventID(3), 100, "linearizable", "n1")
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "stale linearizable read", "log-realtime")
+	expectCaught(t, v, "not linearizable", "linearizable-log")
+}
+
+func TestNonMonotonicEmptyPage(t *testing.T) {
+	f := good()
+	f.readAllOp(5, 300, 310, "", 100, "local", "n3", "a", "b", "d")
+	f.readAllOp(5, 320, 330, eventID(1), 100, "local", "n3") // n3 now has nothing after "a"
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "non-monotonic read", "sessions")
+}
+
+func TestEmptyRunDoesNotPass(t *testing.T) {
+	f := newFixture()
+	v := verdictOf(t, f, f.final3())
+	expectCaught(t, v, "no successful append", "coverage")
+	expectCaught(t, v, "final log is empty", "coverage")
+}

@@ -1,0 +1,711 @@
+package main
+
+// The safety checkers. Each one looks at the history and the final state
+// from one angle and returns a Result; none of them trusts the runner's own
+// opinion of what happened (the "converged" flag, the outcome a worker
+// believed): they recompute it from what the nodes returned.
+//
+// Unique values make this possible: every event the workload appends
+// carries a value (its data payload) that no other event has, so a value
+// found in a log identifies exactly one attempted append.
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+const maxErrors = 50
+
+// Result is one checker's verdict.
+type Result struct {
+	Name       string         `json:"name"`
+	Valid      string         `json:"valid"` // "true", "false" or "unknown"
+	Summary    string         `json:"summary"`
+	ErrorCount int            `json:"error_count"`
+	Errors     []string       `json:"errors,omitempty"`
+	Stats      map[string]any `json:"stats,omitempty"`
+	Artifacts  []string       `json:"artifacts,omitempty"`
+}
+
+func newResult(name string) *Result {
+	return &Result{Name: name, Valid: "true", Stats: map[string]any{}}
+}
+
+func (r *Result) fail(format string, args ...any) {
+	r.Valid = "false"
+	r.ErrorCount++
+	if len(r.Errors) < maxErrors {
+		r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *Result) unknown(format string, args ...any) {
+	if r.Valid == "true" {
+		r.Valid = "unknown"
+	}
+	r.Summary = fmt.Sprintf(format, args...)
+}
+
+// Run holds everything the checkers share.
+type Run struct {
+	H     *History
+	Final *Final
+	Dir   string // results folder (for artifacts and node logs); "" in tests
+
+	// The reference log: the one most nodes hold after healing.
+	Ref     []LogEvent
+	RefNode string
+	HasRef  bool
+	byValue map[string]int // value -> index in Ref (first occurrence)
+	byID    map[string]int
+	streams map[string][]int // stream -> indexes in Ref, in log order
+	// what the workload invoked: value -> the append op that carried it
+	invoked map[string]*Op
+	inf     int64 // "infinity" for the return time of unknown outcomes
+}
+
+func newRun(h *History, f *Final, dir string) *Run {
+	r := &Run{H: h, Final: f, Dir: dir, inf: h.MaxTime + 1}
+	r.pickReference()
+	r.byValue = map[string]int{}
+	r.byID = map[string]int{}
+	r.streams = map[string][]int{}
+	for i, ev := range r.Ref {
+		if _, seen := r.byValue[ev.Value]; !seen {
+			r.byValue[ev.Value] = i
+		}
+		r.byID[ev.ID] = i
+		r.streams[ev.Stream] = append(r.streams[ev.Stream], i)
+	}
+	r.invoked = map[string]*Op{}
+	for _, o := range h.Ops {
+		if o.Inv.F == "append" {
+			for _, v := range o.Inv.Values {
+				r.invoked[v] = o
+			}
+		}
+	}
+	return r
+}
+
+// pickReference takes the log held by the most reachable nodes (the
+// longest on a tie): if nodes diverge, the convergence checker says so and
+// the other checkers judge against the majority's view.
+func (r *Run) pickReference() {
+	if r.Final == nil {
+		return
+	}
+	count := map[string]int{}
+	key := func(n *NodeFinal) string {
+		var b strings.Builder
+		for _, ev := range n.Log {
+			b.WriteString(ev.Raw)
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	var best *NodeFinal
+	bestCount := 0
+	for _, n := range r.Final.Nodes {
+		if !n.Reachable {
+			continue
+		}
+		k := key(n)
+		count[k]++
+		c := count[k]
+		if best == nil || c > bestCount || (c == bestCount && len(n.Log) > len(best.Log)) {
+			best, bestCount = n, c
+		}
+	}
+	if best != nil {
+		r.Ref, r.RefNode, r.HasRef = best.Log, best.Name, true
+	}
+}
+
+// pos is the 1-based position of the event with this value, 0 if absent.
+func (r *Run) pos(value string) int {
+	if i, ok := r.byValue[value]; ok {
+		return i + 1
+	}
+	return 0
+}
+
+func describeOp(o *Op) string {
+	e := o.Inv
+	s := fmt.Sprintf("op %d (process %d, %s", e.Op, e.Process, e.F)
+	if e.Stream != "" {
+		s += " " + e.Stream
+	}
+	if e.Mode != "" {
+		s += " " + e.Mode
+	}
+	if o.Done != nil && o.Done.Node != "" {
+		s += " on " + o.Done.Node
+	}
+	return s + fmt.Sprintf(", invoked t=%.3fs, %s)", float64(e.Time)/1e9, o.Status())
+}
+
+// ---- convergence ----------------------------------------------------------
+
+// checkConvergence: after healing every member holds the same log, byte for
+// byte, and reports the same checksum and last id.
+func (r *Run) checkConvergence() *Result {
+	res := newResult("convergence")
+	if r.Final == nil || len(r.Final.Nodes) == 0 {
+		res.fail("no final state: the runner dumped no node")
+		return res
+	}
+	if !r.HasRef {
+		res.fail("no node answered after healing")
+		return res
+	}
+	ref := r.Ref
+	var refNode *NodeFinal
+	for _, n := range r.Final.Nodes {
+		if n.Name == r.RefNode {
+			refNode = n
+		}
+	}
+	for _, n := range r.Final.Nodes {
+		if !n.Reachable {
+			res.fail("node %s (%s) did not answer after healing: %s", n.Name, n.Address, n.Error)
+			continue
+		}
+		if uint64(len(n.Log)) != n.Events {
+			res.fail("node %s: its log has %d events but it reports EVENTCOUNT %d", n.Name, len(n.Log), n.Events)
+		}
+		last := "00000000000000000000000000"
+		if len(n.Log) > 0 {
+			last = n.Log[len(n.Log)-1].ID
+		}
+		if n.LastID != last {
+			res.fail("node %s: CHECKSUM names last id %s but its log ends at %s", n.Name, n.LastID, last)
+		}
+		if n == refNode {
+			continue
+		}
+		if n.Checksum != refNode.Checksum {
+			res.fail("node %s checksum %s differs from %s's %s", n.Name, n.Checksum, refNode.Name, refNode.Checksum)
+		}
+		common := len(n.Log)
+		if len(ref) < common {
+			common = len(ref)
+		}
+		diverged := false
+		for i := 0; i < common; i++ {
+			if n.Log[i].Raw != ref[i].Raw {
+				res.fail("node %s diverges from %s at position %d: %s vs %s", n.Name, refNode.Name, i+1, n.Log[i].Raw, ref[i].Raw)
+				diverged = true
+				break
+			}
+		}
+		if !diverged && len(n.Log) != len(ref) {
+			res.fail("node %s has %d events, %s has %d (same prefix)", n.Name, len(n.Log), refNode.Name, len(ref))
+		}
+	}
+	// A configured voter or standby that no running node is: harmless for
+	// safety, but the cluster tolerates one failure less. Reported, not failed.
+	running := map[uint64]bool{}
+	for _, n := range r.Final.Nodes {
+		running[n.ID] = true
+	}
+	var stray []string
+	for _, m := range r.Final.Configuration {
+		if !running[m.ID] && m.Role != "spare" {
+			stray = append(stray, fmt.Sprintf("id %d (%s, %s)", m.ID, m.Role, m.ClientAddress))
+		}
+	}
+	if len(stray) > 0 {
+		res.Stats["configured_but_absent"] = stray
+	}
+	res.Stats["nodes"] = len(r.Final.Nodes)
+	res.Stats["events"] = len(ref)
+	res.Stats["checksum"] = refNode.Checksum
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d nodes hold the same %d events, checksum %s", len(r.Final.Nodes), len(ref), refNode.Checksum)
+	}
+	return res
+}
+
+// ---- the shape of the final log -------------------------------------------
+
+// checkLogStructure: ids strictly increasing; each stream's versions dense
+// from 0 and unique; no value twice (each was sent once, with an
+// idempotency key, however often it was retried).
+func (r *Run) checkLogStructure() *Result {
+	res := newResult("log-structure")
+	if !r.HasRef {
+		res.unknown("no final log")
+		return res
+	}
+	for i := 1; i < len(r.Ref); i++ {
+		if r.Ref[i].ID <= r.Ref[i-1].ID {
+			res.fail("ids not increasing at position %d: %s after %s", i+1, r.Ref[i].ID, r.Ref[i-1].ID)
+		}
+	}
+	seen := map[string]int{}
+	dups := 0
+	for i, ev := range r.Ref {
+		if j, ok := seen[ev.Value]; ok {
+			dups++
+			res.fail("duplicate event: value %q at positions %d (id %s, %s v%d) and %d (id %s, %s v%d)",
+				ev.Value, j+1, r.Ref[j].ID, r.Ref[j].Stream, r.Ref[j].Version, i+1, ev.ID, ev.Stream, ev.Version)
+			continue
+		}
+		seen[ev.Value] = i
+	}
+	names := make([]string, 0, len(r.streams))
+	for s := range r.streams {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	for _, s := range names {
+		for want, i := range r.streams[s] {
+			if got := r.Ref[i].Version; got != uint64(want) {
+				res.fail("stream %s: event %d of the stream (id %s) has version %d, want %d (versions must be dense and unique)",
+					s, want+1, r.Ref[i].ID, got, want)
+				break
+			}
+		}
+	}
+	res.Stats["events"] = len(r.Ref)
+	res.Stats["streams"] = len(r.streams)
+	res.Stats["duplicates"] = dups
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d events in %d streams: ids increasing, versions dense, no duplicate", len(r.Ref), len(r.streams))
+	}
+	return res
+}
+
+// ---- writes ---------------------------------------------------------------
+
+// definiteFailure lists the errors that promise nothing was written.
+var definiteFailure = map[string]bool{
+	"EF_EINVAL": true, "EF_EUNAVAILABLE": true, "EF_EAUTH": true, "EF_ECONFLICT": true,
+	"EF_EGAP": true, "EF_EKEYREUSE": true, "EF_EFULL": true, "EF_ETOOBIG": true,
+}
+
+// checkWrites: every acknowledged event is in the final log where the
+// acknowledgement said; nothing that definitely failed is; no event the
+// workload never sent; batches all or nothing and contiguous.
+func (r *Run) checkWrites() *Result {
+	res := newResult("writes")
+	if !r.HasRef {
+		res.unknown("no final log")
+		return res
+	}
+	var acked, ackedEvents, failed, unknownApplied, unknownLost int
+	for _, o := range r.H.Ops {
+		if o.Inv.F != "append" {
+			continue
+		}
+		present := 0
+		for _, v := range o.Inv.Values {
+			if r.pos(v) > 0 {
+				present++
+			}
+		}
+		if present > 0 && present < len(o.Inv.Values) {
+			res.fail("torn batch: %d of %d events of %s are in the final log", present, len(o.Inv.Values), describeOp(o))
+		}
+		if present == len(o.Inv.Values) && present > 1 {
+			first := r.pos(o.Inv.Values[0])
+			for j, v := range o.Inv.Values {
+				if r.pos(v) != first+j {
+					res.fail("batch not contiguous: %s has value %q at position %d, want %d", describeOp(o), v, r.pos(v), first+j)
+					break
+				}
+			}
+		}
+		if present == len(o.Inv.Values) && o.Inv.Expected != nil && *o.Inv.Expected != anyVersion {
+			if v := r.Ref[r.pos(o.Inv.Values[0])-1].Version; int64(v) != *o.Inv.Expected {
+				res.fail("expected version ignored: %s expected version %d but its first event is at version %d", describeOp(o), *o.Inv.Expected, v)
+			}
+		}
+		switch o.Status() {
+		case "ok":
+			acked++
+			if len(o.Done.Events) != len(o.Inv.Values) {
+				res.fail("%s was acknowledged with %d events for %d sent", describeOp(o), len(o.Done.Events), len(o.Inv.Values))
+			}
+			for j, v := range o.Inv.Values {
+				ackedEvents++
+				p := r.pos(v)
+				if p == 0 {
+					res.fail("lost acknowledged write: value %q of %s is not in the final log", v, describeOp(o))
+					continue
+				}
+				if j < len(o.Done.Events) {
+					ev, ack := r.Ref[p-1], o.Done.Events[j]
+					if ev.ID != ack.ID || ev.Version != ack.Version || ev.Stream != o.Inv.Stream {
+						res.fail("acknowledged write moved: value %q of %s was acknowledged as id %s %s v%d, final log has id %s %s v%d",
+							v, describeOp(o), ack.ID, o.Inv.Stream, ack.Version, ev.ID, ev.Stream, ev.Version)
+					}
+				}
+			}
+		case "fail":
+			failed++
+			if definiteFailure[o.Done.Error] && present > 0 {
+				res.fail("failed write applied: %s failed with %s (nothing written, it said) but its events are in the final log", describeOp(o), o.Done.Error)
+			}
+		default:
+			if present > 0 {
+				unknownApplied++
+			} else {
+				unknownLost++
+			}
+		}
+	}
+	for i, ev := range r.Ref {
+		if r.invoked[ev.Value] == nil {
+			res.fail("phantom event: position %d (id %s, %s v%d, value %q) was never sent by the workload", i+1, ev.ID, ev.Stream, ev.Version, ev.Value)
+		}
+	}
+	res.Stats["acknowledged_appends"] = acked
+	res.Stats["acknowledged_events"] = ackedEvents
+	res.Stats["failed_appends"] = failed
+	res.Stats["unknown_applied"] = unknownApplied
+	res.Stats["unknown_not_applied"] = unknownLost
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d acknowledged appends (%d events) all present; %d failed appends absent; %d unknown outcomes (%d applied)",
+			acked, ackedEvents, failed, unknownApplied+unknownLost, unknownApplied)
+	}
+	return res
+}
+
+// ---- reads against the final log -------------------------------------------
+
+// readAllBounds: what a successful GETALL page says about the length of
+// the serving node's log (positions are 1-based; 0 is the empty log):
+//   - a page shorter than its limit, not empty: exactly its last position;
+//   - a full page: at least its last position (there may be more);
+//   - an empty page after id X: at most X's position (the node may not
+//     even hold X yet: then it has nothing after X either).
+//
+// ok is false when the offset is not in the final log.
+func (r *Run) readAllBounds(o *Op) (lo, hi int, ok bool) {
+	start := 0
+	if o.Inv.After != "" {
+		i, found := r.byID[o.Inv.After]
+		if !found {
+			return 0, 0, false
+		}
+		start = i + 1
+	}
+	n := len(o.Done.Read)
+	switch {
+	case n == 0 && start > 0:
+		return 0, start, true
+	case o.Inv.Limit > 0 && n >= o.Inv.Limit:
+		return start + n, math.MaxInt, true
+	default:
+		return start + n, start + n, true
+	}
+}
+
+// checkReads: every successful read, in every mode and on every node, shows
+// a prefix of the final log: a stream read the stream's first events, a
+// GETALL page the events right after its offset.
+func (r *Run) checkReads() *Result {
+	res := newResult("read-prefix")
+	if !r.HasRef {
+		res.unknown("no final log")
+		return res
+	}
+	reads := 0
+	for _, o := range r.H.Ops {
+		if o.Status() != "ok" {
+			continue
+		}
+		switch o.Inv.F {
+		case "read":
+			reads++
+			idx := r.streams[o.Inv.Stream]
+			for j, ev := range o.Done.Read {
+				v := o.Inv.From + uint64(j)
+				if ev.Version != v || ev.Stream != o.Inv.Stream {
+					res.fail("non-prefix read: %s returned %s v%d as its event %d, want %s v%d", describeOp(o), ev.Stream, ev.Version, j, o.Inv.Stream, v)
+					break
+				}
+				if v >= uint64(len(idx)) {
+					res.fail("non-prefix read: %s saw %s v%d (value %q), the final stream has only %d events",
+						describeOp(o), ev.Stream, v, ev.Value, len(idx))
+					break
+				}
+				want := r.Ref[idx[v]]
+				if ev.ID != want.ID || ev.Value != want.Value {
+					res.fail("non-prefix read: %s saw %s v%d = id %s value %q, the final log has id %s value %q",
+						describeOp(o), ev.Stream, v, ev.ID, ev.Value, want.ID, want.Value)
+					break
+				}
+			}
+		case "read_all":
+			reads++
+			if o.Inv.After != "" {
+				if _, found := r.byID[o.Inv.After]; !found {
+					res.fail("non-prefix read: %s read after id %s, which is not in the final log", describeOp(o), o.Inv.After)
+					continue
+				}
+			}
+			start := 0
+			if o.Inv.After != "" {
+				start = r.byID[o.Inv.After] + 1
+			}
+			for j, ev := range o.Done.Read {
+				p := start + j
+				if p >= len(r.Ref) {
+					res.fail("non-prefix read: %s saw id %s (value %q) at position %d, the final log has %d events",
+						describeOp(o), ev.ID, ev.Value, p+1, len(r.Ref))
+					break
+				}
+				want := r.Ref[p]
+				if ev.ID != want.ID || ev.Value != want.Value || ev.Stream != want.Stream || ev.Version != want.Version {
+					res.fail("non-prefix read: %s saw id %s (%s v%d, value %q) at position %d, the final log has id %s (%s v%d, value %q)",
+						describeOp(o), ev.ID, ev.Stream, ev.Version, ev.Value, p+1, want.ID, want.Stream, want.Version, want.Value)
+					break
+				}
+			}
+		}
+	}
+	res.Stats["reads"] = reads
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d successful reads, all prefixes of the final log", reads)
+	}
+	return res
+}
+
+// ---- sessions ---------------------------------------------------------------
+
+// nodeEpoch counts how often a node's data directory was wiped (by the
+// membership nemesis) before time t: a wiped node legitimately starts over.
+func (r *Run) nodeEpoch(node string, t int64) int {
+	n := 0
+	for _, e := range r.H.Nemesis {
+		if e.Fault == "wipe" && e.Time < t {
+			for _, w := range e.Nodes {
+				if w == node {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// checkSessions: within one client session, reads of one node never go
+// back in time; read-your-writes reads include the session's own
+// acknowledged appends.
+func (r *Run) checkSessions() *Result {
+	res := newResult("sessions")
+	type key struct {
+		process int
+		node    string
+		epoch   int
+		stream  string
+	}
+	seen := map[key]int{} // longest stream / furthest log position seen
+	// own[process][stream]: this session's acknowledged values, in completion order
+	type ack struct {
+		t      int64
+		values []string
+	}
+	own := map[int]map[string][]ack{}
+	for _, o := range r.H.Ops {
+		if o.Inv.F == "append" && o.Status() == "ok" {
+			m := own[o.Inv.Process]
+			if m == nil {
+				m = map[string][]ack{}
+				own[o.Inv.Process] = m
+			}
+			m[o.Inv.Stream] = append(m[o.Inv.Stream], ack{o.Done.Time, o.Inv.Values})
+		}
+	}
+	regressions, rywChecked := 0, 0
+	// process reads in completion order per session
+	var reads []*Op
+	for _, o := range r.H.Ops {
+		if (o.Inv.F == "read" || o.Inv.F == "read_all") && o.Status() == "ok" {
+			reads = append(reads, o)
+		}
+	}
+	sort.SliceStable(reads, func(i, j int) bool { return reads[i].Done.Time < reads[j].Done.Time })
+	for _, o := range reads {
+		node := o.Done.Node
+		ep := r.nodeEpoch(node, o.Inv.Time)
+		switch o.Inv.F {
+		case "read":
+			k := key{o.Inv.Process, node, ep, o.Inv.Stream}
+			length := int(o.Inv.From) + len(o.Done.Read)
+			if prev, ok := seen[k]; ok && length < prev {
+				regressions++
+				res.fail("non-monotonic read: %s saw %d events of %s, this session saw %d on that node before",
+					describeOp(o), length, o.Inv.Stream, prev)
+			}
+			if length > seen[k] {
+				seen[k] = length
+			}
+			if o.Inv.Mode == "ryw" {
+				rywChecked++
+				got := map[string]bool{}
+				for _, ev := range o.Done.Read {
+					got[ev.Value] = true
+				}
+				for _, a := range own[o.Inv.Process][o.Inv.Stream] {
+					if a.t >= o.Inv.Time {
+						break
+					}
+					for _, v := range a.values {
+						if !got[v] && o.Inv.From == 0 {
+							res.fail("read-your-writes violated: %s misses value %q that this session appended (acknowledged t=%.3fs)",
+								describeOp(o), v, float64(a.t)/1e9)
+						}
+					}
+				}
+			}
+		case "read_all":
+			if !r.HasRef {
+				continue
+			}
+			lo, hi, found := r.readAllBounds(o)
+			if !found {
+				continue // read-prefix reports it
+			}
+			k := key{o.Inv.Process, node, ep, ""}
+			if prev, ok := seen[k]; ok && hi < prev {
+				regressions++
+				res.fail("non-monotonic read: %s shows the node's log at most %d events long, this session saw %d on that node before",
+					describeOp(o), hi, prev)
+			}
+			if lo > seen[k] {
+				seen[k] = lo
+			}
+			if o.Inv.Mode == "ryw" && hi != math.MaxInt {
+				rywChecked++
+				for _, m := range own[o.Inv.Process] {
+					for _, a := range m {
+						if a.t >= o.Inv.Time {
+							continue
+						}
+						for _, v := range a.values {
+							if p := r.pos(v); p > hi {
+								res.fail("read-your-writes violated: %s shows at most %d events, but this session appended value %q (position %d) before it",
+									describeOp(o), hi, v, p)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	res.Stats["reads"] = len(reads)
+	res.Stats["ryw_reads_checked"] = rywChecked
+	res.Stats["regressions"] = regressions
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d reads monotonic per session and node; %d read-your-writes reads saw their session's writes", len(reads), rywChecked)
+	}
+	return res
+}
+
+// ---- coverage -------------------------------------------------------------
+
+// checkCoverage: a run that acknowledged nothing, or read nothing in some
+// mode, proves nothing, and must not pass for lack of evidence.
+func (r *Run) checkCoverage() *Result {
+	res := newResult("coverage")
+	counts := map[string]int{}
+	for _, o := range r.H.Ops {
+		if o.Status() != "ok" {
+			continue
+		}
+		k := o.Inv.F
+		if o.Inv.F != "append" {
+			k += " " + o.Inv.Mode
+		}
+		counts[k]++
+	}
+	for _, k := range []string{"append", "read linearizable", "read local", "read ryw",
+		"read_all linearizable", "read_all local", "read_all ryw"} {
+		res.Stats[k] = counts[k]
+		if counts[k] == 0 {
+			res.fail("no successful %s in the whole run: nothing was tested there", k)
+		}
+	}
+	if r.HasRef && len(r.Ref) == 0 {
+		res.fail("the final log is empty")
+	}
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d acknowledged appends; successful reads in every mode", counts["append"])
+	}
+	return res
+}
+
+// ---- node logs and process exits -------------------------------------------
+
+var crashPatterns = regexp.MustCompile(`(?i)(assertion .*failed|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|Segmentation fault|stack smashing|double free|corrupted size|panic:|\bFATAL\b|Aborted|rejected by the state machine)`)
+
+// snapshotRestore marks a node installing a snapshot from the leader (the
+// "snapshot" nemesis wants to see it happen).
+var snapshotRestore = regexp.MustCompile(`restored a snapshot`)
+
+// checkNodeLogs scans every node's stderr for crash signatures and every
+// process exit for one the runner did not cause.
+func checkNodeLogs(dir string) *Result {
+	res := newResult("node-logs")
+	files, _ := filepath.Glob(filepath.Join(dir, "nodes", "*.log"))
+	sort.Strings(files)
+	lines, restores := 0, 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			res.fail("cannot read %s: %v", f, err)
+			continue
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			lines++
+			if snapshotRestore.MatchString(line) {
+				restores++
+			}
+			if crashPatterns.MatchString(line) {
+				res.fail("%s:%d: %s", filepath.Base(f), i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+	exits := 0
+	diskFull := []string{}
+	if data, err := os.ReadFile(filepath.Join(dir, "nodes", "exits.jsonl")); err == nil {
+		list, err := parseExits(data)
+		if err != nil {
+			res.fail("%v", err)
+		}
+		for _, e := range list {
+			exits++
+			if e.Expected {
+				continue
+			}
+			switch {
+			case e.DiskFull && e.Signal == 0:
+				// Stopping on ENOSPC during apply is the designed reaction
+				// (a restart re-applies the entry); it is reported, not failed.
+				diskFull = append(diskFull, e.Node)
+			case e.Signal != 0:
+				res.fail("node %s (pid %d) died of signal %d at t=%.3fs, not sent by the runner", e.Node, e.Pid, e.Signal, float64(e.Time)/1e9)
+			default:
+				res.fail("node %s (pid %d) exited with status %d at t=%.3fs on its own", e.Node, e.Pid, e.ExitCode, float64(e.Time)/1e9)
+			}
+		}
+	}
+	res.Stats["log_files"] = len(files)
+	res.Stats["log_lines"] = lines
+	res.Stats["snapshot_restores"] = restores
+	res.Stats["process_exits"] = exits
+	res.Stats["disk_full_exits"] = diskFull
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d log files (%d lines) without crash signatures; %d process exits, all caused by the runner", len(files), lines, exits)
+	}
+	return res
+}

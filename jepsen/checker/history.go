@@ -1,0 +1,266 @@
+package main
+
+// The inputs of the checker: the history the runner recorded and the final
+// state it dumped from every node after healing. docs/jepsen.md and
+// jepsen/README.md describe the files; this is their reader.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Entry is one line of history.jsonl.
+type Entry struct {
+	Index   int    `json:"index"`
+	Type    string `json:"type"` // invoke, ok, fail, info
+	Process int    `json:"process"`
+	Op      int64  `json:"op"` // pairs an invocation with its completion
+	F       string `json:"f"`  // append, read, read_all, nemesis
+	Time    int64  `json:"time"`
+	Node    string `json:"node,omitempty"`
+
+	// append
+	Stream   string     `json:"stream,omitempty"`
+	Expected *int64     `json:"expected,omitempty"` // -1: "any"
+	Values   []string   `json:"values,omitempty"`
+	Keys     []string   `json:"keys,omitempty"`
+	Events   []AckEvent `json:"events,omitempty"` // ok append: what was stored
+
+	// read (GET of Stream from From) and read_all (GETALL after After)
+	Mode  string      `json:"mode,omitempty"` // linearizable, local, ryw
+	Pref  string      `json:"pref,omitempty"` // leader, follower, any
+	From  uint64      `json:"from,omitempty"`
+	After string      `json:"after,omitempty"`
+	Limit int         `json:"limit,omitempty"`
+	Read  []ReadEvent `json:"read,omitempty"`
+
+	Error   string `json:"error,omitempty"`
+	Message string `json:"message,omitempty"`
+
+	// nemesis
+	Fault string   `json:"fault,omitempty"`
+	Phase string   `json:"phase,omitempty"`
+	Nodes []string `json:"nodes,omitempty"`
+	Value string   `json:"value,omitempty"`
+}
+
+// AckEvent is one stored event as an acknowledged append returned it.
+type AckEvent struct {
+	ID      string `json:"id"`
+	Version uint64 `json:"version"`
+}
+
+// ReadEvent is one event as a read returned it.
+type ReadEvent struct {
+	ID      string `json:"id"`
+	Stream  string `json:"stream"`
+	Version uint64 `json:"version"`
+	Value   string `json:"value"`
+}
+
+const anyVersion = -1
+
+// Op is an invocation with its completion (nil while none was recorded:
+// the runner died, which the checker treats like info).
+type Op struct {
+	Inv  *Entry
+	Done *Entry
+}
+
+// Status is the completion type, "info" when there was none.
+func (o *Op) Status() string {
+	if o.Done == nil {
+		return "info"
+	}
+	return o.Done.Type
+}
+
+// ReturnTime is the completion time, or infinity for an unknown outcome.
+func (o *Op) ReturnTime(inf int64) int64 {
+	if o.Done == nil || o.Done.Type == "info" {
+		return inf
+	}
+	return o.Done.Time
+}
+
+// History is a parsed history.jsonl.
+type History struct {
+	Entries []*Entry
+	Ops     []*Op // client operations in invocation order
+	Nemesis []*Entry
+	MaxTime int64
+}
+
+func parseHistory(data []byte) (*History, error) {
+	h := &History{}
+	byOp := map[int64]*Op{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		e := &Entry{}
+		if err := json.Unmarshal(raw, e); err != nil {
+			return nil, fmt.Errorf("history line %d: %v", line, err)
+		}
+		h.Entries = append(h.Entries, e)
+		if e.Time > h.MaxTime {
+			h.MaxTime = e.Time
+		}
+		if e.F == "nemesis" {
+			h.Nemesis = append(h.Nemesis, e)
+			continue
+		}
+		switch e.Type {
+		case "invoke":
+			if _, dup := byOp[e.Op]; dup {
+				return nil, fmt.Errorf("history line %d: op %d invoked twice", line, e.Op)
+			}
+			o := &Op{Inv: e}
+			byOp[e.Op] = o
+			h.Ops = append(h.Ops, o)
+		case "ok", "fail", "info":
+			o := byOp[e.Op]
+			if o == nil {
+				return nil, fmt.Errorf("history line %d: completion of op %d that was never invoked", line, e.Op)
+			}
+			if o.Done != nil {
+				return nil, fmt.Errorf("history line %d: op %d completed twice", line, e.Op)
+			}
+			if e.F != o.Inv.F {
+				return nil, fmt.Errorf("history line %d: op %d invoked as %s, completed as %s", line, e.Op, o.Inv.F, e.F)
+			}
+			o.Done = e
+		default:
+			return nil, fmt.Errorf("history line %d: unknown type %q", line, e.Type)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// LogEvent is one event of a node's final log.
+type LogEvent struct {
+	Raw     string          // the exact bytes the node returned
+	ID      string          `json:"id"`
+	Stream  string          `json:"stream"`
+	Version uint64          `json:"version"`
+	Data    json.RawMessage `json:"data"`
+	Value   string          // data, when it is a JSON string (every event the workload writes)
+}
+
+// NodeFinal is what the runner learnt from one node after healing.
+type NodeFinal struct {
+	Name      string     `json:"name"`
+	ID        uint64     `json:"id"`
+	Address   string     `json:"address"`
+	Reachable bool       `json:"reachable"`
+	Error     string     `json:"error,omitempty"`
+	Checksum  string     `json:"checksum"`
+	LastID    string     `json:"last_id"`
+	Events    uint64     `json:"events"`
+	Applied   uint64     `json:"applied_index"`
+	LogFile   string     `json:"log"`
+	Log       []LogEvent `json:"-"`
+}
+
+// Final is final/nodes.json plus every node's log.
+type Final struct {
+	Nodes []*NodeFinal `json:"nodes"`
+	// Configuration: CLUSTER MEMBERS after healing (id, role, addresses).
+	Configuration []struct {
+		ID            uint64 `json:"id"`
+		Role          string `json:"role"`
+		ClientAddress string `json:"client_address"`
+	} `json:"configuration"`
+	Converged bool   `json:"converged"`
+	Note      string `json:"note,omitempty"`
+}
+
+func parseLog(data []byte) ([]LogEvent, error) {
+	var out []LogEvent
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := sc.Bytes()
+		if len(raw) == 0 {
+			continue
+		}
+		ev := LogEvent{Raw: string(raw)}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("line %d: %v", line, err)
+		}
+		var s string
+		if json.Unmarshal(ev.Data, &s) == nil {
+			ev.Value = s
+		}
+		out = append(out, ev)
+	}
+	return out, sc.Err()
+}
+
+func loadFinal(dir string) (*Final, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "nodes.json"))
+	if err != nil {
+		return nil, err
+	}
+	f := &Final{}
+	if err := json.Unmarshal(data, f); err != nil {
+		return nil, fmt.Errorf("nodes.json: %v", err)
+	}
+	for _, n := range f.Nodes {
+		if !n.Reachable || n.LogFile == "" {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, n.LogFile))
+		if err != nil {
+			return nil, err
+		}
+		if n.Log, err = parseLog(raw); err != nil {
+			return nil, fmt.Errorf("%s: %v", n.LogFile, err)
+		}
+	}
+	sort.SliceStable(f.Nodes, func(i, j int) bool { return f.Nodes[i].Name < f.Nodes[j].Name })
+	return f, nil
+}
+
+// ProcessExit is one line of nodes/exits.jsonl: how a node process ended.
+type ProcessExit struct {
+	Node     string `json:"node"`
+	Pid      int    `json:"pid"`
+	Time     int64  `json:"time"`
+	ExitCode int    `json:"exit_code"` // -1 when killed by a signal
+	Signal   int    `json:"signal"`
+	Expected bool   `json:"expected"` // the runner sent that signal
+	Why      string `json:"why,omitempty"`
+	DiskFull bool   `json:"disk_full"` // its data directory was full at the time
+}
+
+func parseExits(data []byte) ([]ProcessExit, error) {
+	var out []ProcessExit
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var e ProcessExit
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("exits line %d: %v", i+1, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

@@ -1,0 +1,468 @@
+/* eventflow-jepsen - one fault-injection run against real eventflowd
+ * processes (see jepsen/README.md).
+ *
+ *   eventflow-jepsen --tag TAG --run-dir DIR --eventflowd PATH [options]
+ *
+ * jepsen/run.sh is the way to call it: it creates the network namespaces
+ * (netctl.sh), builds everything, calls this, then the checker, and cleans
+ * up whatever happens. This program:
+ *   1. enters the client namespace efj-TAG-c, from which every node is
+ *      reachable (its threads and sockets live there; nothing it sends can
+ *      leave the run's namespaces);
+ *   2. mounts a tmpfs per node and starts the nodes (cluster.c);
+ *   3. runs the workload threads (workload.c) and, on this thread, the
+ *      nemesis schedule (nemesis.c) until the time limit;
+ *   4. heals everything, lets the workload run a little longer, stops it;
+ *   5. waits for the nodes to converge and dumps each node's whole log,
+ *      CHECKSUM, EVENTCOUNT and STATUS into DIR/final/;
+ *   6. stops the nodes and unmounts. History: DIR/history.jsonl; node
+ *      logs: DIR/nodes/.
+ * Exit status 0 when the run completed (the checker judges it), 1 when it
+ * could not be carried out. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "eventflow/eventflow.h"
+#include "history.h"
+#include "nemesis.h"
+#include "rawresp.h"
+#include "workload.h"
+
+#define DUMP_PAGE 10000
+#define NODE_TIMEOUT_MS 3000
+
+struct options {
+    const char *tag;
+    const char *run_dir;
+    const char *data_root;
+    const char *eventflowd;
+    const char *faketime_lib;
+    const char *nemesis;
+    const char *prefix;
+    uint64_t seed;
+    int nodes;
+    int time_limit_s;
+    int recovery_s;
+    int converge_s;
+    int workers;
+    int think_ms;
+    int election_timeout_ms;
+    int snapshot_threshold;
+    int snapshot_trailing;
+    int disk_mb;
+};
+
+static atomic_bool interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&interrupted, true);
+}
+
+static void usage(void)
+{
+    fputs("usage: eventflow-jepsen --tag TAG --run-dir DIR --eventflowd PATH [--data-root DIR]\n"
+          "         [--seed N] [--nodes 3|5] [--time-limit S] [--nemesis LIST] [--workers N]\n"
+          "         [--think-ms MS] [--recovery S] [--converge S] [--election-timeout MS]\n"
+          "         [--snapshot-threshold N] [--snapshot-trailing N] [--disk-mb MB]\n"
+          "         [--faketime-lib PATH] [--prefix 10.77.0]\n",
+          stderr);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    enum { O_TAG = 256, O_RUN, O_DATA, O_EFD, O_FT, O_NEM, O_PREFIX, O_SEED, O_NODES, O_TIME, O_REC, O_CONV,
+           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK };
+    static const struct option longopts[] = {
+        {"tag", required_argument, NULL, O_TAG},
+        {"run-dir", required_argument, NULL, O_RUN},
+        {"data-root", required_argument, NULL, O_DATA},
+        {"eventflowd", required_argument, NULL, O_EFD},
+        {"faketime-lib", required_argument, NULL, O_FT},
+        {"nemesis", required_argument, NULL, O_NEM},
+        {"prefix", required_argument, NULL, O_PREFIX},
+        {"seed", required_argument, NULL, O_SEED},
+        {"nodes", required_argument, NULL, O_NODES},
+        {"time-limit", required_argument, NULL, O_TIME},
+        {"recovery", required_argument, NULL, O_REC},
+        {"converge", required_argument, NULL, O_CONV},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"think-ms", required_argument, NULL, O_THINK},
+        {"election-timeout", required_argument, NULL, O_ET},
+        {"snapshot-threshold", required_argument, NULL, O_ST},
+        {"snapshot-trailing", required_argument, NULL, O_SK},
+        {"disk-mb", required_argument, NULL, O_DISK},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (struct options){.nemesis = "kill,pause,partition", .prefix = "10.77.0", .seed = 1, .nodes = 3,
+                          .time_limit_s = 60, .recovery_s = 5, .converge_s = 60, .workers = 6, .think_ms = 100,
+                          .election_timeout_ms = 1000, .snapshot_threshold = 1024, .snapshot_trailing = 256,
+                          .disk_mb = 768};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_TAG: o->tag = optarg; break;
+        case O_RUN: o->run_dir = optarg; break;
+        case O_DATA: o->data_root = optarg; break;
+        case O_EFD: o->eventflowd = optarg; break;
+        case O_FT: o->faketime_lib = optarg[0] ? optarg : NULL; break;
+        case O_NEM: o->nemesis = optarg; break;
+        case O_PREFIX: o->prefix = optarg; break;
+        case O_SEED: o->seed = strtoull(optarg, NULL, 10); break;
+        case O_NODES: o->nodes = atoi(optarg); break;
+        case O_TIME: o->time_limit_s = atoi(optarg); break;
+        case O_REC: o->recovery_s = atoi(optarg); break;
+        case O_CONV: o->converge_s = atoi(optarg); break;
+        case O_WORKERS: o->workers = atoi(optarg); break;
+        case O_THINK: o->think_ms = atoi(optarg); break;
+        case O_ET: o->election_timeout_ms = atoi(optarg); break;
+        case O_ST: o->snapshot_threshold = atoi(optarg); break;
+        case O_SK: o->snapshot_trailing = atoi(optarg); break;
+        case O_DISK: o->disk_mb = atoi(optarg); break;
+        default: usage(); return -1;
+        }
+    }
+    if (o->tag == NULL || o->run_dir == NULL || o->eventflowd == NULL || o->nodes < 1 || o->nodes > CLUSTER_MAX ||
+        o->time_limit_s < 1) {
+        usage();
+        return -1;
+    }
+    return 0;
+}
+
+/* Move this process (before any thread exists) into the client namespace. */
+static int enter_client_namespace(const char *tag)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/var/run/netns/efj-%s-c", tag);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "runner: %s: %s (did netctl.sh up run?)\n", path, strerror(errno));
+        return -1;
+    }
+    int rv = setns(fd, CLONE_NEWNET);
+    close(fd);
+    if (rv != 0) {
+        fprintf(stderr, "runner: setns: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- convergence and the final dump -------------------------------------------- */
+
+struct node_state {
+    bool ok;
+    char checksum[32];
+    char last_id[32];
+    uint64_t applied;
+    char error[256];
+};
+
+static void node_checksum(const struct slot *s, struct node_state *st)
+{
+    struct resp_value v;
+    memset(st, 0, sizeof *st);
+    if (rawresp_call(s->client_addr, "CHECKSUM", NULL, NODE_TIMEOUT_MS, &v, st->error, sizeof st->error) != 0)
+        return;
+    if (v.type == RESP_T_ARRAY && v.n == 2 && v.elems[0].str && v.elems[1].str) {
+        snprintf(st->last_id, sizeof st->last_id, "%s", v.elems[0].str);
+        snprintf(st->checksum, sizeof st->checksum, "%s", v.elems[1].str);
+        st->ok = true;
+    } else {
+        snprintf(st->error, sizeof st->error, "CHECKSUM: %s", v.type == RESP_T_ERROR ? v.str : "unexpected reply");
+    }
+    resp_value_free(&v);
+    json_t *status = rawresp_status(s->client_addr, NODE_TIMEOUT_MS, st->error, sizeof st->error);
+    if (status != NULL) {
+        st->applied = (uint64_t)json_integer_value(json_object_get(status, "applied_index"));
+        json_decref(status);
+    }
+}
+
+/* Wait until every member answers with the same last id and checksum. */
+static bool wait_convergence(struct cluster *c, int seconds)
+{
+    for (int waited = 0; waited < seconds * 1000; waited += 500) {
+        cluster_reap(c);
+        bool same = true;
+        struct node_state first = {0};
+        int members[CLUSTER_MAX];
+        int m = cluster_members(c, members);
+        for (int k = 0; k < m && same; k++) {
+            struct node_state st;
+            node_checksum(&c->slots[members[k]], &st);
+            if (!st.ok)
+                same = false;
+            else if (k == 0)
+                first = st;
+            else if (strcmp(st.checksum, first.checksum) != 0 || strcmp(st.last_id, first.last_id) != 0)
+                same = false;
+        }
+        if (same && m > 0)
+            return true;
+        sleep_ms(500);
+    }
+    return false;
+}
+
+/* Write one node's whole log, page by page, exactly as it sends events. */
+static int dump_log(const struct slot *s, const char *path, uint64_t *count, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        snprintf(err, errlen, "%.600s: %.300s", path, strerror(errno));
+        return -1;
+    }
+    char offset[64] = "";
+    *count = 0;
+    int rc = 0;
+    for (;;) {
+        char arg[256];
+        snprintf(arg, sizeof arg, "{\"offset\":\"%s\",\"limit\":%d,\"stale_ok\":true,\"timeout_ms\":5000}", offset,
+                 DUMP_PAGE);
+        struct resp_value v;
+        if (rawresp_call(s->client_addr, "GETALL", arg, 30000, &v, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        if (v.type != RESP_T_ARRAY) {
+            snprintf(err, errlen, "GETALL: %s", v.type == RESP_T_ERROR ? v.str : "unexpected reply");
+            resp_value_free(&v);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < v.n; i++) {
+            fwrite(v.elems[i].str, 1, v.elems[i].len, f);
+            fputc('\n', f);
+        }
+        *count += v.n;
+        bool more = v.n == DUMP_PAGE;
+        if (more) {
+            /* The next page starts after the last id: {"id":"<26 chars>",... */
+            const char *last = v.elems[v.n - 1].str;
+            const char *p = strstr(last, "\"id\":\"");
+            if (p == NULL) {
+                snprintf(err, errlen, "GETALL: an event without an id");
+                resp_value_free(&v);
+                rc = -1;
+                break;
+            }
+            snprintf(offset, sizeof offset, "%.26s", p + 6);
+        }
+        resp_value_free(&v);
+        if (!more)
+            break;
+    }
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(err, errlen, "%.600s: %.300s", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+static uint64_t node_integer(const struct slot *s, const char *cmd)
+{
+    struct resp_value v;
+    char err[256];
+    uint64_t n = 0;
+    if (rawresp_call(s->client_addr, cmd, NULL, NODE_TIMEOUT_MS, &v, err, sizeof err) == 0) {
+        if (v.type == RESP_T_INT)
+            n = (uint64_t)v.integer;
+        resp_value_free(&v);
+    }
+    return n;
+}
+
+static int dump_final(struct cluster *c, const char *run_dir, bool converged)
+{
+    json_t *nodes = json_array();
+    int members[CLUSTER_MAX];
+    int m = cluster_members(c, members);
+    for (int k = 0; k < m; k++) {
+        struct slot *s = &c->slots[members[k]];
+        struct node_state st;
+        node_checksum(s, &st);
+        char file[32], path[800], err[1024] = "";
+        snprintf(file, sizeof file, "%s.jsonl", s->name);
+        snprintf(path, sizeof path, "%s/final/%s", run_dir, file);
+        uint64_t count = 0;
+        bool reachable = st.ok && dump_log(s, path, &count, err, sizeof err) == 0;
+        if (!st.ok)
+            snprintf(err, sizeof err, "%s", st.error);
+        json_t *j = json_pack("{s:s, s:I, s:s, s:b, s:s, s:s, s:I, s:I, s:s, s:I}", "name", s->name, "id",
+                              (json_int_t)s->id, "address", s->client_addr, "reachable", reachable, "checksum",
+                              st.checksum, "last_id", st.last_id, "events",
+                              (json_int_t)(reachable ? node_integer(s, "EVENTCOUNT") : 0), "applied_index",
+                              (json_int_t)st.applied, "log", reachable ? file : "", "dumped", (json_int_t)count);
+        if (!reachable)
+            json_object_set_new(j, "error", json_string(err));
+        json_array_append_new(nodes, j);
+        fprintf(stderr, "runner: final %s: %s, %" PRIu64 " events, checksum %s, last id %s%s%s\n", s->name,
+                reachable ? "dumped" : "UNREACHABLE", count, st.checksum, st.last_id, err[0] ? ": " : "", err);
+    }
+    /* The configuration as the first member that answers reports it. */
+    json_t *config = json_array();
+    for (int k = 0; k < m && json_array_size(config) == 0; k++) {
+        struct resp_value v;
+        char err[256];
+        if (rawresp_call(c->slots[members[k]].client_addr, "CLUSTER MEMBERS", NULL, NODE_TIMEOUT_MS, &v, err,
+                         sizeof err) != 0)
+            continue;
+        for (size_t i = 0; v.type == RESP_T_ARRAY && i < v.n; i++) {
+            json_t *member = v.elems[i].str ? json_loadb(v.elems[i].str, v.elems[i].len, 0, NULL) : NULL;
+            if (member != NULL)
+                json_array_append_new(config, member);
+        }
+        resp_value_free(&v);
+    }
+    json_t *doc = json_pack("{s:o, s:b, s:o}", "nodes", nodes, "converged", converged, "configuration", config);
+    char path[800];
+    snprintf(path, sizeof path, "%s/final/nodes.json", run_dir);
+    int rc = json_dump_file(doc, path, JSON_INDENT(2));
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- the run -------------------------------------------------------------------------- */
+
+static int wait_leader(struct cluster *c, int seconds)
+{
+    for (int waited = 0; waited < seconds * 1000; waited += 250) {
+        if (cluster_leader(c) != 0)
+            return 0;
+        cluster_reap(c);
+        sleep_ms(250);
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    if (parse_options(argc, argv, &o) != 0)
+        return 1;
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (enter_client_namespace(o.tag) != 0)
+        return 1;
+    char path[800];
+    snprintf(path, sizeof path, "%s/nodes", o.run_dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/final", o.run_dir);
+    mkdir(path, 0755);
+    char data_root[700];
+    if (o.data_root == NULL) {
+        snprintf(data_root, sizeof data_root, "%s/data", o.run_dir);
+        o.data_root = data_root;
+    }
+    mkdir(o.data_root, 0755);
+    snprintf(path, sizeof path, "%s/history.jsonl", o.run_dir);
+    if (history_open(path) != 0) {
+        perror(path);
+        return 1;
+    }
+
+    struct cluster c;
+    struct cluster_config cc = {
+        .tag = o.tag,
+        .n = o.nodes,
+        .prefix = o.prefix,
+        .eventflowd = o.eventflowd,
+        .run_dir = o.run_dir,
+        .data_root = o.data_root,
+        .faketime_lib = o.faketime_lib,
+        .election_timeout_ms = o.election_timeout_ms,
+        .snapshot_threshold = o.snapshot_threshold,
+        .snapshot_trailing = o.snapshot_trailing,
+        .disk_mb = o.disk_mb,
+    };
+    int status = 1;
+    struct nemesis *nem = NULL;
+    bool workload_running = false;
+    if (cluster_init(&c, &cc) != 0)
+        goto out;
+    char endpoints[1024];
+    cluster_endpoints(&c, endpoints, sizeof endpoints);
+    char err[256];
+    nem = nemesis_new(&c, o.nemesis, o.seed, endpoints, err, sizeof err);
+    if (nem == NULL) {
+        fprintf(stderr, "runner: %s\n", err);
+        goto out;
+    }
+
+    fprintf(stderr, "runner: seed %" PRIu64 ", %d nodes, %d s, nemesis %s, %d workers\n", o.seed, o.nodes,
+            o.time_limit_s, o.nemesis, o.workers);
+    for (int i = 1; i <= o.nodes; i++)
+        if (cluster_start(&c, i) != 0)
+            goto out;
+    if (wait_leader(&c, 30) != 0) {
+        fprintf(stderr, "runner: no leader within 30 s of starting the cluster\n");
+        goto out;
+    }
+    history_nemesis("setup", "stop", NULL, "cluster of %d nodes up, leader elected", o.nodes);
+
+    struct workload_config wc = {
+        .endpoints = endpoints,
+        .workers = o.workers,
+        .seed = o.seed,
+        .think_ms = o.think_ms,
+        .stream_slots = 6,
+        .stream_max_events = 50,
+        .request_timeout_ms = 2000,
+        .retry_deadline_ms = 6000,
+    };
+    if (workload_start(&wc) != 0)
+        goto out;
+    workload_running = true;
+
+    int64_t end = (int64_t)o.time_limit_s * 1000000000;
+    nemesis_run(nem, end, &interrupted);
+    nemesis_heal_all(nem);
+    if (wait_leader(&c, 30) != 0)
+        fprintf(stderr, "runner: no leader within 30 s after healing\n");
+    nemesis_idle(nem, o.recovery_s * 1000, &interrupted);
+    workload_stop();
+    workload_running = false;
+    fprintf(stderr, "runner: workload stopped after %" PRIu64 " operations\n", workload_completed());
+
+    bool converged = wait_convergence(&c, o.converge_s);
+    history_nemesis("final", "stop", NULL, "nodes %s", converged ? "converged" : "did NOT converge");
+    if (dump_final(&c, o.run_dir, converged) != 0)
+        fprintf(stderr, "runner: could not write final/nodes.json\n");
+    status = 0;
+out:
+    if (workload_running)
+        workload_stop();
+    cluster_destroy(&c);
+    nemesis_free(nem);
+    history_close();
+    return status;
+}
