@@ -32,6 +32,10 @@
 #include "server/server.h"
 
 #define CLUSTER_STATUS_TIMEOUT_MS 1000
+/* A down member refuses the connection at once; a generous timeout only
+ * costs time when one is cut off, and keeps a loaded machine from refusing
+ * a safe change. */
+#define QUORUM_CHECK_TIMEOUT_MS 5000
 
 static const char *role_name(int role)
 {
@@ -322,6 +326,95 @@ static void transfer_cb(struct raft_transfer *t)
     change_done(r);
 }
 
+/* ---- a strict reconfiguration check ------------------------------------- */
+
+/* Removing or demoting a voter is refused unless a majority of the voters
+ * left would be reachable: otherwise raft appends the new configuration,
+ * the leader cannot commit it, steps down, and the change may or may not
+ * survive. The leader asks every other remaining voter for STATUS first. */
+struct quorum_check {
+    struct change_req *r;
+    bool remove;        /* else demote to `role` */
+    int role;
+    unsigned pending;
+    unsigned voters;    /* voters in the new configuration */
+    unsigned reachable; /* of those, answering (this node included) */
+};
+
+struct quorum_probe {
+    struct quorum_check *q;
+};
+
+static void quorum_check_finish(struct quorum_check *q)
+{
+    struct change_req *r = q->r;
+    struct node *n = r->conn->srv->node;
+    unsigned needed = q->voters / 2 + 1;
+    int rv;
+    if (q->voters > 0 && q->reachable < needed) {
+        resp_write_errorf(&r->slot->out,
+                          "UNSAFE after this change %u of %u voters would be reachable, and a majority (%u) is "
+                          "needed: bring members back first; nothing was changed",
+                          q->reachable, q->voters, needed);
+        change_done(r);
+    } else {
+        if (q->remove)
+            rv = raft_remove(&n->raft, &r->change, r->id, change_cb);
+        else
+            rv = raft_assign(&n->raft, &r->change, r->id, q->role, change_cb);
+        if (rv != 0) {
+            change_reply_error(r, rv, "the membership change");
+            change_done(r);
+        }
+    }
+    free(q);
+}
+
+static void quorum_probe_cb(void *arg, int status, const struct resp_value *reply)
+{
+    struct quorum_probe *p = arg;
+    struct quorum_check *q = p->q;
+    if (status == 0 && reply->type == RESP_T_BULK)
+        q->reachable++;
+    free(p);
+    if (--q->pending == 0)
+        quorum_check_finish(q);
+}
+
+static void quorum_check_start(struct change_req *r, bool remove, int role)
+{
+    struct node *n = r->conn->srv->node;
+    const struct raft_configuration *conf = &n->raft.configuration;
+    struct quorum_check *q = xcalloc(1, sizeof *q);
+    q->r = r;
+    q->remove = remove;
+    q->role = role;
+    q->pending = 1; /* held while asking */
+    for (unsigned i = 0; i < conf->n; i++) {
+        const struct raft_server *s = &conf->servers[i];
+        if (s->role != RAFT_VOTER || s->id == r->id)
+            continue;
+        q->voters++;
+        if (s->id == n->cfg->id) {
+            q->reachable++;
+            continue;
+        }
+        char client[CONFIG_ADDR_MAX];
+        if (node_member_client_address(n, s->id, client, sizeof client) != 0)
+            continue;
+        struct quorum_probe *p = xcalloc(1, sizeof *p);
+        p->q = q;
+        q->pending++;
+        const char *argv[] = {"STATUS"};
+        int rv = peer_request(n->loop, client, r->conn->srv->cfg->password, 1, argv, QUORUM_CHECK_TIMEOUT_MS,
+                              quorum_probe_cb, p);
+        if (rv != 0)
+            quorum_probe_cb(p, rv, NULL);
+    }
+    if (--q->pending == 0)
+        quorum_check_finish(q);
+}
+
 static bool cluster_require_leader(struct conn *c, struct buf *out)
 {
     struct node *n = c->srv->node;
@@ -401,6 +494,11 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
                 return;
             }
         }
+        if (role != RAFT_VOTER) {
+            /* Demoting a voter shrinks the voting set: check it first. */
+            quorum_check_start(r, false, role);
+            return;
+        }
         rv = raft_assign(&n->raft, &r->change, r->id, role, change_cb);
     } else if (arg_is(sub, "REGISTER")) {
         /* A member records its client address and incarnation. */
@@ -415,7 +513,8 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
         change_done(r);
         return;
     } else if (arg_is(sub, "REMOVE")) {
-        rv = raft_remove(&n->raft, &r->change, r->id, change_cb);
+        quorum_check_start(r, true, 0);
+        return;
     } else {
         resp_write_error(out, "unknown CLUSTER subcommand");
         change_done(r);

@@ -390,6 +390,33 @@ static void test_membership_join_promote_remove_transfer(void **state)
     harness_pass(fx);
 }
 
+/* Removing a voter while another is down would leave the new configuration
+ * without a reachable majority: refused, and nothing changes. */
+static void test_remove_refused_without_quorum(void **state)
+{
+    struct cluster c;
+    cluster_start(&c, *state, N, NULL);
+    size_t l = cluster_leader(&c);
+    size_t down = (l + 1) % N, other = (l + 2) % N;
+    harness_assert_kill(c.n[down]);
+    struct harness_conn *conn = harness_connect(c.n[l]);
+    assert_non_null(conn);
+    char id[16];
+    snprintf(id, sizeof id, "%u", c.n[other]->id);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "REMOVE", id, NULL), 0);
+    harness_assert_error_prefix(&v, "UNSAFE ");
+    resp_value_free(&v);
+    harness_close(conn);
+    assert_true(member_count(c.n[l], 3, "\"role\":\"voter\""));
+    /* The cluster still works: the remaining two keep committing. */
+    char *last = add_ok(&c, "unsafe", "0", "StillWorks");
+    free(last);
+    assert_int_equal(harness_node_start(c.n[down]), 0);
+    assert_int_equal(harness_wait_status(c.n[down], has_leader, NULL, WAIT_MS), 0);
+    harness_pass(*state);
+}
+
 static void test_wiped_directory_refused(void **state)
 {
     struct cluster c;
@@ -560,6 +587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_catch_up_by_snapshot, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_membership_join_promote_remove_transfer, harness_setup,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_refused_without_quorum, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_wiped_directory_refused, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_read_your_writes_on_paused_follower, harness_setup,
                                         harness_teardown),
