@@ -440,10 +440,5 @@ void commands_dispatch(struct conn *c, const struct resp_command *cmd)
         resp_write_error(conn_reply_buf(c), "insufficient arguments");
         return;
     }
-    /* Everything but ADD reads the store: make entries applied earlier in
-     * this loop turn visible first (an ADD this connection just saw
-     * acknowledged among them). */
-    if (command->handler != cmd_add)
-        node_flush(cmd_node(c));
     command->handler(c, cmd);
 }

@@ -36,6 +36,11 @@
 #include "server/membership.h"
 #include "store/checksum.h"
 
+/* The open LMDB batch is committed every NODE_FLUSH_MS, or at once when it
+ * holds NODE_BATCH_MAX entries. Readers see it either way. */
+#define NODE_FLUSH_MS 20
+#define NODE_BATCH_MAX 4096
+
 /* The node whose role log lines report (there is one per process). */
 static struct node *node_current;
 
@@ -173,6 +178,11 @@ err_after_store_open:
     return -1;
 }
 
+static void node_flush_timer_cb(uv_timer_t *t)
+{
+    node_flush(t->data);
+}
+
 static void node_preflight_done(struct node *n, int status)
 {
     const struct config *cfg = n->cfg;
@@ -215,6 +225,10 @@ static void node_preflight_done(struct node *n, int status)
     }
     n->last_state = (unsigned short)raft_state(&n->raft);
     n->started = true;
+    uv_timer_init(n->loop, &n->flush_timer);
+    n->flush_timer.data = n;
+    uv_timer_start(&n->flush_timer, node_flush_timer_cb, NODE_FLUSH_MS, NODE_FLUSH_MS);
+    n->flush_timer_open = true;
     membership_start(n);
     log_info("started: raft %s, clients %s, data %s, incarnation %016" PRIx64, cfg->raft_address,
              cfg->advertise, cfg->data_dir, n->incarnation);
@@ -534,10 +548,16 @@ void node_flush(struct node *n)
 
 void node_before_sleep(struct node *n)
 {
-    node_flush(n);
+    /* Reads see the open batch, so committing it is only about bounding
+     * its size (and what a crash makes raft re-apply): on the timer below,
+     * or now when it has grown large. */
+    if (n->store != NULL && store_batch_entries(n->store) >= NODE_BATCH_MAX)
+        node_flush(n);
     if (n->started && !n->closing)
         node_watch_role(n);
 }
+
+
 
 int node_member_client_address(struct node *n, uint64_t id, char *out, size_t cap)
 {
@@ -648,6 +668,11 @@ void node_close(struct node *n, node_close_cb cb)
         return;
     n->closing = true;
     membership_stop(n);
+    if (n->flush_timer_open) {
+        uv_timer_stop(&n->flush_timer);
+        uv_close((uv_handle_t *)&n->flush_timer, NULL);
+        n->flush_timer_open = false;
+    }
     n->ready = false;
     n->close_cb = cb;
     if (!n->raft_running) {

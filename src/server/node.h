@@ -95,6 +95,8 @@ struct node {
     uv_timer_t membership_timer;
     void (*start_failed)(struct node *n);
 
+    uv_timer_t flush_timer;    /* commits the store's batch periodically */
+    bool flush_timer_open;
     bool raft_running;         /* raft_init succeeded, raft_close not yet called */
     bool started;              /* raft_start succeeded */
     bool closing;
@@ -113,13 +115,13 @@ int node_start(struct node *n, void (*failed)(struct node *n));
 /* Stop raft, close the store, then call cb (on the loop thread). */
 void node_close(struct node *n, node_close_cb cb);
 
-/* Run once per loop turn, before the loop blocks: commit the store's
- * pending batch (so replies sent after this see durable-enough state) and
- * notice role changes. A store error here is fatal (see store.h). */
+/* Run once per loop turn, before the loop blocks: notice role changes, and
+ * commit the store's batch if it has grown large. A store error is fatal
+ * (see store.h). */
 void node_before_sleep(struct node *n);
 
-/* Commit the store's pending batch now, so that a read sees every entry
- * applied so far (a no-op when nothing is pending). Fatal on error. */
+/* Commit the store's pending batch now (a no-op when nothing is pending).
+ * Fatal on error. */
 void node_flush(struct node *n);
 
 /* Stamp and propose an ADD (leader only): ids and added_at are assigned

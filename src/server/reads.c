@@ -170,12 +170,9 @@ static void reads_start_barrier(struct reads *r);
 static void reads_barrier_cb(struct raft_barrier *b, int status)
 {
     struct reads *r = b->data;
-    struct node *n = r->srv->node;
     r->barrier_inflight = false;
-    /* The barrier is applied: so is everything committed before it. Make
-     * it visible to read transactions first. */
-    if (status == 0 && store_flush(n->store) != 0)
-        status = RAFT_IOERR;
+    /* The barrier is applied: so is everything committed before it, and
+     * reads see it (through the store's open batch if need be). */
     while (r->batch != NULL)
         waiter_finish(r->batch, status == 0 ? NULL
                                             : "NOLEADER leadership was lost before the read was confirmed; retry");

@@ -17,8 +17,9 @@ static void server_on_connection(uv_stream_t *listener, int status)
     (void)conn_accept(s, listener);
 }
 
-/* Right before the loop blocks: commit what was applied during this turn,
- * then write the replies. In this order, a client that has seen an ADD
+/* Right before the loop blocks: serve reads that waited for an event to be
+ * applied, then write the replies. Reads see every applied entry (the
+ * store reads through its open batch), so a client that has seen an ADD
  * acknowledged can never read a state without it. */
 static void server_before_sleep(uv_prepare_t *h)
 {

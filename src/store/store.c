@@ -867,6 +867,20 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
     return 0;
 }
 
+int store_meta_view(struct store *s, MDB_txn *txn, struct store_meta *m)
+{
+    if (txn == s->wtxn) {
+        *m = s->pending; /* the meta table is written only at commit */
+        return 0;
+    }
+    return store_meta_read(txn, s->meta, m);
+}
+
+uint64_t store_batch_entries(const struct store *s)
+{
+    return s->wtxn != NULL ? s->pending.applied_index - s->committed.applied_index : 0;
+}
+
 int store_flush(struct store *s)
 {
     if (s == NULL)
@@ -910,11 +924,12 @@ int store_stats(struct store *s, struct store_stats *out)
     int rc = store_used_bytes(s, &out->db_bytes, &out->map_size);
     if (rc != 0)
         return rc;
-    out->applied_index = s->committed.applied_index;
-    out->event_count = s->committed.event_count;
-    out->stream_count = s->committed.stream_count;
-    out->checksum = s->committed.checksum;
-    memcpy(out->last_id, s->committed.last_id, ULID_BYTES);
+    /* Applied state, batch included (see store_read_txn_begin). */
+    out->applied_index = s->pending.applied_index;
+    out->event_count = s->pending.event_count;
+    out->stream_count = s->pending.stream_count;
+    out->checksum = s->pending.checksum;
+    memcpy(out->last_id, s->pending.last_id, ULID_BYTES);
     out->rebuilt = s->rebuilt;
     return 0;
 }
@@ -980,6 +995,13 @@ int store_member_address(struct store *s, uint64_t id, char *out, size_t cap)
 
 int store_read_txn_begin(struct store *s, MDB_txn **txn)
 {
+    /* An open batch holds entries that are applied (so committed in raft)
+     * but not yet committed to LMDB: read through it, so that reads see
+     * every applied entry and the batch can be committed at leisure. */
+    if (s->wtxn != NULL) {
+        *txn = s->wtxn;
+        return 0;
+    }
     MDB_txn *t = s->rtxn;
     s->rtxn = NULL;
     if (t != NULL) {
@@ -1000,6 +1022,8 @@ int store_read_txn_begin(struct store *s, MDB_txn **txn)
 void store_read_txn_end(struct store *s, MDB_txn *txn)
 {
     store_arena_reset(&s->read_arena);
+    if (txn == s->wtxn)
+        return;
     if (s->rtxn == NULL) {
         mdb_txn_reset(txn);
         s->rtxn = txn;

@@ -29,9 +29,10 @@
  *   - store_close syncs and removes the marker (clean shutdown).
  *
  * Batching. store_apply writes into a write transaction that stays open
- * until store_flush commits it, so many entries applied in one loop turn
- * share one commit. Reads see only committed data; the node calls
- * store_flush at the end of every loop iteration that applied something.
+ * until store_flush commits it, so many applied entries share one commit.
+ * Reads and store_stats run on the same thread and see every applied
+ * entry, through the open batch when there is one; so the node commits on
+ * a timer and before snapshots, not before every reply.
  *
  * Threading: all functions are called on the loop thread, except
  * store_snapshot_write which runs on a libuv worker thread while the loop
@@ -110,12 +111,16 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
 /* Commit the pending batch, if any. Cheap when nothing is pending. */
 int store_flush(struct store *s);
 
+/* Entries applied in the open batch (0 when none is open). */
+uint64_t store_batch_entries(const struct store *s);
+
 /* Would an entry of about `bytes` bytes fit? STORE_EFULL when the map is
  * within a safety margin of full, so the leader can refuse an ADD before
  * proposing it instead of failing at apply. */
 int store_space_check(struct store *s, size_t bytes);
 
-/* Reads. Each runs in its own LMDB read transaction over committed data.
+/* Reads. Each sees every applied entry (through the open batch, or a read
+ * transaction over committed data when no batch is open).
  * Records passed to the visitor are valid only during the callback.
  * `begin` is called once, before any event, with the exact number of items
  * that will follow (RESP arrays need their length first). A visitor callback
@@ -147,7 +152,7 @@ struct store_stats {
     uint64_t map_size;
     bool rebuilt;                /* store_open discarded an untrusted database */
 };
-/* Committed state (a pending batch is not visible). O(1). */
+/* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);
 
 /* Members' client addresses (replicated through MemberAddress entries).

@@ -88,7 +88,13 @@ int store_code_from_mdb(int rc);
 /* Read the meta table into *m (absent keys read as zero). */
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
 
-/* A read transaction over committed data, and its release. */
+/* The meta as seen through txn: the in-memory pending copy when txn is the
+ * open batch (whose meta table is written only at commit). */
+int store_meta_view(struct store *s, MDB_txn *txn, struct store_meta *m);
+
+/* A read transaction over everything applied: the open batch itself when
+ * there is one, else a read transaction over committed data. Release with
+ * store_read_txn_end. */
 int store_read_txn_begin(struct store *s, MDB_txn **txn);
 void store_read_txn_end(struct store *s, MDB_txn *txn);
 

@@ -1,4 +1,5 @@
-/* store_read.c - GET, GETALL and LISTSTREAMS over committed data.
+/* store_read.c - GET, GETALL and LISTSTREAMS over applied data (the open
+ * batch included: see store_read_txn_begin).
  *
  * Each read counts what it will return before visiting anything, because a
  * RESP array states its length first: the count comes from the meta and
@@ -256,7 +257,7 @@ int store_read_all(struct store *s, const uint8_t *after, uint64_t limit, const 
         return rc;
     MDB_cursor *cur = NULL;
     struct store_meta meta;
-    if ((rc = store_meta_read(txn, s->meta, &meta)) != 0) {
+    if ((rc = store_meta_view(s, txn, &meta)) != 0) {
         rc = store_fail(s, rc, "reading meta");
         goto out;
     }
@@ -318,7 +319,7 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
         return rc;
     MDB_cursor *cur = NULL;
     struct store_meta meta;
-    if ((rc = store_meta_read(txn, s->meta, &meta)) != 0) {
+    if ((rc = store_meta_view(s, txn, &meta)) != 0) {
         rc = store_fail(s, rc, "reading meta");
         goto out;
     }

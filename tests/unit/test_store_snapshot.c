@@ -249,7 +249,8 @@ static void test_restore_skipped(void **state)
     assert_true(skipped);
     struct store_stats after = tstats(f->b);
     assert_int_equal(after.applied_index, 101);
-    assert_int_equal(after.event_count, before.event_count + 1);
+    assert_int_equal(before.applied_index, 101); /* stats include the open batch */
+    assert_int_equal(after.event_count, before.event_count);
 
     /* Equal index: skipped too; the second restore of the same snapshot is
      * a no-op. */
