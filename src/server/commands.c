@@ -164,6 +164,9 @@ static void cmd_size(struct conn *c, const struct resp_command *cmd)
     struct store_stats st;
     char human[32];
     (void)cmd;
+    /* LMDB reports the size of its last commit: commit the open batch so
+     * SIZE counts everything applied (SIZE is rare; the commit is cheap). */
+    node_flush(cmd_node(c));
     cmd_stats(c, &st);
     human_bytes(st.db_bytes, human, sizeof human);
     struct buf *out = conn_reply_buf(c);

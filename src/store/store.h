@@ -148,7 +148,7 @@ struct store_stats {
     uint64_t stream_count;
     uint32_t checksum;
     uint8_t last_id[ULID_BYTES]; /* all zero when empty */
-    uint64_t db_bytes;           /* bytes of the LMDB map in use */
+    uint64_t db_bytes;           /* bytes of the LMDB map in use, as of the last commit */
     uint64_t map_size;
     bool rebuilt;                /* store_open discarded an untrusted database */
 };
