@@ -42,7 +42,7 @@ static void daemon_stop(struct daemon *d)
     if (d->stopping)
         return;
     d->stopping = true;
-    server_close(&d->server, NULL);
+    server_close(&d->server);
     node_close(&d->node, on_node_closed);
 }
 

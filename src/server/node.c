@@ -418,12 +418,9 @@ static void node_barrier_cb(struct raft_barrier *b, int status)
     }
     if (raft_state(&n->raft) != RAFT_LEADER || n->raft.current_term != n->barrier_term)
         return;
-    /* Every entry of earlier terms is applied now; the next id must exceed
-     * the last one any earlier leader issued. */
-    if (store_flush(n->store) != 0) {
-        log_error("store flush: %s", store_errmsg(n->store));
-        _exit(1);
-    }
+    /* Every entry of earlier terms is applied now (and visible to
+     * store_stats, open batch included); the next id must exceed the last
+     * one any earlier leader issued. */
     struct store_stats st;
     if (store_stats(n->store, &st) == 0 && ulid_compare(st.last_id, n->ids.last) > 0)
         memcpy(n->ids.last, st.last_id, ULID_BYTES);

@@ -89,15 +89,12 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
     return 0;
 }
 
-void server_close(struct server *s, void (*cb)(struct server *))
+void server_close(struct server *s)
 {
-    s->close_cb = cb;
     reads_close(&s->reads);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_prepare_stop(&s->before_sleep);
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     while (s->conns != NULL)
         conn_close(s->conns);
-    if (cb)
-        cb(s);
 }

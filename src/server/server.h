@@ -27,13 +27,13 @@ struct server {
     struct resp_limits limits_preauth;  /* before AUTH: small, so unauthenticated
                                          * clients cannot make us buffer much */
     struct reads reads;         /* reads waiting for a position or a barrier */
-    void (*close_cb)(struct server *);
 };
 
 /* Bind and listen on cfg->bind:cfg->port. Returns 0 or -1 (logged). */
 int server_init(struct server *s, const struct config *cfg, struct node *node, uv_loop_t *loop);
-/* Stop listening and close every connection; cb runs when all are closed. */
-void server_close(struct server *s, void (*cb)(struct server *));
+/* Stop listening, answer waiting reads, close every connection. A
+ * connection with a request still in raft is freed when raft answers it. */
+void server_close(struct server *s);
 
 /* Queue c for writing at the end of this loop turn. */
 void server_mark_dirty(struct server *s, struct conn *c);

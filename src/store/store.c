@@ -986,10 +986,6 @@ int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64
     return rc;
 }
 
-int store_member_address(struct store *s, uint64_t id, char *out, size_t cap)
-{
-    return store_member_get(s, id, out, cap, NULL);
-}
 
 /* ---- read transactions --------------------------------------------------- */
 

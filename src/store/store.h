@@ -155,11 +155,10 @@ struct store_stats {
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);
 
-/* Members' client addresses (replicated through MemberAddress entries).
- * Copies at most cap bytes including the NUL; returns 0 or -ENOENT. */
-int store_member_address(struct store *s, uint64_t id, char *out, size_t cap);
-/* The same, plus the member's data-directory incarnation (0 if unknown);
- * incarnation may be NULL. */
+/* A member's client address (replicated through MemberAddress entries),
+ * copying at most cap bytes including the NUL, and its data-directory
+ * incarnation (0 if unknown; incarnation may be NULL). Returns 0 or
+ * -ENOENT. */
 int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation);
 
 /* Snapshots (raft_fsm version 3).

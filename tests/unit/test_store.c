@@ -654,16 +654,16 @@ static void test_members(void **state)
 
     char addr[64];
     uint64_t inc = 0;
-    assert_int_equal(store_member_address(f->s, 8, addr, sizeof addr), -ENOENT);
-    assert_int_equal(store_member_address(f->s, 7, addr, sizeof addr), 0); /* in the open batch */
+    assert_int_equal(store_member_get(f->s, 8, addr, sizeof addr, NULL), -ENOENT);
+    assert_int_equal(store_member_get(f->s, 7, addr, sizeof addr, NULL), 0); /* in the open batch */
     assert_int_equal(store_flush(f->s), 0);
-    assert_int_equal(store_member_address(f->s, 7, addr, sizeof addr), 0);
+    assert_int_equal(store_member_get(f->s, 7, addr, sizeof addr, NULL), 0);
     assert_string_equal(addr, "10.0.0.1:6543");
     assert_int_equal(store_member_get(f->s, 7, addr, sizeof addr, &inc), 0);
     assert_int_equal(inc, 99);
-    assert_int_equal(store_member_address(f->s, 7, addr, 5), 0);
+    assert_int_equal(store_member_get(f->s, 7, addr, 5, NULL), 0);
     assert_string_equal(addr, "10.0");
-    assert_int_equal(store_member_address(f->s, 8, addr, sizeof addr), -ENOENT);
+    assert_int_equal(store_member_get(f->s, 8, addr, sizeof addr, NULL), -ENOENT);
     assert_int_equal(tstats(f->s).applied_index, 1);
 
     buf = tmember(7, "host:1", 100, &len);
