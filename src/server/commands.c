@@ -20,6 +20,7 @@
 #include "version.h"
 #include "protocol/resp_writer.h"
 #include "server/cluster.h"
+#include "server/transfer.h"
 #include "server/conn.h"
 #include "server/node.h"
 #include "server/reads.h"
@@ -397,6 +398,7 @@ static const struct command command_table[] = {
     {"VERSION", "V", 0, cmd_version},
     {"STATUS", NULL, 0, cmd_status},
     {"CLUSTER", NULL, 0, cluster_command},
+    {"SNAPSHOT", NULL, 0, transfer_command},
 };
 
 static bool name_is(const struct resp_arg *a, const char *name)

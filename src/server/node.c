@@ -34,6 +34,7 @@
 #include "server/entry.h"
 #include "server/fsm.h"
 #include "server/membership.h"
+#include "server/transfer.h"
 #include "store/checksum.h"
 
 /* The open LMDB batch is committed every NODE_FLUSH_MS, or at once when it
@@ -105,6 +106,7 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     n->started_ms = node_monotonic_ms();
     n->last_state = RAFT_UNAVAILABLE;
     n->last_contact_ms = uv_now(loop);
+    n->contact_since_ms = n->last_contact_ms;
     ulid_gen_init(&n->ids);
     node_current = n;
 
@@ -150,6 +152,7 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     raft_uv_set_auto_recovery(&n->io, false);
 
     fsm_init(&n->fsm, n);
+    n->transfer = transfer_new(n);
 
     rv = raft_init(&n->raft, &n->io, &n->fsm, cfg->id, cfg->raft_address);
     if (rv != 0) {
@@ -168,6 +171,8 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     return 0;
 
 err_after_fsm_init:
+    transfer_free(n->transfer);
+    n->transfer = NULL;
     fsm_close(&n->fsm);
     raft_uv_close(&n->io);
 err_after_transport_init:
@@ -496,10 +501,22 @@ static uint64_t node_contact_age(struct node *n)
         raft_id id;
         const char *addr;
         raft_leader(&n->raft, &id, &addr);
-        if (id != 0 && n->raft.election_timer_start > n->last_contact_ms && n->raft.election_timer_start <= now)
+        if (id != 0 && n->raft.election_timer_start > n->last_contact_ms && n->raft.election_timer_start <= now) {
+            /* A gap longer than an election timeout between two contacts:
+             * the node was cut off or paused, and contact starts anew. */
+            if (n->raft.election_timer_start - n->last_contact_ms > n->cfg->election_timeout_ms)
+                n->contact_since_ms = n->raft.election_timer_start;
             n->last_contact_ms = n->raft.election_timer_start;
+        }
     }
     return now - n->last_contact_ms;
+}
+
+bool node_contact_steady(struct node *n)
+{
+    uint64_t age = node_contact_age(n);
+    uint64_t now = uv_now(n->loop);
+    return age < n->cfg->election_timeout_ms && now - n->contact_since_ms >= 2 * (uint64_t)n->cfg->election_timeout_ms;
 }
 
 bool node_is_stale(struct node *n, uint64_t *age_ms)
@@ -599,6 +616,30 @@ static void json_str(struct buf *b, const char *key, const char *val)
     buf_append_str(b, "\",");
 }
 
+size_t node_state_sources(struct node *n, char ***out)
+{
+    const struct raft_configuration *conf = &n->raft.configuration;
+    char **list = xcalloc(conf->n + 1, sizeof *list);
+    size_t count = 0;
+    list[count++] = xstrdup(n->cfg->advertise);
+    char addr[CONFIG_ADDR_MAX];
+    for (unsigned i = 0; i < conf->n; i++) {
+        if (conf->servers[i].id == n->cfg->id ||
+            node_member_client_address(n, conf->servers[i].id, addr, sizeof addr) != 0 || addr[0] == '\0')
+            continue;
+        list[count++] = xstrdup(addr);
+    }
+    *out = list;
+    return count;
+}
+
+void node_state_sources_free(char **sources, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(sources[i]);
+    free(sources);
+}
+
 void node_write_status(struct node *n, struct buf *b)
 {
     struct store_stats st;
@@ -638,6 +679,9 @@ void node_write_status(struct node *n, struct buf *b)
     json_str(b, "checksum", sum);
     json_str(b, "last_id", last_id);
     buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
+    buf_printf(b, "\"state_fetches\":%" PRIu64 ",\"state_fetched_bytes\":%" PRIu64 ",", n->state_fetches,
+               n->state_fetched_bytes);
+    buf_printf(b, "\"state_copies_served\":%" PRIu64 ",", transfer_served(n->transfer));
     buf_printf(b, "\"uptime_ms\":%" PRIu64 ",", node_uptime_ms(n));
     buf_printf(b, "\"version\":\"%s\"}", EVENTFLOW_VERSION);
 }
@@ -650,8 +694,10 @@ static void node_raft_close_cb(struct raft *r)
     raft_uv_close(&n->io);
     raft_uv_tcp_close(&n->transport);
     fsm_close(&n->fsm);
-    store_close(n->store);
+    store_close(n->store); /* waits for copies in flight */
     n->store = NULL;
+    transfer_free(n->transfer);
+    n->transfer = NULL;
     n->raft_running = false;
     n->started = false;
     log_info("stopped");
@@ -665,6 +711,7 @@ void node_close(struct node *n, node_close_cb cb)
         return;
     n->closing = true;
     membership_stop(n);
+    transfer_stop(n->transfer);
     if (n->flush_timer_open) {
         uv_timer_stop(&n->flush_timer);
         uv_close((uv_handle_t *)&n->flush_timer, NULL);

@@ -6,8 +6,8 @@
  * starts raft; node_close stops raft and closes the store, calling the
  * callback once everything is released.
  *
- * Threading: everything runs on the loop thread, except the snapshot
- * serialization that raft runs on a worker (see fsm.c). */
+ * Threading: everything runs on the loop thread, except the store copies
+ * that transfer.c writes on a worker thread. */
 #ifndef EVENTFLOW_NODE_H
 #define EVENTFLOW_NODE_H
 
@@ -84,6 +84,7 @@ struct node {
     struct raft_barrier barrier;
     raft_term barrier_term;
     uint64_t last_contact_ms;  /* uv_now when a leader was last known in contact */
+    uint64_t contact_since_ms; /* uv_now when the current run of contact began */
 
     struct node_add *inflight_head, *inflight_tail; /* proposed, not yet done */
 
@@ -94,6 +95,11 @@ struct node {
     bool membership_busy;      /* a join/register request is in flight */
     uv_timer_t membership_timer;
     void (*start_failed)(struct node *n);
+
+    /* State transfer (transfer.c serves copies, fetch.c gets one). */
+    struct transfer *transfer; /* owned */
+    uint64_t state_fetches;    /* copies of a peer's store installed here */
+    uint64_t state_fetched_bytes;
 
     uv_timer_t flush_timer;    /* commits the store's batch periodically */
     bool flush_timer_open;
@@ -153,11 +159,20 @@ int node_leader_client_address(struct node *n, char *out, size_t cap);
 /* Append this node's status as one JSON object (see STATUS in docs). */
 void node_write_status(struct node *n, struct buf *b);
 
+/* Client addresses of the members (this node's first) that can serve a
+ * copy of the state: *out is a malloc'ed array of malloc'ed strings.
+ * Returns the count. */
+size_t node_state_sources(struct node *n, char ***out);
+void node_state_sources_free(char **sources, size_t n);
+
 uint64_t node_uptime_ms(const struct node *n);
 
 /* Has this node been without contact with a leader for longer than
  * --max-staleness? *age_ms is set either way (0 on the leader). */
 bool node_is_stale(struct node *n, uint64_t *age_ms);
+/* Whether this node has been in uninterrupted contact with a leader for at
+ * least two election timeouts (see fsm.c for why snapshots care). */
+bool node_contact_steady(struct node *n);
 const char *node_role_name(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* store.c - opening and closing the LMDB environment, applying entries,
  * batching commits, stats and member addresses. Reads are in store_read.c,
- * snapshots in store_snapshot.c; see store.h for the design. */
+ * snapshot headers in store_snapshot.c, whole-state copies in store_copy.c;
+ * see store.h for the design. */
 #include "store/store.h"
 
 #include <errno.h>
@@ -20,13 +21,9 @@
 #include "store/store_internal.h"
 
 #define STORE_DEFAULT_MAP_SIZE ((size_t)64 << 30)
-#define STORE_MAX_DBS 7
 #define STORE_DEFAULT_DEDUP_WINDOW 1048576
 /* Longest idempotency key, as the codec enforces. */
 #define STORE_KEY_MAX 64
-#define STORE_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
-#define STORE_BOOT_ID_MAX 64
-#define STORE_MARKER "boot_id"
 
 /* Free space store_space_check insists on, whatever the entry's size. */
 #define STORE_SPACE_MARGIN ((size_t)1 << 20)
@@ -216,6 +213,16 @@ int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
     return 0;
 }
 
+int store_meta_format(MDB_txn *txn, MDB_dbi dbi, uint32_t *format)
+{
+    uint8_t fmt[4];
+    int rc = store_meta_get(txn, dbi, META_FORMAT, fmt, sizeof fmt);
+    if (rc != 0)
+        return rc;
+    *format = (uint32_t)fmt[0] << 24 | (uint32_t)fmt[1] << 16 | (uint32_t)fmt[2] << 8 | fmt[3];
+    return 0;
+}
+
 static int store_meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *p, size_t size)
 {
     MDB_val k = store_meta_key(name);
@@ -244,31 +251,9 @@ static int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *
     return 0;
 }
 
-/* ---- boot-id marker ------------------------------------------------------ */
+/* ---- files --------------------------------------------------------------- */
 
-static int store_path(char *out, size_t cap, const char *dir, const char *name)
-{
-    int n = snprintf(out, cap, "%s/%s", dir, name);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
-
-/* Read a short one-line file, without its newline. Returns 0, or -errno. */
-static int store_read_line(const char *path, char *out, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, out, cap - 1);
-    int saved = errno;
-    close(fd);
-    if (n < 0)
-        return -saved;
-    out[n] = '\0';
-    out[strcspn(out, "\n")] = '\0';
-    return 0;
-}
-
-static int store_fsync_dir(const char *dir)
+int store_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -276,86 +261,6 @@ static int store_fsync_dir(const char *dir)
     int rc = fsync(fd) == 0 ? 0 : -errno;
     close(fd);
     return rc;
-}
-
-/* Make the marker naming this boot durable before LMDB is written to, so
- * that an operating-system crash from now on is noticed at the next open. */
-static int store_marker_write(const char *dir, const char *boot_id, char *err, size_t errlen)
-{
-    char tmp[4096], path[4096];
-    if (store_path(tmp, sizeof tmp, dir, STORE_MARKER ".tmp") != 0 ||
-        store_path(path, sizeof path, dir, STORE_MARKER) != 0) {
-        snprintf(err, errlen, "store directory path too long");
-        return STORE_EINVAL;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    size_t len = strlen(boot_id);
-    char line[STORE_BOOT_ID_MAX + 1];
-    memcpy(line, boot_id, len);
-    line[len] = '\n';
-    if (write(fd, line, len + 1) != (ssize_t)(len + 1) || fsync(fd) != 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        goto fail;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0)
-        goto fail;
-    int rc = store_fsync_dir(dir);
-    if (rc != 0) {
-        errno = -rc;
-        goto fail;
-    }
-    return 0;
-fail:
-    snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
-    return STORE_EIO;
-}
-
-static int store_unlink(const char *dir, const char *name, char *err, size_t errlen)
-{
-    char path[4096];
-    if (store_path(path, sizeof path, dir, name) != 0) {
-        snprintf(err, errlen, "store directory path too long");
-        return STORE_EINVAL;
-    }
-    if (unlink(path) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "removing %s: %s", path, strerror(errno));
-        return STORE_EIO;
-    }
-    return 0;
-}
-
-/* A marker from another boot means the machine went down while the store
- * was open: unsynced pages may be lost, so the files cannot be trusted. */
-static int store_check_boot(const char *dir, const char *boot_id, bool *rebuilt, char *err,
-                            size_t errlen)
-{
-    char path[4096], seen[STORE_BOOT_ID_MAX];
-    *rebuilt = false;
-    if (store_path(path, sizeof path, dir, STORE_MARKER) != 0) {
-        snprintf(err, errlen, "store directory path too long");
-        return STORE_EINVAL;
-    }
-    int rc = store_read_line(path, seen, sizeof seen);
-    if (rc == -ENOENT)
-        return 0; /* clean shutdown, or a new store */
-    if (rc != 0) {
-        snprintf(err, errlen, "reading %s: %s", path, strerror(-rc));
-        return STORE_EIO;
-    }
-    if (strcmp(seen, boot_id) == 0)
-        return 0; /* the process died, the machine did not: page cache intact */
-    log_warn("store %s was open when the machine went down (boot %s, now %s): discarding it; "
-             "raft will rebuild it from its snapshot and log",
-             dir, seen, boot_id);
-    if ((rc = store_unlink(dir, "data.mdb", err, errlen)) != 0 ||
-        (rc = store_unlink(dir, "lock.mdb", err, errlen)) != 0)
-        return rc;
-    *rebuilt = true;
-    return 0;
 }
 
 static int store_mkdirs(const char *dir, char *err, size_t errlen)
@@ -402,8 +307,8 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
         (rc = mdb_dbi_open(txn, "dedup_order", MDB_CREATE, &s->dedup_order)) != 0)
         goto fail_mdb;
 
-    uint8_t fmt[4];
-    int code = store_meta_get(txn, s->meta, META_FORMAT, fmt, sizeof fmt);
+    uint32_t format = 0;
+    int code = store_meta_format(txn, s->meta, &format);
     if (code == 0)
         code = store_meta_read(txn, s->meta, &s->committed);
     if (code != 0) {
@@ -412,7 +317,6 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
                  code == STORE_ECORRUPT ? "bad record" : "LMDB error");
         return code;
     }
-    uint32_t format = (uint32_t)fmt[0] << 24 | (uint32_t)fmt[1] << 16 | (uint32_t)fmt[2] << 8 | fmt[3];
     if (format == 0) {
         uint8_t mine[4] = {0, 0, 0, STORE_FORMAT};
         what = "recording the format";
@@ -439,46 +343,27 @@ fail_mdb:
     return store_code_from_mdb(rc);
 }
 
-int store_open(const struct store_options *opts, struct store **out, char *err, size_t errlen)
+int store_env_open(struct store *s, char *err, size_t errlen)
 {
-    *out = NULL;
-    if (opts == NULL || opts->dir == NULL) {
-        snprintf(err, errlen, "no store directory");
-        return STORE_EINVAL;
-    }
-    char boot_id[STORE_BOOT_ID_MAX];
-    int rc = store_read_line(STORE_BOOT_ID_PATH, boot_id, sizeof boot_id);
-    if (rc != 0) {
-        snprintf(err, errlen, "reading %s: %s", STORE_BOOT_ID_PATH, strerror(-rc));
-        return STORE_EIO;
-    }
-    bool rebuilt;
-    if ((rc = store_mkdirs(opts->dir, err, errlen)) != 0 ||
-        (rc = store_check_boot(opts->dir, boot_id, &rebuilt, err, errlen)) != 0 ||
-        (rc = store_marker_write(opts->dir, boot_id, err, errlen)) != 0)
-        return rc;
-
-    struct store *s = xcalloc(1, sizeof *s);
-    s->dir = xstrdup(opts->dir);
-    s->rebuilt = rebuilt;
-    s->dedup_window = opts->dedup_window ? opts->dedup_window : STORE_DEFAULT_DEDUP_WINDOW;
-    store_arena_init(&s->apply_arena);
-    store_arena_init(&s->read_arena);
-
+    int rc;
     const char *what = "mdb_env_create";
-    if ((rc = mdb_env_create(&s->env)) != 0)
+    if ((rc = mdb_env_create(&s->env)) != 0) {
+        s->env = NULL;
         goto fail_mdb;
+    }
     what = "mdb_env_set_maxdbs";
     if ((rc = mdb_env_set_maxdbs(s->env, STORE_MAX_DBS)) != 0)
         goto fail_mdb;
     what = "mdb_env_set_mapsize";
-    if ((rc = mdb_env_set_mapsize(s->env, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE)) != 0)
+    if ((rc = mdb_env_set_mapsize(s->env, s->map_size)) != 0)
         goto fail_mdb;
-    /* NOSYNC: durability comes from the raft log (store.h). NOTLS: reads
-     * run while the batch's write transaction is open on the same thread,
-     * and a snapshot's read transaction moves to a worker thread. */
+    /* NOMETASYNC: every commit fsyncs its data pages, then writes the meta
+     * page without waiting for it, so the file is consistent after an OS
+     * crash, at most one commit behind (store.h says why that is enough).
+     * NOTLS: reads run while the batch's write transaction is open on the
+     * same thread, and copies read from worker threads. */
     what = "mdb_env_open";
-    if ((rc = mdb_env_open(s->env, s->dir, MDB_NOSYNC | MDB_NOTLS, 0644)) != 0)
+    if ((rc = mdb_env_open(s->env, s->dir, MDB_NOMETASYNC | MDB_NOTLS, 0644)) != 0)
         goto fail_mdb;
 
     MDB_stat st;
@@ -487,21 +372,45 @@ int store_open(const struct store_options *opts, struct store **out, char *err, 
         goto fail_mdb;
     s->page_size = st.ms_psize;
     s->stream_max = (size_t)mdb_env_get_maxkeysize(s->env) - STORE_INDEX_KEY_EXTRA;
-
     if ((rc = store_open_tables(s, err, errlen)) != 0)
         goto fail;
-    *out = s;
     return 0;
 
 fail_mdb:
-    snprintf(err, errlen, "%s %s: %s", what, opts->dir, mdb_strerror(rc));
+    snprintf(err, errlen, "%s %s: %s", what, s->dir, mdb_strerror(rc));
     rc = store_code_from_mdb(rc);
 fail:
     if (s->env != NULL)
         mdb_env_close(s->env);
-    free(s->dir);
-    free(s);
+    s->env = NULL;
     return rc;
+}
+
+int store_open(const struct store_options *opts, struct store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (opts == NULL || opts->dir == NULL) {
+        snprintf(err, errlen, "no store directory");
+        return STORE_EINVAL;
+    }
+    int rc = store_mkdirs(opts->dir, err, errlen);
+    if (rc != 0)
+        return rc;
+
+    struct store *s = xcalloc(1, sizeof *s);
+    s->dir = xstrdup(opts->dir);
+    s->map_size = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE;
+    s->dedup_window = opts->dedup_window ? opts->dedup_window : STORE_DEFAULT_DEDUP_WINDOW;
+    store_arena_init(&s->apply_arena);
+    store_arena_init(&s->read_arena);
+    pthread_mutex_init(&s->copy_lock, NULL);
+    pthread_cond_init(&s->copy_done, NULL);
+    if ((rc = store_env_open(s, err, errlen)) != 0) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 /* Forget the pending batch: nothing of it reaches the database. */
@@ -514,32 +423,48 @@ static void store_batch_abort(struct store *s)
     s->pending = s->committed;
 }
 
+void store_env_close(struct store *s)
+{
+    if (s->env == NULL)
+        return;
+    if (store_flush(s) != 0)
+        log_error("store: committing the last batch: %s", store_errmsg(s));
+    store_batch_abort(s);
+    store_copy_wait(s);
+    if (s->rtxn != NULL)
+        mdb_txn_abort(s->rtxn);
+    s->rtxn = NULL;
+    /* NOMETASYNC left the last meta page unsynced. */
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc != 0)
+        log_error("store: syncing %s: %s", s->dir, mdb_strerror(rc));
+    mdb_env_close(s->env);
+    s->env = NULL;
+}
+
 void store_close(struct store *s)
 {
     if (s == NULL)
         return;
-    if (store_flush(s) != 0)
-        log_error("store: committing the last batch at close: %s", store_errmsg(s));
-    if (s->snapshot != NULL)
-        store_snapshot_detach(s->snapshot);
-    if (s->rtxn != NULL)
-        mdb_txn_abort(s->rtxn);
-
-    /* With the file synced the store no longer depends on the page cache:
-     * drop the marker so the next boot trusts it. */
-    int rc = mdb_env_sync(s->env, 1);
-    if (rc != 0) {
-        log_error("store: syncing %s: %s; it will be rebuilt after a reboot", s->dir, mdb_strerror(rc));
-    } else {
-        char err[256];
-        if (store_unlink(s->dir, STORE_MARKER, err, sizeof err) != 0 || store_fsync_dir(s->dir) != 0)
-            log_warn("store: removing the boot marker of %s failed", s->dir);
-    }
-    mdb_env_close(s->env);
+    store_env_close(s);
+    pthread_mutex_destroy(&s->copy_lock);
+    pthread_cond_destroy(&s->copy_done);
     store_arena_free(&s->apply_arena);
     store_arena_free(&s->read_arena);
     free(s->dir);
     free(s);
+}
+
+int store_sync(struct store *s)
+{
+    if (s == NULL || s->env == NULL)
+        return STORE_EINVAL;
+    int rc = store_flush(s);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_env_sync(s->env, 1)) != 0)
+        return store_fail_mdb(s, rc, "syncing");
+    return 0;
 }
 
 /* ---- apply --------------------------------------------------------------- */
@@ -930,7 +855,6 @@ int store_stats(struct store *s, struct store_stats *out)
     out->stream_count = s->pending.stream_count;
     out->checksum = s->pending.checksum;
     memcpy(out->last_id, s->pending.last_id, ULID_BYTES);
-    out->rebuilt = s->rebuilt;
     return 0;
 }
 

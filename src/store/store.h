@@ -11,22 +11,23 @@
  *   members       u64 BE member id -> MemberAddress (client address and
  *                 incarnation, as replicated)
  *
- * Durability. The Raft log is the durable record: an entry is fsynced to a
- * quorum's logs before it is applied here, and Raft snapshots are written
- * (and fsynced) by Raft itself. So LMDB never has to be durable on its own;
- * it is a cache of the applied state that can always be rebuilt from the Raft
- * data directory. Hence:
- *   - transactions commit with MDB_NOSYNC: no fsync on the loop thread;
+ * Durability. The Raft log is the durable record of every entry until a
+ * snapshot covers it; from then on this store is. Raft snapshots are only a
+ * header (store_snapshot_take), so the store must hold the state at a
+ * snapshot's index durably before Raft may drop the entries behind it:
+ *   - transactions commit with MDB_NOMETASYNC: each commit fsyncs its data
+ *     pages before writing the meta page, which is flushed by the next
+ *     commit's fsync. The file therefore stays consistent across an
+ *     operating-system crash, which at worst undoes the last commit;
+ *   - store_snapshot_take commits the batch and syncs the meta page too, so
+ *     the store is durable at the snapshot's index before Raft records it;
  *   - applied_index is written in the same transaction as the events it
- *     describes; after a process crash (kill -9) the page cache still holds
- *     every committed transaction, Raft re-applies the entries after its last
+ *     describes; at restart Raft re-applies the entries after its last
  *     snapshot and store_apply skips those at or below applied_index, so
  *     apply is idempotent;
- *   - after an operating-system crash the unsynced file cannot be trusted:
- *     store_open notices (a marker holding the kernel boot id is present and
- *     names another boot) and starts from an empty database, which Raft then
- *     refills from its snapshot and log (store_stats reports rebuilt).
- *   - store_close syncs and removes the marker (clean shutdown).
+ *   - a store behind a snapshot (a follower that was sent one, or a store
+ *     deleted by hand) is replaced whole by a copy of a peer's file
+ *     (store_copy_*, store_replace).
  *
  * Batching. store_apply writes into a write transaction that stays open
  * until store_flush commits it, so many applied entries share one commit.
@@ -35,8 +36,9 @@
  * a timer and before snapshots, not before every reply.
  *
  * Threading: all functions are called on the loop thread, except
- * store_snapshot_write which runs on a libuv worker thread while the loop
- * goes on (LMDB is opened MDB_NOTLS so a read transaction may move threads).
+ * store_copy_write and store_copy_end, which run on a worker thread while
+ * the loop goes on (LMDB is opened MDB_NOTLS so a read transaction may live
+ * on any thread).
  *
  * Errors: functions return 0 or a negative STORE_E* code; store_errmsg
  * returns text for the last error. An error from store_apply is
@@ -150,7 +152,6 @@ struct store_stats {
     uint8_t last_id[ULID_BYTES]; /* all zero when empty */
     uint64_t db_bytes;           /* bytes of the LMDB map in use, as of the last commit */
     uint64_t map_size;
-    bool rebuilt;                /* store_open discarded an untrusted database */
 };
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);
@@ -161,29 +162,52 @@ int store_stats(struct store *s, struct store_stats *out);
  * -ENOENT. */
 int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation);
 
-/* Snapshots (raft_fsm version 3).
- * store_snapshot_begin (loop thread): flush, fsync LMDB, open a read
- * transaction pinned to the current state. store_snapshot_write (worker
- * thread): serialize that state into `*bufs` (malloc'ed array of n
- * malloc'ed chunks of about chunk_bytes each; caller frees both with
- * free()). store_snapshot_end (loop thread): release the read transaction.
- * Only one snapshot at a time. */
-struct store_snapshot;
-struct store_chunk {
-    void *base;
-    size_t len;
-};
-int store_snapshot_begin(struct store *s, struct store_snapshot **out);
-int store_snapshot_write(struct store_snapshot *snap, size_t chunk_bytes,
-                         struct store_chunk **bufs, unsigned *n);
-void store_snapshot_end(struct store_snapshot *snap);
-/* The applied index the snapshot captures. */
-uint64_t store_snapshot_index(const struct store_snapshot *snap);
+/* Make everything applied durable: commit the batch and fsync the file,
+ * meta page included. */
+int store_sync(struct store *s);
 
-/* Replace the whole state with a snapshot (all chunks concatenated, as Raft
- * hands it back), unless the store is already at or past the snapshot's
- * applied index, in which case it is left as is and *skipped is set. Atomic:
- * on error the old state is kept. */
-int store_restore(struct store *s, const void *data, size_t len, bool *skipped);
+/* ---- snapshots: a header only (store_snapshot.c) ---------------------- */
+
+struct store_snapshot_info {
+    uint32_t format;
+    uint64_t applied_index;
+    uint64_t event_count;
+    uint32_t checksum;
+    char **sources;   /* owned: client addresses, n_sources of them */
+    size_t n_sources;
+};
+
+/* Sync the store (store_sync) and describe its state in a snapshot header:
+ * *out (malloc'ed, caller frees) of *len bytes. `sources` are the client
+ * addresses of members that can serve a copy of the state. */
+int store_snapshot_take(struct store *s, const char *const *sources, size_t n_sources, void **out,
+                        size_t *len);
+/* Decode a header made by store_snapshot_take. STORE_ECORRUPT if it is not
+ * one. Release info with store_snapshot_info_free. */
+int store_snapshot_parse(const void *data, size_t len, struct store_snapshot_info *info);
+void store_snapshot_info_free(struct store_snapshot_info *info);
+
+/* ---- whole-state copies (store_copy.c) ----------------------------------- */
+
+/* A consistent image of the store, written while the loop goes on.
+ * store_copy_begin (loop thread) commits the batch and holds the
+ * environment open; store_copy_write (any one thread) writes the image of
+ * the committed state to fd, compacted; store_copy_end (any thread)
+ * releases it. store_replace and store_close wait for copies in flight. */
+struct store_copy;
+int store_copy_begin(struct store *s, struct store_copy **out);
+int store_copy_write(struct store_copy *c, int fd, char *err, size_t errlen);
+void store_copy_end(struct store_copy *c);
+
+/* The applied state recorded in a store image (a file written by
+ * store_copy_write), read without modifying it. db_bytes is the file's
+ * size. */
+int store_file_stats(const char *path, struct store_stats *out, char *err, size_t errlen);
+
+/* Replace the whole state with the image in `path`, which is moved into the
+ * store's directory (same file system). The image must be fsynced by the
+ * caller; the rename is made durable here. On error the store may be
+ * closed: the caller must stop (see fsm.c). Loop thread. */
+int store_replace(struct store *s, const char *path);
 
 #endif

@@ -4,6 +4,7 @@
 #define EVENTFLOW_STORE_INTERNAL_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,6 +15,9 @@
 
 /* Format of the tables, recorded in meta "format" and in snapshots. */
 #define STORE_FORMAT 1
+
+/* Named databases in the environment (store.h lists them). */
+#define STORE_MAX_DBS 7
 
 /* Bytes a stream_index key adds to the stream name: a NUL and a u64. */
 #define STORE_INDEX_KEY_EXTRA 9
@@ -51,9 +55,15 @@ struct store {
     MDB_dbi events, stream_index, streams, meta, members, dedup, dedup_order;
     uint64_t dedup_window;
     char *dir;         /* owned */
+    size_t map_size;
     size_t page_size;
     size_t stream_max; /* longest stream name that fits in an LMDB key */
-    bool rebuilt;
+
+    /* Copies in flight on worker threads (store_copy.c): the environment
+     * must stay open until they end. */
+    pthread_mutex_t copy_lock;
+    pthread_cond_t copy_done;
+    unsigned copies; /* guarded by copy_lock */
 
     /* The pending batch: a write transaction open between the first
      * store_apply after a flush and the next store_flush. `pending` is the
@@ -72,8 +82,6 @@ struct store {
     struct store_arena read_arena;  /* one record being visited */
     struct store_outcome outcome;
 
-    struct store_snapshot *snapshot; /* borrowed: the one in progress */
-
     char errmsg[256];
 };
 
@@ -88,6 +96,9 @@ int store_code_from_mdb(int rc);
 /* Read the meta table into *m (absent keys read as zero). */
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
 
+/* The format recorded in the meta table (0 when none is). */
+int store_meta_format(MDB_txn *txn, MDB_dbi dbi, uint32_t *format);
+
 /* The meta as seen through txn: the in-memory pending copy when txn is the
  * open batch (whose meta table is written only at commit). */
 int store_meta_view(struct store *s, MDB_txn *txn, struct store_meta *m);
@@ -98,10 +109,15 @@ int store_meta_view(struct store *s, MDB_txn *txn, struct store_meta *m);
 int store_read_txn_begin(struct store *s, MDB_txn **txn);
 void store_read_txn_end(struct store *s, MDB_txn *txn);
 
-/* store_close with a snapshot still in progress: release its read
- * transaction (the environment is going away) and leave the snapshot
- * struct for store_snapshot_end to free. */
-void store_snapshot_detach(struct store_snapshot *snap);
+/* Open the environment in s->dir and its tables (s->map_size set), or
+ * close it after committing the batch and syncing. store_replace reopens. */
+int store_env_open(struct store *s, char *err, size_t errlen);
+void store_env_close(struct store *s);
+/* Block until no copy is in flight. */
+void store_copy_wait(struct store *s);
+
+/* Fsync a directory, so a rename or a new file in it is durable. */
+int store_fsync_dir(const char *dir);
 
 /* ---- encoding helpers ------------------------------------------------------ */
 

@@ -88,7 +88,6 @@ static void test_add_new_stream(void **state)
     tid(12, last);
     assert_memory_equal(st.last_id, last, ULID_BYTES);
     assert_int_not_equal(st.checksum, 0);
-    assert_false(st.rebuilt);
     assert_true(st.db_bytes > 0 && st.db_bytes < st.map_size);
     assert_int_equal(st.map_size, TEST_MAP_SIZE);
 
@@ -743,76 +742,6 @@ static void test_space_full(void **state)
 
 /* ---- boot-id marker ------------------------------------------------------- */
 
-static void marker_path(const char *dir, char path[128])
-{
-    snprintf(path, 128, "%s/boot_id", dir);
-}
-
-static void write_marker(const char *dir, const char *id)
-{
-    char path[128];
-    marker_path(dir, path);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fprintf(fp, "%s\n", id);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static void current_boot_id(char out[64])
-{
-    FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
-    assert_non_null(fp);
-    assert_non_null(fgets(out, 64, fp));
-    fclose(fp);
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static void test_boot_marker(void **state)
-{
-    struct fx *f = *state;
-    char path[128], boot[64], seen[64];
-    marker_path(f->dir, path);
-    current_boot_id(boot);
-
-    /* While open, the marker names this boot. */
-    FILE *fp = fopen(path, "r");
-    assert_non_null(fp);
-    assert_non_null(fgets(seen, sizeof seen, fp));
-    fclose(fp);
-    seen[strcspn(seen, "\n")] = '\0';
-    assert_string_equal(seen, boot);
-
-    tadd_range(f->s, 1, "s", 0, 1, 3);
-    assert_int_equal(store_flush(f->s), 0);
-    store_close(f->s);
-    f->s = NULL;
-    assert_int_equal(access(path, F_OK), -1); /* a clean close removes it */
-
-    /* A process crash leaves a marker of this boot: the data is trusted. */
-    write_marker(f->dir, boot);
-    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
-    struct store_stats st = tstats(f->s);
-    assert_false(st.rebuilt);
-    assert_int_equal(st.event_count, 3);
-    store_close(f->s);
-
-    /* A marker of another boot: the machine crashed, start empty. */
-    write_marker(f->dir, "00000000-0000-0000-0000-000000000000");
-    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
-    st = tstats(f->s);
-    assert_true(st.rebuilt);
-    assert_int_equal(st.event_count, 0);
-    assert_int_equal(st.applied_index, 0);
-    assert_int_equal(st.stream_count, 0);
-    struct tcol *c = tcol_new();
-    assert_int_equal(tread_all(f->s, c, NULL, 10), 0);
-    free(c);
-    /* And it works as a new store. */
-    tadd_range(f->s, 1, "s", 0, 1, 1);
-    assert_int_equal(store_flush(f->s), 0);
-    assert_int_equal(tstats(f->s).event_count, 1);
-}
-
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -847,7 +776,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_see_applied, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_members, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_boot_marker, fx_setup, fx_teardown),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

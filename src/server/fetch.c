@@ -1,0 +1,364 @@
+/* fetch.c - copying a peer's store into this node (see fetch.h).
+ *
+ * A small blocking RESP client: non-blocking sockets driven by poll() with
+ * a deadline per request, so a peer that stops answering costs a timeout,
+ * not a hang. */
+#include "server/fetch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "protocol/resp_reader.h"
+#include "protocol/resp_writer.h"
+#include "server/node.h"
+#include "server/transfer.h"
+#include "store/checksum.h"
+
+#define FETCH_CONNECT_MS 3000
+#define FETCH_READ_MS 30000
+/* The source writes the whole image before it answers BEGIN. */
+#define FETCH_BEGIN_MS 600000
+#define FETCH_RETRY_MS 1000
+#define FETCH_MAX_SOURCES 32
+
+struct fetch_conn {
+    int fd;
+    struct resp_reader reader;
+};
+
+static uint64_t fetch_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait for `events` on fd until deadline. Returns 0, or -1 (timeout/error). */
+static int fetch_wait(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = fetch_now_ms();
+        if (now >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, (int)(deadline - now));
+        if (rc > 0)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int fetch_connect(struct fetch_conn *fc, const char *address, char *err, size_t errlen)
+{
+    char host[CONFIG_ADDR_MAX], port_str[8];
+    unsigned port;
+    if (config_split_address(address, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "bad address");
+        return -1;
+    }
+    snprintf(port_str, sizeof port_str, "%u", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(host, port_str, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "resolving: %s", gai_strerror(rc));
+        return -1;
+    }
+    fc->fd = -1;
+    int saved = 0;
+    for (struct addrinfo *ai = res; ai != NULL && fc->fd < 0; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            int soerr = errno;
+            socklen_t len = sizeof soerr;
+            if (soerr != EINPROGRESS || fetch_wait(fd, POLLOUT, fetch_now_ms() + FETCH_CONNECT_MS) != 0 ||
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+                saved = soerr != EINPROGRESS && soerr != 0 ? soerr : errno;
+                close(fd);
+                continue;
+            }
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        fc->fd = fd;
+    }
+    freeaddrinfo(res);
+    if (fc->fd < 0) {
+        snprintf(err, errlen, "connecting: %s", strerror(saved ? saved : ECONNREFUSED));
+        return -1;
+    }
+    /* A READ reply is at most TRANSFER_CHUNK_MAX bytes of payload. */
+    struct resp_reader_limits limits = {.max_bulk = TRANSFER_CHUNK_MAX + 4096, .max_elems = 16, .max_depth = 2};
+    resp_reader_init(&fc->reader, &limits);
+    return 0;
+}
+
+static void fetch_disconnect(struct fetch_conn *fc)
+{
+    if (fc->fd >= 0)
+        close(fc->fd);
+    fc->fd = -1;
+    resp_reader_free(&fc->reader);
+}
+
+/* Send argv and read one reply. Returns 0 (the reply may be an error
+ * reply; free it with resp_value_free), or -1 with err set. */
+static int fetch_call(struct fetch_conn *fc, unsigned timeout_ms, struct resp_value *reply, char *err,
+                      size_t errlen, int argc, const char *const *argv)
+{
+    uint64_t deadline = fetch_now_ms() + timeout_ms;
+    struct buf req;
+    buf_init(&req);
+    resp_write_array_header(&req, (size_t)argc);
+    for (int i = 0; i < argc; i++)
+        resp_write_bulk_str(&req, argv[i]);
+    size_t sent = 0;
+    while (sent < req.len) {
+        ssize_t n = send(fc->fd, req.data + sent, req.len - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (fetch_wait(fc->fd, POLLOUT, deadline) != 0)
+                goto io_error;
+        } else {
+            goto io_error;
+        }
+    }
+    buf_free(&req);
+    char chunk[65536];
+    for (;;) {
+        int rc = resp_reader_next(&fc->reader, reply);
+        if (rc == 1)
+            return 0;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: malformed reply", argv[0]);
+            return -1;
+        }
+        ssize_t n = recv(fc->fd, chunk, sizeof chunk, 0);
+        if (n > 0) {
+            resp_reader_feed(&fc->reader, chunk, (size_t)n);
+        } else if (n == 0) {
+            snprintf(err, errlen, "%s: connection closed", argv[0]);
+            return -1;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            if (fetch_wait(fc->fd, POLLIN, deadline) != 0) {
+                snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
+                return -1;
+            }
+        } else {
+            snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
+            return -1;
+        }
+    }
+io_error:
+    snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
+    buf_free(&req);
+    return -1;
+}
+
+/* The reply must be of `type`; an error reply becomes err. */
+static int fetch_expect(const struct resp_value *v, enum resp_type type, char *err, size_t errlen)
+{
+    if (v->type == type)
+        return 0;
+    if (v->type == RESP_T_ERROR)
+        snprintf(err, errlen, "%s", v->str);
+    else
+        snprintf(err, errlen, "unexpected reply");
+    return -1;
+}
+
+/* Copy the image from one source into `path`. Returns 0, or -1 with err. */
+static int fetch_from(struct node *n, const char *address, const struct store_snapshot_info *info,
+                      const char *path, uint64_t *bytes, char *err, size_t errlen)
+{
+    struct fetch_conn fc;
+    struct resp_value v = {0};
+    int fd = -1, rc = -1;
+    char id[32] = "";
+    if (fetch_connect(&fc, address, err, errlen) != 0)
+        return -1;
+    if (n->cfg->password != NULL) {
+        const char *auth[] = {"AUTH", n->cfg->password};
+        if (fetch_call(&fc, FETCH_READ_MS, &v, err, errlen, 2, auth) != 0)
+            goto out;
+        if (fetch_expect(&v, RESP_T_SIMPLE, err, errlen) != 0)
+            goto out;
+        resp_value_free(&v);
+    }
+    const char *begin[] = {"SNAPSHOT", "BEGIN"};
+    if (fetch_call(&fc, FETCH_BEGIN_MS, &v, err, errlen, 2, begin) != 0 ||
+        fetch_expect(&v, RESP_T_ARRAY, err, errlen) != 0)
+        goto out;
+    if (v.n != 4 || v.elems[0].type != RESP_T_BULK || v.elems[0].len >= sizeof id ||
+        v.elems[1].type != RESP_T_INT || v.elems[2].type != RESP_T_INT || v.elems[3].type != RESP_T_INT ||
+        v.elems[1].integer < 0) {
+        snprintf(err, errlen, "SNAPSHOT BEGIN: unexpected reply");
+        goto out;
+    }
+    memcpy(id, v.elems[0].str, v.elems[0].len + 1);
+    uint64_t size = (uint64_t)v.elems[1].integer;
+    uint32_t want_crc = (uint32_t)v.elems[2].integer;
+    uint64_t min_index = (uint64_t)v.elems[3].integer;
+    resp_value_free(&v);
+    if (min_index < info->applied_index) {
+        snprintf(err, errlen, "its store is at index %" PRIu64 ", behind the snapshot", min_index);
+        goto end;
+    }
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "creating the image file: %s", strerror(errno));
+        goto end;
+    }
+    uint32_t crc = 0;
+    uint64_t off = 0;
+    while (off < size) {
+        char off_s[24], len_s[24];
+        snprintf(off_s, sizeof off_s, "%" PRIu64, off);
+        snprintf(len_s, sizeof len_s, "%" PRIu64, TRANSFER_CHUNK_MAX);
+        const char *read_argv[] = {"SNAPSHOT", "READ", id, off_s, len_s};
+        if (fetch_call(&fc, FETCH_READ_MS, &v, err, errlen, 5, read_argv) != 0)
+            goto out;
+        if (fetch_expect(&v, RESP_T_BULK, err, errlen) != 0)
+            goto end;
+        if (v.len == 0 || v.len > size - off) {
+            snprintf(err, errlen, "SNAPSHOT READ: a chunk of %zu bytes at %" PRIu64 " of %" PRIu64, v.len, off,
+                     size);
+            goto end;
+        }
+        for (size_t done = 0; done < v.len;) {
+            ssize_t w = pwrite(fd, v.str + done, v.len - done, (off_t)(off + done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                snprintf(err, errlen, "writing the image: %s", w < 0 ? strerror(errno) : "no progress");
+                goto end;
+            }
+            done += (size_t)w;
+        }
+        crc = checksum_update(crc, v.str, v.len);
+        off += v.len;
+        resp_value_free(&v);
+    }
+    if (crc != want_crc) {
+        snprintf(err, errlen, "the image's CRC-32 is %08x, the source said %08x", (unsigned)crc,
+                 (unsigned)want_crc);
+        goto end;
+    }
+    /* store_replace makes the rename durable; the data must be first. */
+    if (fsync(fd) != 0) {
+        snprintf(err, errlen, "fsync of the image: %s", strerror(errno));
+        goto end;
+    }
+    *bytes = size;
+    rc = 0;
+
+end:
+    /* Release the source's image; a failure here only delays that. */
+    resp_value_free(&v);
+    if (id[0] != '\0') {
+        const char *end_argv[] = {"SNAPSHOT", "END", id};
+        char ignored[128];
+        if (fetch_call(&fc, FETCH_READ_MS, &v, ignored, sizeof ignored, 3, end_argv) == 0)
+            resp_value_free(&v);
+    }
+out:
+    resp_value_free(&v);
+    if (fd >= 0)
+        close(fd);
+    fetch_disconnect(&fc);
+    return rc;
+}
+
+static size_t fetch_add_source(char **list, size_t count, const char *addr, const char *self)
+{
+    if (addr == NULL || addr[0] == '\0' || strcmp(addr, self) == 0 || count >= FETCH_MAX_SOURCES)
+        return count;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(list[i], addr) == 0)
+            return count;
+    list[count] = xstrdup(addr);
+    return count + 1;
+}
+
+int fetch_state(struct node *n, const struct store_snapshot_info *info)
+{
+    const struct config *cfg = n->cfg;
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/fetch", cfg->data_dir);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_error("fetch: creating %s: %s", dir, strerror(errno));
+        return -1;
+    }
+
+    char *sources[FETCH_MAX_SOURCES];
+    size_t count = 0;
+    char leader[CONFIG_ADDR_MAX];
+    if (node_leader_client_address(n, leader, sizeof leader) == 0)
+        count = fetch_add_source(sources, count, leader, cfg->advertise);
+    for (size_t i = 0; i < info->n_sources; i++)
+        count = fetch_add_source(sources, count, info->sources[i], cfg->advertise);
+    for (size_t i = 0; i < cfg->n_members; i++)
+        count = fetch_add_source(sources, count, cfg->members[i].client_address, cfg->advertise);
+    count = fetch_add_source(sources, count, cfg->join, cfg->advertise);
+    if (count == 0) {
+        log_error("fetch: no other member is known to copy the state from");
+        return -1;
+    }
+
+    int rc = -1;
+    uint64_t start = fetch_now_ms();
+    while (rc != 0) {
+        for (size_t i = 0; i < count && rc != 0; i++) {
+            char err[512];
+            uint64_t bytes = 0, t0 = fetch_now_ms();
+            if (fetch_from(n, sources[i], info, path, &bytes, err, sizeof err) != 0) {
+                log_warn("fetch: from %s: %s", sources[i], err);
+                continue;
+            }
+            if (store_replace(n->store, path) != 0) {
+                log_error("fetch: installing the copy from %s: %s", sources[i], store_errmsg(n->store));
+                goto out; /* the store may be closed: give up */
+            }
+            n->state_fetches++;
+            n->state_fetched_bytes += bytes;
+            log_info("fetch: copied %" PRIu64 " bytes of state from %s in %" PRIu64 " ms", bytes, sources[i],
+                     fetch_now_ms() - t0);
+            rc = 0;
+        }
+        if (rc == 0 || fetch_now_ms() - start >= FETCH_GIVE_UP_MS)
+            break;
+        /* Every source failed: the leader may still be elected, or a peer
+         * restarting. Try again shortly. */
+        struct timespec pause = {.tv_sec = FETCH_RETRY_MS / 1000, .tv_nsec = (FETCH_RETRY_MS % 1000) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+out:
+    (void)unlink(path);
+    for (size_t i = 0; i < count; i++)
+        free(sources[i]);
+    return rc;
+}
