@@ -84,7 +84,10 @@ mirror_uri() {
 
 if ! command -v debootstrap >/dev/null 2>&1; then
     echo "docker-base: installing debootstrap" >&2
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    # Stale package lists are refreshed once before giving up.
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+        { $SUDO apt-get update -qq >/dev/null &&
+          $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
 fi
 
 mirror=$(mirror_uri main)
