@@ -152,6 +152,9 @@ struct eventflow_member {
     char client_address[EF_ADDR_MAX]; /* empty while the member has not registered it */
     enum eventflow_role role;
     char incarnation[17];             /* hex; empty when unknown */
+    bool committed;                   /* false while this configuration is a change
+                                       * not yet committed by a quorum (servers that
+                                       * do not say are taken as committed) */
 };
 
 struct eventflow_member_list {

@@ -99,6 +99,7 @@ static int cmd_members(struct cli *cli, const struct cli_args *a)
             json_object_set_new(o, "raft_address", json_string(m->raft_address));
             json_object_set_new(o, "client_address", json_string(m->client_address));
             json_object_set_new(o, "incarnation", m->incarnation[0] ? json_string(m->incarnation) : json_null());
+            json_object_set_new(o, "committed", json_boolean(m->committed));
             json_array_append_new(arr, o);
         }
         rc = output_json(stdout, arr, true) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -118,6 +119,8 @@ static int cmd_members(struct cli *cli, const struct cli_args *a)
         }
         table_print(t, stdout);
         table_free(t);
+        if (ml.n > 0 && !ml.members[0].committed)
+            printf("(a configuration change is in progress: not yet committed by a quorum)\n");
     }
     eventflow_member_list_free(&ml);
     return rc;

@@ -732,6 +732,8 @@ int ef_json_members(const struct resp_value *reply, struct eventflow_member_list
             opt_string(o, "client_address", ms[i].client_address, sizeof ms[i].client_address);
             opt_string(o, "role", role, sizeof role);
             opt_string(o, "incarnation", ms[i].incarnation, sizeof ms[i].incarnation);
+            ms[i].committed = true;
+            opt_bool(o, "committed", &ms[i].committed);
             ms[i].role = role_from(role);
         }
         json_decref(o);

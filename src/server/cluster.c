@@ -111,6 +111,8 @@ static void write_member(struct node *n, struct buf *b, const struct raft_server
                (uint64_t)s->id, s->address, client, role_name(s->role));
     if (inc != 0)
         buf_printf(b, ",\"incarnation\":\"%016" PRIx64 "\"", inc);
+    /* The configuration shown may be a change still waiting for a quorum. */
+    buf_printf(b, ",\"committed\":%s", n->raft.configuration_uncommitted_index == 0 ? "true" : "false");
     buf_append_char(b, '}');
 }
 

@@ -405,7 +405,7 @@ static bool member_count(struct harness_node *n, size_t want, const char *role)
 }
 
 /* Whether n's CLUSTER MEMBERS lists `want` members, each with a client
- * address. */
+ * address, in a committed configuration. */
 static bool members_addressed(struct harness_node *n, size_t want)
 {
     struct harness_conn *conn = harness_connect(n);
@@ -416,7 +416,8 @@ static bool members_addressed(struct harness_node *n, size_t want)
     if (harness_cmd(conn, &v, "CLUSTER", "MEMBERS", NULL) == 0 && v.type == RESP_T_ARRAY) {
         ok = v.n == want;
         for (size_t i = 0; i < v.n; i++)
-            if (strstr(v.elems[i].str, "\"client_address\":\"\"") != NULL)
+            if (strstr(v.elems[i].str, "\"client_address\":\"\"") != NULL ||
+                strstr(v.elems[i].str, "\"committed\":true") == NULL)
                 ok = false;
         resp_value_free(&v);
     }

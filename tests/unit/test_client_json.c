@@ -402,7 +402,7 @@ static void test_members(void **state)
     const char *texts[] = {
         ("{\"id\":1,\"raft_address\":\"127.0.0.1:7543\",\"client_address\":\"127.0.0.1:6543\","
          "\"role\":\"voter\",\"incarnation\":\"00000000deadbeef\"}"),
-        "{\"id\":4,\"raft_address\":\"127.0.0.1:7546\",\"client_address\":\"\",\"role\":\"spare\"}",
+        "{\"id\":4,\"raft_address\":\"127.0.0.1:7546\",\"client_address\":\"\",\"role\":\"spare\",\"committed\":false}",
         "{\"id\":5,\"raft_address\":\"h:1\",\"role\":\"standby\"}",
     };
     struct fake_reply r;
@@ -417,6 +417,8 @@ static void test_members(void **state)
     assert_string_equal(l.members[0].incarnation, "00000000deadbeef");
     assert_int_equal(l.members[1].role, EF_ROLE_SPARE);
     assert_string_equal(l.members[1].client_address, "");
+    assert_true(l.members[0].committed);  /* absent: taken as committed */
+    assert_false(l.members[1].committed);
     assert_int_equal(l.members[2].role, EF_ROLE_STANDBY);
     eventflow_member_list_free(&l);
 
