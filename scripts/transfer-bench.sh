@@ -7,7 +7,7 @@
 #
 # Starts three eventflowd on 127.0.0.1 (ports 17543-17545, raft 18543-18545)
 # in a temporary directory, loads MB megabytes of 1000-byte events, stops
-# node 3, writes past the snapshot threshold + trailing, restarts node 3 and
+# node 3, writes 40,000 more (past the threshold + trailing), restarts node 3 and
 # waits until it reports the leader's event count, sampling every node's
 # anonymous memory (RssAnon: heap and stacks; LMDB's mapped file pages are
 # page cache, not counted) every 20 ms meanwhile. Stops everything it
@@ -32,7 +32,7 @@ cluster="1@127.0.0.1:18543@127.0.0.1:17543,2@127.0.0.1:18544@127.0.0.1:17544,3@1
 start() {
     local i="$1"
     "$bin" --id "$i" --bind 127.0.0.1 --port $((17542 + i)) --raft-address "127.0.0.1:$((18542 + i))" \
-        --data "$tmp/node$i" --cluster "$cluster" --snapshot-threshold 8192 --snapshot-trailing 1024 \
+        --data "$tmp/node$i" --cluster "$cluster" --snapshot-threshold 8192 --snapshot-trailing 16384 \
         2>>"$tmp/node$i.log" &
     pids[$i]=$!
 }
@@ -46,17 +46,19 @@ leader_port() {
         done
         sleep 0.1
     done
-    echo "no leader" >&2; exit 1
+    echo "no leader within 20 s; node logs:" >&2; tail -n 8 "$tmp"/node*.log >&2; exit 1
 }
 
 for i in 1 2 3; do start "$i"; done
 lp="$(leader_port)"
 events=$((mb * 1000))
 echo "loading $events events of 1000 bytes through 127.0.0.1:$lp"
-"$bench" --port "$lp" -c 50 -P 16 -n "$events" --event-size 1000 --streams 1000 >/dev/null
+"$bench" --port "$lp" -c 50 -P 16 -n "$events" --event-size 1000 --streams 1000 >"$tmp/load.txt" ||
+    { echo "the load failed:" >&2; tail -5 "$tmp/load.txt" >&2; exit 1; }
 kill "${pids[3]}"; wait "${pids[3]}" 2>/dev/null || true
 lp="$(leader_port)"
-"$bench" --port "$lp" -c 50 -P 16 -n 20000 --event-size 1000 --streams 1000 >/dev/null
+"$bench" --port "$lp" -c 50 -P 16 -n 40000 --event-size 1000 --streams 1000 >"$tmp/load.txt" ||
+    { echo "the load failed:" >&2; tail -5 "$tmp/load.txt" >&2; exit 1; }
 want="$(field "$(status "$lp")" events)"
 anon() { awk '/RssAnon/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 declare -A peak

@@ -357,13 +357,12 @@ int store_env_open(struct store *s, char *err, size_t errlen)
     what = "mdb_env_set_mapsize";
     if ((rc = mdb_env_set_mapsize(s->env, s->map_size)) != 0)
         goto fail_mdb;
-    /* NOMETASYNC: every commit fsyncs its data pages, then writes the meta
-     * page without waiting for it, so the file is consistent after an OS
-     * crash, at most one commit behind (store.h says why that is enough).
-     * NOTLS: reads run while the batch's write transaction is open on the
-     * same thread, and copies read from worker threads. */
+    /* NOSYNC: no fsync on the loop thread; durability comes from the raft
+     * log and from durable points (store_durable.c). NOTLS: reads run while
+     * the batch's write transaction is open on the same thread, and copies
+     * read from worker threads. */
     what = "mdb_env_open";
-    if ((rc = mdb_env_open(s->env, s->dir, MDB_NOMETASYNC | MDB_NOTLS, 0644)) != 0)
+    if ((rc = mdb_env_open(s->env, s->dir, MDB_NOSYNC | MDB_NOTLS, 0644)) != 0)
         goto fail_mdb;
 
     MDB_stat st;
@@ -374,6 +373,7 @@ int store_env_open(struct store *s, char *err, size_t errlen)
     s->stream_max = (size_t)mdb_env_get_maxkeysize(s->env) - STORE_INDEX_KEY_EXTRA;
     if ((rc = store_open_tables(s, err, errlen)) != 0)
         goto fail;
+    store_syncer_start(s);
     return 0;
 
 fail_mdb:
@@ -394,6 +394,8 @@ int store_open(const struct store_options *opts, struct store **out, char *err, 
         return STORE_EINVAL;
     }
     int rc = store_mkdirs(opts->dir, err, errlen);
+    if (rc == 0)
+        rc = store_marker_open(opts->dir, err, errlen);
     if (rc != 0)
         return rc;
 
@@ -405,6 +407,8 @@ int store_open(const struct store_options *opts, struct store **out, char *err, 
     store_arena_init(&s->read_arena);
     pthread_mutex_init(&s->copy_lock, NULL);
     pthread_cond_init(&s->copy_done, NULL);
+    pthread_mutex_init(&s->syncer_lock, NULL);
+    pthread_cond_init(&s->syncer_wake, NULL);
     if ((rc = store_env_open(s, err, errlen)) != 0) {
         store_close(s);
         return rc;
@@ -434,7 +438,10 @@ void store_env_close(struct store *s)
     if (s->rtxn != NULL)
         mdb_txn_abort(s->rtxn);
     s->rtxn = NULL;
-    /* NOMETASYNC left the last meta page unsynced. */
+    if (s->pin != NULL)
+        mdb_txn_abort(s->pin);
+    s->pin = NULL;
+    store_syncer_stop(s);
     int rc = mdb_env_sync(s->env, 1);
     if (rc != 0)
         log_error("store: syncing %s: %s", s->dir, mdb_strerror(rc));
@@ -446,9 +453,14 @@ void store_close(struct store *s)
 {
     if (s == NULL)
         return;
+    bool was_open = s->env != NULL;
     store_env_close(s);
+    if (was_open)
+        store_marker_close(s->dir);
     pthread_mutex_destroy(&s->copy_lock);
     pthread_cond_destroy(&s->copy_done);
+    pthread_mutex_destroy(&s->syncer_lock);
+    pthread_cond_destroy(&s->syncer_wake);
     store_arena_free(&s->apply_arena);
     store_arena_free(&s->read_arena);
     free(s->dir);
@@ -459,12 +471,7 @@ int store_sync(struct store *s)
 {
     if (s == NULL || s->env == NULL)
         return STORE_EINVAL;
-    int rc = store_flush(s);
-    if (rc != 0)
-        return rc;
-    if ((rc = mdb_env_sync(s->env, 1)) != 0)
-        return store_fail_mdb(s, rc, "syncing");
-    return 0;
+    return store_durable_point(s);
 }
 
 /* ---- apply --------------------------------------------------------------- */
@@ -825,6 +832,7 @@ int store_flush(struct store *s)
         return store_fail_mdb(s, rc, "committing");
     }
     s->committed = s->pending;
+    store_syncer_kick(s);
     return 0;
 }
 

@@ -15,16 +15,17 @@
  * snapshot covers it; from then on this store is. Raft snapshots are only a
  * header (store_snapshot_take), so the store must hold the state at a
  * snapshot's index durably before Raft may drop the entries behind it:
- *   - transactions commit with MDB_NOMETASYNC: each commit fsyncs its data
- *     pages before writing the meta page, which is flushed by the next
- *     commit's fsync. The file therefore stays consistent across an
- *     operating-system crash, which at worst undoes the last commit;
- *   - store_snapshot_take commits the batch and syncs the meta page too, so
- *     the store is durable at the snapshot's index before Raft records it;
+ *   - transactions commit with MDB_NOSYNC: no fsync on the loop thread. A
+ *     process crash (kill -9) loses nothing, the page cache survives;
  *   - applied_index is written in the same transaction as the events it
  *     describes; at restart Raft re-applies the entries after its last
  *     snapshot and store_apply skips those at or below applied_index, so
  *     apply is idempotent;
+ *   - store_snapshot_take makes a durable point (store_durable.c): commit,
+ *     pin that state with a read transaction so LMDB never reuses its
+ *     pages, fsync, save the meta pages. After an operating-system crash
+ *     (noticed through a boot-id marker) store_open takes the file back to
+ *     that point, and Raft replays what follows;
  *   - a store behind a snapshot (a follower that was sent one, or a store
  *     deleted by hand) is replaced whole by a copy of a peer's file
  *     (store_copy_*, store_replace).
@@ -162,8 +163,9 @@ int store_stats(struct store *s, struct store_stats *out);
  * -ENOENT. */
 int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation);
 
-/* Make everything applied durable: commit the batch and fsync the file,
- * meta page included. */
+/* Make everything applied durable and recoverable after an OS crash: a
+ * durable point (store_durable.c). Costs an fsync of what changed since
+ * the last one; called at every Raft snapshot. */
 int store_sync(struct store *s);
 
 /* ---- snapshots: a header only (store_snapshot.c) ---------------------- */

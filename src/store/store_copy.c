@@ -162,6 +162,9 @@ int store_replace(struct store *s, const char *path)
                           rc != 0 ? "; the old store did not reopen either" : "");
     if (rc != 0)
         return store_fail(s, rc, "opening the replaced store: %s", err);
+    /* The saved durable point described the old file. */
+    if ((rc = store_durable_point(s)) != 0)
+        return rc;
     log_info("store replaced: applied index %" PRIu64 ", %" PRIu64 " events", s->committed.applied_index,
              s->committed.event_count);
     return 0;

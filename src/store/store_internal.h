@@ -78,6 +78,18 @@ struct store {
      * instead of taking a reader slot each time. */
     MDB_txn *rtxn; /* owned; may be NULL */
 
+    /* A read transaction on the last durable point (store_durable.c),
+     * keeping LMDB from reusing its pages. */
+    MDB_txn *pin; /* owned; may be NULL */
+
+    /* The background syncer (store_durable.c): a thread that fsyncs the
+     * file after commits, so that a durable point finds little to write. */
+    pthread_t syncer;
+    bool syncer_running;
+    pthread_mutex_t syncer_lock;
+    pthread_cond_t syncer_wake;
+    bool syncer_dirty, syncer_stop; /* guarded by syncer_lock */
+
     struct store_arena apply_arena; /* the latest outcome and its entry */
     struct store_arena read_arena;  /* one record being visited */
     struct store_outcome outcome;
@@ -115,6 +127,21 @@ int store_env_open(struct store *s, char *err, size_t errlen);
 void store_env_close(struct store *s);
 /* Block until no copy is in flight. */
 void store_copy_wait(struct store *s);
+
+/* Durability across OS crashes (store_durable.c). store_marker_open runs
+ * before the environment opens: it notices an OS crash and takes the file
+ * back to its last durable point, then names this boot. store_marker_close
+ * runs after the final sync of a clean close. store_durable_point commits,
+ * syncs and saves the point (at every snapshot, and after a replace). */
+#define STORE_META_SAVE_MAX ((size_t)(2 << 16) + 1)
+int store_marker_open(const char *dir, char *err, size_t errlen);
+void store_marker_close(const char *dir);
+int store_durable_point(struct store *s);
+/* Start the syncer for an open environment, stop it before closing it;
+ * kick it after a commit. */
+void store_syncer_start(struct store *s);
+void store_syncer_stop(struct store *s);
+void store_syncer_kick(struct store *s);
 
 /* Fsync a directory, so a rename or a new file in it is durable. */
 int store_fsync_dir(const char *dir);

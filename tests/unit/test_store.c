@@ -742,6 +742,106 @@ static void test_space_full(void **state)
 
 /* ---- boot-id marker ------------------------------------------------------- */
 
+static void marker_path(const char *dir, char path[128])
+{
+    snprintf(path, 128, "%s/boot_id", dir);
+}
+
+static void write_marker(const char *dir, const char *id)
+{
+    char path[128];
+    marker_path(dir, path);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s\n", id);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void current_boot_id(char out[64])
+{
+    FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(out, 64, fp));
+    fclose(fp);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* The boot marker names this boot while the store is open and goes away at
+ * a clean close; a marker of this boot (a process crash) is trusted. */
+static void test_boot_marker(void **state)
+{
+    struct fx *f = *state;
+    char path[128], boot[64], seen[64];
+    marker_path(f->dir, path);
+    current_boot_id(boot);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(seen, sizeof seen, fp));
+    fclose(fp);
+    seen[strcspn(seen, "\n")] = '\0';
+    assert_string_equal(seen, boot);
+
+    tadd_range(f->s, 1, "s", 0, 1, 3);
+    assert_int_equal(store_flush(f->s), 0);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(access(path, F_OK), -1);
+
+    write_marker(f->dir, boot);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    assert_int_equal(tstats(f->s).event_count, 3);
+}
+
+/* An OS crash (a marker of another boot) takes the store back to its last
+ * durable point, whose state is intact although later commits reused the
+ * file; without a durable point the store starts empty. */
+static void test_os_crash_recovery(void **state)
+{
+    struct fx *f = *state;
+    const char *other_boot = "00000000-0000-0000-0000-000000000000";
+
+    /* Never a durable point: an OS crash empties the store (raft's log is
+     * whole then, and replays everything). */
+    tadd_range(f->s, 1, "early", 0, 1, 2);
+    assert_int_equal(store_flush(f->s), 0);
+    store_close(f->s);
+    write_marker(f->dir, other_boot);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    assert_int_equal(tstats(f->s).applied_index, 0);
+    assert_int_equal(tstats(f->s).event_count, 0);
+
+    /* A durable point at index 40, then 60 more entries committed. */
+    uint64_t id = 1;
+    for (uint64_t idx = 1; idx <= 40; idx++, id += 2)
+        tadd_range(f->s, idx, idx % 2 ? "odd" : "even", idx % 2 ? idx - 1 : idx - 2, id, 2);
+    assert_int_equal(store_sync(f->s), 0);
+    struct store_stats at40 = tstats(f->s);
+    for (uint64_t idx = 41; idx <= 100; idx++, id += 2) {
+        /* A commit each: LMDB would reuse freed pages if nothing pinned them. */
+        tadd_range(f->s, idx, "late", (idx - 41) * 2, id, 2);
+        assert_int_equal(store_flush(f->s), 0);
+    }
+    assert_int_equal(tstats(f->s).applied_index, 100);
+    store_close(f->s);
+
+    write_marker(f->dir, other_boot);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    struct store_stats st = tstats(f->s);
+    assert_int_equal(st.applied_index, 40);
+    assert_int_equal(st.event_count, at40.event_count);
+    assert_int_equal(st.checksum, at40.checksum);
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_all(f->s, c, NULL, 1000), at40.event_count);
+    assert_int_equal(tread_stream(f->s, c, "late", 0, 10), 0);
+    free(c);
+    /* Raft replays what follows; the store takes it as new. */
+    id = 81;
+    for (uint64_t idx = 41; idx <= 100; idx++, id += 2)
+        tadd_range(f->s, idx, "late", (idx - 41) * 2, id, 2);
+    assert_int_equal(tstats(f->s).applied_index, 100);
+    assert_int_equal(tstats(f->s).event_count, 200);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -776,6 +876,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_see_applied, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_members, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_boot_marker, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_os_crash_recovery, fx_setup, fx_teardown),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
