@@ -149,7 +149,12 @@ int store_replace(struct store *s, const char *path)
 
     store_env_close(s);
     int saved = 0;
-    if (rename(path, target) != 0)
+    /* The saved durable point describes the old file: an OS crash after the
+     * rename must not apply it to the new one (without a point the store
+     * starts empty, and raft's restore fetches the state again). */
+    if ((n = store_durable_forget(s->dir)) != 0)
+        saved = -n;
+    else if (rename(path, target) != 0)
         saved = errno;
     else if ((n = store_fsync_dir(s->dir)) != 0)
         saved = -n;

@@ -198,6 +198,14 @@ void store_marker_close(const char *dir)
         log_warn("store: removing the boot marker of %s failed", dir);
 }
 
+int store_durable_forget(const char *dir)
+{
+    int rc = durable_unlink(dir, DURABLE_META);
+    if (rc == 0)
+        rc = store_fsync_dir(dir);
+    return rc;
+}
+
 int store_durable_point(struct store *s)
 {
     int rc = store_flush(s);

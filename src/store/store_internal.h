@@ -137,6 +137,9 @@ void store_copy_wait(struct store *s);
 int store_marker_open(const char *dir, char *err, size_t errlen);
 void store_marker_close(const char *dir);
 int store_durable_point(struct store *s);
+/* Drop the saved point (before the file it describes is replaced).
+ * Returns 0 or -errno. */
+int store_durable_forget(const char *dir);
 /* Start the syncer for an open environment, stop it before closing it;
  * kick it after a commit. */
 void store_syncer_start(struct store *s);
