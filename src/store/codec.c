@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -677,6 +678,10 @@ static int codec_decode_add(json_t *root, const struct codec_limits *lim, struct
         return codec_fail(err, "list of events is empty");
     if (n > lim->max_events)
         return codec_fail(err, "too many events (max %zu)", lim->max_events);
+    /* Versions are JSON integers in replies: the last event's must fit in
+     * the int64 every JSON library reads. */
+    if (!out->any_version && n - 1 > (uint64_t)INT64_MAX - out->expected_version)
+        return codec_fail(err, "invalid 'version': the events' versions would exceed %" PRId64, INT64_MAX);
 
     /* 4. Each event's values. n_events is set first so that a failure part
      * way leaves everything decoded so far to codec_add_free. */

@@ -230,6 +230,14 @@ static void test_add_version_values(void **state)
     expect_add_error("{\"stream\":\"s\",\"version\":null,\"events\":[{\"type\":\"t\"}]}", want);
     expect_add_error("{\"stream\":\"s\",\"version\":true,\"events\":[{\"type\":\"t\"}]}", want);
     expect_add_error("{\"stream\":\"s\",\"events\":[{\"type\":\"t\"}]}", "missing field 'version'");
+    /* The last event's version must fit in an int64 too. */
+    expect_add_error("{\"stream\":\"s\",\"version\":9223372036854775807,"
+                     "\"events\":[{\"type\":\"t\"},{\"type\":\"u\"}]}",
+                     "invalid 'version': the events' versions would exceed 9223372036854775807");
+    parse_add_ok("{\"stream\":\"s\",\"version\":9223372036854775806,"
+                 "\"events\":[{\"type\":\"t\"},{\"type\":\"u\"}]}",
+                 NULL, &a);
+    codec_add_free(&a);
     /* Past INT64_MAX jansson refuses the number itself. */
     expect_add_error_prefix(
         "{\"stream\":\"s\",\"version\":9223372036854775808,\"events\":[{\"type\":\"t\"}]}",
