@@ -27,10 +27,13 @@
  * first error. */
 #include "protocol/resp_parser.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 
@@ -433,4 +436,27 @@ enum resp_status resp_parser_parse(struct resp_parser *p, const char *in, size_t
         break;
     }
     return st;
+}
+
+/* ---- arguments ------------------------------------------------------------- */
+
+bool resp_arg_is(const struct resp_arg *a, const char *word)
+{
+    return strlen(word) == a->len && strncasecmp(a->ptr, word, a->len) == 0;
+}
+
+int resp_arg_u64(const struct resp_arg *a, int base, uint64_t *out)
+{
+    char tmp[24];
+    if (a->len == 0 || a->len >= sizeof tmp || !isxdigit((unsigned char)a->ptr[0]))
+        return -1;
+    memcpy(tmp, a->ptr, a->len);
+    tmp[a->len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, base);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
 }

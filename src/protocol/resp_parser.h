@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RESP_MAX_ARGV 8
 
@@ -81,5 +82,11 @@ void resp_parser_free(struct resp_parser *p);
  * freed. */
 enum resp_status resp_parser_parse(struct resp_parser *p, const char *in, size_t len,
                                    struct resp_command *cmd, const char **errmsg);
+
+/* Whether argument a is `word`, ignoring ASCII case. */
+bool resp_arg_is(const struct resp_arg *a, const char *word);
+/* Argument a as an unsigned number in `base` (10 or 16): digits only, no
+ * sign, no spaces, no overflow. Returns 0, or -1 and leaves *out alone. */
+int resp_arg_u64(const struct resp_arg *a, int base, uint64_t *out);
 
 #endif

@@ -51,22 +51,11 @@ static const char *role_name(int role)
     }
 }
 
-static bool arg_is(const struct resp_arg *a, const char *word)
-{
-    return strlen(word) == a->len && strncasecmp(a->ptr, word, a->len) == 0;
-}
-
+/* Member ids and incarnations are never 0. */
 static int arg_u64(const struct resp_arg *a, uint64_t *out)
 {
-    char tmp[24];
-    if (a->len == 0 || a->len >= sizeof tmp)
-        return -1;
-    memcpy(tmp, a->ptr, a->len);
-    tmp[a->len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 10);
-    if (errno != 0 || *end != '\0' || tmp[0] == '-' || v == 0)
+    uint64_t v;
+    if (resp_arg_u64(a, 10, &v) != 0 || v == 0)
         return -1;
     *out = v;
     return 0;
@@ -74,15 +63,8 @@ static int arg_u64(const struct resp_arg *a, uint64_t *out)
 
 static int arg_hex(const struct resp_arg *a, uint64_t *out)
 {
-    char tmp[24];
-    if (a->len == 0 || a->len > 16)
-        return -1;
-    memcpy(tmp, a->ptr, a->len);
-    tmp[a->len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, 16);
-    if (errno != 0 || *end != '\0' || v == 0)
+    uint64_t v;
+    if (a->len > 16 || resp_arg_u64(a, 16, &v) != 0 || v == 0)
         return -1;
     *out = v;
     return 0;
@@ -447,7 +429,7 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
         change_done(r);
         return;
     }
-    if (arg_is(sub, "TRANSFER")) {
+    if (resp_arg_is(sub, "TRANSFER")) {
         uint64_t id = 0;
         if (argc >= 3 && arg_u64(&cmd->argv[2], &id) != 0) {
             resp_write_error(out, "invalid member id");
@@ -466,7 +448,7 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
         change_done(r);
         return;
     }
-    if (arg_is(sub, "ADD")) {
+    if (resp_arg_is(sub, "ADD")) {
         char raft_addr[CONFIG_ADDR_MAX];
         if (argc < 5 || arg_address(&cmd->argv[3], raft_addr, sizeof raft_addr) != 0 ||
             arg_address(&cmd->argv[4], r->client, sizeof r->client) != 0) {
@@ -480,15 +462,15 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
             return;
         }
         rv = raft_add(&n->raft, &r->change, r->id, raft_addr, add_cb);
-    } else if (arg_is(sub, "PROMOTE") || arg_is(sub, "DEMOTE")) {
-        bool promote = arg_is(sub, "PROMOTE");
+    } else if (resp_arg_is(sub, "PROMOTE") || resp_arg_is(sub, "DEMOTE")) {
+        bool promote = resp_arg_is(sub, "PROMOTE");
         int role = promote ? RAFT_VOTER : RAFT_SPARE;
         if (argc >= 4) {
-            if (arg_is(&cmd->argv[3], "voter"))
+            if (resp_arg_is(&cmd->argv[3], "voter"))
                 role = RAFT_VOTER;
-            else if (arg_is(&cmd->argv[3], "standby"))
+            else if (resp_arg_is(&cmd->argv[3], "standby"))
                 role = RAFT_STANDBY;
-            else if (arg_is(&cmd->argv[3], "spare"))
+            else if (resp_arg_is(&cmd->argv[3], "spare"))
                 role = RAFT_SPARE;
             else {
                 resp_write_error(out, "role must be voter, standby or spare");
@@ -502,7 +484,7 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
             return;
         }
         rv = raft_assign(&n->raft, &r->change, r->id, role, change_cb);
-    } else if (arg_is(sub, "REGISTER")) {
+    } else if (resp_arg_is(sub, "REGISTER")) {
         /* A member records its client address and incarnation. */
         if (argc < 5 || arg_address(&cmd->argv[3], r->client, sizeof r->client) != 0 ||
             arg_hex(&cmd->argv[4], &r->incarnation) != 0) {
@@ -514,7 +496,7 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
         }
         change_done(r);
         return;
-    } else if (arg_is(sub, "REMOVE")) {
+    } else if (resp_arg_is(sub, "REMOVE")) {
         quorum_check_start(r, true, 0);
         return;
     } else {
@@ -535,9 +517,9 @@ void cluster_command(struct conn *c, const struct resp_command *cmd)
         return;
     }
     const struct resp_arg *sub = &cmd->argv[1];
-    if (arg_is(sub, "MEMBERS"))
+    if (resp_arg_is(sub, "MEMBERS"))
         cluster_members(c);
-    else if (arg_is(sub, "STATUS"))
+    else if (resp_arg_is(sub, "STATUS"))
         cluster_status(c);
     else
         cluster_change(c, cmd);

@@ -403,7 +403,7 @@ static const struct command command_table[] = {
 
 static bool name_is(const struct resp_arg *a, const char *name)
 {
-    return name != NULL && strlen(name) == a->len && strncasecmp(a->ptr, name, a->len) == 0;
+    return name != NULL && resp_arg_is(a, name);
 }
 
 static const struct command *command_lookup(const struct resp_arg *a)

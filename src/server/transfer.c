@@ -234,33 +234,10 @@ static void transfer_copy_done(uv_work_t *req, int status)
 
 /* ---- the command ----------------------------------------------------------- */
 
-static bool arg_is(const struct resp_arg *a, const char *word)
-{
-    return strlen(word) == a->len && strncasecmp(a->ptr, word, a->len) == 0;
-}
-
-static int arg_u64(const struct resp_arg *a, int base, uint64_t *out)
-{
-    char tmp[24];
-    if (a->len == 0 || a->len >= sizeof tmp)
-        return -1;
-    memcpy(tmp, a->ptr, a->len);
-    tmp[a->len] = '\0';
-    if (tmp[0] == '-' || tmp[0] == '+')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tmp, &end, base);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static struct session *transfer_find(struct transfer *t, const struct resp_arg *a)
 {
     uint64_t id;
-    if (arg_u64(a, 16, &id) != 0)
+    if (resp_arg_u64(a, 16, &id) != 0)
         return NULL;
     for (struct session *s = t->sessions; s != NULL; s = s->next)
         if (s->id == id && s->ready)
@@ -336,7 +313,7 @@ static void transfer_read(struct conn *c, struct transfer *t, const struct resp_
 {
     struct buf *out = conn_reply_buf(c);
     uint64_t off, len;
-    if (cmd->argc != 5 || arg_u64(&cmd->argv[3], 10, &off) != 0 || arg_u64(&cmd->argv[4], 10, &len) != 0) {
+    if (cmd->argc != 5 || resp_arg_u64(&cmd->argv[3], 10, &off) != 0 || resp_arg_u64(&cmd->argv[4], 10, &len) != 0) {
         resp_write_error(out, "ERR usage: SNAPSHOT READ <id> <offset> <count>");
         return;
     }
@@ -398,11 +375,11 @@ void transfer_command(struct conn *c, const struct resp_command *cmd)
         return;
     }
     const struct resp_arg *sub = &cmd->argv[1];
-    if (arg_is(sub, "BEGIN") && cmd->argc == 2)
+    if (resp_arg_is(sub, "BEGIN") && cmd->argc == 2)
         transfer_begin(c, t);
-    else if (arg_is(sub, "READ"))
+    else if (resp_arg_is(sub, "READ"))
         transfer_read(c, t, cmd);
-    else if (arg_is(sub, "END"))
+    else if (resp_arg_is(sub, "END"))
         transfer_end(c, t, cmd);
     else
         resp_write_error(conn_reply_buf(c), "ERR usage: SNAPSHOT BEGIN | READ <id> <offset> <count> | END <id>");

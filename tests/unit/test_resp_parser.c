@@ -603,6 +603,41 @@ static void test_incomplete_sets_outputs(void **state)
     resp_parser_free(&p);
 }
 
+/* Arguments as words and numbers. */
+static struct resp_arg arg_of(const char *s)
+{
+    struct resp_arg a = {s, strlen(s)};
+    return a;
+}
+
+static void test_arg_helpers(void **state)
+{
+    (void)state;
+    struct resp_arg a = arg_of("bEgIn");
+    assert_true(resp_arg_is(&a, "BEGIN"));
+    assert_false(resp_arg_is(&a, "BEGI"));
+    assert_false(resp_arg_is(&a, "BEGINS"));
+
+    uint64_t v = 42;
+    const char *ok10[] = {"0", "7", "18446744073709551615"};
+    const uint64_t want10[] = {0, 7, UINT64_MAX};
+    for (size_t i = 0; i < 3; i++) {
+        a = arg_of(ok10[i]);
+        assert_int_equal(resp_arg_u64(&a, 10, &v), 0);
+        assert_int_equal(v, want10[i]);
+    }
+    a = arg_of("fF");
+    assert_int_equal(resp_arg_u64(&a, 16, &v), 0);
+    assert_int_equal(v, 255);
+    const char *bad[] = {"", "-1", "+1", " 1", "1 ", "1x", "18446744073709551616", "ff", "0123456789012345678901234"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 42;
+        a = arg_of(bad[i]);
+        assert_int_equal(resp_arg_u64(&a, 10, &v), -1);
+        assert_int_equal(v, 42); /* left alone */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_limits_may_change_between_commands),
         cmocka_unit_test(test_byte_by_byte_is_linear),
         cmocka_unit_test(test_incomplete_sets_outputs),
+        cmocka_unit_test(test_arg_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
