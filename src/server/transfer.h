@@ -32,7 +32,8 @@ void transfer_stop(struct transfer *t);
 /* Free once copies in flight have finished (their callbacks run later on
  * the loop). NULL is a no-op. */
 void transfer_free(struct transfer *t);
-/* Images served to completion (END after the last byte was read). */
+/* Images released by END: the fetching side sends it once it has every
+ * byte, or to give up on a source. */
 uint64_t transfer_served(const struct transfer *t);
 
 /* The SNAPSHOT command. */
