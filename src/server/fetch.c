@@ -1,30 +1,23 @@
 /* fetch.c - copying a peer's store into this node (see fetch.h).
  *
- * A small blocking RESP client: non-blocking sockets driven by poll() with
- * a deadline per request, so a peer that stops answering costs a timeout,
- * not a hang. */
+ * The requests go over libeventflow's blocking connection (client/conn.h):
+ * non-blocking sockets driven by poll() with a deadline per request, so a
+ * peer that stops answering costs a timeout, not a hang. */
 #include "server/fetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/buf.h"
+#include "client/conn.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/resp_reader.h"
-#include "protocol/resp_writer.h"
 #include "server/node.h"
 #include "server/transfer.h"
 #include "store/checksum.h"
@@ -36,144 +29,23 @@
 #define FETCH_RETRY_MS 1000
 #define FETCH_MAX_SOURCES 32
 
-struct fetch_conn {
-    int fd;
-    struct resp_reader reader;
-};
-
-static uint64_t fetch_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Wait for `events` on fd until deadline. Returns 0, or -1 (timeout/error). */
-static int fetch_wait(int fd, short events, uint64_t deadline)
-{
-    for (;;) {
-        uint64_t now = fetch_now_ms();
-        if (now >= deadline) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        struct pollfd p = {.fd = fd, .events = events};
-        int rc = poll(&p, 1, (int)(deadline - now));
-        if (rc > 0)
-            return 0;
-        if (rc < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-static int fetch_connect(struct fetch_conn *fc, const char *address, char *err, size_t errlen)
-{
-    char host[CONFIG_ADDR_MAX], port_str[8];
-    unsigned port;
-    if (config_split_address(address, host, sizeof host, &port) != 0) {
-        snprintf(err, errlen, "bad address");
-        return -1;
-    }
-    snprintf(port_str, sizeof port_str, "%u", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(host, port_str, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "resolving: %s", gai_strerror(rc));
-        return -1;
-    }
-    fc->fd = -1;
-    int saved = 0;
-    for (struct addrinfo *ai = res; ai != NULL && fc->fd < 0; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            int soerr = errno;
-            socklen_t len = sizeof soerr;
-            if (soerr != EINPROGRESS || fetch_wait(fd, POLLOUT, fetch_now_ms() + FETCH_CONNECT_MS) != 0 ||
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
-                saved = soerr != EINPROGRESS && soerr != 0 ? soerr : errno;
-                close(fd);
-                continue;
-            }
-        }
-        int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        fc->fd = fd;
-    }
-    freeaddrinfo(res);
-    if (fc->fd < 0) {
-        snprintf(err, errlen, "connecting: %s", strerror(saved ? saved : ECONNREFUSED));
-        return -1;
-    }
-    /* A READ reply is at most TRANSFER_CHUNK_MAX bytes of payload. */
-    struct resp_reader_limits limits = {.max_bulk = TRANSFER_CHUNK_MAX + 4096, .max_elems = 16, .max_depth = 2};
-    resp_reader_init(&fc->reader, &limits);
-    return 0;
-}
-
-static void fetch_disconnect(struct fetch_conn *fc)
-{
-    if (fc->fd >= 0)
-        close(fc->fd);
-    fc->fd = -1;
-    resp_reader_free(&fc->reader);
-}
-
 /* Send argv and read one reply. Returns 0 (the reply may be an error
  * reply; free it with resp_value_free), or -1 with err set. */
-static int fetch_call(struct fetch_conn *fc, unsigned timeout_ms, struct resp_value *reply, char *err,
-                      size_t errlen, int argc, const char *const *argv)
+static int fetch_call(struct ef_conn *cn, int timeout_ms, struct resp_value *reply, char *err, size_t errlen,
+                      int argc, const char *const *argv)
 {
-    uint64_t deadline = fetch_now_ms() + timeout_ms;
-    struct buf req;
-    buf_init(&req);
-    resp_write_array_header(&req, (size_t)argc);
-    for (int i = 0; i < argc; i++)
-        resp_write_bulk_str(&req, argv[i]);
-    size_t sent = 0;
-    while (sent < req.len) {
-        ssize_t n = send(fc->fd, req.data + sent, req.len - sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += (size_t)n;
-        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (fetch_wait(fc->fd, POLLOUT, deadline) != 0)
-                goto io_error;
-        } else {
-            goto io_error;
-        }
-    }
-    buf_free(&req);
-    char chunk[65536];
-    for (;;) {
-        int rc = resp_reader_next(&fc->reader, reply);
-        if (rc == 1)
-            return 0;
-        if (rc < 0) {
-            snprintf(err, errlen, "%s: malformed reply", argv[0]);
-            return -1;
-        }
-        ssize_t n = recv(fc->fd, chunk, sizeof chunk, 0);
-        if (n > 0) {
-            resp_reader_feed(&fc->reader, chunk, (size_t)n);
-        } else if (n == 0) {
-            snprintf(err, errlen, "%s: connection closed", argv[0]);
-            return -1;
-        } else if (errno == EAGAIN || errno == EINTR) {
-            if (fetch_wait(fc->fd, POLLIN, deadline) != 0) {
-                snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
-                return -1;
-            }
-        } else {
-            snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
-            return -1;
-        }
-    }
-io_error:
-    snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
-    buf_free(&req);
+    int64_t deadline = ef_now_ms() + timeout_ms;
+    ef_conn_queue(cn, (size_t)argc, argv, NULL);
+    if (ef_conn_flush(cn, deadline, err, errlen) != 0)
+        return -1;
+    int rc = ef_conn_read(cn, reply, deadline);
+    if (rc == EF_IO_REPLY)
+        return 0;
+    snprintf(err, errlen, "%s %s: %s", argv[0], argc > 1 ? argv[1] : "",
+             rc == EF_IO_EOF       ? "connection closed"
+             : rc == EF_IO_TIMEOUT ? "timed out"
+             : rc == EF_IO_PROTO   ? "malformed reply"
+                                   : strerror(errno));
     return -1;
 }
 
@@ -193,11 +65,17 @@ static int fetch_expect(const struct resp_value *v, enum resp_type type, char *e
 static int fetch_from(struct node *n, const char *address, const struct store_snapshot_info *info,
                       const char *path, uint64_t *bytes, char *err, size_t errlen)
 {
-    struct fetch_conn fc;
+    struct ef_endpoint ep;
+    struct ef_conn fc;
     struct resp_value v = {0};
     int fd = -1, rc = -1;
     char id[32] = "";
-    if (fetch_connect(&fc, address, err, errlen) != 0)
+    if (ef_endpoint_parse(address, strlen(address), &ep) != 0) {
+        snprintf(err, errlen, "bad address");
+        return -1;
+    }
+    ef_conn_init(&fc);
+    if (ef_conn_open(&fc, &ep, ef_now_ms() + FETCH_CONNECT_MS, err, errlen) != 0)
         return -1;
     if (n->cfg->password != NULL) {
         const char *auth[] = {"AUTH", n->cfg->password};
@@ -288,7 +166,7 @@ out:
     resp_value_free(&v);
     if (fd >= 0)
         close(fd);
-    fetch_disconnect(&fc);
+    ef_conn_close(&fc);
     return rc;
 }
 
@@ -330,11 +208,12 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
     }
 
     int rc = -1;
-    uint64_t start = fetch_now_ms();
+    int64_t start = ef_now_ms();
     while (rc != 0) {
         for (size_t i = 0; i < count && rc != 0; i++) {
             char err[512];
-            uint64_t bytes = 0, t0 = fetch_now_ms();
+            uint64_t bytes = 0;
+            int64_t t0 = ef_now_ms();
             if (fetch_from(n, sources[i], info, path, &bytes, err, sizeof err) != 0) {
                 log_warn("fetch: from %s: %s", sources[i], err);
                 continue;
@@ -345,16 +224,15 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
             }
             n->state_fetches++;
             n->state_fetched_bytes += bytes;
-            log_info("fetch: copied %" PRIu64 " bytes of state from %s in %" PRIu64 " ms", bytes, sources[i],
-                     fetch_now_ms() - t0);
+            log_info("fetch: copied %" PRIu64 " bytes of state from %s in %" PRId64 " ms", bytes, sources[i],
+                     ef_now_ms() - t0);
             rc = 0;
         }
-        if (rc == 0 || fetch_now_ms() - start >= FETCH_GIVE_UP_MS)
+        if (rc == 0 || ef_now_ms() - start >= FETCH_GIVE_UP_MS)
             break;
         /* Every source failed: the leader may still be elected, or a peer
          * restarting. Try again shortly. */
-        struct timespec pause = {.tv_sec = FETCH_RETRY_MS / 1000, .tv_nsec = (FETCH_RETRY_MS % 1000) * 1000000L};
-        nanosleep(&pause, NULL);
+        ef_sleep_ms(FETCH_RETRY_MS);
     }
 out:
     (void)unlink(path);
