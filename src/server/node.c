@@ -42,6 +42,9 @@
 #define NODE_FLUSH_MS 20
 #define NODE_BATCH_MAX 4096
 
+/* Entries sent to a follower before it acknowledges any (see node_init). */
+#define NODE_MAX_INFLIGHT 65536
+
 /* The node whose role log lines report (there is one per process). */
 static struct node *node_current;
 
@@ -125,36 +128,44 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     if (ensure_dir(path) != 0)
         goto err_after_store_open;
 
-    n->transport.version = 1;
-    n->transport.data = n;
-    rv = raft_uv_tcp_init(&n->transport, loop);
+    n->rtcp.transport.version = 1;
+    n->rtcp.transport.data = n;
+    rv = raft_uv_tcp_init(&n->rtcp.transport, loop);
     if (rv != 0) {
         log_error("raft transport: %s", raft_strerror(rv));
         goto err_after_store_open;
     }
+    raft_tcp_init(&n->rtcp);
     if (cfg->raft_bind[0] != '\0') {
-        rv = raft_uv_tcp_set_bind_address(&n->transport, cfg->raft_bind);
+        rv = raft_uv_tcp_set_bind_address(&n->rtcp.transport, cfg->raft_bind);
         if (rv != 0) {
             log_error("raft bind address %s: %s", cfg->raft_bind, raft_strerror(rv));
             goto err_after_transport_init;
         }
     }
 
-    n->io.version = 2;
-    n->io.data = n;
-    rv = raft_uv_init(&n->io, loop, path, &n->transport);
+    n->rio.io.version = 2;
+    n->rio.io.data = n;
+    rv = raft_uv_init(&n->rio.io, loop, path, &n->rtcp.transport);
     if (rv != 0) {
-        log_error("raft storage in %s: %s", path, n->io.errmsg);
+        log_error("raft storage in %s: %s", path, n->rio.io.errmsg);
         goto err_after_transport_init;
     }
     /* Never silently move corrupt segments aside: losing log entries that
      * were acknowledged to peers breaks Raft's guarantees. Stop instead. */
-    raft_uv_set_auto_recovery(&n->io, false);
+    raft_uv_set_auto_recovery(&n->rio.io, false);
+    rv = sendq_init(&n->rio, loop);
+    if (rv != 0) {
+        log_error("raft send queue: %s", uv_strerror(rv));
+        sendq_close(&n->rio);
+        raft_uv_close(&n->rio.io);
+        goto err_after_transport_init;
+    }
 
     fsm_init(&n->fsm, n);
     n->transfer = transfer_new(n);
 
-    rv = raft_init(&n->raft, &n->io, &n->fsm, cfg->id, cfg->raft_address);
+    rv = raft_init(&n->raft, &n->rio.io, &n->fsm, cfg->id, cfg->raft_address);
     if (rv != 0) {
         log_error("raft init: %s", raft_errmsg(&n->raft));
         goto err_after_fsm_init;
@@ -168,15 +179,23 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     /* Pre-vote keeps a node that was cut off from disrupting a healthy
      * leader when it comes back with a higher term (thesis 9.6). */
     raft_set_pre_vote(&n->raft, true);
+    /* raft's default allows 32 unacknowledged entries per follower; past
+     * that, every new entry costs a follower an empty AppendEntries and an
+     * answer instead of the entry. One entry per ADD with hundreds of ADDs
+     * in flight needs a window as large as the log held in memory. sendq
+     * turns what is sent in one loop turn into one message. */
+    raft_set_max_inflight_entries(&n->raft, NODE_MAX_INFLIGHT);
     return 0;
 
 err_after_fsm_init:
     transfer_free(n->transfer);
     n->transfer = NULL;
     fsm_close(&n->fsm);
-    raft_uv_close(&n->io);
+    sendq_close(&n->rio);
+    raft_uv_close(&n->rio.io);
 err_after_transport_init:
-    raft_uv_tcp_close(&n->transport);
+    raft_uv_tcp_close(&n->rtcp.transport);
+    raft_tcp_close(&n->rtcp);
 err_after_store_open:
     store_close(n->store);
     n->store = NULL;
@@ -682,6 +701,8 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"state_fetches\":%" PRIu64 ",\"state_fetched_bytes\":%" PRIu64 ",", n->state_fetches,
                n->state_fetched_bytes);
     buf_printf(b, "\"state_copies_served\":%" PRIu64 ",", transfer_served(n->transfer));
+    buf_printf(b, "\"append_messages\":%" PRIu64 ",\"append_messages_sent\":%" PRIu64 ",", n->rio.messages_in,
+               n->rio.messages_out);
     buf_printf(b, "\"uptime_ms\":%" PRIu64 ",", node_uptime_ms(n));
     buf_printf(b, "\"version\":\"%s\"}", EVENTFLOW_VERSION);
 }
@@ -691,8 +712,10 @@ static void node_raft_close_cb(struct raft *r)
     struct node *n = r->data;
     /* raft_close released io and transport through their close hooks; the
      * structs themselves are ours. */
-    raft_uv_close(&n->io);
-    raft_uv_tcp_close(&n->transport);
+    sendq_close(&n->rio);
+    raft_uv_close(&n->rio.io);
+    raft_uv_tcp_close(&n->rtcp.transport);
+    raft_tcp_close(&n->rtcp);
     fsm_close(&n->fsm);
     store_close(n->store); /* waits for copies in flight */
     n->store = NULL;

@@ -20,6 +20,8 @@
 #include "common/buf.h"
 #include "eventflow.pb-c.h"
 #include "server/config.h"
+#include "server/raft_tcp.h"
+#include "server/sendq.h"
 #include "store/codec.h"
 #include "store/store.h"
 #include "store/ulid.h"
@@ -69,8 +71,8 @@ struct node {
     uv_loop_t *loop;          /* borrowed */
     struct store *store;      /* owned */
     struct raft raft;
-    struct raft_io io;
-    struct raft_uv_transport transport;
+    struct sendq rio;         /* raft_uv's io, AppendEntries coalesced (sendq.h) */
+    struct raft_tcp rtcp;     /* raft_uv_tcp with TCP_NODELAY (raft_tcp.h) */
     struct raft_fsm fsm;
     struct ulid_gen ids;      /* leader's id generator */
     uint64_t started_ms;      /* CLOCK_MONOTONIC at start, for UPTIME */

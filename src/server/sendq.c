@@ -1,0 +1,255 @@
+/* sendq.c - coalesces raft's AppendEntries messages (see sendq.h).
+ *
+ * A batch is either held (in q->batches, still growing), in flight (handed
+ * to the inner send, waiting for its callback) or failed (the inner send
+ * refused it; its callbacks run on the next flush, never inside raft's own
+ * call to send). In every case the batch owns its entry array and address
+ * copy, and the entries' buffers stay raft's: they are only released when
+ * the original requests' callbacks run, after the batch is written. */
+#include "server/sendq.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "common/mem.h"
+
+struct sendq_orig {
+    struct raft_io_send *req;
+    raft_io_send_cb cb;
+};
+
+struct sendq_batch {
+    struct sendq *q;
+    struct raft_io_send send;    /* our request to the inner send */
+    struct raft_message message; /* the merged AppendEntries */
+    char *address;               /* owned copy of the destination address */
+    struct raft_entry *entries;  /* owned array; buffers borrowed from raft */
+    unsigned cap_entries;
+    size_t bytes;
+    struct sendq_orig *origs; /* the requests this batch carries, in order */
+    size_t n_origs, cap_origs;
+    int status;                      /* failed batches: the inner send's error */
+    struct sendq_batch *next_failed; /* failed batches, completed on flush */
+};
+
+static void batch_complete(struct sendq_batch *b, int status)
+{
+    for (size_t i = 0; i < b->n_origs; i++)
+        b->origs[i].cb(b->origs[i].req, status);
+    free(b->origs);
+    free(b->entries);
+    free(b->address);
+    free(b);
+}
+
+static void sendq_idle_cb(uv_idle_t *h)
+{
+    sendq_flush(h->data);
+}
+
+static void batch_sent_cb(struct raft_io_send *send, int status)
+{
+    batch_complete(send->data, status);
+}
+
+static void complete_failed(struct sendq *q)
+{
+    while (q->failed != NULL) {
+        struct sendq_batch *b = q->failed;
+        q->failed = b->next_failed;
+        batch_complete(b, b->status);
+    }
+}
+
+/* Hand held batch i to the inner send and forget it. */
+static void batch_send(struct sendq *q, size_t i)
+{
+    struct sendq_batch *b = q->batches[i];
+    q->batches[i] = q->batches[--q->n_batches];
+
+    b->message.append_entries.entries = b->entries;
+    b->send.data = b;
+    q->messages_out++;
+    int rv = q->inner_send(&q->io, &b->send, &b->message, batch_sent_cb);
+    if (rv != 0) {
+        /* raft treats a lost AppendEntries like a dropped packet: it
+         * resends on the next heartbeat. The callbacks must still run once,
+         * but not from inside raft's call to send. */
+        b->status = rv;
+        b->next_failed = q->failed;
+        q->failed = b;
+        uv_idle_start(&q->idle, sendq_idle_cb);
+    }
+}
+
+static ssize_t batch_find(const struct sendq *q, raft_id id)
+{
+    for (size_t i = 0; i < q->n_batches; i++)
+        if (q->batches[i]->message.server_id == id)
+            return (ssize_t)i;
+    return -1;
+}
+
+/* Whether m carries on exactly where batch b ends, for the same leader term
+ * and the same address: then the merged message is one raft would have
+ * sent itself. */
+static bool batch_continues(const struct sendq_batch *b, const struct raft_message *m)
+{
+    const struct raft_append_entries *held = &b->message.append_entries;
+    const struct raft_append_entries *ae = &m->append_entries;
+    return ae->term == held->term && ae->prev_log_index == held->prev_log_index + held->n_entries &&
+           strcmp(m->server_address, b->address) == 0;
+}
+
+static struct sendq_batch *batch_new(struct sendq *q, const struct raft_message *m)
+{
+    struct sendq_batch *b = xcalloc(1, sizeof *b);
+    b->q = q;
+    b->message = *m;
+    b->address = xstrdup(m->server_address);
+    b->message.server_address = b->address;
+    b->message.append_entries.entries = NULL;
+    b->message.append_entries.n_entries = 0;
+    if (q->n_batches == q->cap_batches) {
+        q->cap_batches = q->cap_batches ? 2 * q->cap_batches : 4;
+        q->batches = xrealloc(q->batches, q->cap_batches * sizeof *q->batches);
+    }
+    q->batches[q->n_batches++] = b;
+    return b;
+}
+
+static void batch_add(struct sendq_batch *b, const struct raft_message *m, struct raft_io_send *req,
+                      raft_io_send_cb cb)
+{
+    const struct raft_append_entries *ae = &m->append_entries;
+    struct raft_append_entries *held = &b->message.append_entries;
+
+    if (held->n_entries + ae->n_entries > b->cap_entries) {
+        unsigned cap = b->cap_entries ? b->cap_entries : 16;
+        while (cap < held->n_entries + ae->n_entries)
+            cap *= 2;
+        b->entries = xrealloc(b->entries, cap * sizeof *b->entries);
+        b->cap_entries = cap;
+    }
+    for (unsigned i = 0; i < ae->n_entries; i++) {
+        b->entries[held->n_entries + i] = ae->entries[i];
+        b->bytes += ae->entries[i].buf.len;
+    }
+    held->n_entries += ae->n_entries;
+    /* The leader's commit index only grows within a term: the newest
+     * message knows the most. */
+    if (ae->leader_commit > held->leader_commit)
+        held->leader_commit = ae->leader_commit;
+
+    if (b->n_origs == b->cap_origs) {
+        b->cap_origs = b->cap_origs ? 2 * b->cap_origs : 8;
+        b->origs = xrealloc(b->origs, b->cap_origs * sizeof *b->origs);
+    }
+    b->origs[b->n_origs++] = (struct sendq_orig){.req = req, .cb = cb};
+}
+
+static int sendq_send(struct raft_io *io, struct raft_io_send *req, const struct raft_message *m,
+                      raft_io_send_cb cb)
+{
+    struct sendq *q = (struct sendq *)io; /* io is the first member */
+    ssize_t i = batch_find(q, m->server_id);
+
+    req->cb = cb;
+    if (m->type != RAFT_APPEND_ENTRIES) {
+        /* Keep the order raft chose: what is held for this peer goes first. */
+        if (i >= 0)
+            batch_send(q, (size_t)i);
+        return q->inner_send(io, req, m, cb);
+    }
+
+    q->messages_in++;
+    if (i >= 0 && !batch_continues(q->batches[i], m)) {
+        batch_send(q, (size_t)i);
+        i = -1;
+    }
+    struct sendq_batch *b = i >= 0 ? q->batches[i] : batch_new(q, m);
+    batch_add(b, m, req, cb);
+    if (b->message.append_entries.n_entries >= SENDQ_MAX_ENTRIES || b->bytes >= SENDQ_MAX_BYTES)
+        batch_send(q, (size_t)batch_find(q, m->server_id));
+    else
+        uv_idle_start(&q->idle, sendq_idle_cb);
+    return 0;
+}
+
+void sendq_flush(struct sendq *q)
+{
+    while (q->n_batches > 0)
+        batch_send(q, q->n_batches - 1);
+    complete_failed(q);
+    uv_idle_stop(&q->idle);
+}
+
+static void sendq_check_cb(uv_check_t *h)
+{
+    sendq_flush(h->data);
+}
+
+
+/* raft is closing the io: nothing held will be sent any more. */
+static void sendq_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    struct sendq *q = (struct sendq *)io;
+    while (q->n_batches > 0) {
+        struct sendq_batch *b = q->batches[--q->n_batches];
+        batch_complete(b, RAFT_CANCELED);
+    }
+    complete_failed(q);
+    uv_idle_stop(&q->idle);
+    uv_check_stop(&q->check);
+    q->inner_close(io, cb);
+}
+
+int sendq_init(struct sendq *q, uv_loop_t *loop)
+{
+    int rv;
+
+    q->inner_send = q->io.send;
+    q->inner_close = q->io.close;
+    q->batches = NULL;
+    q->n_batches = q->cap_batches = 0;
+    q->messages_in = q->messages_out = 0;
+    q->handles_open = 0;
+    q->failed = NULL;
+
+    rv = uv_check_init(loop, &q->check);
+    if (rv != 0)
+        return rv;
+    q->handles_open++;
+    rv = uv_idle_init(loop, &q->idle);
+    if (rv != 0)
+        return rv;
+    q->handles_open++;
+    q->check.data = q;
+    q->idle.data = q;
+    /* Neither handle keeps the loop alive on its own: raft's do. An active
+     * idle handle still makes the loop poll without blocking. */
+    uv_unref((uv_handle_t *)&q->check);
+    uv_unref((uv_handle_t *)&q->idle);
+    rv = uv_check_start(&q->check, sendq_check_cb);
+    if (rv != 0)
+        return rv;
+
+    q->io.send = sendq_send;
+    q->io.close = sendq_io_close;
+    return 0;
+}
+
+void sendq_close(struct sendq *q)
+{
+    /* raft closed the io first (sendq_io_close), which emptied the queue. */
+    if (q->handles_open >= 1)
+        uv_close((uv_handle_t *)&q->check, NULL);
+    if (q->handles_open >= 2)
+        uv_close((uv_handle_t *)&q->idle, NULL);
+    q->handles_open = 0;
+    free(q->batches);
+    q->batches = NULL;
+    q->cap_batches = 0;
+}
