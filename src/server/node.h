@@ -61,6 +61,7 @@ struct node_add {
     /* private */
     struct raft_apply apply;
     struct node *node;
+    size_t bytes;                 /* the entry's size as the space check counts it */
     struct node_add *prev, *next; /* in node's in-flight list, index order */
 };
 
@@ -89,6 +90,8 @@ struct node {
     uint64_t contact_since_ms; /* uv_now when the current run of contact began */
 
     struct node_add *inflight_head, *inflight_tail; /* proposed, not yet done */
+    struct node_add *apply_next; /* first in-flight request whose entry has not applied yet */
+    uint64_t inflight_bytes;     /* sum of their `bytes` */
 
     /* Identity and membership (membership.c). */
     uint64_t incarnation;      /* random, drawn when the data directory was new */

@@ -27,6 +27,10 @@
 
 /* Free space store_space_check insists on, whatever the entry's size. */
 #define STORE_SPACE_MARGIN ((size_t)1 << 20)
+/* Pages one applied entry may add to the file besides its own bytes: a
+ * leaf each in events, stream_index, streams and dedup, copied on write
+ * (store_space_check). */
+#define STORE_ENTRY_PAGES 4
 
 /* ---- arena --------------------------------------------------------------- */
 
@@ -425,6 +429,7 @@ static void store_batch_abort(struct store *s)
         s->wtxn = NULL;
     }
     s->pending = s->committed;
+    s->pending_bytes = 0;
 }
 
 void store_env_close(struct store *s)
@@ -794,6 +799,7 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
     /* Every status but ALREADY_APPLIED consumes the index. The meta table
      * itself is written once per batch, in store_flush. */
     s->pending.applied_index = raft_index;
+    s->pending_bytes += STORE_ENTRY_PAGES * s->page_size + 2 * (uint64_t)len;
     o->status = status;
     *out = o;
     return 0;
@@ -827,6 +833,7 @@ int store_flush(struct store *s)
     }
     rc = mdb_txn_commit(s->wtxn);
     s->wtxn = NULL; /* freed by the commit, whatever its outcome */
+    s->pending_bytes = 0;
     if (rc != 0) {
         s->pending = s->committed;
         return store_fail_mdb(s, rc, "committing");
@@ -870,19 +877,30 @@ int store_space_check(struct store *s, size_t bytes)
 {
     if (s == NULL)
         return STORE_EINVAL;
-    uint64_t used = 0, map_size = 0;
-    int rc = store_used_bytes(s, &used, &map_size);
-    if (rc != 0)
-        return rc;
-    /* Pages are copied on write and the batch is not counted yet: ask for
-     * several times the entry's size, and never less than the margin. */
+    /* An entry that does not fit at apply stops the node, and the restart
+     * would stop at the same entry: the answer here must never be too
+     * optimistic. The file's size covers committed batches only, so the
+     * open batch counts with an over-estimate of what it wrote; near the
+     * limit the batch is committed first, which turns the estimate into
+     * the exact size. Pages are copied on write: ask for several times the
+     * entry's size, and never less than the margin. */
     uint64_t margin = bytes > UINT64_MAX / 4 ? UINT64_MAX : (uint64_t)bytes * 4;
     if (margin < STORE_SPACE_MARGIN)
         margin = STORE_SPACE_MARGIN;
-    if (used > map_size || margin > map_size - used)
-        return store_fail(s, STORE_EFULL, "store nearly full: %" PRIu64 " of %" PRIu64 " bytes used", used,
-                          map_size);
-    return 0;
+    for (;;) {
+        uint64_t used = 0, map_size = 0;
+        int rc = store_used_bytes(s, &used, &map_size);
+        if (rc != 0)
+            return rc;
+        uint64_t need = used + s->pending_bytes;
+        if (need <= map_size && margin <= map_size - need)
+            return 0;
+        if (s->wtxn == NULL)
+            return store_fail(s, STORE_EFULL, "store nearly full: %" PRIu64 " of %" PRIu64 " bytes used", used,
+                              map_size);
+        if ((rc = store_flush(s)) != 0)
+            return rc;
+    }
 }
 
 /* ---- members ------------------------------------------------------------- */

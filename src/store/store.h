@@ -117,9 +117,11 @@ int store_flush(struct store *s);
 /* Entries applied in the open batch (0 when none is open). */
 uint64_t store_batch_entries(const struct store *s);
 
-/* Would an entry of about `bytes` bytes fit? STORE_EFULL when the map is
- * within a safety margin of full, so the leader can refuse an ADD before
- * proposing it instead of failing at apply. */
+/* Would entries of about `bytes` bytes in all fit, on top of the open
+ * batch? STORE_EFULL when the map is within a safety margin of full, so
+ * the leader can refuse an ADD before proposing it instead of failing at
+ * apply. Near the limit this commits the open batch to measure exactly
+ * (errors as store_flush). */
 int store_space_check(struct store *s, size_t bytes);
 
 /* Reads. Each sees every applied entry (through the open batch, or a read

@@ -71,6 +71,7 @@ struct store {
      * when the batch commits (see store_flush). `committed` is what the last
      * commit wrote, which store_stats reports and an abort returns to. */
     MDB_txn *wtxn; /* owned; NULL when nothing is pending */
+    uint64_t pending_bytes; /* what the batch may have added to the file, over-estimated (store_space_check) */
     struct store_meta pending;
     struct store_meta committed;
 

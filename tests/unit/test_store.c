@@ -740,6 +740,43 @@ static void test_space_full(void **state)
     tdir_remove(dir);
 }
 
+/* What the leader relies on: every entry store_space_check admitted
+ * applies and commits, even when many are applied into one open batch
+ * (the file's size counts committed batches only). Streams are spread so
+ * that each entry touches pages of its own. */
+static void test_space_check_counts_open_batch(void **state)
+{
+    (void)state;
+    char dir[64];
+    tdir_make(dir);
+    struct store *s = tstore_open(dir, (size_t)4 << 20);
+    uint64_t index = 1;
+    int rc;
+    for (; index < 100000; index++) {
+        uint64_t seqs[] = {index};
+        size_t len;
+        char stream[32];
+        snprintf(stream, sizeof stream, "s%llu", (unsigned long long)(index * 7919 % 100003));
+        uint8_t *buf = tadd_sized(stream, true, 0, seqs, 1, 512, &len);
+        rc = store_space_check(s, len);
+        if (rc != 0) {
+            free(buf);
+            break;
+        }
+        const struct store_outcome *o;
+        assert_int_equal(store_apply(s, index, buf, len, &o), 0);
+        free(buf);
+        assert_int_equal(o->status, STORE_APPLIED);
+    }
+    assert_int_equal(rc, STORE_EFULL);
+    assert_true(index > 500);
+    /* The check committed the batch before refusing; what is left commits. */
+    assert_int_equal(store_flush(s), 0);
+    assert_int_equal(tstats(s).event_count, index - 1);
+    store_close(s);
+    tdir_remove(dir);
+}
+
 /* ---- boot-id marker ------------------------------------------------------- */
 
 static void marker_path(const char *dir, char path[128])
@@ -876,6 +913,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_see_applied, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_members, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
+        cmocka_unit_test(test_space_check_counts_open_batch),
         cmocka_unit_test_setup_teardown(test_boot_marker, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_os_crash_recovery, fx_setup, fx_teardown),
         cmocka_unit_test(test_open_errors),
