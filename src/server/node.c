@@ -130,6 +130,9 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
         return -1;
     }
 
+    if (served_open(&n->served, cfg->data_dir) != 0)
+        goto err_after_store_open;
+
     snprintf(path, sizeof path, "%s/raft", cfg->data_dir);
     if (ensure_dir(path) != 0)
         goto err_after_store_open;
@@ -203,6 +206,7 @@ err_after_transport_init:
     raft_uv_tcp_close(&n->rtcp.transport);
     raft_tcp_close(&n->rtcp);
 err_after_store_open:
+    served_close(&n->served);
     store_close(n->store);
     n->store = NULL;
     return -1;
@@ -575,6 +579,11 @@ bool node_is_stale(struct node *n, uint64_t *age_ms)
     return n->cfg->max_staleness_ms != 0 && *age_ms > n->cfg->max_staleness_ms;
 }
 
+bool node_caught_up(struct node *n)
+{
+    return n->store != NULL && served_caught_up(&n->served, store_applied_index(n->store));
+}
+
 static void node_watch_role(struct node *n)
 {
     unsigned short state = (unsigned short)raft_state(&n->raft);
@@ -613,6 +622,10 @@ void node_before_sleep(struct node *n)
      * or now when it has grown large. */
     if (n->store != NULL && store_batch_entries(n->store) >= NODE_BATCH_MAX)
         node_flush(n);
+    /* Replies are written after this (server.c): record how far they may
+     * reach before any leaves. */
+    if (n->store != NULL)
+        served_note(&n->served, store_applied_index(n->store));
     if (n->started && !n->closing)
         node_watch_role(n);
 }
@@ -710,6 +723,7 @@ void node_write_status(struct node *n, struct buf *b)
     bool stale = node_is_stale(n, &contact_age);
     buf_printf(b, "\"stale\":%s,\"last_contact_ms\":%" PRIu64 ",", stale ? "true" : "false", contact_age);
     buf_printf(b, "\"ready\":%s,", n->ready ? "true" : "false");
+    buf_printf(b, "\"caught_up\":%s,", node_caught_up(n) ? "true" : "false");
     buf_printf(b, "\"leader_id\":%" PRIu64 ",", (uint64_t)leader_id);
     json_str(b, "leader_address", leader);
     json_str(b, "client_address", n->cfg->advertise);
@@ -746,6 +760,7 @@ static void node_raft_close_cb(struct raft *r)
     fsm_close(&n->fsm);
     store_close(n->store); /* waits for copies in flight */
     n->store = NULL;
+    served_close(&n->served);
     transfer_free(n->transfer);
     n->transfer = NULL;
     n->raft_running = false;

@@ -22,6 +22,7 @@
 #include "server/config.h"
 #include "server/raft_tcp.h"
 #include "server/sendq.h"
+#include "server/served.h"
 #include "store/codec.h"
 #include "store/store.h"
 #include "store/ulid.h"
@@ -102,6 +103,7 @@ struct node {
     void (*start_failed)(struct node *n);
 
     /* State transfer (transfer.c serves copies, fetch.c gets one). */
+    struct served served;      /* how far replies reached, across restarts */
     struct transfer *transfer; /* owned */
     uint64_t state_fetches;    /* copies of a peer's store installed here */
     uint64_t state_fetched_bytes;
@@ -130,6 +132,10 @@ void node_close(struct node *n, node_close_cb cb);
  * commit the store's batch if it has grown large. A store error is fatal
  * (see store.h). */
 void node_before_sleep(struct node *n);
+
+/* Whether this node has applied again everything its replies reflected
+ * before it restarted (served.h); local reads wait for it. */
+bool node_caught_up(struct node *n);
 
 /* Commit the store's pending batch now (a no-op when nothing is pending).
  * Fatal on error. */

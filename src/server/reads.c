@@ -260,6 +260,14 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
         read_request_free(rq);
         return;
     }
+    if (!o->stale_ok && !node_caught_up(n)) {
+        resp_write_errorf(conn_reply_buf(c),
+                          "STALE this node restarted and is applying again entries it had served before "
+                          "(applied %llu of %llu); retry, or add \"stale_ok\":true to read anyway",
+                          (unsigned long long)store_applied_index(n->store), (unsigned long long)n->served.boot);
+        read_request_free(rq);
+        return;
+    }
     if (o->has_min_id && !reached(n, o->min_id)) {
         struct read_waiter *w = waiter_new(r, c, rq);
         list_push(&r->waiting, w);

@@ -814,6 +814,11 @@ int store_meta_view(struct store *s, MDB_txn *txn, struct store_meta *m)
     return store_meta_read(txn, s->meta, m);
 }
 
+uint64_t store_applied_index(const struct store *s)
+{
+    return s->pending.applied_index;
+}
+
 uint64_t store_batch_entries(const struct store *s)
 {
     return s->wtxn != NULL ? s->pending.applied_index - s->committed.applied_index : 0;

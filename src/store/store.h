@@ -117,6 +117,10 @@ int store_flush(struct store *s);
 /* Entries applied in the open batch (0 when none is open). */
 uint64_t store_batch_entries(const struct store *s);
 
+/* The raft index of the last entry applied, open batch included: the
+ * state reads see. */
+uint64_t store_applied_index(const struct store *s);
+
 /* Would entries of about `bytes` bytes in all fit, on top of the open
  * batch? STORE_EFULL when the map is within a safety margin of full, so
  * the leader can refuse an ADD before proposing it instead of failing at
