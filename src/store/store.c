@@ -432,6 +432,18 @@ static void store_batch_abort(struct store *s)
     s->pending_bytes = 0;
 }
 
+static int store_fail_lost(struct store *s)
+{
+    return store_fail(s, STORE_EIO,
+                      "a batch of applied entries failed to commit; restart the process so that raft "
+                      "applies them again");
+}
+
+bool store_batch_lost(const struct store *s)
+{
+    return s->batch_lost;
+}
+
 void store_env_close(struct store *s)
 {
     if (s->env == NULL)
@@ -766,6 +778,8 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
 {
     if (s == NULL || (entry == NULL && len != 0) || out == NULL)
         return STORE_EINVAL;
+    if (s->batch_lost)
+        return store_fail_lost(s);
     store_arena_reset(&s->apply_arena);
     struct store_outcome *o = &s->outcome;
     memset(o, 0, sizeof *o);
@@ -792,7 +806,12 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
              e->member_address != NULL)
         rc = store_apply_member(s, e->member_address, &status);
     if (rc != 0) {
+        /* Aborting drops the entries applied before this one in the batch
+         * too; this entry itself was not consumed and may be retried. */
+        bool dropped = s->pending.applied_index > s->committed.applied_index;
         store_batch_abort(s);
+        if (dropped)
+            s->batch_lost = true;
         memset(o, 0, sizeof *o);
         return rc;
     }
@@ -828,12 +847,15 @@ int store_flush(struct store *s)
 {
     if (s == NULL)
         return STORE_EINVAL;
+    if (s->batch_lost)
+        return store_fail_lost(s);
     if (s->wtxn == NULL)
         return 0;
     int rc = store_meta_write(s->wtxn, s->meta, &s->pending);
     if (rc != 0) {
         store_fail_mdb(s, rc, "writing meta");
         store_batch_abort(s);
+        s->batch_lost = true;
         return store_code_from_mdb(rc);
     }
     rc = mdb_txn_commit(s->wtxn);
@@ -841,6 +863,7 @@ int store_flush(struct store *s)
     s->pending_bytes = 0;
     if (rc != 0) {
         s->pending = s->committed;
+        s->batch_lost = true;
         return store_fail_mdb(s, rc, "committing");
     }
     s->committed = s->pending;
@@ -945,7 +968,8 @@ int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64
 /* ---- read transactions --------------------------------------------------- */
 
 int store_read_txn_begin(struct store *s, MDB_txn **txn)
-{
+{    if (s->batch_lost)
+        return store_fail_lost(s);
     /* An open batch holds entries that are applied (so committed in raft)
      * but not yet committed to LMDB: read through it, so that reads see
      * every applied entry and the batch can be committed at leisure. */

@@ -117,6 +117,12 @@ int store_flush(struct store *s);
 /* Entries applied in the open batch (0 when none is open). */
 uint64_t store_batch_entries(const struct store *s);
 
+/* Whether a batch failed to commit (store_flush returned an error). Its
+ * entries were applied as far as raft knows but are gone from the store:
+ * from then on store_apply, store_flush and reads fail, and the caller
+ * must stop the process so that a restart applies them again. */
+bool store_batch_lost(const struct store *s);
+
 /* The raft index of the last entry applied, open batch included: the
  * state reads see. */
 uint64_t store_applied_index(const struct store *s);

@@ -72,6 +72,11 @@ struct store {
      * commit wrote, which store_stats reports and an abort returns to. */
     MDB_txn *wtxn; /* owned; NULL when nothing is pending */
     uint64_t pending_bytes; /* what the batch may have added to the file, over-estimated (store_space_check) */
+    /* A batch failed to commit and its applied entries were discarded:
+     * raft counts them as applied, so nothing may be applied, committed or
+     * read on top of the older state; only a restart (raft re-applies them)
+     * recovers. */
+    bool batch_lost;
     struct store_meta pending;
     struct store_meta committed;
 

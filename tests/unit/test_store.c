@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "store/checksum.h"
@@ -712,7 +714,11 @@ static void test_space_full(void **state)
     assert_true(flushed > 10);
     assert_non_null(strstr(store_errmsg(s), "MDB_MAP_FULL"));
 
-    /* Nothing of the failed entry survives; everything flushed is served. */
+    /* The node stops here and restarts (a failed commit leaves the store
+     * refusing everything: test_lost_batch_stops_everything). Nothing of
+     * the failed entry survives; everything flushed is served. */
+    store_close(s);
+    s = tstore_open(dir, (size_t)1 << 20);
     struct store_stats st = tstats(s);
     assert_int_equal(st.event_count, flushed);
     assert_int_equal(st.applied_index, flushed);
@@ -773,6 +779,78 @@ static void test_space_check_counts_open_batch(void **state)
     /* The check committed the batch before refusing; what is left commits. */
     assert_int_equal(store_flush(s), 0);
     assert_int_equal(tstats(s).event_count, index - 1);
+    store_close(s);
+    tdir_remove(dir);
+}
+
+/* apply `count` entries of `size` bytes to stream "lost" from raft index
+ * `first`, asserting each applies (and nothing else). */
+static void apply_run(struct store *s, uint64_t first, uint64_t count, size_t size)
+{
+    for (uint64_t index = first; index < first + count; index++) {
+        uint64_t seqs[] = {index};
+        size_t len;
+        uint8_t *buf = tadd_sized("lost", true, 0, seqs, 1, size, &len);
+        const struct store_outcome *o;
+        assert_int_equal(store_apply(s, index, buf, len, &o), 0);
+        free(buf);
+        assert_int_equal(o->status, STORE_APPLIED);
+    }
+}
+
+/* A batch that fails to commit is gone while raft counts its entries as
+ * applied. Nothing may be applied, committed or read on top of the older
+ * state (a jepsen run lost acknowledged writes when a snapshot's commit
+ * failed on a full disk and the node went on); after a reopen raft's
+ * re-apply restores them. The commit is made to fail with RLIMIT_FSIZE:
+ * LMDB's writes past the limit fail with EFBIG. */
+static void test_lost_batch_stops_everything(void **state)
+{
+    (void)state;
+    char dir[64];
+    tdir_make(dir);
+    struct store *s = tstore_open(dir, (size_t)64 << 20);
+    apply_run(s, 1, 10, 100);
+    assert_int_equal(store_flush(s), 0);
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim.rlim_cur = (rlim_t)st.st_size;
+    lim.rlim_max = old.rlim_max;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    apply_run(s, 11, 20, 8192); /* in memory: fine */
+    int rc = store_flush(s);    /* needs pages past the limit */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_not_equal(rc, 0);
+    assert_true(store_batch_lost(s));
+
+    uint64_t seqs[] = {31};
+    size_t len;
+    uint8_t *buf = tadd_sized("lost", true, 0, seqs, 1, 100, &len);
+    const struct store_outcome *o;
+    assert_int_equal(store_apply(s, 31, buf, len, &o), STORE_EIO);
+    free(buf);
+    assert_int_equal(store_flush(s), STORE_EIO);
+    struct tcol *c = tcol_new();
+    struct store_visitor v = tcol_visitor(c);
+    assert_int_equal(store_read_stream(s, "lost", 4, 0, 100, &v), STORE_EIO);
+    free(c);
+    store_close(s);
+
+    /* What a restart does: the store is at its last commit, and the lost
+     * entries apply again. */
+    s = tstore_open(dir, (size_t)64 << 20);
+    assert_false(store_batch_lost(s));
+    assert_int_equal(tstats(s).applied_index, 10);
+    apply_run(s, 11, 20, 8192);
+    assert_int_equal(store_flush(s), 0);
+    assert_int_equal(tstats(s).event_count, 30);
     store_close(s);
     tdir_remove(dir);
 }
@@ -914,6 +992,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_members, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
         cmocka_unit_test(test_space_check_counts_open_batch),
+        cmocka_unit_test(test_lost_batch_stops_everything),
         cmocka_unit_test_setup_teardown(test_boot_marker, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_os_crash_recovery, fx_setup, fx_teardown),
         cmocka_unit_test(test_open_errors),
