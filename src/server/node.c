@@ -617,16 +617,16 @@ void node_flush(struct node *n)
 
 void node_before_sleep(struct node *n)
 {
-    /* Reads see the open batch, so committing it is only about bounding
-     * its size (and what a crash makes raft re-apply): on the timer below,
-     * or now when it has grown large. */
+    /* A commit failed somewhere else this turn (a snapshot's, a state
+     * copy's): as in node_flush, only a restart recovers. */
     if (n->store != NULL && store_batch_lost(n->store)) {
-        /* A commit failed somewhere else this turn (a snapshot's, a state
-         * copy's): as in node_flush, only a restart recovers. */
         log_error("stopping: applied entries failed to commit: %s (a restart re-applies them)",
                   store_errmsg(n->store));
         _exit(1);
     }
+    /* Reads see the open batch, so committing it is only about bounding
+     * its size (and what a crash makes raft re-apply): on the timer below,
+     * or now when it has grown large. */
     if (n->store != NULL && store_batch_entries(n->store) >= NODE_BATCH_MAX)
         node_flush(n);
     /* Replies are written after this (server.c): record how far they may
