@@ -21,7 +21,6 @@ struct sendq_orig {
 };
 
 struct sendq_batch {
-    struct sendq *q;
     struct raft_io_send send;    /* our request to the inner send */
     struct raft_message message; /* the merged AppendEntries */
     char *address;               /* owned copy of the destination address */
@@ -103,10 +102,10 @@ static bool batch_continues(const struct sendq_batch *b, const struct raft_messa
            strcmp(m->server_address, b->address) == 0;
 }
 
-static struct sendq_batch *batch_new(struct sendq *q, const struct raft_message *m)
+/* A new held batch for m's destination, last in q->batches. */
+static void batch_new(struct sendq *q, const struct raft_message *m)
 {
     struct sendq_batch *b = xcalloc(1, sizeof *b);
-    b->q = q;
     b->message = *m;
     b->address = xstrdup(m->server_address);
     b->message.server_address = b->address;
@@ -117,7 +116,6 @@ static struct sendq_batch *batch_new(struct sendq *q, const struct raft_message 
         q->batches = xrealloc(q->batches, q->cap_batches * sizeof *q->batches);
     }
     q->batches[q->n_batches++] = b;
-    return b;
 }
 
 static void batch_add(struct sendq_batch *b, const struct raft_message *m, struct raft_io_send *req,
@@ -169,10 +167,14 @@ static int sendq_send(struct raft_io *io, struct raft_io_send *req, const struct
         batch_send(q, (size_t)i);
         i = -1;
     }
-    struct sendq_batch *b = i >= 0 ? q->batches[i] : batch_new(q, m);
+    if (i < 0) {
+        batch_new(q, m);
+        i = (ssize_t)q->n_batches - 1;
+    }
+    struct sendq_batch *b = q->batches[i];
     batch_add(b, m, req, cb);
     if (b->message.append_entries.n_entries >= SENDQ_MAX_ENTRIES || b->bytes >= SENDQ_MAX_BYTES)
-        batch_send(q, (size_t)batch_find(q, m->server_id));
+        batch_send(q, (size_t)i);
     else
         uv_idle_start(&q->idle, sendq_idle_cb);
     return 0;
@@ -190,7 +192,6 @@ static void sendq_check_cb(uv_check_t *h)
 {
     sendq_flush(h->data);
 }
-
 
 /* raft is closing the io: nothing held will be sent any more. */
 static void sendq_io_close(struct raft_io *io, raft_io_close_cb cb)
