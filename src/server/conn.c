@@ -276,6 +276,22 @@ void conn_flush(struct conn *c)
     }
     if (c->write_busy)
         return;
+    if (c->out.len > 0) {
+        /* Most replies fit in the socket buffer: write them here. uv_write
+         * would do the same write but then re-arm the poll watcher, one
+         * epoll_ctl per reply. Only what the socket refuses goes through a
+         * write request. */
+        uv_buf_t now = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        if (n > 0)
+            buf_consume(&c->out, (size_t)n);
+        if (c->out.len == 0)
+            buf_shrink(&c->out, CONN_IDLE_BUF_KEEP);
+    }
     if (c->out.len == 0) {
         if (c->close_after_write && c->slots_head == NULL)
             conn_close(c);

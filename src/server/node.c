@@ -43,10 +43,22 @@
  * about write amplification: LMDB copies every page a batch touched, and
  * ADDs to many streams touch a different `streams` and `stream_index` page
  * each. At 20 ms per batch a three-node cluster spent a third of its CPU
- * copying pages into the page cache; 200 ms batches touch each page once
- * for many more ADDs (docs/benchmarks.md). */
-#define NODE_FLUSH_MS 200
-#define NODE_BATCH_MAX 32768
+ * copying pages into the page cache; at 200 ms, ADDs to 100,000 streams
+ * still rewrote most of both tables five times a second and each commit
+ * stalled the loop for milliseconds (p99 4 ms on one node); a batch a
+ * second touches each page once for five times as many ADDs
+ * (docs/benchmarks.md). The dirty pages wait in memory: LMDB spills to the
+ * file if a batch outgrows its dirty list. */
+#define NODE_FLUSH_MS 1000
+#define NODE_BATCH_MAX 131072
+
+/* raft log segments of 16 MiB rather than raft_uv's 8. Closing a segment
+ * destroys its AIO context, and io_destroy(2) blocks the loop ~30 ms
+ * waiting for an RCU grace period: fewer closes, fewer stalls. Not larger:
+ * raft_uv 0.22.1 reports its spare log capacity in KiB in an unsigned short
+ * (two prepared segments plus the open one's room); past ~21 MiB per
+ * segment it wraps, and the leader refuses writes as out of space. */
+#define NODE_SEGMENT_SIZE (16u * 1024 * 1024)
 
 /* Entries sent to a follower before it acknowledges any (see node_init). */
 #define NODE_MAX_INFLIGHT 65536
@@ -163,6 +175,7 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     /* Never silently move corrupt segments aside: losing log entries that
      * were acknowledged to peers breaks Raft's guarantees. Stop instead. */
     raft_uv_set_auto_recovery(&n->rio.io, false);
+    raft_uv_set_segment_size(&n->rio.io, NODE_SEGMENT_SIZE);
     rv = sendq_init(&n->rio, loop);
     if (rv != 0) {
         log_error("raft send queue: %s", uv_strerror(rv));

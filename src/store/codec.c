@@ -432,23 +432,30 @@ static json_t *codec_load_object(const char *json, size_t len, char err[CODEC_ER
     return root;
 }
 
-/* Refuse any key of obj that is not in the NULL-terminated `known` list.
- * `where` is "" at the top level or " in event N". */
-static int codec_check_fields(json_t *obj, const char *const *known, const char *where,
-                              char err[CODEC_ERR_LEN])
+/* The first key of obj that is not in the NULL-terminated `known` list, or
+ * NULL if every key is known. */
+static const char *codec_unknown_field(json_t *obj, const char *const *known)
 {
     for (void *it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
         const char *key = json_object_iter_key(it);
         const char *const *k = known;
         while (*k != NULL && strcmp(*k, key) != 0)
             k++;
-        if (*k == NULL) {
-            char quoted[64];
-            codec_quote_key(key, quoted);
-            return codec_fail(err, "unknown field '%s'%s", quoted, where);
-        }
+        if (*k == NULL)
+            return key;
     }
-    return 0;
+    return NULL;
+}
+
+/* Refuse any top-level key of obj that is not in `known`. */
+static int codec_check_fields(json_t *obj, const char *const *known, char err[CODEC_ERR_LEN])
+{
+    const char *key = codec_unknown_field(obj, known);
+    if (key == NULL)
+        return 0;
+    char quoted[64];
+    codec_quote_key(key, quoted);
+    return codec_fail(err, "unknown field '%s'", quoted);
 }
 
 /* An optional non-negative integer field. Reals ("1.0") are refused like
@@ -524,22 +531,24 @@ static const char *const codec_event_fields[] = {"type",           "data", "meta
 /* Step 1 for one event: its shape and its fields' types. */
 static int codec_check_event_types(json_t *ev, size_t index, char err[CODEC_ERR_LEN])
 {
-    char where[48];
-    snprintf(where, sizeof where, " in event %zu", index);
     if (!json_is_object(ev))
         return codec_fail(err, "invalid event %zu: expected a JSON object", index);
-    if (codec_check_fields(ev, codec_event_fields, where, err) != 0)
-        return -1;
+    const char *unknown = codec_unknown_field(ev, codec_event_fields);
+    if (unknown != NULL) {
+        char quoted[64];
+        codec_quote_key(unknown, quoted);
+        return codec_fail(err, "unknown field '%s' in event %zu", quoted, index);
+    }
     json_t *type = json_object_get(ev, "type");
     if (type == NULL)
-        return codec_fail(err, "missing field 'type'%s", where);
+        return codec_fail(err, "missing field 'type' in event %zu", index);
     if (!json_is_string(type))
-        return codec_fail(err, "invalid 'type'%s: expected a string", where);
+        return codec_fail(err, "invalid 'type' in event %zu: expected a string", index);
     static const char *const ids[] = {"causation_id", "correlation_id", "key"};
     for (size_t i = 0; i < 3; i++) {
         json_t *id = json_object_get(ev, ids[i]);
         if (id != NULL && !json_is_null(id) && !json_is_string(id))
-            return codec_fail(err, "invalid %s%s", ids[i], where);
+            return codec_fail(err, "invalid %s in event %zu", ids[i], index);
     }
     return 0;
 }
@@ -651,7 +660,7 @@ static int codec_decode_add(json_t *root, const struct codec_limits *lim, struct
                             char err[CODEC_ERR_LEN])
 {
     /* 1. Fields and types, events included. */
-    if (codec_check_fields(root, codec_add_fields, "", err) != 0)
+    if (codec_check_fields(root, codec_add_fields, err) != 0)
         return -1;
     json_t *stream = NULL;
     if (codec_get_stream(root, &stream, err) != 0)
@@ -797,7 +806,7 @@ static int codec_read_opts(json_t *root, struct codec_read_opts *o, char err[COD
 static int codec_decode_get(json_t *root, const struct codec_limits *lim, struct codec_get *out,
                             char err[CODEC_ERR_LEN])
 {
-    if (codec_check_fields(root, codec_get_fields, "", err) != 0)
+    if (codec_check_fields(root, codec_get_fields, err) != 0)
         return -1;
     json_t *stream = NULL;
     if (codec_get_stream(root, &stream, err) != 0)
@@ -841,7 +850,7 @@ void codec_get_free(struct codec_get *g)
 static int codec_decode_getall(json_t *root, const struct codec_limits *lim,
                                struct codec_getall *out, char err[CODEC_ERR_LEN])
 {
-    if (codec_check_fields(root, codec_getall_fields, "", err) != 0)
+    if (codec_check_fields(root, codec_getall_fields, err) != 0)
         return -1;
     /* No offset, null and "" all mean "from the start". */
     json_t *offset = json_object_get(root, "offset");
@@ -889,7 +898,7 @@ int codec_parse_liststreams(const char *json, size_t len, const struct codec_lim
         json_t *root = codec_load_object(json, len, err);
         if (root == NULL)
             return -1;
-        int rc = codec_check_fields(root, codec_liststreams_fields, "", err);
+        int rc = codec_check_fields(root, codec_liststreams_fields, err);
         if (rc == 0)
             rc = codec_get_uint(root, "skip", &out->skip, err);
         if (rc == 0)

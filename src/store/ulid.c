@@ -171,15 +171,15 @@ void ulid_gen_next(struct ulid_gen *g, uint64_t now_ms, const uint8_t *floor,
         fresh[i] = (uint8_t)(ms & 0xff);
         ms >>= 8;
     }
-    /* A fresh id from an earlier millisecond than the bound loses whatever
-     * its random bits are, so skip the system call (this is the common case
-     * when many ids are issued within one millisecond or the clock steps
-     * back). */
+    /* Random bits only when the clock has moved past the bound's
+     * millisecond; within one millisecond (or when the clock steps back)
+     * the id is the bound, one more than the last, as the ULID spec's
+     * monotonic mode has it. Under load that is most ids, and each skipped
+     * getrandom(2) is a system call off the write path. */
     const uint8_t *chosen = bound;
-    if (ulid_time_ms(fresh) >= ulid_time_ms(bound)) {
+    if (ulid_time_ms(fresh) > ulid_time_ms(bound)) {
         ulid_random(fresh + 6, ULID_BYTES - 6);
-        if (ulid_compare(fresh, bound) >= 0)
-            chosen = fresh;
+        chosen = fresh;
     }
     memcpy(g->last, chosen, ULID_BYTES);
     memcpy(out, chosen, ULID_BYTES);

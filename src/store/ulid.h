@@ -34,10 +34,11 @@ struct ulid_gen {
 
 void ulid_gen_init(struct ulid_gen *g);
 
-/* Issue the next id: a fresh id for `now_ms` with random low bits, raised if
- * needed to one more than max(last issued, floor) so ids never go backwards,
- * even when the wall clock does. `floor` may be NULL. Random bits come from
- * getrandom(2); never from rand(). */
+/* Issue the next id: one more than max(last issued, floor), unless `now_ms`
+ * is a later millisecond than that, in which case a fresh id for `now_ms`
+ * with random low bits. Ids never go backwards, even when the wall clock
+ * does. `floor` may be NULL. Random bits come from getrandom(2); never from
+ * rand(). */
 void ulid_gen_next(struct ulid_gen *g, uint64_t now_ms, const uint8_t *floor,
                    uint8_t out[ULID_BYTES]);
 

@@ -195,6 +195,18 @@ static void test_gen_uses_clock(void **state)
     ulid_gen_next(&g2, 2000, NULL, c);
     assert_int_equal(ulid_time_ms(c), 2000);
     assert_memory_not_equal(b, c, ULID_BYTES);
+
+    /* Within one millisecond the next id is the last plus one, with no
+     * fresh random bits (the spec's monotonic mode, and no system call). */
+    uint8_t want[ULID_BYTES];
+    memcpy(want, b, ULID_BYTES);
+    for (int n = 0; n < 32; n++) {
+        uint8_t d[ULID_BYTES];
+        for (int i = ULID_BYTES - 1; i >= 0 && ++want[i] == 0; i--)
+            ;
+        ulid_gen_next(&g, 2000, NULL, d);
+        assert_memory_equal(d, want, ULID_BYTES);
+    }
 }
 
 static void test_gen_clock_backwards(void **state)
