@@ -427,6 +427,7 @@ static void store_batch_abort(struct store *s)
     if (s->wtxn != NULL) {
         mdb_txn_abort(s->wtxn);
         s->wtxn = NULL;
+        s->streams_cur = NULL;
     }
     s->pending = s->committed;
     s->pending_bytes = 0;
@@ -519,7 +520,7 @@ static int store_stream_info(struct store *s, const char *stream, size_t slen, E
 {
     MDB_val k = {.mv_size = slen, .mv_data = (void *)stream}, v;
     eventflow__stream_info__init(info);
-    int rc = mdb_get(s->wtxn, s->streams, &k, &v);
+    int rc = mdb_cursor_get(s->streams_cur, &k, &v, MDB_SET);
     *exists = rc == 0;
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -744,7 +745,9 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
     uint8_t packed[32]; /* two varints of at most 10 bytes, two tags */
     MDB_val sk = {.mv_size = slen, .mv_data = add->stream};
     MDB_val sv = {.mv_size = eventflow__stream_info__pack(&info, packed), .mv_data = packed};
-    if ((rc = mdb_put(s->wtxn, s->streams, &sk, &sv, 0)) != 0)
+    /* The cursor still sits on the stream's record when it exists: nothing
+     * else in this ADD writes to `streams`. */
+    if ((rc = mdb_cursor_put(s->streams_cur, &sk, &sv, exists ? MDB_CURRENT : MDB_NOOVERWRITE)) != 0)
         return store_fail_mdb(s, rc, "writing streams");
 
     s->pending.event_count += n;
@@ -790,9 +793,17 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
         return 0;
     }
     int rc;
-    if (s->wtxn == NULL && (rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn)) != 0) {
-        s->wtxn = NULL;
-        return store_fail_mdb(s, rc, "beginning a write transaction");
+    if (s->wtxn == NULL) {
+        if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn)) != 0) {
+            s->wtxn = NULL;
+            return store_fail_mdb(s, rc, "beginning a write transaction");
+        }
+        if ((rc = mdb_cursor_open(s->wtxn, s->streams, &s->streams_cur)) != 0) {
+            mdb_txn_abort(s->wtxn);
+            s->wtxn = NULL;
+            s->streams_cur = NULL;
+            return store_fail_mdb(s, rc, "opening a cursor on streams");
+        }
     }
 
     /* The outcome's events point into the unpacked entry, so both live in
@@ -860,6 +871,7 @@ int store_flush(struct store *s)
     }
     rc = mdb_txn_commit(s->wtxn);
     s->wtxn = NULL; /* freed by the commit, whatever its outcome */
+    s->streams_cur = NULL;
     s->pending_bytes = 0;
     if (rc != 0) {
         s->pending = s->committed;

@@ -71,6 +71,10 @@ struct store {
      * when the batch commits (see store_flush). `committed` is what the last
      * commit wrote, which store_stats reports and an abort returns to. */
     MDB_txn *wtxn; /* owned; NULL when nothing is pending */
+    /* On `streams` in wtxn, opened with it and freed by its commit or abort:
+     * an ADD reads its stream's record and writes it back through the same
+     * cursor, one B-tree search instead of two. */
+    MDB_cursor *streams_cur;
     uint64_t pending_bytes; /* what the batch may have added to the file, over-estimated (store_space_check) */
     /* A batch failed to commit and its applied entries were discarded:
      * raft counts them as applied, so nothing may be applied, committed or
