@@ -989,23 +989,32 @@ void codec_format_time(int64_t ns, char out[40])
         (p) += sizeof(s) - 1;                                                                \
     } while (0)
 
-/* The events of one ADD share their added_at and are mostly read
- * together, so each thread remembers the last time it formatted. */
+/* The events of one ADD share their added_at, and the events of a page
+ * were mostly added within the same second: each thread remembers the
+ * date and time of day it formatted last, and only the nanoseconds are
+ * written per event. */
 static _Thread_local struct {
     bool valid;
-    int64_t ns;
-    char text[40];
+    int64_t secs;  /* whole seconds (floor) that `text` shows */
+    char text[40]; /* codec_format_time's output for some instant in `secs` */
 } codec_time_cache;
 
 static char *json_put_time(char *p, int64_t ns)
 {
-    if (!codec_time_cache.valid || codec_time_cache.ns != ns) {
+    int64_t secs = ns / CODEC_NS_PER_SEC;
+    int64_t frac = ns % CODEC_NS_PER_SEC;
+    if (frac < 0) {
+        frac += CODEC_NS_PER_SEC;
+        secs--;
+    }
+    if (!codec_time_cache.valid || codec_time_cache.secs != secs) {
         codec_format_time(ns, codec_time_cache.text);
-        codec_time_cache.ns = ns;
+        codec_time_cache.secs = secs;
         codec_time_cache.valid = true;
     }
     *p++ = '"';
     memcpy(p, codec_time_cache.text, CODEC_TIME_LEN);
+    codec_put_digits(p + 20, (uint64_t)frac, 9); /* after "YYYY-MM-DDTHH:MM:SS." */
     p += CODEC_TIME_LEN;
     *p++ = '"';
     return p;

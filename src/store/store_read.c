@@ -135,10 +135,18 @@ static int store_stream_length(struct store *s, MDB_txn *txn, const char *stream
 static int store_visit_stream(struct store *s, MDB_txn *txn, const char *stream, size_t len, uint64_t from,
                               uint64_t n, const struct store_visitor *v)
 {
-    MDB_cursor *cur;
+    MDB_cursor *cur, *evcur;
     int rc = mdb_cursor_open(txn, s->stream_index, &cur);
     if (rc != 0)
         return store_fail_mdb(s, rc, "opening a stream_index cursor");
+    /* Events are looked up through one cursor rather than mdb_get: a
+     * stream's events are usually close together in the global order, and
+     * LMDB skips the descent from the root when the key is on the page the
+     * cursor already holds. */
+    if ((rc = mdb_cursor_open(txn, s->events, &evcur)) != 0) {
+        mdb_cursor_close(cur);
+        return store_fail_mdb(s, rc, "opening an events cursor");
+    }
     uint8_t key[512];
     MDB_val k = {.mv_size = store_index_key(key, stream, len, from), .mv_data = key}, id;
     MDB_cursor_op op = MDB_SET_KEY;
@@ -156,7 +164,7 @@ static int store_visit_stream(struct store *s, MDB_txn *txn, const char *stream,
             break;
         }
         MDB_val ev;
-        rc = mdb_get(txn, s->events, &id, &ev);
+        rc = mdb_cursor_get(evcur, &id, &ev, MDB_SET);
         if (rc != 0) {
             rc = rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "events: indexed event missing")
                                     : store_fail_mdb(s, rc, "reading events");
@@ -165,6 +173,7 @@ static int store_visit_stream(struct store *s, MDB_txn *txn, const char *stream,
         if ((rc = store_visit_event(s, v, &ev)) != 0)
             break;
     }
+    mdb_cursor_close(evcur);
     mdb_cursor_close(cur);
     return rc;
 }

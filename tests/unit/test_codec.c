@@ -979,6 +979,43 @@ static void test_write_event_exact(void **state)
     buf_free(&b);
 }
 
+/* Consecutive events within one second, across a second and before 1970:
+ * each added_at is its own, whatever the writer remembers between calls. */
+static void test_write_event_times_in_sequence(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ns;
+        const char *text;
+    } cases[] = {
+        {INT64_C(1795435200) * 1000000000 + 123456789, "2026-11-23T12:00:00.123456789Z"},
+        {INT64_C(1795435200) * 1000000000 + 1, "2026-11-23T12:00:00.000000001Z"},
+        {INT64_C(1795435200) * 1000000000 + 999999999, "2026-11-23T12:00:00.999999999Z"},
+        {INT64_C(1795435201) * 1000000000, "2026-11-23T12:00:01.000000000Z"},
+        {INT64_C(1795435200) * 1000000000 + 5, "2026-11-23T12:00:00.000000005Z"},
+        {-1, "1969-12-31T23:59:59.999999999Z"},
+        {-2, "1969-12-31T23:59:59.999999998Z"},
+        {-1000000000, "1969-12-31T23:59:59.000000000Z"},
+        {0, "1970-01-01T00:00:00.000000000Z"},
+    };
+    struct sample s;
+    sample_init(&s);
+    struct buf b;
+    buf_init(&b);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s.ev.added_at_ns = cases[i].ns;
+        buf_reset(&b);
+        codec_write_event(&b, &s.ev);
+        buf_append_char(&b, '\0');
+        char want[64];
+        snprintf(want, sizeof want, "\"added_at\":\"%s\"}", cases[i].text);
+        const char *at = strstr(b.data, "\"added_at\"");
+        assert_non_null(at);
+        assert_string_equal(at, want);
+    }
+    buf_free(&b);
+}
+
 static void test_write_event_defaults(void **state)
 {
     (void)state;
@@ -1298,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_format_time_matches_gmtime),
         cmocka_unit_test(test_write_event_exact),
         cmocka_unit_test(test_write_event_defaults),
+        cmocka_unit_test(test_write_event_times_in_sequence),
         cmocka_unit_test(test_write_string_escapes),
         cmocka_unit_test(test_write_string_every_byte),
         cmocka_unit_test(test_write_string_utf8_boundaries),
