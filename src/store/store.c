@@ -421,13 +421,39 @@ int store_open(const struct store_options *opts, struct store **out, char *err, 
     return 0;
 }
 
+/* The batch's transaction has ended: its cursors went with it. */
+static void store_batch_ended(struct store *s)
+{
+    s->wtxn = NULL;
+    s->streams_cur = NULL;
+    s->index_cur = NULL;
+    s->events_cur = NULL;
+}
+
+/* Begin the batch's write transaction and the cursors of an ADD. */
+static int store_batch_open(struct store *s)
+{
+    int rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn);
+    if (rc != 0) {
+        store_batch_ended(s);
+        return store_fail_mdb(s, rc, "beginning a write transaction");
+    }
+    if ((rc = mdb_cursor_open(s->wtxn, s->streams, &s->streams_cur)) != 0 ||
+        (rc = mdb_cursor_open(s->wtxn, s->stream_index, &s->index_cur)) != 0 ||
+        (rc = mdb_cursor_open(s->wtxn, s->events, &s->events_cur)) != 0) {
+        mdb_txn_abort(s->wtxn);
+        store_batch_ended(s);
+        return store_fail_mdb(s, rc, "opening the batch's cursors");
+    }
+    return 0;
+}
+
 /* Forget the pending batch: nothing of it reaches the database. */
 static void store_batch_abort(struct store *s)
 {
     if (s->wtxn != NULL) {
         mdb_txn_abort(s->wtxn);
-        s->wtxn = NULL;
-        s->streams_cur = NULL;
+        store_batch_ended(s);
     }
     s->pending = s->committed;
     s->pending_bytes = 0;
@@ -559,7 +585,7 @@ static int store_event_put(struct store *s, const Eventflow__StoredEvent *se, MD
 {
     MDB_val k = {.mv_size = ULID_BYTES, .mv_data = se->id.data};
     stored->mv_size = eventflow__stored_event__get_packed_size(se);
-    int rc = mdb_put(s->wtxn, s->events, &k, stored, MDB_RESERVE | MDB_APPEND);
+    int rc = mdb_cursor_put(s->events_cur, &k, stored, MDB_RESERVE | MDB_APPEND);
     if (rc == MDB_KEYEXIST)
         return store_fail(s, STORE_ECORRUPT, "events: table holds an id above meta last_id");
     if (rc != 0)
@@ -731,7 +757,7 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
 
         MDB_val ik = {.mv_size = store_index_key(key, add->stream, slen, se->version), .mv_data = key};
         MDB_val iv = {.mv_size = ULID_BYTES, .mv_data = se->id.data};
-        rc = mdb_put(s->wtxn, s->stream_index, &ik, &iv, MDB_NOOVERWRITE);
+        rc = mdb_cursor_put(s->index_cur, &ik, &iv, MDB_NOOVERWRITE);
         if (rc == MDB_KEYEXIST)
             return store_fail(s, STORE_ECORRUPT, "stream_index: %s version %" PRIu64 " exists beyond its length",
                               add->stream, se->version);
@@ -793,18 +819,8 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
         return 0;
     }
     int rc;
-    if (s->wtxn == NULL) {
-        if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->wtxn)) != 0) {
-            s->wtxn = NULL;
-            return store_fail_mdb(s, rc, "beginning a write transaction");
-        }
-        if ((rc = mdb_cursor_open(s->wtxn, s->streams, &s->streams_cur)) != 0) {
-            mdb_txn_abort(s->wtxn);
-            s->wtxn = NULL;
-            s->streams_cur = NULL;
-            return store_fail_mdb(s, rc, "opening a cursor on streams");
-        }
-    }
+    if (s->wtxn == NULL && (rc = store_batch_open(s)) != 0)
+        return rc;
 
     /* The outcome's events point into the unpacked entry, so both live in
      * the apply arena until the next apply. */
@@ -870,8 +886,7 @@ int store_flush(struct store *s)
         return store_code_from_mdb(rc);
     }
     rc = mdb_txn_commit(s->wtxn);
-    s->wtxn = NULL; /* freed by the commit, whatever its outcome */
-    s->streams_cur = NULL;
+    store_batch_ended(s); /* freed by the commit, whatever its outcome */
     s->pending_bytes = 0;
     if (rc != 0) {
         s->pending = s->committed;

@@ -71,10 +71,15 @@ struct store {
      * when the batch commits (see store_flush). `committed` is what the last
      * commit wrote, which store_stats reports and an abort returns to. */
     MDB_txn *wtxn; /* owned; NULL when nothing is pending */
-    /* On `streams` in wtxn, opened with it and freed by its commit or abort:
-     * an ADD reads its stream's record and writes it back through the same
-     * cursor, one B-tree search instead of two. */
+    /* Cursors in wtxn, opened with it and freed by its commit or abort
+     * (store_batch_open). An ADD reads its stream's record and writes it
+     * back through streams_cur, one B-tree search instead of two; and a
+     * put through a cursor that already holds the right leaf (the next
+     * version of the same stream, the next event in the log) skips the
+     * descent from the root. */
     MDB_cursor *streams_cur;
+    MDB_cursor *index_cur;
+    MDB_cursor *events_cur;
     uint64_t pending_bytes; /* what the batch may have added to the file, over-estimated (store_space_check) */
     /* A batch failed to commit and its applied entries were discarded:
      * raft counts them as applied, so nothing may be applied, committed or
