@@ -38,7 +38,7 @@
 #include "store/checksum.h"
 
 /* The open LMDB batch is committed every NODE_FLUSH_MS, or at once when it
- * holds NODE_BATCH_MAX entries. Readers see it either way, and a crash only
+ * holds NODE_BATCH_MAX entries or NODE_BATCH_MAX_BYTES. Readers see it either way, and a crash only
  * makes raft re-apply the entries since the last commit, so the interval is
  * about write amplification: LMDB copies every page a batch touched, and
  * ADDs to many streams touch a different `streams` and `stream_index` page
@@ -51,6 +51,10 @@
  * file if a batch outgrows its dirty list. */
 #define NODE_FLUSH_MS 1000
 #define NODE_BATCH_MAX 131072
+/* Also commit once the batch's entries reach this many bytes: a second of
+ * large events would otherwise keep hundreds of MiB of dirty pages in
+ * memory until the timer. */
+#define NODE_BATCH_MAX_BYTES ((uint64_t)64 << 20)
 
 /* raft log segments of 16 MiB rather than raft_uv's 8. Closing a segment
  * destroys its AIO context, and io_destroy(2) blocks the loop ~30 ms
@@ -640,7 +644,8 @@ void node_before_sleep(struct node *n)
     /* Reads see the open batch, so committing it is only about bounding
      * its size (and what a crash makes raft re-apply): on the timer below,
      * or now when it has grown large. */
-    if (n->store != NULL && store_batch_entries(n->store) >= NODE_BATCH_MAX)
+    if (n->store != NULL && (store_batch_entries(n->store) >= NODE_BATCH_MAX ||
+                             store_batch_bytes(n->store) >= NODE_BATCH_MAX_BYTES))
         node_flush(n);
     /* Replies are written after this (server.c): record how far they may
      * reach before any leaves. */

@@ -457,6 +457,7 @@ static void store_batch_abort(struct store *s)
     }
     s->pending = s->committed;
     s->pending_bytes = 0;
+    s->batch_bytes = 0;
 }
 
 static int store_fail_lost(struct store *s)
@@ -846,6 +847,7 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
      * itself is written once per batch, in store_flush. */
     s->pending.applied_index = raft_index;
     s->pending_bytes += STORE_ENTRY_PAGES * s->page_size + 2 * (uint64_t)len;
+    s->batch_bytes += len;
     o->status = status;
     *out = o;
     return 0;
@@ -870,6 +872,11 @@ uint64_t store_batch_entries(const struct store *s)
     return s->wtxn != NULL ? s->pending.applied_index - s->committed.applied_index : 0;
 }
 
+uint64_t store_batch_bytes(const struct store *s)
+{
+    return s->wtxn != NULL ? s->batch_bytes : 0;
+}
+
 int store_flush(struct store *s)
 {
     if (s == NULL)
@@ -888,6 +895,7 @@ int store_flush(struct store *s)
     rc = mdb_txn_commit(s->wtxn);
     store_batch_ended(s); /* freed by the commit, whatever its outcome */
     s->pending_bytes = 0;
+    s->batch_bytes = 0;
     if (rc != 0) {
         s->pending = s->committed;
         s->batch_lost = true;

@@ -117,6 +117,10 @@ int store_flush(struct store *s);
 /* Entries applied in the open batch (0 when none is open). */
 uint64_t store_batch_entries(const struct store *s);
 
+/* Bytes of the raft entries applied in the open batch (0 when none is
+ * open): the events' share of the dirty pages the batch holds in memory. */
+uint64_t store_batch_bytes(const struct store *s);
+
 /* Whether a batch failed to commit (store_flush returned an error). Its
  * entries were applied as far as raft knows but are gone from the store:
  * from then on store_apply, store_flush and reads fail, and the caller

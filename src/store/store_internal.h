@@ -81,6 +81,7 @@ struct store {
     MDB_cursor *index_cur;
     MDB_cursor *events_cur;
     uint64_t pending_bytes; /* what the batch may have added to the file, over-estimated (store_space_check) */
+    uint64_t batch_bytes;   /* raft entry bytes applied in the open batch (store_batch_bytes) */
     /* A batch failed to commit and its applied entries were discarded:
      * raft counts them as applied, so nothing may be applied, committed or
      * read on top of the older state; only a restart (raft re-applies them)

@@ -681,6 +681,26 @@ static void test_members(void **state)
     assert_int_equal(tstats(f->s).event_count, 0);
 }
 
+/* The open batch's entry bytes, which node.c commits on: what each applied
+ * entry brought, nothing for an entry already applied, zero once committed. */
+static void test_batch_bytes(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(store_batch_bytes(f->s), 0);
+    size_t l1, l2, l3;
+    uint8_t *e1 = tmember(1, "127.0.0.1:1", 1, &l1);
+    uint8_t *e2 = tmember(2, "127.0.0.1:22", 1, &l2);
+    uint8_t *again = tmember(2, "127.0.0.1:22", 1, &l3);
+    assert_int_equal(tapply(f->s, 1, e1, l1, NULL), STORE_MEMBER_UPDATED);
+    assert_int_equal(store_batch_bytes(f->s), l1);
+    assert_int_equal(tapply(f->s, 2, e2, l2, NULL), STORE_MEMBER_UPDATED);
+    assert_int_equal(store_batch_bytes(f->s), l1 + l2);
+    assert_int_equal(tapply(f->s, 2, again, l3, NULL), STORE_ALREADY_APPLIED);
+    assert_int_equal(store_batch_bytes(f->s), l1 + l2);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(store_batch_bytes(f->s), 0);
+}
+
 /* ---- space ---------------------------------------------------------------- */
 
 static void test_space_full(void **state)
@@ -990,6 +1010,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_streams, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reads_see_applied, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_members, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_bytes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
         cmocka_unit_test(test_space_check_counts_open_batch),
         cmocka_unit_test(test_lost_batch_stops_everything),
