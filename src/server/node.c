@@ -38,17 +38,18 @@
 #include "store/checksum.h"
 
 /* The open LMDB batch is committed every NODE_FLUSH_MS, or at once when it
- * holds NODE_BATCH_MAX entries or NODE_BATCH_MAX_BYTES. Readers see it either way, and a crash only
- * makes raft re-apply the entries since the last commit, so the interval is
- * about write amplification: LMDB copies every page a batch touched, and
- * ADDs to many streams touch a different `streams` and `stream_index` page
- * each. At 20 ms per batch a three-node cluster spent a third of its CPU
- * copying pages into the page cache; at 200 ms, ADDs to 100,000 streams
- * still rewrote most of both tables five times a second and each commit
- * stalled the loop for milliseconds (p99 4 ms on one node); a batch a
- * second touches each page once for five times as many ADDs
- * (docs/benchmarks.md). The dirty pages wait in memory: LMDB spills to the
- * file if a batch outgrows its dirty list. */
+ * holds NODE_BATCH_MAX entries or NODE_BATCH_MAX_BYTES of them. Readers
+ * see it either way, and a crash only makes raft re-apply the entries
+ * since the last commit, so the interval is about write amplification:
+ * LMDB copies every page a batch touched, and ADDs to many streams touch a
+ * different `streams` and `stream_index` page each. At 20 ms per batch a
+ * three-node cluster spent a third of its CPU copying pages into the page
+ * cache; at 200 ms, ADDs to 100,000 streams still rewrote most of both
+ * tables five times a second and each commit stalled the loop for
+ * milliseconds (p99 4 ms on one node); a batch a second touches each page
+ * once for five times as many ADDs (docs/benchmarks.md). The dirty pages
+ * wait in memory: LMDB spills to the file if a batch outgrows its dirty
+ * list. */
 #define NODE_FLUSH_MS 1000
 #define NODE_BATCH_MAX 131072
 /* Also commit once the batch's entries reach this many bytes: a second of
