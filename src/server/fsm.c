@@ -96,13 +96,11 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     node_state_sources_free(sources, n_sources);
     if (rc != 0) {
         log_error("snapshot: %s", store_errmsg(n->store));
-        if (store_batch_lost(n->store)) {
-            /* The open batch's entries are gone from the store while raft
-             * counts them as applied: carrying on would commit later
-             * entries on top of the gap. A restart applies them again. */
-            log_error("stopping: applied entries failed to commit (a restart re-applies them)");
-            _exit(1);
-        }
+        /* The open batch's entries are gone from the store while raft
+         * counts them as applied: carrying on would commit later entries
+         * on top of the gap. */
+        if (store_batch_lost(n->store))
+            node_stop_for_reapply(n, "committing applied entries");
         return rc == STORE_EFULL ? RAFT_NOSPACE : RAFT_IOERR;
     }
     struct store_stats stats;

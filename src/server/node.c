@@ -414,13 +414,10 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
     int src = store_space_check(n->store, approx + n->inflight_bytes);
     if (src == STORE_EFULL)
         return NODE_EFULL;
-    if (src != 0) {
-        /* The check commits the open batch near the limit; a failed
-         * commit lost applied entries, as in node_flush. */
-        log_error("checking free space failed: %s; stopping (a restart re-applies the entries)",
-                  store_errmsg(n->store));
-        _exit(1);
-    }
+    /* The check commits the open batch near the limit; a failed commit
+     * lost applied entries, as in node_flush. */
+    if (src != 0)
+        node_stop_for_reapply(n, "checking free space");
 
     /* One allocation holds the protobuf structs and the ids they point at. */
     Eventflow__NewEvent *events = xcalloc(nev, sizeof *events);
@@ -622,26 +619,27 @@ static void node_watch_role(struct node *n)
         node_start_barrier(n);
 }
 
+void node_stop_for_reapply(struct node *n, const char *what)
+{
+    log_error("%s failed: %s; stopping (a restart re-applies them)", what,
+              n->store != NULL ? store_errmsg(n->store) : "no store");
+    _exit(1);
+}
+
 void node_flush(struct node *n)
 {
     if (n->store == NULL)
         return;
-    if (store_flush(n->store) != 0) {
-        log_error("committing applied entries failed: %s; stopping (a restart re-applies them)",
-                  store_errmsg(n->store));
-        _exit(1);
-    }
+    if (store_flush(n->store) != 0)
+        node_stop_for_reapply(n, "committing applied entries");
 }
 
 void node_before_sleep(struct node *n)
 {
     /* A commit failed somewhere else this turn (a snapshot's, a state
      * copy's): as in node_flush, only a restart recovers. */
-    if (n->store != NULL && store_batch_lost(n->store)) {
-        log_error("stopping: applied entries failed to commit: %s (a restart re-applies them)",
-                  store_errmsg(n->store));
-        _exit(1);
-    }
+    if (n->store != NULL && store_batch_lost(n->store))
+        node_stop_for_reapply(n, "committing applied entries");
     /* Reads see the open batch, so committing it is only about bounding
      * its size (and what a crash makes raft re-apply): on the timer below,
      * or now when it has grown large. */

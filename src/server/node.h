@@ -137,6 +137,11 @@ void node_before_sleep(struct node *n);
  * before it restarted (served.h); local reads wait for it. */
 bool node_caught_up(struct node *n);
 
+/* Log that `what` failed with the store's error and exit(1) at once: the
+ * store lost entries raft counts as applied, and only a restart (raft
+ * re-applies them) recovers. */
+_Noreturn void node_stop_for_reapply(struct node *n, const char *what);
+
 /* Commit the store's pending batch now (a no-op when nothing is pending).
  * Fatal on error. */
 void node_flush(struct node *n);

@@ -7,26 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/be64.h"
 #include "common/log.h"
-
-static void put_be64(unsigned char out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (unsigned char)(v & 0xFF);
-}
-
-static uint64_t get_be64(const unsigned char in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
 
 int served_open(struct served *s, const char *data_dir)
 {
     char path[4096];
-    unsigned char b[8];
+    uint8_t b[8];
 
     s->fd = -1;
     s->mark = s->boot = 0;
@@ -46,7 +33,7 @@ int served_open(struct served *s, const char *data_dir)
     /* Absent or short (a new directory, or a crash while it was first
      * written): nothing was served that the store does not hold. */
     if (n == (ssize_t)sizeof b)
-        s->mark = s->boot = get_be64(b);
+        s->mark = s->boot = be64_get(b);
     s->caught_up = s->boot == 0;
     return 0;
 }
@@ -55,8 +42,8 @@ void served_note(struct served *s, uint64_t applied)
 {
     if (applied <= s->mark || s->fd < 0)
         return;
-    unsigned char b[8];
-    put_be64(b, applied);
+    uint8_t b[8];
+    be64_put(b, applied);
     ssize_t n = pwrite(s->fd, b, sizeof b, 0);
     if (n != (ssize_t)sizeof b) {
         log_error("recording the served index: %s; stopping", n < 0 ? strerror(errno) : "short write");

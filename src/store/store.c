@@ -209,10 +209,10 @@ int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
         (rc = store_meta_get(txn, dbi, META_CHECKSUM, sum, 4)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_LAST_ID, m->last_id, ULID_BYTES)) != 0)
         return rc;
-    m->applied_index = store_get_be64(applied);
-    m->event_count = store_get_be64(events);
-    m->stream_count = store_get_be64(streams);
-    m->dedup_count = store_get_be64(dedup);
+    m->applied_index = be64_get(applied);
+    m->event_count = be64_get(events);
+    m->stream_count = be64_get(streams);
+    m->dedup_count = be64_get(dedup);
     m->checksum = (uint32_t)sum[0] << 24 | (uint32_t)sum[1] << 16 | (uint32_t)sum[2] << 8 | sum[3];
     return 0;
 }
@@ -240,10 +240,10 @@ static int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *
     uint8_t applied[8], events[8], streams[8], dedup[8];
     uint8_t sum[4] = {(uint8_t)(m->checksum >> 24), (uint8_t)(m->checksum >> 16),
                       (uint8_t)(m->checksum >> 8), (uint8_t)m->checksum};
-    store_put_be64(applied, m->applied_index);
-    store_put_be64(events, m->event_count);
-    store_put_be64(streams, m->stream_count);
-    store_put_be64(dedup, m->dedup_count);
+    be64_put(applied, m->applied_index);
+    be64_put(events, m->event_count);
+    be64_put(streams, m->stream_count);
+    be64_put(dedup, m->dedup_count);
     int rc;
     if ((rc = store_meta_put(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
         (rc = store_meta_put(txn, dbi, META_APPLIED, applied, 8)) != 0 ||
@@ -456,7 +456,6 @@ static void store_batch_abort(struct store *s)
         store_batch_ended(s);
     }
     s->pending = s->committed;
-    s->pending_bytes = 0;
     s->batch_bytes = 0;
 }
 
@@ -666,7 +665,7 @@ static int store_dedup_put(struct store *s, const Eventflow__StoredEvent *se)
     int rc = mdb_put(s->wtxn, s->dedup, &k, &v, MDB_NOOVERWRITE);
     if (rc != 0)
         return store_fail_mdb(s, rc, "writing dedup");
-    store_put_be64(pos, se->position);
+    be64_put(pos, se->position);
     MDB_val ok = {.mv_size = sizeof pos, .mv_data = pos};
     if ((rc = mdb_put(s->wtxn, s->dedup_order, &ok, &k, MDB_APPEND)) != 0)
         return store_fail_mdb(s, rc, "writing dedup_order");
@@ -792,7 +791,7 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
 static int store_apply_member(struct store *s, const Eventflow__MemberAddress *m, enum store_status *status)
 {
     uint8_t key[8];
-    store_put_be64(key, m->id);
+    be64_put(key, m->id);
     MDB_val k = {.mv_size = sizeof key, .mv_data = key};
     MDB_val v = {.mv_size = eventflow__member_address__get_packed_size(m)};
     int rc = mdb_put(s->wtxn, s->members, &k, &v, MDB_RESERVE);
@@ -846,7 +845,6 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
     /* Every status but ALREADY_APPLIED consumes the index. The meta table
      * itself is written once per batch, in store_flush. */
     s->pending.applied_index = raft_index;
-    s->pending_bytes += STORE_ENTRY_PAGES * s->page_size + 2 * (uint64_t)len;
     s->batch_bytes += len;
     o->status = status;
     *out = o;
@@ -894,7 +892,6 @@ int store_flush(struct store *s)
     }
     rc = mdb_txn_commit(s->wtxn);
     store_batch_ended(s); /* freed by the commit, whatever its outcome */
-    s->pending_bytes = 0;
     s->batch_bytes = 0;
     if (rc != 0) {
         s->pending = s->committed;
@@ -955,7 +952,10 @@ int store_space_check(struct store *s, size_t bytes)
         int rc = store_used_bytes(s, &used, &map_size);
         if (rc != 0)
             return rc;
-        uint64_t need = used + s->pending_bytes;
+        /* What the open batch may have added to the file, over-estimated:
+         * a few pages per entry and its bytes twice. */
+        uint64_t batch = store_batch_entries(s) * STORE_ENTRY_PAGES * s->page_size + 2 * store_batch_bytes(s);
+        uint64_t need = used + batch;
         if (need <= map_size && margin <= map_size - need)
             return 0;
         if (s->wtxn == NULL)
@@ -977,7 +977,7 @@ int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64
     if (rc != 0)
         return rc;
     uint8_t key[8];
-    store_put_be64(key, id);
+    be64_put(key, id);
     MDB_val k = {.mv_size = sizeof key, .mv_data = key}, v;
     rc = mdb_get(txn, s->members, &k, &v);
     if (rc == MDB_NOTFOUND) {

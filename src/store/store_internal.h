@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/be64.h"
 #include "store/store.h"
 
 /* Format of the tables, recorded in meta "format" and in snapshots. */
@@ -80,8 +81,7 @@ struct store {
     MDB_cursor *streams_cur;
     MDB_cursor *index_cur;
     MDB_cursor *events_cur;
-    uint64_t pending_bytes; /* what the batch may have added to the file, over-estimated (store_space_check) */
-    uint64_t batch_bytes;   /* raft entry bytes applied in the open batch (store_batch_bytes) */
+    uint64_t batch_bytes; /* raft entry bytes applied in the open batch (store_batch_bytes) */
     /* A batch failed to commit and its applied entries were discarded:
      * raft counts them as applied, so nothing may be applied, committed or
      * read on top of the older state; only a restart (raft re-applies them)
@@ -167,22 +167,6 @@ int store_fsync_dir(const char *dir);
 
 /* ---- encoding helpers ------------------------------------------------------ */
 
-static inline void store_put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static inline uint64_t store_get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* stream_index key: name, a NUL, then the version big-endian, so that one
  * stream's entries are adjacent and in version order. `key` must hold
  * len + STORE_INDEX_KEY_EXTRA bytes; returns the key length. */
@@ -190,7 +174,7 @@ static inline size_t store_index_key(uint8_t *key, const char *stream, size_t le
 {
     memcpy(key, stream, len);
     key[len] = 0;
-    store_put_be64(key + len + 1, version);
+    be64_put(key + len + 1, version);
     return len + STORE_INDEX_KEY_EXTRA;
 }
 

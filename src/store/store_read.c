@@ -154,7 +154,7 @@ static int store_visit_stream(struct store *s, MDB_txn *txn, const char *stream,
         rc = mdb_cursor_get(cur, &k, &id, op);
         if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != len + STORE_INDEX_KEY_EXTRA ||
                                                 memcmp(k.mv_data, stream, len) != 0 ||
-                                                store_get_be64((uint8_t *)k.mv_data + len + 1) != from + i))) {
+                                                be64_get((uint8_t *)k.mv_data + len + 1) != from + i))) {
             rc = store_fail(s, STORE_ECORRUPT, "stream_index: %.*s version %" PRIu64 " missing", (int)len,
                             stream, from + i);
             break;

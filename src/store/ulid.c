@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "common/be64.h"
+
 static const char ulid_alphabet[32] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /* Each byte's digit value plus one, so that 0 (the default of every other
@@ -35,22 +37,6 @@ static const uint8_t ulid_digit_plus1[256] = {
     ['o'] = D(0),
 };
 #undef D
-
-static uint64_t ulid_load_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void ulid_store_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)(v & 0xff);
-        v >>= 8;
-    }
-}
 
 void ulid_format(const uint8_t id[ULID_BYTES], char out[ULID_STR_LEN + 1])
 {
@@ -91,8 +77,8 @@ int ulid_parse(const char *s, size_t len, uint8_t out[ULID_BYTES])
         hi = (hi << 5) | (lo >> 59);
         lo = (lo << 5) | (uint64_t)d;
     }
-    ulid_store_be64(out, hi);
-    ulid_store_be64(out + 8, lo);
+    be64_put(out, hi);
+    be64_put(out + 8, lo);
     return 0;
 }
 
@@ -113,7 +99,7 @@ bool ulid_is_zero(const uint8_t id[ULID_BYTES])
 
 uint64_t ulid_time_ms(const uint8_t id[ULID_BYTES])
 {
-    return ulid_load_be64(id) >> 16;
+    return be64_get(id) >> 16;
 }
 
 void ulid_gen_init(struct ulid_gen *g)
