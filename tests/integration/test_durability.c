@@ -18,7 +18,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <time.h>
 
+#include "extents.h"
 #include "harness.h"
 
 #define ZERO_ULID "00000000000000000000000000"
@@ -464,6 +467,80 @@ static void test_kill_at_several_points(void **state)
     harness_pass(*state);
 }
 
+
+/* Every open raft segment in dir has all its blocks written: the summary
+ * of the last one looked at goes to *last. False while any segment still
+ * has unwritten extents (or none exists yet). */
+static bool segments_written(const char *dir, unsigned *n_segments, struct extents_summary *last)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    bool all = true;
+    *n_segments = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "open-", 5) != 0)
+            continue;
+        char path[4096 + 256];
+        int len = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        assert_true(len > 0 && (size_t)len < sizeof path);
+        if (extents_summarize_path(path, last) != 0) {
+            all = false; /* raft may have just renamed or removed it */
+            continue;
+        }
+        (*n_segments)++;
+        if (last->mapped_bytes == 0 || last->unwritten_bytes != 0)
+            all = false;
+    }
+    closedir(d);
+    return all && *n_segments > 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* raft_uv preallocates its segments with posix_fallocate, which eventflowd
+ * defines so that the blocks are written with zeros, not only reserved
+ * (src/server/raft_prealloc.c). If libraft's call ever bound to libc's
+ * instead, each segment would stay unwritten extents and every log write
+ * would fall back to the thread pool; this sees it in the files. */
+static void test_log_segments_are_written_not_reserved(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    struct harness_conn *c = harness_connect(n);
+    assert_non_null(c);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(c, &v, "ADD",
+                                 "{\"stream\":\"s\",\"version\":0,\"events\":[{\"type\":\"T\",\"data\":{}}]}",
+                                 NULL),
+                     0);
+    json_t *events = harness_assert_events(&v);
+    assert_int_equal(json_array_size(events), 1);
+    json_decref(events);
+    resp_value_free(&v);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/raft", n->data_dir);
+    /* A segment being prepared at this moment is still being zeroed: poll
+     * until every open segment has been, with a deadline. */
+    unsigned n_segments = 0;
+    struct extents_summary last = {0};
+    uint64_t deadline = now_ms() + HARNESS_READY_TIMEOUT_MS;
+    while (!segments_written(dir, &n_segments, &last)) {
+        if (now_ms() > deadline)
+            fail_msg("%u open segments; the last has %llu of %llu bytes in unwritten extents", n_segments,
+                     (unsigned long long)last.unwritten_bytes,
+                     (unsigned long long)last.mapped_bytes);
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    harness_close(c);
+    harness_pass(*state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +549,8 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_kill_at_several_points, harness_setup,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_log_segments_are_written_not_reserved,
+                                        harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
