@@ -104,6 +104,15 @@ static void cmd_auth(struct conn *c, const struct resp_command *cmd)
     }
 }
 
+/* The counters, CHECKSUM and SIZE answer from the local store, so they
+ * wait for a restarted node to catch up as local reads do (reads.h):
+ * false after writing the -STALE reply. They take no arguments, so there
+ * is no stale_ok way around it. */
+static bool cmd_local_ready(struct conn *c)
+{
+    return reads_local_ready(cmd_node(c), conn_reply_buf(c), false);
+}
+
 static void cmd_stats(struct conn *c, struct store_stats *st)
 {
     if (store_stats(cmd_node(c)->store, st) != 0)
@@ -116,6 +125,8 @@ static void cmd_eventcount(struct conn *c, const struct resp_command *cmd)
 {
     struct store_stats st;
     (void)cmd;
+    if (!cmd_local_ready(c))
+        return;
     cmd_stats(c, &st);
     resp_write_int(conn_reply_buf(c), (int64_t)st.event_count);
 }
@@ -124,6 +135,8 @@ static void cmd_streamcount(struct conn *c, const struct resp_command *cmd)
 {
     struct store_stats st;
     (void)cmd;
+    if (!cmd_local_ready(c))
+        return;
     cmd_stats(c, &st);
     resp_write_int(conn_reply_buf(c), (int64_t)st.stream_count);
 }
@@ -134,6 +147,8 @@ static void cmd_checksum(struct conn *c, const struct resp_command *cmd)
     char id[ULID_STR_LEN + 1];
     char sum[CHECKSUM_B32_LEN + 1];
     (void)cmd;
+    if (!cmd_local_ready(c))
+        return;
     cmd_stats(c, &st);
     ulid_format(st.last_id, id);
     checksum_format(st.checksum, sum);
@@ -165,6 +180,8 @@ static void cmd_size(struct conn *c, const struct resp_command *cmd)
     struct store_stats st;
     char human[32];
     (void)cmd;
+    if (!cmd_local_ready(c))
+        return;
     /* LMDB reports the size of its last commit: commit the open batch so
      * SIZE counts everything applied (SIZE is rare; the commit is cheap). */
     node_flush(cmd_node(c));

@@ -224,6 +224,18 @@ static bool reached(struct node *n, const uint8_t *min_id)
     return store_stats(n->store, &st) == 0 && ulid_compare(st.last_id, min_id) >= 0;
 }
 
+bool reads_local_ready(struct node *n, struct buf *out, bool offer_stale_ok)
+{
+    if (node_caught_up(n))
+        return true;
+    resp_write_errorf(out,
+                      "STALE this node restarted and is applying again entries it had served before "
+                      "(applied %llu of %llu); retry%s",
+                      (unsigned long long)store_applied_index(n->store), (unsigned long long)n->served.boot,
+                      offer_stale_ok ? ", or add \"stale_ok\":true to read anyway" : "");
+    return false;
+}
+
 void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
 {
     struct node *n = r->srv->node;
@@ -260,11 +272,7 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
         read_request_free(rq);
         return;
     }
-    if (!o->stale_ok && !node_caught_up(n)) {
-        resp_write_errorf(conn_reply_buf(c),
-                          "STALE this node restarted and is applying again entries it had served before "
-                          "(applied %llu of %llu); retry, or add \"stale_ok\":true to read anyway",
-                          (unsigned long long)store_applied_index(n->store), (unsigned long long)n->served.boot);
+    if (!o->stale_ok && !reads_local_ready(n, conn_reply_buf(c), true)) {
         read_request_free(rq);
         return;
     }

@@ -21,7 +21,9 @@
 
 #include "store/codec.h"
 
+struct buf;
 struct conn;
+struct node;
 struct server;
 struct read_waiter;
 
@@ -54,6 +56,15 @@ void reads_close(struct reads *r);
 /* Serve rq for connection c: now, or later in order. Takes ownership of
  * what rq owns (rq itself may live on the caller's stack). */
 void reads_submit(struct reads *r, struct conn *c, struct read_request *rq);
+
+/* Whether node n may answer from its local store yet. After a restart it
+ * must first apply again everything it had answered from before (see
+ * served.h), or a client could see events, counts or the checksum go
+ * back in time. If not, writes a -STALE error to out, naming "stale_ok"
+ * as the way around it only when offer_stale_ok (the command takes one),
+ * and returns false. Used by local reads and by the counters, CHECKSUM
+ * and SIZE. */
+bool reads_local_ready(struct node *n, struct buf *out, bool offer_stale_ok);
 
 /* Once per loop turn, after the store committed: serve min_id waiters
  * whose event has been applied. */

@@ -735,6 +735,17 @@ static void test_restarted_node_never_reads_back_in_time(void **state)
     assert_int_equal(harness_cmd(conn, &v, "GET", "{\"stream\":\"mono\"}", NULL), 0);
     harness_assert_error_prefix(&v, "STALE this node restarted");
     resp_value_free(&v);
+    /* The counters, CHECKSUM and SIZE would go back in time just the same
+     * (they answered 50 events before the kill): refused too, and with no
+     * stale_ok to offer, since they take no arguments. */
+    static const char *const local_state[] = {"EVENTCOUNT", "EC",   "EVENTCOUNTEST", "STREAMCOUNT",
+                                              "SCE",        "CHECKSUM", "SIZE"};
+    for (size_t i = 0; i < sizeof local_state / sizeof local_state[0]; i++) {
+        assert_int_equal(harness_cmd(conn, &v, local_state[i], NULL), 0);
+        harness_assert_error_prefix(&v, "STALE this node restarted");
+        assert_null(strstr(v.str, "stale_ok"));
+        resp_value_free(&v);
+    }
     json_t *st = harness_status(c.n[f]);
     assert_non_null(st);
     assert_false(caught_up(st, NULL));
@@ -748,6 +759,7 @@ static void test_restarted_node_never_reads_back_in_time(void **state)
     assert_int_equal(json_array_size(events), 50);
     json_decref(events);
     resp_value_free(&v);
+    HARNESS_EXPECT(conn, ":50", "EVENTCOUNT");
     harness_close(conn);
     free(last);
     harness_pass(*state);
