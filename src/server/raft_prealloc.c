@@ -105,6 +105,11 @@ static int prealloc(int fd, off64_t offset, off64_t len)
     int err = write_zeros(fd, from, end);
     if (err == 0 && fdatasync(fd) != 0)
         err = errno;
+    /* The zeros are on disk: drop their cached pages, which raft's direct
+     * writes would otherwise have to invalidate one range at a time. Only
+     * advice; its failure changes nothing. */
+    if (err == 0)
+        (void)posix_fadvise64(fd, from, end - from, POSIX_FADV_DONTNEED);
     if ((flags & O_DIRECT) && fcntl(fd, F_SETFL, flags) != 0 && err == 0)
         err = errno;
     return err;

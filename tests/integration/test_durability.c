@@ -467,7 +467,6 @@ static void test_kill_at_several_points(void **state)
     harness_pass(*state);
 }
 
-
 /* Every open raft segment in dir has all its blocks written: the summary
  * of the last one looked at goes to *last. False while any segment still
  * has unwritten extents (or none exists yet). */
