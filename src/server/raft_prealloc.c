@@ -38,6 +38,9 @@
  * name libraft refers to, so it sees the unrenamed declarations and
  * defines both names itself. */
 #undef _FILE_OFFSET_BITS
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* fallocate64, off64_t (the build defines it too) */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
