@@ -78,8 +78,10 @@ static int write_zeros(int fd, off64_t from, off64_t to)
 /* Allocate and zero-fill [offset, offset + len) past the end of file. */
 static int prealloc(int fd, off64_t offset, off64_t len)
 {
-    if (offset < 0 || len <= 0 || offset > INT64_MAX - len)
-        return offset < 0 || len <= 0 ? EINVAL : EFBIG;
+    if (offset < 0 || len <= 0)
+        return EINVAL;
+    if (offset > INT64_MAX - len)
+        return EFBIG;
     struct stat64 st;
     if (fstat64(fd, &st) != 0)
         return errno;

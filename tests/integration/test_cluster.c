@@ -478,6 +478,18 @@ static bool members_addressed(struct harness_node *n, size_t want)
     return ok;
 }
 
+/* Poll until n's CLUSTER MEMBERS lists `want` addressed members in a
+ * committed configuration; fails the test after WAIT_MS. */
+static void wait_members_addressed(struct harness_node *n, size_t want)
+{
+    int64_t until = harness_now_ms() + WAIT_MS;
+    while (!members_addressed(n, want)) {
+        assert_true(harness_now_ms() < until);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL); /* poll interval of a condition wait */
+    }
+}
+
 static void expect_ok(struct harness_node *n, const char *a0, const char *a1, const char *a2, const char *a3,
                       const char *a4)
 {
@@ -519,12 +531,7 @@ static void test_membership_join_promote_remove_transfer(void **state)
      * leader first lists it as a voter, and raft refuses a second change
      * until then (-BUSY): wait for the committed configuration first. */
     l = cluster_leader(&c);
-    int64_t committed_by = harness_now_ms() + WAIT_MS;
-    while (!members_addressed(c.n[l], 4)) {
-        assert_true(harness_now_ms() < committed_by);
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL); /* poll interval of a condition wait */
-    }
+    wait_members_addressed(c.n[l], 4);
     expect_ok(c.n[l], "CLUSTER", "DEMOTE", "4", "spare", NULL);
     assert_true(member_count(c.n[l], 3, "\"role\":\"voter\""));
     expect_ok(c.n[l], "CLUSTER", "PROMOTE", "4", NULL, NULL);
@@ -536,12 +543,7 @@ static void test_membership_join_promote_remove_transfer(void **state)
      * configuration keeps a reachable majority by asking the members at
      * their client addresses, which it learns from their registrations
      * (replicated in the background): wait until it knows them all. */
-    int64_t until = harness_now_ms() + WAIT_MS;
-    while (!members_addressed(c.n[3], 4)) {
-        assert_true(harness_now_ms() < until);
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL); /* poll interval of a condition wait */
-    }
+    wait_members_addressed(c.n[3], 4);
     expect_ok(c.n[3], "CLUSTER", "REMOVE", "1", NULL, NULL);
     assert_true(member_count(c.n[3], 3, NULL));
     harness_assert_stop(c.n[0]);

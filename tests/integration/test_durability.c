@@ -495,13 +495,6 @@ static bool segments_written(const char *dir, unsigned *n_segments, struct exten
     return all && *n_segments > 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* raft_uv preallocates its segments with posix_fallocate, which eventflowd
  * defines so that the blocks are written with zeros, not only reserved
  * (src/server/raft_prealloc.c). If libraft's call ever bound to libc's
@@ -527,9 +520,9 @@ static void test_log_segments_are_written_not_reserved(void **state)
      * until every open segment has been, with a deadline. */
     unsigned n_segments = 0;
     struct extents_summary last = {0};
-    uint64_t deadline = now_ms() + HARNESS_READY_TIMEOUT_MS;
+    int64_t deadline = harness_now_ms() + HARNESS_READY_TIMEOUT_MS;
     while (!segments_written(dir, &n_segments, &last)) {
-        if (now_ms() > deadline)
+        if (harness_now_ms() > deadline)
             fail_msg("%u open segments; the last has %llu of %llu bytes in unwritten extents", n_segments,
                      (unsigned long long)last.unwritten_bytes,
                      (unsigned long long)last.mapped_bytes);

@@ -3,9 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +55,6 @@ int extents_summarize(int fd, struct extents_summary *out)
             if (end > (uint64_t)st.st_size)
                 end = (uint64_t)st.st_size;
             uint64_t len = end > e->fe_logical ? end - e->fe_logical : 0;
-            out->extents++;
             out->mapped_bytes += len;
             if (e->fe_flags & FIEMAP_EXTENT_UNWRITTEN)
                 out->unwritten_bytes += len;

@@ -1,6 +1,6 @@
 /* extents.h - what a file's blocks look like on disk, for tests.
  *
- * Uses the FIEMAP ioctl, which ext4, XFS, btrfs and tmpfs answer. A test
+ * Uses the FIEMAP ioctl (ext4, XFS and btrfs answer it). A test
  * that needs to know whether a preallocated file's blocks were written
  * (not merely reserved as unwritten extents) asks here.
  *
@@ -13,7 +13,6 @@
 struct extents_summary {
     uint64_t mapped_bytes;    /* bytes covered by extents (written or not) */
     uint64_t unwritten_bytes; /* of those, bytes in unwritten extents */
-    unsigned extents;         /* extents seen */
 };
 
 /* Summarize the extents of the open file fd from offset 0 to its end.
