@@ -9,15 +9,20 @@
 # eventflow-bench for 200-byte events and 100-event GET pages, then
 # scripts/failover-bench.sh. Everything binds 127.0.0.1 and is stopped by PID.
 #
+# Step size200 repeats the write comparison with 200-byte events (the size
+# the targets name; scripts/bench-profiles/): Redis, then one eventflow node,
+# then Redis again, all through redis-benchmark, so a drift of the machine
+# during the step shows as two different Redis numbers.
+#
 # Env: BUILD (default ./build), REPS (default 1), STEPS (default
-# "redis etcd single cluster failover"), RESULTS_DIR.
+# "redis etcd single cluster size200 failover"), RESULTS_DIR.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 build="${BUILD:-$root/build}"
 shared="${SHARED_BENCH:-$root/../shared/bench}"
 export REPS="${REPS:-1}"
-steps="${STEPS:-redis etcd single cluster failover}"
+steps="${STEPS:-redis etcd single cluster size200 failover}"
 out="${RESULTS_DIR:-/tmp/eventflow-bench-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"
 bin="$build/src/server/eventflowd"
@@ -116,6 +121,19 @@ for s in $steps; do
         grep -E "^\| get " "$out/cluster-follower-get.txt"
         grep -h "term" "${dirs[-1]}"/n*.log | grep -c "candidate -> leader" | sed 's/^/elections during the cluster run (all nodes): /'
         stop_nodes ;;
+    size200)
+        profiles="$root/scripts/bench-profiles"
+        for round in 1 2; do
+            PROFILE="$profiles/redis-streams-200.sh" REDIS_MODES=always CONCS=50 PIPELINE=16 \
+                "$shared/redis_baseline.sh" >"$out/redis200-$round.md" 2>"$out/redis200-$round.log"
+            cat "$out/redis200-$round.md"
+            [ "$round" = 2 ] && break
+            start_nodes 1 || exit 1
+            SERVER_PIDS="${node_pids[*]}" CONCS=50 PIPELINE=16 SKIP_READS=1 "$shared/resp_target.sh" \
+                "${ports[1]}" single200 "$profiles/event-store-200.sh" >"$out/single200-rb.md" 2>"$out/single200-rb.log"
+            cat "$out/single200-rb.md"
+            stop_nodes
+        done ;;
     failover)
         EVENTFLOWD="$bin" KILLS="${KILLS:-10}" scripts/failover-bench.sh 2>"$out/failover.log" | tee "$out/failover.txt" ;;
     esac
