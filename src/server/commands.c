@@ -357,6 +357,12 @@ static void add_refused(struct conn *c, struct buf *out, int rc)
     case NODE_EFULL:
         resp_write_error(out, "FULL the store is full (map size reached); nothing was written");
         break;
+    case NODE_EMEMBERFULL:
+        resp_write_errorf(out,
+                          "FULL member %" PRIu64 "'s store is nearly full (map_room_bytes in its STATUS); "
+                          "nothing was written",
+                          cmd_node(c)->full_member);
+        break;
     case NODE_ETOOBIG:
         resp_write_error(out, "TOOBIG the ADD is too large for one log entry");
         break;

@@ -34,6 +34,7 @@
 #include "server/entry.h"
 #include "server/fsm.h"
 #include "server/membership.h"
+#include "server/space.h"
 #include "server/transfer.h"
 #include "store/checksum.h"
 
@@ -281,6 +282,8 @@ static void node_preflight_done(struct node *n, int status)
     n->flush_timer.data = n;
     uv_timer_start(&n->flush_timer, node_flush_timer_cb, NODE_FLUSH_MS, NODE_FLUSH_MS);
     n->flush_timer_open = true;
+    if ((rv = space_start(&n->space, n)) != 0)
+        log_warn("members' store room will not be checked: %s", uv_strerror(rv));
     membership_start(n);
     log_info("started: raft %s, clients %s, data %s, incarnation %016" PRIx64, cfg->raft_address,
              cfg->advertise, cfg->data_dir, n->incarnation);
@@ -418,6 +421,9 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
      * lost applied entries, as in node_flush. */
     if (src != 0)
         node_stop_for_reapply(n, "checking free space");
+    /* And every other member's, as last reported (space.h). */
+    if (space_check(&n->space, approx, &n->full_member) != 0)
+        return NODE_EMEMBERFULL;
 
     /* One allocation holds the protobuf structs and the ids they point at. */
     Eventflow__NewEvent *events = xcalloc(nev, sizeof *events);
@@ -462,6 +468,7 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
     }
     req->bytes = approx;
     n->inflight_bytes += approx;
+    space_proposed(&n->space, approx);
     /* Append to the in-flight list; raft assigns increasing indexes. */
     req->prev = n->inflight_tail;
     req->next = NULL;
@@ -763,6 +770,13 @@ void node_write_status(struct node *n, struct buf *b)
     json_str(b, "checksum", sum);
     json_str(b, "last_id", last_id);
     buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
+    /* The room other members' leader checks against (space.h); 0 if it
+     * could not be measured (the failed commit stops the node). */
+    uint64_t room = 0;
+    if (n->store != NULL && store_space_room(n->store, &room) != 0)
+        room = 0;
+    buf_printf(b, "\"map_bytes\":%" PRIu64 ",\"map_room_bytes\":%" PRIu64 ",", st.map_size, room);
+    buf_printf(b, "\"member_room_reports\":%zu,", space_reports(&n->space));
     buf_printf(b, "\"state_fetches\":%" PRIu64 ",\"state_fetched_bytes\":%" PRIu64 ",", n->state_fetches,
                n->state_fetched_bytes);
     buf_printf(b, "\"state_copies_served\":%" PRIu64 ",", transfer_served(n->transfer));
@@ -801,6 +815,7 @@ void node_close(struct node *n, node_close_cb cb)
     n->closing = true;
     membership_stop(n);
     transfer_stop(n->transfer);
+    space_close(&n->space);
     if (n->flush_timer_open) {
         uv_timer_stop(&n->flush_timer);
         uv_close((uv_handle_t *)&n->flush_timer, NULL);

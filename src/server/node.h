@@ -23,6 +23,7 @@
 #include "server/raft_tcp.h"
 #include "server/sendq.h"
 #include "server/served.h"
+#include "server/space.h"
 #include "store/codec.h"
 #include "store/store.h"
 #include "store/ulid.h"
@@ -38,6 +39,7 @@ enum {
     NODE_ETOOBIG = -5,    /* the entry exceeds the largest allowed entry */
     NODE_ESHUTDOWN = -6,  /* the node is stopping */
     NODE_EINTERNAL = -7,  /* raft refused for another reason: see the log */
+    NODE_EMEMBERFULL = -8, /* another member's store is (nearly) full: n->full_member */
 };
 
 /* A proposed ADD. The caller allocates it and keeps it alive until `done`
@@ -107,6 +109,9 @@ struct node {
     struct transfer *transfer; /* owned */
     uint64_t state_fetches;    /* copies of a peer's store installed here */
     uint64_t state_fetched_bytes;
+
+    struct space space;        /* other members' store room, while leading (space.h) */
+    uint64_t full_member;      /* the member NODE_EMEMBERFULL was about */
 
     uv_timer_t flush_timer;    /* commits the store's batch periodically */
     bool flush_timer_open;

@@ -31,6 +31,9 @@
  * leaf each in events, stream_index, streams and dedup, copied on write
  * (store_space_check). */
 #define STORE_ENTRY_PAGES 4
+/* store_space_room commits the open batch to answer exactly below this:
+ * the over-estimate of a second's batch can reach hundreds of MiB. */
+#define STORE_ROOM_EXACT_BELOW ((uint64_t)1 << 30)
 
 /* ---- arena --------------------------------------------------------------- */
 
@@ -933,30 +936,39 @@ int store_stats(struct store *s, struct store_stats *out)
     return 0;
 }
 
+/* Room left in the map by an over-estimate: what the open batch may have
+ * added to the file counts as a few pages per entry and its bytes twice
+ * (the file's size covers committed batches only). */
+static int store_room_estimate(struct store *s, uint64_t *room, uint64_t *used, uint64_t *map_size)
+{
+    int rc = store_used_bytes(s, used, map_size);
+    if (rc != 0)
+        return rc;
+    uint64_t batch = store_batch_entries(s) * STORE_ENTRY_PAGES * s->page_size + 2 * store_batch_bytes(s);
+    uint64_t need = *used + batch;
+    *room = need <= *map_size ? *map_size - need : 0;
+    return 0;
+}
+
 int store_space_check(struct store *s, size_t bytes)
 {
     if (s == NULL)
         return STORE_EINVAL;
     /* An entry that does not fit at apply stops the node, and the restart
      * would stop at the same entry: the answer here must never be too
-     * optimistic. The file's size covers committed batches only, so the
-     * open batch counts with an over-estimate of what it wrote; near the
-     * limit the batch is committed first, which turns the estimate into
-     * the exact size. Pages are copied on write: ask for several times the
-     * entry's size, and never less than the margin. */
+     * optimistic. Near the limit the open batch is committed first, which
+     * turns the estimate into the exact size. Pages are copied on write:
+     * ask for several times the entry's size, and never less than the
+     * margin. */
     uint64_t margin = bytes > UINT64_MAX / 4 ? UINT64_MAX : (uint64_t)bytes * 4;
     if (margin < STORE_SPACE_MARGIN)
         margin = STORE_SPACE_MARGIN;
     for (;;) {
-        uint64_t used = 0, map_size = 0;
-        int rc = store_used_bytes(s, &used, &map_size);
+        uint64_t room = 0, used = 0, map_size = 0;
+        int rc = store_room_estimate(s, &room, &used, &map_size);
         if (rc != 0)
             return rc;
-        /* What the open batch may have added to the file, over-estimated:
-         * a few pages per entry and its bytes twice. */
-        uint64_t batch = store_batch_entries(s) * STORE_ENTRY_PAGES * s->page_size + 2 * store_batch_bytes(s);
-        uint64_t need = used + batch;
-        if (need <= map_size && margin <= map_size - need)
+        if (margin <= room)
             return 0;
         if (s->wtxn == NULL)
             return store_fail(s, STORE_EFULL, "store nearly full: %" PRIu64 " of %" PRIu64 " bytes used", used,
@@ -964,6 +976,19 @@ int store_space_check(struct store *s, size_t bytes)
         if ((rc = store_flush(s)) != 0)
             return rc;
     }
+}
+
+int store_space_room(struct store *s, uint64_t *room)
+{
+    if (s == NULL || room == NULL)
+        return STORE_EINVAL;
+    uint64_t used = 0, map_size = 0;
+    int rc = store_room_estimate(s, room, &used, &map_size);
+    if (rc != 0 || *room >= STORE_ROOM_EXACT_BELOW || s->wtxn == NULL)
+        return rc;
+    if ((rc = store_flush(s)) != 0)
+        return rc;
+    return store_room_estimate(s, room, &used, &map_size);
 }
 
 /* ---- members ------------------------------------------------------------- */

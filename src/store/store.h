@@ -138,6 +138,12 @@ uint64_t store_applied_index(const struct store *s);
  * (errors as store_flush). */
 int store_space_check(struct store *s, size_t bytes);
 
+/* Bytes the map can still take (its size less what is in use), for other
+ * members' space checks (server/space.c). Over-estimates the open batch's
+ * share like store_space_check; when that leaves under 1 GiB, the batch is
+ * committed first so that the answer is exact (errors as store_flush). */
+int store_space_room(struct store *s, uint64_t *room);
+
 /* Reads. Each sees every applied entry (through the open batch, or a read
  * transaction over committed data when no batch is open).
  * Records passed to the visitor are valid only during the callback.

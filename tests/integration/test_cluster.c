@@ -5,7 +5,8 @@
  * lost, restart and catch-up, catch-up by snapshot install, membership
  * (join, promote, remove, transfer), the refusal of a wiped data directory,
  * read-your-writes on a follower held back with SIGSTOP, linearizable reads
- * after a leader change, and the -STALE guard.
+ * after a leader change, the -STALE guard, and the leader refusing writes a
+ * follower's smaller store could not take.
  *
  * Every wait polls an observable condition (STATUS) with a deadline. */
 #include <setjmp.h>
@@ -34,14 +35,16 @@ struct cluster {
     char members[1024];
 };
 
-/* Create and start n nodes that bootstrap together, with extra flags. */
-static void cluster_start(struct cluster *c, struct harness_fixture *f, size_t n, const char *const *args)
+/* Create and start n nodes that bootstrap together; args[i] are node i's
+ * extra flags (args or args[i] may be NULL). */
+static void cluster_start_each(struct cluster *c, struct harness_fixture *f, size_t n,
+                               const char *const *const *args)
 {
     memset(c, 0, sizeof *c);
     c->f = f;
     c->count = n;
     for (size_t i = 0; i < n; i++) {
-        struct harness_node_opts o = {.id = (unsigned)(i + 1), .args = args};
+        struct harness_node_opts o = {.id = (unsigned)(i + 1), .args = args != NULL ? args[i] : NULL};
         c->n[i] = harness_add_node(f, &o);
     }
     for (size_t i = 0; i < n; i++) {
@@ -55,6 +58,15 @@ static void cluster_start(struct cluster *c, struct harness_fixture *f, size_t n
         harness_node_set_cluster(c->n[i], c->members);
         assert_int_equal(harness_node_start(c->n[i]), 0);
     }
+}
+
+/* The same extra flags for every node. */
+static void cluster_start(struct cluster *c, struct harness_fixture *f, size_t n, const char *const *args)
+{
+    const char *const *each[HARNESS_MAX_NODES];
+    for (size_t i = 0; i < n; i++)
+        each[i] = args;
+    cluster_start_each(c, f, n, each);
 }
 
 static bool has_leader(const json_t *st, void *arg)
@@ -821,6 +833,75 @@ static void test_stale_follower_says_so(void **state)
     harness_pass(*state);
 }
 
+static bool room_reports_2(const json_t *st, void *arg)
+{
+    (void)arg;
+    return json_integer_value(json_object_get(st, "member_room_reports")) == 2;
+}
+
+/* A follower whose store is far smaller than the leader's: the leader
+ * refuses ADDs with -FULL naming it before it fills up. Without that check
+ * the follower stops on the first entry it cannot apply, and again at every
+ * restart, while the leader goes on acknowledging writes. */
+static void test_full_follower_refuses_writes(void **state)
+{
+    static const char *const small[] = {"--map-size", "2097152", NULL};
+    const char *const *args[N] = {NULL, NULL, small};
+    struct cluster c;
+    cluster_start_each(&c, *state, N, args);
+    size_t l = cluster_leader(&c);
+    if (l == 2) {
+        expect_ok(c.n[2], "CLUSTER", "TRANSFER", "1", NULL, NULL);
+        l = cluster_leader(&c);
+    }
+    assert_int_not_equal(l, 2);
+    /* The leader counts a member once it holds its report. */
+    assert_int_equal(harness_wait_status(c.n[l], room_reports_2, NULL, WAIT_MS), 0);
+
+    /* 1 KiB of data per event: node 3's 2 MiB map holds a few hundred. */
+    char data[1100];
+    memset(data, 'x', 1024);
+    data[1024] = '\0';
+    char arg[1400];
+    struct harness_conn *conn = harness_connect(c.n[l]);
+    assert_non_null(conn);
+    int64_t acked = 0;
+    char *last = NULL;
+    bool full = false;
+    for (int i = 0; i < 4000 && !full; i++) {
+        snprintf(arg, sizeof arg, "{\"stream\":\"fill\",\"version\":%lld,\"events\":[{\"type\":\"T\",\"data\":\"%s\"}]}",
+                 (long long)acked, data);
+        struct resp_value v;
+        assert_int_equal(harness_cmd(conn, &v, "ADD", arg, NULL), 0);
+        if (v.type == RESP_T_ARRAY) {
+            json_t *events = harness_assert_events(&v);
+            free(last);
+            last = strdup(json_string_value(json_object_get(json_array_get(events, 0), "id")));
+            json_decref(events);
+            acked++;
+        } else {
+            harness_assert_error_prefix(&v, "FULL member 3's store is nearly full");
+            full = true;
+        }
+        resp_value_free(&v);
+    }
+    assert_true(full);
+    assert_true(acked > 100);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(conn, &v, "ADD", arg, NULL), 0);
+    harness_assert_error_prefix(&v, "FULL member 3's");
+    resp_value_free(&v);
+    harness_close(conn);
+
+    /* Node 3 applied everything acknowledged and is still running. */
+    assert_converged(&c, last);
+    assert_true(harness_node_alive(c.n[2]));
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(status_int(c.n[i], "events"), acked);
+    free(last);
+    harness_pass(*state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -839,6 +920,7 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_restarted_node_never_reads_back_in_time, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_stale_follower_says_so, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_full_follower_refuses_writes, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);
 }

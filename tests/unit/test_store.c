@@ -766,10 +766,19 @@ static void test_space_full(void **state)
     tdir_remove(dir);
 }
 
+/* Entry `index`: one 512-byte event for a stream spread over 100,003
+ * names, so that each entry touches pages of its own. */
+static uint8_t *spread_entry(const char *prefix, uint64_t index, size_t *len)
+{
+    uint64_t seqs[] = {index};
+    char stream[32];
+    snprintf(stream, sizeof stream, "%s%llu", prefix, (unsigned long long)(index * 7919 % 100003));
+    return tadd_sized(stream, true, 0, seqs, 1, 512, len);
+}
+
 /* What the leader relies on: every entry store_space_check admitted
  * applies and commits, even when many are applied into one open batch
- * (the file's size counts committed batches only). Streams are spread so
- * that each entry touches pages of its own. */
+ * (the file's size counts committed batches only). */
 static void test_space_check_counts_open_batch(void **state)
 {
     (void)state;
@@ -779,11 +788,8 @@ static void test_space_check_counts_open_batch(void **state)
     uint64_t index = 1;
     int rc;
     for (; index < 100000; index++) {
-        uint64_t seqs[] = {index};
         size_t len;
-        char stream[32];
-        snprintf(stream, sizeof stream, "s%llu", (unsigned long long)(index * 7919 % 100003));
-        uint8_t *buf = tadd_sized(stream, true, 0, seqs, 1, 512, &len);
+        uint8_t *buf = spread_entry("s", index, &len);
         rc = store_space_check(s, len);
         if (rc != 0) {
             free(buf);
@@ -797,6 +803,46 @@ static void test_space_check_counts_open_batch(void **state)
     assert_int_equal(rc, STORE_EFULL);
     assert_true(index > 500);
     /* The check committed the batch before refusing; what is left commits. */
+    assert_int_equal(store_flush(s), 0);
+    assert_int_equal(tstats(s).event_count, index - 1);
+    store_close(s);
+    tdir_remove(dir);
+}
+
+/* store_space_room, what other members' leader checks against: below its
+ * exactness threshold it commits the open batch and answers exactly, so
+ * the room shrinks as entries are applied and is never more than the map
+ * holds; entries the room admitted (twice their size plus a margin, as
+ * space.c asks) always apply and commit. */
+static void test_space_room(void **state)
+{
+    (void)state;
+    char dir[64];
+    tdir_make(dir);
+    struct store *s = tstore_open(dir, (size_t)4 << 20);
+    uint64_t room0 = 0;
+    assert_int_equal(store_space_room(s, &room0), 0);
+    assert_true(room0 > 0 && room0 < ((uint64_t)4 << 20));
+    uint64_t index = 1, prev = room0;
+    for (; index < 100000; index++) {
+        size_t len;
+        uint8_t *buf = spread_entry("r", index, &len);
+        uint64_t room = 0;
+        assert_int_equal(store_space_room(s, &room), 0);
+        /* Exact after the commit it makes: never more than before. */
+        assert_true(room <= prev);
+        prev = room;
+        if (room < 2 * (uint64_t)len + ((uint64_t)1 << 20)) {
+            free(buf);
+            break;
+        }
+        const struct store_outcome *o;
+        assert_int_equal(store_apply(s, index, buf, len, &o), 0);
+        free(buf);
+        assert_int_equal(o->status, STORE_APPLIED);
+    }
+    assert_true(index > 500);
+    assert_true(prev < room0);
     assert_int_equal(store_flush(s), 0);
     assert_int_equal(tstats(s).event_count, index - 1);
     store_close(s);
@@ -1013,6 +1059,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_bytes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
         cmocka_unit_test(test_space_check_counts_open_batch),
+        cmocka_unit_test(test_space_room),
         cmocka_unit_test(test_lost_batch_stops_everything),
         cmocka_unit_test_setup_teardown(test_boot_marker, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_os_crash_recovery, fx_setup, fx_teardown),
