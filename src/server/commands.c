@@ -355,7 +355,7 @@ static void add_refused(struct conn *c, struct buf *out, int rc)
         resp_write_error(out, "TRYAGAIN the new leader is applying earlier entries; retry");
         break;
     case NODE_EFULL:
-        resp_write_error(out, "FULL the store is full (map size reached); nothing was written");
+        resp_write_errorf(out, "FULL %s; nothing was written", store_errmsg(cmd_node(c)->store));
         break;
     case NODE_EMEMBERFULL:
         resp_write_errorf(out,

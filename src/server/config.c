@@ -30,6 +30,7 @@ enum {
     OPT_MAX_EVENT_SIZE,
     OPT_MAX_READ,
     OPT_MAP_SIZE,
+    OPT_MIN_FREE_DISK,
     OPT_SNAPSHOT_THRESHOLD,
     OPT_SNAPSHOT_TRAILING,
     OPT_ELECTION_TIMEOUT,
@@ -74,6 +75,8 @@ static const struct option_desc option_descs[] = {
     {"max-read", OPT_MAX_READ, "MAX_READ", "N",
      "largest page of GET/GETALL/LISTSTREAMS (default 10000)"},
     {"map-size", OPT_MAP_SIZE, "MAP_SIZE", "BYTES", "LMDB map size, the store's size limit (default 64 GiB)"},
+    {"min-free-disk", OPT_MIN_FREE_DISK, "MIN_FREE_DISK", "BYTES",
+     "refuse ADDs (-FULL) before the data directory's filesystem has less free (default 128 MiB)"},
     {"snapshot-threshold", OPT_SNAPSHOT_THRESHOLD, "SNAPSHOT_THRESHOLD", "N",
      "raft entries between snapshots (default 131072)"},
     {"snapshot-trailing", OPT_SNAPSHOT_TRAILING, "SNAPSHOT_TRAILING", "N",
@@ -234,6 +237,9 @@ static void config_defaults(struct config *cfg)
     cfg->max_output = 256u << 20;
     codec_limits_default(&cfg->codec);
     cfg->map_size = (size_t)64 << 30;
+    /* Room for raft's next segments (two prepared ahead of the open one,
+     * 16 MiB each) and for the entries still in flight when ADDs stop. */
+    cfg->min_free_disk = (uint64_t)128 << 20;
     /* An event store's state grows without bound, and a snapshot serializes
      * all of it: snapshot rarely, and keep enough trailing entries that a
      * follower which was briefly away catches up from the log, not by a
@@ -328,6 +334,11 @@ static int config_set(struct config *cfg, int code, const char *val, const char 
         if (parse_u64(val, 1u << 20, UINT64_MAX / 2, &n) != 0)
             return config_fail(err, errlen, "%s: expected at least 1 MiB", src);
         cfg->map_size = n;
+        return 0;
+    case OPT_MIN_FREE_DISK:
+        if (parse_u64(val, 0, UINT64_MAX / 2, &n) != 0)
+            return config_fail(err, errlen, "%s: expected a number of bytes", src);
+        cfg->min_free_disk = n;
         return 0;
     case OPT_SNAPSHOT_THRESHOLD:
         if (parse_u64(val, 16, UINT_MAX, &n) != 0)

@@ -42,6 +42,7 @@ struct config {
     size_t max_output;          /* unread reply bytes before a client is dropped */
     struct codec_limits codec;
     size_t map_size;
+    uint64_t min_free_disk;     /* kept free on the data directory's filesystem */
 
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;

@@ -142,7 +142,7 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     snprintf(path, sizeof path, "%s/store", cfg->data_dir);
     if (ensure_dir(path) != 0)
         return -1;
-    struct store_options sopts = {.dir = path, .map_size = cfg->map_size};
+    struct store_options sopts = {.dir = path, .map_size = cfg->map_size, .min_free = cfg->min_free_disk};
     if (store_open(&sopts, &n->store, err, sizeof err) != 0) {
         log_error("cannot open the store in %s: %s", path, err);
         return -1;

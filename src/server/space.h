@@ -5,11 +5,13 @@
  * store room. The leader checks its own store before proposing an ADD
  * (store_space_check), but members differ: --map-size is per node, and two
  * stores holding the same events can occupy different sizes (each reuses
- * free pages according to its own history of batches and copies). So the
- * leader also asks every other member for its room twice a second (STATUS:
- * "map_room_bytes" and "store_applied_index") and refuses an ADD that could
- * leave a member that answered recently without room for it and for what
- * was proposed after the member's report was taken.
+ * free pages according to its own history of batches and copies), and
+ * their disks fill differently (the room is the filesystem's when that is
+ * smaller: --min-free-disk). So the leader also asks every other member
+ * for its room twice a second (STATUS: "map_room_bytes" and
+ * "store_applied_index") and refuses an ADD that could leave a member that
+ * answered recently without room for it and for what was proposed after
+ * the member's report was taken.
  *
  * A member that has not answered for SPACE_REPORT_MAX_AGE_MS is not
  * counted: it is down or cut off, and may still stop on an entry when it

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -34,6 +36,7 @@
 /* store_space_room commits the open batch to answer exactly below this:
  * the over-estimate of a second's batch can reach hundreds of MiB. */
 #define STORE_ROOM_EXACT_BELOW ((uint64_t)1 << 30)
+#define STORE_DISK_FREE_MS 10
 
 /* ---- arena --------------------------------------------------------------- */
 
@@ -410,6 +413,7 @@ int store_open(const struct store_options *opts, struct store **out, char *err, 
     s->dir = xstrdup(opts->dir);
     s->map_size = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE;
     s->dedup_window = opts->dedup_window ? opts->dedup_window : STORE_DEFAULT_DEDUP_WINDOW;
+    s->min_free = opts->min_free;
     store_arena_init(&s->apply_arena);
     store_arena_init(&s->read_arena);
     pthread_mutex_init(&s->copy_lock, NULL);
@@ -902,6 +906,7 @@ int store_flush(struct store *s)
         return store_fail_mdb(s, rc, "committing");
     }
     s->committed = s->pending;
+    s->disk_free_ms = 0; /* the batch's pages are on the filesystem now */
     store_syncer_kick(s);
     return 0;
 }
@@ -936,17 +941,54 @@ int store_stats(struct store *s, struct store_stats *out)
     return 0;
 }
 
-/* Room left in the map by an over-estimate: what the open batch may have
- * added to the file counts as a few pages per entry and its bytes twice
- * (the file's size covers committed batches only). */
-static int store_room_estimate(struct store *s, uint64_t *room, uint64_t *used, uint64_t *map_size)
+/* What bounds the room: the map, or the filesystem under it. */
+struct store_room {
+    uint64_t room;
+    uint64_t used, map_size; /* the map's pages in use and its size, bytes */
+    uint64_t disk_free;      /* available on the filesystem; UINT64_MAX if unknown */
+    bool by_disk;            /* the filesystem, less min_free, is the bound */
+};
+
+/* Free bytes on the directory's filesystem, UINT64_MAX if it cannot say
+ * (then only the map is counted). Asked at most every STORE_DISK_FREE_MS,
+ * and again after every commit: the space check runs for every ADD, and
+ * what the raft log writes in between is far less than min_free. */
+static uint64_t store_disk_free(struct store *s)
 {
-    int rc = store_used_bytes(s, used, map_size);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    /* + 1: a cached time of 0 means "ask again". */
+    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+    if (s->disk_free_ms != 0 && now - s->disk_free_ms < STORE_DISK_FREE_MS)
+        return s->disk_free;
+    struct statvfs fs;
+    s->disk_free = statvfs(s->dir, &fs) == 0 ? (uint64_t)fs.f_bavail * fs.f_frsize : UINT64_MAX;
+    s->disk_free_ms = now;
+    return s->disk_free;
+}
+
+/* Room left by an over-estimate: what the open batch may have added counts
+ * as a few pages per entry and its bytes twice (the file's size covers
+ * committed batches only, and its pages reach the filesystem at commit),
+ * in the map and on the filesystem, which must keep min_free. */
+static int store_room_estimate(struct store *s, struct store_room *r)
+{
+    int rc = store_used_bytes(s, &r->used, &r->map_size);
     if (rc != 0)
         return rc;
     uint64_t batch = store_batch_entries(s) * STORE_ENTRY_PAGES * s->page_size + 2 * store_batch_bytes(s);
-    uint64_t need = *used + batch;
-    *room = need <= *map_size ? *map_size - need : 0;
+    uint64_t need = r->used + batch;
+    r->room = need <= r->map_size ? r->map_size - need : 0;
+    r->by_disk = false;
+    r->disk_free = store_disk_free(s);
+    if (r->disk_free != UINT64_MAX) {
+        uint64_t keep = s->min_free + batch;
+        uint64_t disk_room = r->disk_free > keep ? r->disk_free - keep : 0;
+        if (disk_room < r->room) {
+            r->room = disk_room;
+            r->by_disk = true;
+        }
+    }
     return 0;
 }
 
@@ -964,15 +1006,20 @@ int store_space_check(struct store *s, size_t bytes)
     if (margin < STORE_SPACE_MARGIN)
         margin = STORE_SPACE_MARGIN;
     for (;;) {
-        uint64_t room = 0, used = 0, map_size = 0;
-        int rc = store_room_estimate(s, &room, &used, &map_size);
+        struct store_room r = {0};
+        int rc = store_room_estimate(s, &r);
         if (rc != 0)
             return rc;
-        if (margin <= room)
+        if (margin <= r.room)
             return 0;
+        if (s->wtxn == NULL && r.by_disk)
+            return store_fail(s, STORE_EFULL,
+                              "the disk is nearly full: %" PRIu64 " bytes free, %" PRIu64
+                              " kept free (--min-free-disk)",
+                              r.disk_free, s->min_free);
         if (s->wtxn == NULL)
-            return store_fail(s, STORE_EFULL, "store nearly full: %" PRIu64 " of %" PRIu64 " bytes used", used,
-                              map_size);
+            return store_fail(s, STORE_EFULL, "the store is nearly full: %" PRIu64 " of %" PRIu64
+                              " bytes of its map used (--map-size)", r.used, r.map_size);
         if ((rc = store_flush(s)) != 0)
             return rc;
     }
@@ -982,13 +1029,15 @@ int store_space_room(struct store *s, uint64_t *room)
 {
     if (s == NULL || room == NULL)
         return STORE_EINVAL;
-    uint64_t used = 0, map_size = 0;
-    int rc = store_room_estimate(s, room, &used, &map_size);
-    if (rc != 0 || *room >= STORE_ROOM_EXACT_BELOW || s->wtxn == NULL)
-        return rc;
-    if ((rc = store_flush(s)) != 0)
-        return rc;
-    return store_room_estimate(s, room, &used, &map_size);
+    struct store_room r = {0};
+    int rc = store_room_estimate(s, &r);
+    if (rc == 0 && r.room < STORE_ROOM_EXACT_BELOW && s->wtxn != NULL) {
+        if ((rc = store_flush(s)) != 0)
+            return rc;
+        rc = store_room_estimate(s, &r);
+    }
+    *room = r.room;
+    return rc;
 }
 
 /* ---- members ------------------------------------------------------------- */

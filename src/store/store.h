@@ -67,6 +67,9 @@ struct store;
 struct store_options {
     const char *dir;   /* directory for data.mdb (created if missing) */
     size_t map_size;   /* LMDB map size, bytes; 0 = default 64 GiB */
+    /* Bytes the space checks keep free on dir's filesystem (the raft log
+     * usually shares it); 0 = none. */
+    uint64_t min_free;
     /* Idempotency keys remembered (the newest ones); 0 = default 1048576.
      * Must be the same on every replica: it shapes the replicated state. */
     uint64_t dedup_window;
@@ -132,13 +135,15 @@ bool store_batch_lost(const struct store *s);
 uint64_t store_applied_index(const struct store *s);
 
 /* Would entries of about `bytes` bytes in all fit, on top of the open
- * batch? STORE_EFULL when the map is within a safety margin of full, so
+ * batch? STORE_EFULL (store_errmsg says which) when the map is within a
+ * safety margin of full, or the filesystem of min_free, so
  * the leader can refuse an ADD before proposing it instead of failing at
  * apply. Near the limit this commits the open batch to measure exactly
  * (errors as store_flush). */
 int store_space_check(struct store *s, size_t bytes);
 
-/* Bytes the map can still take (its size less what is in use), for other
+/* Bytes the store can still take: the map's size less what is in use, or
+ * the filesystem's free space less min_free if that is smaller; for other
  * members' space checks (server/space.c). Over-estimates the open batch's
  * share like store_space_check; when that leaves under 1 GiB, the batch is
  * committed first so that the answer is exact (errors as store_flush). */

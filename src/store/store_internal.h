@@ -57,6 +57,9 @@ struct store {
     uint64_t dedup_window;
     char *dir;         /* owned */
     size_t map_size;
+    uint64_t min_free; /* bytes kept free on the directory's filesystem */
+    uint64_t disk_free;    /* statvfs's answer, cached (store_disk_free) */
+    uint64_t disk_free_ms; /* CLOCK_MONOTONIC_COARSE when asked; 0: ask again */
     size_t page_size;
     size_t stream_max; /* longest stream name that fits in an LMDB key */
 
