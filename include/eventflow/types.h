@@ -127,6 +127,9 @@ struct eventflow_node_status {
     char checksum[16];
     char last_id[EF_ID_LEN + 1];
     uint64_t db_bytes;
+    uint64_t map_bytes;      /* --map-size */
+    uint64_t map_room_bytes; /* what the store can still take (map or disk);
+                                the leader refuses ADDs near 0 (-FULL) */
     uint64_t uptime_ms;
     char version[32];
     char error[128];   /* why an unreachable member did not answer */

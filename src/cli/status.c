@@ -419,6 +419,8 @@ static json_t *member_json(const struct cluster_view *v, const struct member_vie
     json_object_set_new(o, "events", r ? output_json_u64(st->events) : json_null());
     json_object_set_new(o, "streams", r ? output_json_u64(st->streams) : json_null());
     json_object_set_new(o, "db_bytes", r ? output_json_u64(st->db_bytes) : json_null());
+    json_object_set_new(o, "map_bytes", r ? output_json_u64(st->map_bytes) : json_null());
+    json_object_set_new(o, "map_room_bytes", r ? output_json_u64(st->map_room_bytes) : json_null());
     json_object_set_new(o, "last_id", r ? json_string(st->last_id) : json_null());
     json_object_set_new(o, "checksum", r ? json_string(st->checksum) : json_null());
     json_object_set_new(o, "checksum_differs", json_boolean(mv->checksum_differs));
@@ -464,18 +466,18 @@ static json_t *view_json(const struct cluster_view *v)
 
 enum {
     C_ID, C_ADDR, C_RAFT, C_ROLE, C_STATE, C_TERM, C_LAST, C_COMMIT, C_APPLIED, C_LAG, C_CONTACT,
-    C_SNAPSHOT, C_EVENTS, C_STREAMS, C_SIZE, C_CHECKSUM, C_VERSION, C_UPTIME, C_ERRORS, C_COUNT
+    C_SNAPSHOT, C_EVENTS, C_STREAMS, C_SIZE, C_ROOM, C_CHECKSUM, C_VERSION, C_UPTIME, C_ERRORS, C_COUNT
 };
 
 static void view_table(const struct cluster_view *v, FILE *out)
 {
     static const char *const headers[C_COUNT] = {
         "ID", "ADDRESS", "RAFT ADDRESS", "ROLE", "STATE", "TERM", "LAST", "COMMIT", "APPLIED", "LAG",
-        "CONTACT", "SNAPSHOT", "EVENTS", "STREAMS", "DB SIZE", "CHECKSUM", "VERSION", "UPTIME", "ERRORS",
+        "CONTACT", "SNAPSHOT", "EVENTS", "STREAMS", "DB SIZE", "ROOM", "CHECKSUM", "VERSION", "UPTIME", "ERRORS",
     };
     struct table *t = table_new(C_COUNT, headers);
     static const int right[] = {C_ID, C_TERM, C_LAST, C_COMMIT, C_APPLIED, C_LAG, C_CONTACT, C_SNAPSHOT,
-                                C_EVENTS, C_STREAMS, C_SIZE, C_UPTIME};
+                                C_EVENTS, C_STREAMS, C_SIZE, C_ROOM, C_UPTIME};
     for (size_t i = 0; i < sizeof right / sizeof right[0]; i++)
         table_align_right(t, (size_t)right[i]);
     for (size_t i = 0; i < v->n; i++) {
@@ -493,9 +495,10 @@ static void view_table(const struct cluster_view *v, FILE *out)
                 table_set(t, (size_t)c, "-");
             continue;
         }
-        char contact[16], size[16], uptime[16];
+        char contact[16], size[16], room[16], uptime[16];
         output_duration(st->last_contact_ms, contact, sizeof contact);
         output_bytes(st->db_bytes, size, sizeof size);
+        output_bytes(st->map_room_bytes, room, sizeof room);
         output_duration(st->uptime_ms, uptime, sizeof uptime);
         table_set(t, C_TERM, "%" PRIu64, st->term);
         table_set(t, C_LAST, "%" PRIu64, st->last_index);
@@ -514,6 +517,7 @@ static void view_table(const struct cluster_view *v, FILE *out)
         table_set(t, C_EVENTS, "%" PRIu64, st->events);
         table_set(t, C_STREAMS, "%" PRIu64, st->streams);
         table_set(t, C_SIZE, "%s", size);
+        table_set(t, C_ROOM, "%s", room);
         table_set(t, C_CHECKSUM, "%s%s", st->checksum, mv->checksum_differs ? " (DIFFERS)" : "");
         table_set(t, C_VERSION, "%s", st->version);
         table_set(t, C_UPTIME, "%s", uptime);

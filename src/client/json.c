@@ -667,6 +667,8 @@ int ef_json_status(const char *text, size_t len, struct eventflow_node_status *o
         opt_string(o, "checksum", out->checksum, sizeof out->checksum);
         opt_string(o, "last_id", out->last_id, sizeof out->last_id);
         opt_u64(o, "db_bytes", &out->db_bytes);
+        opt_u64(o, "map_bytes", &out->map_bytes);
+        opt_u64(o, "map_room_bytes", &out->map_room_bytes);
         opt_u64(o, "uptime_ms", &out->uptime_ms);
         opt_string(o, "version", out->version, sizeof out->version);
         opt_string(o, "error", out->error, sizeof out->error);

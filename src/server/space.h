@@ -15,7 +15,9 @@
  *
  * A member that has not answered for SPACE_REPORT_MAX_AGE_MS is not
  * counted: it is down or cut off, and may still stop on an entry when it
- * comes back (it says so in its log). Loop thread only. */
+ * comes back (it says so in its log). A new leader counts members from
+ * their first answers, about half a second after it is elected; until then
+ * only its own store is checked. Loop thread only. */
 #ifndef EVENTFLOW_SPACE_H
 #define EVENTFLOW_SPACE_H
 

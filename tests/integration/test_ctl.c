@@ -505,6 +505,7 @@ static void test_status_of_healthy_cluster(void **state)
         assert_true(int_of(m, "snapshot_index") >= 0);
         assert_true(int_of(m, "store_applied_index") > 0);
         assert_true(int_of(m, "db_bytes") > 0);
+        assert_true(int_of(m, "map_room_bytes") > 0 && int_of(m, "map_room_bytes") < int_of(m, "map_bytes"));
         assert_true(int_of(m, "uptime_ms") > 0);
         assert_true(int_of(m, "last_contact_ms") >= 0);
         assert_false(json_is_true(json_object_get(m, "stale")));

@@ -352,6 +352,7 @@ static void test_status(void **state)
         "\"raft_address\":\"127.0.0.1:7544\",\"term\":3,\"last_index\":10,\"commit_index\":9,"
         "\"applied_index\":9,\"snapshot_index\":0,\"store_applied_index\":9,\"events\":5,"
         "\"streams\":2,\"checksum\":\"ABCDEFG=\",\"last_id\":\"" ID1 "\",\"db_bytes\":4096,"
+        "\"map_bytes\":1048576,\"map_room_bytes\":65536,"
         "\"uptime_ms\":777,\"version\":\"0.1.0\",\"future_field\":[1,2]}";
     struct eventflow_node_status st;
     char err[EF_ERR_LEN];
@@ -374,6 +375,8 @@ static void test_status(void **state)
     assert_string_equal(st.checksum, "ABCDEFG=");
     assert_string_equal(st.last_id, ID1);
     assert_int_equal(st.db_bytes, 4096);
+    assert_int_equal(st.map_bytes, 1048576);
+    assert_int_equal(st.map_room_bytes, 65536);
     assert_int_equal(st.uptime_ms, 777);
     assert_string_equal(st.version, "0.1.0");
     assert_string_equal(st.role, "");
