@@ -38,12 +38,18 @@ static struct space_report *space_report_of(struct space *sp, uint64_t id)
     return NULL;
 }
 
-static bool space_is_member(const struct node *n, uint64_t id)
+/* Members that apply entries: voters and standbys (a spare gets none). */
+static bool space_applies(const struct raft_server *s)
+{
+    return s->role != RAFT_SPARE;
+}
+
+static bool space_member_applies(const struct node *n, uint64_t id)
 {
     const struct raft_configuration *conf = &n->raft.configuration;
     for (unsigned i = 0; i < conf->n; i++)
         if (conf->servers[i].id == id)
-            return true;
+            return space_applies(&conf->servers[i]);
     return false;
 }
 
@@ -131,18 +137,22 @@ static void space_tick(uv_timer_t *t)
 {
     struct space *sp = t->data;
     struct node *n = sp->node;
-    if (raft_state(&n->raft) != RAFT_LEADER) {
-        /* Another leader measures; ours would be stale when we lead again.
-         * Requests in flight keep their slots until they answer. */
+    bool leading = raft_state(&n->raft) == RAFT_LEADER;
+    if (!leading || sp->term != n->raft.current_term) {
+        /* Reports and marks belong to one term of ours: in between, another
+         * leader appended entries that `proposed` does not count. Requests
+         * in flight keep their slots until they answer. */
         for (size_t i = 0; i < sp->n_reports; i++)
             sp->reports[i].at_ms = 0;
         sp->n_marks = sp->first_mark = 0;
-        return;
+        sp->term = n->raft.current_term;
     }
+    if (!leading)
+        return;
     space_mark(sp);
     const struct raft_configuration *conf = &n->raft.configuration;
     for (unsigned i = 0; i < conf->n; i++)
-        if (conf->servers[i].id != n->cfg->id)
+        if (conf->servers[i].id != n->cfg->id && space_applies(&conf->servers[i]))
             space_ask(sp, conf->servers[i].id);
 }
 
@@ -174,12 +184,12 @@ void space_proposed(struct space *sp, uint64_t bytes)
 
 static bool space_counts(const struct space *sp, const struct space_report *r, uint64_t now)
 {
-    return r->at_ms != 0 && now - r->at_ms <= SPACE_REPORT_MAX_AGE_MS && space_is_member(sp->node, r->id);
+    return r->at_ms != 0 && now - r->at_ms <= SPACE_REPORT_MAX_AGE_MS && space_member_applies(sp->node, r->id);
 }
 
 size_t space_reports(const struct space *sp)
 {
-    if (!sp->open)
+    if (!sp->open || sp->term != sp->node->raft.current_term)
         return 0;
     uint64_t now = uv_now(sp->node->loop);
     size_t k = 0;
@@ -190,7 +200,8 @@ size_t space_reports(const struct space *sp)
 
 int space_check(struct space *sp, uint64_t bytes, uint64_t *member)
 {
-    if (!sp->open)
+    /* A new term's reports are not in yet (space_tick clears the old). */
+    if (!sp->open || sp->term != sp->node->raft.current_term)
         return 0;
     uint64_t now = uv_now(sp->node->loop);
     for (size_t i = 0; i < sp->n_reports; i++) {

@@ -49,6 +49,7 @@ struct space {
     struct node *node; /* borrowed */
     uv_timer_t timer;
     bool open;
+    uint64_t term;     /* the raft term the marks and reports belong to */
     uint64_t proposed; /* bytes of every ADD proposed while leader, cumulative */
     struct space_mark marks[SPACE_MARKS];
     size_t n_marks, first_mark; /* a ring, oldest at first_mark */
