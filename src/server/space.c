@@ -53,11 +53,15 @@ static bool space_member_applies(const struct node *n, uint64_t id)
     return false;
 }
 
-/* Bytes proposed after raft index `applied`, rounded up to a poll. */
-static uint64_t space_unapplied(const struct space *sp, uint64_t applied)
+/* `proposed` as of raft index `applied`, rounded down to a poll, so that
+ * what was proposed since is never under-counted (0 without marks: all of
+ * it). Marks taken later have indexes at or past the leader's last one,
+ * which no member's applied index exceeds: the answer stays valid, and is
+ * computed once per report instead of for every ADD. */
+static uint64_t space_proposed_at(const struct space *sp, uint64_t applied)
 {
     if (sp->n_marks == 0)
-        return sp->proposed;
+        return 0;
     const struct space_mark *best = &sp->marks[sp->first_mark];
     for (size_t k = 0; k < sp->n_marks; k++) {
         const struct space_mark *m = &sp->marks[(sp->first_mark + k) % SPACE_MARKS];
@@ -65,7 +69,7 @@ static uint64_t space_unapplied(const struct space *sp, uint64_t applied)
             break;
         best = m;
     }
-    return sp->proposed - best->proposed;
+    return best->proposed;
 }
 
 static void space_answer(void *arg, int status, const struct resp_value *reply)
@@ -89,7 +93,7 @@ static void space_answer(void *arg, int status, const struct resp_value *reply)
     if ((uint64_t)json_integer_value(json_object_get(st, "id")) == id && json_is_integer(room) &&
         json_is_integer(applied)) {
         r->room = (uint64_t)json_integer_value(room);
-        r->applied_index = (uint64_t)json_integer_value(applied);
+        r->proposed_at = space_proposed_at(sp, (uint64_t)json_integer_value(applied));
         r->at_ms = uv_now(sp->node->loop);
     }
     json_decref(st);
@@ -210,7 +214,7 @@ int space_check(struct space *sp, uint64_t bytes, uint64_t *member)
             continue;
         /* Twice the bytes: LMDB's pages are not full, and a batch's commit
          * writes the pages it touched anew before the old ones are free. */
-        uint64_t entries = bytes + space_unapplied(sp, r->applied_index);
+        uint64_t entries = bytes + (sp->proposed - r->proposed_at);
         uint64_t need = entries > (UINT64_MAX - SPACE_MARGIN) / 2 ? UINT64_MAX : 2 * entries + SPACE_MARGIN;
         if (r->room < need) {
             *member = r->id;

@@ -35,7 +35,8 @@ struct node;
 struct space_report {
     uint64_t id;
     uint64_t room;          /* the member's map_room_bytes */
-    uint64_t applied_index; /* the index its store had applied when it measured */
+    uint64_t proposed_at;   /* space.proposed as of the index its store had
+                               applied when it measured (space_proposed_at) */
     uint64_t at_ms;         /* uv_now when the answer came; 0: none yet */
     bool asking;            /* a STATUS request is in flight */
 };
