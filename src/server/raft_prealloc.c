@@ -121,7 +121,7 @@ static int prealloc(int fd, off64_t offset, off64_t len)
 }
 
 /* posix_fallocate() reports errors as its result and never sets errno. */
-int posix_fallocate(int fd, off_t offset, off_t len)
+int posix_fallocate64(int fd, off64_t offset, off64_t len)
 {
     int saved = errno;
     int err = prealloc(fd, offset, len);
@@ -129,10 +129,8 @@ int posix_fallocate(int fd, off_t offset, off_t len)
     return err;
 }
 
-int posix_fallocate64(int fd, off64_t offset, off64_t len)
+/* off_t is 64 bits on the LP64 targets raft_uv's AIO path runs on. */
+int posix_fallocate(int fd, off_t offset, off_t len)
 {
-    int saved = errno;
-    int err = prealloc(fd, offset, len);
-    errno = saved;
-    return err;
+    return posix_fallocate64(fd, offset, len);
 }
