@@ -14,6 +14,10 @@
 /* Read buffers grow to the largest request; give memory back once a
  * connection goes idle with a buffer bigger than this. */
 #define CONN_IDLE_BUF_KEEP (64u << 10)
+/* A connection keeps one released slot for its next deferred reply, and
+ * that slot's buffer if it is no larger than this: an ADD's reply then
+ * costs no allocation at all. Small, as every connection may hold one. */
+#define CONN_SPARE_BUF_KEEP (4u << 10)
 #define CONN_READ_CHUNK (64u << 10)
 
 static void conn_parse(struct conn *c);
@@ -35,6 +39,10 @@ static void conn_unref(struct conn *c)
         c->slots_head = s->next;
         buf_free(&s->out);
         free(s);
+    }
+    if (c->spare != NULL) {
+        buf_free(&c->spare->out);
+        free(c->spare);
     }
     resp_parser_free(&c->parser);
     buf_free(&c->in);
@@ -169,6 +177,34 @@ static void conn_parse(struct conn *c)
     }
 }
 
+/* A slot with an empty reply buffer: the spare if there is one. */
+static struct conn_slot *conn_slot_new(struct conn *c)
+{
+    struct conn_slot *slot = c->spare;
+    if (slot == NULL) {
+        slot = xcalloc(1, sizeof *slot);
+        buf_init(&slot->out);
+        return slot;
+    }
+    c->spare = NULL;
+    struct buf out = slot->out;
+    *slot = (struct conn_slot){.out = out};
+    return slot;
+}
+
+/* Keep a released slot as the spare, or free it. */
+static void conn_slot_release(struct conn *c, struct conn_slot *slot)
+{
+    if (c->spare != NULL || c->closing) {
+        buf_free(&slot->out);
+        free(slot);
+        return;
+    }
+    buf_reset(&slot->out);
+    buf_shrink(&slot->out, CONN_SPARE_BUF_KEEP);
+    c->spare = slot;
+}
+
 struct buf *conn_reply_buf(struct conn *c)
 {
     server_mark_dirty(c->srv, c);
@@ -176,8 +212,7 @@ struct buf *conn_reply_buf(struct conn *c)
         return &c->out;
     /* Behind a deferred reply: queue an already-complete slot. It holds no
      * reference; it is released together with the slot ahead of it. */
-    struct conn_slot *slot = xcalloc(1, sizeof *slot);
-    buf_init(&slot->out);
+    struct conn_slot *slot = conn_slot_new(c);
     slot->done = true;
     c->slots_tail->next = slot;
     c->slots_tail = slot;
@@ -187,8 +222,7 @@ struct buf *conn_reply_buf(struct conn *c)
 
 struct conn_slot *conn_defer(struct conn *c, bool write)
 {
-    struct conn_slot *slot = xcalloc(1, sizeof *slot);
-    buf_init(&slot->out);
+    struct conn_slot *slot = conn_slot_new(c);
     slot->write = write;
     if (write)
         c->writes_pending++;
@@ -213,10 +247,16 @@ static void conn_release_slots(struct conn *c)
         if (c->slots_head == NULL)
             c->slots_tail = NULL;
         c->n_slots--;
-        if (!c->closing)
+        if (!c->closing && c->out.len == 0) {
+            /* The usual case, one request at a time: the reply becomes the
+             * output buffer as it is, and the slot takes the empty one. */
+            struct buf empty = c->out;
+            c->out = slot->out;
+            slot->out = empty;
+        } else if (!c->closing) {
             buf_append(&c->out, slot->out.data, slot->out.len);
-        buf_free(&slot->out);
-        free(slot);
+        }
+        conn_slot_release(c, slot);
     }
 }
 

@@ -51,6 +51,7 @@ struct conn {
     bool write_busy;
 
     struct conn_slot *slots_head, *slots_tail; /* deferred replies, in order */
+    struct conn_slot *spare;      /* a released slot kept for the next reply, owned */
     size_t n_slots;
     size_t writes_pending;        /* deferred ADDs not yet complete */
     size_t others_pending;        /* other deferred requests not yet complete */

@@ -121,6 +121,20 @@ static int ensure_dir(const char *path)
     return -1;
 }
 
+/* raft 0.22 formats every trace message with snprintf before it looks
+ * at whether tracing is on (tracing.h's Logf checks only for a NULL
+ * tracer): several formatted strings per ADD, 2 % of the loop's time,
+ * all thrown away. Without LIBRAFT_TRACE in the environment nothing is
+ * printed anyway, so raft and its uv backend get no tracer at all; with
+ * it, raft's stderr tracer stays for debugging. */
+static void node_quiet_raft_tracing(struct node *n)
+{
+    if (getenv("LIBRAFT_TRACE") != NULL)
+        return;
+    n->raft.tracer = NULL;
+    raft_uv_set_tracer(&n->rio.io, NULL);
+}
+
 int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
 {
     char path[4096];
@@ -200,6 +214,7 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
     }
     n->raft.data = n;
     n->raft_running = true;
+    node_quiet_raft_tracing(n);
     raft_set_election_timeout(&n->raft, cfg->election_timeout_ms);
     raft_set_heartbeat_timeout(&n->raft, cfg->heartbeat_timeout_ms);
     raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
@@ -395,6 +410,9 @@ static void fill_event(Eventflow__NewEvent *pe, const struct codec_event *ev, ui
     }
 }
 
+/* ADDs of up to this many events are stamped in stack memory. */
+#define NODE_FEW_EVENTS 8
+
 int node_propose_add(struct node *n, const struct codec_add *add, struct node_add *req)
 {
     if (n->closing)
@@ -425,15 +443,24 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
     if (space_check(&n->space, approx, &n->full_member) != 0)
         return NODE_EMEMBERFULL;
 
-    /* One allocation holds the protobuf structs and the ids they point at. */
-    Eventflow__NewEvent *events = xcalloc(nev, sizeof *events);
-    Eventflow__NewEvent **eventp = xcalloc(nev, sizeof *eventp);
-    uint8_t (*ids)[3][ULID_BYTES] = xcalloc(nev, sizeof *ids);
+    /* One allocation holds the protobuf structs, the pointer array the
+     * AddCommand wants and the ids they point at; an ADD of a few events,
+     * the usual kind, needs none. */
+    struct proposed_event {
+        Eventflow__NewEvent pb;
+        uint8_t ids[3][ULID_BYTES]; /* id, causation, correlation */
+    } few[NODE_FEW_EVENTS], *events = few;
+    Eventflow__NewEvent *few_ptrs[NODE_FEW_EVENTS], **eventp = few_ptrs;
+    if (nev > NODE_FEW_EVENTS) {
+        events = xcalloc(nev, sizeof *events + sizeof *eventp);
+        eventp = (Eventflow__NewEvent **)(events + nev);
+    }
     int64_t now_ns = node_realtime_ns();
     for (size_t i = 0; i < nev; i++) {
-        ulid_gen_next(&n->ids, (uint64_t)(now_ns / 1000000), NULL, ids[i][0]);
-        fill_event(&events[i], &add->events[i], ids[i][0], ids[i][1], ids[i][2]);
-        eventp[i] = &events[i];
+        uint8_t (*ids)[ULID_BYTES] = events[i].ids;
+        ulid_gen_next(&n->ids, (uint64_t)(now_ns / 1000000), NULL, ids[0]);
+        fill_event(&events[i].pb, &add->events[i], ids[0], ids[1], ids[2]);
+        eventp[i] = &events[i].pb;
     }
     Eventflow__AddCommand cmd = EVENTFLOW__ADD_COMMAND__INIT;
     cmd.stream = add->stream;
@@ -448,9 +475,8 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
 
     struct raft_buffer buf;
     int rv = entry_encode(&entry, &buf);
-    free(ids);
-    free(eventp);
-    free(events);
+    if (events != few)
+        free(events);
     if (rv != 0)
         return NODE_EINTERNAL;
 

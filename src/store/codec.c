@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "store/json_arena.h"
 
 #define CODEC_NS_PER_SEC INT64_C(1000000000)
 #define CODEC_SECS_PER_DAY INT64_C(86400)
@@ -415,21 +416,33 @@ static void json_write_value(struct buf *b, json_t *v)
 /* Parse the whole input as exactly one JSON value, which must be an object.
  * JSON_ALLOW_NUL lets payload strings carry \u0000; the fields that may not
  * (stream, type) are checked one by one. */
+/* The tree lives in the JSON arena (json_arena.h) until codec_unload:
+ * whatever a decoder keeps, it copies out first. */
 static json_t *codec_load_object(const char *json, size_t len, char err[CODEC_ERR_LEN])
 {
     json_error_t je;
+    json_arena_begin();
     json_t *root = json_loadb(json != NULL ? json : "", len,
                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (root == NULL) {
+        json_arena_end();
         codec_fail(err, "invalid JSON: %s (at byte %d)", je.text, je.position);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
+        json_arena_end();
         codec_fail(err, "invalid argument: expected a JSON object");
         return NULL;
     }
     return root;
+}
+
+/* Release what codec_load_object returned, and its arena. */
+static void codec_unload(json_t *root)
+{
+    json_decref(root);
+    json_arena_end();
 }
 
 /* The first key of obj that is not in the NULL-terminated `known` list, or
@@ -728,7 +741,7 @@ int codec_parse_add(const char *json, size_t len, const struct codec_limits *lim
     if (root == NULL)
         return -1;
     int rc = codec_decode_add(root, lim, out, err);
-    json_decref(root);
+    codec_unload(root);
     if (rc != 0)
         codec_add_free(out);
     return rc;
@@ -833,7 +846,7 @@ int codec_parse_get(const char *json, size_t len, const struct codec_limits *lim
     if (root == NULL)
         return -1;
     int rc = codec_decode_get(root, lim, out, err);
-    json_decref(root);
+    codec_unload(root);
     if (rc != 0)
         codec_get_free(out);
     return rc;
@@ -880,7 +893,7 @@ int codec_parse_getall(const char *json, size_t len, const struct codec_limits *
     if (root == NULL)
         return -1;
     int rc = codec_decode_getall(root, lim, out, err);
-    json_decref(root);
+    codec_unload(root);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
@@ -905,7 +918,7 @@ int codec_parse_liststreams(const char *json, size_t len, const struct codec_lim
             rc = codec_get_uint(root, "limit", &limit, err);
         if (rc == 0)
             rc = codec_read_opts(root, &out->opts, err);
-        json_decref(root);
+        codec_unload(root);
         if (rc != 0) {
             memset(out, 0, sizeof *out);
             return -1;
