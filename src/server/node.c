@@ -6,11 +6,13 @@
  *      ids (monotonic ULIDs) and added_at, encodes one eventflow.Entry and
  *      hands it to raft_apply. Many ADDs are in flight at once: raft_uv
  *      batches concurrent appends into one write + fsync (group commit);
- *   3. once a quorum has the entry on disk, raft applies it on every node
- *      (fsm.c -> store_apply), where the expected-version check runs;
+ *   3. once a quorum has the entry on disk, raft applies it on every node:
+ *      fsm.c queues it, and fsm_drain (from node_before_sleep) runs
+ *      store_apply, where the expected-version check runs;
  *   4. on the proposing leader, node_entry_applied passes the outcome to the
- *      request, which renders the reply; the reply is written to the socket
- *      after node_before_sleep committed the store's batch.
+ *      request, which renders the reply; once raft's callback has also
+ *      said it committed, node_before_sleep finishes it and the reply is
+ *      written to the socket in the same turn.
  *
  * Leadership: raft 0.22's classic API has no state-change callback, so
  * node_before_sleep polls raft_state() every loop turn. A new leader serves
@@ -334,35 +336,77 @@ static void inflight_remove(struct node *n, struct node_add *req)
     req->prev = req->next = NULL;
 }
 
+/* Out of the in-flight list, onto the list node_before_sleep finishes. */
+static void node_add_finished(struct node *n, struct node_add *req)
+{
+    inflight_remove(n, req);
+    n->inflight_bytes -= req->bytes;
+    if (n->finished_tail)
+        n->finished_tail->next = req;
+    else
+        n->finished_head = req;
+    n->finished_tail = req;
+}
+
+/* done(0) for every request that is both applied and committed. A done()
+ * may propose again, or complete other work that lands here: the list is
+ * taken whole first. */
+static void node_finish_requests(struct node *n)
+{
+    while (n->finished_head != NULL) {
+        struct node_add *req = n->finished_head;
+        n->finished_head = req->next;
+        if (n->finished_head == NULL)
+            n->finished_tail = NULL;
+        req->next = NULL;
+        req->done(req, 0);
+    }
+}
+
 void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome)
 {
     /* The list is in index order and entries apply in index order, so the
-     * search resumes where the previous entry's left off: raft fires the
-     * requests' callbacks later, after a whole run of entries has applied,
-     * and starting from the head each time made a run of k entries cost
-     * k^2/2 steps. Requests for lower indexes whose entries were
-     * overwritten by a new leader are skipped and stay until raft fails
-     * them. */
+     * search resumes where the previous entry's left off: starting from the
+     * head each time made a run of k entries cost k^2/2 steps. Requests for
+     * lower indexes whose entries were overwritten by a new leader are
+     * skipped and stay until raft fails them. */
     struct node_add *req = n->apply_next;
     while (req != NULL && req->apply.index < index)
         req = req->next;
-    if (req != NULL && req->apply.index == index) {
-        req->was_applied = true;
-        req->applied(req, outcome);
-        req = req->next;
+    if (req == NULL || req->apply.index != index) {
+        n->apply_next = req;
+        return;
     }
-    n->apply_next = req;
+    n->apply_next = req->next;
+    req->was_applied = true;
+    req->applied(req, outcome);
+    /* The queue drains after raft's callback for the entry has fired (it
+     * fires as raft applies, fsm.c queues); if it has not, it finishes. */
+    if (req->committed)
+        node_add_finished(n, req);
+}
+
+void node_apply_committed(struct node *n)
+{
+    fsm_drain(&n->fsm);
 }
 
 static void node_apply_cb(struct raft_apply *apply, int status, void *result)
 {
     struct node_add *req = apply->data;
+    struct node *n = req->node;
     (void)result;
-    inflight_remove(req->node, req);
-    req->node->inflight_bytes -= req->bytes;
-    if (status == 0 && !req->was_applied)
-        log_warn("entry %" PRIu64 " applied without its outcome reaching the request",
-                 (uint64_t)apply->index);
+    if (status == 0) {
+        /* Committed. The outcome comes out of the fsm queue (fsm.c), which
+         * drains later in this loop turn; the reply waits for it. */
+        if (req->was_applied)
+            node_add_finished(n, req);
+        else
+            req->committed = true;
+        return;
+    }
+    inflight_remove(n, req);
+    n->inflight_bytes -= req->bytes;
     req->done(req, status);
 }
 
@@ -482,6 +526,7 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
 
     req->node = n;
     req->was_applied = false;
+    req->committed = false;
     req->apply.data = req;
     rv = node_raft_apply(n, &req->apply, &buf, node_apply_cb);
     if (rv != 0) {
@@ -521,6 +566,7 @@ static void node_barrier_cb(struct raft_barrier *b, int status)
     }
     if (raft_state(&n->raft) != RAFT_LEADER || n->raft.current_term != n->barrier_term)
         return;
+    node_apply_committed(n);
     /* Every entry of earlier terms is applied now (and visible to
      * store_stats, open batch included); the next id must exceed the last
      * one any earlier leader issued. */
@@ -669,6 +715,10 @@ void node_flush(struct node *n)
 
 void node_before_sleep(struct node *n)
 {
+    /* What raft committed this turn goes into the store now, after raft_uv
+     * has started its next write (fsm.c), and the replies follow. */
+    node_apply_committed(n);
+    node_finish_requests(n);
     /* A commit failed somewhere else this turn (a snapshot's, a state
      * copy's): as in node_flush, only a restart recovers. */
     if (n->store != NULL && store_batch_lost(n->store))
@@ -815,6 +865,10 @@ void node_write_status(struct node *n, struct buf *b)
 static void node_raft_close_cb(struct raft *r)
 {
     struct node *n = r->data;
+    /* Whatever raft committed while closing reaches the store and its
+     * client (the connection may be gone; the reply is then dropped). */
+    node_apply_committed(n);
+    node_finish_requests(n);
     /* raft_close released io and transport through their close hooks; the
      * structs themselves are ours. */
     sendq_close(&n->rio);
@@ -839,6 +893,8 @@ void node_close(struct node *n, node_close_cb cb)
     if (n->closing)
         return;
     n->closing = true;
+    node_apply_committed(n);
+    node_finish_requests(n);
     membership_stop(n);
     transfer_stop(n->transfer);
     space_close(&n->space);

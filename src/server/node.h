@@ -62,6 +62,7 @@ struct node_add {
     void (*done)(struct node_add *req, int status);
     bool was_applied;
     /* private */
+    bool committed;               /* raft's callback said 0 before the outcome came */
     struct raft_apply apply;
     struct node *node;
     size_t bytes;                 /* the entry's size as the space check counts it */
@@ -95,6 +96,9 @@ struct node {
     struct node_add *inflight_head, *inflight_tail; /* proposed, not yet done */
     struct node_add *apply_next; /* first in-flight request whose entry has not applied yet */
     uint64_t inflight_bytes;     /* sum of their `bytes` */
+    /* Applied and committed, done() not called yet: node_before_sleep
+     * calls it, outside raft's callbacks (fsm_drain may run inside one). */
+    struct node_add *finished_head, *finished_tail;
 
     /* Identity and membership (membership.c). */
     uint64_t incarnation;      /* random, drawn when the data directory was new */
@@ -168,6 +172,10 @@ int node_propose_entry(struct node *n, const Eventflow__Entry *entry);
 /* Called by the state machine (fsm.c) after applying the entry at `index`:
  * hands the outcome to the request that proposed it, if this node did. */
 void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome);
+
+/* Apply the entries raft has committed and the store not yet (fsm_drain):
+ * call before reading state that must include everything committed. */
+void node_apply_committed(struct node *n);
 
 /* Client address of member id (from the replicated members table, else the
  * initial configuration) into out; returns 0, or -1 (out empty) if unknown. */

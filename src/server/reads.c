@@ -171,8 +171,10 @@ static void reads_barrier_cb(struct raft_barrier *b, int status)
 {
     struct reads *r = b->data;
     r->barrier_inflight = false;
-    /* The barrier is applied: so is everything committed before it, and
-     * reads see it (through the store's open batch if need be). */
+    /* The barrier is applied: so is everything committed before it, once
+     * the store has taken raft's queue, and reads see it (through the
+     * store's open batch if need be). */
+    node_apply_committed(r->srv->node);
     while (r->batch != NULL)
         waiter_finish(r->batch, status == 0 ? NULL
                                             : "NOLEADER leadership was lost before the read was confirmed; retry");
