@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "store/codec_fast.h"
 #include "store/json_arena.h"
 
 #define CODEC_NS_PER_SEC INT64_C(1000000000)
@@ -507,11 +508,25 @@ static int codec_get_stream(json_t *root, json_t **out, char err[CODEC_ERR_LEN])
     return 0;
 }
 
+bool codec_stream_ok(const char *s, size_t len, const struct codec_limits *lim)
+{
+    if (len == 0 || len > lim->max_stream_len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c > 0x7e)
+            return false;
+    }
+    return !(len == sizeof codec_zero_uuid - 1 && memcmp(s, codec_zero_uuid, len) == 0);
+}
+
 /* Step 2: the stream name's value. */
 static int codec_check_stream(json_t *v, const struct codec_limits *lim, char err[CODEC_ERR_LEN])
 {
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
+    if (codec_stream_ok(s, len, lim))
+        return 0;
     if (len == 0)
         return codec_fail(err, "stream cannot be empty");
     if (len > lim->max_stream_len)
@@ -540,6 +555,23 @@ static const struct codec_limits *codec_limits_or_default(const struct codec_lim
 static const char *const codec_add_fields[] = {"stream", "version", "events", NULL};
 static const char *const codec_event_fields[] = {"type",           "data", "metadata", "causation_id",
                                                  "correlation_id", "key",  NULL};
+
+bool codec_key_ok(const char *k, size_t len)
+{
+    if (len == 0 || len > CODEC_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7E)
+            return false;
+    return true;
+}
+
+bool codec_event_size_ok(const struct codec_limits *lim, size_t type_len, size_t data_len, size_t metadata_len)
+{
+    /* Compare piecewise so the sum cannot overflow. */
+    size_t max = lim->max_event_size;
+    return type_len <= max && data_len <= max - type_len && metadata_len <= max - type_len - data_len;
+}
 
 /* Step 1 for one event: its shape and its fields' types. */
 static int codec_check_event_types(json_t *ev, size_t index, char err[CODEC_ERR_LEN])
@@ -632,20 +664,15 @@ static int codec_decode_event(json_t *ev, size_t index, const struct codec_limit
         size_t klen = json_string_length(key);
         if (klen == 0 || klen > CODEC_KEY_MAX)
             return codec_fail(err, "invalid key in event %zu: expected 1..%d bytes", index, CODEC_KEY_MAX);
-        for (size_t i = 0; i < klen; i++)
-            if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7E)
-                return codec_fail(err, "invalid key in event %zu: expected printable ASCII without spaces",
-                                  index);
+        if (!codec_key_ok(k, klen))
+            return codec_fail(err, "invalid key in event %zu: expected printable ASCII without spaces", index);
         out->key = xstrndup(k, klen);
     }
 
     codec_payload_from(json_object_get(ev, "data"), &out->data);
     codec_payload_from(json_object_get(ev, "metadata"), &out->metadata);
-    /* Compare piecewise so the sum cannot overflow. */
-    size_t max = lim->max_event_size;
-    if (type_len > max || out->data.len > max - type_len ||
-        out->metadata.len > max - type_len - out->data.len)
-        return codec_fail(err, "event %zu too large (max %zu bytes)", index, max);
+    if (!codec_event_size_ok(lim, type_len, out->data.len, out->metadata.len))
+        return codec_fail(err, "event %zu too large (max %zu bytes)", index, lim->max_event_size);
     out->type = xstrndup(type_s, type_len);
     return 0;
 }
@@ -733,6 +760,16 @@ static int codec_decode_add(json_t *root, const struct codec_limits *lim, struct
 
 int codec_parse_add(const char *json, size_t len, const struct codec_limits *lim,
                     struct codec_add *out, char err[CODEC_ERR_LEN])
+{
+    struct codec_limits def;
+    lim = codec_limits_or_default(lim, &def);
+    if (codec_fast_parse_add(json, len, lim, out))
+        return 0;
+    return codec_jansson_parse_add(json, len, lim, out, err);
+}
+
+int codec_jansson_parse_add(const char *json, size_t len, const struct codec_limits *lim,
+                            struct codec_add *out, char err[CODEC_ERR_LEN])
 {
     struct codec_limits def;
     lim = codec_limits_or_default(lim, &def);

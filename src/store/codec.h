@@ -2,7 +2,9 @@
  * plain C requests, and encoding stored events and streams as JSON.
  *
  * Decoding uses jansson (strict: duplicate keys, unknown fields, wrong types
- * and out-of-range numbers are rejected with a message naming the field).
+ * and out-of-range numbers are rejected with a message naming the field);
+ * a plain ADD takes a jansson-free path with the same result
+ * (codec_fast.h).
  * Encoding is hand-written for speed: it writes straight into a struct buf.
  *
  * Every parse function returns 0 on success, or -1 with a one-line message in

@@ -4,7 +4,9 @@
  * accept must satisfy the documented limits, and every decoded ADD event,
  * stored and encoded back as JSON, must read back as what the client sent:
  * the same type and stream, and data/metadata equal to the input values. A
- * refusal must come with a one-line message. Any violation aborts. */
+ * refusal must come with a one-line message. Whatever the jansson-free
+ * fast path decodes, the jansson path must decode identically. Any
+ * violation aborts. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "common/buf.h"
 #include "store/codec.h"
+#include "store/codec_fast.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -200,6 +203,45 @@ static void check_add(const struct codec_add *add, const uint8_t *data, size_t s
     buf_free(&b);
 }
 
+static void check_same_payload(const struct codec_payload *a, const struct codec_payload *b)
+{
+    CHECK(a->kind == b->kind && a->len == b->len);
+    CHECK(a->len == 0 || memcmp(a->bytes, b->bytes, a->len) == 0);
+    CHECK((a->bytes == NULL) == (b->bytes == NULL));
+}
+
+/* The fast path (codec_fast.c) may only take inputs the jansson path
+ * accepts, and must then produce exactly what it produces. */
+static void check_fast_path(const char *json, size_t size, const struct codec_limits *lim)
+{
+    struct codec_add fast, slow;
+    char err[CODEC_ERR_LEN];
+    if (!codec_fast_parse_add(json, size, lim, &fast)) {
+        CHECK(fast.n_events == 0 && fast.events == NULL && fast.stream == NULL);
+        return;
+    }
+    int rc = codec_jansson_parse_add(json, size, lim, &slow, err);
+    if (rc != 0)
+        fprintf(stderr, "fuzz_add: the fast path took an input jansson refuses: %s\n", err);
+    CHECK(rc == 0);
+    CHECK(fast.stream_len == slow.stream_len && strcmp(fast.stream, slow.stream) == 0);
+    CHECK(fast.any_version == slow.any_version && fast.expected_version == slow.expected_version);
+    CHECK(fast.n_events == slow.n_events);
+    for (size_t i = 0; i < fast.n_events; i++) {
+        const struct codec_event *a = &fast.events[i], *b = &slow.events[i];
+        CHECK(strcmp(a->type, b->type) == 0);
+        check_same_payload(&a->data, &b->data);
+        check_same_payload(&a->metadata, &b->metadata);
+        CHECK(a->has_causation_id == b->has_causation_id && a->has_correlation_id == b->has_correlation_id);
+        CHECK(!a->has_causation_id || memcmp(a->causation_id, b->causation_id, ULID_BYTES) == 0);
+        CHECK(!a->has_correlation_id || memcmp(a->correlation_id, b->correlation_id, ULID_BYTES) == 0);
+        CHECK((a->key == NULL) == (b->key == NULL));
+        CHECK(a->key == NULL || strcmp(a->key, b->key) == 0);
+    }
+    codec_add_free(&fast);
+    codec_add_free(&slow);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *json = (const char *)data;
@@ -213,6 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lim.max_read = 50;
     char err[CODEC_ERR_LEN];
 
+    check_fast_path(json, size, &lim);
     struct codec_add add;
     if (codec_parse_add(json, size, &lim, &add, err) == 0)
         check_add(&add, data, size, &lim);
