@@ -92,6 +92,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
         .off = st->bytes.len,
         .len = len,
     };
+    /* A copy: raft may release the entry's buffer once apply returns. At
+     * worst (a restart replaying its whole log tail in one go) this
+     * doubles, until the turn ends, what raft's in-memory log holds. */
     buf_append(&st->bytes, payload, len);
     /* The outcome is delivered through node_entry_applied when the queue
      * drains; raft's callback for the request only says it committed. */
@@ -102,12 +105,13 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 void fsm_drain(struct raft_fsm *fsm)
 {
     struct fsm_state *st = fsm->data;
+    /* Delivering an outcome only renders a reply (requests finish later,
+     * in node_before_sleep), so nothing here calls back into raft; the
+     * guard keeps it that way should that change. */
     if (st == NULL || st->draining)
-        return; /* a reply sent from inside the drain led back here */
+        return;
     struct node *n = st->node;
     st->draining = true;
-    /* n_queued is read every time round: delivering an outcome runs client
-     * code, which may lead raft to apply (and so queue) more. */
     for (size_t i = 0; i < st->n_queued; i++) {
         struct fsm_queued q = st->queue[i];
         const struct store_outcome *outcome;
@@ -130,12 +134,6 @@ void fsm_drain(struct raft_fsm *fsm)
     buf_reset(&st->bytes);
     buf_shrink(&st->bytes, FSM_BYTES_KEEP);
     st->draining = false;
-}
-
-size_t fsm_queued(const struct raft_fsm *fsm)
-{
-    const struct fsm_state *st = fsm->data;
-    return st != NULL ? st->n_queued : 0;
 }
 
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)

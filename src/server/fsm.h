@@ -5,7 +5,6 @@
 #define EVENTFLOW_FSM_H
 
 #include <raft.h>
-#include <stddef.h>
 
 struct node;
 
@@ -21,8 +20,5 @@ void fsm_close(struct raft_fsm *fsm);
  * the store cannot apply one (a restart re-applies it). Loop thread only;
  * a call from inside a drain returns at once. */
 void fsm_drain(struct raft_fsm *fsm);
-
-/* Entries waiting for fsm_drain. */
-size_t fsm_queued(const struct raft_fsm *fsm);
 
 #endif

@@ -380,8 +380,9 @@ void node_entry_applied(struct node *n, uint64_t index, const struct store_outco
     n->apply_next = req->next;
     req->was_applied = true;
     req->applied(req, outcome);
-    /* The queue drains after raft's callback for the entry has fired (it
-     * fires as raft applies, fsm.c queues); if it has not, it finishes. */
+    /* Usually raft's callback has already said the entry committed (raft
+     * fires it right after fsm.c queued the entry); if it has not yet,
+     * node_apply_cb finishes the request when it does. */
     if (req->committed)
         node_add_finished(n, req);
 }
