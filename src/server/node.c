@@ -392,6 +392,14 @@ void node_apply_committed(struct node *n)
     fsm_drain(&n->fsm);
 }
 
+/* Apply what raft committed and release the replies it completes: at the
+ * end of every loop turn and when closing. */
+static void node_settle(struct node *n)
+{
+    node_apply_committed(n);
+    node_finish_requests(n);
+}
+
 static void node_apply_cb(struct raft_apply *apply, int status, void *result)
 {
     struct node_add *req = apply->data;
@@ -718,8 +726,7 @@ void node_before_sleep(struct node *n)
 {
     /* What raft committed this turn goes into the store now, after raft_uv
      * has started its next write (fsm.c), and the replies follow. */
-    node_apply_committed(n);
-    node_finish_requests(n);
+    node_settle(n);
     /* A commit failed somewhere else this turn (a snapshot's, a state
      * copy's): as in node_flush, only a restart recovers. */
     if (n->store != NULL && store_batch_lost(n->store))
@@ -868,8 +875,7 @@ static void node_raft_close_cb(struct raft *r)
     struct node *n = r->data;
     /* Whatever raft committed while closing reaches the store and its
      * client (the connection may be gone; the reply is then dropped). */
-    node_apply_committed(n);
-    node_finish_requests(n);
+    node_settle(n);
     /* raft_close released io and transport through their close hooks; the
      * structs themselves are ours. */
     sendq_close(&n->rio);
@@ -894,8 +900,7 @@ void node_close(struct node *n, node_close_cb cb)
     if (n->closing)
         return;
     n->closing = true;
-    node_apply_committed(n);
-    node_finish_requests(n);
+    node_settle(n);
     membership_stop(n);
     transfer_stop(n->transfer);
     space_close(&n->space);

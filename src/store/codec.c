@@ -416,9 +416,9 @@ static void json_write_value(struct buf *b, json_t *v)
 
 /* Parse the whole input as exactly one JSON value, which must be an object.
  * JSON_ALLOW_NUL lets payload strings carry \u0000; the fields that may not
- * (stream, type) are checked one by one. */
-/* The tree lives in the JSON arena (json_arena.h) until codec_unload:
- * whatever a decoder keeps, it copies out first. */
+ * (stream, type) are checked one by one. The tree lives in the JSON arena
+ * (json_arena.h) until codec_unload: whatever a decoder keeps, it copies
+ * out first. */
 static json_t *codec_load_object(const char *json, size_t len, char err[CODEC_ERR_LEN])
 {
     json_error_t je;
@@ -508,25 +508,11 @@ static int codec_get_stream(json_t *root, json_t **out, char err[CODEC_ERR_LEN])
     return 0;
 }
 
-bool codec_stream_ok(const char *s, size_t len, const struct codec_limits *lim)
+/* Step 2: the stream name's value. The rules live here once; the fast
+ * path asks through codec_stream_ok (no message is formatted on success). */
+static int codec_check_stream_name(const char *s, size_t len, const struct codec_limits *lim,
+                                   char err[CODEC_ERR_LEN])
 {
-    if (len == 0 || len > lim->max_stream_len)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c > 0x7e)
-            return false;
-    }
-    return !(len == sizeof codec_zero_uuid - 1 && memcmp(s, codec_zero_uuid, len) == 0);
-}
-
-/* Step 2: the stream name's value. */
-static int codec_check_stream(json_t *v, const struct codec_limits *lim, char err[CODEC_ERR_LEN])
-{
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
-    if (codec_stream_ok(s, len, lim))
-        return 0;
     if (len == 0)
         return codec_fail(err, "stream cannot be empty");
     if (len > lim->max_stream_len)
@@ -539,6 +525,17 @@ static int codec_check_stream(json_t *v, const struct codec_limits *lim, char er
     if (len == sizeof codec_zero_uuid - 1 && memcmp(s, codec_zero_uuid, len) == 0)
         return codec_fail(err, "stream cannot be all zeroes");
     return 0;
+}
+
+bool codec_stream_ok(const char *s, size_t len, const struct codec_limits *lim)
+{
+    char unused[CODEC_ERR_LEN];
+    return codec_check_stream_name(s, len, lim, unused) == 0;
+}
+
+static int codec_check_stream(json_t *v, const struct codec_limits *lim, char err[CODEC_ERR_LEN])
+{
+    return codec_check_stream_name(json_string_value(v), json_string_length(v), lim, err);
 }
 
 static const struct codec_limits *codec_limits_or_default(const struct codec_limits *lim,

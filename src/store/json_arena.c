@@ -96,7 +96,7 @@ size_t json_arena_used(void)
     return arena.used;
 }
 
-int json_arena_owns(const void *p)
+bool json_arena_owns(const void *p)
 {
     return arena_contains(p);
 }

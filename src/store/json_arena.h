@@ -22,6 +22,7 @@
 #ifndef EVENTFLOW_JSON_ARENA_H
 #define EVENTFLOW_JSON_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Start a parse on this thread. The first call installs the allocator
@@ -35,6 +36,6 @@ void json_arena_end(void);
 size_t json_arena_used(void);
 
 /* True if p points into this thread's block (for tests). */
-int json_arena_owns(const void *p);
+bool json_arena_owns(const void *p);
 
 #endif
