@@ -455,7 +455,7 @@ int config_load(int argc, char **argv, struct config *cfg, char *err, size_t err
             return 1;
         }
         if (code == OPT_VERSION) {
-            printf("eventflowd %s\n", EVENTFLOW_VERSION);
+            printf("eventflowd %s (malloc: %s)\n", EVENTFLOW_VERSION, EVENTFLOW_ALLOCATOR);
             return 1;
         }
         if (code == '?' || code == ':')

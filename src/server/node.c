@@ -302,8 +302,9 @@ static void node_preflight_done(struct node *n, int status)
     if ((rv = space_start(&n->space, n)) != 0)
         log_warn("members' store room will not be checked: %s", uv_strerror(rv));
     membership_start(n);
-    log_info("started: raft %s, clients %s, data %s, incarnation %016" PRIx64, cfg->raft_address,
-             cfg->advertise, cfg->data_dir, n->incarnation);
+    log_info("started: raft %s, clients %s, data %s, incarnation %016" PRIx64 ", eventflowd %s, malloc %s",
+             cfg->raft_address, cfg->advertise, cfg->data_dir, n->incarnation, EVENTFLOW_VERSION,
+             EVENTFLOW_ALLOCATOR);
     return;
 
 failed:
