@@ -44,14 +44,29 @@ static int raft_tcp_listen(struct raft_uv_transport *transport, raft_uv_accept_c
  * one node, so it holds at most one entry per peer. */
 static struct raft_tcp_connect *connecting;
 
+static void raft_tcp_free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void raft_tcp_connect_cb(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
 {
     struct raft_tcp_connect **p = &connecting;
     while (*p != NULL && (*p)->req != req)
         p = &(*p)->next;
     if (*p == NULL) {
-        log_error("raft connection: a connect completed that was never started");
-        abort();
+        /* raft_tcp_close has run: raft_uv_tcp cancels a pending connect by
+         * closing its handle and fires the callback from that handle's
+         * close callback, which may come after the transport's close has
+         * completed and raft has let go of the request. Nobody waits for
+         * it any more, and the request may be freed memory: drop it. A
+         * stream (never seen: cancelled connects carry none) would have no
+         * owner, so close it; raft allocates it with the default
+         * raft_malloc. */
+        log_debug("raft connection: a connect finished after the transport closed (%d)", status);
+        if (stream != NULL && !uv_is_closing((uv_handle_t *)stream))
+            uv_close((uv_handle_t *)stream, raft_tcp_free_handle);
+        return;
     }
     struct raft_tcp_connect *c = *p;
     *p = c->next;
@@ -93,7 +108,8 @@ void raft_tcp_init(struct raft_tcp *t)
 void raft_tcp_close(struct raft_tcp *t)
 {
     (void)t;
-    /* raft_uv_tcp_close completed every connect (cancelled ones too). */
+    /* Raft has closed: connects still pending were cancelled, and their
+     * callbacks, if they come, are dropped (raft_tcp_connect_cb). */
     while (connecting != NULL) {
         struct raft_tcp_connect *c = connecting;
         connecting = c->next;

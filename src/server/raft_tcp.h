@@ -33,7 +33,9 @@ struct raft_tcp {
 /* Interpose on t->transport, which raft_uv_tcp_init must have filled in. */
 void raft_tcp_init(struct raft_tcp *t);
 
-/* Free what is left after raft_uv_tcp_close. */
+/* Free what is left after raft_uv_tcp_close. A connect callback that
+ * arrives afterwards (a cancelled connect's, fired when its handle has
+ * closed) is dropped. */
 void raft_tcp_close(struct raft_tcp *t);
 
 #endif
