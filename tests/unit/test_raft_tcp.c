@@ -26,7 +26,7 @@ static int inner_fail;
 /* What raft's own callback saw. */
 static int raft_calls;
 static int raft_status;
-static struct uv_stream_s *raft_stream;
+static struct raft_uv_connect *raft_req; /* the request of the last call */
 
 static int recorder_connect(struct raft_uv_transport *transport, struct raft_uv_connect *req, raft_id id,
                             const char *address, raft_uv_connect_cb cb)
@@ -51,10 +51,10 @@ static int recorder_listen(struct raft_uv_transport *transport, raft_uv_accept_c
 
 static void raft_connect_cb(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
 {
-    (void)req;
+    (void)stream;
     raft_calls++;
     raft_status = status;
-    raft_stream = stream;
+    raft_req = req;
 }
 
 static int setup(void **state)
@@ -70,7 +70,7 @@ static int setup(void **state)
     inner_fail = 0;
     raft_calls = 0;
     raft_status = 0;
-    raft_stream = NULL;
+    raft_req = NULL;
     return 0;
 }
 
@@ -105,7 +105,10 @@ static void test_two_in_flight(void **state)
     raft_uv_connect_cb cb = inner_cb;
     assert_int_equal(t.transport.connect(&t.transport, &b, 3, "127.0.0.1:2", raft_connect_cb), 0);
     cb(&a, NULL, RAFT_NOCONNECTION);
+    assert_ptr_equal(raft_req, &a);
+    assert_int_equal(raft_status, RAFT_NOCONNECTION);
     cb(&b, NULL, RAFT_CANCELED);
+    assert_ptr_equal(raft_req, &b);
     assert_int_equal(raft_calls, 2);
     assert_int_equal(raft_status, RAFT_CANCELED);
 }
@@ -115,10 +118,17 @@ static void test_two_in_flight(void **state)
 static void test_refused_connect(void **state)
 {
     (void)state;
-    struct raft_uv_connect req = {0};
+    struct raft_uv_connect req = {0}, other = {0};
     inner_fail = RAFT_NOMEM;
     assert_int_equal(t.transport.connect(&t.transport, &req, 2, "127.0.0.1:1", raft_connect_cb), RAFT_NOMEM);
-    assert_int_equal(raft_calls, 0);
+    inner_fail = 0;
+    assert_int_equal(t.transport.connect(&t.transport, &other, 3, "127.0.0.1:2", raft_connect_cb), 0);
+    inner_cb(&other, NULL, RAFT_NOCONNECTION);
+    assert_int_equal(raft_calls, 1);
+    assert_ptr_equal(raft_req, &other);
+    /* No entry was kept for the refused request. */
+    inner_cb(&req, NULL, RAFT_CANCELED);
+    assert_int_equal(raft_calls, 1);
 }
 
 /* raft_uv_tcp fires a cancelled connect's callback from its handle's close
