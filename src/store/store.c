@@ -327,16 +327,21 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
                  code == STORE_ECORRUPT ? "bad record" : "LMDB error");
         return code;
     }
-    if (format == 0) {
+    if (format > STORE_FORMAT || (format != 0 && format < STORE_FORMAT_OLDEST)) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "store format %u is not supported (this build reads %u to %u)", format,
+                 (unsigned)STORE_FORMAT_OLDEST, (unsigned)STORE_FORMAT);
+        return STORE_ECORRUPT;
+    }
+    /* A new store, or an older format this one reads as it is (see
+     * STORE_FORMAT): record the format, in the transaction that opens it. */
+    if (format != STORE_FORMAT) {
         uint8_t mine[4] = {0, 0, 0, STORE_FORMAT};
         what = "recording the format";
         if ((rc = store_meta_put(txn, s->meta, META_FORMAT, mine, sizeof mine)) != 0)
             goto fail_mdb;
-    } else if (format != STORE_FORMAT) {
-        mdb_txn_abort(txn);
-        snprintf(err, errlen, "store format %u is not supported (expected %u)", format,
-                 (unsigned)STORE_FORMAT);
-        return STORE_ECORRUPT;
+        if (format != 0)
+            log_info("store format %u upgraded to %u", format, (unsigned)STORE_FORMAT);
     }
     what = "mdb_txn_commit";
     rc = mdb_txn_commit(txn);
@@ -432,7 +437,6 @@ int store_open(const struct store_options *opts, struct store **out, char *err, 
 static void store_batch_ended(struct store *s)
 {
     s->wtxn = NULL;
-    s->streams_cur = NULL;
     s->index_cur = NULL;
     s->events_cur = NULL;
 }
@@ -445,8 +449,7 @@ static int store_batch_open(struct store *s)
         store_batch_ended(s);
         return store_fail_mdb(s, rc, "beginning a write transaction");
     }
-    if ((rc = mdb_cursor_open(s->wtxn, s->streams, &s->streams_cur)) != 0 ||
-        (rc = mdb_cursor_open(s->wtxn, s->stream_index, &s->index_cur)) != 0 ||
+    if ((rc = mdb_cursor_open(s->wtxn, s->stream_index, &s->index_cur)) != 0 ||
         (rc = mdb_cursor_open(s->wtxn, s->events, &s->events_cur)) != 0) {
         mdb_txn_abort(s->wtxn);
         store_batch_ended(s);
@@ -547,22 +550,27 @@ static bool store_add_well_formed(const struct store *s, const Eventflow__AddCom
     return true;
 }
 
-/* The stream's info; a stream never written reads as length 0. */
-static int store_stream_info(struct store *s, const char *stream, size_t slen, Eventflow__StreamInfo *info,
-                             bool *exists)
+int store_index_length(MDB_cursor *cur, const char *stream, size_t len, uint64_t *length)
 {
-    MDB_val k = {.mv_size = slen, .mv_data = (void *)stream}, v;
-    eventflow__stream_info__init(info);
-    int rc = mdb_cursor_get(s->streams_cur, &k, &v, MDB_SET);
-    *exists = rc == 0;
+    /* The key just past the stream's last possible one: a version of
+     * UINT64_MAX is never written (it would be the 2^64th event). */
+    uint8_t key[512];
+    MDB_val k = {.mv_size = store_index_key(key, stream, len, UINT64_MAX), .mv_data = key}, v;
+    *length = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
-        return store_fail_mdb(s, rc, "reading streams");
-    Eventflow__StreamInfo *got = eventflow__stream_info__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
-    if (got == NULL)
-        return store_fail(s, STORE_ECORRUPT, "streams: undecodable record for %.*s", (int)slen, stream);
-    *info = *got;
+        return rc;
+    /* Names hold no NUL, so a key of this length starting with the name and
+     * a NUL is one of this stream's. */
+    const uint8_t *got = k.mv_data;
+    if (k.mv_size == len + STORE_INDEX_KEY_EXTRA && memcmp(got, stream, len) == 0 && got[len] == 0)
+        *length = be64_get(got + len + 1) + 1;
     return 0;
 }
 
@@ -725,15 +733,15 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
         }
     }
 
-    Eventflow__StreamInfo info;
-    bool exists;
-    rc = store_stream_info(s, add->stream, slen, &info, &exists);
-    if (rc != 0)
-        return rc;
-    o->stream_length = info.length;
+    /* Every ADD carries an event, so a stream exists once it has one. */
+    uint64_t length;
+    if ((rc = store_index_length(s->index_cur, add->stream, slen, &length)) != 0)
+        return store_fail_mdb(s, rc, "reading stream_index");
+    bool exists = length > 0;
+    o->stream_length = length;
     o->first_position = s->pending.event_count + 1;
-    if (!add->any_version && add->expected_version != info.length) {
-        *status = add->expected_version < info.length ? STORE_VERSION_CONFLICT : STORE_VERSION_GAP;
+    if (!add->any_version && add->expected_version != length) {
+        *status = add->expected_version < length ? STORE_VERSION_CONFLICT : STORE_VERSION_GAP;
         return 0;
     }
     /* Ids are the global order: each must exceed everything before it. */
@@ -754,7 +762,7 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
     for (size_t i = 0; i < n; i++) {
         Eventflow__StoredEvent *se = &events[i];
         ptrs[i] = se;
-        store_event_fill(se, add->events[i], add, info.length + i, o->first_position + i);
+        store_event_fill(se, add->events[i], add, length + i, o->first_position + i);
         MDB_val stored;
         if ((rc = store_event_put(s, se, &stored)) != 0)
             return rc;
@@ -772,16 +780,20 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
             return store_fail_mdb(s, rc, "writing stream_index");
     }
 
-    if (!exists)
+    /* A new stream's record, written once: its length lives in the index. */
+    if (!exists) {
+        Eventflow__StreamInfo info;
+        eventflow__stream_info__init(&info);
         info.created_at_ns = add->added_at_ns;
-    info.length += n;
-    uint8_t packed[32]; /* two varints of at most 10 bytes, two tags */
-    MDB_val sk = {.mv_size = slen, .mv_data = add->stream};
-    MDB_val sv = {.mv_size = eventflow__stream_info__pack(&info, packed), .mv_data = packed};
-    /* The cursor still sits on the stream's record when it exists: nothing
-     * else in this ADD writes to `streams`. */
-    if ((rc = mdb_cursor_put(s->streams_cur, &sk, &sv, exists ? MDB_CURRENT : MDB_NOOVERWRITE)) != 0)
-        return store_fail_mdb(s, rc, "writing streams");
+        uint8_t packed[16]; /* a tag and a varint of at most 10 bytes */
+        MDB_val sk = {.mv_size = slen, .mv_data = add->stream};
+        MDB_val sv = {.mv_size = eventflow__stream_info__pack(&info, packed), .mv_data = packed};
+        rc = mdb_put(s->wtxn, s->streams, &sk, &sv, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST)
+            return store_fail(s, STORE_ECORRUPT, "streams: %s has a record but no events", add->stream);
+        if (rc != 0)
+            return store_fail_mdb(s, rc, "writing streams");
+    }
 
     s->pending.event_count += n;
     s->pending.stream_count += exists ? 0 : 1;

@@ -4,7 +4,9 @@
  * Tables (LMDB named databases in one environment, DATA/store/data.mdb):
  *   events        16-byte ULID (big-endian = commit order) -> StoredEvent
  *   stream_index  stream name + 0x00 + u64 BE version      -> 16-byte ULID
- *   streams       stream name                              -> StreamInfo
+ *   streams       stream name                              -> StreamInfo (its
+ *                 creation time; a stream's length is read off its last
+ *                 stream_index key, see STORE_FORMAT in store_internal.h)
  *   meta          short ASCII keys -> values: applied_index (u64), event_count
  *                 (u64), stream_count (u64), checksum (u32), last_id (16 B),
  *                 format (u32)

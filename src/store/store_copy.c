@@ -112,7 +112,7 @@ int store_file_stats(const char *path, struct store_stats *out, char *err, size_
     int code = store_meta_format(txn, meta, &format);
     if (code == 0)
         code = store_meta_read(txn, meta, &m);
-    if (code != 0 || format != STORE_FORMAT) {
+    if (code != 0 || format < STORE_FORMAT_OLDEST || format > STORE_FORMAT) {
         snprintf(err, errlen, "%s: %s", path,
                  code != 0 ? "unreadable meta table" : "not a store of this format");
         rc = code != 0 ? code : STORE_ECORRUPT;

@@ -14,8 +14,19 @@
 #include "common/be64.h"
 #include "store/store.h"
 
-/* Format of the tables, recorded in meta "format" and in snapshots. */
-#define STORE_FORMAT 1
+/* Format of the tables, recorded in meta "format" and in snapshots.
+ *   1: a `streams` record held its stream's length, rewritten by every ADD.
+ *   2: a stream's length is read off its last `stream_index` key (one past
+ *      its version), and the `streams` record, written once when the stream
+ *      is created, holds only what does not change. An ADD to an existing
+ *      stream then makes one random B-tree descent instead of two, and its
+ *      index insert lands on the leaf that lookup left the cursor on.
+ * A format-1 store is a valid format-2 store (its index is complete; the
+ * lengths its records also hold are ignored), so opening one upgrades it by
+ * rewriting the marker alone. A binary that knows only format 1 refuses a
+ * format-2 store, whose records no longer carry lengths. */
+#define STORE_FORMAT 2
+#define STORE_FORMAT_OLDEST 1
 
 /* Named databases in the environment (store.h lists them). */
 #define STORE_MAX_DBS 7
@@ -76,12 +87,9 @@ struct store {
      * commit wrote, which store_stats reports and an abort returns to. */
     MDB_txn *wtxn; /* owned; NULL when nothing is pending */
     /* Cursors in wtxn, opened with it and freed by its commit or abort
-     * (store_batch_open). An ADD reads its stream's record and writes it
-     * back through streams_cur, one B-tree search instead of two; and a
-     * put through a cursor that already holds the right leaf (the next
-     * version of the same stream, the next event in the log) skips the
-     * descent from the root. */
-    MDB_cursor *streams_cur;
+     * (store_batch_open). A put through a cursor that already holds the
+     * right leaf (the next version of the stream its length was just read
+     * from, the next event in the log) skips the descent from the root. */
     MDB_cursor *index_cur;
     MDB_cursor *events_cur;
     uint64_t batch_bytes; /* raft entry bytes applied in the open batch (store_batch_bytes) */
@@ -180,5 +188,12 @@ static inline size_t store_index_key(uint8_t *key, const char *stream, size_t le
     be64_put(key + len + 1, version);
     return len + STORE_INDEX_KEY_EXTRA;
 }
+
+/* A stream's length as its stream_index keys give it: one past the version
+ * of its last key, 0 when it has none. `cur` is a stream_index cursor; it
+ * is left near where the stream's next key goes, so a put through it skips
+ * the descent from the root. `len` must be at most 502 (an LMDB key holds
+ * 511 bytes). Returns 0 or an LMDB error code. */
+int store_index_length(MDB_cursor *cur, const char *stream, size_t len, uint64_t *length);
 
 #endif

@@ -2,8 +2,9 @@
  * batch included: see store_read_txn_begin).
  *
  * Each read counts what it will return before visiting anything, because a
- * RESP array states its length first: the count comes from the meta and
- * streams tables (O(1) and O(log n)), never from a walk. The visit then
+ * RESP array states its length first: the count comes from the meta table
+ * or from a stream's last stream_index key (O(1) and O(log n)), never from
+ * a walk. The visit then
  * walks a cursor and decodes one record at a time into the read arena,
  * which is reset after each callback. */
 #include <inttypes.h>
@@ -109,42 +110,18 @@ static int store_visit_event(struct store *s, const struct store_visitor *v, con
 
 /* ---- GET ----------------------------------------------------------------- */
 
-/* The stream's length in txn; 0 for a stream that does not exist or a name
- * that no stream can have. */
-static int store_stream_length(struct store *s, MDB_txn *txn, const char *stream, size_t len, uint64_t *length)
-{
-    *length = 0;
-    if (len == 0 || len > s->stream_max || memchr(stream, '\0', len) != NULL)
-        return 0;
-    MDB_val k = {.mv_size = len, .mv_data = (void *)stream}, v;
-    int rc = mdb_get(txn, s->streams, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return store_fail_mdb(s, rc, "reading streams");
-    Eventflow__StreamInfo *info = eventflow__stream_info__unpack(&s->read_arena.pb, v.mv_size, v.mv_data);
-    if (info == NULL)
-        return store_fail(s, STORE_ECORRUPT, "streams: undecodable record for %.*s", (int)len, stream);
-    *length = info->length;
-    store_arena_reset(&s->read_arena);
-    return 0;
-}
-
 /* Visit n events of a stream, from version `from` on. Versions are dense,
  * so the index entries are the n keys starting at (stream, from). */
-static int store_visit_stream(struct store *s, MDB_txn *txn, const char *stream, size_t len, uint64_t from,
-                              uint64_t n, const struct store_visitor *v)
+static int store_visit_stream(struct store *s, MDB_txn *txn, MDB_cursor *cur, const char *stream, size_t len,
+                              uint64_t from, uint64_t n, const struct store_visitor *v)
 {
-    MDB_cursor *cur, *evcur;
-    int rc = mdb_cursor_open(txn, s->stream_index, &cur);
-    if (rc != 0)
-        return store_fail_mdb(s, rc, "opening a stream_index cursor");
+    MDB_cursor *evcur;
+    int rc;
     /* Events are looked up through one cursor rather than mdb_get: a
      * stream's events are usually close together in the global order, and
      * LMDB skips the descent from the root when the key is on the page the
      * cursor already holds. */
     if ((rc = mdb_cursor_open(txn, s->events, &evcur)) != 0) {
-        mdb_cursor_close(cur);
         return store_fail_mdb(s, rc, "opening an events cursor");
     }
     uint8_t key[512];
@@ -174,7 +151,6 @@ static int store_visit_stream(struct store *s, MDB_txn *txn, const char *stream,
             break;
     }
     mdb_cursor_close(evcur);
-    mdb_cursor_close(cur);
     return rc;
 }
 
@@ -187,14 +163,26 @@ int store_read_stream(struct store *s, const char *stream, size_t stream_len, ui
     int rc = store_read_txn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    uint64_t length;
-    if ((rc = store_stream_length(s, txn, stream, stream_len, &length)) != 0)
+    MDB_cursor *cur = NULL;
+    if ((rc = mdb_cursor_open(txn, s->stream_index, &cur)) != 0) {
+        cur = NULL;
+        rc = store_fail_mdb(s, rc, "opening a stream_index cursor");
         goto out;
+    }
+    /* A name no stream can have reads as an empty stream. */
+    uint64_t length = 0;
+    if (stream_len > 0 && stream_len <= s->stream_max && memchr(stream, '\0', stream_len) == NULL &&
+        (rc = store_index_length(cur, stream, stream_len, &length)) != 0) {
+        rc = store_fail_mdb(s, rc, "reading stream_index");
+        goto out;
+    }
     uint64_t n = from_version < length ? store_min(limit, length - from_version) : 0;
     if ((rc = store_visit_begin(v, n)) != 0 || n == 0)
         goto out;
-    rc = store_visit_stream(s, txn, stream, stream_len, from_version, n, v);
+    rc = store_visit_stream(s, txn, cur, stream, stream_len, from_version, n, v);
 out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
     store_read_txn_end(s, txn);
     return rc;
 }
@@ -326,7 +314,7 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
     int rc = store_read_txn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur = NULL, *icur = NULL;
     struct store_meta meta;
     if ((rc = store_meta_view(s, txn, &meta)) != 0) {
         rc = store_fail(s, rc, "reading meta");
@@ -340,6 +328,11 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
         rc = store_fail_mdb(s, rc, "opening a streams cursor");
         goto out;
     }
+    if ((rc = mdb_cursor_open(txn, s->stream_index, &icur)) != 0) {
+        icur = NULL;
+        rc = store_fail_mdb(s, rc, "opening a stream_index cursor");
+        goto out;
+    }
     MDB_val k, val;
     MDB_cursor_op op = MDB_FIRST;
     for (uint64_t i = 0; i < skip + n; i++, op = MDB_NEXT) {
@@ -351,8 +344,14 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
         if (i < skip)
             continue;
         Eventflow__StreamInfo *info = eventflow__stream_info__unpack(&s->read_arena.pb, val.mv_size, val.mv_data);
-        if (info == NULL) {
+        if (info == NULL || k.mv_size == 0 || k.mv_size > s->stream_max) {
             rc = store_fail(s, STORE_ECORRUPT, "streams: undecodable record");
+            goto out;
+        }
+        /* The record's own length field is a format-1 leftover (see
+         * STORE_FORMAT): the index is what counts. */
+        if ((rc = store_index_length(icur, k.mv_data, k.mv_size, &info->length)) != 0) {
+            rc = store_fail_mdb(s, rc, "reading stream_index");
             goto out;
         }
         rc = v->stream != NULL ? v->stream(v->arg, k.mv_data, k.mv_size, info) : 0;
@@ -361,6 +360,8 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
             goto out;
     }
 out:
+    if (icur != NULL)
+        mdb_cursor_close(icur);
     if (cur != NULL)
         mdb_cursor_close(cur);
     store_read_txn_end(s, txn);

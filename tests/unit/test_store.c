@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <lmdb.h>
+
 #include "store/checksum.h"
 
 struct fx {
@@ -1038,6 +1040,180 @@ static void test_open_errors(void **state)
     store_close(NULL);
 }
 
+/* ---- stream lengths and the store format ------------------------------- */
+
+/* A stream's length is read off its last stream_index key, so neighbouring
+ * names must not leak into each other: a name that is a prefix of another,
+ * the first and the last stream in the index, a new stream between two. */
+static void test_lengths_of_neighbouring_streams(void **state)
+{
+    struct fx *f = *state;
+    const char *names[] = {"ab", "a", "a-b", "b", "zz", "0"};
+    const uint64_t lengths[] = {3, 1, 2, 4, 2, 1};
+    uint64_t index = 1, seq = 1;
+    /* Interleaved, so each stream's keys sit among the others'. */
+    for (uint64_t round = 0; round < 4; round++)
+        for (size_t i = 0; i < 6; i++)
+            if (round < lengths[i]) {
+                tadd_range(f->s, index++, names[i], round, seq, 1);
+                seq++;
+            }
+    struct tcol *c = tcol_new();
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(tread_stream(f->s, c, names[i], 0, 100), lengths[i]);
+        for (size_t j = 0; j < c->n; j++) {
+            assert_string_equal(c->name[j], names[i]);
+            assert_int_equal(c->version[j], j);
+        }
+        /* The expected version is checked against that length. */
+        uint64_t one = seq;
+        size_t len;
+        uint8_t *buf = tadd(names[i], false, lengths[i] + 1, &one, 1, &len);
+        assert_int_equal(tapply(f->s, index++, buf, len, NULL), STORE_VERSION_GAP);
+        buf = tadd(names[i], false, lengths[i] - 1, &one, 1, &len);
+        assert_int_equal(tapply(f->s, index++, buf, len, NULL), STORE_VERSION_CONFLICT);
+    }
+    /* Streams never written, before, between and after the others. */
+    const char *absent[] = {"", "\x01", "a-", "aa", "abc", "zzz", "~"};
+    for (size_t i = 0; i < sizeof absent / sizeof *absent; i++) {
+        assert_int_equal(tread_stream(f->s, c, absent[i], 0, 100), 0);
+        if (absent[i][0] == '\0')
+            continue;
+        uint64_t one = seq++;
+        size_t len;
+        uint8_t *buf = tadd(absent[i], false, 1, &one, 1, &len);
+        assert_int_equal(tapply(f->s, index++, buf, len, NULL), STORE_VERSION_GAP);
+        buf = tadd(absent[i], false, 0, &one, 1, &len);
+        const struct store_outcome *o;
+        assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_APPLIED);
+        assert_int_equal(o->stream_length, 0);
+        assert_int_equal(o->events[0]->version, 0);
+    }
+    assert_int_equal(tstats(f->s).stream_count, 6 + 6);
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(tlist(f->s, c, 0, 100), 12);
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t want = 1;
+        for (size_t j = 0; j < 6; j++)
+            if (strcmp(c->name[i], names[j]) == 0)
+                want = lengths[j];
+        assert_int_equal(c->length[i], want);
+    }
+    free(c);
+}
+
+/* Rewrite the store in `dir` (closed) as an older or newer build left it:
+ * the meta format marker set to `format`, and every streams record given
+ * the length field format 1 kept there, set to `stale` (a value the reads
+ * must ignore). Returns the largest length the records held before. */
+static uint64_t traw_set_format(const char *dir, uint8_t format, uint64_t stale)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, streams;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, TEST_MAP_SIZE), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "streams", 0, &streams), 0);
+    uint8_t fmt[4] = {0, 0, 0, format};
+    MDB_val k = {.mv_size = 6, .mv_data = "format"}, v = {.mv_size = sizeof fmt, .mv_data = fmt};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_cursor_open(txn, streams, &cur), 0);
+    int rc;
+    uint64_t held = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        Eventflow__StreamInfo *info = eventflow__stream_info__unpack(NULL, v.mv_size, v.mv_data);
+        assert_non_null(info);
+        held = info->length > held ? info->length : held;
+        info->length = stale;
+        uint8_t packed[32];
+        MDB_val nv = {.mv_size = eventflow__stream_info__pack(info, packed), .mv_data = packed};
+        eventflow__stream_info__free_unpacked(info, NULL);
+        /* The key is copied out of the page the put rewrites. */
+        char name[64];
+        assert_true(k.mv_size <= sizeof name);
+        memcpy(name, k.mv_data, k.mv_size);
+        MDB_val nk = {.mv_size = k.mv_size, .mv_data = name};
+        assert_int_equal(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    return held;
+}
+
+static uint8_t traw_format(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val k = {.mv_size = 6, .mv_data = "format"}, v;
+    assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+    assert_int_equal(v.mv_size, 4);
+    uint8_t format = ((uint8_t *)v.mv_data)[3];
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return format;
+}
+
+/* A format-1 store (lengths kept in the streams records) opens as format 2:
+ * the marker is rewritten, and lengths come from the index whatever the
+ * records say. A format this build does not know is refused. */
+static void test_format_upgrade(void **state)
+{
+    struct fx *f = *state;
+    tadd_range(f->s, 1, "orders", 0, 1, 3);
+    tadd_range(f->s, 2, "users", 0, 4, 1);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(traw_format(f->dir), 2);
+    /* Format 2 writes no length into a stream's record. */
+    assert_int_equal(traw_set_format(f->dir, 1, 99), 0);
+
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    struct tcol *c = tcol_new();
+    assert_int_equal(tread_stream(f->s, c, "orders", 0, 100), 3);
+    assert_int_equal(tlist(f->s, c, 0, 10), 2);
+    assert_string_equal(c->name[0], "orders");
+    assert_int_equal(c->length[0], 3);
+    assert_int_equal(c->created[0], 1000);
+    assert_int_equal(c->length[1], 1);
+    uint64_t seq = 5;
+    size_t len;
+    uint8_t *buf = tadd("orders", false, 99, &seq, 1, &len);
+    assert_int_equal(tapply(f->s, 3, buf, len, NULL), STORE_VERSION_GAP);
+    tadd_range(f->s, 4, "orders", 3, 5, 1);
+    assert_int_equal(tread_stream(f->s, c, "orders", 0, 100), 4);
+    assert_int_equal(c->version[3], 3);
+    store_close(f->s);
+    f->s = NULL;
+    /* Only with the store closed: LMDB forbids one file open twice in a
+     * process. */
+    assert_int_equal(traw_format(f->dir), 2);
+
+    assert_int_equal(traw_set_format(f->dir, 3, 0), 99);
+    struct store_options o = {.dir = f->dir, .map_size = TEST_MAP_SIZE};
+    struct store *s = (struct store *)1;
+    char err[256] = "";
+    assert_int_equal(store_open(&o, &s, err, sizeof err), STORE_ECORRUPT);
+    assert_null(s);
+    assert_non_null(strstr(err, "store format 3 is not supported"));
+    assert_int_equal(traw_format(f->dir), 3);
+    assert_int_equal(traw_set_format(f->dir, 2, 0), 0);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1064,6 +1240,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_boot_marker, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_os_crash_recovery, fx_setup, fx_teardown),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test_setup_teardown(test_lengths_of_neighbouring_streams, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_format_upgrade, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
