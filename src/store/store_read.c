@@ -4,9 +4,8 @@
  * Each read counts what it will return before visiting anything, because a
  * RESP array states its length first: the count comes from the meta table
  * or from a stream's last stream_index key (O(1) and O(log n)), never from
- * a walk. The visit then
- * walks a cursor and decodes one record at a time into the read arena,
- * which is reset after each callback. */
+ * a walk. The visit then walks a cursor and decodes one record at a time
+ * into the read arena, which is reset after each callback. */
 #include <inttypes.h>
 #include <string.h>
 
