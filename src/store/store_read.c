@@ -139,8 +139,13 @@ static int store_visit_stream(struct store *s, MDB_txn *txn, MDB_cursor *cur, co
             rc = store_fail_mdb(s, rc, "walking stream_index");
             break;
         }
-        MDB_val ev;
-        rc = mdb_cursor_get(evcur, &id, &ev, MDB_SET);
+        /* A stream written by one client at a time has its events next to
+         * each other in the log: step to the next record and search only
+         * when it is not the one wanted. */
+        MDB_val next, ev;
+        if (i == 0 || mdb_cursor_get(evcur, &next, &ev, MDB_NEXT) != 0 || next.mv_size != id.mv_size ||
+            memcmp(next.mv_data, id.mv_data, id.mv_size) != 0)
+            rc = mdb_cursor_get(evcur, &id, &ev, MDB_SET);
         if (rc != 0) {
             rc = rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "events: indexed event missing")
                                     : store_fail_mdb(s, rc, "reading events");
