@@ -340,8 +340,6 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
         what = "recording the format";
         if ((rc = store_meta_put(txn, s->meta, META_FORMAT, mine, sizeof mine)) != 0)
             goto fail_mdb;
-        if (format != 0)
-            log_info("store format %u upgraded to %u", format, (unsigned)STORE_FORMAT);
     }
     what = "mdb_txn_commit";
     rc = mdb_txn_commit(txn);
@@ -349,6 +347,8 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
         return store_code_from_mdb(rc);
     }
+    if (format != 0 && format != STORE_FORMAT)
+        log_info("store format %u upgraded to %u", format, (unsigned)STORE_FORMAT);
     s->pending = s->committed;
     return 0;
 
