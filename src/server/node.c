@@ -134,7 +134,7 @@ static void node_quiet_raft_tracing(struct node *n)
     if (getenv("LIBRAFT_TRACE") != NULL)
         return;
     n->raft.tracer = NULL;
-    raft_uv_set_tracer(&n->rio.io, NULL);
+    raft_uv_set_tracer(appendq_io(&n->rio), NULL);
 }
 
 int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
@@ -187,29 +187,30 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
         }
     }
 
-    n->rio.io.version = 2;
-    n->rio.io.data = n;
-    rv = raft_uv_init(&n->rio.io, loop, path, &n->rtcp.transport);
+    struct raft_io *io = appendq_io(&n->rio);
+    io->version = 2;
+    io->data = n;
+    rv = raft_uv_init(io, loop, path, &n->rtcp.transport);
     if (rv != 0) {
-        log_error("raft storage in %s: %s", path, n->rio.io.errmsg);
+        log_error("raft storage in %s: %s", path, io->errmsg);
         goto err_after_transport_init;
     }
     /* Never silently move corrupt segments aside: losing log entries that
      * were acknowledged to peers breaks Raft's guarantees. Stop instead. */
-    raft_uv_set_auto_recovery(&n->rio.io, false);
-    raft_uv_set_segment_size(&n->rio.io, NODE_SEGMENT_SIZE);
-    rv = sendq_init(&n->rio, loop);
+    raft_uv_set_auto_recovery(io, false);
+    raft_uv_set_segment_size(io, NODE_SEGMENT_SIZE);
+    rv = appendq_init(&n->rio, loop);
     if (rv != 0) {
-        log_error("raft send queue: %s", uv_strerror(rv));
-        sendq_close(&n->rio);
-        raft_uv_close(&n->rio.io);
+        log_error("raft append and send queues: %s", uv_strerror(rv));
+        appendq_close(&n->rio);
+        raft_uv_close(io);
         goto err_after_transport_init;
     }
 
     fsm_init(&n->fsm, n);
     n->transfer = transfer_new(n);
 
-    rv = raft_init(&n->raft, &n->rio.io, &n->fsm, cfg->id, cfg->raft_address);
+    rv = raft_init(&n->raft, io, &n->fsm, cfg->id, cfg->raft_address);
     if (rv != 0) {
         log_error("raft init: %s", raft_errmsg(&n->raft));
         goto err_after_fsm_init;
@@ -236,8 +237,8 @@ err_after_fsm_init:
     transfer_free(n->transfer);
     n->transfer = NULL;
     fsm_close(&n->fsm);
-    sendq_close(&n->rio);
-    raft_uv_close(&n->rio.io);
+    appendq_close(&n->rio);
+    raft_uv_close(appendq_io(&n->rio));
 err_after_transport_init:
     raft_uv_tcp_close(&n->rtcp.transport);
     raft_tcp_close(&n->rtcp);
@@ -865,8 +866,10 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"state_fetches\":%" PRIu64 ",\"state_fetched_bytes\":%" PRIu64 ",", n->state_fetches,
                n->state_fetched_bytes);
     buf_printf(b, "\"state_copies_served\":%" PRIu64 ",", transfer_served(n->transfer));
-    buf_printf(b, "\"append_messages\":%" PRIu64 ",\"append_messages_sent\":%" PRIu64 ",", n->rio.messages_in,
-               n->rio.messages_out);
+    buf_printf(b, "\"append_messages\":%" PRIu64 ",\"append_messages_sent\":%" PRIu64 ",", n->rio.sendq.messages_in,
+               n->rio.sendq.messages_out);
+    buf_printf(b, "\"log_appends\":%" PRIu64 ",\"log_appends_written\":%" PRIu64 ",", n->rio.appends_in,
+               n->rio.appends_out);
     buf_printf(b, "\"uptime_ms\":%" PRIu64 ",", node_uptime_ms(n));
     buf_printf(b, "\"version\":\"%s\"}", EVENTFLOW_VERSION);
 }
@@ -879,8 +882,8 @@ static void node_raft_close_cb(struct raft *r)
     node_settle(n);
     /* raft_close released io and transport through their close hooks; the
      * structs themselves are ours. */
-    sendq_close(&n->rio);
-    raft_uv_close(&n->rio.io);
+    appendq_close(&n->rio);
+    raft_uv_close(appendq_io(&n->rio));
     raft_uv_tcp_close(&n->rtcp.transport);
     raft_tcp_close(&n->rtcp);
     fsm_close(&n->fsm);

@@ -21,7 +21,7 @@
 #include "eventflow.pb-c.h"
 #include "server/config.h"
 #include "server/raft_tcp.h"
-#include "server/sendq.h"
+#include "server/appendq.h"
 #include "server/served.h"
 #include "server/space.h"
 #include "store/codec.h"
@@ -76,7 +76,7 @@ struct node {
     uv_loop_t *loop;          /* borrowed */
     struct store *store;      /* owned */
     struct raft raft;
-    struct sendq rio;         /* raft_uv's io, AppendEntries coalesced (sendq.h) */
+    struct appendq rio;       /* raft_uv's io: appends per turn (appendq.h), AppendEntries coalesced (sendq.h) */
     struct raft_tcp rtcp;     /* raft_uv_tcp with TCP_NODELAY (raft_tcp.h) */
     struct raft_fsm fsm;
     struct ulid_gen ids;      /* leader's id generator */

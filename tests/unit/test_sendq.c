@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "raftio_fixture.h"
 #include "server/sendq.h"
 
 #define MAX_SENT 16
@@ -130,32 +131,15 @@ static int send_vote(struct orig *o, raft_id id)
     return q.io.send(&q.io, &o->send, &m, orig_cb);
 }
 
-/* One loop turn. sendq's handles do not keep the loop alive (raft's do in
- * eventflowd), so a zero timer stands in for the rest of the server. */
-static void timer_cb(uv_timer_t *t)
-{
-    (void)t;
-}
-
 static void run_turn(void)
 {
-    uv_timer_t t;
-    assert_int_equal(uv_timer_init(&loop, &t), 0);
-    assert_int_equal(uv_timer_start(&t, timer_cb, 0, 0), 0);
-    uv_run(&loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    loop_turn(&loop);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    for (unsigned i = 0; i < MAX_ENTRIES; i++) {
-        entries[i].term = 2;
-        entries[i].type = RAFT_COMMAND;
-        entries[i].buf.base = &payload[i];
-        entries[i].buf.len = 1;
-    }
+    raftio_entries_fill(entries, payload, MAX_ENTRIES);
     n_sent = 0;
     inner_fail = 0;
     inner_closed = 0;
