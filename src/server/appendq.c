@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 
 struct appendq_orig {
@@ -90,9 +91,16 @@ static void submit_held(struct appendq *q)
     q->appends_out++;
     int rv = q->inner_append(appendq_io(q), &b->append, b->entries, b->n_entries, batch_written_cb);
     if (rv != 0) {
-        /* raft treats a failed append like one that failed on disk; the
-         * callbacks must still run once, in order, and not from inside the
-         * raft call that may have led here. */
+        /* raft sees it fail as a write that failed on disk: the callbacks
+         * run once, in order, and not from inside the raft call that may
+         * have led here. raft_uv never took these entries, so its log now
+         * ends before raft's: from here on every append and truncate is
+         * refused with the same error, as raft_uv refuses them once a write
+         * failed (and a restart recovers). */
+        if (q->refused == 0)
+            log_error("raft log append of %u entries refused: %s; refusing log writes until restart",
+                      b->n_entries, raft_strerror(rv));
+        q->refused = rv;
         q->writing--;
         b->status = rv;
         b->next = NULL;
@@ -130,6 +138,8 @@ static int appendq_append(struct raft_io *io, struct raft_io_append *req, const 
                           unsigned n, raft_io_append_cb cb)
 {
     struct appendq *q = (struct appendq *)io; /* io is the sendq's first member, the sendq ours */
+    if (q->refused != 0)
+        return q->refused;
     if (n == 0)
         return q->inner_append(io, req, entries, n, cb);
     q->appends_in++;
@@ -164,6 +174,8 @@ static int appendq_truncate(struct raft_io *io, raft_index index)
 {
     struct appendq *q = (struct appendq *)io;
     const struct appendq_batch *b = q->held;
+    if (q->refused != 0)
+        return q->refused;
     if (b != NULL && b->index_known && index == b->first_index + b->n_entries) {
         q->truncates_skipped++;
         return 0;
@@ -223,6 +235,7 @@ int appendq_init(struct appendq *q, uv_loop_t *loop)
     q->appends_in = q->appends_out = 0;
     q->truncated_at = 0;
     q->truncates_skipped = 0;
+    q->refused = 0;
     q->handles_open = 0;
     rv = sendq_init(&q->sendq, loop);
     if (rv != 0)

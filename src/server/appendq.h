@@ -27,6 +27,10 @@
  * behind its pending appends), and close hands it over before raft_uv
  * closes, so raft_uv settles held appends exactly as it would have.
  *
+ * Should raft_uv refuse an append (it does once a write failed), raft_uv's
+ * log ends before raft's: every later append and truncate is refused with
+ * the same error until the node restarts.
+ *
  * Ownership: the struct embeds the sendq (which embeds the raft_io that
  * raft_uv_init fills in); raft is given appendq_io(). Held batches own
  * their entry arrays; the entries' buffers stay raft's until the
@@ -64,6 +68,7 @@ struct appendq {
     unsigned writing;             /* batches handed over whose callbacks have not run */
     struct appendq_batch *failed; /* refused by the inner append; completed on flush */
     raft_index truncated_at;      /* the last truncate handed to raft_uv, until an append */
+    int refused;                  /* the inner append's error once it refused one; sticky */
     uint64_t appends_in;          /* appends raft asked for */
     uint64_t appends_out;         /* appends handed to raft_uv for them */
     uint64_t truncates_skipped;   /* truncates that named the end of a held batch */

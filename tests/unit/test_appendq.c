@@ -357,6 +357,14 @@ static void test_refused(void **state)
     assert_int_equal(a.status, RAFT_NOSPACE);
     run_turn();
     assert_int_equal(a.calls, 1);
+    /* raft_uv's log now ends before raft's: later log writes are refused
+     * at once, and nothing more reaches raft_uv. */
+    int before = n_calls;
+    struct orig b;
+    assert_int_equal(raft_append(&b, 1), RAFT_NOSPACE);
+    assert_int_equal(raft_truncate(5), RAFT_NOSPACE);
+    assert_int_equal(n_calls, before);
+    assert_int_equal(b.calls, 0);
 }
 
 /* Closing hands what is held to raft_uv, which settles it as its own
