@@ -51,20 +51,14 @@ static void complete_failed(struct appendq *q)
     }
 }
 
-static void appendq_idle_cb(uv_idle_t *h)
-{
-    appendq_flush(h->data);
-}
-
-/* The idle handle makes the loop poll without blocking, so the check
- * handle runs soon. It is on only while a flush has something to do now:
- * while a write is in flight the loop may block, its completion wakes it. */
+/* The loop must not block while a flush has something to do now; while a
+ * write is in flight it may, that write's completion wakes it. */
 static void update_idle(struct appendq *q)
 {
     if (q->failed != NULL || (q->held != NULL && q->writing == 0))
-        uv_idle_start(&q->idle, appendq_idle_cb);
+        turn_end_soon(&q->turn);
     else
-        uv_idle_stop(&q->idle);
+        turn_end_rest(&q->turn);
 }
 
 static void batch_written_cb(struct raft_io_append *append, int status)
@@ -204,9 +198,9 @@ void appendq_flush(struct appendq *q)
     update_idle(q);
 }
 
-static void appendq_check_cb(uv_check_t *h)
+static void appendq_turn_end(void *data)
 {
-    appendq_flush(h->data);
+    appendq_flush(data);
 }
 
 /* raft is closing the io: raft_uv settles what is held as it settles its
@@ -220,8 +214,7 @@ static void appendq_io_close(struct raft_io *io, raft_io_close_cb cb)
         q->failed = b->next;
         batch_complete(b, RAFT_CANCELED);
     }
-    uv_idle_stop(&q->idle);
-    uv_check_stop(&q->check);
+    turn_end_stop(&q->turn);
     q->inner_close(io, cb);
 }
 
@@ -236,7 +229,7 @@ int appendq_init(struct appendq *q, uv_loop_t *loop)
     q->truncated_at = 0;
     q->truncates_skipped = 0;
     q->refused = 0;
-    q->handles_open = 0;
+    q->turn = (struct turn_end){0}; /* appendq_close works whatever fails below */
     rv = sendq_init(&q->sendq, loop);
     if (rv != 0)
         return rv;
@@ -246,20 +239,7 @@ int appendq_init(struct appendq *q, uv_loop_t *loop)
     q->inner_snapshot_put = io->snapshot_put;
     q->inner_close = io->close; /* the sendq's */
 
-    rv = uv_check_init(loop, &q->check);
-    if (rv != 0)
-        return rv;
-    q->handles_open++;
-    rv = uv_idle_init(loop, &q->idle);
-    if (rv != 0)
-        return rv;
-    q->handles_open++;
-    q->check.data = q;
-    q->idle.data = q;
-    /* Neither handle keeps the loop alive on its own: raft's do. */
-    uv_unref((uv_handle_t *)&q->check);
-    uv_unref((uv_handle_t *)&q->idle);
-    rv = uv_check_start(&q->check, appendq_check_cb);
+    rv = turn_end_init(&q->turn, loop, appendq_turn_end, q);
     if (rv != 0)
         return rv;
 
@@ -274,10 +254,6 @@ void appendq_close(struct appendq *q)
 {
     /* raft closed the io first (appendq_io_close), which handed everything
      * held to raft_uv. */
-    if (q->handles_open >= 1)
-        uv_close((uv_handle_t *)&q->check, NULL);
-    if (q->handles_open >= 2)
-        uv_close((uv_handle_t *)&q->idle, NULL);
-    q->handles_open = 0;
+    turn_end_close(&q->turn);
     sendq_close(&q->sendq);
 }

@@ -44,6 +44,7 @@
 #include <uv.h>
 
 #include "server/sendq.h"
+#include "server/turn_end.h"
 
 struct appendq_batch;
 
@@ -61,9 +62,7 @@ struct appendq {
     int (*inner_snapshot_put)(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
                               const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
     void (*inner_close)(struct raft_io *io, raft_io_close_cb cb);
-    uv_check_t check; /* hands the held batch over after the loop's I/O callbacks */
-    uv_idle_t idle;   /* keeps the loop from blocking while a batch could go */
-    int handles_open;
+    struct turn_end turn;         /* hands the held batch over at the end of the turn */
     struct appendq_batch *held;   /* growing; NULL when nothing is held */
     unsigned writing;             /* batches handed over whose callbacks have not run */
     struct appendq_batch *failed; /* refused by the inner append; completed on flush */

@@ -43,11 +43,6 @@ static void batch_complete(struct sendq_batch *b, int status)
     free(b);
 }
 
-static void sendq_idle_cb(uv_idle_t *h)
-{
-    sendq_flush(h->data);
-}
-
 static void batch_sent_cb(struct raft_io_send *send, int status)
 {
     batch_complete(send->data, status);
@@ -79,7 +74,7 @@ static void batch_send(struct sendq *q, size_t i)
         b->status = rv;
         b->next_failed = q->failed;
         q->failed = b;
-        uv_idle_start(&q->idle, sendq_idle_cb);
+        turn_end_soon(&q->turn);
     }
 }
 
@@ -176,7 +171,7 @@ static int sendq_send(struct raft_io *io, struct raft_io_send *req, const struct
     if (b->message.append_entries.n_entries >= SENDQ_MAX_ENTRIES || b->bytes >= SENDQ_MAX_BYTES)
         batch_send(q, (size_t)i);
     else
-        uv_idle_start(&q->idle, sendq_idle_cb);
+        turn_end_soon(&q->turn);
     return 0;
 }
 
@@ -185,12 +180,12 @@ void sendq_flush(struct sendq *q)
     while (q->n_batches > 0)
         batch_send(q, q->n_batches - 1);
     complete_failed(q);
-    uv_idle_stop(&q->idle);
+    turn_end_rest(&q->turn);
 }
 
-static void sendq_check_cb(uv_check_t *h)
+static void sendq_turn_end(void *data)
 {
-    sendq_flush(h->data);
+    sendq_flush(data);
 }
 
 /* raft is closing the io: nothing held will be sent any more. */
@@ -202,8 +197,7 @@ static void sendq_io_close(struct raft_io *io, raft_io_close_cb cb)
         batch_complete(b, RAFT_CANCELED);
     }
     complete_failed(q);
-    uv_idle_stop(&q->idle);
-    uv_check_stop(&q->check);
+    turn_end_stop(&q->turn);
     q->inner_close(io, cb);
 }
 
@@ -216,24 +210,9 @@ int sendq_init(struct sendq *q, uv_loop_t *loop)
     q->batches = NULL;
     q->n_batches = q->cap_batches = 0;
     q->messages_in = q->messages_out = 0;
-    q->handles_open = 0;
     q->failed = NULL;
 
-    rv = uv_check_init(loop, &q->check);
-    if (rv != 0)
-        return rv;
-    q->handles_open++;
-    rv = uv_idle_init(loop, &q->idle);
-    if (rv != 0)
-        return rv;
-    q->handles_open++;
-    q->check.data = q;
-    q->idle.data = q;
-    /* Neither handle keeps the loop alive on its own: raft's do. An active
-     * idle handle still makes the loop poll without blocking. */
-    uv_unref((uv_handle_t *)&q->check);
-    uv_unref((uv_handle_t *)&q->idle);
-    rv = uv_check_start(&q->check, sendq_check_cb);
+    rv = turn_end_init(&q->turn, loop, sendq_turn_end, q);
     if (rv != 0)
         return rv;
 
@@ -245,11 +224,7 @@ int sendq_init(struct sendq *q, uv_loop_t *loop)
 void sendq_close(struct sendq *q)
 {
     /* raft closed the io first (sendq_io_close), which emptied the queue. */
-    if (q->handles_open >= 1)
-        uv_close((uv_handle_t *)&q->check, NULL);
-    if (q->handles_open >= 2)
-        uv_close((uv_handle_t *)&q->idle, NULL);
-    q->handles_open = 0;
+    turn_end_close(&q->turn);
     free(q->batches);
     q->batches = NULL;
     q->cap_batches = 0;

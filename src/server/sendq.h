@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "server/turn_end.h"
+
 struct sendq_batch;
 
 /* A batch is sent early once it holds this many entries or bytes, which
@@ -44,9 +46,7 @@ struct sendq {
     int (*inner_send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *message,
                       raft_io_send_cb cb);
     void (*inner_close)(struct raft_io *io, raft_io_close_cb cb);
-    uv_check_t check; /* flushes after the loop's I/O callbacks */
-    uv_idle_t idle;   /* keeps the loop from blocking while a batch is held */
-    int handles_open;
+    struct turn_end turn; /* flushes at the end of the loop turn */
     struct sendq_batch **batches; /* held batches, at most one per destination */
     size_t n_batches, cap_batches;
     struct sendq_batch *failed; /* refused by the inner send; completed on flush */
