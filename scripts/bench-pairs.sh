@@ -13,14 +13,20 @@
 # line per run and the median ratio per workload. Everything binds
 # 127.0.0.1 on free ports, is stopped by PID and its directory removed.
 #
+# AGAINST=/path/to/another/eventflowd puts that build where Redis was (same
+# NODES, same ADD workload): an A/B of two builds, alternated the same way,
+# reported as this build's throughput over the other's.
+#
 # Env: BUILD (default ./build), NODES (1), PAIRS (5), N (requests per run,
-#      200000), CONNS (50), PIPELINE (empty: none; e.g. 16).
+#      200000), CONNS (50), PIPELINE (empty: none; e.g. 16), AGAINST.
 set -uo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 root="$PWD"
 bin="${BUILD:-$root/build}/src/server/eventflowd"
 [ -x "$bin" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build" >&2; exit 2; }
+against="${AGAINST:-}"
+[ -z "$against" ] || [ -x "$against" ] || { echo "bench-pairs: AGAINST=$against is not an executable" >&2; exit 2; }
 for c in redis-server redis-benchmark redis-cli python3; do
     command -v "$c" >/dev/null || { echo "bench-pairs: $c not found (apt-get install redis-server redis-tools python3)" >&2; exit 2; }
 done
@@ -62,14 +68,15 @@ start_redis() {
     echo "redis-server did not start" >&2; return 1
 }
 
-# start_ours: NODES nodes in one cluster; sets port to the leader's.
+# start_ours [BIN]: NODES nodes of BIN (default this build) in one cluster;
+# sets port to the leader's.
 start_ours() {
-    local d i members="" cports=() rports=()
+    local exe="${1:-$bin}" d i members="" cports=() rports=()
     d="$(mktemp -d /tmp/eventflow-pairs.XXXXXX)"; dirs+=("$d")
     for i in $(seq 1 "$nodes"); do cports[$i]=$(free_port); rports[$i]=$(free_port); done
     for i in $(seq 1 "$nodes"); do members="${members:+$members,}$i@127.0.0.1:${rports[$i]}@127.0.0.1:${cports[$i]}"; done
     for i in $(seq 1 "$nodes"); do
-        "$bin" --id "$i" --port "${cports[$i]}" --raft-address "127.0.0.1:${rports[$i]}" \
+        "$exe" --id "$i" --port "${cports[$i]}" --raft-address "127.0.0.1:${rports[$i]}" \
             --data "$d/n$i" --cluster "$members" >"$d/n$i.log" 2>&1 &
         pids+=($!)
     done
@@ -85,13 +92,21 @@ start_ours() {
 }
 
 echo "# bench-pairs $(date -Is): $(nproc) vCPU $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), nodes=$nodes pairs=$pairs n=$n c=$conns${PIPELINE:+ P=$PIPELINE}, 200-byte events"
-echo "| pair | Redis rand | eventflow rand | ratio | Redis hot | eventflow hot | ratio |"
+base=Redis
+[ -n "$against" ] && base="AGAINST" && echo "# AGAINST: $against"
+echo "| pair | $base rand | eventflow rand | ratio | $base hot | eventflow hot | ratio |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 ratios_rand=() ratios_hot=()
 for pair in $(seq 1 "$pairs"); do
-    start_redis || exit 1
-    read -r r_rand r_rand99 < <(rb "$port" "${redis_rand[@]}")
-    read -r r_hot r_hot99 < <(rb "$port" "${redis_hot[@]}")
+    if [ -n "$against" ]; then
+        start_ours "$against" || exit 1
+        read -r r_rand r_rand99 < <(rb "$port" "${ours_rand[@]}")
+        read -r r_hot r_hot99 < <(rb "$port" "${ours_hot[@]}")
+    else
+        start_redis || exit 1
+        read -r r_rand r_rand99 < <(rb "$port" "${redis_rand[@]}")
+        read -r r_hot r_hot99 < <(rb "$port" "${redis_hot[@]}")
+    fi
     cleanup
     start_ours || exit 1
     read -r o_rand o_rand99 < <(rb "$port" "${ours_rand[@]}")
@@ -104,4 +119,4 @@ for pair in $(seq 1 "$pairs"); do
         "$r_rand" "$r_rand99" "$o_rand" "$o_rand99" "$q_rand" "$r_hot" "$r_hot99" "$o_hot" "$o_hot99" "$q_hot"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-echo "median ratio eventflow/Redis: rand $(median "${ratios_rand[@]}"), hot $(median "${ratios_hot[@]}")"
+echo "median ratio eventflow/$base: rand $(median "${ratios_rand[@]}"), hot $(median "${ratios_hot[@]}")"
