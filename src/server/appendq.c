@@ -138,6 +138,20 @@ static int appendq_append(struct raft_io *io, struct raft_io_append *req, const 
         return q->inner_append(io, req, entries, n, cb);
     q->appends_in++;
     req->cb = cb;
+    size_t bytes = 0;
+    for (unsigned i = 0; i < n; i++)
+        bytes += entries[i].buf.len;
+    if (bytes >= APPENDQ_MAX_BYTES) {
+        /* Large enough to be a batch of its own (raft_uv 0.22.1 gives a
+         * batch larger than a segment a segment of its own): it goes
+         * straight to raft_uv behind what is held, so a held batch stays
+         * within twice this size, and should raft_uv refuse it, raft gets
+         * the answer from its own call and only this request fails. */
+        submit_held(q);
+        q->truncated_at = 0;
+        q->appends_out++;
+        return q->inner_append(io, req, entries, n, cb);
+    }
     if (q->held == NULL) {
         q->held = xcalloc(1, sizeof *q->held);
         q->held->q = q;

@@ -49,7 +49,8 @@
 struct appendq_batch;
 
 /* A held batch is handed over early once it holds this many entries or
- * bytes (raft_uv refuses a batch larger than a segment). */
+ * bytes; an append of this many bytes on its own goes to raft_uv at once,
+ * behind what is held. */
 #define APPENDQ_MAX_ENTRIES 8192
 #define APPENDQ_MAX_BYTES ((size_t)4 << 20)
 

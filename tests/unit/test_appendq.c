@@ -48,6 +48,7 @@ static uv_loop_t loop;
 static struct call calls[MAX_CALLS];
 static int n_calls;
 static int inner_fail; /* what the recorder's append returns */
+static size_t inner_max_bytes; /* larger appends get RAFT_TOOBIG; 0: any size */
 static int inner_closed;
 static int n_callbacks;
 static raft_index next_index; /* raft's: where the next append starts */
@@ -69,6 +70,11 @@ static int recorder_append(struct raft_io *io, struct raft_io_append *req, const
     assert_ptr_equal(io, appendq_io(&q));
     if (inner_fail != 0)
         return inner_fail;
+    size_t bytes = 0;
+    for (unsigned i = 0; i < n; i++)
+        bytes += e[i].buf.len;
+    if (inner_max_bytes != 0 && bytes > inner_max_bytes)
+        return RAFT_TOOBIG;
     struct call *c = record(CALL_APPEND);
     c->n_entries = n;
     c->first_base = e[0].buf.base;
@@ -150,6 +156,7 @@ static int setup(void **state)
     raftio_entries_fill(entries, payload, MAX_ENTRIES);
     n_calls = 0;
     inner_fail = 0;
+    inner_max_bytes = 0;
     inner_closed = 0;
     n_callbacks = 0;
     next_index = 5;
@@ -340,6 +347,40 @@ static void test_large_batch_early(void **state)
     assert_int_equal(b.calls, 1);
 }
 
+/* An append as large as a batch goes to raft_uv at once, behind what is
+ * held, and should raft_uv refuse it, the refusal comes back to raft from
+ * its own call and fails nothing else. */
+static void test_large_append_direct(void **state)
+{
+    (void)state;
+    struct orig a, b, c, d;
+    assert_int_equal(raft_append(&a, 1), 0); /* 5, held */
+    entries[6].buf.len = APPENDQ_MAX_BYTES;
+    assert_int_equal(raft_append(&b, 1), 0); /* 6, large */
+    assert_int_equal(n_calls, 3);
+    assert_int_equal(calls[1].kind, CALL_APPEND);
+    assert_ptr_equal(calls[1].first_base, &payload[5]);
+    assert_int_equal(calls[2].kind, CALL_APPEND);
+    assert_ptr_equal(calls[2].req, &b.append);
+    complete(1, 0);
+    complete(2, 0);
+    assert_true(a.calls == 1 && b.calls == 1 && a.order < b.order);
+
+    inner_max_bytes = APPENDQ_MAX_BYTES - 1;
+    entries[7].buf.len = APPENDQ_MAX_BYTES;
+    assert_int_equal(raft_append(&c, 1), RAFT_TOOBIG);
+    next_index = 7; /* raft discards it and appends another entry there */
+    entries[7].buf.len = 1;
+    assert_int_equal(raft_append(&d, 1), 0);
+    run_turn();
+    assert_int_equal(calls[n_calls - 1].kind, CALL_APPEND);
+    complete(n_calls - 1, 0);
+    assert_int_equal(c.calls, 0);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.status, 0);
+    entries[6].buf.len = 1;
+}
+
 /* An append raft_uv refuses is completed with its error, once, on a later
  * turn, never inside raft's call. */
 static void test_refused(void **state)
@@ -394,6 +435,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncate_inside_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_after_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_batch_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_append_direct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_hands_over, setup, teardown),
     };
