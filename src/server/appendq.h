@@ -22,10 +22,14 @@
  * callback runs, which is after raft_uv's O_DIRECT|O_DSYNC write of it
  * completed; holding an append only delays the callback.
  *
- * Order against raft's other log operations is kept: truncate and
- * snapshot_put hand what is held to raft_uv first (raft_uv orders them
- * behind its pending appends), and close hands it over before raft_uv
- * closes, so raft_uv settles held appends exactly as it would have.
+ * Order against raft's other log operations is kept: a truncate that
+ * deletes entries, and snapshot_put, hand what is held to raft_uv first
+ * (raft_uv orders them behind its pending appends), and close hands it
+ * over before raft_uv closes, so raft_uv settles held appends exactly as
+ * it would have. The truncate raft 0.22.1 makes before every append names
+ * the end of the held batch and deletes nothing: appendq keeps it. An
+ * append of APPENDQ_MAX_BYTES or more goes to raft_uv at once, behind what
+ * is held, and raft gets raft_uv's answer to it directly.
  *
  * Should raft_uv refuse an append (it does once a write failed), raft_uv's
  * log ends before raft's: every later append and truncate is refused with
