@@ -8,15 +8,19 @@
 # Node settings are in cluster/node{1,2,3}.env; data goes to
 # ${EVENTFLOW_DATA:-./data}/node{1,2,3}, logs to ${EVENTFLOW_DATA:-./data}/node{1,2,3}.log.
 # Clients: 127.0.0.1:6543, :6544, :6545 (any node; writes redirect with -MOVED).
+# EVENTFLOWD=/path/to/eventflowd starts that binary instead of installing
+# and building ./build (tests/integration/test_quickstart.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${EVENTFLOW_DATA:-./data}"
-bin=./build/src/server/eventflowd
+bin="${EVENTFLOWD:-./build/src/server/eventflowd}"
 
 start() {
-    bash scripts/setup.sh
-    [ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
-    ninja -C build >/dev/null
+    if [ -z "${EVENTFLOWD:-}" ]; then
+        bash scripts/setup.sh
+        [ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
+        ninja -C build >/dev/null
+    fi
     mkdir -p "$data"
     for i in 1 2 3; do
         pidf="$data/node$i.pid"
@@ -34,12 +38,13 @@ start() {
         echo $! >"$pidf"
         echo "node $i: pid $!, clients 127.0.0.1:$((6542 + i)), log $data/node$i.log"
     done
+    # Up means a leader that takes writes: elected, and its first entry of
+    # its term applied (before that it answers -TRYAGAIN).
     for _ in $(seq 1 100); do
-        if redis-cli -p 6543 STATUS 2>/dev/null | grep -q '"leader_id":[1-9]'; then
-            echo "cluster up. try:"
-            echo "  redis-cli -p 6543 ADD '{\"stream\":\"accounts-1\",\"version\":0,\"events\":[{\"type\":\"AccountOpened\",\"data\":{\"id\":1}}]}'"
+        if redis-cli -p 6543 CLUSTER STATUS 2>/dev/null | grep -q '"state":"leader"[^}]*"ready":true'; then
+            echo "cluster up. try (-c follows a write's -MOVED redirect to the leader):"
+            echo "  redis-cli -c -p 6543 ADD '{\"stream\":\"accounts-1\",\"version\":0,\"events\":[{\"type\":\"AccountOpened\",\"data\":{\"id\":1}}]}'"
             echo "  redis-cli -p 6544 GET '{\"stream\":\"accounts-1\"}'"
-            echo "  redis-cli -c -p 6545 ADD ...      (-c follows the redirect to the leader)"
             return 0
         fi
         sleep 0.1
