@@ -291,13 +291,18 @@ EF_API int eventflow_node_status(struct eventflow_client *c, const char *address
  * frees *out. Errors as eventflow_node_status. */
 EF_API int eventflow_cluster_status(struct eventflow_client *c, struct eventflow_status_list *out);
 
-/* CLUSTER MEMBERS: the configuration. The caller frees *out. */
+/* CLUSTER MEMBERS: the configuration as the node the read preference
+ * picks has it (the leader by default), possibly a change not yet
+ * committed (each member's `committed` says). The caller frees *out. */
 EF_API int eventflow_cluster_members(struct eventflow_client *c, struct eventflow_member_list *out);
 
 /* Membership changes, sent to the leader; one change at a time in the
  * cluster (a change in progress is waited out until the deadline). They
  * are not idempotent: if the outcome is unknown they fail with
- * EF_EUNKNOWN; check eventflow_cluster_members.
+ * EF_EUNKNOWN, and the change may still take effect once a quorum holds
+ * it: the outcome is the leader's eventflow_cluster_members list once its
+ * members say committed (with the default read preference the leader
+ * answers; a follower's list can be older).
  * Errors: EF_EINVAL (bad argument, or refused by the server: id or address
  * in use, no such member...; the message has the server's words),
  * EF_EAUTH, EF_EUNAVAILABLE, EF_EUNKNOWN, EF_ESERVER, EF_EPROTO. */

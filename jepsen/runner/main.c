@@ -448,6 +448,7 @@ int main(int argc, char **argv)
     nemesis_heal_all(nem);
     if (wait_leader(&c, 30) != 0)
         fprintf(stderr, "runner: no leader within 30 s after healing\n");
+    nemesis_reconcile_members(nem);
     nemesis_idle(nem, o.recovery_s * 1000, &interrupted);
     workload_stop();
     workload_running = false;

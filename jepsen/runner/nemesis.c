@@ -69,6 +69,9 @@ struct nemesis {
     int n_enabled;
     struct eventflow_client *admin; /* membership changes */
     bool demoted[CLUSTER_MAX + 1];
+    /* Per slot: the id of a removal whose outcome was unknown and which
+     * did not look taken at the time (0: none); settled after healing. */
+    uint64_t unsettled_removal[CLUSTER_MAX + 1];
 };
 
 static void sleep_ms(int ms)
@@ -322,6 +325,87 @@ static bool is_member_id(struct nemesis *n, uint64_t id)
     return found;
 }
 
+/* Kill a removed member and delete its data directory; its next start
+ * joins as a new member. */
+static void wipe_slot(struct nemesis *n, int victim)
+{
+    struct slot *s = &n->c->slots[victim];
+    cluster_wipe(n->c, victim);
+    n->demoted[victim] = false; /* the new directory joins as a voter */
+    /* The checker starts a new session epoch for this address. */
+    json_t *addr = json_array();
+    json_array_append_new(addr, json_string(s->client_addr));
+    history_nemesis("wipe", "start", addr, "%s killed, data directory deleted; it rejoins as id %" PRIu64, s->name,
+                    s->id);
+}
+
+/* The ids of the configuration the leader reports once it is committed
+ * (no change pending), into ids[]; their count, or -1 when no leader
+ * answered with one within timeout_ms. Only the leader's answer settles
+ * it: a follower cut off from the leader still shows the configuration it
+ * last heard of as committed. */
+static int committed_configuration(struct nemesis *n, uint64_t *ids, int cap, int timeout_ms)
+{
+    struct cluster *c = n->c;
+    for (int waited = 0;; waited += 500) {
+        int leader = cluster_leader(c);
+        struct resp_value v;
+        char err[256];
+        if (leader != 0 && rawresp_call(c->slots[leader].client_addr, "CLUSTER MEMBERS", NULL, 3000, &v, err,
+                                        sizeof err) == 0) {
+            int k = v.type == RESP_T_ARRAY && v.n > 0 ? 0 : -1;
+            for (size_t i = 0; k >= 0 && i < v.n; i++) {
+                json_t *m = v.elems[i].str ? json_loadb(v.elems[i].str, v.elems[i].len, 0, NULL) : NULL;
+                if (m == NULL || !json_is_true(json_object_get(m, "committed")) || k == cap)
+                    k = -1;
+                else
+                    ids[k++] = (uint64_t)json_integer_value(json_object_get(m, "id"));
+                json_decref(m);
+            }
+            resp_value_free(&v);
+            if (k >= 0)
+                return k;
+        }
+        if (waited >= timeout_ms)
+            return -1;
+        nemesis_idle(n, 500, NULL);
+    }
+}
+
+void nemesis_reconcile_members(struct nemesis *n)
+{
+    struct cluster *c = n->c;
+    bool any = false;
+    for (int i = 1; i <= c->cfg.n; i++)
+        any = any || (n->unsettled_removal[i] != 0 && n->unsettled_removal[i] == c->slots[i].id);
+    if (!any)
+        return;
+    uint64_t ids[2 * CLUSTER_MAX];
+    int k = committed_configuration(n, ids, (int)(sizeof ids / sizeof ids[0]), 30000);
+    if (k < 0) {
+        history_nemesis("member", "stop", NULL, "no leader reported a committed configuration within 30 s");
+        return;
+    }
+    for (int i = 1; i <= c->cfg.n; i++) {
+        struct slot *s = &c->slots[i];
+        /* A later removal of the slot (a wipe) gave it a new id. */
+        bool unsettled = n->unsettled_removal[i] != 0 && n->unsettled_removal[i] == s->id;
+        n->unsettled_removal[i] = 0;
+        bool listed = false;
+        for (int j = 0; j < k; j++)
+            listed = listed || ids[j] == s->id;
+        if (!unsettled || listed)
+            continue;
+        history_nemesis("member", "stop", names1(n, i),
+                        "%s (id %" PRIu64 ") is not in the committed configuration: its removal took effect", s->name,
+                        s->id);
+        wipe_slot(n, i);
+        int rc = cluster_start(c, i);
+        history_nemesis("member", "stop", names1(n, i), "%s started empty as id %" PRIu64 " with --join: %s",
+                        s->name, s->id, rc == 0 ? "started" : "could not start");
+    }
+}
+
 static void start_member(struct nemesis *n, struct active *a)
 {
     struct cluster *c = n->c;
@@ -363,16 +447,13 @@ static void start_member(struct nemesis *n, struct active *a)
         bool removed = rc == EF_OK || (rc == EF_EUNKNOWN && !is_member_id(n, old));
         history_nemesis("member", "start", names1(n, victim), "remove %s (id %" PRIu64 "): %s %s%s", s->name, old,
                         eventflow_err_name(rc), why, rc == EF_EUNKNOWN ? (removed ? " (it is gone)" : " (still a member)") : "");
-        if (!removed)
+        if (!removed) {
+            if (rc == EF_EUNKNOWN)
+                n->unsettled_removal[victim] = old;
             return;
-        cluster_wipe(c, victim);
-        n->demoted[victim] = false; /* the new directory joins as a voter */
+        }
+        wipe_slot(n, victim);
         a->member_done = true;
-        /* The checker starts a new session epoch for this address. */
-        json_t *addr = json_array();
-        json_array_append_new(addr, json_string(s->client_addr));
-        history_nemesis("wipe", "start", addr, "%s killed, data directory deleted; it rejoins as id %" PRIu64,
-                        s->name, s->id);
         break;
     }
     }

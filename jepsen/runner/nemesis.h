@@ -51,6 +51,15 @@ void nemesis_run(struct nemesis *n, int64_t end_ns, const atomic_bool *stop);
  * disks, membership; start every node that should run. */
 void nemesis_heal_all(struct nemesis *n);
 
+/* After healing: a removal whose outcome was unknown, and which did not
+ * look taken when the nemesis checked, may have taken effect since (it
+ * commits once a quorum holds it). If the leader's committed
+ * configuration lacks that id, the slot was removed: it is wiped and joins
+ * again as a new member, as after any removal, so the final convergence
+ * check covers it. Logs what it found in the history; does nothing when
+ * no removal was left unsettled. */
+void nemesis_reconcile_members(struct nemesis *n);
+
 /* Sleep ms in small steps, reaping exited nodes meanwhile; returns early
  * once *stop is set. */
 void nemesis_idle(struct nemesis *n, int ms, const atomic_bool *stop);

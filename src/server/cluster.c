@@ -233,7 +233,12 @@ static void change_reply_error(struct change_req *r, int rv, const char *what)
         break;
     case RAFT_NOTLEADER:
     case RAFT_LEADERSHIPLOST:
-        resp_write_errorf(out, "UNKNOWN leadership was lost during %s; check CLUSTER MEMBERS", what);
+        /* The entry may still commit under the next leader: only that
+         * leader's configuration, once committed, tells. */
+        resp_write_errorf(out,
+                          "UNKNOWN leadership was lost during %s; it may still take effect: check CLUSTER MEMBERS "
+                          "on the leader until it says committed",
+                          what);
         break;
     case RAFT_DUPLICATEID:
         resp_write_error(out, "member id already in use");
