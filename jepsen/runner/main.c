@@ -12,7 +12,9 @@
  *   2. mounts a tmpfs per node and starts the nodes (cluster.c);
  *   3. runs the workload threads (workload.c) and, on this thread, the
  *      nemesis schedule (nemesis.c) until the time limit;
- *   4. heals everything, lets the workload run a little longer, stops it;
+ *   4. heals everything, settles membership changes whose outcome was
+ *      unknown (nemesis_reconcile_members), lets the workload run a little
+ *      longer, stops it;
  *   5. waits for the nodes to converge and dumps each node's whole log,
  *      CHECKSUM, EVENTCOUNT and STATUS into DIR/final/;
  *   6. stops the nodes and unmounts. History: DIR/history.jsonl; node
