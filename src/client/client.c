@@ -326,13 +326,14 @@ int ef_call_run(struct eventflow_client *c, const struct ef_call *call, struct r
             c->call_no++; /* a new round: nodes that failed may be tried again */
         }
     }
+    char cause[sizeof c->err];
     if (st.maybe_applied)
         return ef_fail(c, EF_EUNKNOWN,
                        "outcome unknown: an attempt may have been applied and no retry settled it "
                        "within %d ms (last: %s)",
-                       c->retry_deadline_ms, c->err);
+                       c->retry_deadline_ms, ef_error_cause(c->err, cause, sizeof cause));
     return ef_fail(c, EF_EUNAVAILABLE, "no node could serve the request within %d ms (last: %s)",
-                   c->retry_deadline_ms, c->err);
+                   c->retry_deadline_ms, ef_error_cause(c->err, cause, sizeof cause));
 }
 
 /* Run a call whose answer must not be an error reply. */

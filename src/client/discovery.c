@@ -335,8 +335,10 @@ int ef_view_refresh(struct eventflow_client *c, int64_t deadline_ms)
             break;
     }
     free(ask);
+    char cause[sizeof c->err];
     if (!answered)
-        return ef_fail(c, EF_EUNAVAILABLE, "no node answered (last: %s)", c->err);
+        return ef_fail(c, EF_EUNAVAILABLE, "no node answered (last: %s)",
+                       ef_error_cause(c->err, cause, sizeof cause));
     c->view_stale = false;
     return EF_OK;
 }
@@ -378,6 +380,7 @@ int ef_route(struct eventflow_client *c, enum ef_route route, int64_t deadline_m
     }
     enum eventflow_read_preference pref =
         route == EF_ROUTE_LEADER ? EF_READ_LEADER : c->read_preference;
+    char cause[sizeof c->err];
     switch (pref) {
     case EF_READ_LEADER:
         if (c->leader < 0)
@@ -393,14 +396,16 @@ int ef_route(struct eventflow_client *c, enum ef_route route, int64_t deadline_m
             return c->reader;
         if (c->leader >= 0 && usable(c, c->leader))
             return c->leader; /* no follower answers: the leader has the data too */
-        return ef_fail(c, EF_EUNAVAILABLE, "no node could serve the read (last: %s)", c->err);
+        return ef_fail(c, EF_EUNAVAILABLE, "no node could serve the read (last: %s)",
+                       ef_error_cause(c->err, cause, sizeof cause));
     case EF_READ_ANY:
         if (c->reader >= 0 && usable(c, c->reader))
             return c->reader;
         c->reader = pick_reader(c, -1);
         if (c->reader >= 0)
             return c->reader;
-        return ef_fail(c, EF_EUNAVAILABLE, "no node could serve the read (last: %s)", c->err);
+        return ef_fail(c, EF_EUNAVAILABLE, "no node could serve the read (last: %s)",
+                       ef_error_cause(c->err, cause, sizeof cause));
     }
     return ef_fail(c, EF_EINVAL, "unknown read preference");
 }

@@ -137,10 +137,11 @@ static void expire(struct eventflow_pipeline *p)
                 continue;
             }
             int code = r->maybe_applied ? EF_EUNKNOWN : EF_EUNAVAILABLE;
+            char cause[sizeof p->c->err];
             ef_fail(p->c, code, "pipelined append %s within the retry deadline (last: %s)",
                     r->maybe_applied ? "may have been applied; no retry settled it"
                                      : "found no leader",
-                    p->c->err);
+                    ef_error_cause(p->c->err, cause, sizeof cause));
             complete(p, r, code, NULL);
         }
         *queues[k] = keep;

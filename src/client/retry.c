@@ -87,6 +87,25 @@ int ef_reply_error_code(const char *text)
     return upper ? EF_ESERVER : EF_EINVAL;
 }
 
+const char *ef_error_cause(const char *msg, char *out, size_t cap)
+{
+    static const char mark[] = " (last: ";
+    const char *s = msg;
+    size_t len = strlen(msg);
+    const char *p;
+    /* Each layer is "<text> (last: <inner>)": peel while the rest ends in
+     * the layer's own closing parenthesis. */
+    while ((p = strstr(s, mark)) != NULL && len > 0 && s[len - 1] == ')') {
+        size_t skip = (size_t)(p - s) + sizeof mark - 1;
+        if (skip + 1 > len)
+            break;
+        len -= skip + 1;
+        s += skip;
+    }
+    snprintf(out, cap, "%.*s", (int)len, s);
+    return out;
+}
+
 int ef_backoff_ms(unsigned attempt, int base_ms, int cap_ms, uint64_t random)
 {
     if (attempt == 0 || base_ms <= 0 || cap_ms <= 0)

@@ -3,7 +3,8 @@
  * Three pure pieces, kept apart from the I/O so they can be unit-tested:
  *   - what a reply means for routing (ef_reply_classify), from the first
  *     word of an error: MOVED, NOLEADER, TRYAGAIN, UNKNOWN...;
- *   - which EF_E* code a final error reply becomes (ef_reply_error_code);
+ *   - which EF_E* code a final error reply becomes (ef_reply_error_code),
+ *     and what cause a given-up message names (ef_error_cause);
  *   - how long to wait before the next attempt (ef_backoff_ms): exponential
  *     with "equal jitter", so clients that failed together do not retry in
  *     lockstep, yet never retry at once;
@@ -35,6 +36,15 @@ enum ef_reply_class ef_reply_classify(const struct resp_value *v, char *moved_to
 /* The EF_E* code of an error reply text ("concurrent stream modification"
  * -> EF_ECONFLICT, "unauthorized" -> EF_EAUTH...). */
 int ef_reply_error_code(const char *text);
+
+/* The failure a message that gave up names, without the wrappers: the
+ * loops that give up say "... (last: <cause>)", and a loop that gives up
+ * right after another one would otherwise wrap the first one's message
+ * ("no node answered (last: no node answered (last: ...))"). Copies into
+ * out (cap bytes) what follows the innermost "(last: ", without the
+ * closing parentheses of the layers peeled; a message without the suffix
+ * is copied whole. Returns out. */
+const char *ef_error_cause(const char *msg, char *out, size_t cap);
 
 /* Backoff before attempt `attempt` (1 = the first retry): min(cap,
  * base * 2^(attempt-1)) = d, then a value in [d/2, d] picked by `random`. */

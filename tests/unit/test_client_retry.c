@@ -167,12 +167,45 @@ static void test_rng(void **state)
     assert_in_range(ones, 32000 - 1000, 32000 + 1000);
 }
 
+static const char *cause(const char *msg)
+{
+    static char out[512];
+    return ef_error_cause(msg, out, sizeof out);
+}
+
+/* A message that gives up names the failure under it once, however many
+ * loops gave up in turn. */
+static void test_error_cause(void **state)
+{
+    (void)state;
+    assert_string_equal(cause("10.0.0.3:6543: connect: Connection refused"),
+                        "10.0.0.3:6543: connect: Connection refused");
+    assert_string_equal(cause("no node answered (last: 10.0.0.3:6543: connect: Connection refused)"),
+                        "10.0.0.3:6543: connect: Connection refused");
+    assert_string_equal(cause("no node answered (last: no node answered (last: 10.0.0.3:6543: connect: "
+                              "Connection refused))"),
+                        "10.0.0.3:6543: connect: Connection refused");
+    /* The cause's own parentheses stay. */
+    assert_string_equal(cause("no node answered (last: 10.0.0.2:6543: -FULL the disk is nearly full (map "
+                              "size 64 MiB))"),
+                        "10.0.0.2:6543: -FULL the disk is nearly full (map size 64 MiB)");
+    assert_string_equal(cause("a (b)"), "a (b)");
+    /* Not a layer: the marker without its closing parenthesis at the end. */
+    assert_string_equal(cause("x (last: y"), "x (last: y");
+    assert_string_equal(cause(" (last: )"), "");
+    assert_string_equal(cause(""), "");
+    /* Truncated to the buffer. */
+    char small[6];
+    assert_string_equal(ef_error_cause("no node answered (last: abcdefgh)", small, sizeof small), "abcde");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classify),        cmocka_unit_test(test_error_codes),
         cmocka_unit_test(test_strerror),        cmocka_unit_test(test_backoff_schedule),
         cmocka_unit_test(test_backoff_jitter),  cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_error_cause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
