@@ -344,16 +344,23 @@ static void wipe_slot(struct nemesis *n, int victim)
  * answered with one within timeout_ms. Only the leader's answer settles
  * it: a follower cut off from the leader still shows the configuration it
  * last heard of as committed. */
-static int committed_configuration(struct nemesis *n, uint64_t *ids, int cap, int timeout_ms)
+static int committed_configuration(struct nemesis *n, uint64_t *ids, int cap, int timeout_ms, char *why,
+                                   size_t whylen)
 {
     struct cluster *c = n->c;
     for (int waited = 0;; waited += 500) {
         int leader = cluster_leader(c);
         struct resp_value v;
         char err[256];
-        if (leader != 0 && rawresp_call(c->slots[leader].client_addr, "CLUSTER MEMBERS", NULL, 3000, &v, err,
-                                        sizeof err) == 0) {
+        if (leader == 0) {
+            snprintf(why, whylen, "no node reports itself leader");
+        } else if (rawresp_call(c->slots[leader].client_addr, "CLUSTER MEMBERS", NULL, 3000, &v, err, sizeof err) !=
+                   0) {
+            snprintf(why, whylen, "CLUSTER MEMBERS on %s: %s", c->slots[leader].name, err);
+        } else {
             int k = v.type == RESP_T_ARRAY && v.n > 0 ? 0 : -1;
+            snprintf(why, whylen, "CLUSTER MEMBERS on %s: %s", c->slots[leader].name,
+                     k < 0 ? "not a list of members" : "a change is not committed yet");
             for (size_t i = 0; k >= 0 && i < v.n; i++) {
                 json_t *m = v.elems[i].str ? json_loadb(v.elems[i].str, v.elems[i].len, 0, NULL) : NULL;
                 if (m == NULL || !json_is_true(json_object_get(m, "committed")) || k == cap)
@@ -381,9 +388,11 @@ void nemesis_reconcile_members(struct nemesis *n)
     if (!any)
         return;
     uint64_t ids[2 * CLUSTER_MAX];
-    int k = committed_configuration(n, ids, (int)(sizeof ids / sizeof ids[0]), 30000);
+    char why[512];
+    int k = committed_configuration(n, ids, (int)(sizeof ids / sizeof ids[0]), 30000, why, sizeof why);
     if (k < 0) {
-        history_nemesis("member", "stop", NULL, "no leader reported a committed configuration within 30 s");
+        history_nemesis("member", "stop", NULL, "no leader reported a committed configuration within 30 s (last: %s)",
+                        why);
         return;
     }
     for (int i = 1; i <= c->cfg.n; i++) {
