@@ -43,7 +43,7 @@ int ef_reply_error_code(const char *text);
  * ("no node answered (last: no node answered (last: ...))"). Copies into
  * out (cap bytes) what follows the innermost "(last: ", without the
  * closing parentheses of the layers peeled; a message without the suffix
- * is copied whole. Returns out. */
+ * is copied whole, truncated to cap - 1 bytes (cap > 0). Returns out. */
 const char *ef_error_cause(const char *msg, char *out, size_t cap);
 
 /* Backoff before attempt `attempt` (1 = the first retry): min(cap,
