@@ -379,12 +379,19 @@ static int committed_configuration(struct nemesis *n, uint64_t *ids, int cap, in
     }
 }
 
+/* Whether slot i still holds the id of a removal left unsettled (a later
+ * removal of the slot, a wipe, gave it a new id). */
+static bool unsettled(const struct nemesis *n, int i)
+{
+    return n->unsettled_removal[i] != 0 && n->unsettled_removal[i] == n->c->slots[i].id;
+}
+
 void nemesis_reconcile_members(struct nemesis *n)
 {
     struct cluster *c = n->c;
     bool any = false;
     for (int i = 1; i <= c->cfg.n; i++)
-        any = any || (n->unsettled_removal[i] != 0 && n->unsettled_removal[i] == c->slots[i].id);
+        any = any || unsettled(n, i);
     if (!any)
         return;
     uint64_t ids[2 * CLUSTER_MAX];
@@ -397,13 +404,12 @@ void nemesis_reconcile_members(struct nemesis *n)
     }
     for (int i = 1; i <= c->cfg.n; i++) {
         struct slot *s = &c->slots[i];
-        /* A later removal of the slot (a wipe) gave it a new id. */
-        bool unsettled = n->unsettled_removal[i] != 0 && n->unsettled_removal[i] == s->id;
+        bool removal_left = unsettled(n, i);
         n->unsettled_removal[i] = 0;
         bool listed = false;
         for (int j = 0; j < k; j++)
             listed = listed || ids[j] == s->id;
-        if (!unsettled || listed)
+        if (!removal_left || listed)
             continue;
         history_nemesis("member", "stop", names1(n, i),
                         "%s (id %" PRIu64 ") is not in the committed configuration: its removal took effect", s->name,
