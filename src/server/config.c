@@ -37,6 +37,7 @@ enum {
     OPT_HEARTBEAT_TIMEOUT,
     OPT_MAX_STALENESS,
     OPT_LOG_LEVEL,
+    OPT_CPU_AFFINITY,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -87,6 +88,8 @@ static const struct option_desc option_descs[] = {
     {"max-staleness", OPT_MAX_STALENESS, "MAX_STALENESS", "MS",
      "refuse local reads (-STALE) after this long without contact with a leader; 0 = never (default 5000)"},
     {"log-level", OPT_LOG_LEVEL, "LOG_LEVEL", "LEVEL", "debug, info, warn or error (default info)"},
+    {"cpu-affinity", OPT_CPU_AFFINITY, "CPU_AFFINITY", "off|disk|LIST",
+     "CPUs of the loop thread: a list (0,2-3), or disk: those taking the data disk's interrupts (default off)"},
     {"help", OPT_HELP, NULL, NULL, "print this help"},
     {"version", OPT_VERSION, NULL, NULL, "print the version"},
 };
@@ -370,6 +373,12 @@ static int config_set(struct config *cfg, int code, const char *val, const char 
         if (lvl < 0)
             return config_fail(err, errlen, "%s: unknown log level '%s'", src, val);
         cfg->log_level = lvl;
+        return 0;
+    }
+    case OPT_CPU_AFFINITY: {
+        char why[160];
+        if (affinity_parse(val, &cfg->cpu_affinity, why, sizeof why) != 0)
+            return config_fail(err, errlen, "%s: %s", src, why);
         return 0;
     }
     default:

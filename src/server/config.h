@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "server/affinity.h"
 #include "store/codec.h"
 
 #define CONFIG_ADDR_MAX 256
@@ -50,6 +51,7 @@ struct config {
     unsigned heartbeat_timeout_ms;
     unsigned max_staleness_ms;  /* refuse local reads after this long without a leader; 0 = never */
     int log_level;
+    struct affinity_spec cpu_affinity; /* default off */
 };
 
 /* Parse argv and the environment into cfg. Returns 0 on success, 1 if

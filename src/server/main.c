@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "server/affinity.h"
 #include "server/config.h"
 #include "server/node.h"
 #include "server/server.h"
@@ -95,6 +96,9 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     if (node_init(&d.node, &d.cfg, &d.loop) != 0)
         goto err_loop;
+    /* After node_init, which created the data directory "disk" looks at. */
+    if (affinity_apply(&d.cfg.cpu_affinity, d.cfg.data_dir, &d.loop) != 0)
+        goto err_node;
     if (server_init(&d.server, &d.cfg, &d.node, &d.loop) != 0)
         goto err_node;
     daemon_current = &d;
