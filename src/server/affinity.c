@@ -197,16 +197,6 @@ int affinity_apply(const struct affinity_spec *spec, const char *data_dir, uv_lo
 {
     if (spec->mode == AFFINITY_OFF)
         return 0;
-    /* libuv creates its pool's threads on the first request, from the
-     * calling thread, whose CPU set they inherit: queue one before
-     * pinning. The request completes on a later loop turn. */
-    static uv_work_t pool_start;
-    int rv = uv_queue_work(loop, &pool_start, pool_start_work, pool_start_done);
-    if (rv != 0) {
-        log_error("cannot start the thread pool before pinning the loop thread: %s", uv_strerror(rv));
-        return -1;
-    }
-
     cpu_set_t allowed, want;
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
         log_error("sched_getaffinity: %s", strerror(errno));
@@ -241,6 +231,15 @@ int affinity_apply(const struct affinity_spec *spec, const char *data_dir, uv_lo
                      want_s, allowed_s);
             return 0;
         }
+    }
+    /* libuv creates its pool's threads on the first request, from the
+     * calling thread, whose CPU set they inherit: queue one before
+     * pinning. The request completes on a later loop turn. */
+    static uv_work_t pool_start;
+    int rv = uv_queue_work(loop, &pool_start, pool_start_work, pool_start_done);
+    if (rv != 0) {
+        log_error("cannot start the thread pool before pinning the loop thread: %s", uv_strerror(rv));
+        return -1;
     }
     rv = pthread_setaffinity_np(pthread_self(), sizeof want, &want);
     if (rv != 0) {

@@ -9,9 +9,9 @@
  * that process's time slice to end. Measured with a client busy on that
  * CPU: 225 us median, 535 us p90 between the flush completing and the
  * loop seeing the write done, against about 100 us on the device
- * (docs/benchmarks.md). The loop thread
- * sleeps between its short turns, so when it is the process on the
- * interrupt CPU the kworker runs almost at once. A single-queue disk
+ * (docs/benchmarks.md). The loop thread sleeps between its short turns,
+ * so when it is the process on the interrupt CPU the kworker runs almost
+ * at once. A single-queue disk
  * delivers its interrupts to one CPU; a multi-queue disk (NVMe) completes
  * on the submitting CPU and needs nothing.
  *
