@@ -23,9 +23,12 @@
 #include "store/store_internal.h"
 
 #define STORE_DEFAULT_MAP_SIZE ((size_t)64 << 30)
-#define STORE_DEFAULT_DEDUP_WINDOW 1048576
 /* Longest idempotency key, as the codec enforces. */
 #define STORE_KEY_MAX 64
+/* Keys forgotten per new key at most, once over the window: after the
+ * window was lowered the excess goes a few at a time, never in one long
+ * apply. */
+#define STORE_DEDUP_EVICT_MAX 4
 
 /* Free space store_space_check insists on, whatever the entry's size. */
 #define STORE_SPACE_MARGIN ((size_t)1 << 20)
@@ -181,6 +184,8 @@ static const char META_CHECKSUM[] = "checksum";
 static const char META_LAST_ID[] = "last_id";
 static const char META_FORMAT[] = "format";
 static const char META_DEDUP[] = "dedup_count";
+static const char META_DEDUP_WINDOW[] = "dedup_window";
+static const char META_CLUSTER_ID[] = "cluster_id";
 
 static MDB_val store_meta_key(const char *name)
 {
@@ -206,9 +211,11 @@ static int store_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, void *out
 
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
 {
-    uint8_t applied[8], events[8], streams[8], sum[4], dedup[8];
+    uint8_t applied[8], events[8], streams[8], sum[4], dedup[8], window[8];
     int rc;
     if ((rc = store_meta_get(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_DEDUP_WINDOW, window, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_CLUSTER_ID, m->cluster_id, STORE_CLUSTER_ID_BYTES)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_APPLIED, applied, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_EVENTS, events, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_STREAMS, streams, 8)) != 0 ||
@@ -219,6 +226,7 @@ int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
     m->event_count = be64_get(events);
     m->stream_count = be64_get(streams);
     m->dedup_count = be64_get(dedup);
+    m->dedup_window = be64_get(window);
     m->checksum = (uint32_t)sum[0] << 24 | (uint32_t)sum[1] << 16 | (uint32_t)sum[2] << 8 | sum[3];
     return 0;
 }
@@ -257,6 +265,16 @@ static int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *
         (rc = store_meta_put(txn, dbi, META_STREAMS, streams, 8)) != 0 ||
         (rc = store_meta_put(txn, dbi, META_CHECKSUM, sum, 4)) != 0 ||
         (rc = store_meta_put(txn, dbi, META_LAST_ID, m->last_id, ULID_BYTES)) != 0)
+        return rc;
+    /* Absent until recorded (absent reads as zero), and never unset. */
+    if (m->dedup_window != 0) {
+        uint8_t window[8];
+        be64_put(window, m->dedup_window);
+        if ((rc = store_meta_put(txn, dbi, META_DEDUP_WINDOW, window, 8)) != 0)
+            return rc;
+    }
+    if (store_cluster_id_set(m) &&
+        (rc = store_meta_put(txn, dbi, META_CLUSTER_ID, m->cluster_id, STORE_CLUSTER_ID_BYTES)) != 0)
         return rc;
     return 0;
 }
@@ -417,7 +435,6 @@ int store_open(const struct store_options *opts, struct store **out, char *err, 
     struct store *s = xcalloc(1, sizeof *s);
     s->dir = xstrdup(opts->dir);
     s->map_size = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE;
-    s->dedup_window = opts->dedup_window ? opts->dedup_window : STORE_DEFAULT_DEDUP_WINDOW;
     s->min_free = opts->min_free;
     store_arena_init(&s->apply_arena);
     store_arena_init(&s->read_arena);
@@ -613,7 +630,19 @@ static int store_event_put(struct store *s, const Eventflow__StoredEvent *se, MD
 
 /* ---- idempotency keys ------------------------------------------------------ */
 
-/* Keys are checked before the expected version: a retried ADD whose first
+/* A key makes a write safe to retry: an ADD whose keys were all applied
+ * before, each with this very event, is answered with the events written
+ * then and writes nothing. "This very event": the same stream, type, data
+ * and metadata (kind and bytes; JSON as its compact text, keys in the order
+ * sent), causation and correlation ids as sent, and the same expected
+ * version, at the same place in an ADD of as many events. The stored event
+ * is compared field by field (it is read anyway, to answer the retry); what
+ * it cannot tell, the expected version and the ADD's shape, the key's
+ * DedupRecord holds. Any other use of an applied key is refused (KEY_REUSE)
+ * and writes nothing, however many of the ADD's keys are new: answering it
+ * as a retry would tell the client that a write it never made was made.
+ *
+ * Keys are checked before the expected version: a retried ADD whose first
  * attempt was applied must get the first attempt's result, even though the
  * stream has moved on since. */
 static bool store_has_keys(const Eventflow__AddCommand *add)
@@ -641,66 +670,140 @@ static bool store_keys_well_formed(const Eventflow__AddCommand *add)
     return true;
 }
 
-/* How many of the ADD's keys were applied before; with all of them, load
- * the original events into the outcome. */
-static int store_dedup_lookup(struct store *s, const Eventflow__AddCommand *add, size_t *found)
+static bool store_bytes_equal(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
 {
-    size_t n = add->n_events;
+    return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/* How event i of `add` differs from `orig`, the event its key was applied
+ * with, described by `rec` (NULL for a format-2 key, which recorded the id
+ * alone). NULL when it is the same event sent the same way. */
+static const char *store_dedup_differs(const Eventflow__AddCommand *add, size_t i,
+                                       const Eventflow__DedupRecord *rec, const Eventflow__StoredEvent *orig)
+{
+    const Eventflow__NewEvent *ev = add->events[i];
+    if (strcmp(orig->stream, add->stream) != 0)
+        return "a different stream";
+    if (strcmp(orig->type, ev->type) != 0)
+        return "a different type";
+    if (orig->data_kind != ev->data_kind || !store_bytes_equal(&orig->data, &ev->data))
+        return "different data";
+    if (orig->metadata_kind != ev->metadata_kind || !store_bytes_equal(&orig->metadata, &ev->metadata))
+        return "different metadata";
+    /* Left out, an id defaults as store_event_fill sets it. */
+    const ProtobufCBinaryData *cause = ev->causation_id.len != 0 ? &ev->causation_id : &orig->id;
+    if (!store_bytes_equal(&orig->causation_id, cause))
+        return "a different causation_id";
+    const ProtobufCBinaryData *corr = ev->correlation_id.len != 0 ? &ev->correlation_id : &orig->causation_id;
+    if (!store_bytes_equal(&orig->correlation_id, corr))
+        return "a different correlation_id";
+    if (rec == NULL)
+        return NULL;
+    if (rec->any_version != add->any_version || (!add->any_version && rec->expected_version != add->expected_version))
+        return "a different expected version";
+    if (rec->index != i || rec->count != add->n_events)
+        return "a different set of events in its ADD";
+    return NULL;
+}
+
+/* Compare each of the ADD's keys with what it was applied with before.
+ * Sets *status to DUPLICATE (the original events loaded into the outcome),
+ * KEY_REUSE (the outcome names the key), or APPLIED when no key was seen. */
+static int store_dedup_check(struct store *s, const Eventflow__AddCommand *add, enum store_status *status)
+{
+    struct store_outcome *o = &s->outcome;
+    size_t n = add->n_events, found = 0;
     Eventflow__StoredEvent **orig = store_arena_alloc(&s->apply_arena, n * sizeof *orig);
-    *found = 0;
-    for (size_t i = 0; i < n; i++) {
+    const char *differs = NULL;
+    const ProtobufCBinaryData *culprit = NULL;
+    for (size_t i = 0; i < n && differs == NULL; i++) {
         const ProtobufCBinaryData *key = &add->events[i]->client_id;
-        MDB_val k = {.mv_size = key->len, .mv_data = key->data}, id, ev;
-        int rc = mdb_get(s->wtxn, s->dedup, &k, &id);
+        MDB_val k = {.mv_size = key->len, .mv_data = key->data}, v, ev;
+        int rc = mdb_get(s->wtxn, s->dedup, &k, &v);
         if (rc == MDB_NOTFOUND)
             continue;
         if (rc != 0)
             return store_fail_mdb(s, rc, "reading dedup");
-        (*found)++;
+        found++;
+        Eventflow__DedupRecord *rec = NULL;
+        MDB_val id = v;
+        if (v.mv_size != ULID_BYTES) {
+            rec = eventflow__dedup_record__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
+            if (rec == NULL || rec->id.len != ULID_BYTES)
+                return store_fail(s, STORE_ECORRUPT, "dedup: undecodable record");
+            id = (MDB_val){.mv_size = ULID_BYTES, .mv_data = rec->id.data};
+        }
         if ((rc = mdb_get(s->wtxn, s->events, &id, &ev)) != 0)
             return rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "dedup names a missing event")
                                       : store_fail_mdb(s, rc, "reading an event for dedup");
         orig[i] = eventflow__stored_event__unpack(&s->apply_arena.pb, ev.mv_size, ev.mv_data);
         if (orig[i] == NULL)
             return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+        if (culprit == NULL)
+            culprit = key;
+        if ((differs = store_dedup_differs(add, i, rec, orig[i])) != NULL)
+            culprit = key;
     }
-    if (*found == n) {
-        s->outcome.n_events = n;
-        s->outcome.events = orig;
+    if (found == 0) {
+        *status = STORE_APPLIED;
+    } else if (differs == NULL && found == n) {
+        o->n_events = n;
+        o->events = orig;
+        *status = STORE_DUPLICATE;
+    } else {
+        /* Some keys are new: the others were applied with different
+         * companions (format 2 cannot say otherwise). */
+        o->reused_key = (const char *)culprit->data;
+        o->reused_key_len = culprit->len;
+        o->reuse_differs = differs != NULL ? differs : "a different set of events in its ADD";
+        *status = STORE_KEY_REUSE;
     }
     return 0;
 }
 
-/* Remember a key, and forget the oldest keys beyond the window. */
-static int store_dedup_put(struct store *s, const Eventflow__StoredEvent *se)
+/* Remember event i's key, and forget the oldest keys beyond the window. */
+static int store_dedup_put(struct store *s, const Eventflow__AddCommand *add, size_t i,
+                           const Eventflow__StoredEvent *se)
 {
-    uint8_t pos[8];
+    Eventflow__DedupRecord rec = EVENTFLOW__DEDUP_RECORD__INIT;
+    rec.id = se->id;
+    rec.any_version = add->any_version;
+    rec.expected_version = add->any_version ? 0 : add->expected_version;
+    rec.index = (uint32_t)i;
+    rec.count = (uint32_t)add->n_events;
     MDB_val k = {.mv_size = se->client_id.len, .mv_data = se->client_id.data};
-    MDB_val v = {.mv_size = ULID_BYTES, .mv_data = se->id.data};
-    int rc = mdb_put(s->wtxn, s->dedup, &k, &v, MDB_NOOVERWRITE);
+    MDB_val v = {.mv_size = eventflow__dedup_record__get_packed_size(&rec)};
+    int rc = mdb_put(s->wtxn, s->dedup, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
     if (rc != 0)
         return store_fail_mdb(s, rc, "writing dedup");
+    eventflow__dedup_record__pack(&rec, v.mv_data);
+    uint8_t pos[8];
     be64_put(pos, se->position);
     MDB_val ok = {.mv_size = sizeof pos, .mv_data = pos};
     if ((rc = mdb_put(s->wtxn, s->dedup_order, &ok, &k, MDB_APPEND)) != 0)
         return store_fail_mdb(s, rc, "writing dedup_order");
     s->pending.dedup_count++;
 
-    if (s->pending.dedup_count <= s->dedup_window)
+    uint64_t window = store_meta_dedup_window(&s->pending);
+    if (s->pending.dedup_count <= window)
         return 0;
     MDB_cursor *cur;
     if ((rc = mdb_cursor_open(s->wtxn, s->dedup_order, &cur)) != 0)
         return store_fail_mdb(s, rc, "opening dedup_order");
-    MDB_val oldest_pos, oldest_key;
-    rc = mdb_cursor_get(cur, &oldest_pos, &oldest_key, MDB_FIRST);
-    if (rc == 0)
-        rc = mdb_del(s->wtxn, s->dedup, &oldest_key, NULL);
-    if (rc == 0)
-        rc = mdb_cursor_del(cur, 0);
+    for (int evicted = 0; rc == 0 && s->pending.dedup_count > window && evicted < STORE_DEDUP_EVICT_MAX;
+         evicted++) {
+        MDB_val oldest_pos, oldest_key;
+        rc = mdb_cursor_get(cur, &oldest_pos, &oldest_key, MDB_FIRST);
+        if (rc == 0)
+            rc = mdb_del(s->wtxn, s->dedup, &oldest_key, NULL);
+        if (rc == 0)
+            rc = mdb_cursor_del(cur, 0);
+        if (rc == 0)
+            s->pending.dedup_count--;
+    }
     mdb_cursor_close(cur);
     if (rc != 0)
         return store_fail_mdb(s, rc, "forgetting the oldest dedup key");
-    s->pending.dedup_count--;
     return 0;
 }
 
@@ -720,17 +823,10 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
     }
     int rc;
     if (keyed) {
-        size_t found;
-        if ((rc = store_dedup_lookup(s, add, &found)) != 0)
+        if ((rc = store_dedup_check(s, add, status)) != 0)
             return rc;
-        if (found == add->n_events) {
-            *status = STORE_DUPLICATE;
+        if (*status != STORE_APPLIED)
             return 0;
-        }
-        if (found > 0) {
-            *status = STORE_KEY_REUSE;
-            return 0;
-        }
     }
 
     /* Every ADD carries an event, so a stream exists once it has one. */
@@ -767,7 +863,7 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
         if ((rc = store_event_put(s, se, &stored)) != 0)
             return rc;
         sum = checksum_update(sum, stored.mv_data, stored.mv_size);
-        if (keyed && (rc = store_dedup_put(s, se)) != 0)
+        if (keyed && (rc = store_dedup_put(s, add, i, se)) != 0)
             return rc;
 
         MDB_val ik = {.mv_size = store_index_key(key, add->stream, slen, se->version), .mv_data = key};
@@ -821,6 +917,35 @@ static int store_apply_member(struct store *s, const Eventflow__MemberAddress *m
     return 0;
 }
 
+/* Settings: a field left at 0 keeps its value (eventflow.proto). A window
+ * outside the range a leader accepts is a malformed entry. */
+static void store_apply_settings(struct store *s, const Eventflow__Settings *st, enum store_status *status)
+{
+    if (st->dedup_window > STORE_MAX_DEDUP_WINDOW) {
+        *status = STORE_INVALID_ENTRY;
+        return;
+    }
+    if (st->dedup_window != 0)
+        s->pending.dedup_window = st->dedup_window;
+    *status = STORE_SETTINGS_UPDATED;
+}
+
+/* The first identity applied is the cluster's for good: two leaders may
+ * each propose one before either is applied, and every replica must keep
+ * the same. */
+static void store_apply_identity(struct store *s, const Eventflow__ClusterIdentity *id, enum store_status *status)
+{
+    static const uint8_t zero[STORE_CLUSTER_ID_BYTES];
+    if (id->cluster_id.len != STORE_CLUSTER_ID_BYTES || memcmp(id->cluster_id.data, zero, sizeof zero) == 0) {
+        *status = STORE_INVALID_ENTRY;
+    } else if (store_cluster_id_set(&s->pending)) {
+        *status = STORE_IDENTITY_KEPT;
+    } else {
+        memcpy(s->pending.cluster_id, id->cluster_id.data, STORE_CLUSTER_ID_BYTES);
+        *status = STORE_IDENTITY_SET;
+    }
+}
+
 int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t len,
                 const struct store_outcome **out)
 {
@@ -851,6 +976,10 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
     else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS &&
              e->member_address != NULL)
         rc = store_apply_member(s, e->member_address, &status);
+    else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_SETTINGS && e->settings != NULL)
+        store_apply_settings(s, e->settings, &status);
+    else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_IDENTITY && e->identity != NULL)
+        store_apply_identity(s, e->identity, &status);
     if (rc != 0) {
         /* Aborting drops the entries applied before this one in the batch
          * too; this entry itself was not consumed and may be retried. */
@@ -936,6 +1065,20 @@ static int store_used_bytes(struct store *s, uint64_t *used, uint64_t *map_size)
     return 0;
 }
 
+void store_stats_from_meta(const struct store_meta *m, struct store_stats *out)
+{
+    out->applied_index = m->applied_index;
+    out->event_count = m->event_count;
+    out->stream_count = m->stream_count;
+    out->checksum = m->checksum;
+    memcpy(out->last_id, m->last_id, ULID_BYTES);
+    out->dedup_keys = m->dedup_count;
+    out->dedup_window = store_meta_dedup_window(m);
+    out->dedup_window_recorded = m->dedup_window != 0;
+    out->has_cluster_id = store_cluster_id_set(m);
+    memcpy(out->cluster_id, m->cluster_id, STORE_CLUSTER_ID_BYTES);
+}
+
 int store_stats(struct store *s, struct store_stats *out)
 {
     if (s == NULL || out == NULL)
@@ -945,11 +1088,7 @@ int store_stats(struct store *s, struct store_stats *out)
     if (rc != 0)
         return rc;
     /* Applied state, batch included (see store_read_txn_begin). */
-    out->applied_index = s->pending.applied_index;
-    out->event_count = s->pending.event_count;
-    out->stream_count = s->pending.stream_count;
-    out->checksum = s->pending.checksum;
-    memcpy(out->last_id, s->pending.last_id, ULID_BYTES);
+    store_stats_from_meta(&s->pending, out);
     return 0;
 }
 

@@ -12,6 +12,12 @@
  *                 format (u32)
  *   members       u64 BE member id -> MemberAddress (client address and
  *                 incarnation, as replicated)
+ *   dedup         idempotency key -> DedupRecord (the event it was applied
+ *                 with and what its ADD asked for)
+ *   dedup_order   u64 BE global position -> idempotency key, oldest first,
+ *                 so the keys beyond the window are forgotten in order
+ *   meta also holds the replicated cluster settings (dedup_window, u64) and
+ *   identity (cluster_id, 16 B), both absent until their entry is applied.
  *
  * Durability. The Raft log is the durable record of every entry until a
  * snapshot covers it; from then on this store is. Raft snapshots are only a
@@ -72,10 +78,15 @@ struct store_options {
     /* Bytes the space checks keep free on dir's filesystem (the raft log
      * usually shares it); 0 = none. */
     uint64_t min_free;
-    /* Idempotency keys remembered (the newest ones); 0 = default 1048576.
-     * Must be the same on every replica: it shapes the replicated state. */
-    uint64_t dedup_window;
 };
+
+/* Idempotency keys remembered until a Settings entry says otherwise. The
+ * window shapes the replicated state (a key forgotten on one replica but
+ * not another would append there and not here), so it is never a per-node
+ * option: it changes only through the log. */
+#define STORE_DEFAULT_DEDUP_WINDOW 1048576
+#define STORE_MAX_DEDUP_WINDOW (1ull << 30)
+#define STORE_CLUSTER_ID_BYTES 16
 
 /* Open or create the store. On error *out is NULL and err holds a message. */
 int store_open(const struct store_options *opts, struct store **out, char *err, size_t errlen);
@@ -92,9 +103,16 @@ enum store_status {
     STORE_VERSION_GAP,         /* expected version > stream length */
     STORE_INVALID_ENTRY,       /* undecodable, or ids not above the last id */
     STORE_MEMBER_UPDATED,      /* a MemberAddress entry was recorded */
-    STORE_DUPLICATE,           /* every event's key was applied before: nothing
-                                * written; `events` are the ORIGINAL events */
-    STORE_KEY_REUSE,           /* some, not all, keys were applied before */
+    STORE_DUPLICATE,           /* a retry: every event's key was applied before
+                                * with this very event; nothing written,
+                                * `events` are the ORIGINAL events */
+    STORE_KEY_REUSE,           /* a key was applied before with a different
+                                * event or ADD (`reused_key` says which and
+                                * how it differs): nothing written */
+    STORE_SETTINGS_UPDATED,    /* a Settings entry was recorded */
+    STORE_IDENTITY_SET,        /* the cluster identity was recorded */
+    STORE_IDENTITY_KEPT,       /* an identity entry came after the first one
+                                * applied: ignored, the first is kept */
 };
 
 /* Result of the latest store_apply. Owned by the store and valid until the
@@ -107,6 +125,12 @@ struct store_outcome {
     uint64_t first_position;          /* global position of the first new event */
     size_t n_events;                  /* events written (0 unless APPLIED) */
     Eventflow__StoredEvent **events;  /* the stored events, n_events of them */
+    /* KEY_REUSE: the first key of the ADD that was applied before with
+     * something else (not NUL-terminated), and what differs ("stream",
+     * "type", "data" ...; a static string). */
+    const char *reused_key;
+    size_t reused_key_len;
+    const char *reuse_differs;
 };
 
 /* Apply the Raft entry at raft_index (payload: a packed eventflow.Entry).
@@ -182,6 +206,11 @@ struct store_stats {
     uint8_t last_id[ULID_BYTES]; /* all zero when empty */
     uint64_t db_bytes;           /* bytes of the LMDB map in use, as of the last commit */
     uint64_t map_size;
+    uint64_t dedup_keys;         /* idempotency keys remembered */
+    uint64_t dedup_window;       /* the window in force (recorded, or the default) */
+    bool dedup_window_recorded;  /* a Settings entry set it */
+    bool has_cluster_id;         /* an identity entry was applied */
+    uint8_t cluster_id[STORE_CLUSTER_ID_BYTES];
 };
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);

@@ -118,11 +118,7 @@ int store_file_stats(const char *path, struct store_stats *out, char *err, size_
         rc = code != 0 ? code : STORE_ECORRUPT;
         goto out;
     }
-    out->applied_index = m.applied_index;
-    out->event_count = m.event_count;
-    out->stream_count = m.stream_count;
-    out->checksum = m.checksum;
-    memcpy(out->last_id, m.last_id, ULID_BYTES);
+    store_stats_from_meta(&m, out);
     out->db_bytes = (uint64_t)st.st_size;
     rc = 0;
     goto out;

@@ -24,8 +24,14 @@
  * A format-1 store is a valid format-2 store (its index is complete; the
  * lengths its records also hold are ignored), so opening one upgrades it by
  * rewriting the marker alone. A binary that knows only format 1 refuses a
- * format-2 store, whose records no longer carry lengths. */
-#define STORE_FORMAT 2
+ * format-2 store, whose records no longer carry lengths.
+ *   3: a `dedup` value is a DedupRecord (the event's id and what its ADD
+ *      asked for) instead of the id alone, so a key reused for a different
+ *      event is refused instead of answered as a retry. A format-2 value
+ *      (16 bytes) is still read: its key is compared on the event's content
+ *      alone. A binary that knows format 2 would take a DedupRecord for an
+ *      id and stop on it, so it refuses a format-3 store. */
+#define STORE_FORMAT 3
 #define STORE_FORMAT_OLDEST 1
 
 /* Named databases in the environment (store.h lists them). */
@@ -60,12 +66,14 @@ struct store_meta {
     uint32_t checksum;
     uint8_t last_id[ULID_BYTES];
     uint64_t dedup_count; /* keys in the dedup table */
+    /* Replicated settings and identity; 0 / all zero until recorded. */
+    uint64_t dedup_window;
+    uint8_t cluster_id[STORE_CLUSTER_ID_BYTES];
 };
 
 struct store {
     MDB_env *env; /* owned */
     MDB_dbi events, stream_index, streams, meta, members, dedup, dedup_order;
-    uint64_t dedup_window;
     char *dir;         /* owned */
     size_t map_size;
     uint64_t min_free; /* bytes kept free on the directory's filesystem */
@@ -137,6 +145,22 @@ int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
 
 /* The format recorded in the meta table (0 when none is). */
 int store_meta_format(MDB_txn *txn, MDB_dbi dbi, uint32_t *format);
+
+/* The stats a meta table describes (all but the map's sizes). */
+void store_stats_from_meta(const struct store_meta *m, struct store_stats *out);
+
+/* Whether an identity entry has been applied (the id is never all zero). */
+static inline bool store_cluster_id_set(const struct store_meta *m)
+{
+    static const uint8_t zero[STORE_CLUSTER_ID_BYTES];
+    return memcmp(m->cluster_id, zero, STORE_CLUSTER_ID_BYTES) != 0;
+}
+
+/* The idempotency-key window in force. */
+static inline uint64_t store_meta_dedup_window(const struct store_meta *m)
+{
+    return m->dedup_window != 0 ? m->dedup_window : STORE_DEFAULT_DEDUP_WINDOW;
+}
 
 /* The meta as seen through txn: the in-memory pending copy when txn is the
  * open batch (whose meta table is written only at commit). */

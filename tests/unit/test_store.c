@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -150,9 +151,10 @@ static void test_causation_correlation(void **state)
     assert_memory_equal(o->events[1]->correlation_id.data, corr, ULID_BYTES);
 }
 
-/* An ADD carrying idempotency keys (client_id) on every event. */
-static uint8_t *tadd_keyed(const char *stream, bool any, uint64_t expected, uint64_t first_seq,
-                           const char *const *keys, size_t n, size_t *len)
+/* An ADD carrying idempotency keys (client_id) on every event, of type
+ * `type` with `data` as a JSON string (NULL: none). */
+static uint8_t *tadd_keyed_as(const char *stream, bool any, uint64_t expected, uint64_t first_seq,
+                              const char *const *keys, size_t n, const char *type, const char *data, size_t *len)
 {
     uint8_t ids[8][ULID_BYTES];
     Eventflow__NewEvent evs[8];
@@ -162,7 +164,11 @@ static uint8_t *tadd_keyed(const char *stream, bool any, uint64_t expected, uint
         tid(first_seq + i, ids[i]);
         eventflow__new_event__init(&evs[i]);
         evs[i].id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = ids[i]};
-        evs[i].type = "k";
+        evs[i].type = (char *)type;
+        if (data != NULL) {
+            evs[i].data_kind = EVENTFLOW__PAYLOAD_KIND__PAYLOAD_STRING;
+            evs[i].data = (ProtobufCBinaryData){.len = strlen(data), .data = (uint8_t *)data};
+        }
         evs[i].client_id = (ProtobufCBinaryData){.len = strlen(keys[i]), .data = (uint8_t *)keys[i]};
         ptrs[i] = &evs[i];
     }
@@ -176,6 +182,31 @@ static uint8_t *tadd_keyed(const char *stream, bool any, uint64_t expected, uint
     e.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
     e.add = &add;
     return tpack_entry(&e, len);
+}
+
+static uint8_t *tadd_keyed(const char *stream, bool any, uint64_t expected, uint64_t first_seq,
+                           const char *const *keys, size_t n, size_t *len)
+{
+    return tadd_keyed_as(stream, any, expected, first_seq, keys, n, "k", NULL, len);
+}
+
+static uint8_t *tsettings(uint64_t dedup_window, size_t *len)
+{
+    Eventflow__Settings st = EVENTFLOW__SETTINGS__INIT;
+    st.dedup_window = dedup_window;
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_SETTINGS;
+    e.settings = &st;
+    return tpack_entry(&e, len);
+}
+
+static void assert_reuse(const struct store_outcome *o, const char *key, const char *differs)
+{
+    assert_int_equal(o->status, STORE_KEY_REUSE);
+    assert_int_equal(o->n_events, 0);
+    assert_int_equal(o->reused_key_len, strlen(key));
+    assert_memory_equal(o->reused_key, key, strlen(key));
+    assert_string_equal(o->reuse_differs, differs);
 }
 
 /* A retried ADD whose keys were all applied returns the original events,
@@ -192,54 +223,173 @@ static void test_dedup(void **state)
     uint8_t first_id[ULID_BYTES];
     memcpy(first_id, o->events[0]->id.data, ULID_BYTES);
 
-    /* The same keys again, with new ids and a stale expected version. */
+    /* The same keys again, with new ids, after the stream moved on. */
+    tadd_range(f->s, 2, "d", 2, 15, 1);
     buf = tadd_keyed("d", false, 0, 20, ab, 2, &len);
-    assert_int_equal(tapply(f->s, 2, buf, len, &o), STORE_DUPLICATE);
+    assert_int_equal(tapply(f->s, 3, buf, len, &o), STORE_DUPLICATE);
     assert_int_equal(o->n_events, 2);
     assert_memory_equal(o->events[0]->id.data, first_id, ULID_BYTES);
     assert_int_equal(o->events[1]->version, 1);
 
-    buf = tadd_keyed("d", true, 0, 30, bc, 2, &len);
-    assert_int_equal(tapply(f->s, 3, buf, len, &o), STORE_KEY_REUSE);
+    buf = tadd_keyed("d", false, 0, 30, bc, 2, &len);
+    assert_int_equal(tapply(f->s, 4, buf, len, &o), STORE_KEY_REUSE);
+    assert_reuse(o, "b", "a different set of events in its ADD");
     assert_int_equal(store_flush(f->s), 0);
-    assert_int_equal(tstats(f->s).event_count, 2);
+    assert_int_equal(tstats(f->s).event_count, 3);
 
     /* Two events with one key in a single ADD is malformed. */
     static const char *const aa[] = {"x", "x"};
     buf = tadd_keyed("d", true, 0, 40, aa, 2, &len);
-    assert_int_equal(tapply(f->s, 4, buf, len, &o), STORE_INVALID_ENTRY);
+    assert_int_equal(tapply(f->s, 5, buf, len, &o), STORE_INVALID_ENTRY);
 
     buf = tadd_keyed("d", true, 0, 50, cd, 2, &len);
-    assert_int_equal(tapply(f->s, 5, buf, len, &o), STORE_APPLIED);
+    assert_int_equal(tapply(f->s, 6, buf, len, &o), STORE_APPLIED);
     assert_int_equal(store_flush(f->s), 0);
-    assert_int_equal(tstats(f->s).event_count, 4);
+    assert_int_equal(tstats(f->s).event_count, 5);
+    assert_int_equal(tstats(f->s).dedup_keys, 4);
 }
 
-/* With a window of 2 keys, the oldest keys are forgotten: their ADD can
- * then be applied again (as a new append). */
-static void test_dedup_window(void **state)
+/* A key applied once answers only a retry of that very event: any other
+ * event or ADD carrying it is refused, naming the key and what differs, and
+ * writes nothing, before and after a reopen. */
+static void test_dedup_key_reuse(void **state)
 {
-    (void)state;
-    char dir[64];
-    tdir_make(dir);
-    struct store_options opts = {.dir = dir, .dedup_window = 2};
-    struct store *s;
-    char err[256];
-    assert_int_equal(store_open(&opts, &s, err, sizeof err), 0);
-    static const char *const k1[] = {"k1"}, *const k2[] = {"k2"}, *const k3[] = {"k3"};
-    const char *const *keys[] = {k1, k2, k3};
+    struct fx *f = *state;
+    static const char *const k1[] = {"k-1"}, *const k1x[] = {"k-1", "x"}, *const xk1[] = {"x", "k-1"};
     size_t len;
     const struct store_outcome *o;
-    for (uint64_t i = 0; i < 3; i++) {
-        uint8_t *buf = tadd_keyed("w", true, 0, 100 + i, keys[i], 1, &len);
-        assert_int_equal(tapply(s, i + 1, buf, len, &o), STORE_APPLIED);
+    uint8_t *buf = tadd_keyed_as("orders-1", true, 0, 10, k1, 1, "OrderPlaced", "{}", &len);
+    assert_int_equal(tapply(f->s, 1, buf, len, &o), STORE_APPLIED);
+    uint64_t index = 2, seq = 20;
+
+    for (int reopen = 0; reopen < 2; reopen++) {
+        struct {
+            const char *stream, *type, *data;
+            bool any;
+            const char *differs;
+        } cases[] = {
+            {"refunds-9", "RefundIssued", "{}", false, "a different stream"},
+            {"orders-1", "OrderShipped", "{}", true, "a different type"},
+            {"orders-1", "OrderPlaced", "{\"n\":2}", true, "different data"},
+            {"orders-1", "OrderPlaced", NULL, true, "different data"},
+            {"orders-1", "OrderPlaced", "{}", false, "a different expected version"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            buf = tadd_keyed_as(cases[i].stream, cases[i].any, 0, seq++, k1, 1, cases[i].type, cases[i].data, &len);
+            assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_KEY_REUSE);
+            assert_reuse(o, "k-1", cases[i].differs);
         }
-    uint8_t *buf = tadd_keyed("w", true, 0, 200, k3, 1, &len);
-    assert_int_equal(tapply(s, 4, buf, len, &o), STORE_DUPLICATE);
-    buf = tadd_keyed("w", true, 0, 201, k1, 1, &len);
-    assert_int_equal(tapply(s, 5, buf, len, &o), STORE_APPLIED);
-    store_close(s);
-    tdir_remove(dir);
+        /* The key among new ones, in either place: a different ADD. */
+        buf = tadd_keyed_as("orders-1", true, 0, seq, k1x, 2, "OrderPlaced", "{}", &len);
+        seq += 2;
+        assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_KEY_REUSE);
+        assert_reuse(o, "k-1", "a different set of events in its ADD");
+        buf = tadd_keyed_as("orders-1", true, 0, seq, xk1, 2, "OrderPlaced", "{}", &len);
+        seq += 2;
+        assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_KEY_REUSE);
+        assert_reuse(o, "k-1", "a different set of events in its ADD");
+
+        /* Nothing was written; the true retry still answers. */
+        assert_int_equal(tstats(f->s).event_count, 1);
+        assert_int_equal(tstats(f->s).stream_count, 1);
+        buf = tadd_keyed_as("orders-1", true, 0, seq++, k1, 1, "OrderPlaced", "{}", &len);
+        assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_DUPLICATE);
+        assert_string_equal(o->events[0]->stream, "orders-1");
+        assert_int_equal(store_flush(f->s), 0);
+        fx_reopen(f);
+    }
+}
+
+/* The window comes from the log: until a Settings entry, the default; a
+ * smaller window forgets the oldest keys, a few per new key, so a lowered
+ * window is reached without one long apply. */
+static void test_dedup_window(void **state)
+{
+    struct fx *f = *state;
+    size_t len;
+    const struct store_outcome *o;
+    assert_int_equal(tstats(f->s).dedup_window, STORE_DEFAULT_DEDUP_WINDOW);
+    assert_false(tstats(f->s).dedup_window_recorded);
+    uint64_t index = 1;
+    char names[16][8];
+    for (uint64_t i = 0; i < 16; i++) {
+        snprintf(names[i], sizeof names[i], "k%" PRIu64, i);
+        const char *const key[] = {names[i]};
+        uint8_t *buf = tadd_keyed("w", true, 0, 100 + i, key, 1, &len);
+        assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_APPLIED);
+    }
+    assert_int_equal(tstats(f->s).dedup_keys, 16);
+
+    uint8_t *buf = tsettings(2, &len);
+    assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_SETTINGS_UPDATED);
+    assert_int_equal(tstats(f->s).dedup_window, 2);
+    assert_true(tstats(f->s).dedup_window_recorded);
+    /* Nothing is forgotten by the setting itself... */
+    assert_int_equal(tstats(f->s).dedup_keys, 16);
+    /* ... but each new key forgets up to four of the oldest. */
+    static const char *const n1[] = {"n1"}, *const n2[] = {"n2"}, *const n3[] = {"n3"}, *const n4[] = {"n4"};
+    const char *const *more[] = {n1, n2, n3, n4};
+    uint64_t want[] = {17 - 4, 14 - 4, 11 - 4, 8 - 4};
+    for (size_t i = 0; i < 4; i++) {
+        buf = tadd_keyed("w", true, 0, 200 + i, more[i], 1, &len);
+        assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_APPLIED);
+        assert_int_equal(tstats(f->s).dedup_keys, want[i]);
+    }
+    /* The oldest key is forgotten: its ADD is applied again, as new. */
+    static const char *const k0[] = {"k0"};
+    buf = tadd_keyed("w", true, 0, 300, k0, 1, &len);
+    assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_APPLIED);
+    assert_int_equal(tstats(f->s).dedup_keys, 2);
+    buf = tadd_keyed("w", true, 0, 301, k0, 1, &len);
+    assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_DUPLICATE);
+
+    /* A window a leader would refuse is a malformed entry; 0 keeps it. */
+    buf = tsettings(STORE_MAX_DEDUP_WINDOW + 1, &len);
+    assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_INVALID_ENTRY);
+    buf = tsettings(0, &len);
+    assert_int_equal(tapply(f->s, index++, buf, len, &o), STORE_SETTINGS_UPDATED);
+    assert_int_equal(store_flush(f->s), 0);
+    fx_reopen(f);
+    assert_int_equal(tstats(f->s).dedup_window, 2);
+    assert_true(tstats(f->s).dedup_window_recorded);
+}
+
+static uint8_t *tidentity(uint8_t fill, size_t n, size_t *len)
+{
+    uint8_t id[32];
+    memset(id, fill, sizeof id);
+    Eventflow__ClusterIdentity ci = EVENTFLOW__CLUSTER_IDENTITY__INIT;
+    ci.cluster_id = (ProtobufCBinaryData){.len = n, .data = id};
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_IDENTITY;
+    e.identity = &ci;
+    return tpack_entry(&e, len);
+}
+
+/* The first identity applied is kept for good, across a reopen. */
+static void test_identity(void **state)
+{
+    struct fx *f = *state;
+    uint8_t *buf;
+    size_t len;
+    const struct store_outcome *o;
+    assert_false(tstats(f->s).has_cluster_id);
+    buf = tidentity(0, 16, &len);
+    assert_int_equal(tapply(f->s, 1, buf, len, &o), STORE_INVALID_ENTRY);
+    buf = tidentity(7, 15, &len);
+    assert_int_equal(tapply(f->s, 2, buf, len, &o), STORE_INVALID_ENTRY);
+    assert_false(tstats(f->s).has_cluster_id);
+    buf = tidentity(7, 16, &len);
+    assert_int_equal(tapply(f->s, 3, buf, len, &o), STORE_IDENTITY_SET);
+    buf = tidentity(9, 16, &len);
+    assert_int_equal(tapply(f->s, 4, buf, len, &o), STORE_IDENTITY_KEPT);
+    assert_int_equal(store_flush(f->s), 0);
+    fx_reopen(f);
+    struct store_stats st = tstats(f->s);
+    assert_true(st.has_cluster_id);
+    uint8_t want[STORE_CLUSTER_ID_BYTES];
+    memset(want, 7, sizeof want);
+    assert_memory_equal(st.cluster_id, want, sizeof want);
 }
 
 static void test_expected_version(void **state)
@@ -1176,7 +1326,7 @@ static void test_format_upgrade(void **state)
     tadd_range(f->s, 2, "users", 0, 4, 1);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(traw_format(f->dir), 2);
+    assert_int_equal(traw_format(f->dir), 3);
     /* Format 2 writes no length into a stream's record. */
     assert_int_equal(traw_set_format(f->dir, 1, 99), 0);
 
@@ -1199,19 +1349,66 @@ static void test_format_upgrade(void **state)
     f->s = NULL;
     /* Only with the store closed: LMDB forbids one file open twice in a
      * process. */
-    assert_int_equal(traw_format(f->dir), 2);
+    assert_int_equal(traw_format(f->dir), 3);
 
-    assert_int_equal(traw_set_format(f->dir, 3, 0), 99);
+    assert_int_equal(traw_set_format(f->dir, 4, 0), 99);
     struct store_options o = {.dir = f->dir, .map_size = TEST_MAP_SIZE};
     struct store *s = (struct store *)1;
     char err[256] = "";
     assert_int_equal(store_open(&o, &s, err, sizeof err), STORE_ECORRUPT);
     assert_null(s);
-    assert_non_null(strstr(err, "store format 3 is not supported"));
-    assert_int_equal(traw_format(f->dir), 3);
-    assert_int_equal(traw_set_format(f->dir, 2, 0), 0);
+    assert_non_null(strstr(err, "store format 4 is not supported"));
+    assert_int_equal(traw_format(f->dir), 4);
+    assert_int_equal(traw_set_format(f->dir, 3, 0), 0);
     f->s = tstore_open(f->dir, TEST_MAP_SIZE);
     free(c);
+}
+
+/* Format 2 kept a key's event id alone: such a key still answers a retry
+ * of the same event and refuses a different one (compared on the event's
+ * content, all format 2 recorded), and the store upgrades to format 3. */
+static void test_dedup_format2_keys(void **state)
+{
+    struct fx *f = *state;
+    static const char *const k[] = {"old-key"};
+    size_t len;
+    const struct store_outcome *o;
+    uint8_t *buf = tadd_keyed_as("s", false, 0, 10, k, 1, "T", "x", &len);
+    assert_int_equal(tapply(f->s, 1, buf, len, &o), STORE_APPLIED);
+    uint8_t id[ULID_BYTES];
+    memcpy(id, o->events[0]->id.data, ULID_BYTES);
+    store_close(f->s);
+    f->s = NULL;
+
+    /* Rewrite the key's record as format 2 wrote it. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dedup;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, TEST_MAP_SIZE), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "dedup", 0, &dedup), 0);
+    MDB_val kv = {.mv_size = strlen(k[0]), .mv_data = (void *)k[0]}, v = {.mv_size = ULID_BYTES, .mv_data = id};
+    assert_int_equal(mdb_put(txn, dedup, &kv, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(traw_set_format(f->dir, 2, 0), 0);
+
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    buf = tadd_keyed_as("s", false, 0, 20, k, 1, "T", "x", &len);
+    assert_int_equal(tapply(f->s, 2, buf, len, &o), STORE_DUPLICATE);
+    assert_memory_equal(o->events[0]->id.data, id, ULID_BYTES);
+    buf = tadd_keyed_as("s", false, 0, 21, k, 1, "T", "y", &len);
+    assert_int_equal(tapply(f->s, 3, buf, len, &o), STORE_KEY_REUSE);
+    assert_reuse(o, "old-key", "different data");
+    assert_int_equal(store_flush(f->s), 0);
+    assert_int_equal(tstats(f->s).event_count, 1);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(traw_format(f->dir), 3);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
 }
 
 int main(void)
@@ -1221,7 +1418,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_causation_correlation, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_expected_version, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dedup, fx_setup, fx_teardown),
-        cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test_setup_teardown(test_dedup_key_reuse, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_window, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_identity, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_after_reopen, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_entry, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_id_monotonicity, fx_setup, fx_teardown),
@@ -1242,6 +1441,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_lengths_of_neighbouring_streams, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_format_upgrade, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_format2_keys, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
