@@ -1,17 +1,44 @@
 /* raft_tcp.h - raft's TCP transport (raft_uv_tcp) with Nagle's algorithm
- * turned off on every connection.
+ * turned off, and a hello on every connection that keeps nodes of other
+ * clusters out.
  *
- * Why: raft_uv_tcp leaves Nagle on, and raft_uv uses each connection in one
+ * Nagle. raft_uv_tcp leaves it on, and raft_uv uses each connection in one
  * direction only (a node sends on the connections it opened and receives on
  * the ones it accepted), so a receiver never has data to piggyback its ACKs
  * on. A small AppendEntries written while an earlier one is unacknowledged
  * then waits for the receiver's delayed ACK: a 40 ms stall that showed up
- * as the p99 latency of quorum writes. Heartbeats and single-entry batches
- * are exactly such small writes.
+ * as the p99 latency of quorum writes. So every stream gets TCP_NODELAY
+ * before raft_uv sees it.
  *
- * How: the struct embeds the raft_uv_transport that raft_uv_tcp_init fills
- * in, and raft_tcp_init interposes on its listen and connect hooks to set
- * TCP_NODELAY on each stream before raft_uv sees it.
+ * Cluster identity. A node that bootstrapped a cluster of its own and took
+ * writes must never exchange raft messages with another cluster: one
+ * AppendEntries or vote from it can depose a leader or overwrite log
+ * entries. Every cluster records a random identity through its log (the
+ * ClusterIdentity entry, store.h), and after raft_uv_tcp's own handshake
+ * the two ends trade a 32-byte hello carrying it:
+ *
+ *   connector                               acceptor
+ *   raft_uv_tcp handshake  ------------->   (read by raft_uv_tcp)
+ *                          <-------------   hello (acceptor's identity)
+ *   checks it; hello       ------------->   checks it
+ *   raft messages          ------------->   raft_uv reads them
+ *
+ *   hello: "EFHELLO1", u16 version (1), u16 flags (bit 0: identity known),
+ *          u32 reserved (0), 16-byte cluster identity (zero if unknown).
+ *
+ * Either end refuses (closes, logs, counts) when both know an identity and
+ * they differ. An end that does not know one yet (a new node waiting to be
+ * added or joining, before the identity reached it) accepts any: it has no
+ * history to protect. Neither end reads a byte that is not the hello's: the
+ * acceptor is the only one to write before the connector's hello, and it
+ * peeks at the first byte to tell a hello from raft's own first message.
+ *
+ * Older versions. A peer without the hello still works, with its identity
+ * unchecked, so that a cluster can be upgraded one node at a time: an
+ * acceptor whose peer's first byte is not the hello's hands the connection
+ * to raft as it is (a raft message begins with its type, a number below 10,
+ * never 'E'); a connector that gets no hello within RAFT_TCP_HELLO_WAIT_MS takes
+ * the acceptor for an older one. Such connections are counted.
  *
  * Loop thread only. */
 #ifndef EVENTFLOW_RAFT_TCP_H
@@ -19,19 +46,52 @@
 
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define RAFT_TCP_ID_BYTES 16
+/* How long a connector waits for the acceptor's hello before taking it for
+ * an older version; an acceptor drops a peer that is silent this long. */
+#define RAFT_TCP_HELLO_WAIT_MS 3000
+
+struct raft_tcp_hello;
+
+/* What the hellos saw, for STATUS. */
+struct raft_tcp_stats {
+    uint64_t refused; /* connections refused: a peer of another cluster */
+    uint64_t legacy;  /* connections with a peer that sent no hello */
+};
 
 struct raft_tcp {
     struct raft_uv_transport transport; /* filled in by raft_uv_tcp_init; first member */
+    struct raft_tcp_stats stats;
     /* private */
     int (*inner_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
     int (*inner_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
                          const char *address, raft_uv_connect_cb cb);
+    void (*inner_close)(struct raft_uv_transport *t, raft_uv_transport_close_cb cb);
     raft_uv_accept_cb accept_cb;
+    raft_uv_transport_close_cb close_cb;
+    uv_loop_t *loop;
+    uv_timer_t tick;                /* ends hellos that wait too long */
+    bool tick_open;
+    struct raft_tcp_hello *hellos;  /* connections in their hello */
+    bool closing;
+    bool has_id;
+    uint8_t id[RAFT_TCP_ID_BYTES];
+    uint64_t refusal_logged_ms;     /* refusals are logged at most every 10 s */
+    uint64_t refusals_unlogged;
+    unsigned hello_wait_ms;         /* RAFT_TCP_HELLO_WAIT_MS; tests shorten it */
 };
 
 /* Interpose on t->transport, which raft_uv_tcp_init must have filled in. */
-void raft_tcp_init(struct raft_tcp *t);
+void raft_tcp_init(struct raft_tcp *t, uv_loop_t *loop);
+
+/* The cluster identity this node belongs to, once it knows it; hellos from
+ * then on carry and check it. */
+void raft_tcp_set_cluster_id(struct raft_tcp *t, const uint8_t id[RAFT_TCP_ID_BYTES]);
 
 /* Free what is left after raft_uv_tcp_close. A connect callback that
  * arrives afterwards (a cancelled connect's, fired when its handle has
