@@ -37,8 +37,10 @@ enum eventflow_error {
     /* The expected version is above the stream's length ("given version
      * leaves gap in stream"). */
     EF_EGAP = -6,
-    /* A batch mixed idempotency keys already applied with new ones, or
-     * reused a key for different events ("idempotency key reuse ..."). */
+    /* An idempotency key was applied before with a different event (other
+     * stream, type, data, metadata or expected version) or in a different
+     * batch ("KEYREUSE idempotency key \"k\" was used before with ...").
+     * Nothing was written. Not retried: a new event needs a new key. */
     EF_EKEYREUSE = -7,
     /* The store is full (the server's map size is reached). */
     EF_EFULL = -8,

@@ -68,8 +68,13 @@ int ef_reply_error_code(const char *text)
         return EF_ECONFLICT;
     if (starts_with(text, "given version leaves gap"))
         return EF_EGAP;
-    if (starts_with(text, "idempotency key"))
+    /* KEYREUSE since the key is compared with the event; servers before
+     * that answered "idempotency key reuse: ...". */
+    if (first_word_is(text, "KEYREUSE") || starts_with(text, "idempotency key"))
         return EF_EKEYREUSE;
+    /* A membership change the cluster will not make (a foreign node). */
+    if (first_word_is(text, "REFUSED"))
+        return EF_EINVAL;
     if (first_word_is(text, "FULL"))
         return EF_EFULL;
     if (first_word_is(text, "TOOBIG") || starts_with(text, "too many events") ||

@@ -4,7 +4,10 @@
  *   CLUSTER MEMBERS                         members as JSON objects
  *   CLUSTER STATUS                          every member's STATUS (asked directly)
  *   CLUSTER ADD <id> <raft addr> <client addr> [<incarnation>]
- *                                           add as a spare, record its client address
+ *                                           add as a spare, record its client address;
+ *                                           answered once both are applied here. A node
+ *                                           that answers at the client address with
+ *                                           another cluster's history is refused.
  *   CLUSTER REGISTER <id> <client addr> <incarnation>
  *                                           record a member's address and incarnation
  *   CLUSTER PROMOTE <id> [voter|standby]    raft_assign (a voter catches up first)
@@ -18,6 +21,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,6 +40,10 @@
  * costs time when one is cut off, and keeps a loaded machine from refusing
  * a safe change. */
 #define QUORUM_CHECK_TIMEOUT_MS 5000
+/* The new member's STATUS, asked before adding it: a node that is down or
+ * not started yet does not answer at once, and is added anyway (its hello
+ * still keeps it out if it turns out to be foreign, raft_tcp.h). */
+#define ADD_CHECK_TIMEOUT_MS 2000
 
 static const char *role_name(int role)
 {
@@ -253,6 +261,14 @@ static void change_reply_error(struct change_req *r, int rv, const char *what)
     case RAFT_BADROLE:
         resp_write_error(out, "member already has that role");
         break;
+    case RAFT_NOCONNECTION:
+        /* A promotion whose catch-up never reached the member. */
+        resp_write_errorf(out,
+                          "%s failed: member %" PRIu64 " could not be reached at its raft address: check that it "
+                          "runs and listens there, and its log for \"refusing a raft connection\" (a node of "
+                          "another cluster is refused; STATUS raft_hellos_refused counts it)",
+                          what, r->id);
+        break;
     default:
         resp_write_errorf(out, "%s failed: %s", what, raft_strerror(rv));
         break;
@@ -275,9 +291,10 @@ static void change_cb(struct raft_change *ch, int status)
     change_done(r);
 }
 
-/* Record the new member's client address through the log, so that every
- * node can send clients to it. Best effort: a failure is logged. */
-static int publish_member_address(struct node *n, uint64_t id, const char *client, uint64_t incarnation)
+/* Record a member's client address through the log, so that every node
+ * can send clients to it; cb as node_propose_entry's. */
+static int publish_member_address(struct node *n, uint64_t id, const char *client, uint64_t incarnation,
+                                  node_entry_cb cb, void *data)
 {
     Eventflow__MemberAddress ma = EVENTFLOW__MEMBER_ADDRESS__INIT;
     ma.id = id;
@@ -286,19 +303,124 @@ static int publish_member_address(struct node *n, uint64_t id, const char *clien
     Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
     entry.member_address = &ma;
-    return node_propose_entry(n, &entry);
+    return node_propose_entry(n, &entry, cb, data);
+}
+
+/* The new member's address is applied here: CLUSTER MEMBERS on this node
+ * shows it from now on (and on the others once they apply it). */
+static void add_address_cb(void *data, int status)
+{
+    struct change_req *r = data;
+    if (status == 0)
+        resp_write_simple(&r->slot->out, "OK");
+    else
+        resp_write_errorf(&r->slot->out,
+                          "UNKNOWN member %" PRIu64 " was added, but recording its client address did not "
+                          "finish (%s); the member records it itself once it runs: check CLUSTER MEMBERS",
+                          r->id, raft_strerror(status));
+    change_done(r);
 }
 
 static void add_cb(struct raft_change *ch, int status)
 {
     struct change_req *r = ch->data;
-    if (status == 0) {
-        (void)publish_member_address(r->conn->srv->node, r->id, r->client, r->incarnation);
-        resp_write_simple(&r->slot->out, "OK");
-    } else {
+    if (status != 0) {
         change_reply_error(r, status, "adding the member");
+        change_done(r);
+        return;
     }
-    change_done(r);
+    int rv = publish_member_address(r->conn->srv->node, r->id, r->client, r->incarnation, add_address_cb, r);
+    if (rv != 0)
+        add_address_cb(r, RAFT_NOTLEADER);
+}
+
+/* ---- CLUSTER ADD: is the new member's history ours? ------------------- */
+
+/* Why the node answering at the new member's client address must not be
+ * added, into why (empty: it may be). A node with another cluster's
+ * identity, or with a raft log and no identity (it bootstrapped a cluster
+ * of its own), would bring a foreign history. */
+static void add_check_reply(struct node *n, const struct resp_value *reply, char *why, size_t cap)
+{
+    why[0] = '\0';
+    if (reply->type != RESP_T_BULK)
+        return;
+    json_t *st = json_loadb(reply->str, reply->len, 0, NULL);
+    if (st == NULL)
+        return;
+    const char *theirs = json_string_value(json_object_get(st, "cluster_id"));
+    json_int_t last_index = json_integer_value(json_object_get(st, "last_index"));
+    json_int_t events = json_integer_value(json_object_get(st, "events"));
+    struct store_stats mine;
+    char ours[2 * STORE_CLUSTER_ID_BYTES + 1] = "";
+    if (store_stats(n->store, &mine) == 0 && mine.has_cluster_id)
+        node_cluster_id_hex(mine.cluster_id, ours);
+    if (theirs != NULL && theirs[0] != '\0' && ours[0] != '\0' && strcmp(theirs, ours) != 0)
+        snprintf(why, cap, "it belongs to another cluster (%s, this one is %s) and holds %lld events", theirs, ours,
+                 (long long)events);
+    else if ((theirs == NULL || theirs[0] == '\0') && last_index > 0)
+        snprintf(why, cap, "its data directory already holds a raft log of its own (last index %lld, %lld events)",
+                 (long long)last_index, (long long)events);
+    json_decref(st);
+}
+
+static void add_member(struct change_req *r, const char *raft_addr)
+{
+    int rv = raft_add(&r->conn->srv->node->raft, &r->change, r->id, raft_addr, add_cb);
+    if (rv != 0) {
+        change_reply_error(r, rv, "adding the member");
+        change_done(r);
+    }
+}
+
+struct add_check {
+    struct change_req *r;
+    char raft_addr[CONFIG_ADDR_MAX];
+};
+
+static void add_check_cb(void *arg, int status, const struct resp_value *reply)
+{
+    struct add_check *a = arg;
+    struct change_req *r = a->r;
+    struct node *n = r->conn->srv->node;
+    char why[256] = "";
+    if (status == 0)
+        add_check_reply(n, reply, why, sizeof why);
+    if (why[0] != '\0') {
+        resp_write_errorf(&r->slot->out,
+                          "REFUSED the node at %s cannot be added: %s. Stop it, empty its data directory and "
+                          "start it with --join or --cluster-state existing; nothing was changed",
+                          r->client, why);
+        change_done(r);
+    } else if (raft_state(&n->raft) != RAFT_LEADER) {
+        change_reply_error(r, RAFT_NOTLEADER, "adding the member");
+        change_done(r);
+    } else {
+        add_member(r, a->raft_addr);
+    }
+    free(a);
+}
+
+static void add_check_start(struct change_req *r, const char *raft_addr)
+{
+    struct node *n = r->conn->srv->node;
+    /* A member already in the configuration (a joining node asking again)
+     * has nothing to check: raft answers that its id is in use. */
+    const struct raft_configuration *conf = &n->raft.configuration;
+    for (unsigned i = 0; i < conf->n; i++) {
+        if (conf->servers[i].id == r->id) {
+            add_member(r, raft_addr);
+            return;
+        }
+    }
+    struct add_check *a = xcalloc(1, sizeof *a);
+    a->r = r;
+    snprintf(a->raft_addr, sizeof a->raft_addr, "%s", raft_addr);
+    const char *argv[] = {"STATUS"};
+    int rv = peer_request(n->loop, r->client, r->conn->srv->cfg->password, 1, argv, ADD_CHECK_TIMEOUT_MS,
+                          add_check_cb, a);
+    if (rv != 0)
+        add_check_cb(a, rv, NULL);
 }
 
 static void transfer_cb(struct raft_transfer *t)
@@ -404,7 +526,7 @@ static void quorum_check_start(struct change_req *r, bool remove, int role)
         quorum_check_finish(q);
 }
 
-static bool cluster_require_leader(struct conn *c, struct buf *out)
+bool cluster_require_leader(struct conn *c, struct buf *out)
 {
     struct node *n = c->srv->node;
     if (raft_state(&n->raft) == RAFT_LEADER)
@@ -466,7 +588,8 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
             change_done(r);
             return;
         }
-        rv = raft_add(&n->raft, &r->change, r->id, raft_addr, add_cb);
+        add_check_start(r, raft_addr);
+        return;
     } else if (resp_arg_is(sub, "PROMOTE") || resp_arg_is(sub, "DEMOTE")) {
         bool promote = resp_arg_is(sub, "PROMOTE");
         int role = promote ? RAFT_VOTER : RAFT_SPARE;
@@ -494,7 +617,7 @@ static void cluster_change(struct conn *c, const struct resp_command *cmd)
         if (argc < 5 || arg_address(&cmd->argv[3], r->client, sizeof r->client) != 0 ||
             arg_hex(&cmd->argv[4], &r->incarnation) != 0) {
             resp_write_error(out, "usage: CLUSTER REGISTER <id> <client host:port> <incarnation>");
-        } else if (publish_member_address(n, r->id, r->client, r->incarnation) != 0) {
+        } else if (publish_member_address(n, r->id, r->client, r->incarnation, NULL, NULL) != 0) {
             resp_write_error(out, "TRYAGAIN could not propose the registration; retry");
         } else {
             resp_write_simple(out, "OK");

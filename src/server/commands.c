@@ -7,7 +7,7 @@
  *
  * Error replies have no "ERR " prefix (EventflowDB's wording); eventflow's
  * own errors start with a machine-readable word: MOVED, NOLEADER, TRYAGAIN,
- * UNKNOWN, FULL, TOOBIG, SHUTDOWN, IOERR. */
+ * UNKNOWN, FULL, TOOBIG, SHUTDOWN, IOERR, KEYREUSE. */
 #include "server/commands.h"
 
 #include <inttypes.h>
@@ -25,6 +25,7 @@
 #include "server/node.h"
 #include "server/reads.h"
 #include "server/server.h"
+#include "server/settings.h"
 #include "store/checksum.h"
 #include "store/codec.h"
 #include "store/store.h"
@@ -312,7 +313,11 @@ static void add_applied(struct node_add *na, const struct store_outcome *o)
         resp_write_error(out, "given version leaves gap in stream");
         break;
     case STORE_KEY_REUSE:
-        resp_write_error(out, "idempotency key reuse: some of these keys were used by an earlier ADD, not all");
+        /* Keys are printable ASCII without spaces (codec.c): safe to quote. */
+        resp_write_errorf(out,
+                          "KEYREUSE idempotency key \"%.*s\" was used before with %s; nothing was written. "
+                          "A retry must resend the same ADD; a new event needs a new key",
+                          (int)o->reused_key_len, o->reused_key, o->reuse_differs);
         break;
     default:
         resp_write_error(out, "IOERR the state machine rejected the entry (see the server log)");
@@ -421,6 +426,7 @@ static const struct command command_table[] = {
     {"VERSION", "V", 0, cmd_version},
     {"STATUS", NULL, 0, cmd_status},
     {"CLUSTER", NULL, 0, cluster_command},
+    {"CONFIG", NULL, CMD_ARG, settings_command},
     {"SNAPSHOT", NULL, 0, transfer_command},
 };
 

@@ -38,6 +38,8 @@ enum {
     OPT_MAX_STALENESS,
     OPT_LOG_LEVEL,
     OPT_CPU_AFFINITY,
+    OPT_DEDUP_WINDOW,
+    OPT_CLUSTER_STATE,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -66,6 +68,9 @@ static const struct option_desc option_descs[] = {
      "initial members: id@raft_host:port@client_host:port,... (default: this node alone)"},
     {"join", OPT_JOIN, "JOIN", "HOST:PORT",
      "with an empty data directory: join the cluster that this member (client address) belongs to"},
+    {"cluster-state", OPT_CLUSTER_STATE, "CLUSTER_STATE", "new|existing",
+     "with an empty data directory: bootstrap the --cluster members (new, the default), or wait to be "
+     "added with 'member add' (existing)"},
     {"data", OPT_DATA, "DATA", "DIR", "data directory (default ./data)"},
     {"password", OPT_PASSWORD, "PASSWORD", "PW", "require AUTH with this password"},
     {"max-bulk", OPT_MAX_BULK, "MAX_BULK", "BYTES", "largest request argument (default 16 MiB)"},
@@ -90,6 +95,8 @@ static const struct option_desc option_descs[] = {
     {"log-level", OPT_LOG_LEVEL, "LOG_LEVEL", "LEVEL", "debug, info, warn or error (default info)"},
     {"cpu-affinity", OPT_CPU_AFFINITY, "CPU_AFFINITY", "off|disk|LIST",
      "CPUs of the loop thread: a list (0,2-3), or disk: those taking the data disk's interrupts (default off)"},
+    {"dedup-window", OPT_DEDUP_WINDOW, "DEDUP_WINDOW", "N",
+     "idempotency keys a new cluster remembers (default 1048576); later: CONFIG SET dedup-window"},
     {"help", OPT_HELP, NULL, NULL, "print this help"},
     {"version", OPT_VERSION, NULL, NULL, "print the version"},
 };
@@ -253,6 +260,7 @@ static void config_defaults(struct config *cfg)
     cfg->heartbeat_timeout_ms = 100;
     cfg->max_staleness_ms = 5000;
     cfg->log_level = LOG_LEVEL_INFO;
+    cfg->dedup_window = STORE_DEFAULT_DEDUP_WINDOW;
 }
 
 /* Apply one setting, from a flag or from the environment. */
@@ -375,6 +383,20 @@ static int config_set(struct config *cfg, int code, const char *val, const char 
         cfg->log_level = lvl;
         return 0;
     }
+    case OPT_DEDUP_WINDOW:
+        if (parse_u64(val, 1, STORE_MAX_DEDUP_WINDOW, &n) != 0)
+            return config_fail(err, errlen, "%s: expected 1..%llu keys", src, (unsigned long long)STORE_MAX_DEDUP_WINDOW);
+        cfg->dedup_window = n;
+        cfg->dedup_window_set = true;
+        return 0;
+    case OPT_CLUSTER_STATE:
+        if (strcmp(val, "new") == 0)
+            cfg->cluster_state_existing = false;
+        else if (strcmp(val, "existing") == 0)
+            cfg->cluster_state_existing = true;
+        else
+            return config_fail(err, errlen, "%s: expected new or existing, not '%s'", src, val);
+        return 0;
     case OPT_CPU_AFFINITY: {
         char why[160];
         if (affinity_parse(val, &cfg->cpu_affinity, why, sizeof why) != 0)

@@ -14,6 +14,7 @@
 
 #include "server/affinity.h"
 #include "store/codec.h"
+#include "store/store.h"
 
 #define CONFIG_ADDR_MAX 256
 
@@ -52,6 +53,12 @@ struct config {
     unsigned max_staleness_ms;  /* refuse local reads after this long without a leader; 0 = never */
     int log_level;
     struct affinity_spec cpu_affinity; /* default off */
+    /* Idempotency keys a new cluster remembers: the first leader records
+     * it in the log, where CONFIG SET changes it (node.c). */
+    uint64_t dedup_window;
+    bool dedup_window_set;      /* given explicitly */
+    /* An empty data directory waits to be added instead of bootstrapping. */
+    bool cluster_state_existing;
 };
 
 /* Parse argv and the environment into cfg. Returns 0 on success, 1 if

@@ -170,6 +170,29 @@ out:
     return rc;
 }
 
+/* Whether the copy at `path` belongs to another cluster than this node's
+ * store (logged): a snapshot's sources are told by raft, but the copy
+ * comes over the client port, which the raft hello does not guard. */
+static bool fetch_foreign(struct node *n, const char *path, const char *source)
+{
+    struct store_stats mine, copy;
+    char err[256];
+    if (store_stats(n->store, &mine) != 0 || !mine.has_cluster_id)
+        return false;
+    if (store_file_stats(path, &copy, err, sizeof err) != 0) {
+        log_warn("fetch: the copy from %s: %s", source, err);
+        return true;
+    }
+    if (!copy.has_cluster_id || memcmp(copy.cluster_id, mine.cluster_id, sizeof mine.cluster_id) == 0)
+        return false;
+    char theirs[2 * STORE_CLUSTER_ID_BYTES + 1], ours[2 * STORE_CLUSTER_ID_BYTES + 1];
+    node_cluster_id_hex(copy.cluster_id, theirs);
+    node_cluster_id_hex(mine.cluster_id, ours);
+    log_error("fetch: the copy from %s belongs to cluster %s, this node to cluster %s: not installed", source,
+              theirs, ours);
+    return true;
+}
+
 static size_t fetch_add_source(char **list, size_t count, const char *addr, const char *self)
 {
     if (addr == NULL || addr[0] == '\0' || strcmp(addr, self) == 0 || count >= FETCH_MAX_SOURCES)
@@ -218,10 +241,13 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
                 log_warn("fetch: from %s: %s", sources[i], err);
                 continue;
             }
+            if (fetch_foreign(n, path, sources[i]))
+                continue;
             if (store_replace(n->store, path) != 0) {
                 log_error("fetch: installing the copy from %s: %s", sources[i], store_errmsg(n->store));
                 goto out; /* the store may be closed: give up */
             }
+            node_identity_refresh(n);
             n->state_fetches++;
             n->state_fetched_bytes += bytes;
             log_info("fetch: copied %" PRIu64 " bytes of state from %s in %" PRId64 " ms", bytes, sources[i],

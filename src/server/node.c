@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,7 +179,8 @@ int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
         log_error("raft transport: %s", raft_strerror(rv));
         goto err_after_store_open;
     }
-    raft_tcp_init(&n->rtcp);
+    raft_tcp_init(&n->rtcp, loop);
+    node_identity_refresh(n);
     if (cfg->raft_bind[0] != '\0') {
         rv = raft_uv_tcp_set_bind_address(&n->rtcp.transport, cfg->raft_bind);
         if (rv != 0) {
@@ -266,6 +268,10 @@ static void node_preflight_done(struct node *n, int status)
         /* Joining: the cluster's leader sends us its log; bootstrapping
          * here would create a second, diverging cluster. */
         log_info("empty data directory: joining the cluster through %s", cfg->join);
+    } else if (n->pristine && cfg->cluster_state_existing) {
+        log_info("empty data directory: waiting to be added to a cluster (--cluster-state existing); add this "
+                 "node from the leader with 'eventflowctl member add %" PRIu64 " %s %s'",
+                 cfg->id, cfg->raft_address, cfg->advertise);
     } else {
         raft_configuration_init(&conf);
         for (size_t i = 0; i < cfg->n_members; i++) {
@@ -367,6 +373,8 @@ static void node_finish_requests(struct node *n)
 
 void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome)
 {
+    if (outcome->status == STORE_IDENTITY_SET)
+        node_identity_refresh(n);
     /* The list is in index order and entries apply in index order, so the
      * search resumes where the previous entry's left off: starting from the
      * head each time made a run of k entries cost k^2/2 steps. Requests for
@@ -565,6 +573,8 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
 }
 
 
+static void node_record_cluster(struct node *n);
+
 static void node_barrier_cb(struct raft_barrier *b, int status)
 {
     struct node *n = b->data;
@@ -587,6 +597,7 @@ static void node_barrier_cb(struct raft_barrier *b, int status)
     n->ready = true;
     log_info("leader for term %" PRIu64 ", ready for writes (applied index %" PRIu64 ")",
              (uint64_t)n->raft.current_term, (uint64_t)raft_last_applied(&n->raft));
+    node_record_cluster(n);
     node_publish_self(n);
 }
 
@@ -602,27 +613,108 @@ static void node_start_barrier(struct node *n)
     n->barrier_pending = true;
 }
 
-static void node_entry_cb(struct raft_apply *apply, int status, void *result)
+struct node_entry_req {
+    struct raft_apply apply;
+    struct node *node;
+    node_entry_cb cb;
+    void *data;
+};
+
+/* raft calls this after the state machine applied the entry (status 0),
+ * or when it gave up on it. */
+static void node_entry_done(struct raft_apply *apply, int status, void *result)
 {
     (void)result;
+    struct node_entry_req *req = apply->data;
     if (status != 0)
         log_info("proposed entry %" PRIu64 ": %s", (uint64_t)apply->index, raft_strerror(status));
-    free(apply);
+    if (req->cb != NULL) {
+        /* raft says committed once fsm.c queued the entry; the store has
+         * it only after the queue drains. */
+        if (status == 0)
+            node_apply_committed(req->node);
+        req->cb(req->data, status);
+    }
+    free(req);
 }
 
-int node_propose_entry(struct node *n, const Eventflow__Entry *entry)
+int node_propose_entry(struct node *n, const Eventflow__Entry *entry, node_entry_cb cb, void *data)
 {
     struct raft_buffer buf;
     if (entry_encode(entry, &buf) != 0)
         return NODE_EINTERNAL;
-    struct raft_apply *req = xcalloc(1, sizeof *req);
-    int rv = node_raft_apply(n, req, &buf, node_entry_cb);
+    struct node_entry_req *req = xcalloc(1, sizeof *req);
+    req->apply.data = req;
+    req->node = n;
+    req->cb = cb;
+    req->data = data;
+    int rv = node_raft_apply(n, &req->apply, &buf, node_entry_done);
     if (rv != 0) {
         free(req);
         log_info("proposing an entry: %s", raft_strerror(rv));
         return rv == RAFT_NOTLEADER ? NODE_ENOLEADER : NODE_EINTERNAL;
     }
     return 0;
+}
+
+void node_identity_refresh(struct node *n)
+{
+    struct store_stats st;
+    if (n->store == NULL || store_stats(n->store, &st) != 0 || !st.has_cluster_id)
+        return;
+    if (n->rtcp.has_id && memcmp(n->rtcp.id, st.cluster_id, sizeof st.cluster_id) == 0)
+        return;
+    raft_tcp_set_cluster_id(&n->rtcp, st.cluster_id);
+    char hex[2 * STORE_CLUSTER_ID_BYTES + 1];
+    node_cluster_id_hex(st.cluster_id, hex);
+    log_info("cluster identity %s", hex);
+}
+
+void node_cluster_id_hex(const uint8_t id[STORE_CLUSTER_ID_BYTES], char out[2 * STORE_CLUSTER_ID_BYTES + 1])
+{
+    for (size_t i = 0; i < STORE_CLUSTER_ID_BYTES; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* A new leader records what the log does not hold yet: the cluster's
+ * identity (a new cluster, or one of a version before identities), and the
+ * idempotency-key window (this node's --dedup-window; later changes go
+ * through CONFIG SET). Two leaders in a row may both propose: the state
+ * machine keeps the first identity, and the window of the last. */
+static void node_record_cluster(struct node *n)
+{
+    struct store_stats st;
+    if (store_stats(n->store, &st) != 0)
+        return;
+    if (!st.has_cluster_id) {
+        uint8_t id[STORE_CLUSTER_ID_BYTES];
+        static const uint8_t zero[STORE_CLUSTER_ID_BYTES];
+        do {
+            if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
+                log_error("getrandom: %s; the cluster identity is not recorded", strerror(errno));
+                return;
+            }
+        } while (memcmp(id, zero, sizeof id) == 0);
+        Eventflow__ClusterIdentity ci = EVENTFLOW__CLUSTER_IDENTITY__INIT;
+        ci.cluster_id = (ProtobufCBinaryData){.len = sizeof id, .data = id};
+        Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+        entry.command_case = EVENTFLOW__ENTRY__COMMAND_IDENTITY;
+        entry.identity = &ci;
+        (void)node_propose_entry(n, &entry, NULL, NULL);
+    }
+    if (!st.dedup_window_recorded) {
+        Eventflow__Settings settings = EVENTFLOW__SETTINGS__INIT;
+        settings.dedup_window = n->cfg->dedup_window;
+        Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+        entry.command_case = EVENTFLOW__ENTRY__COMMAND_SETTINGS;
+        entry.settings = &settings;
+        (void)node_propose_entry(n, &entry, NULL, NULL);
+    } else if (st.dedup_window != n->cfg->dedup_window && n->cfg->dedup_window_set) {
+        log_warn("the cluster's idempotency-key window is %" PRIu64 " (recorded in the log); this node's "
+                 "--dedup-window %" PRIu64 " applies only to a new cluster: change it with CONFIG SET "
+                 "dedup-window",
+                 st.dedup_window, n->cfg->dedup_window);
+    }
 }
 
 void node_publish_self(struct node *n)
@@ -639,7 +731,7 @@ void node_publish_self(struct node *n)
     Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
     entry.member_address = &ma;
-    (void)node_propose_entry(n, &entry);
+    (void)node_propose_entry(n, &entry, NULL, NULL);
 }
 
 /* How long since this node last knew it was in contact with a leader. A
@@ -855,6 +947,13 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"streams\":%" PRIu64 ",", st.stream_count);
     json_str(b, "checksum", sum);
     json_str(b, "last_id", last_id);
+    char cluster_id[2 * STORE_CLUSTER_ID_BYTES + 1] = "";
+    if (st.has_cluster_id)
+        node_cluster_id_hex(st.cluster_id, cluster_id);
+    json_str(b, "cluster_id", cluster_id);
+    buf_printf(b, "\"dedup_window\":%" PRIu64 ",\"dedup_keys\":%" PRIu64 ",", st.dedup_window, st.dedup_keys);
+    buf_printf(b, "\"raft_hellos_refused\":%" PRIu64 ",\"raft_hellos_legacy\":%" PRIu64 ",",
+               n->rtcp.stats.refused, n->rtcp.stats.legacy);
     buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
     /* The room other members' leader checks against (space.h); 0 if it
      * could not be measured (the failed commit stops the node). */

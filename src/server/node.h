@@ -165,9 +165,22 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
  * members table (leader only; a no-op elsewhere). */
 void node_publish_self(struct node *n);
 
-/* Propose an entry nobody waits for (e.g. a member's client address).
- * Leader only; returns 0 or a NODE_E* code. The entry is copied. */
-int node_propose_entry(struct node *n, const Eventflow__Entry *entry);
+/* Propose an entry that is not an ADD (a member's address, settings).
+ * Leader only; returns 0 or a NODE_E* code, and then cb (may be NULL) runs
+ * exactly once: status 0 once the entry is committed and applied here,
+ * RAFT_LEADERSHIPLOST / RAFT_SHUTDOWN when its outcome is unknown (a later
+ * leader may still commit it), another raft code when it failed. The entry
+ * is copied. */
+typedef void (*node_entry_cb)(void *data, int status);
+int node_propose_entry(struct node *n, const Eventflow__Entry *entry, node_entry_cb cb, void *data);
+
+/* Hand the cluster identity the store holds (if any) to the raft
+ * transport's hello (raft_tcp.h): at start, when the identity entry is
+ * applied, and when the store was replaced by a peer's copy. */
+void node_identity_refresh(struct node *n);
+
+/* The identity as 32 lowercase hex digits. */
+void node_cluster_id_hex(const uint8_t id[STORE_CLUSTER_ID_BYTES], char out[2 * STORE_CLUSTER_ID_BYTES + 1]);
 
 /* Called by the state machine (fsm.c) after applying the entry at `index`:
  * hands the outcome to the request that proposed it, if this node did. */

@@ -1035,6 +1035,116 @@ static void test_status(void **state)
     harness_pass(*state);
 }
 
+/* An idempotency key answers only a retry of its own event: the same key
+ * on a different event is refused, names the key and writes nothing, also
+ * after a restart (the issue's transcript, through redis-cli). */
+static void test_idempotency_key_reuse(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    static const char placed[] =
+        "{\"stream\":\"orders-1\",\"version\":\"any\",\"events\":[{\"type\":\"OrderPlaced\",\"key\":\"k-1\"}]}";
+    static const char refund[] =
+        "{\"stream\":\"refunds-9\",\"version\":0,\"events\":[{\"type\":\"RefundIssued\",\"key\":\"k-1\"}]}";
+    static const char refused[] = "(error) KEYREUSE idempotency key \"k-1\" was used before with a different "
+                                  "stream; nothing was written. A retry must resend the same ADD; a new event "
+                                  "needs a new key\n";
+    for (int run = 0; run < 2; run++) {
+        char *out;
+        if (run == 0) {
+            out = CLI(n, "ADD", placed);
+            assert_non_null(strstr(out, "\\\"stream\\\":\\\"orders-1\\\""));
+            free(out);
+        }
+        out = CLI(n, "ADD", refund);
+        assert_string_equal(out, refused);
+        free(out);
+        out = CLI(n, "EVENTCOUNT");
+        assert_string_equal(out, "(integer) 1\n");
+        free(out);
+        out = CLI(n, "GET", "{\"stream\":\"refunds-9\"}");
+        assert_string_equal(out, "(empty array)\n");
+        free(out);
+        /* The retry of the original still answers with the event first
+         * written. */
+        out = CLI(n, "ADD", placed);
+        /* redis-cli --no-raw shows the JSON with its quotes escaped. */
+        assert_non_null(strstr(out, "orders-1\\\",\\\"version\\\":0,\\\"type\\\":\\\"OrderPlaced"));
+        free(out);
+        out = CLI(n, "EVENTCOUNT");
+        assert_string_equal(out, "(integer) 1\n");
+        free(out);
+        harness_assert_stop(n);
+        harness_assert_restart(n);
+    }
+    harness_pass(*state);
+}
+
+/* CONFIG GET and SET on a single node: the window a new cluster records,
+ * a change, and what is refused. */
+static void test_config_settings(void **state)
+{
+    static const char *const args[] = {"--dedup-window", "100", NULL};
+    struct harness_node_opts o = {.args = args};
+    struct harness_node *n = harness_start_single(*state, &o);
+    struct harness_conn *c = harness_connect(n);
+    assert_non_null(c);
+    /* The first leader records its --dedup-window through the log. */
+    int64_t until = harness_now_ms() + HARNESS_READY_TIMEOUT_MS;
+    for (;;) {
+        char *r = harness_cmd_repr(c, "CONFIG", "GET", "dedup-window", NULL);
+        bool done = strcmp(r, "[\"dedup-window\", \"100\"]") == 0;
+        free(r);
+        if (done)
+            break;
+        assert_true(harness_now_ms() < until);
+    }
+    HARNESS_EXPECT(c, "[\"dedup-window\", \"100\"]", "CONFIG", "GET", "*");
+    HARNESS_EXPECT(c, "[]", "CONFIG", "GET", "maxmemory");
+    HARNESS_EXPECT(c, "+OK", "CONFIG", "SET", "dedup-window", "2");
+    HARNESS_EXPECT(c, "[\"dedup-window\", \"2\"]", "CONFIG", "GET", "dedup-window");
+    HARNESS_EXPECT(c, "-invalid dedup-window: expected 1..1073741824 keys", "CONFIG", "SET", "dedup-window", "0");
+    HARNESS_EXPECT(c, "-invalid dedup-window: expected 1..1073741824 keys", "CONFIG", "SET", "dedup-window",
+                   "1073741825");
+    HARNESS_EXPECT(c, "-unknown setting 'maxmemory' (settings: dedup-window)", "CONFIG", "SET", "maxmemory", "1");
+    HARNESS_EXPECT(c, "-usage: CONFIG SET <name> <value>", "CONFIG", "SET", "dedup-window");
+    HARNESS_EXPECT(c, "-unknown CONFIG subcommand (GET, SET)", "CONFIG", "RESETSTAT");
+    HARNESS_EXPECT(c, "-insufficient arguments", "CONFIG");
+    json_t *st;
+    struct resp_value v = cmd(c, "STATUS", NULL);
+    st = harness_assert_json(&v);
+    resp_value_free(&v);
+    assert_int_equal(jint(st, "dedup_window"), 2);
+    json_decref(st);
+
+    /* A window of 2 keys: the third key forgets the first, whose ADD is
+     * then a new write. */
+    static const char *const keyed[] = {
+        "{\"stream\":\"w\",\"version\":\"any\",\"events\":[{\"type\":\"t\",\"key\":\"a\"}]}",
+        "{\"stream\":\"w\",\"version\":\"any\",\"events\":[{\"type\":\"t\",\"key\":\"b\"}]}",
+        "{\"stream\":\"w\",\"version\":\"any\",\"events\":[{\"type\":\"t\",\"key\":\"c\"}]}",
+    };
+    for (size_t i = 0; i < 3; i++)
+        json_decref(add_ok(c, keyed[i]));
+    json_t *again = add_ok(c, keyed[0]);
+    assert_int_equal(jint(json_array_get(again, 0), "version"), 3);
+    json_decref(again);
+    again = add_ok(c, keyed[2]);
+    assert_int_equal(jint(json_array_get(again, 0), "version"), 2);
+    json_decref(again);
+    harness_close(c);
+
+    /* The window is the log's, not the flag's: a restart with another
+     * --dedup-window keeps 2. */
+    harness_assert_stop(n);
+    free(n->args[1]);
+    n->args[1] = strdup("7");
+    harness_assert_restart(n);
+    c = harness_connect(n);
+    assert_non_null(c);
+    HARNESS_EXPECT(c, "[\"dedup-window\", \"2\"]", "CONFIG", "GET", "dedup-window");
+    harness_pass(*state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1054,6 +1164,8 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_size_uptime_version, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_status, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_key_reuse, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_config_settings, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,9 @@ static void test_error_codes(void **state)
     assert_int_equal(ef_reply_error_code("concurrent stream modification"), EF_ECONFLICT);
     assert_int_equal(ef_reply_error_code("given version leaves gap in stream"), EF_EGAP);
     assert_int_equal(ef_reply_error_code("idempotency key reuse: event 2"), EF_EKEYREUSE);
+    assert_int_equal(ef_reply_error_code("KEYREUSE idempotency key \"k\" was used before with different data"),
+                     EF_EKEYREUSE);
+    assert_int_equal(ef_reply_error_code("REFUSED the node at h:1 cannot be added"), EF_EINVAL);
     assert_int_equal(ef_reply_error_code("FULL the store is full"), EF_EFULL);
     assert_int_equal(ef_reply_error_code("TOOBIG the ADD is too large"), EF_ETOOBIG);
     assert_int_equal(ef_reply_error_code("too many events"), EF_ETOOBIG);

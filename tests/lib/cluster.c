@@ -1,0 +1,303 @@
+/* cluster.c - helpers for tests that run several eventflowd nodes as one
+ * cluster (see cluster.h). */
+#include "cluster.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+void cluster_poll_pause(void)
+{
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL); /* poll interval of a condition wait */
+}
+
+/* Create and start n nodes that bootstrap together; args[i] are node i's
+ * extra flags (args or args[i] may be NULL). */
+void cluster_start_each(struct cluster *c, struct harness_fixture *f, size_t n,
+                               const char *const *const *args)
+{
+    memset(c, 0, sizeof *c);
+    c->f = f;
+    c->count = n;
+    for (size_t i = 0; i < n; i++) {
+        struct harness_node_opts o = {.id = (unsigned)(i + 1), .args = args != NULL ? args[i] : NULL};
+        c->n[i] = harness_add_node(f, &o);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *m = harness_node_member(c->n[i]);
+        if (i > 0)
+            strcat(c->members, ",");
+        strcat(c->members, m);
+        free(m);
+    }
+    for (size_t i = 0; i < n; i++) {
+        harness_node_set_cluster(c->n[i], c->members);
+        assert_int_equal(harness_node_start(c->n[i]), 0);
+    }
+}
+
+/* The same extra flags for every node. */
+void cluster_start(struct cluster *c, struct harness_fixture *f, size_t n, const char *const *args)
+{
+    const char *const *each[HARNESS_MAX_NODES];
+    for (size_t i = 0; i < n; i++)
+        each[i] = args;
+    cluster_start_each(c, f, n, each);
+}
+
+bool cluster_has_leader(const json_t *st, void *arg)
+{
+    (void)arg;
+    json_int_t leader = json_integer_value(json_object_get(st, "leader_id"));
+    return leader != 0;
+}
+
+/* Index of the ready leader among the running nodes, waiting for one. */
+size_t cluster_leader(struct cluster *c)
+{
+    int64_t deadline = harness_now_ms() + CLUSTER_WAIT_MS;
+    while (harness_now_ms() < deadline) {
+        for (size_t i = 0; i < c->count; i++) {
+            if (c->n[i] == NULL || c->n[i]->pid == 0)
+                continue;
+            json_t *st = harness_status(c->n[i]);
+            if (st == NULL)
+                continue;
+            const char *state = json_string_value(json_object_get(st, "state"));
+            bool ok = state != NULL && strcmp(state, "leader") == 0 &&
+                      json_is_true(json_object_get(st, "ready"));
+            json_decref(st);
+            if (ok)
+                return i;
+        }
+        cluster_poll_pause();
+    }
+    fail_msg("no ready leader within %d ms", CLUSTER_WAIT_MS);
+    return 0;
+}
+
+char *cluster_add_json(const char *stream, const char *version, const char *type)
+{
+    char *s = malloc(256);
+    snprintf(s, 256, "{\"stream\":\"%s\",\"version\":%s,\"events\":[{\"type\":\"%s\",\"data\":{\"n\":1}}]}",
+             stream, version, type);
+    return s;
+}
+
+/* ADD through node i; returns the reply (caller frees). */
+int cluster_node_add(struct harness_node *n, const char *stream, const char *version, const char *type,
+               struct resp_value *out)
+{
+    struct harness_conn *conn = harness_connect(n);
+    if (conn == NULL)
+        return -1;
+    char *arg = cluster_add_json(stream, version, type);
+    int rc = harness_cmd(conn, out, "ADD", arg, NULL);
+    free(arg);
+    harness_close(conn);
+    return rc;
+}
+
+/* ADD on the leader, asserting success; returns the stored event's id. */
+char *cluster_add_ok(struct cluster *c, const char *stream, const char *version, const char *type)
+{
+    struct resp_value v;
+    size_t l = cluster_leader(c);
+    assert_int_equal(cluster_node_add(c->n[l], stream, version, type, &v), 0);
+    json_t *events = harness_assert_events(&v);
+    resp_value_free(&v);
+    assert_int_equal(json_array_size(events), 1);
+    char *id = strdup(json_string_value(json_object_get(json_array_get(events, 0), "id")));
+    json_decref(events);
+    return id;
+}
+
+char *cluster_node_checksum(struct harness_node *n)
+{
+    struct harness_conn *conn = harness_connect(n);
+    assert_non_null(conn);
+    char *r = harness_cmd_repr(conn, "CHECKSUM", NULL);
+    harness_close(conn);
+    return r;
+}
+
+struct applied_arg {
+    const char *last_id;
+};
+
+static bool cluster_applied_id(const json_t *st, void *arg)
+{
+    struct applied_arg *a = arg;
+    const char *last = json_string_value(json_object_get(st, "last_id"));
+    return last != NULL && strcmp(last, a->last_id) >= 0;
+}
+
+/* Wait until every running node has applied last_id, then check that all
+ * report the same CHECKSUM. */
+void cluster_assert_converged(struct cluster *c, const char *last_id)
+{
+    struct applied_arg a = {last_id};
+    char *first = NULL;
+    for (size_t i = 0; i < c->count; i++) {
+        if (c->n[i] == NULL || c->n[i]->pid == 0)
+            continue;
+        assert_int_equal(harness_wait_status(c->n[i], cluster_applied_id, &a, CLUSTER_WAIT_MS), 0);
+        char *sum = cluster_node_checksum(c->n[i]);
+        if (first == NULL) {
+            first = sum;
+        } else {
+            assert_string_equal(sum, first);
+            free(sum);
+        }
+    }
+    free(first);
+}
+
+json_t *cluster_node_get(struct harness_node *n, const char *arg)
+{
+    struct harness_conn *conn = harness_connect(n);
+    assert_non_null(conn);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(conn, &v, "GET", arg, NULL), 0);
+    json_t *events = harness_assert_events(&v);
+    resp_value_free(&v);
+    harness_close(conn);
+    return events;
+}
+
+int64_t cluster_node_status_int(struct harness_node *n, const char *key)
+{
+    json_t *st = harness_status(n);
+    assert_non_null(st);
+    const json_t *v = json_object_get(st, key);
+    assert_true(json_is_integer(v));
+    int64_t out = json_integer_value(v);
+    json_decref(st);
+    return out;
+}
+
+/* ADD `count` events to `stream` through n, pipelined; returns the id of
+ * the last one (caller frees). */
+char *cluster_node_write_events(struct harness_node *n, const char *stream, int count)
+{
+    struct harness_conn *conn = harness_connect(n);
+    assert_non_null(conn);
+    for (int i = 0; i < count; i++) {
+        char *arg = cluster_add_json(stream, "\"any\"", "Written");
+        harness_queue(conn, "ADD", arg, NULL);
+        free(arg);
+    }
+    size_t want = (size_t)count;
+    struct harness_conn *conns[1] = {conn};
+    assert_int_equal(harness_pump(conns, 1, &want, CLUSTER_WAIT_MS), 0);
+    char *last = NULL;
+    for (int i = 0; i < count; i++) {
+        struct resp_value v;
+        assert_int_equal(harness_read(conn, &v), 1);
+        json_t *events = harness_assert_events(&v);
+        if (i == count - 1)
+            last = strdup(json_string_value(json_object_get(json_array_get(events, 0), "id")));
+        json_decref(events);
+        resp_value_free(&v);
+    }
+    harness_close(conn);
+    return last;
+}
+
+bool cluster_node_member_count(struct harness_node *n, size_t want, const char *role)
+{
+    struct harness_conn *conn = harness_connect(n);
+    if (conn == NULL)
+        return false;
+    struct resp_value v;
+    bool ok = false;
+    if (harness_cmd(conn, &v, "CLUSTER", "MEMBERS", NULL) == 0 && v.type == RESP_T_ARRAY) {
+        size_t count = 0;
+        for (size_t i = 0; i < v.n; i++)
+            if (role == NULL || strstr(v.elems[i].str, role) != NULL)
+                count++;
+        ok = count == want;
+        resp_value_free(&v);
+    }
+    harness_close(conn);
+    return ok;
+}
+
+/* Whether n's CLUSTER MEMBERS lists `want` members, each with a client
+ * address, in a committed configuration. */
+bool cluster_node_members_addressed(struct harness_node *n, size_t want)
+{
+    struct harness_conn *conn = harness_connect(n);
+    if (conn == NULL)
+        return false;
+    struct resp_value v;
+    bool ok = false;
+    if (harness_cmd(conn, &v, "CLUSTER", "MEMBERS", NULL) == 0 && v.type == RESP_T_ARRAY) {
+        ok = v.n == want;
+        for (size_t i = 0; i < v.n; i++)
+            if (strstr(v.elems[i].str, "\"client_address\":\"\"") != NULL ||
+                strstr(v.elems[i].str, "\"committed\":true") == NULL)
+                ok = false;
+        resp_value_free(&v);
+    }
+    harness_close(conn);
+    return ok;
+}
+
+/* Poll until n's CLUSTER MEMBERS lists `want` addressed members in a
+ * committed configuration; fails the test after CLUSTER_WAIT_MS. */
+void cluster_node_wait_members_addressed(struct harness_node *n, size_t want)
+{
+    int64_t until = harness_now_ms() + CLUSTER_WAIT_MS;
+    while (!cluster_node_members_addressed(n, want)) {
+        assert_true(harness_now_ms() < until);
+        cluster_poll_pause();
+    }
+}
+
+void cluster_node_expect_ok(struct harness_node *n, const char *a0, const char *a1, const char *a2, const char *a3,
+                      const char *a4)
+{
+    struct harness_conn *conn = harness_connect(n);
+    assert_non_null(conn);
+    char *r = harness_cmd_repr(conn, a0, a1, a2, a3, a4, NULL);
+    assert_string_equal(r, "+OK");
+    free(r);
+    harness_close(conn);
+}
+
+/* Move leadership to member `target` (its index in c->n). The node answers
+ * -TRYAGAIN when leadership did not move within an election timeout (the
+ * target was still catching up, or a loaded machine was slow): then ask
+ * the current leader again, unless leadership reached the target anyway. */
+void cluster_transfer_ok(struct cluster *c, size_t target)
+{
+    char id[16];
+    snprintf(id, sizeof id, "%zu", target + 1);
+    int64_t until = harness_now_ms() + CLUSTER_WAIT_MS;
+    for (;;) {
+        size_t l = cluster_leader(c);
+        if (l == target)
+            return;
+        struct harness_conn *conn = harness_connect(c->n[l]);
+        assert_non_null(conn);
+        char *r = harness_cmd_repr(conn, "CLUSTER", "TRANSFER", id, NULL);
+        harness_close(conn);
+        bool again = strncmp(r, "-TRYAGAIN", 9) == 0;
+        if (!again || harness_now_ms() >= until) {
+            assert_string_equal(r, "+OK");
+            free(r);
+            return;
+        }
+        free(r);
+    }
+}
+
