@@ -201,6 +201,28 @@ static bool is_group_word(const char *word)
     return false;
 }
 
+/* `<group> --help` and `help <group>`: the group's subcommands, each with
+ * its arguments and what it does. */
+static void print_group_help(FILE *out, const char *word)
+{
+    size_t len = strlen(word);
+    fprintf(out, "Usage: eventflowctl %s <subcommand> [flags] [arguments]\n\nSubcommands:\n", word);
+    for (size_t g = 0; g < N_GROUPS; g++) {
+        for (const struct cli_command *c = groups[g]; c->name != NULL; c++) {
+            if (strncmp(c->name, word, len) != 0 || c->name[len] != ' ')
+                continue;
+            char left[96];
+            snprintf(left, sizeof left, "%s %s", c->name, c->synopsis);
+            fprintf(out, "  %-52s %s\n", left, c->summary);
+        }
+    }
+    fprintf(out,
+            "\nRun 'eventflowctl %s <subcommand> --help' for a subcommand's flags and examples.\n"
+            "\nGlobal flags:\n",
+            word);
+    print_flags(out, global_flags);
+}
+
 static int group_usage(struct cli *cli, const char *word)
 {
     char names[256] = "";
@@ -261,6 +283,10 @@ static int help_command(struct cli *cli, int argc, char **argv)
     bool two;
     const struct cli_command *c = find_command(argv[0], argc > 1 ? argv[1] : NULL, &two);
     if (c == NULL) {
+        if (is_group_word(argv[0]) && argc == 1) {
+            print_group_help(stdout, argv[0]);
+            return CLI_EXIT_OK;
+        }
         if (is_group_word(argv[0]))
             return group_usage(cli, argv[0]);
         return cli_usage(cli, "unknown command \"%s\"", argv[0]);
@@ -300,8 +326,10 @@ static int run(int argc, char **argv)
     ps.cmd = find_command(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &two);
     if (ps.cmd == NULL) {
         if (is_group_word(argv[i])) {
-            if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0))
-                return help_command(&cli, 0, NULL);
+            if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+                print_group_help(stdout, argv[i]);
+                return CLI_EXIT_OK;
+            }
             return group_usage(&cli, argv[i]);
         }
         return cli_usage(&cli, "unknown command \"%s\"", argv[i]);

@@ -74,21 +74,37 @@ static int done(struct cli *cli, json_t *j, const char *fmt, ...)
 
 /* ---- members ------------------------------------------------------------------ */
 
+/* CLUSTER MEMBERS from a node of the given preference. */
+static int members_from(struct cli *cli, enum eventflow_read_preference pref, int timeout_ms,
+                        struct eventflow_member_list *ml, bool quiet)
+{
+    struct eventflow_client *c;
+    int rc = cli_client(cli, pref, timeout_ms, &c);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = eventflow_cluster_members(c, ml);
+    if (rc != EF_OK)
+        rc = quiet ? CLI_EXIT_UNAVAILABLE : cli_fail_call(cli, c, rc, "cannot list the members");
+    eventflow_client_free(c);
+    return rc;
+}
+
 static int cmd_members(struct cli *cli, const struct cli_args *a)
 {
     (void)a;
-    struct eventflow_client *c;
-    int rc = cli_client(cli, EF_READ_ANY, cli_timeout(cli, MEMBERS_TIMEOUT_MS), &c);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    /* The leader's view first: a change it just made (member add waits
+     * until the new member's address is applied there) shows at once.
+     * Without a leader, any member's view. */
+    int budget = cli_timeout(cli, MEMBERS_TIMEOUT_MS);
     struct eventflow_member_list ml = {0};
-    rc = eventflow_cluster_members(c, &ml);
-    if (rc != EF_OK) {
-        rc = cli_fail_call(cli, c, rc, "cannot list the members");
-        eventflow_client_free(c);
-        return rc;
+    int rc = members_from(cli, EF_READ_LEADER, budget / 2 > 0 ? budget / 2 : 1, &ml, true);
+    if (rc != CLI_EXIT_OK) {
+        eventflow_member_list_free(&ml);
+        memset(&ml, 0, sizeof ml);
+        rc = members_from(cli, EF_READ_ANY, budget / 2 > 0 ? budget / 2 : 1, &ml, false);
+        if (rc != CLI_EXIT_OK)
+            return rc;
     }
-    eventflow_client_free(c);
     if (cli->output == CLI_OUTPUT_JSON) {
         json_t *arr = json_array();
         for (size_t i = 0; i < ml.n; i++) {
@@ -272,7 +288,8 @@ const struct cli_command cli_member_commands[] = {
     {"members", "", 0, 0, "the configuration: ids, roles, addresses",
      "The cluster's configuration as a member reports it (CLUSTER MEMBERS):\n"
      "id, role, raft address, client address and the incarnation of its data\n"
-     "directory. Any endpoint answers; no leader is needed.\n"
+     "directory. The leader answers when there is one, so a change just made\n"
+     "shows; without a leader, any endpoint answers.\n"
      "\n"
      "Examples:\n"
      "  eventflowctl members\n"
@@ -280,8 +297,12 @@ const struct cli_command cli_member_commands[] = {
      NULL, cmd_members},
     {"member add", "<id> <raft-address> <client-address>", 3, 3, "add a member (as a spare by default)",
      "Adds a member to the configuration as a spare, then, with --role, gives it\n"
-     "that role. Start the new node first (or give it --join instead of using\n"
-     "this command): raft catches a voter up before it counts it.\n"
+     "that role, and returns once the leader has recorded its client address.\n"
+     "Start the new node first, on an empty data directory with\n"
+     "--cluster-state existing (or give it --join instead of using this command);\n"
+     "raft catches a voter up before it counts it. A node that answers at the\n"
+     "client address with a history of its own (it bootstrapped a cluster) is\n"
+     "refused: it would bring another cluster's events.\n"
      "\n" CHANGE_HELP
      "\n"
      "Examples:\n"

@@ -384,6 +384,21 @@ static void test_help_and_usage(void **state)
     assert_non_null(strstr(r.out, "Exit codes:"));
     run_free(&r);
 
+    /* A group's help lists its subcommands with their arguments, not the
+     * main help. */
+    static const char *const group_help[][2] = {{"member", "--help"}, {"member", "-h"}, {"help", "member"}};
+    for (size_t i = 0; i < sizeof group_help / sizeof group_help[0]; i++) {
+        assert_int_equal(ctl_run(&r, NULL, NULL, group_help[i][0], group_help[i][1], NULL), 0);
+        assert_true(strncmp(r.out, "Usage: eventflowctl member <subcommand>", 39) == 0);
+        assert_non_null(strstr(r.out, "member add <id> <raft-address> <client-address>"));
+        assert_non_null(strstr(r.out, "member promote <id> [voter|standby]"));
+        assert_non_null(strstr(r.out, "member demote <id> [standby|spare]"));
+        assert_non_null(strstr(r.out, "member remove <id>"));
+        assert_null(strstr(r.out, "Exit codes:"));
+        assert_string_equal(r.err, "");
+        run_free(&r);
+    }
+
     /* Usage errors: exit 3, nothing on stdout, one line on stderr. */
     static const char *const bad[][4] = {
         {"frobnicate", NULL, NULL, NULL},
