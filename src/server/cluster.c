@@ -31,8 +31,8 @@
 #include "eventflow.pb-c.h"
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
-#include "server/node.h"
-#include "server/peer.h"
+#include "node/node.h"
+#include "node/peer.h"
 #include "server/server.h"
 
 #define CLUSTER_STATUS_TIMEOUT_MS 1000

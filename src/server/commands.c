@@ -20,14 +20,14 @@
 #include "version.h"
 #include "protocol/resp_writer.h"
 #include "server/cluster.h"
-#include "server/transfer.h"
+#include "node/transfer.h"
 #include "server/conn.h"
-#include "server/node.h"
+#include "node/node.h"
 #include "server/reads.h"
 #include "server/server.h"
 #include "server/settings.h"
 #include "store/checksum.h"
-#include "store/codec.h"
+#include "protocol/codec.h"
 #include "store/store.h"
 
 enum {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 #include "server/affinity.h"
-#include "store/codec.h"
+#include "protocol/codec.h"
 #include "store/store.h"
 
 #define CONFIG_ADDR_MAX 256

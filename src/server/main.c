@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "server/affinity.h"
 #include "server/config.h"
-#include "server/node.h"
+#include "node/node.h"
 #include "server/server.h"
 
 struct daemon {

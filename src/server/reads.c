@@ -8,7 +8,7 @@
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
-#include "server/node.h"
+#include "node/node.h"
 #include "server/server.h"
 #include "store/store.h"
 

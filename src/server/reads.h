@@ -19,7 +19,7 @@
 #include <raft.h>
 #include <stdbool.h>
 
-#include "store/codec.h"
+#include "protocol/codec.h"
 
 struct buf;
 struct conn;

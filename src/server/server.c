@@ -5,7 +5,7 @@
 
 #include "common/log.h"
 #include "server/conn.h"
-#include "server/node.h"
+#include "node/node.h"
 
 static void server_on_connection(uv_stream_t *listener, int status)
 {

@@ -22,7 +22,7 @@
 #include "protocol/resp_writer.h"
 #include "server/cluster.h"
 #include "server/conn.h"
-#include "server/node.h"
+#include "node/node.h"
 #include "server/server.h"
 #include "store/store.h"
 

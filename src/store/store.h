@@ -61,7 +61,7 @@
 #include <stdint.h>
 
 #include "eventflow.pb-c.h"
-#include "store/ulid.h"
+#include "common/ulid.h"
 
 enum {
     STORE_EIO = -1,      /* LMDB or file system error */

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "store/codec.h"
-#include "store/codec_fast.h"
+#include "protocol/codec.h"
+#include "protocol/codec_fast.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "raftio_fixture.h"
-#include "server/appendq.h"
+#include "raftio/appendq.h"
 
 #define MAX_CALLS 32
 #define MAX_ENTRIES (APPENDQ_MAX_ENTRIES + 64)

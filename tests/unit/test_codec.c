@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
-#include "store/codec.h"
+#include "protocol/codec.h"
 
 #define ULID_A "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 #define ULID_B "01BX5ZZKBKACTAV9WEVGEMMVRZ"

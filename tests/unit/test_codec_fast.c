@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "store/codec.h"
-#include "store/codec_fast.h"
+#include "protocol/codec.h"
+#include "protocol/codec_fast.h"
 
 static void assert_same_payload(const struct codec_payload *a, const struct codec_payload *b)
 {

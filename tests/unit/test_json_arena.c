@@ -10,8 +10,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "store/codec.h"
-#include "store/json_arena.h"
+#include "protocol/codec.h"
+#include "protocol/json_arena.h"
 
 static void test_parse_allocates_from_the_block(void **state)
 {

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "server/raft_tcp.h"
+#include "raftio/raft_tcp.h"
 
 static struct raft_tcp t;
 static uv_loop_t loop;

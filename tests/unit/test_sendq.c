@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "raftio_fixture.h"
-#include "server/sendq.h"
+#include "raftio/sendq.h"
 
 #define MAX_SENT 16
 #define MAX_ENTRIES 8192

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "store/ulid.h"
+#include "common/ulid.h"
 
 static void ids_from_seq(uint8_t id[ULID_BYTES], uint8_t first)
 {

@@ -1,5 +1,5 @@
 /* turn_end.c - see turn_end.h. */
-#include "server/turn_end.h"
+#include "raftio/turn_end.h"
 
 static void turn_end_check_cb(uv_check_t *h)
 {

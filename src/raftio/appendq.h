@@ -47,8 +47,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "server/sendq.h"
-#include "server/turn_end.h"
+#include "raftio/sendq.h"
+#include "raftio/turn_end.h"
 
 struct appendq_batch;
 

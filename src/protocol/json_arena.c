@@ -1,5 +1,5 @@
 /* json_arena.c - see json_arena.h. */
-#include "store/json_arena.h"
+#include "protocol/json_arena.h"
 
 #include <assert.h>
 #include <jansson.h>

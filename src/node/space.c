@@ -8,7 +8,7 @@
  * that index: never less than what the member still has to apply. A member
  * further behind than the oldest pair (two minutes) is charged from the
  * oldest one. */
-#include "server/space.h"
+#include "node/space.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -16,8 +16,8 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "server/config.h"
-#include "server/node.h"
-#include "server/peer.h"
+#include "node/node.h"
+#include "node/peer.h"
 
 #define SPACE_POLL_MS 500
 #define SPACE_REQUEST_TIMEOUT_MS 2000

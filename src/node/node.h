@@ -20,13 +20,13 @@
 #include "common/buf.h"
 #include "eventflow.pb-c.h"
 #include "server/config.h"
-#include "server/raft_tcp.h"
-#include "server/appendq.h"
-#include "server/served.h"
-#include "server/space.h"
-#include "store/codec.h"
+#include "raftio/raft_tcp.h"
+#include "raftio/appendq.h"
+#include "node/served.h"
+#include "node/space.h"
+#include "protocol/codec.h"
 #include "store/store.h"
-#include "store/ulid.h"
+#include "common/ulid.h"
 
 struct node;
 

@@ -17,7 +17,7 @@
  * not bootstrap; it asks the cluster (following -MOVED to the leader) to add
  * it as a spare, then to promote it to voter. Raft catches it up from the
  * log or a snapshot before the promotion completes. */
-#include "server/membership.h"
+#include "node/membership.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +31,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/node.h"
-#include "server/peer.h"
+#include "node/node.h"
+#include "node/peer.h"
 
 #define MEMBERSHIP_TICK_MS 1000
 #define PREFLIGHT_TIMEOUT_MS 1500

@@ -19,7 +19,7 @@
  * writes only after a barrier of its own term applied: by then every entry
  * of earlier terms is applied locally, so its id generator can start above
  * the last applied id (ids stay increasing across leader changes). */
-#include "server/node.h"
+#include "node/node.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,11 +34,11 @@
 #include "common/mem.h"
 #include "version.h"
 #include "eventflow.pb-c.h"
-#include "server/entry.h"
-#include "server/fsm.h"
-#include "server/membership.h"
-#include "server/space.h"
-#include "server/transfer.h"
+#include "node/entry.h"
+#include "node/fsm.h"
+#include "node/membership.h"
+#include "node/space.h"
+#include "node/transfer.h"
 #include "store/checksum.h"
 
 /* The open LMDB batch is committed every NODE_FLUSH_MS, or at once when it

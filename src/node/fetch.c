@@ -3,7 +3,7 @@
  * The requests go over libeventflow's blocking connection (client/conn.h):
  * non-blocking sockets driven by poll() with a deadline per request, so a
  * peer that stops answering costs a timeout, not a hang. */
-#include "server/fetch.h"
+#include "node/fetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,8 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/resp_reader.h"
-#include "server/node.h"
-#include "server/transfer.h"
+#include "node/node.h"
+#include "node/transfer.h"
 #include "store/checksum.h"
 
 #define FETCH_CONNECT_MS 3000

@@ -6,7 +6,7 @@
  * call to send). In every case the batch owns its entry array and address
  * copy, and the entries' buffers stay raft's: they are only released when
  * the original requests' callbacks run, after the batch is written. */
-#include "server/sendq.h"
+#include "raftio/sendq.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

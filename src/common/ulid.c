@@ -3,7 +3,7 @@
  * The 128-bit value is handled as two big-endian 64-bit halves. The text
  * form is 26 base32 digits = 130 bits, so the first digit carries only the
  * top 3 bits and may not exceed '7'. */
-#include "store/ulid.h"
+#include "common/ulid.h"
 
 #include <errno.h>
 #include <stdio.h>

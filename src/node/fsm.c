@@ -32,7 +32,7 @@
  * moves: a header at or below the store's applied index needs nothing (a
  * restart); one beyond it (a follower sent a snapshot, or a store lost by
  * hand) makes the node fetch a copy of a peer's store first (fetch.c). */
-#include "server/fsm.h"
+#include "node/fsm.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -43,9 +43,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/entry.h"
-#include "server/fetch.h"
-#include "server/node.h"
+#include "node/entry.h"
+#include "node/fetch.h"
+#include "node/node.h"
 
 /* A committed entry waiting for fsm_drain: its raft index and where its
  * payload sits in fsm_state.bytes. */

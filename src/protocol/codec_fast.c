@@ -9,7 +9,7 @@
  * Payloads that are not strings are written out compact as they are
  * scanned, in the codec's canonical form (codec.c, json_write_value).
  * Every other case returns false and the caller falls back to jansson. */
-#include "store/codec_fast.h"
+#include "protocol/codec_fast.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 
 #include "common/buf.h"
 #include "common/mem.h"
-#include "store/ulid.h"
+#include "common/ulid.h"
 
 #define FAST_MAX_DEPTH 16
 #define FAST_MAX_KEYS 32

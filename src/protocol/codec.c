@@ -12,7 +12,7 @@
  * Encoding is on the read hot path, so it never goes through jansson: an
  * event takes one buffer reservation, runs of bytes that need no escaping
  * are copied in one go, and numbers and times are formatted by hand. */
-#include "store/codec.h"
+#include "protocol/codec.h"
 
 #include <assert.h>
 #include <jansson.h>
@@ -23,8 +23,8 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "store/codec_fast.h"
-#include "store/json_arena.h"
+#include "protocol/codec_fast.h"
+#include "protocol/json_arena.h"
 
 #define CODEC_NS_PER_SEC INT64_C(1000000000)
 #define CODEC_SECS_PER_DAY INT64_C(86400)

@@ -6,7 +6,7 @@
  * (the inner append refused it; its callbacks run on the next flush, never
  * inside one of raft's calls into the io). In every case the batch owns
  * its entry array; the entries' buffers stay raft's. */
-#include "server/appendq.h"
+#include "raftio/appendq.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

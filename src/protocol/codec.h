@@ -20,7 +20,7 @@
 
 #include "common/buf.h"
 #include "eventflow.pb-c.h"
-#include "store/ulid.h"
+#include "common/ulid.h"
 
 #define CODEC_ERR_LEN 256
 

@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "server/turn_end.h"
+#include "raftio/turn_end.h"
 
 struct sendq_batch;
 

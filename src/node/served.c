@@ -1,5 +1,5 @@
 /* served.c - see served.h. The file holds one big-endian u64. */
-#include "server/served.h"
+#include "node/served.h"
 
 #include <errno.h>
 #include <fcntl.h>

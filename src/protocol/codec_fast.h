@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "store/codec.h"
+#include "protocol/codec.h"
 
 /* Decode json as an ADD if it is in the subset and valid: returns true
  * with *out filled (free it with codec_add_free). Otherwise returns false

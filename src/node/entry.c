@@ -1,5 +1,5 @@
 /* entry.c - raft entry framing (see entry.h). */
-#include "server/entry.h"
+#include "node/entry.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * its CRC-32 computed. READs are answered from the image's file descriptor
  * with pread on the loop thread: the image was just written, so the pages
  * come from the page cache, and one READ is at most 1 MiB. */
-#include "server/transfer.h"
+#include "node/transfer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,7 @@
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
-#include "server/node.h"
+#include "node/node.h"
 #include "server/server.h"
 #include "store/checksum.h"
 

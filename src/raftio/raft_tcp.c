@@ -1,6 +1,6 @@
 /* raft_tcp.c - TCP_NODELAY and the cluster-identity hello on raft's
  * connections (see raft_tcp.h). */
-#include "server/raft_tcp.h"
+#include "raftio/raft_tcp.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* peer.c - one-shot RESP requests to other nodes (see peer.h). */
-#include "server/peer.h"
+#include "node/peer.h"
 
 #include <stdlib.h>
 #include <string.h>
