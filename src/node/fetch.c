@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/resp_reader.h"
-#include "node/node.h"
+#include "node/node_internal.h"
 #include "node/transfer.h"
 #include "store/checksum.h"
 
@@ -206,7 +206,7 @@ static size_t fetch_add_source(char **list, size_t count, const char *addr, cons
 
 int fetch_state(struct node *n, const struct store_snapshot_info *info)
 {
-    const struct config *cfg = n->cfg;
+    const struct node_config *cfg = n->cfg;
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/fetch", cfg->data_dir);
     snprintf(path, sizeof path, "%s/data.mdb", dir);
@@ -217,7 +217,7 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
 
     char *sources[FETCH_MAX_SOURCES];
     size_t count = 0;
-    char leader[CONFIG_ADDR_MAX];
+    char leader[NODE_ADDR_MAX];
     if (node_leader_client_address(n, leader, sizeof leader) == 0)
         count = fetch_add_source(sources, count, leader, cfg->advertise);
     for (size_t i = 0; i < info->n_sources; i++)

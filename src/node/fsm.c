@@ -41,11 +41,12 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/fatal.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "node/entry.h"
 #include "node/fetch.h"
-#include "node/node.h"
+#include "node/node_internal.h"
 
 /* A committed entry waiting for fsm_drain: its raft index and where its
  * payload sits in fsm_state.bytes. */
@@ -121,9 +122,8 @@ void fsm_drain(struct raft_fsm *fsm)
             /* The entry is committed and must be applied; we cannot skip it
              * and we cannot fail deterministically. Stop: a restart replays
              * it. */
-            log_error("applying entry %" PRIu64 " failed: %s; stopping so that a restart re-applies it",
-                      q.index, store_errmsg(n->store));
-            _exit(1);
+            fatal_restart("applying entry %" PRIu64 " failed: %s; raft re-applies it at restart", q.index,
+                          store_errmsg(n->store));
         }
         if (outcome->status == STORE_INVALID_ENTRY)
             log_warn("entry %" PRIu64 " rejected by the state machine (undecodable or ids out of order)",
@@ -189,9 +189,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
         /* The defect described in fsm_snapshot is about to dereference
          * NULL. Stop with a clear message instead: everything applied is
          * durable, and at restart the leader sends the snapshot again. */
-        log_error("raft 0.22.1 cannot install a snapshot received while taking one; "
-                  "stopping (a restart recovers)");
-        _exit(1);
+        fatal_restart("raft 0.22.1 cannot install a snapshot received while taking one");
     }
     if (*bufs != NULL) {
         for (unsigned i = 0; i < *n_bufs; i++)
@@ -255,9 +253,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         /* raft has already recorded the snapshot as installed: a failure
          * here cannot be handed back. Stop; at restart raft restores the
          * same snapshot and this starts over. */
-        log_error("restore: cannot reach the state at index %" PRIu64 "; stopping (a restart tries again)",
-                  info.applied_index);
-        _exit(1);
+        fatal_restart("restore: cannot reach the state at index %" PRIu64 "; a restart tries again",
+                      info.applied_index);
     }
     if (rc != 0)
         log_error("restore: cannot reach the state at index %" PRIu64, info.applied_index);

@@ -31,7 +31,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "node/node.h"
+#include "node/node_internal.h"
 #include "node/peer.h"
 
 #define MEMBERSHIP_TICK_MS 1000
@@ -116,7 +116,7 @@ struct preflight {
     unsigned pending;
     bool refuse;
     uint64_t known_incarnation;
-    char who[CONFIG_ADDR_MAX];
+    char who[NODE_ADDR_MAX];
 };
 
 static void preflight_finish(struct preflight *p)
@@ -165,7 +165,7 @@ static uint64_t reply_knows(const struct resp_value *reply, uint64_t id)
 
 struct preflight_probe {
     struct preflight *p;
-    char address[CONFIG_ADDR_MAX];
+    char address[NODE_ADDR_MAX];
 };
 
 static void preflight_probe_cb(void *arg, int status, const struct resp_value *reply)
@@ -253,7 +253,7 @@ static void membership_reply(void *arg, int status, const struct resp_value *rep
         log_debug("membership request: %s", uv_strerror(status));
         return;
     }
-    char target[CONFIG_ADDR_MAX];
+    char target[NODE_ADDR_MAX];
     if (moved_target(reply, target, sizeof target)) {
         if (redirects < MAX_REDIRECTS)
             membership_send(n, target, redirects + 1);
@@ -318,7 +318,7 @@ static void membership_tick(uv_timer_t *t)
     }
     /* Registered once the replicated table holds our address and
      * incarnation. The leader records itself; others ask the leader. */
-    char addr[CONFIG_ADDR_MAX];
+    char addr[NODE_ADDR_MAX];
     uint64_t inc = 0;
     if (store_member_get(n->store, n->cfg->id, addr, sizeof addr, &inc) == 0 && inc == n->incarnation &&
         strcmp(addr, n->cfg->advertise) == 0)
@@ -328,7 +328,7 @@ static void membership_tick(uv_timer_t *t)
             node_publish_self(n);
         return;
     }
-    char leader[CONFIG_ADDR_MAX];
+    char leader[NODE_ADDR_MAX];
     if (node_leader_client_address(n, leader, sizeof leader) == 0)
         membership_send(n, leader, 0);
 }

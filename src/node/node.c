@@ -1,45 +1,23 @@
-/* node.c - raft and the store wired together; the leader's write path.
- *
- * Write path (see docs/architecture.md):
- *   1. commands.c decodes ADD into a struct codec_add;
- *   2. node_propose_add checks that this node leads and is ready, stamps
- *      ids (monotonic ULIDs) and added_at, encodes one eventflow.Entry and
- *      hands it to raft_apply. Many ADDs are in flight at once: raft_uv
- *      batches concurrent appends into one write + fsync (group commit);
- *   3. once a quorum has the entry on disk, raft applies it on every node:
- *      fsm.c queues it, and fsm_drain (from node_before_sleep) runs
- *      store_apply, where the expected-version check runs;
- *   4. on the proposing leader, node_entry_applied passes the outcome to the
- *      request, which renders the reply; once raft's callback has also
- *      said it committed, node_before_sleep finishes it and the reply is
- *      written to the socket in the same turn.
- *
- * Leadership: raft 0.22's classic API has no state-change callback, so
- * node_before_sleep polls raft_state() every loop turn. A new leader serves
- * writes only after a barrier of its own term applied: by then every entry
- * of earlier terms is applied locally, so its id generator can start above
- * the last applied id (ids stay increasing across leader changes). */
-#include "node/node.h"
+/* node.c - one node's lifecycle: opening the store and setting raft up,
+ * bootstrapping or joining, starting, closing; the end-of-turn steps that
+ * keep the store and the replies in step with raft; and the one way out
+ * when the store lost what raft counts as applied. The write path is in
+ * write.c, leadership in role.c (node_internal.h lists the files). */
+#include "node/node_internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "common/fatal.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "version.h"
-#include "eventflow.pb-c.h"
-#include "node/entry.h"
 #include "node/fsm.h"
 #include "node/membership.h"
-#include "node/space.h"
 #include "node/transfer.h"
-#include "store/checksum.h"
+#include "version.h"
 
 /* The open LMDB batch is committed every NODE_FLUSH_MS, or at once when it
  * holds NODE_BATCH_MAX entries or NODE_BATCH_MAX_BYTES of them. Readers
@@ -75,44 +53,11 @@
 /* The node whose role log lines report (there is one per process). */
 static struct node *node_current;
 
-static uint64_t node_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int64_t node_realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static const char *state_name(unsigned short state)
-{
-    switch (state) {
-    case RAFT_FOLLOWER:
-        return "follower";
-    case RAFT_CANDIDATE:
-        return "candidate";
-    case RAFT_LEADER:
-        return "leader";
-    default:
-        return "unavailable";
-    }
-}
-
-const char *node_role_name(void)
+const char *node_log_role(void)
 {
     if (node_current == NULL || !node_current->started)
         return "-";
-    return state_name(node_current->last_state);
-}
-
-uint64_t node_uptime_ms(const struct node *n)
-{
-    return node_monotonic_ms() - n->started_ms;
+    return node_state_name(node_current->last_state);
 }
 
 /* mkdir -p for one level below an existing parent. */
@@ -138,14 +83,15 @@ static void node_quiet_raft_tracing(struct node *n)
     raft_uv_set_tracer(appendq_io(&n->rio), NULL);
 }
 
-int node_init(struct node *n, const struct config *cfg, uv_loop_t *loop)
+static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t *loop)
 {
     char path[4096];
     char err[512];
     int rv;
 
-    memset(n, 0, sizeof *n);
-    n->cfg = cfg;
+    n->cfg_copy = *cfg_in;
+    n->cfg = &n->cfg_copy;
+    const struct node_config *cfg = n->cfg;
     n->loop = loop;
     n->started_ms = node_monotonic_ms();
     n->last_state = RAFT_UNAVAILABLE;
@@ -251,6 +197,30 @@ err_after_store_open:
     return -1;
 }
 
+struct node *node_new(const struct node_config *cfg, uv_loop_t *loop)
+{
+    struct node *n = xcalloc(1, sizeof *n);
+    if (node_init(n, cfg, loop) != 0) {
+        if (node_current == n)
+            node_current = NULL;
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+static void node_free(struct node *n)
+{
+    if (node_current == n)
+        node_current = NULL;
+    while (n->spare_writes != NULL) {
+        struct node_write *w = n->spare_writes;
+        n->spare_writes = w->next;
+        free(w);
+    }
+    free(n);
+}
+
 static void node_flush_timer_cb(uv_timer_t *t)
 {
     node_flush(t->data);
@@ -258,7 +228,7 @@ static void node_flush_timer_cb(uv_timer_t *t)
 
 static void node_preflight_done(struct node *n, int status)
 {
-    const struct config *cfg = n->cfg;
+    const struct node_config *cfg = n->cfg;
     struct raft_configuration conf;
     int rv;
 
@@ -316,85 +286,17 @@ static void node_preflight_done(struct node *n, int status)
 
 failed:
     if (n->start_failed)
-        n->start_failed(n);
+        n->start_failed(n->start_failed_data);
 }
 
-int node_start(struct node *n, void (*failed)(struct node *n))
+int node_start(struct node *n, void (*failed)(void *data), void *data)
 {
     n->start_failed = failed;
+    n->start_failed_data = data;
     if (membership_load_identity(n) != 0)
         return -1;
     membership_preflight(n, node_preflight_done);
     return 0;
-}
-
-/* Remove a request from the in-flight list. */
-static void inflight_remove(struct node *n, struct node_add *req)
-{
-    if (n->apply_next == req)
-        n->apply_next = req->next;
-    if (req->prev)
-        req->prev->next = req->next;
-    else
-        n->inflight_head = req->next;
-    if (req->next)
-        req->next->prev = req->prev;
-    else
-        n->inflight_tail = req->prev;
-    req->prev = req->next = NULL;
-}
-
-/* Out of the in-flight list, onto the list node_before_sleep finishes. */
-static void node_add_finished(struct node *n, struct node_add *req)
-{
-    inflight_remove(n, req);
-    n->inflight_bytes -= req->bytes;
-    if (n->finished_tail)
-        n->finished_tail->next = req;
-    else
-        n->finished_head = req;
-    n->finished_tail = req;
-}
-
-/* done(0) for every request that is both applied and committed. A done()
- * may propose again, or complete other work that lands here: the list is
- * taken whole first. */
-static void node_finish_requests(struct node *n)
-{
-    while (n->finished_head != NULL) {
-        struct node_add *req = n->finished_head;
-        n->finished_head = req->next;
-        if (n->finished_head == NULL)
-            n->finished_tail = NULL;
-        req->next = NULL;
-        req->done(req, 0);
-    }
-}
-
-void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome)
-{
-    if (outcome->status == STORE_IDENTITY_SET)
-        node_identity_refresh(n);
-    /* The list is in index order and entries apply in index order, so the
-     * search resumes where the previous entry's left off: starting from the
-     * head each time made a run of k entries cost k^2/2 steps. Requests for
-     * lower indexes whose entries were overwritten by a new leader are
-     * skipped and stay until raft fails them. */
-    struct node_add *req = n->apply_next;
-    while (req != NULL && req->apply.index < index)
-        req = req->next;
-    if (req == NULL || req->apply.index != index) {
-        n->apply_next = req;
-        return;
-    }
-    n->apply_next = req->next;
-    req->was_applied = true;
-    req->applied(req, outcome);
-    /* Usually raft's callback has already said the entry committed (raft
-     * fires it right after fsm.c queued the entry); if it has not yet,
-     * node_apply_cb finishes the request when it does. */
-    if (req->committed)
-        node_add_finished(n, req);
 }
 
 void node_apply_committed(struct node *n)
@@ -402,410 +304,10 @@ void node_apply_committed(struct node *n)
     fsm_drain(&n->fsm);
 }
 
-/* Apply what raft committed and release the replies it completes: at the
- * end of every loop turn and when closing. */
-static void node_settle(struct node *n)
+_Noreturn void node_stop_for_reapply(struct node *n, const char *what)
 {
-    node_apply_committed(n);
-    node_finish_requests(n);
-}
-
-static void node_apply_cb(struct raft_apply *apply, int status, void *result)
-{
-    struct node_add *req = apply->data;
-    struct node *n = req->node;
-    (void)result;
-    if (status == 0) {
-        /* Committed. The outcome comes out of the fsm queue (fsm.c), which
-         * drains later in this loop turn; the reply waits for it. */
-        if (req->was_applied)
-            node_add_finished(n, req);
-        else
-            req->committed = true;
-        return;
-    }
-    inflight_remove(n, req);
-    n->inflight_bytes -= req->bytes;
-    req->done(req, status);
-}
-
-/* raft_apply with the buffer's ownership settled. raft 0.22 takes the
- * buffer into its in-memory log before some of its checks (e.g. the
- * storage backend's), and discards it itself when those fail; only the
- * up-front "not leader" refusal leaves it with us. */
-static int node_raft_apply(struct node *n, struct raft_apply *req, struct raft_buffer *buf, raft_apply_cb cb)
-{
-    int rv = raft_apply(&n->raft, req, buf, 1, cb);
-    if (rv == RAFT_NOTLEADER)
-        raft_free(buf->base);
-    if (rv != 0)
-        log_warn("raft_apply: %s (%s)", raft_strerror(rv), raft_errmsg(&n->raft));
-    return rv;
-}
-
-/* Stamp one event into its protobuf form. Strings are borrowed from `ev`. */
-static void fill_event(Eventflow__NewEvent *pe, const struct codec_event *ev, uint8_t id[ULID_BYTES],
-                       uint8_t *causation, uint8_t *correlation)
-{
-    eventflow__new_event__init(pe);
-    pe->id.data = id;
-    pe->id.len = ULID_BYTES;
-    pe->type = ev->type;
-    pe->data_kind = ev->data.kind;
-    pe->data.data = (uint8_t *)ev->data.bytes;
-    pe->data.len = ev->data.len;
-    pe->metadata_kind = ev->metadata.kind;
-    pe->metadata.data = (uint8_t *)ev->metadata.bytes;
-    pe->metadata.len = ev->metadata.len;
-    if (ev->has_causation_id) {
-        memcpy(causation, ev->causation_id, ULID_BYTES);
-        pe->causation_id.data = causation;
-        pe->causation_id.len = ULID_BYTES;
-    }
-    if (ev->has_correlation_id) {
-        memcpy(correlation, ev->correlation_id, ULID_BYTES);
-        pe->correlation_id.data = correlation;
-        pe->correlation_id.len = ULID_BYTES;
-    }
-    if (ev->key != NULL) {
-        pe->client_id.data = (uint8_t *)ev->key;
-        pe->client_id.len = strlen(ev->key);
-    }
-}
-
-/* ADDs of up to this many events are stamped in stack memory. */
-#define NODE_FEW_EVENTS 8
-
-int node_propose_add(struct node *n, const struct codec_add *add, struct node_add *req)
-{
-    if (n->closing)
-        return NODE_ESHUTDOWN;
-    if (raft_state(&n->raft) != RAFT_LEADER) {
-        raft_id leader_id;
-        const char *leader_addr;
-        raft_leader(&n->raft, &leader_id, &leader_addr);
-        return leader_id != 0 ? NODE_ENOTLEADER : NODE_ENOLEADER;
-    }
-    if (!n->ready)
-        return NODE_ENOTREADY;
-
-    size_t nev = add->n_events;
-    size_t approx = strlen(add->stream) + 64;
-    for (size_t i = 0; i < nev; i++)
-        approx += strlen(add->events[i].type) + add->events[i].data.len + add->events[i].metadata.len + 96;
-    /* Entries proposed but not applied yet are not in the store: count
-     * them too, or a burst of proposals could overfill it. */
-    int src = store_space_check(n->store, approx + n->inflight_bytes);
-    if (src == STORE_EFULL)
-        return NODE_EFULL;
-    /* The check commits the open batch near the limit; a failed commit
-     * lost applied entries, as in node_flush. */
-    if (src != 0)
-        node_stop_for_reapply(n, "checking free space");
-    /* And every other member's, as last reported (space.h). */
-    if (space_check(&n->space, approx, &n->full_member) != 0)
-        return NODE_EMEMBERFULL;
-
-    /* One allocation holds the protobuf structs, the pointer array the
-     * AddCommand wants and the ids they point at; an ADD of a few events,
-     * the usual kind, needs none. */
-    struct proposed_event {
-        Eventflow__NewEvent pb;
-        uint8_t ids[3][ULID_BYTES]; /* id, causation, correlation */
-    } few[NODE_FEW_EVENTS], *events = few;
-    Eventflow__NewEvent *few_ptrs[NODE_FEW_EVENTS], **eventp = few_ptrs;
-    if (nev > NODE_FEW_EVENTS) {
-        events = xcalloc(nev, sizeof *events + sizeof *eventp);
-        eventp = (Eventflow__NewEvent **)(events + nev);
-    }
-    int64_t now_ns = node_realtime_ns();
-    for (size_t i = 0; i < nev; i++) {
-        uint8_t (*ids)[ULID_BYTES] = events[i].ids;
-        ulid_gen_next(&n->ids, (uint64_t)(now_ns / 1000000), NULL, ids[0]);
-        fill_event(&events[i].pb, &add->events[i], ids[0], ids[1], ids[2]);
-        eventp[i] = &events[i].pb;
-    }
-    Eventflow__AddCommand cmd = EVENTFLOW__ADD_COMMAND__INIT;
-    cmd.stream = add->stream;
-    cmd.any_version = add->any_version;
-    cmd.expected_version = add->expected_version;
-    cmd.added_at_ns = now_ns;
-    cmd.n_events = nev;
-    cmd.events = eventp;
-    Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
-    entry.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
-    entry.add = &cmd;
-
-    struct raft_buffer buf;
-    int rv = entry_encode(&entry, &buf);
-    if (events != few)
-        free(events);
-    if (rv != 0)
-        return NODE_EINTERNAL;
-
-    req->node = n;
-    req->was_applied = false;
-    req->committed = false;
-    req->apply.data = req;
-    rv = node_raft_apply(n, &req->apply, &buf, node_apply_cb);
-    if (rv != 0) {
-        if (rv == RAFT_NOTLEADER)
-            return NODE_ENOLEADER;
-        if (rv == RAFT_TOOBIG)
-            return NODE_ETOOBIG;
-        log_warn("raft_apply: %s", raft_strerror(rv));
-        return NODE_EINTERNAL;
-    }
-    req->bytes = approx;
-    n->inflight_bytes += approx;
-    space_proposed(&n->space, approx);
-    /* Append to the in-flight list; raft assigns increasing indexes. */
-    req->prev = n->inflight_tail;
-    req->next = NULL;
-    if (n->inflight_tail)
-        n->inflight_tail->next = req;
-    else
-        n->inflight_head = req;
-    n->inflight_tail = req;
-    if (n->apply_next == NULL)
-        n->apply_next = req;
-    return 0;
-}
-
-
-static void node_record_cluster(struct node *n);
-
-static void node_barrier_cb(struct raft_barrier *b, int status)
-{
-    struct node *n = b->data;
-    n->barrier_pending = false;
-    if (n->closing)
-        return;
-    if (status != 0) {
-        log_info("leadership barrier failed: %s", raft_strerror(status));
-        return;
-    }
-    if (raft_state(&n->raft) != RAFT_LEADER || n->raft.current_term != n->barrier_term)
-        return;
-    node_apply_committed(n);
-    /* Every entry of earlier terms is applied now (and visible to
-     * store_stats, open batch included); the next id must exceed the last
-     * one any earlier leader issued. */
-    struct store_stats st;
-    if (store_stats(n->store, &st) == 0 && ulid_compare(st.last_id, n->ids.last) > 0)
-        memcpy(n->ids.last, st.last_id, ULID_BYTES);
-    n->ready = true;
-    log_info("leader for term %" PRIu64 ", ready for writes (applied index %" PRIu64 ")",
-             (uint64_t)n->raft.current_term, (uint64_t)raft_last_applied(&n->raft));
-    node_record_cluster(n);
-    node_publish_self(n);
-}
-
-static void node_start_barrier(struct node *n)
-{
-    n->barrier.data = n;
-    n->barrier_term = n->raft.current_term;
-    int rv = raft_barrier(&n->raft, &n->barrier, node_barrier_cb);
-    if (rv != 0) {
-        log_warn("leadership barrier: %s", raft_strerror(rv));
-        return;
-    }
-    n->barrier_pending = true;
-}
-
-struct node_entry_req {
-    struct raft_apply apply;
-    struct node *node;
-    node_entry_cb cb;
-    void *data;
-};
-
-/* raft calls this after the state machine applied the entry (status 0),
- * or when it gave up on it. */
-static void node_entry_done(struct raft_apply *apply, int status, void *result)
-{
-    (void)result;
-    struct node_entry_req *req = apply->data;
-    if (status != 0)
-        log_info("proposed entry %" PRIu64 ": %s", (uint64_t)apply->index, raft_strerror(status));
-    if (req->cb != NULL) {
-        /* raft says committed once fsm.c queued the entry; the store has
-         * it only after the queue drains. */
-        if (status == 0)
-            node_apply_committed(req->node);
-        req->cb(req->data, status);
-    }
-    free(req);
-}
-
-int node_propose_entry(struct node *n, const Eventflow__Entry *entry, node_entry_cb cb, void *data)
-{
-    struct raft_buffer buf;
-    if (entry_encode(entry, &buf) != 0)
-        return NODE_EINTERNAL;
-    struct node_entry_req *req = xcalloc(1, sizeof *req);
-    req->apply.data = req;
-    req->node = n;
-    req->cb = cb;
-    req->data = data;
-    int rv = node_raft_apply(n, &req->apply, &buf, node_entry_done);
-    if (rv != 0) {
-        free(req);
-        log_info("proposing an entry: %s", raft_strerror(rv));
-        return rv == RAFT_NOTLEADER ? NODE_ENOLEADER : NODE_EINTERNAL;
-    }
-    return 0;
-}
-
-void node_identity_refresh(struct node *n)
-{
-    struct store_stats st;
-    if (n->store == NULL || store_stats(n->store, &st) != 0 || !st.has_cluster_id)
-        return;
-    if (n->rtcp.has_id && memcmp(n->rtcp.id, st.cluster_id, sizeof st.cluster_id) == 0)
-        return;
-    raft_tcp_set_cluster_id(&n->rtcp, st.cluster_id);
-    char hex[2 * STORE_CLUSTER_ID_BYTES + 1];
-    node_cluster_id_hex(st.cluster_id, hex);
-    log_info("cluster identity %s", hex);
-}
-
-void node_cluster_id_hex(const uint8_t id[STORE_CLUSTER_ID_BYTES], char out[2 * STORE_CLUSTER_ID_BYTES + 1])
-{
-    for (size_t i = 0; i < STORE_CLUSTER_ID_BYTES; i++)
-        snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
-/* A new leader records what the log does not hold yet: the cluster's
- * identity (a new cluster, or one of a version before identities), and the
- * idempotency-key window (this node's --dedup-window; later changes go
- * through CONFIG SET). Two leaders in a row may both propose: the state
- * machine keeps the first identity, and the window of the last. */
-static void node_record_cluster(struct node *n)
-{
-    struct store_stats st;
-    if (store_stats(n->store, &st) != 0)
-        return;
-    if (!st.has_cluster_id) {
-        uint8_t id[STORE_CLUSTER_ID_BYTES];
-        static const uint8_t zero[STORE_CLUSTER_ID_BYTES];
-        do {
-            if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
-                log_error("getrandom: %s; the cluster identity is not recorded", strerror(errno));
-                return;
-            }
-        } while (memcmp(id, zero, sizeof id) == 0);
-        Eventflow__ClusterIdentity ci = EVENTFLOW__CLUSTER_IDENTITY__INIT;
-        ci.cluster_id = (ProtobufCBinaryData){.len = sizeof id, .data = id};
-        Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
-        entry.command_case = EVENTFLOW__ENTRY__COMMAND_IDENTITY;
-        entry.identity = &ci;
-        (void)node_propose_entry(n, &entry, NULL, NULL);
-    }
-    if (!st.dedup_window_recorded) {
-        Eventflow__Settings settings = EVENTFLOW__SETTINGS__INIT;
-        settings.dedup_window = n->cfg->dedup_window;
-        Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
-        entry.command_case = EVENTFLOW__ENTRY__COMMAND_SETTINGS;
-        entry.settings = &settings;
-        (void)node_propose_entry(n, &entry, NULL, NULL);
-    } else if (st.dedup_window != n->cfg->dedup_window && n->cfg->dedup_window_set) {
-        log_warn("the cluster's idempotency-key window is %" PRIu64 " (recorded in the log); this node's "
-                 "--dedup-window %" PRIu64 " applies only to a new cluster: change it with CONFIG SET "
-                 "dedup-window",
-                 st.dedup_window, n->cfg->dedup_window);
-    }
-}
-
-void node_publish_self(struct node *n)
-{
-    char current[CONFIG_ADDR_MAX];
-    uint64_t inc = 0;
-    if (store_member_get(n->store, n->cfg->id, current, sizeof current, &inc) == 0 &&
-        strcmp(current, n->cfg->advertise) == 0 && inc == n->incarnation)
-        return;
-    Eventflow__MemberAddress ma = EVENTFLOW__MEMBER_ADDRESS__INIT;
-    ma.id = n->cfg->id;
-    ma.client_address = (char *)n->cfg->advertise;
-    ma.incarnation = n->incarnation;
-    Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
-    entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
-    entry.member_address = &ma;
-    (void)node_propose_entry(n, &entry, NULL, NULL);
-}
-
-/* How long since this node last knew it was in contact with a leader. A
- * leader steps down by itself once it cannot reach a majority for an
- * election timeout, so while it leads its data is current. A follower's
- * raft election timer restarts at every message from its leader. */
-static uint64_t node_contact_age(struct node *n)
-{
-    uint64_t now = uv_now(n->loop);
-    unsigned short state = (unsigned short)raft_state(&n->raft);
-    if (state == RAFT_LEADER) {
-        n->last_contact_ms = now;
-    } else if (state == RAFT_FOLLOWER) {
-        raft_id id;
-        const char *addr;
-        raft_leader(&n->raft, &id, &addr);
-        if (id != 0 && n->raft.election_timer_start > n->last_contact_ms && n->raft.election_timer_start <= now) {
-            /* A gap longer than an election timeout between two contacts:
-             * the node was cut off or paused, and contact starts anew. */
-            if (n->raft.election_timer_start - n->last_contact_ms > n->cfg->election_timeout_ms)
-                n->contact_since_ms = n->raft.election_timer_start;
-            n->last_contact_ms = n->raft.election_timer_start;
-        }
-    }
-    return now - n->last_contact_ms;
-}
-
-bool node_contact_steady(struct node *n)
-{
-    uint64_t age = node_contact_age(n);
-    uint64_t now = uv_now(n->loop);
-    return age < n->cfg->election_timeout_ms && now - n->contact_since_ms >= 2 * (uint64_t)n->cfg->election_timeout_ms;
-}
-
-bool node_is_stale(struct node *n, uint64_t *age_ms)
-{
-    if (!n->raft_running) {
-        *age_ms = 0;
-        return true;
-    }
-    *age_ms = node_contact_age(n);
-    return n->cfg->max_staleness_ms != 0 && *age_ms > n->cfg->max_staleness_ms;
-}
-
-bool node_caught_up(struct node *n)
-{
-    return n->store != NULL && served_caught_up(&n->served, store_applied_index(n->store));
-}
-
-static void node_watch_role(struct node *n)
-{
-    unsigned short state = (unsigned short)raft_state(&n->raft);
-    raft_term term = n->raft.current_term;
-    (void)node_contact_age(n);
-    if (state == n->last_state && term == n->last_term)
-        return;
-    if (state != n->last_state)
-        log_info("raft state %s -> %s (term %" PRIu64 ")", state_name(n->last_state), state_name(state),
-                 (uint64_t)term);
-    n->last_state = state;
-    n->last_term = term;
-    if (state != RAFT_LEADER) {
-        n->ready = false;
-        return;
-    }
-    if (!n->ready && !n->barrier_pending)
-        node_start_barrier(n);
-}
-
-void node_stop_for_reapply(struct node *n, const char *what)
-{
-    log_error("%s failed: %s; stopping (a restart re-applies them)", what,
-              n->store != NULL ? store_errmsg(n->store) : "no store");
-    _exit(1);
+    fatal_restart("%s failed: %s; raft re-applies the entries at restart", what,
+                  n->store != NULL ? store_errmsg(n->store) : "no store");
 }
 
 void node_flush(struct node *n)
@@ -816,161 +318,35 @@ void node_flush(struct node *n)
         node_stop_for_reapply(n, "committing applied entries");
 }
 
-void node_before_sleep(struct node *n)
+void node_commit_batch(struct node *n)
 {
-    /* What raft committed this turn goes into the store now, after raft_uv
-     * has started its next write (fsm.c), and the replies follow. */
-    node_settle(n);
+    if (n->store == NULL)
+        return;
     /* A commit failed somewhere else this turn (a snapshot's, a state
      * copy's): as in node_flush, only a restart recovers. */
-    if (n->store != NULL && store_batch_lost(n->store))
+    if (store_batch_lost(n->store))
         node_stop_for_reapply(n, "committing applied entries");
     /* Reads see the open batch, so committing it is only about bounding
-     * its size (and what a crash makes raft re-apply): on the timer below,
-     * or now when it has grown large. */
-    if (n->store != NULL && (store_batch_entries(n->store) >= NODE_BATCH_MAX ||
-                             store_batch_bytes(n->store) >= NODE_BATCH_MAX_BYTES))
+     * its size (and what a crash makes raft re-apply): on the timer, or
+     * now when it has grown large. */
+    if (store_batch_entries(n->store) >= NODE_BATCH_MAX || store_batch_bytes(n->store) >= NODE_BATCH_MAX_BYTES)
         node_flush(n);
-    /* Replies are written after this (server.c): record how far they may
-     * reach before any leaves. */
+}
+
+void node_note_served(struct node *n)
+{
     if (n->store != NULL)
         served_note(&n->served, store_applied_index(n->store));
-    if (n->started && !n->closing)
-        node_watch_role(n);
 }
 
-
-
-int node_member_client_address(struct node *n, uint64_t id, char *out, size_t cap)
+struct store *node_store(struct node *n)
 {
-    if (id == n->cfg->id) {
-        snprintf(out, cap, "%s", n->cfg->advertise);
-        return 0;
-    }
-    /* The replicated table first: it follows membership changes. */
-    if (store_member_get(n->store, id, out, cap, NULL) == 0)
-        return 0;
-    for (size_t i = 0; i < n->cfg->n_members; i++) {
-        if (n->cfg->members[i].id == id) {
-            snprintf(out, cap, "%s", n->cfg->members[i].client_address);
-            return 0;
-        }
-    }
-    if (cap > 0)
-        out[0] = '\0';
-    return -1;
+    return n->store;
 }
 
-int node_leader_client_address(struct node *n, char *out, size_t cap)
+struct transfer *node_transfer(struct node *n)
 {
-    raft_id id;
-    const char *raft_addr;
-    if (!n->raft_running)
-        return -1;
-    raft_leader(&n->raft, &id, &raft_addr);
-    if (id == 0)
-        return -1;
-    return node_member_client_address(n, id, out, cap);
-}
-
-static void json_str(struct buf *b, const char *key, const char *val)
-{
-    /* Values here are addresses and fixed words: no escaping needed beyond
-     * refusing quotes and control characters. */
-    buf_printf(b, "\"%s\":\"", key);
-    for (const char *p = val; *p; p++)
-        if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-            buf_append_char(b, *p);
-    buf_append_str(b, "\",");
-}
-
-size_t node_state_sources(struct node *n, char ***out)
-{
-    const struct raft_configuration *conf = &n->raft.configuration;
-    char **list = xcalloc(conf->n + 1, sizeof *list);
-    size_t count = 0;
-    list[count++] = xstrdup(n->cfg->advertise);
-    char addr[CONFIG_ADDR_MAX];
-    for (unsigned i = 0; i < conf->n; i++) {
-        if (conf->servers[i].id == n->cfg->id ||
-            node_member_client_address(n, conf->servers[i].id, addr, sizeof addr) != 0 || addr[0] == '\0')
-            continue;
-        list[count++] = xstrdup(addr);
-    }
-    *out = list;
-    return count;
-}
-
-void node_state_sources_free(char **sources, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(sources[i]);
-    free(sources);
-}
-
-void node_write_status(struct node *n, struct buf *b)
-{
-    struct store_stats st;
-    memset(&st, 0, sizeof st);
-    (void)store_stats(n->store, &st);
-    char leader[CONFIG_ADDR_MAX] = "";
-    raft_id leader_id = 0;
-    const char *leader_raft = NULL;
-    if (n->raft_running)
-        raft_leader(&n->raft, &leader_id, &leader_raft);
-    if (leader_id != 0 && node_leader_client_address(n, leader, sizeof leader) != 0)
-        leader[0] = '\0';
-    char sum[CHECKSUM_B32_LEN + 1];
-    checksum_format(st.checksum, sum);
-    char last_id[ULID_STR_LEN + 1];
-    ulid_format(st.last_id, last_id);
-
-    buf_append_char(b, '{');
-    buf_printf(b, "\"id\":%" PRIu64 ",", n->cfg->id);
-    json_str(b, "state", n->raft_running ? state_name((unsigned short)raft_state(&n->raft)) : "unavailable");
-    uint64_t contact_age;
-    bool stale = node_is_stale(n, &contact_age);
-    buf_printf(b, "\"stale\":%s,\"last_contact_ms\":%" PRIu64 ",", stale ? "true" : "false", contact_age);
-    buf_printf(b, "\"ready\":%s,", n->ready ? "true" : "false");
-    buf_printf(b, "\"caught_up\":%s,", node_caught_up(n) ? "true" : "false");
-    buf_printf(b, "\"leader_id\":%" PRIu64 ",", (uint64_t)leader_id);
-    json_str(b, "leader_address", leader);
-    json_str(b, "client_address", n->cfg->advertise);
-    json_str(b, "raft_address", n->cfg->raft_address);
-    buf_printf(b, "\"term\":%" PRIu64 ",", (uint64_t)n->raft.current_term);
-    buf_printf(b, "\"last_index\":%" PRIu64 ",", (uint64_t)(n->raft_running ? raft_last_index(&n->raft) : 0));
-    buf_printf(b, "\"commit_index\":%" PRIu64 ",", (uint64_t)n->raft.commit_index);
-    buf_printf(b, "\"applied_index\":%" PRIu64 ",", (uint64_t)(n->raft_running ? raft_last_applied(&n->raft) : 0));
-    buf_printf(b, "\"snapshot_index\":%" PRIu64 ",", (uint64_t)n->raft.trail.snapshot.index);
-    buf_printf(b, "\"store_applied_index\":%" PRIu64 ",", st.applied_index);
-    buf_printf(b, "\"events\":%" PRIu64 ",", st.event_count);
-    buf_printf(b, "\"streams\":%" PRIu64 ",", st.stream_count);
-    json_str(b, "checksum", sum);
-    json_str(b, "last_id", last_id);
-    char cluster_id[2 * STORE_CLUSTER_ID_BYTES + 1] = "";
-    if (st.has_cluster_id)
-        node_cluster_id_hex(st.cluster_id, cluster_id);
-    json_str(b, "cluster_id", cluster_id);
-    buf_printf(b, "\"dedup_window\":%" PRIu64 ",\"dedup_keys\":%" PRIu64 ",", st.dedup_window, st.dedup_keys);
-    buf_printf(b, "\"raft_hellos_refused\":%" PRIu64 ",\"raft_hellos_legacy\":%" PRIu64 ",",
-               n->rtcp.stats.refused, n->rtcp.stats.legacy);
-    buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
-    /* The room other members' leader checks against (space.h); 0 if it
-     * could not be measured (the failed commit stops the node). */
-    uint64_t room = 0;
-    if (n->store != NULL && store_space_room(n->store, &room) != 0)
-        room = 0;
-    buf_printf(b, "\"map_bytes\":%" PRIu64 ",\"map_room_bytes\":%" PRIu64 ",", st.map_size, room);
-    buf_printf(b, "\"member_room_reports\":%zu,", space_reports(&n->space));
-    buf_printf(b, "\"state_fetches\":%" PRIu64 ",\"state_fetched_bytes\":%" PRIu64 ",", n->state_fetches,
-               n->state_fetched_bytes);
-    buf_printf(b, "\"state_copies_served\":%" PRIu64 ",", transfer_served(n->transfer));
-    buf_printf(b, "\"append_messages\":%" PRIu64 ",\"append_messages_sent\":%" PRIu64 ",", n->rio.sendq.messages_in,
-               n->rio.sendq.messages_out);
-    buf_printf(b, "\"log_appends\":%" PRIu64 ",\"log_appends_written\":%" PRIu64 ",", n->rio.appends_in,
-               n->rio.appends_out);
-    buf_printf(b, "\"uptime_ms\":%" PRIu64 ",", node_uptime_ms(n));
-    buf_printf(b, "\"version\":\"%s\"}", EVENTFLOW_VERSION);
+    return n->transfer;
 }
 
 static void node_raft_close_cb(struct raft *r)
@@ -978,7 +354,8 @@ static void node_raft_close_cb(struct raft *r)
     struct node *n = r->data;
     /* Whatever raft committed while closing reaches the store and its
      * client (the connection may be gone; the reply is then dropped). */
-    node_settle(n);
+    node_apply_committed(n);
+    node_finish_requests(n);
     /* raft_close released io and transport through their close hooks; the
      * structs themselves are ours. */
     appendq_close(&n->rio);
@@ -994,16 +371,20 @@ static void node_raft_close_cb(struct raft *r)
     n->raft_running = false;
     n->started = false;
     log_info("stopped");
-    if (n->close_cb)
-        n->close_cb(n);
+    void (*closed)(void *data) = n->closed;
+    void *data = n->closed_data;
+    node_free(n);
+    if (closed)
+        closed(data);
 }
 
-void node_close(struct node *n, node_close_cb cb)
+void node_close(struct node *n, void (*closed)(void *data), void *data)
 {
     if (n->closing)
         return;
     n->closing = true;
-    node_settle(n);
+    node_apply_committed(n);
+    node_finish_requests(n);
     membership_stop(n);
     transfer_stop(n->transfer);
     space_close(&n->space);
@@ -1013,10 +394,12 @@ void node_close(struct node *n, node_close_cb cb)
         n->flush_timer_open = false;
     }
     n->ready = false;
-    n->close_cb = cb;
+    n->closed = closed;
+    n->closed_data = data;
     if (!n->raft_running) {
-        if (cb)
-            cb(n);
+        node_free(n);
+        if (closed)
+            closed(data);
         return;
     }
     raft_close(&n->raft, node_raft_close_cb);

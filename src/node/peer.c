@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr.h"
 #include "common/buf.h"
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
-#include "server/config.h"
+#include "node/node_config.h"
 
 struct peer_req {
     uv_loop_t *loop;
@@ -24,7 +25,7 @@ struct peer_req {
     bool done;               /* cb has run */
     bool tcp_open;
     int refs;                /* open handles + a resolve in flight; free at 0 */
-    char host[CONFIG_ADDR_MAX];
+    char host[NODE_ADDR_MAX];
     char port[8];
 };
 
@@ -162,7 +163,7 @@ int peer_request(uv_loop_t *loop, const char *address, const char *password, int
 {
     struct peer_req *p = xcalloc(1, sizeof *p);
     unsigned port;
-    if (config_split_address(address, p->host, sizeof p->host, &port) != 0) {
+    if (addr_split(address, p->host, sizeof p->host, &port) != 0) {
         free(p);
         return UV_EINVAL;
     }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/be64.h"
+#include "common/fatal.h"
 #include "common/log.h"
 
 int served_open(struct served *s, const char *data_dir)
@@ -46,8 +47,7 @@ void served_note(struct served *s, uint64_t applied)
     be64_put(b, applied);
     ssize_t n = pwrite(s->fd, b, sizeof b, 0);
     if (n != (ssize_t)sizeof b) {
-        log_error("recording the served index: %s; stopping", n < 0 ? strerror(errno) : "short write");
-        _exit(1);
+        fatal_restart("recording the served index: %s", n < 0 ? strerror(errno) : "short write");
     }
     s->mark = applied;
 }

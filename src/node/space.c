@@ -15,8 +15,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "server/config.h"
-#include "node/node.h"
+#include "node/node_config.h"
+#include "node/node_internal.h"
 #include "node/peer.h"
 
 #define SPACE_POLL_MS 500
@@ -111,7 +111,7 @@ static void space_ask(struct space *sp, uint64_t id)
     }
     if (r->asking)
         return;
-    char client[CONFIG_ADDR_MAX];
+    char client[NODE_ADDR_MAX];
     if (node_member_client_address(sp->node, id, client, sizeof client) != 0 || client[0] == '\0')
         return;
     struct space_probe *p = xcalloc(1, sizeof *p);

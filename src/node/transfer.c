@@ -1,10 +1,10 @@
-/* transfer.c - serving copies of the store (see transfer.h).
+/* transfer.c - serving images of the store (see transfer.h).
  *
- * BEGIN flushes the store's batch and queues the copy on libuv's thread
- * pool; the reply waits in a deferred slot until the image is written and
- * its CRC-32 computed. READs are answered from the image's file descriptor
- * with pread on the loop thread: the image was just written, so the pages
- * come from the page cache, and one READ is at most 1 MiB. */
+ * transfer_begin flushes the store's batch and queues the copy on libuv's
+ * thread pool; its callback runs once the image is written and its CRC-32
+ * computed. Reads are served from the image's file descriptor with pread on
+ * the loop thread: the image was just written, so the pages come from the
+ * page cache, and one read is at most 1 MiB. */
 #include "node/transfer.h"
 
 #include <errno.h>
@@ -20,10 +20,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "protocol/resp_writer.h"
-#include "server/conn.h"
-#include "node/node.h"
-#include "server/server.h"
+#include "node/node_internal.h"
 #include "store/checksum.h"
 
 #define TRANSFER_MAX_SESSIONS 2
@@ -42,13 +39,13 @@ struct session {
     uint64_t min_index;         /* the store's applied index when BEGIN ran */
     uint64_t last_used_ms;
 
-    /* The copy in flight (worker thread) and the BEGIN waiting for it. */
+    /* The copy in flight (worker thread) and who waits for it. */
     uv_work_t work;
     struct store_copy *copy;
     int copy_rc;
     char copy_err[256];
-    struct conn *conn;
-    struct conn_slot *slot;
+    transfer_begin_cb cb;
+    void *cb_data;
 };
 
 struct transfer {
@@ -204,12 +201,13 @@ static void transfer_copy_done(uv_work_t *req, int status)
     struct session *s = req->data;
     struct transfer *t = s->t;
     t->copying--;
-    struct buf *out = &s->slot->out;
+    transfer_begin_cb cb = s->cb;
+    void *data = s->cb_data;
+    s->cb = NULL;
     if (status != 0 || s->copy_rc != 0 || t->stopped) {
         const char *why = t->stopped ? "the node is stopping" : status != 0 ? uv_strerror(status) : s->copy_err;
         log_error("state transfer %016" PRIx64 ": %s", s->id, why);
-        resp_write_errorf(out, "ERR copying the store failed: %s", why);
-        conn_complete(s->conn, s->slot);
+        cb(data, t->stopped ? TRANSFER_ESTOPPED : TRANSFER_EIO, why, NULL);
         transfer_unlink(t, s);
         session_release(s);
         free(s);
@@ -220,50 +218,38 @@ static void transfer_copy_done(uv_work_t *req, int status)
     s->last_used_ms = uv_now(t->node->loop);
     log_info("state transfer %016" PRIx64 ": image of %" PRIu64 " bytes ready (store at index %" PRIu64 " or later)",
              s->id, s->size, s->min_index);
-    char id[17];
-    snprintf(id, sizeof id, "%016" PRIx64, s->id);
-    resp_write_array_header(out, 4);
-    resp_write_bulk_str(out, id);
-    resp_write_int(out, (int64_t)s->size);
-    resp_write_int(out, (int64_t)s->crc);
-    resp_write_int(out, (int64_t)s->min_index);
-    conn_complete(s->conn, s->slot);
-    s->conn = NULL;
-    s->slot = NULL;
+    struct transfer_image info = {.id = s->id, .size = s->size, .crc = s->crc, .min_index = s->min_index};
+    cb(data, 0, NULL, &info);
 }
 
-/* ---- the command ----------------------------------------------------------- */
+/* ---- serving images ---------------------------------------------------------- */
 
-static struct session *transfer_find(struct transfer *t, const struct resp_arg *a)
+static struct session *transfer_find(struct transfer *t, uint64_t id)
 {
-    uint64_t id;
-    if (resp_arg_u64(a, 16, &id) != 0)
-        return NULL;
     for (struct session *s = t->sessions; s != NULL; s = s->next)
         if (s->id == id && s->ready)
             return s;
     return NULL;
 }
 
-static void transfer_begin(struct conn *c, struct transfer *t)
+int transfer_begin(struct transfer *t, const char *peer, transfer_begin_cb cb, void *data, char *err, size_t errlen)
 {
     struct node *n = t->node;
-    struct buf *out;
     if (t->stopped) {
-        resp_write_error(conn_reply_buf(c), "ERR the node is stopping");
-        return;
+        snprintf(err, errlen, "the node is stopping");
+        return TRANSFER_ESTOPPED;
     }
     if (t->n_sessions >= TRANSFER_MAX_SESSIONS) {
-        resp_write_error(conn_reply_buf(c), "BUSY too many state transfers in progress; retry later");
-        return;
+        snprintf(err, errlen, "too many state transfers in progress; retry later");
+        return TRANSFER_EBUSY;
     }
     /* The image goes to a file that is unlinked at once: it lives as long
      * as the descriptor, and a crash leaves nothing behind. */
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/transfer", n->cfg->data_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        resp_write_errorf(conn_reply_buf(c), "ERR creating %s: %s", dir, strerror(errno));
-        return;
+        snprintf(err, errlen, "creating %s: %s", dir, strerror(errno));
+        return TRANSFER_EIO;
     }
     struct session *s = xcalloc(1, sizeof *s);
     s->t = t;
@@ -271,34 +257,32 @@ static void transfer_begin(struct conn *c, struct transfer *t)
     snprintf(path, sizeof path, "%s/%016" PRIx64 ".mdb", dir, s->id);
     s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s->fd < 0 || unlink(path) != 0) {
-        resp_write_errorf(conn_reply_buf(c), "ERR creating %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "creating %s: %s", path, strerror(errno));
         session_release(s);
         free(s);
-        return;
+        return TRANSFER_EIO;
     }
     struct store_stats st;
     int rc = store_stats(n->store, &st);
     if (rc == 0)
         rc = store_copy_begin(n->store, &s->copy);
     if (rc != 0) {
-        out = conn_reply_buf(c);
-        resp_write_errorf(out, "ERR %s", store_errmsg(n->store));
+        snprintf(err, errlen, "%s", store_errmsg(n->store));
         session_release(s);
         free(s);
-        return;
+        return TRANSFER_EIO;
     }
     s->min_index = st.applied_index;
-    s->conn = c;
-    s->slot = conn_defer(c, false);
+    s->cb = cb;
+    s->cb_data = data;
     s->work.data = s;
     rc = uv_queue_work(n->loop, &s->work, transfer_copy_work, transfer_copy_done);
     if (rc != 0) {
         store_copy_end(s->copy);
-        resp_write_errorf(&s->slot->out, "ERR %s", uv_strerror(rc));
-        conn_complete(c, s->slot);
+        snprintf(err, errlen, "%s", uv_strerror(rc));
         session_release(s);
         free(s);
-        return;
+        return TRANSFER_EIO;
     }
     s->next = t->sessions;
     t->sessions = s;
@@ -306,81 +290,50 @@ static void transfer_begin(struct conn *c, struct transfer *t)
     t->copying++;
     if (!uv_is_active((uv_handle_t *)&t->sweep))
         uv_timer_start(&t->sweep, transfer_sweep_cb, TRANSFER_SWEEP_MS, TRANSFER_SWEEP_MS);
-    log_info("state transfer %016" PRIx64 ": copying the store for %s", s->id, c->peer);
+    log_info("state transfer %016" PRIx64 ": copying the store for %s", s->id, peer);
+    return 0;
 }
 
-static void transfer_read(struct conn *c, struct transfer *t, const struct resp_command *cmd)
+int transfer_size(struct transfer *t, uint64_t id, uint64_t *size)
 {
-    struct buf *out = conn_reply_buf(c);
-    uint64_t off, len;
-    if (cmd->argc != 5 || resp_arg_u64(&cmd->argv[3], 10, &off) != 0 || resp_arg_u64(&cmd->argv[4], 10, &len) != 0) {
-        resp_write_error(out, "ERR usage: SNAPSHOT READ <id> <offset> <count>");
-        return;
-    }
-    struct session *s = transfer_find(t, &cmd->argv[2]);
-    if (s == NULL) {
-        resp_write_error(out, "ERR no such state transfer (expired or never begun)");
-        return;
-    }
+    struct session *s = transfer_find(t, id);
+    if (s == NULL)
+        return TRANSFER_ENOENT;
+    *size = s->size;
+    return 0;
+}
+
+int transfer_read(struct transfer *t, uint64_t id, uint64_t off, void *dst, size_t len, char *err, size_t errlen)
+{
+    struct session *s = transfer_find(t, id);
+    if (s == NULL)
+        return TRANSFER_ENOENT;
     s->last_used_ms = uv_now(t->node->loop);
-    if (off > s->size) {
-        resp_write_error(out, "ERR offset beyond the end of the image");
-        return;
-    }
-    if (len > TRANSFER_CHUNK_MAX)
-        len = TRANSFER_CHUNK_MAX;
-    if (len > s->size - off)
-        len = s->size - off;
-    /* Read straight into the reply buffer; commit only a complete reply. */
-    char header[32];
-    int hlen = snprintf(header, sizeof header, "$%" PRIu64 "\r\n", len);
-    char *dst = buf_reserve(out, (size_t)hlen + (size_t)len + 2);
+    if (off > s->size || len > s->size - off)
+        return TRANSFER_ERANGE;
     size_t got = 0;
     while (got < len) {
-        ssize_t r = pread(s->fd, dst + hlen + got, (size_t)(len - got), (off_t)(off + got));
+        ssize_t r = pread(s->fd, (char *)dst + got, len - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
-            resp_write_errorf(out, "ERR reading the image: %s", r < 0 ? strerror(errno) : "short read");
-            return;
+            snprintf(err, errlen, "reading the image: %s", r < 0 ? strerror(errno) : "short read");
+            return TRANSFER_EIO;
         }
         got += (size_t)r;
     }
-    memcpy(dst, header, (size_t)hlen);
-    memcpy(dst + hlen + len, "\r\n", 2);
-    buf_commit(out, (size_t)hlen + (size_t)len + 2);
+    return 0;
 }
 
-static void transfer_end(struct conn *c, struct transfer *t, const struct resp_command *cmd)
+int transfer_end(struct transfer *t, uint64_t id)
 {
-    struct buf *out = conn_reply_buf(c);
-    struct session *s = cmd->argc == 3 ? transfer_find(t, &cmd->argv[2]) : NULL;
-    if (s == NULL) {
-        resp_write_error(out, "ERR no such state transfer");
-        return;
-    }
+    struct session *s = transfer_find(t, id);
+    if (s == NULL)
+        return TRANSFER_ENOENT;
     log_info("state transfer %016" PRIx64 ": done", s->id);
     t->served++;
     transfer_unlink(t, s);
     session_release(s);
     free(s);
-    resp_write_simple(out, "OK");
-}
-
-void transfer_command(struct conn *c, const struct resp_command *cmd)
-{
-    struct transfer *t = c->srv->node->transfer;
-    if (cmd->argc < 2) {
-        resp_write_error(conn_reply_buf(c), "ERR usage: SNAPSHOT BEGIN | READ <id> <offset> <count> | END <id>");
-        return;
-    }
-    const struct resp_arg *sub = &cmd->argv[1];
-    if (resp_arg_is(sub, "BEGIN") && cmd->argc == 2)
-        transfer_begin(c, t);
-    else if (resp_arg_is(sub, "READ"))
-        transfer_read(c, t, cmd);
-    else if (resp_arg_is(sub, "END"))
-        transfer_end(c, t, cmd);
-    else
-        resp_write_error(conn_reply_buf(c), "ERR usage: SNAPSHOT BEGIN | READ <id> <offset> <count> | END <id>");
+    return 0;
 }

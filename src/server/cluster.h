@@ -1,4 +1,5 @@
-/* cluster.h - the CLUSTER command family (see cluster.c). Loop thread only. */
+/* cluster.h - the CLUSTER command family (see cluster.c and
+ * cluster_change.c). Loop thread only. */
 #ifndef EVENTFLOW_CLUSTER_H
 #define EVENTFLOW_CLUSTER_H
 
@@ -9,7 +10,12 @@
 
 struct conn;
 
+/* CLUSTER MEMBERS | STATUS | ADD | REGISTER | PROMOTE | DEMOTE | REMOVE |
+ * TRANSFER (cluster.c lists them). */
 void cluster_command(struct conn *c, const struct resp_command *cmd);
+
+/* The subcommands that change the membership (cluster_change.c). */
+void cluster_change(struct conn *c, const struct resp_command *cmd);
 
 /* True on the leader; elsewhere writes -MOVED to the leader (or -NOLEADER)
  * into out and returns false. */

@@ -20,12 +20,12 @@
 #include "version.h"
 #include "protocol/resp_writer.h"
 #include "server/cluster.h"
-#include "node/transfer.h"
 #include "server/conn.h"
 #include "node/node.h"
 #include "server/reads.h"
 #include "server/server.h"
 #include "server/settings.h"
+#include "server/snapshot.h"
 #include "store/checksum.h"
 #include "protocol/codec.h"
 #include "store/store.h"
@@ -116,7 +116,7 @@ static bool cmd_local_ready(struct conn *c)
 
 static void cmd_stats(struct conn *c, struct store_stats *st)
 {
-    if (store_stats(cmd_node(c)->store, st) != 0)
+    if (store_stats(node_store(cmd_node(c)), st) != 0)
         memset(st, 0, sizeof *st);
 }
 
@@ -325,19 +325,19 @@ static void add_applied(struct node_add *na, const struct store_outcome *o)
     }
 }
 
-static void add_done(struct node_add *na, int status)
+static void add_done(struct node_add *na, int status, const char *why)
 {
     struct add_request *req = na->data;
     struct buf *out = &req->slot->out;
     if (status == 0 && !na->was_applied) {
         resp_write_error(out, "UNKNOWN the ADD was applied but its result was lost; read the stream");
-    } else if (status == RAFT_LEADERSHIPLOST || status == RAFT_SHUTDOWN) {
+    } else if (status == NODE_EUNKNOWN) {
         /* The entry may still be committed by the next leader. Saying
          * "failed" here would make clients retry and append twice. */
         resp_write_error(out, "UNKNOWN outcome unknown: leadership was lost before the ADD committed; "
                               "read the stream to find out");
     } else if (status != 0) {
-        resp_write_errorf(out, "IOERR raft: %s", raft_strerror(status));
+        resp_write_errorf(out, "IOERR raft: %s", why != NULL ? why : "the entry failed");
     }
     conn_complete(req->conn, req->slot);
     free(req);
@@ -360,13 +360,13 @@ static void add_refused(struct conn *c, struct buf *out, int rc)
         resp_write_error(out, "TRYAGAIN the new leader is applying earlier entries; retry");
         break;
     case NODE_EFULL:
-        resp_write_errorf(out, "FULL %s; nothing was written", store_errmsg(cmd_node(c)->store));
+        resp_write_errorf(out, "FULL %s; nothing was written", store_errmsg(node_store(cmd_node(c))));
         break;
     case NODE_EMEMBERFULL:
         resp_write_errorf(out,
                           "FULL member %" PRIu64 "'s store is nearly full (map_room_bytes in its STATUS); "
                           "nothing was written",
-                          cmd_node(c)->full_member);
+                          node_full_member(cmd_node(c)));
         break;
     case NODE_ETOOBIG:
         resp_write_error(out, "TOOBIG the ADD is too large for one log entry");
@@ -427,7 +427,7 @@ static const struct command command_table[] = {
     {"STATUS", NULL, 0, cmd_status},
     {"CLUSTER", NULL, 0, cluster_command},
     {"CONFIG", NULL, CMD_ARG, settings_command},
-    {"SNAPSHOT", NULL, 0, transfer_command},
+    {"SNAPSHOT", NULL, 0, snapshot_command},
 };
 
 static bool name_is(const struct resp_arg *a, const char *name)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "version.h"
@@ -148,40 +149,11 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-int config_split_address(const char *addr, char *host, size_t hostlen, unsigned *port)
-{
-    const char *colon;
-    const char *h = addr;
-    size_t hlen;
-    if (addr[0] == '[') {
-        const char *close = strchr(addr, ']');
-        if (close == NULL || close[1] != ':')
-            return -1;
-        h = addr + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (colon == NULL)
-            return -1;
-        hlen = (size_t)(colon - addr);
-    }
-    if (hlen == 0 || hlen >= hostlen)
-        return -1;
-    uint64_t p;
-    if (parse_u64(colon + 1, 1, 65535, &p) != 0)
-        return -1;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (unsigned)p;
-    return 0;
-}
-
 static int check_address(const char *what, const char *addr, char *err, size_t errlen)
 {
     char host[CONFIG_ADDR_MAX];
     unsigned port;
-    if (strlen(addr) >= CONFIG_ADDR_MAX || config_split_address(addr, host, sizeof host, &port) != 0)
+    if (strlen(addr) >= CONFIG_ADDR_MAX || addr_split(addr, host, sizeof host, &port) != 0)
         return config_fail(err, errlen, "invalid %s '%s': expected host:port", what, addr);
     return 0;
 }
@@ -198,7 +170,7 @@ int config_parse_members(const char *spec, struct config *cfg, char *err, size_t
          item = strtok_r(NULL, ", \t\n", &save)) {
         char *at1 = strchr(item, '@');
         char *at2 = at1 ? strchr(at1 + 1, '@') : NULL;
-        struct config_member m = {0};
+        struct node_member m = {0};
         if (at1 == NULL || at2 == NULL) {
             rc = config_fail(err, errlen, "invalid member '%s': expected id@raft_host:port@client_host:port",
                              item);
@@ -503,6 +475,30 @@ int config_load(int argc, char **argv, struct config *cfg, char *err, size_t err
     if (optind < argc)
         return config_fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
     return config_finish(cfg, err, errlen);
+}
+
+void config_node(const struct config *cfg, struct node_config *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = cfg->id;
+    snprintf(out->advertise, sizeof out->advertise, "%s", cfg->advertise);
+    snprintf(out->raft_address, sizeof out->raft_address, "%s", cfg->raft_address);
+    snprintf(out->raft_bind, sizeof out->raft_bind, "%s", cfg->raft_bind);
+    snprintf(out->join, sizeof out->join, "%s", cfg->join);
+    out->cluster_state_existing = cfg->cluster_state_existing;
+    out->members = cfg->members;
+    out->n_members = cfg->n_members;
+    out->data_dir = cfg->data_dir;
+    out->password = cfg->password;
+    out->map_size = cfg->map_size;
+    out->min_free_disk = cfg->min_free_disk;
+    out->snapshot_threshold = cfg->snapshot_threshold;
+    out->snapshot_trailing = cfg->snapshot_trailing;
+    out->election_timeout_ms = cfg->election_timeout_ms;
+    out->heartbeat_timeout_ms = cfg->heartbeat_timeout_ms;
+    out->max_staleness_ms = cfg->max_staleness_ms;
+    out->dedup_window = cfg->dedup_window;
+    out->dedup_window_set = cfg->dedup_window_set;
 }
 
 void config_free(struct config *cfg)

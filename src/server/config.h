@@ -14,16 +14,10 @@
 
 #include "server/affinity.h"
 #include "protocol/codec.h"
+#include "node/node_config.h"
 #include "store/store.h"
 
-#define CONFIG_ADDR_MAX 256
-
-/* One member of the initial cluster. */
-struct config_member {
-    uint64_t id;
-    char raft_address[CONFIG_ADDR_MAX];   /* host:port */
-    char client_address[CONFIG_ADDR_MAX]; /* host:port */
-};
+#define CONFIG_ADDR_MAX NODE_ADDR_MAX
 
 struct config {
     uint64_t id;
@@ -33,7 +27,7 @@ struct config {
     char raft_address[CONFIG_ADDR_MAX];   /* this node's raft host:port */
     char raft_bind[CONFIG_ADDR_MAX];      /* raft listener; empty = raft_address */
     char join[CONFIG_ADDR_MAX];           /* client address of a member to join through */
-    struct config_member *members;        /* owned; initial cluster */
+    struct node_member *members;          /* owned; initial cluster */
     size_t n_members;
     char *data_dir;                       /* owned */
     char *password;                       /* owned; NULL = auth off */
@@ -67,12 +61,12 @@ struct config {
  * also after an error. */
 int config_load(int argc, char **argv, struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* What the node needs of cfg, into out; strings and members stay cfg's. */
+void config_node(const struct config *cfg, struct node_config *out);
 void config_usage(FILE *out);
 
 /* Parse "id@raft_host:port@client_host:port[,...]" into cfg->members. */
 int config_parse_members(const char *spec, struct config *cfg, char *err, size_t errlen);
-
-/* Split "host:port" (host may be [v6]); returns 0 or -1. */
-int config_split_address(const char *addr, char *host, size_t hostlen, unsigned *port);
 
 #endif

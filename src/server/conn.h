@@ -6,8 +6,10 @@
  * So a request that cannot answer immediately takes a reply slot
  * (conn_defer); every reply behind an unfinished slot waits in its own slot.
  * Completed replies move, in order, into the connection's output buffer,
- * which the server writes once per loop turn (after the store committed its
- * batch, so an acknowledged ADD is visible to any read that follows it).
+ * which the server writes once per loop turn, after that turn's committed
+ * entries were applied (server.c, server_turn_end): reads see the store's
+ * open batch, so an acknowledged ADD is visible to any read that follows
+ * it, committed to LMDB or not.
  *
  * Flow control: a connection with max_pending requests outstanding stops
  * reading until they complete; one whose unwritten output exceeds

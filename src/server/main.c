@@ -19,7 +19,7 @@
 struct daemon {
     struct config cfg;
     uv_loop_t loop;
-    struct node node;
+    struct node *node;    /* owned until node_close */
     struct server server;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -27,15 +27,14 @@ struct daemon {
     int exit_code;
 };
 
-static struct daemon *daemon_current;
-
 /* The signal handlers stay installed until the node has closed, so that a
  * second SIGTERM during shutdown is ignored instead of killing us halfway. */
-static void on_node_closed(struct node *n)
+static void on_node_closed(void *data)
 {
-    (void)n;
-    uv_close((uv_handle_t *)&daemon_current->sigterm, NULL);
-    uv_close((uv_handle_t *)&daemon_current->sigint, NULL);
+    struct daemon *d = data;
+    d->node = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
 static void daemon_stop(struct daemon *d)
@@ -44,7 +43,7 @@ static void daemon_stop(struct daemon *d)
         return;
     d->stopping = true;
     server_close(&d->server);
-    node_close(&d->node, on_node_closed);
+    node_close(d->node, on_node_closed, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -60,11 +59,11 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 /* The node could not start (identity check refused, raft failed). */
-static void on_start_failed(struct node *n)
+static void on_start_failed(void *data)
 {
-    (void)n;
-    daemon_current->exit_code = 1;
-    daemon_stop(daemon_current);
+    struct daemon *d = data;
+    d->exit_code = 1;
+    daemon_stop(d);
 }
 
 int main(int argc, char **argv)
@@ -79,7 +78,7 @@ int main(int argc, char **argv)
         config_free(&d.cfg);
         return rc < 0 ? 2 : 0;
     }
-    log_setup(d.cfg.id, (enum log_level)d.cfg.log_level, node_role_name);
+    log_setup(d.cfg.id, (enum log_level)d.cfg.log_level, node_log_role);
     /* A client that disconnects while we write must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
 
@@ -94,15 +93,17 @@ int main(int argc, char **argv)
     d.sigterm.data = d.sigint.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
-    if (node_init(&d.node, &d.cfg, &d.loop) != 0)
+    struct node_config ncfg;
+    config_node(&d.cfg, &ncfg);
+    d.node = node_new(&ncfg, &d.loop);
+    if (d.node == NULL)
         goto err_loop;
     /* After node_init, which created the data directory "disk" looks at. */
     if (affinity_apply(&d.cfg.cpu_affinity, d.cfg.data_dir, &d.loop) != 0)
         goto err_node;
-    if (server_init(&d.server, &d.cfg, &d.node, &d.loop) != 0)
+    if (server_init(&d.server, &d.cfg, d.node, &d.loop) != 0)
         goto err_node;
-    daemon_current = &d;
-    if (node_start(&d.node, on_start_failed) != 0) {
+    if (node_start(d.node, on_start_failed, &d) != 0) {
         d.exit_code = 1;
         daemon_stop(&d);
     }
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
     return d.exit_code;
 
 err_node:
-    node_close(&d.node, NULL);
+    node_close(d.node, NULL, NULL);
 err_loop:
     uv_close((uv_handle_t *)&d.sigterm, NULL);
     uv_close((uv_handle_t *)&d.sigint, NULL);

@@ -76,21 +76,21 @@ static void read_execute(struct node *n, const struct read_request *rq, struct b
     int rc;
     switch (rq->kind) {
     case READ_GET:
-        rc = store_read_stream(n->store, rq->u.get.stream, rq->u.get.stream_len, rq->u.get.version,
+        rc = store_read_stream(node_store(n), rq->u.get.stream, rq->u.get.stream_len, rq->u.get.version,
                                rq->u.get.limit, &v);
         break;
     case READ_GETALL:
-        rc = store_read_all(n->store, rq->u.getall.has_offset ? rq->u.getall.offset : NULL,
+        rc = store_read_all(node_store(n), rq->u.getall.has_offset ? rq->u.getall.offset : NULL,
                             rq->u.getall.limit, &v);
         break;
     default:
-        rc = store_list_streams(n->store, rq->u.list.skip, rq->u.list.limit, &v);
+        rc = store_list_streams(node_store(n), rq->u.list.skip, rq->u.list.limit, &v);
         break;
     }
     if (rc != 0) {
         /* Never leave half an array behind. */
         out->len = start;
-        resp_write_errorf(out, "IOERR read failed: %s", store_errmsg(n->store));
+        resp_write_errorf(out, "IOERR read failed: %s", store_errmsg(node_store(n)));
     }
 }
 
@@ -167,14 +167,13 @@ static struct read_waiter *waiter_new(struct reads *r, struct conn *c, struct re
 
 static void reads_start_barrier(struct reads *r);
 
-static void reads_barrier_cb(struct raft_barrier *b, int status)
+static void reads_barrier_cb(void *data, int status, const char *why)
 {
-    struct reads *r = b->data;
+    struct reads *r = data;
+    (void)why;
     r->barrier_inflight = false;
-    /* The barrier is applied: so is everything committed before it, once
-     * the store has taken raft's queue, and reads see it (through the
-     * store's open batch if need be). */
-    node_apply_committed(r->srv->node);
+    /* The barrier is applied: so is everything committed before it, and
+     * reads see it (through the store's open batch if need be). */
     while (r->batch != NULL)
         waiter_finish(r->batch, status == 0 ? NULL
                                             : "NOLEADER leadership was lost before the read was confirmed; retry");
@@ -191,9 +190,7 @@ static void reads_start_barrier(struct reads *r)
         list_remove(w);
         list_push(&r->batch, w);
     }
-    r->barrier.data = r;
-    int rv = raft_barrier(&n->raft, &r->barrier, reads_barrier_cb);
-    if (rv != 0) {
+    if (node_barrier(n, reads_barrier_cb, r) != 0) {
         while (r->batch != NULL)
             waiter_finish(r->batch, "NOLEADER this node is no longer the leader; retry");
         return;
@@ -223,17 +220,18 @@ void reads_close(struct reads *r)
 static bool reached(struct node *n, const uint8_t *min_id)
 {
     struct store_stats st;
-    return store_stats(n->store, &st) == 0 && ulid_compare(st.last_id, min_id) >= 0;
+    return store_stats(node_store(n), &st) == 0 && ulid_compare(st.last_id, min_id) >= 0;
 }
 
 bool reads_local_ready(struct node *n, struct buf *out, bool offer_stale_ok)
 {
-    if (node_caught_up(n))
+    uint64_t applied, mark;
+    if (node_caught_up(n, &applied, &mark))
         return true;
     resp_write_errorf(out,
                       "STALE this node restarted and is applying again entries it had served before "
                       "(applied %llu of %llu); retry%s",
-                      (unsigned long long)store_applied_index(n->store), (unsigned long long)n->served.boot,
+                      (unsigned long long)applied, (unsigned long long)mark,
                       offer_stale_ok ? ", or add \"stale_ok\":true to read anyway" : "");
     return false;
 }
@@ -250,7 +248,7 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
         return;
     }
     if (o->linearizable) {
-        if (raft_state(&n->raft) != RAFT_LEADER) {
+        if (!node_is_leader(n)) {
             struct buf *out = conn_reply_buf(c);
             if (node_leader_client_address(n, leader, sizeof leader) == 0)
                 resp_write_errorf(out, "MOVED 0 %s", leader);

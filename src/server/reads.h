@@ -16,7 +16,6 @@
 #ifndef EVENTFLOW_READS_H
 #define EVENTFLOW_READS_H
 
-#include <raft.h>
 #include <stdbool.h>
 
 #include "protocol/codec.h"
@@ -44,7 +43,6 @@ struct reads {
     struct read_waiter *waiting;         /* min_id waiters */
     struct read_waiter *batch;           /* linearizable reads behind the barrier in flight */
     struct read_waiter *next_batch;      /* linearizable reads that arrived after it was proposed */
-    struct raft_barrier barrier;
     bool barrier_inflight;
     bool closing;
 };
@@ -66,8 +64,8 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq);
  * and SIZE. */
 bool reads_local_ready(struct node *n, struct buf *out, bool offer_stale_ok);
 
-/* Once per loop turn, after the store committed: serve min_id waiters
- * whose event has been applied. */
+/* Once per loop turn, after the turn's committed entries were applied
+ * (server_turn_end): serve min_id waiters whose event has been applied. */
 void reads_poll(struct reads *r);
 
 #endif

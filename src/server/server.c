@@ -1,4 +1,4 @@
-/* server.c - client listener and the end-of-turn flush (see server.h). */
+/* server.c - the client listener and the end of a loop turn (see server.h). */
 #include "server/server.h"
 
 #include <string.h>
@@ -17,16 +17,41 @@ static void server_on_connection(uv_stream_t *listener, int status)
     (void)conn_accept(s, listener);
 }
 
-/* Right before the loop blocks: serve reads that waited for an event to be
- * applied, then write the replies. Reads see every applied entry (the
- * store reads through its open batch), so a client that has seen an ADD
- * acknowledged can never read a state without it. */
-static void server_before_sleep(uv_prepare_t *h)
+/* The end of every loop turn, in this order. libuv runs a turn as: due
+ * timers; the I/O callbacks (clients' requests parsed and dispatched, raft's
+ * messages and disk completions, which is when raft commits and "applies"
+ * entries: fsm.c only queues them); this prepare handle, right before the
+ * loop blocks; then, after the next poll's I/O callbacks, the check
+ * handles of raftio/turn_end.c. Each step relies on the ones before it:
+ *
+ *   1. apply the entries raft committed (fsm_drain): after raft_uv started
+ *      its next log write in the I/O callbacks, so applying overlaps the
+ *      disk; every ADD applied renders its reply;
+ *   2. finish the ADDs both applied and committed (their replies complete);
+ *   3. commit the store's batch if it has grown large (a timer commits it
+ *      every second otherwise; reads see it uncommitted either way), and
+ *      stop the process if a commit failed;
+ *   4. record how far the replies about to leave may reach (served.h), so
+ *      a restart never reads back in time;
+ *   5. notice a change of raft role (a new leader proposes its barrier);
+ *   6. serve the reads that waited for an event to be applied (min_id);
+ *   7. write every connection's replies;
+ *   8. (check phase, raftio/turn_end.c) appendq and sendq hand raft's log
+ *      appends and AppendEntries of the turn to raft_uv, each as one.
+ *
+ * Reads see every applied entry (the store reads through its open batch),
+ * so a client that has seen an ADD acknowledged can never read a state
+ * without it. */
+static void server_turn_end(uv_prepare_t *h)
 {
     struct server *s = h->data;
-    node_before_sleep(s->node);
-    reads_poll(&s->reads);
-    while (s->dirty != NULL) {
+    node_apply_committed(s->node);  /* 1 */
+    node_finish_requests(s->node);  /* 2 */
+    node_commit_batch(s->node);     /* 3 */
+    node_note_served(s->node);      /* 4 */
+    node_watch_role(s->node);       /* 5 */
+    reads_poll(&s->reads);          /* 6 */
+    while (s->dirty != NULL) {      /* 7 */
         struct conn *c = s->dirty;
         s->dirty = c->next_dirty;
         c->next_dirty = NULL;
@@ -84,7 +109,7 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
     }
     uv_prepare_init(loop, &s->before_sleep);
     s->before_sleep.data = s;
-    uv_prepare_start(&s->before_sleep, server_before_sleep);
+    uv_prepare_start(&s->before_sleep, server_turn_end);
     log_info("listening for clients on %s:%u", cfg->bind, cfg->port);
     return 0;
 }

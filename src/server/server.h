@@ -1,6 +1,8 @@
 /* server.h - the client listener: accepts RESP connections, owns them, and
- * once per loop turn (right before the loop blocks) commits the store's
- * batch and writes every reply produced during the turn. */
+ * ends every loop turn (right before the loop blocks) in the order
+ * server.c's server_turn_end states: apply what raft committed, finish
+ * ADDs, record the served index, serve waiting reads, write every reply
+ * produced during the turn. */
 #ifndef EVENTFLOW_SERVER_H
 #define EVENTFLOW_SERVER_H
 
@@ -19,7 +21,7 @@ struct server {
     struct node *node;          /* borrowed */
     uv_loop_t *loop;            /* borrowed */
     uv_tcp_t listener;
-    uv_prepare_t before_sleep;
+    uv_prepare_t before_sleep;  /* runs server_turn_end */
     struct conn *conns;         /* open connections */
     size_t n_conns;
     struct conn *dirty;         /* connections with output to write */

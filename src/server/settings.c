@@ -42,8 +42,9 @@ static void settings_get(struct conn *c, const struct resp_command *cmd)
         return;
     }
     struct store_stats st;
-    if (store_stats(c->srv->node->store, &st) != 0) {
-        resp_write_errorf(out, "IOERR %s", store_errmsg(c->srv->node->store));
+    struct store *store = node_store(c->srv->node);
+    if (store_stats(store, &st) != 0) {
+        resp_write_errorf(out, "IOERR %s", store_errmsg(store));
         return;
     }
     char value[24];
@@ -58,17 +59,17 @@ struct settings_req {
     struct conn_slot *slot;
 };
 
-static void settings_applied(void *data, int status)
+static void settings_applied(void *data, int status, const char *why)
 {
     struct settings_req *r = data;
     struct buf *out = &r->slot->out;
     if (status == 0)
         resp_write_simple(out, "OK");
-    else if (status == RAFT_LEADERSHIPLOST || status == RAFT_SHUTDOWN)
+    else if (status == NODE_EUNKNOWN)
         resp_write_error(out, "UNKNOWN leadership was lost before the change committed; it may still take effect: "
                               "check CONFIG GET");
     else
-        resp_write_errorf(out, "IOERR raft: %s", raft_strerror(status));
+        resp_write_errorf(out, "IOERR raft: %s", why != NULL ? why : "the entry failed");
     conn_complete(r->conn, r->slot);
     free(r);
 }

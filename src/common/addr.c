@@ -1,0 +1,44 @@
+/* addr.c - see addr.h. */
+#include "common/addr.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int port_parse(const char *s, unsigned *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int addr_split(const char *addr, char *host, size_t hostlen, unsigned *port)
+{
+    const char *colon;
+    const char *h = addr;
+    size_t hlen;
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        h = addr + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL)
+            return -1;
+        hlen = (size_t)(colon - addr);
+    }
+    if (hlen == 0 || hlen >= hostlen || port_parse(colon + 1, port) != 0)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    return 0;
+}

@@ -1,0 +1,13 @@
+/* addr.h - "host:port" addresses, as options, member lists and redirects
+ * spell them. */
+#ifndef EVENTFLOW_ADDR_H
+#define EVENTFLOW_ADDR_H
+
+#include <stddef.h>
+
+/* Split "host:port" (host may be "[v6]") into host (NUL-terminated, at most
+ * hostlen bytes with the NUL) and a port of 1..65535. Returns 0, or -1 if
+ * the address is not of that form or the host does not fit. */
+int addr_split(const char *addr, char *host, size_t hostlen, unsigned *port);
+
+#endif

@@ -1,0 +1,45 @@
+/* node_config.h - what a node is told when it starts: who it is, where it
+ * listens, where its data lives, the members a new cluster starts with,
+ * and raft's settings. The server fills it from its options
+ * (server/config.c, config_node); the node keeps a copy. Strings and the
+ * member list are borrowed: they must outlive the node. */
+#ifndef EVENTFLOW_NODE_CONFIG_H
+#define EVENTFLOW_NODE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest host:port kept, NUL included. */
+#define NODE_ADDR_MAX 256
+
+/* One member of the initial cluster. */
+struct node_member {
+    uint64_t id;
+    char raft_address[NODE_ADDR_MAX];   /* host:port */
+    char client_address[NODE_ADDR_MAX]; /* host:port */
+};
+
+struct node_config {
+    uint64_t id;
+    char advertise[NODE_ADDR_MAX];      /* client address told to others */
+    char raft_address[NODE_ADDR_MAX];   /* this node's raft host:port */
+    char raft_bind[NODE_ADDR_MAX];      /* raft listener; empty = raft_address */
+    char join[NODE_ADDR_MAX];           /* client address of a member to join through; empty = none */
+    bool cluster_state_existing;        /* an empty directory waits to be added */
+    const struct node_member *members;  /* the initial cluster (this node alone by default) */
+    size_t n_members;
+    const char *data_dir;
+    const char *password;               /* for requests to other members; NULL = none */
+    size_t map_size;                    /* LMDB map size */
+    uint64_t min_free_disk;             /* kept free on the data directory's filesystem */
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+    unsigned election_timeout_ms;
+    unsigned heartbeat_timeout_ms;
+    unsigned max_staleness_ms;          /* refuse local reads after this long without a leader; 0 = never */
+    uint64_t dedup_window;              /* what a new cluster's first leader records */
+    bool dedup_window_set;              /* given explicitly (a differing recorded one is logged) */
+};
+
+#endif
