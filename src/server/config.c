@@ -14,94 +14,132 @@
 #include "common/mem.h"
 #include "version.h"
 
-enum {
-    OPT_ID = 1000,
-    OPT_BIND,
-    OPT_PORT,
-    OPT_ADVERTISE,
-    OPT_RAFT_ADDRESS,
-    OPT_RAFT_BIND,
-    OPT_CLUSTER,
-    OPT_JOIN,
-    OPT_DATA,
-    OPT_PASSWORD,
-    OPT_MAX_BULK,
-    OPT_MAX_CLIENTS,
-    OPT_MAX_EVENTS,
-    OPT_MAX_EVENT_SIZE,
-    OPT_MAX_READ,
-    OPT_MAP_SIZE,
-    OPT_MIN_FREE_DISK,
-    OPT_SNAPSHOT_THRESHOLD,
-    OPT_SNAPSHOT_TRAILING,
-    OPT_ELECTION_TIMEOUT,
-    OPT_HEARTBEAT_TIMEOUT,
-    OPT_MAX_STALENESS,
-    OPT_LOG_LEVEL,
-    OPT_CPU_AFFINITY,
-    OPT_DEDUP_WINDOW,
-    OPT_CLUSTER_STATE,
-    OPT_HELP,
-    OPT_VERSION,
-};
+struct option_row;
 
-/* One table drives flags, environment names and --help, so they cannot
- * drift apart. */
-struct option_desc {
-    const char *flag;
-    int code;
-    const char *env;
-    const char *arg;
+/* Parse val into cfg for option o. src names where val came from (the
+ * flag, the environment variable or the default), for the message in err.
+ * Returns 0, -1 on error, or 1 when the option printed something and the
+ * process should exit (--help, --version). */
+typedef int option_set_fn(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                          char *err, size_t errlen);
+
+/* Everything about one option, so that an option is written once: --help,
+ * the environment, getopt and the defaults all read the table below. */
+struct option_row {
+    const char *flag;    /* without the leading "--" */
+    const char *env;     /* NULL: none (--help, --version) */
+    const char *arg;     /* the value's name in --help; NULL: the flag takes no value */
     const char *help;
+    /* The default as --help shows it, and as it is applied: through set,
+     * like a value given, except that a size may end in " MiB" or " GiB"
+     * (default_value). NULL: no default. */
+    const char *def;
+    bool derived;        /* def only describes what config_finish derives from other options */
+    /* How the value is parsed: set_number, set_text, set_string and
+     * set_address serve many options and use the fields below; the others
+     * belong to one option each. */
+    option_set_fn *set;
+    size_t offset;       /* where in struct config the value goes (FIELD) */
+    size_t size;
+    uint64_t min;        /* a number's range; for text, min is the shortest length */
+    uint64_t max;
+    const char *bad;     /* the message for a value out of range, after "SRC: "; a '%s' shows the value */
 };
 
-static const struct option_desc option_descs[] = {
-    {"id", OPT_ID, "NODE_ID", "N", "node id, >= 1 (default 1)"},
-    {"bind", OPT_BIND, "BIND", "ADDR", "client listener address (default 127.0.0.1)"},
-    {"port", OPT_PORT, "PORT", "N", "client (RESP) port (default 6543)"},
-    {"advertise", OPT_ADVERTISE, "ADVERTISE", "HOST:PORT",
-     "client address other nodes send clients to (default BIND:PORT)"},
-    {"raft-address", OPT_RAFT_ADDRESS, "RAFT_ADDRESS", "HOST:PORT",
-     "this node's raft address as peers reach it (default BIND:PORT+1000)"},
-    {"raft-bind", OPT_RAFT_BIND, "RAFT_BIND", "IP:PORT",
-     "raft listener, if it differs from --raft-address (e.g. 0.0.0.0:7543)"},
-    {"cluster", OPT_CLUSTER, "CLUSTER", "LIST",
-     "initial members: id@raft_host:port@client_host:port,... (default: this node alone)"},
-    {"join", OPT_JOIN, "JOIN", "HOST:PORT",
-     "with an empty data directory: join the cluster that this member (client address) belongs to"},
-    {"cluster-state", OPT_CLUSTER_STATE, "CLUSTER_STATE", "new|existing",
-     "with an empty data directory: bootstrap the --cluster members (new, the default), or wait to be "
-     "added with 'member add' (existing)"},
-    {"data", OPT_DATA, "DATA", "DIR", "data directory (default ./data)"},
-    {"password", OPT_PASSWORD, "PASSWORD", "PW", "require AUTH with this password"},
-    {"max-bulk", OPT_MAX_BULK, "MAX_BULK", "BYTES", "largest request argument (default 16 MiB)"},
-    {"max-clients", OPT_MAX_CLIENTS, "MAX_CLIENTS", "N", "connections accepted at once (default 10000)"},
-    {"max-events", OPT_MAX_EVENTS, "MAX_EVENTS", "N", "events per ADD (default 1000)"},
-    {"max-event-size", OPT_MAX_EVENT_SIZE, "MAX_EVENT_SIZE", "BYTES",
-     "type + data + metadata of one event (default 1 MiB)"},
-    {"max-read", OPT_MAX_READ, "MAX_READ", "N",
-     "largest page of GET/GETALL/LISTSTREAMS (default 10000)"},
-    {"map-size", OPT_MAP_SIZE, "MAP_SIZE", "BYTES", "LMDB map size, the store's size limit (default 64 GiB)"},
-    {"min-free-disk", OPT_MIN_FREE_DISK, "MIN_FREE_DISK", "BYTES",
-     "refuse ADDs (-FULL) before the data directory's filesystem has less free (default 128 MiB)"},
-    {"snapshot-threshold", OPT_SNAPSHOT_THRESHOLD, "SNAPSHOT_THRESHOLD", "N",
-     "raft entries between snapshots (default 131072)"},
-    {"snapshot-trailing", OPT_SNAPSHOT_TRAILING, "SNAPSHOT_TRAILING", "N",
-     "raft entries kept after a snapshot (default 32768)"},
-    {"election-timeout", OPT_ELECTION_TIMEOUT, "ELECTION_TIMEOUT", "MS", "raft election timeout (default 1000)"},
-    {"heartbeat-timeout", OPT_HEARTBEAT_TIMEOUT, "HEARTBEAT_TIMEOUT", "MS",
-     "raft heartbeat interval (default 100)"},
-    {"max-staleness", OPT_MAX_STALENESS, "MAX_STALENESS", "MS",
-     "refuse local reads (-STALE) after this long without contact with a leader; 0 = never (default 5000)"},
-    {"log-level", OPT_LOG_LEVEL, "LOG_LEVEL", "LEVEL", "debug, info, warn or error (default info)"},
-    {"cpu-affinity", OPT_CPU_AFFINITY, "CPU_AFFINITY", "off|disk|LIST",
-     "CPUs of the loop thread: a list (0,2-3), or disk: those taking the data disk's interrupts (default off)"},
-    {"dedup-window", OPT_DEDUP_WINDOW, "DEDUP_WINDOW", "N",
-     "idempotency keys a new cluster remembers (default 1048576); later: CONFIG SET dedup-window"},
-    {"help", OPT_HELP, NULL, NULL, "print this help"},
-    {"version", OPT_VERSION, NULL, NULL, "print the version"},
+#define FIELD(name) .offset = offsetof(struct config, name), .size = sizeof(((struct config *)0)->name)
+#define STRINGIFY(x) STRINGIFY_(x)
+#define STRINGIFY_(x) #x
+
+static option_set_fn set_number, set_text, set_string, set_address;
+static option_set_fn set_cluster, set_cluster_state, set_log_level, set_cpu_affinity, set_dedup_window;
+static option_set_fn show_help, show_version;
+
+/* set_dedup_window's message names the store's limit. */
+_Static_assert(STORE_MAX_DEDUP_WINDOW == 1073741824, "update --dedup-window's message");
+
+/* A row's first line is what the user sees, its second how the value is
+ * parsed and stored. */
+static const struct option_row options[] = {
+    {"id", "NODE_ID", "N", "node id, >= 1", "1",
+     .set = set_number, FIELD(id), .min = 1, .max = UINT64_MAX, .bad = "invalid node id '%s'"},
+    {"bind", "BIND", "ADDR", "client listener address", "127.0.0.1",
+     .set = set_text, FIELD(bind), .min = 1, .bad = "invalid bind address"},
+    {"port", "PORT", "N", "client (RESP) port", "6543",
+     .set = set_number, FIELD(port), .min = 1, .max = 65535, .bad = "invalid port '%s'"},
+    {"advertise", "ADVERTISE", "HOST:PORT", "client address other nodes send clients to", "BIND:PORT",
+     .derived = true, .set = set_address, FIELD(advertise)},
+    {"raft-address", "RAFT_ADDRESS", "HOST:PORT", "this node's raft address as peers reach it", "BIND:PORT+1000",
+     .derived = true, .set = set_address, FIELD(raft_address)},
+    {"raft-bind", "RAFT_BIND", "IP:PORT", "raft listener, if it differs from --raft-address (e.g. 0.0.0.0:7543)",
+     NULL,
+     .set = set_address, FIELD(raft_bind)},
+    {"cluster", "CLUSTER", "LIST", "initial members: id@raft_host:port@client_host:port,...", "this node alone",
+     .derived = true, .set = set_cluster},
+    {"join", "JOIN", "HOST:PORT",
+     "with an empty data directory: join the cluster that this member (client address) belongs to", NULL,
+     .set = set_address, FIELD(join)},
+    {"cluster-state", "CLUSTER_STATE", "new|existing",
+     "with an empty data directory: bootstrap the --cluster members (new), or wait to be added with "
+     "'member add' (existing)", "new",
+     .set = set_cluster_state},
+    {"data", "DATA", "DIR", "data directory", "./data",
+     .set = set_string, FIELD(data_dir), .min = 1, .bad = "empty data directory"},
+    /* An empty password turns authentication off, as no password does. */
+    {"password", "PASSWORD", "PW", "require AUTH with this password", NULL,
+     .set = set_string, FIELD(password)},
+    {"max-bulk", "MAX_BULK", "BYTES", "largest request argument", "16 MiB",
+     .set = set_number, FIELD(max_bulk), .min = 1024, .max = 1u << 30, .bad = "expected 1024..1073741824 bytes"},
+    {"max-clients", "MAX_CLIENTS", "N", "connections accepted at once", "10000",
+     .set = set_number, FIELD(max_clients), .min = 1, .max = 1000000, .bad = "expected 1..1000000"},
+    {"max-events", "MAX_EVENTS", "N", "events per ADD", "1000",
+     .set = set_number, FIELD(codec.max_events), .min = 1, .max = 1000000, .bad = "expected 1..1000000"},
+    {"max-event-size", "MAX_EVENT_SIZE", "BYTES", "type + data + metadata of one event", "1 MiB",
+     .set = set_number, FIELD(codec.max_event_size), .min = 64, .max = 1u << 30,
+     .bad = "expected 64..1073741824 bytes"},
+    {"max-read", "MAX_READ", "N", "largest page of GET/GETALL/LISTSTREAMS", "10000",
+     .set = set_number, FIELD(codec.max_read), .min = 1, .max = 10000000, .bad = "expected 1..10000000"},
+    {"map-size", "MAP_SIZE", "BYTES", "LMDB map size, the store's size limit", "64 GiB",
+     .set = set_number, FIELD(map_size), .min = 1u << 20, .max = UINT64_MAX / 2, .bad = "expected at least 1 MiB"},
+    /* The default leaves room for raft's next segments (two prepared ahead
+     * of the open one, 16 MiB each) and for the entries still in flight
+     * when ADDs stop. */
+    {"min-free-disk", "MIN_FREE_DISK", "BYTES",
+     "refuse ADDs (-FULL) before the data directory's filesystem has less free", "128 MiB",
+     .set = set_number, FIELD(min_free_disk), .min = 0, .max = UINT64_MAX / 2, .bad = "expected a number of bytes"},
+    /* An event store's state grows without bound, and a snapshot serializes
+     * all of it: snapshot rarely, and keep enough trailing entries that a
+     * follower which was briefly away catches up from the log, not by a
+     * snapshot install. See docs/operations.md. */
+    {"snapshot-threshold", "SNAPSHOT_THRESHOLD", "N", "raft entries between snapshots", "131072",
+     .set = set_number, FIELD(snapshot_threshold), .min = 16, .max = UINT_MAX, .bad = "expected at least 16"},
+    {"snapshot-trailing", "SNAPSHOT_TRAILING", "N", "raft entries kept after a snapshot", "32768",
+     .set = set_number, FIELD(snapshot_trailing), .min = 0, .max = UINT_MAX, .bad = "expected a number of entries"},
+    {"election-timeout", "ELECTION_TIMEOUT", "MS", "raft election timeout", "1000",
+     .set = set_number, FIELD(election_timeout_ms), .min = 50, .max = 600000, .bad = "expected 50..600000 ms"},
+    {"heartbeat-timeout", "HEARTBEAT_TIMEOUT", "MS", "raft heartbeat interval", "100",
+     .set = set_number, FIELD(heartbeat_timeout_ms), .min = 10, .max = 600000, .bad = "expected 10..600000 ms"},
+    {"max-staleness", "MAX_STALENESS", "MS",
+     "refuse local reads (-STALE) after this long without contact with a leader; 0 = never", "5000",
+     .set = set_number, FIELD(max_staleness_ms), .min = 0, .max = 3600000, .bad = "expected 0..3600000 ms"},
+    {"log-level", "LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info",
+     .set = set_log_level},
+    {"cpu-affinity", "CPU_AFFINITY", "off|disk|LIST",
+     "CPUs of the loop thread: a list (0,2-3), or disk: those taking the data disk's interrupts", "off",
+     .set = set_cpu_affinity},
+    /* The default is the store's own, spelled out by the preprocessor. */
+    {"dedup-window", "DEDUP_WINDOW", "N",
+     "idempotency keys a new cluster remembers; later: CONFIG SET dedup-window", STRINGIFY(STORE_DEFAULT_DEDUP_WINDOW),
+     .set = set_dedup_window, FIELD(dedup_window), .min = 1, .max = STORE_MAX_DEDUP_WINDOW,
+     .bad = "expected 1..1073741824 keys"},
+    {"help", NULL, NULL, "print this help", NULL,
+     .set = show_help},
+    {"version", NULL, NULL, "print the version", NULL,
+     .set = show_version},
 };
-#define N_OPTIONS (sizeof option_descs / sizeof option_descs[0])
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+/* getopt_long's code for options[i]: above every short option's. */
+#define OPTION_CODE_BASE 1000
 
 void config_usage(FILE *out)
 {
@@ -111,11 +149,15 @@ void config_usage(FILE *out)
             "eventflow event store node: RESP on the client port, Raft between nodes.\n"
             "Every option can also be set by the environment variable shown.\n\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        const struct option_desc *d = &option_descs[i];
+        const struct option_row *o = &options[i];
         char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", d->flag, d->arg ? " " : "", d->arg ? d->arg : "");
-        fprintf(out, "  %-32s %s%s%s%s\n", left, d->help, d->env ? " [" : "", d->env ? d->env : "",
-                d->env ? "]" : "");
+        snprintf(left, sizeof left, "--%s%s%s", o->flag, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(out, "  %-32s %s", left, o->help);
+        if (o->def != NULL)
+            fprintf(out, " (default %s)", o->def);
+        if (o->env != NULL)
+            fprintf(out, " [%s]", o->env);
+        fputc('\n', out);
     }
     fprintf(out,
             "\nexamples:\n"
@@ -206,178 +248,164 @@ int config_parse_members(const char *spec, struct config *cfg, char *err, size_t
     return rc;
 }
 
-static void config_defaults(struct config *cfg)
+/* o->bad after "SRC: ", with val where it says '%s'. */
+static int fail_bad(const struct option_row *o, const char *val, const char *src, char *err, size_t errlen)
+{
+    const char *at = strstr(o->bad, "%s");
+    if (at == NULL)
+        return config_fail(err, errlen, "%s: %s", src, o->bad);
+    return config_fail(err, errlen, "%s: %.*s%s%s", src, (int)(at - o->bad), o->bad, val, at + 2);
+}
+
+/* Numbers live in uint64_t, size_t and unsigned fields. */
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "set_number stores a size_t as a uint64_t");
+
+static int set_number(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                      char *err, size_t errlen)
+{
+    uint64_t n;
+    if (parse_u64(val, o->min, o->max, &n) != 0)
+        return fail_bad(o, val, src, err, errlen);
+    char *field = (char *)cfg + o->offset;
+    if (o->size == sizeof(uint64_t)) {
+        memcpy(field, &n, sizeof n);
+    } else if (o->size == sizeof(unsigned) && n <= UINT_MAX) {
+        unsigned u = (unsigned)n;
+        memcpy(field, &u, sizeof u);
+    } else {
+        return config_fail(err, errlen, "internal: --%s does not fit its field", o->flag);
+    }
+    return 0;
+}
+
+/* Into a char array of the struct. */
+static int set_text(struct config *cfg, const struct option_row *o, const char *val, const char *src, char *err,
+                    size_t errlen)
+{
+    size_t len = strlen(val);
+    if (len < o->min || len >= o->size)
+        return fail_bad(o, val, src, err, errlen);
+    memcpy((char *)cfg + o->offset, val, len + 1);
+    return 0;
+}
+
+/* Into an owned char pointer; an empty value leaves it NULL. */
+static int set_string(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                      char *err, size_t errlen)
+{
+    char **field = (char **)((char *)cfg + o->offset);
+    if (strlen(val) < o->min)
+        return fail_bad(o, val, src, err, errlen);
+    free(*field);
+    *field = *val != '\0' ? xstrdup(val) : NULL;
+    return 0;
+}
+
+/* A host:port into a char array of the struct. */
+static int set_address(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                       char *err, size_t errlen)
+{
+    if (check_address(src, val, err, errlen) != 0)
+        return -1;
+    snprintf((char *)cfg + o->offset, o->size, "%s", val);
+    return 0;
+}
+
+static int set_cluster(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                       char *err, size_t errlen)
+{
+    return config_parse_members(val, cfg, err, errlen);
+}
+
+static int set_cluster_state(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                             char *err, size_t errlen)
+{
+    if (strcmp(val, "new") == 0)
+        cfg->cluster_state_existing = false;
+    else if (strcmp(val, "existing") == 0)
+        cfg->cluster_state_existing = true;
+    else
+        return config_fail(err, errlen, "%s: expected new or existing, not '%s'", src, val);
+    return 0;
+}
+
+static int set_log_level(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                         char *err, size_t errlen)
+{
+    int lvl = log_level_parse(val);
+    if (lvl < 0)
+        return config_fail(err, errlen, "%s: unknown log level '%s'", src, val);
+    cfg->log_level = lvl;
+    return 0;
+}
+
+static int set_cpu_affinity(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                            char *err, size_t errlen)
+{
+    char why[160];
+    if (affinity_parse(val, &cfg->cpu_affinity, why, sizeof why) != 0)
+        return config_fail(err, errlen, "%s: %s", src, why);
+    return 0;
+}
+
+/* Only a window given explicitly is held against the one the cluster
+ * recorded (node.c); config_defaults clears the mark for its own. */
+static int set_dedup_window(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                            char *err, size_t errlen)
+{
+    if (set_number(cfg, o, val, src, err, errlen) != 0)
+        return -1;
+    cfg->dedup_window_set = true;
+    return 0;
+}
+
+static int show_help(struct config *cfg, const struct option_row *o, const char *val, const char *src, char *err,
+                     size_t errlen)
+{
+    config_usage(stdout);
+    return 1;
+}
+
+static int show_version(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                        char *err, size_t errlen)
+{
+    printf("eventflowd %s (malloc: %s)\n", EVENTFLOW_VERSION, EVENTFLOW_ALLOCATOR);
+    return 1;
+}
+
+/* A default as its setter takes it: the table writes sizes in MiB or GiB,
+ * as --help shows them, where a flag's value is in bytes. */
+static const char *default_value(const char *def, char *buf, size_t buflen)
+{
+    char *end;
+    unsigned long long n = strtoull(def, &end, 10);
+    int shift = strcmp(end, " MiB") == 0 ? 20 : strcmp(end, " GiB") == 0 ? 30 : 0;
+    if (end == def || shift == 0)
+        return def;
+    snprintf(buf, buflen, "%llu", n << shift);
+    return buf;
+}
+
+static int config_defaults(struct config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->id = 1;
-    snprintf(cfg->bind, sizeof cfg->bind, "127.0.0.1");
-    cfg->port = 6543;
-    cfg->data_dir = xstrdup("./data");
-    cfg->max_bulk = 16u << 20;
-    cfg->max_clients = 10000;
+    /* Settings no option changes; codec's option limits are set below. */
     cfg->max_pending = 1024;
     cfg->max_output = 256u << 20;
     codec_limits_default(&cfg->codec);
-    cfg->map_size = (size_t)64 << 30;
-    /* Room for raft's next segments (two prepared ahead of the open one,
-     * 16 MiB each) and for the entries still in flight when ADDs stop. */
-    cfg->min_free_disk = (uint64_t)128 << 20;
-    /* An event store's state grows without bound, and a snapshot serializes
-     * all of it: snapshot rarely, and keep enough trailing entries that a
-     * follower which was briefly away catches up from the log, not by a
-     * snapshot install. See docs/operations.md. */
-    cfg->snapshot_threshold = 131072;
-    cfg->snapshot_trailing = 32768;
-    cfg->election_timeout_ms = 1000;
-    cfg->heartbeat_timeout_ms = 100;
-    cfg->max_staleness_ms = 5000;
-    cfg->log_level = LOG_LEVEL_INFO;
-    cfg->dedup_window = STORE_DEFAULT_DEDUP_WINDOW;
-}
-
-/* Apply one setting, from a flag or from the environment. */
-static int config_set(struct config *cfg, int code, const char *val, const char *src, char *err,
-                      size_t errlen)
-{
-    uint64_t n;
-    switch (code) {
-    case OPT_ID:
-        if (parse_u64(val, 1, UINT64_MAX, &n) != 0)
-            return config_fail(err, errlen, "%s: invalid node id '%s'", src, val);
-        cfg->id = n;
-        return 0;
-    case OPT_BIND:
-        if (strlen(val) == 0 || strlen(val) >= CONFIG_ADDR_MAX)
-            return config_fail(err, errlen, "%s: invalid bind address", src);
-        snprintf(cfg->bind, sizeof cfg->bind, "%s", val);
-        return 0;
-    case OPT_PORT:
-        if (parse_u64(val, 1, 65535, &n) != 0)
-            return config_fail(err, errlen, "%s: invalid port '%s'", src, val);
-        cfg->port = (unsigned)n;
-        return 0;
-    case OPT_ADVERTISE:
-        if (check_address(src, val, err, errlen) != 0)
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_row *o = &options[i];
+        if (o->def == NULL || o->derived)
+            continue;
+        char buf[32];
+        char src[64];
+        snprintf(src, sizeof src, "default of --%s", o->flag);
+        if (o->set(cfg, o, default_value(o->def, buf, sizeof buf), src, err, errlen) != 0)
             return -1;
-        snprintf(cfg->advertise, sizeof cfg->advertise, "%s", val);
-        return 0;
-    case OPT_RAFT_ADDRESS:
-        if (check_address(src, val, err, errlen) != 0)
-            return -1;
-        snprintf(cfg->raft_address, sizeof cfg->raft_address, "%s", val);
-        return 0;
-    case OPT_RAFT_BIND:
-        if (check_address(src, val, err, errlen) != 0)
-            return -1;
-        snprintf(cfg->raft_bind, sizeof cfg->raft_bind, "%s", val);
-        return 0;
-    case OPT_CLUSTER:
-        return config_parse_members(val, cfg, err, errlen);
-    case OPT_JOIN:
-        if (check_address(src, val, err, errlen) != 0)
-            return -1;
-        snprintf(cfg->join, sizeof cfg->join, "%s", val);
-        return 0;
-    case OPT_DATA:
-        if (*val == '\0')
-            return config_fail(err, errlen, "%s: empty data directory", src);
-        free(cfg->data_dir);
-        cfg->data_dir = xstrdup(val);
-        return 0;
-    case OPT_PASSWORD:
-        free(cfg->password);
-        cfg->password = *val ? xstrdup(val) : NULL;
-        return 0;
-    case OPT_MAX_BULK:
-        if (parse_u64(val, 1024, 1u << 30, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 1024..1073741824 bytes", src);
-        cfg->max_bulk = n;
-        return 0;
-    case OPT_MAX_CLIENTS:
-        if (parse_u64(val, 1, 1000000, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 1..1000000", src);
-        cfg->max_clients = n;
-        return 0;
-    case OPT_MAX_EVENTS:
-        if (parse_u64(val, 1, 1000000, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 1..1000000", src);
-        cfg->codec.max_events = n;
-        return 0;
-    case OPT_MAX_EVENT_SIZE:
-        if (parse_u64(val, 64, 1u << 30, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 64..1073741824 bytes", src);
-        cfg->codec.max_event_size = n;
-        return 0;
-    case OPT_MAX_READ:
-        if (parse_u64(val, 1, 10000000, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 1..10000000", src);
-        cfg->codec.max_read = n;
-        return 0;
-    case OPT_MAP_SIZE:
-        if (parse_u64(val, 1u << 20, UINT64_MAX / 2, &n) != 0)
-            return config_fail(err, errlen, "%s: expected at least 1 MiB", src);
-        cfg->map_size = n;
-        return 0;
-    case OPT_MIN_FREE_DISK:
-        if (parse_u64(val, 0, UINT64_MAX / 2, &n) != 0)
-            return config_fail(err, errlen, "%s: expected a number of bytes", src);
-        cfg->min_free_disk = n;
-        return 0;
-    case OPT_SNAPSHOT_THRESHOLD:
-        if (parse_u64(val, 16, UINT_MAX, &n) != 0)
-            return config_fail(err, errlen, "%s: expected at least 16", src);
-        cfg->snapshot_threshold = (unsigned)n;
-        return 0;
-    case OPT_SNAPSHOT_TRAILING:
-        if (parse_u64(val, 0, UINT_MAX, &n) != 0)
-            return config_fail(err, errlen, "%s: expected a number of entries", src);
-        cfg->snapshot_trailing = (unsigned)n;
-        return 0;
-    case OPT_ELECTION_TIMEOUT:
-        if (parse_u64(val, 50, 600000, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 50..600000 ms", src);
-        cfg->election_timeout_ms = (unsigned)n;
-        return 0;
-    case OPT_HEARTBEAT_TIMEOUT:
-        if (parse_u64(val, 10, 600000, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 10..600000 ms", src);
-        cfg->heartbeat_timeout_ms = (unsigned)n;
-        return 0;
-    case OPT_MAX_STALENESS:
-        if (parse_u64(val, 0, 3600000, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 0..3600000 ms", src);
-        cfg->max_staleness_ms = (unsigned)n;
-        return 0;
-    case OPT_LOG_LEVEL: {
-        int lvl = log_level_parse(val);
-        if (lvl < 0)
-            return config_fail(err, errlen, "%s: unknown log level '%s'", src, val);
-        cfg->log_level = lvl;
-        return 0;
     }
-    case OPT_DEDUP_WINDOW:
-        if (parse_u64(val, 1, STORE_MAX_DEDUP_WINDOW, &n) != 0)
-            return config_fail(err, errlen, "%s: expected 1..%llu keys", src, (unsigned long long)STORE_MAX_DEDUP_WINDOW);
-        cfg->dedup_window = n;
-        cfg->dedup_window_set = true;
-        return 0;
-    case OPT_CLUSTER_STATE:
-        if (strcmp(val, "new") == 0)
-            cfg->cluster_state_existing = false;
-        else if (strcmp(val, "existing") == 0)
-            cfg->cluster_state_existing = true;
-        else
-            return config_fail(err, errlen, "%s: expected new or existing, not '%s'", src, val);
-        return 0;
-    case OPT_CPU_AFFINITY: {
-        char why[160];
-        if (affinity_parse(val, &cfg->cpu_affinity, why, sizeof why) != 0)
-            return config_fail(err, errlen, "%s: %s", src, why);
-        return 0;
-    }
-    default:
-        return config_fail(err, errlen, "internal: unknown option %d", code);
-    }
+    /* Set by set_dedup_window above, but the default is no explicit choice. */
+    cfg->dedup_window_set = false;
+    return 0;
 }
 
 /* Fill what defaults to other settings, and check settings together. */
@@ -429,21 +457,21 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
 
 int config_load(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
 {
-    config_defaults(cfg);
+    if (config_defaults(cfg, err, errlen) != 0)
+        return -1;
 
     /* Environment first, so flags override it. */
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        const char *env = option_descs[i].env;
-        const char *val = env ? getenv(env) : NULL;
-        if (val != NULL && config_set(cfg, option_descs[i].code, val, env, err, errlen) != 0)
+        const struct option_row *o = &options[i];
+        const char *val = o->env ? getenv(o->env) : NULL;
+        if (val != NULL && o->set(cfg, o, val, o->env, err, errlen) != 0)
             return -1;
     }
 
     struct option longopts[N_OPTIONS + 1];
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        longopts[i] = (struct option){option_descs[i].flag,
-                                      option_descs[i].arg ? required_argument : no_argument, NULL,
-                                      option_descs[i].code};
+        longopts[i] = (struct option){options[i].flag, options[i].arg ? required_argument : no_argument, NULL,
+                                      OPTION_CODE_BASE + (int)i};
     }
     longopts[N_OPTIONS] = (struct option){0};
 
@@ -453,24 +481,19 @@ int config_load(int argc, char **argv, struct config *cfg, char *err, size_t err
         int code = getopt_long(argc, argv, "h", longopts, NULL);
         if (code == -1)
             break;
-        if (code == OPT_HELP || code == 'h') {
+        if (code == 'h') {
             config_usage(stdout);
             return 1;
         }
-        if (code == OPT_VERSION) {
-            printf("eventflowd %s (malloc: %s)\n", EVENTFLOW_VERSION, EVENTFLOW_ALLOCATOR);
-            return 1;
-        }
-        if (code == '?' || code == ':')
+        if (code < OPTION_CODE_BASE || code >= OPTION_CODE_BASE + (int)N_OPTIONS)
             return config_fail(err, errlen, "unknown or incomplete option '%s' (see --help)",
                                argv[optind - 1]);
+        const struct option_row *o = &options[code - OPTION_CODE_BASE];
         char src[64];
-        snprintf(src, sizeof src, "--%s", longopts[0].name);
-        for (size_t i = 0; i < N_OPTIONS; i++)
-            if (option_descs[i].code == code)
-                snprintf(src, sizeof src, "--%s", option_descs[i].flag);
-        if (config_set(cfg, code, optarg, src, err, errlen) != 0)
-            return -1;
+        snprintf(src, sizeof src, "--%s", o->flag);
+        int rc = o->set(cfg, o, optarg, src, err, errlen);
+        if (rc != 0)
+            return rc;
     }
     if (optind < argc)
         return config_fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);

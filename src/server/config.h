@@ -1,9 +1,10 @@
 /* config.h - eventflowd's configuration, from flags and environment.
  *
- * Every setting has a flag and most have an environment variable (the
- * EventflowDB names PORT, DATA and PASSWORD among them); a flag wins over
- * the environment, which wins over the default. The result is immutable
- * after config_load returns. */
+ * Every setting has a flag and an environment variable (the EventflowDB
+ * names PORT, DATA and PASSWORD among them); a flag wins over the
+ * environment, which wins over the default. config.c describes each
+ * option in one row of a table, from which --help is printed too. The
+ * result is immutable after config_load returns. */
 #ifndef EVENTFLOW_CONFIG_H
 #define EVENTFLOW_CONFIG_H
 
