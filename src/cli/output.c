@@ -1,4 +1,4 @@
-/* output.c - tables, JSON, events and human forms for eventflowctl. */
+/* output.c - tables, JSON, events, names and human forms for eventflowctl. */
 #include "cli/output.h"
 
 #include <inttypes.h>
@@ -187,6 +187,22 @@ void output_event_row(FILE *out, const struct eventflow_event *ev)
     fprintf(out, EVENT_ROW_FMT, ev->id, ev->stream, version, ev->type, ev->added_at,
             text != NULL ? text : "?");
     free(text);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+const char *output_role_name(enum eventflow_role r)
+{
+    switch (r) {
+    case EF_ROLE_VOTER:
+        return "voter";
+    case EF_ROLE_STANDBY:
+        return "standby";
+    case EF_ROLE_SPARE:
+        return "spare";
+    default:
+        return "unknown";
+    }
 }
 
 /* ---- human forms ---------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* output.h - how eventflowctl prints: aligned tables, JSON documents, events,
- * and human forms of sizes and durations.
+ * role names, and human forms of sizes and durations.
  *
  * Everything goes to stdout; errors are not printed here (see cli.h). */
 #ifndef EVENTFLOW_CLI_OUTPUT_H
@@ -58,6 +58,12 @@ void output_event_header(FILE *out);
  * added_at, and data (compact, cut after a few dozen characters). The
  * columns have fixed widths, so rows printed as events arrive line up. */
 void output_event_row(FILE *out, const struct eventflow_event *ev);
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* "voter", "standby", "spare" (as the server and `member add` spell them),
+ * "unknown" for any other value. */
+const char *output_role_name(enum eventflow_role r);
 
 /* ---- human forms ---------------------------------------------------------- */
 

@@ -81,20 +81,6 @@ static void view_free(struct cluster_view *v)
     memset(v, 0, sizeof *v);
 }
 
-static const char *role_name(enum eventflow_role r)
-{
-    switch (r) {
-    case EF_ROLE_VOTER:
-        return "voter";
-    case EF_ROLE_STANDBY:
-        return "standby";
-    case EF_ROLE_SPARE:
-        return "spare";
-    default:
-        return "unknown";
-    }
-}
-
 /* ---- asking the members ----------------------------------------------------- */
 
 struct probe {
@@ -401,7 +387,7 @@ static json_t *member_json(const struct cluster_view *v, const struct member_vie
     json_object_set_new(o, "id", output_json_u64(mv->cfg.id));
     json_object_set_new(o, "client_address", json_string(mv->cfg.client_address));
     json_object_set_new(o, "raft_address", json_string(mv->cfg.raft_address));
-    json_object_set_new(o, "role", json_string(role_name(mv->cfg.role)));
+    json_object_set_new(o, "role", json_string(output_role_name(mv->cfg.role)));
     json_object_set_new(o, "state", json_string(r ? st->state : "unreachable"));
     json_object_set_new(o, "reachable", json_boolean(r));
     json_object_set_new(o, "leader", json_boolean(v->leader >= 0 && mv == &v->m[v->leader]));
@@ -487,7 +473,7 @@ static void view_table(const struct cluster_view *v, FILE *out)
         table_set(t, C_ID, "%" PRIu64, mv->cfg.id);
         table_set(t, C_ADDR, "%s", mv->cfg.client_address[0] ? mv->cfg.client_address : "-");
         table_set(t, C_RAFT, "%s", mv->cfg.raft_address);
-        table_set(t, C_ROLE, "%s", role_name(mv->cfg.role));
+        table_set(t, C_ROLE, "%s", output_role_name(mv->cfg.role));
         table_set(t, C_STATE, "%s", mv->reachable ? st->state : "unreachable");
         table_set(t, C_ERRORS, "%s", mv->problems[0] ? mv->problems : "-");
         if (!mv->reachable) {
