@@ -36,6 +36,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "common/human.h"
 #include "common/mem.h"
 
 /* How long each member gets to answer STATUS. */
@@ -288,7 +289,7 @@ static void find_problems(struct cluster_view *v)
             add_problem(mv, "knows no leader (%s)", st->state);
         if (st->stale) {
             char age[16];
-            output_duration(st->last_contact_ms, age, sizeof age);
+            human_duration(st->last_contact_ms, HUMAN_SHORT, age, sizeof age);
             add_problem(mv, "stale: no contact with a leader for %s", age);
         }
         if (mv->lag_known && mv->lag > v->max_lag)
@@ -482,10 +483,10 @@ static void view_table(const struct cluster_view *v, FILE *out)
             continue;
         }
         char contact[16], size[16], room[16], uptime[16];
-        output_duration(st->last_contact_ms, contact, sizeof contact);
-        output_bytes(st->db_bytes, size, sizeof size);
-        output_bytes(st->map_room_bytes, room, sizeof room);
-        output_duration(st->uptime_ms, uptime, sizeof uptime);
+        human_duration(st->last_contact_ms, HUMAN_SHORT, contact, sizeof contact);
+        human_bytes(st->db_bytes, HUMAN_SHORT, size, sizeof size);
+        human_bytes(st->map_room_bytes, HUMAN_SHORT, room, sizeof room);
+        human_duration(st->uptime_ms, HUMAN_SHORT, uptime, sizeof uptime);
         table_set(t, C_TERM, "%" PRIu64, st->term);
         table_set(t, C_LAST, "%" PRIu64, st->last_index);
         table_set(t, C_COMMIT, "%" PRIu64, st->commit_index);
