@@ -19,20 +19,6 @@
 #define CHANGE_TIMEOUT_MS 30000
 #define MEMBERS_TIMEOUT_MS 5000
 
-static const char *role_name(enum eventflow_role r)
-{
-    switch (r) {
-    case EF_ROLE_VOTER:
-        return "voter";
-    case EF_ROLE_STANDBY:
-        return "standby";
-    case EF_ROLE_SPARE:
-        return "spare";
-    default:
-        return "unknown";
-    }
-}
-
 static int role_parse(struct cli *cli, const char *s, enum eventflow_role *out)
 {
     if (strcmp(s, "voter") == 0)
@@ -111,7 +97,7 @@ static int cmd_members(struct cli *cli, const struct cli_args *a)
             const struct eventflow_member *m = &ml.members[i];
             json_t *o = json_object();
             json_object_set_new(o, "id", output_json_u64(m->id));
-            json_object_set_new(o, "role", json_string(role_name(m->role)));
+            json_object_set_new(o, "role", json_string(output_role_name(m->role)));
             json_object_set_new(o, "raft_address", json_string(m->raft_address));
             json_object_set_new(o, "client_address", json_string(m->client_address));
             json_object_set_new(o, "incarnation", m->incarnation[0] ? json_string(m->incarnation) : json_null());
@@ -128,7 +114,7 @@ static int cmd_members(struct cli *cli, const struct cli_args *a)
             const struct eventflow_member *m = &ml.members[i];
             table_row(t);
             table_set(t, 0, "%" PRIu64, m->id);
-            table_set(t, 1, "%s", role_name(m->role));
+            table_set(t, 1, "%s", output_role_name(m->role));
             table_set(t, 2, "%s", m->raft_address);
             table_set(t, 3, "%s", m->client_address[0] ? m->client_address : "-");
             table_set(t, 4, "%s", m->incarnation[0] ? m->incarnation : "-");
@@ -178,9 +164,10 @@ static int cmd_member_add(struct cli *cli, const struct cli_args *a)
         }
     }
     eventflow_client_free(c);
-    return done(cli, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", role_name(role)),
+    const char *name = output_role_name(role);
+    return done(cli, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", name),
                 "added member %" PRIu64 " (raft %s, clients %s) as %s", id, a->pos[1], a->pos[2],
-                role_name(role));
+                name);
 }
 
 /* promote and demote: assign a role, with each its default. */
@@ -206,8 +193,9 @@ static int assign(struct cli *cli, const struct cli_args *a, enum eventflow_role
         return rc;
     }
     eventflow_client_free(c);
-    return done(cli, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", role_name(role)), "member %" PRIu64 " is now a %s",
-                id, role_name(role));
+    const char *name = output_role_name(role);
+    return done(cli, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", name),
+                "member %" PRIu64 " is now a %s", id, name);
 }
 
 static int cmd_member_promote(struct cli *cli, const struct cli_args *a)

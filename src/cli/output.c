@@ -1,4 +1,4 @@
-/* output.c - tables, JSON, events and human forms for eventflowctl. */
+/* output.c - tables, JSON, events and names for eventflowctl. */
 #include "cli/output.h"
 
 #include <inttypes.h>
@@ -189,35 +189,18 @@ void output_event_row(FILE *out, const struct eventflow_event *ev)
     free(text);
 }
 
-/* ---- human forms ---------------------------------------------------------- */
+/* ---- names ---------------------------------------------------------------- */
 
-void output_bytes(uint64_t n, char *out, size_t cap)
+const char *output_role_name(enum eventflow_role r)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    if (n < 1024) {
-        snprintf(out, cap, "%" PRIu64 " B", n);
-        return;
+    switch (r) {
+    case EF_ROLE_VOTER:
+        return "voter";
+    case EF_ROLE_STANDBY:
+        return "standby";
+    case EF_ROLE_SPARE:
+        return "spare";
+    default:
+        return "unknown";
     }
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1024.0;
-        u++;
-    }
-    snprintf(out, cap, "%.1f %s", v, units[u]);
-}
-
-void output_duration(uint64_t ms, char *out, size_t cap)
-{
-    const uint64_t s = ms / 1000, m = s / 60, h = m / 60, d = h / 24;
-    if (ms < 1000)
-        snprintf(out, cap, "%" PRIu64 "ms", ms);
-    else if (s < 60)
-        snprintf(out, cap, "%" PRIu64 ".%" PRIu64 "s", s, (ms % 1000) / 100);
-    else if (m < 60)
-        snprintf(out, cap, "%" PRIu64 "m%" PRIu64 "s", m, s % 60);
-    else if (h < 24)
-        snprintf(out, cap, "%" PRIu64 "h%" PRIu64 "m", h, m % 60);
-    else
-        snprintf(out, cap, "%" PRIu64 "d%" PRIu64 "h", d, h % 24);
 }

@@ -1,5 +1,5 @@
-/* output.h - how eventflowctl prints: aligned tables, JSON documents, events,
- * and human forms of sizes and durations.
+/* output.h - how eventflowctl prints: aligned tables, JSON documents, events
+ * and role names (sizes and durations: common/human.h, HUMAN_SHORT).
  *
  * Everything goes to stdout; errors are not printed here (see cli.h). */
 #ifndef EVENTFLOW_CLI_OUTPUT_H
@@ -59,12 +59,10 @@ void output_event_header(FILE *out);
  * columns have fixed widths, so rows printed as events arrive line up. */
 void output_event_row(FILE *out, const struct eventflow_event *ev);
 
-/* ---- human forms ---------------------------------------------------------- */
+/* ---- names ---------------------------------------------------------------- */
 
-/* "0 B", "512 B", "1.5 KiB", "20.0 MiB" ... into out (at least 16 bytes). */
-void output_bytes(uint64_t n, char *out, size_t cap);
-
-/* "250ms", "12.3s", "5m3s", "1h2m", "3d4h" into out (at least 16 bytes). */
-void output_duration(uint64_t ms, char *out, size_t cap);
+/* "voter", "standby", "spare" (as the server and `member add` spell them),
+ * "unknown" for any other value. */
+const char *output_role_name(enum eventflow_role r);
 
 #endif

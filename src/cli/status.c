@@ -36,6 +36,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "common/human.h"
 #include "common/mem.h"
 
 /* How long each member gets to answer STATUS. */
@@ -79,20 +80,6 @@ static void view_free(struct cluster_view *v)
 {
     free(v->m);
     memset(v, 0, sizeof *v);
-}
-
-static const char *role_name(enum eventflow_role r)
-{
-    switch (r) {
-    case EF_ROLE_VOTER:
-        return "voter";
-    case EF_ROLE_STANDBY:
-        return "standby";
-    case EF_ROLE_SPARE:
-        return "spare";
-    default:
-        return "unknown";
-    }
 }
 
 /* ---- asking the members ----------------------------------------------------- */
@@ -302,7 +289,7 @@ static void find_problems(struct cluster_view *v)
             add_problem(mv, "knows no leader (%s)", st->state);
         if (st->stale) {
             char age[16];
-            output_duration(st->last_contact_ms, age, sizeof age);
+            human_duration(st->last_contact_ms, HUMAN_SHORT, age, sizeof age);
             add_problem(mv, "stale: no contact with a leader for %s", age);
         }
         if (mv->lag_known && mv->lag > v->max_lag)
@@ -401,7 +388,7 @@ static json_t *member_json(const struct cluster_view *v, const struct member_vie
     json_object_set_new(o, "id", output_json_u64(mv->cfg.id));
     json_object_set_new(o, "client_address", json_string(mv->cfg.client_address));
     json_object_set_new(o, "raft_address", json_string(mv->cfg.raft_address));
-    json_object_set_new(o, "role", json_string(role_name(mv->cfg.role)));
+    json_object_set_new(o, "role", json_string(output_role_name(mv->cfg.role)));
     json_object_set_new(o, "state", json_string(r ? st->state : "unreachable"));
     json_object_set_new(o, "reachable", json_boolean(r));
     json_object_set_new(o, "leader", json_boolean(v->leader >= 0 && mv == &v->m[v->leader]));
@@ -487,7 +474,7 @@ static void view_table(const struct cluster_view *v, FILE *out)
         table_set(t, C_ID, "%" PRIu64, mv->cfg.id);
         table_set(t, C_ADDR, "%s", mv->cfg.client_address[0] ? mv->cfg.client_address : "-");
         table_set(t, C_RAFT, "%s", mv->cfg.raft_address);
-        table_set(t, C_ROLE, "%s", role_name(mv->cfg.role));
+        table_set(t, C_ROLE, "%s", output_role_name(mv->cfg.role));
         table_set(t, C_STATE, "%s", mv->reachable ? st->state : "unreachable");
         table_set(t, C_ERRORS, "%s", mv->problems[0] ? mv->problems : "-");
         if (!mv->reachable) {
@@ -496,10 +483,10 @@ static void view_table(const struct cluster_view *v, FILE *out)
             continue;
         }
         char contact[16], size[16], room[16], uptime[16];
-        output_duration(st->last_contact_ms, contact, sizeof contact);
-        output_bytes(st->db_bytes, size, sizeof size);
-        output_bytes(st->map_room_bytes, room, sizeof room);
-        output_duration(st->uptime_ms, uptime, sizeof uptime);
+        human_duration(st->last_contact_ms, HUMAN_SHORT, contact, sizeof contact);
+        human_bytes(st->db_bytes, HUMAN_SHORT, size, sizeof size);
+        human_bytes(st->map_room_bytes, HUMAN_SHORT, room, sizeof room);
+        human_duration(st->uptime_ms, HUMAN_SHORT, uptime, sizeof uptime);
         table_set(t, C_TERM, "%" PRIu64, st->term);
         table_set(t, C_LAST, "%" PRIu64, st->last_index);
         table_set(t, C_COMMIT, "%" PRIu64, st->commit_index);

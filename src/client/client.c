@@ -3,8 +3,8 @@
  * Every call goes through ef_call_run: route (discovery.c), connect, send,
  * read, and decide from the reply (retry.c) whether it is the answer or
  * whether to go elsewhere, wait and try again, or give up. The public
- * functions below only encode their request (json.c) and decode the
- * answer. */
+ * functions below only encode their request (json.c), ask (ask, ask_word,
+ * ask_json), and name the answer_* function that reads the reply. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -336,25 +336,136 @@ int ef_call_run(struct eventflow_client *c, const struct ef_call *call, struct r
                    c->retry_deadline_ms, ef_error_cause(c->err, cause, sizeof cause));
 }
 
-/* Run a call whose answer must not be an error reply. */
-static int call_expect(struct eventflow_client *c, const struct ef_call *call,
-                       struct resp_value *reply)
+/* ---- asking ----------------------------------------------------------- */
+
+/* Reads the answer to `what` ("GET", "CLUSTER STATUS": for messages) from
+ * a reply that is not an error into *out, whose type the reader knows.
+ * Returns EF_OK, or an EF_E* code with the message set. */
+typedef int (*answer_fn)(struct eventflow_client *c, const char *what,
+                         const struct resp_value *reply, void *out);
+
+/* Take the reply to `what` and free it: an error reply fails with its own
+ * code and message, anything else goes to the reader. */
+static int take_answer(struct eventflow_client *c, const char *what, struct resp_value *reply,
+                       answer_fn read, void *out)
 {
-    int rc = ef_call_run(c, call, reply);
-    if (rc != EF_OK)
-        return rc;
-    if (reply->type == RESP_T_ERROR) {
-        rc = ef_reply_fail(c, reply);
-        resp_value_free(reply);
-    }
+    int rc = reply->type == RESP_T_ERROR ? ef_reply_fail(c, reply) : read(c, what, reply, out);
+    resp_value_free(reply);
     return rc;
 }
 
-int eventflow_client_connect(struct eventflow_client *c)
+/* Run a call and read its answer into *out. */
+static int ask(struct eventflow_client *c, const struct ef_call *call, const char *what,
+               answer_fn read, void *out)
 {
-    /* STATUS of the leader: proves discovery found one that answers. */
-    struct eventflow_node_status st;
-    return eventflow_node_status(c, NULL, &st);
+    struct resp_value reply;
+    int rc = ef_call_run(c, call, &reply);
+    if (rc != EF_OK)
+        return rc;
+    return take_answer(c, what, &reply, read, out);
+}
+
+/* A read of one command word, on the read route. */
+static int ask_word(struct eventflow_client *c, const char *cmd, answer_fn read, void *out)
+{
+    const char *argv[] = {cmd};
+    struct ef_call call = {.route = EF_ROUTE_READ, .argc = 1, .argv = argv, .idempotent = true};
+    return ask(c, &call, cmd, read, out);
+}
+
+/* A read of a command with one JSON argument, on the route the client's
+ * consistency asks for. */
+static int ask_json(struct eventflow_client *c, const char *cmd, const struct buf *arg,
+                    answer_fn read, void *out)
+{
+    const char *argv[] = {cmd, arg->data};
+    const size_t lens[] = {strlen(cmd), arg->len};
+    struct ef_call call = {.route = ef_client_read_route(c), .argc = 2, .argv = argv,
+                           .lens = lens, .idempotent = true};
+    return ask(c, &call, cmd, read, out);
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+/* The code a json.c decoder returned: EF_OK, or its error with a message
+ * naming the node, the command and why (err). */
+static int decoded(struct eventflow_client *c, int rc, const char *what, const char *err)
+{
+    return rc == EF_OK ? EF_OK : ef_fail(c, rc, "%s: %s reply: %s", c->last_node, what, err);
+}
+
+static int answer_events(struct eventflow_client *c, const char *what,
+                         const struct resp_value *reply, void *out)
+{
+    char err[EF_ERR_LEN];
+    return decoded(c, ef_json_events(reply, out, err), what, err);
+}
+
+static int answer_streams(struct eventflow_client *c, const char *what,
+                          const struct resp_value *reply, void *out)
+{
+    char err[EF_ERR_LEN];
+    return decoded(c, ef_json_streams(reply, out, err), what, err);
+}
+
+static int answer_status_list(struct eventflow_client *c, const char *what,
+                              const struct resp_value *reply, void *out)
+{
+    char err[EF_ERR_LEN];
+    return decoded(c, ef_json_status_list(reply, out, err), what, err);
+}
+
+static int answer_members(struct eventflow_client *c, const char *what,
+                          const struct resp_value *reply, void *out)
+{
+    char err[EF_ERR_LEN];
+    return decoded(c, ef_json_members(reply, out, err), what, err);
+}
+
+/* STATUS: one bulk string of JSON. */
+static int answer_status(struct eventflow_client *c, const char *what,
+                         const struct resp_value *reply, void *out)
+{
+    char err[EF_ERR_LEN];
+    if (reply->type != RESP_T_BULK || ef_json_status(reply->str, reply->len, out, err) != EF_OK)
+        return ef_fail(c, EF_EPROTO, "%s: unreadable %s reply", c->last_node, what);
+    return EF_OK;
+}
+
+/* A count: a non-negative integer, into a uint64_t. */
+static int answer_count(struct eventflow_client *c, const char *what,
+                        const struct resp_value *reply, void *out)
+{
+    if (reply->type != RESP_T_INT || reply->integer < 0)
+        return ef_fail(c, EF_EPROTO, "%s: %s did not answer a count", c->last_node, what);
+    *(uint64_t *)out = (uint64_t)reply->integer;
+    return EF_OK;
+}
+
+/* CHECKSUM: [last id, checksum], two bulk strings. */
+static int answer_checksum(struct eventflow_client *c, const char *what,
+                           const struct resp_value *reply, void *out)
+{
+    struct eventflow_checksum *sum = out;
+    const struct resp_value *e = reply->elems;
+    if (reply->type != RESP_T_ARRAY || reply->n != 2 || e[0].type != RESP_T_BULK ||
+        e[1].type != RESP_T_BULK || e[0].len != EF_ID_LEN || e[1].len >= sizeof sum->checksum)
+        return ef_fail(c, EF_EPROTO, "%s: unexpected %s reply", c->last_node, what);
+    memcpy(sum->last_id, e[0].str, EF_ID_LEN + 1);
+    memcpy(sum->checksum, e[1].str, e[1].len + 1);
+    return EF_OK;
+}
+
+/* A membership change: +OK, nothing to read into (out is NULL). */
+static int answer_changed(struct eventflow_client *c, const char *what,
+                          const struct resp_value *reply, void *out)
+{
+    (void)out;
+    /* The configuration (or the leader) changed: look again next time. */
+    c->view_stale = true;
+    if (reply->type != RESP_T_SIMPLE)
+        return ef_fail(c, EF_EPROTO, "%s: unexpected reply to %s", c->last_node, what);
+    return EF_OK;
 }
 
 /* ---- writes ----------------------------------------------------------- */
@@ -380,16 +491,11 @@ int eventflow_append(struct eventflow_client *c, const char *stream, int64_t exp
     const size_t lens[] = {3, arg.len};
     struct ef_call call = {.route = EF_ROUTE_LEADER, .argc = 2, .argv = argv, .lens = lens,
                            .idempotent = c->send_keys, .is_write = true};
-    struct resp_value reply;
-    rc = call_expect(c, &call, &reply);
+    struct eventflow_event_list list;
+    rc = ask(c, &call, "ADD", answer_events, &list);
     buf_free(&arg);
     if (rc != EF_OK)
         return rc;
-    struct eventflow_event_list list;
-    rc = ef_json_events(&reply, &list, err);
-    resp_value_free(&reply);
-    if (rc != EF_OK)
-        return ef_fail(c, rc, "%s: ADD reply: %s", c->last_node, err);
     if (list.n != n) {
         eventflow_event_list_free(&list);
         return ef_fail(c, EF_EPROTO, "%s: ADD stored %zu events, %zu were sent", c->last_node,
@@ -405,26 +511,6 @@ int eventflow_append(struct eventflow_client *c, const char *stream, int64_t exp
 
 /* ---- reads ------------------------------------------------------------ */
 
-/* Send a read command with one JSON argument; decode events. */
-static int read_events(struct eventflow_client *c, const char *cmd, const struct buf *arg,
-                       struct eventflow_event_list *out)
-{
-    const char *argv[] = {cmd, arg->data};
-    const size_t lens[] = {strlen(cmd), arg->len};
-    struct ef_call call = {.route = ef_client_read_route(c), .argc = 2, .argv = argv,
-                           .lens = lens, .idempotent = true};
-    struct resp_value reply;
-    int rc = call_expect(c, &call, &reply);
-    if (rc != EF_OK)
-        return rc;
-    char err[EF_ERR_LEN];
-    rc = ef_json_events(&reply, out, err);
-    resp_value_free(&reply);
-    if (rc != EF_OK)
-        return ef_fail(c, rc, "%s: %s reply: %s", c->last_node, cmd, err);
-    return EF_OK;
-}
-
 int eventflow_read_stream(struct eventflow_client *c, const char *stream, uint64_t from_version,
                           uint32_t limit, struct eventflow_event_list *out)
 {
@@ -437,7 +523,7 @@ int eventflow_read_stream(struct eventflow_client *c, const char *stream, uint64
     char err[EF_ERR_LEN];
     int rc = ef_json_get(&arg, stream, from_version, limit, &o, err);
     if (rc == EF_OK)
-        rc = read_events(c, "GET", &arg, out);
+        rc = ask_json(c, "GET", &arg, answer_events, out);
     else
         ef_fail(c, rc, "%s", err);
     buf_free(&arg);
@@ -456,7 +542,7 @@ int eventflow_read_all(struct eventflow_client *c, const char *after_id, uint32_
     char err[EF_ERR_LEN];
     int rc = ef_json_getall(&arg, after_id, limit, &o, err);
     if (rc == EF_OK)
-        rc = read_events(c, "GETALL", &arg, out);
+        rc = ask_json(c, "GETALL", &arg, answer_events, out);
     else
         ef_fail(c, rc, "%s", err);
     buf_free(&arg);
@@ -473,71 +559,24 @@ int eventflow_list_streams(struct eventflow_client *c, uint64_t skip, uint32_t l
     struct buf arg;
     buf_init(&arg);
     ef_json_liststreams(&arg, skip, limit, &o);
-    const char *argv[] = {"LISTSTREAMS", arg.data};
-    const size_t lens[] = {11, arg.len};
-    struct ef_call call = {.route = ef_client_read_route(c), .argc = 2, .argv = argv,
-                           .lens = lens, .idempotent = true};
-    struct resp_value reply;
-    int rc = call_expect(c, &call, &reply);
+    int rc = ask_json(c, "LISTSTREAMS", &arg, answer_streams, out);
     buf_free(&arg);
-    if (rc != EF_OK)
-        return rc;
-    char err[EF_ERR_LEN];
-    rc = ef_json_streams(&reply, out, err);
-    resp_value_free(&reply);
-    if (rc != EF_OK)
-        return ef_fail(c, rc, "%s: LISTSTREAMS reply: %s", c->last_node, err);
-    return EF_OK;
-}
-
-/* A command without arguments, answered on the read route. */
-static int read_simple(struct eventflow_client *c, const char *cmd, struct resp_value *reply)
-{
-    const char *argv[] = {cmd};
-    struct ef_call call = {.route = EF_ROUTE_READ, .argc = 1, .argv = argv, .idempotent = true};
-    return call_expect(c, &call, reply);
-}
-
-static int read_count(struct eventflow_client *c, const char *cmd, uint64_t *out)
-{
-    struct resp_value reply;
-    int rc = read_simple(c, cmd, &reply);
-    if (rc != EF_OK)
-        return rc;
-    if (reply.type != RESP_T_INT || reply.integer < 0)
-        rc = ef_fail(c, EF_EPROTO, "%s: %s did not answer a count", c->last_node, cmd);
-    else
-        *out = (uint64_t)reply.integer;
-    resp_value_free(&reply);
     return rc;
 }
 
 int eventflow_event_count(struct eventflow_client *c, uint64_t *out)
 {
-    return read_count(c, "EVENTCOUNT", out);
+    return ask_word(c, "EVENTCOUNT", answer_count, out);
 }
 
 int eventflow_stream_count(struct eventflow_client *c, uint64_t *out)
 {
-    return read_count(c, "STREAMCOUNT", out);
+    return ask_word(c, "STREAMCOUNT", answer_count, out);
 }
 
 int eventflow_checksum(struct eventflow_client *c, struct eventflow_checksum *out)
 {
-    struct resp_value reply;
-    int rc = read_simple(c, "CHECKSUM", &reply);
-    if (rc != EF_OK)
-        return rc;
-    const struct resp_value *e = reply.elems;
-    if (reply.type != RESP_T_ARRAY || reply.n != 2 || e[0].type != RESP_T_BULK ||
-        e[1].type != RESP_T_BULK || e[0].len != EF_ID_LEN || e[1].len >= sizeof out->checksum) {
-        rc = ef_fail(c, EF_EPROTO, "%s: unexpected CHECKSUM reply", c->last_node);
-    } else {
-        memcpy(out->last_id, e[0].str, EF_ID_LEN + 1);
-        memcpy(out->checksum, e[1].str, e[1].len + 1);
-    }
-    resp_value_free(&reply);
-    return rc;
+    return ask_word(c, "CHECKSUM", answer_checksum, out);
 }
 
 /* ---- cluster ---------------------------------------------------------- */
@@ -565,12 +604,7 @@ static int status_of(struct eventflow_client *c, const char *address,
         rc = ef_fail(c, EF_EUNAVAILABLE, "%s: no reply to STATUS", ep.addr);
     } else {
         snprintf(c->last_node, sizeof c->last_node, "%s", ep.addr);
-        char err[EF_ERR_LEN];
-        if (reply.type == RESP_T_ERROR)
-            rc = ef_reply_fail(c, &reply);
-        else if (reply.type != RESP_T_BULK || ef_json_status(reply.str, reply.len, out, err) != EF_OK)
-            rc = ef_fail(c, EF_EPROTO, "%s: unreadable STATUS reply", ep.addr);
-        resp_value_free(&reply);
+        rc = take_answer(c, "STATUS", &reply, answer_status, out);
     }
     ef_conn_close(&cn);
     return rc;
@@ -583,15 +617,14 @@ int eventflow_node_status(struct eventflow_client *c, const char *address,
         return status_of(c, address, out);
     const char *argv[] = {"STATUS"};
     struct ef_call call = {.route = EF_ROUTE_LEADER, .argc = 1, .argv = argv, .idempotent = true};
-    struct resp_value reply;
-    int rc = call_expect(c, &call, &reply);
-    if (rc != EF_OK)
-        return rc;
-    char err[EF_ERR_LEN];
-    if (reply.type != RESP_T_BULK || ef_json_status(reply.str, reply.len, out, err) != EF_OK)
-        rc = ef_fail(c, EF_EPROTO, "%s: unreadable STATUS reply", c->last_node);
-    resp_value_free(&reply);
-    return rc;
+    return ask(c, &call, "STATUS", answer_status, out);
+}
+
+int eventflow_client_connect(struct eventflow_client *c)
+{
+    /* STATUS of the leader: proves discovery found one that answers. */
+    struct eventflow_node_status st;
+    return eventflow_node_status(c, NULL, &st);
 }
 
 int eventflow_cluster_status(struct eventflow_client *c, struct eventflow_status_list *out)
@@ -600,16 +633,7 @@ int eventflow_cluster_status(struct eventflow_client *c, struct eventflow_status
     out->n = 0;
     const char *argv[] = {"CLUSTER", "STATUS"};
     struct ef_call call = {.route = EF_ROUTE_READ, .argc = 2, .argv = argv, .idempotent = true};
-    struct resp_value reply;
-    int rc = call_expect(c, &call, &reply);
-    if (rc != EF_OK)
-        return rc;
-    char err[EF_ERR_LEN];
-    rc = ef_json_status_list(&reply, out, err);
-    resp_value_free(&reply);
-    if (rc != EF_OK)
-        return ef_fail(c, rc, "%s: CLUSTER STATUS reply: %s", c->last_node, err);
-    return EF_OK;
+    return ask(c, &call, "CLUSTER STATUS", answer_status_list, out);
 }
 
 int eventflow_cluster_members(struct eventflow_client *c, struct eventflow_member_list *out)
@@ -618,33 +642,18 @@ int eventflow_cluster_members(struct eventflow_client *c, struct eventflow_membe
     out->n = 0;
     const char *argv[] = {"CLUSTER", "MEMBERS"};
     struct ef_call call = {.route = EF_ROUTE_READ, .argc = 2, .argv = argv, .idempotent = true};
-    struct resp_value reply;
-    int rc = call_expect(c, &call, &reply);
-    if (rc != EF_OK)
-        return rc;
-    char err[EF_ERR_LEN];
-    rc = ef_json_members(&reply, out, err);
-    resp_value_free(&reply);
-    if (rc != EF_OK)
-        return ef_fail(c, rc, "%s: CLUSTER MEMBERS reply: %s", c->last_node, err);
-    return EF_OK;
+    return ask(c, &call, "CLUSTER MEMBERS", answer_members, out);
 }
 
-/* A membership change: leader only, never resent once it may have run. */
+/* A membership change, CLUSTER argv[1] ...: leader only, never resent once
+ * it may have run. */
 static int change(struct eventflow_client *c, size_t argc, const char *const *argv)
 {
+    char what[32];
+    snprintf(what, sizeof what, "CLUSTER %s", argv[1]);
     struct ef_call call = {.route = EF_ROUTE_LEADER, .argc = argc, .argv = argv,
                            .idempotent = false, .is_write = true};
-    struct resp_value reply;
-    int rc = call_expect(c, &call, &reply);
-    if (rc != EF_OK)
-        return rc;
-    if (reply.type != RESP_T_SIMPLE)
-        rc = ef_fail(c, EF_EPROTO, "%s: unexpected reply to CLUSTER %s", c->last_node, argv[1]);
-    resp_value_free(&reply);
-    /* The configuration (or the leader) changed: look again next time. */
-    c->view_stale = true;
-    return rc;
+    return ask(c, &call, what, answer_changed, NULL);
 }
 
 static bool address_ok(const char *a)

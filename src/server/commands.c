@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/human.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "version.h"
@@ -159,23 +160,6 @@ static void cmd_checksum(struct conn *c, const struct resp_command *cmd)
     resp_write_bulk_str(out, sum);
 }
 
-/* SI units as EventflowDB shows them: "999 B", "1.2 kB", "34 MB". */
-static void human_bytes(uint64_t n, char *out, size_t cap)
-{
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-    if (n < 1000) {
-        snprintf(out, cap, "%" PRIu64 " B", n);
-        return;
-    }
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1000.0 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1000.0;
-        u++;
-    }
-    snprintf(out, cap, v < 10.0 ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void cmd_size(struct conn *c, const struct resp_command *cmd)
 {
     struct store_stats st;
@@ -187,40 +171,11 @@ static void cmd_size(struct conn *c, const struct resp_command *cmd)
      * SIZE counts everything applied (SIZE is rare; the commit is cheap). */
     node_flush(cmd_node(c));
     cmd_stats(c, &st);
-    human_bytes(st.db_bytes, human, sizeof human);
+    human_bytes(st.db_bytes, HUMAN_EVENTFLOWDB, human, sizeof human);
     struct buf *out = conn_reply_buf(c);
     resp_write_array_header(out, 2);
     resp_write_int(out, (int64_t)st.db_bytes);
     resp_write_bulk_str(out, human);
-}
-
-/* A duration the way Go prints one, which EventflowDB used: "1h2m3.004s",
- * "3s", "250ms", "0s". */
-static void human_duration(uint64_t ms, char *out, size_t cap)
-{
-    if (ms == 0) {
-        snprintf(out, cap, "0s");
-        return;
-    }
-    if (ms < 1000) {
-        snprintf(out, cap, "%" PRIu64 "ms", ms);
-        return;
-    }
-    uint64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
-    size_t len = 0;
-    if (h > 0)
-        len += (size_t)snprintf(out + len, cap - len, "%" PRIu64 "h", h);
-    if (h > 0 || m > 0)
-        len += (size_t)snprintf(out + len, cap - len, "%" PRIu64 "m", m);
-    if (frac == 0) {
-        snprintf(out + len, cap - len, "%" PRIu64 "s", s);
-    } else {
-        char digits[4];
-        snprintf(digits, sizeof digits, "%03" PRIu64, frac);
-        for (int i = 2; i > 0 && digits[i] == '0'; i--)
-            digits[i] = '\0';
-        snprintf(out + len, cap - len, "%" PRIu64 ".%ss", s, digits);
-    }
 }
 
 static void cmd_uptime(struct conn *c, const struct resp_command *cmd)
@@ -228,7 +183,7 @@ static void cmd_uptime(struct conn *c, const struct resp_command *cmd)
     char human[64];
     (void)cmd;
     uint64_t ms = node_uptime_ms(cmd_node(c));
-    human_duration(ms, human, sizeof human);
+    human_duration(ms, HUMAN_EVENTFLOWDB, human, sizeof human);
     struct buf *out = conn_reply_buf(c);
     resp_write_array_header(out, 2);
     resp_write_int(out, (int64_t)ms);

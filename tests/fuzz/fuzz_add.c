@@ -15,16 +15,9 @@
 #include "common/buf.h"
 #include "protocol/codec.h"
 #include "protocol/codec_fast.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "fuzz_add: check failed at line %d: %s\n", __LINE__, #cond);     \
-            abort();                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static void check_read_opts(const struct codec_read_opts *o)
 {

@@ -22,17 +22,9 @@
 #include "common/mem.h"
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Not assert(): this must hold in release builds too. */
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
 
 static const struct resp_limits limit_sets[] = {
     {.max_bulk = 16, .max_args = 4, .max_inline = 32},
@@ -166,24 +158,6 @@ static bool drain(struct resp_parser *p, const struct resp_limits *lim, const ch
     }
 }
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211u;
-    }
-    return h ? h : 1;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 /* Parse `stream`; pieces == false: all at once. Returns the trace. */
 static void run(const struct resp_limits *lim, const char *stream, size_t len, bool pieces,
                 uint64_t seed, struct buf *trace)
@@ -195,9 +169,7 @@ static void run(const struct resp_limits *lim, const char *stream, size_t len, b
     bool going = true;
     do {
         if (pieces) {
-            /* Mostly tiny pieces, sometimes a big one. */
-            uint64_t r = xorshift(&seed);
-            size_t piece = (r & 7) == 0 ? 1 + (size_t)(r >> 3) % 512 : 1 + (size_t)(r >> 3) % 4;
+            size_t piece = fuzz_piece_size(&seed);
             avail = len - avail < piece ? len : avail + piece;
         } else {
             avail = len;
@@ -221,7 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_init(&whole);
     buf_init(&pieces);
     run(lim, stream, len, false, 0, &whole);
-    run(lim, stream, len, true, hash_bytes(data, size), &pieces);
+    run(lim, stream, len, true, fuzz_hash(data, size), &pieces);
     CHECK(whole.len == pieces.len);
     CHECK(whole.len == 0 || memcmp(whole.data, pieces.data, whole.len) == 0);
     buf_free(&whole);

@@ -16,17 +16,9 @@
 #include "common/buf.h"
 #include "protocol/resp_reader.h"
 #include "protocol/resp_writer.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Not assert(): this must hold in release builds too. */
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
 
 static const struct resp_reader_limits limit_sets[] = {
     {.max_bulk = 8, .max_elems = 3, .max_depth = 2},
@@ -147,24 +139,6 @@ static void check_round_trip(const struct resp_reader_limits *lim, const struct 
     buf_free(&b);
 }
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211u;
-    }
-    return h ? h : 1;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 static void run(const struct resp_reader_limits *lim, const char *stream, size_t len, bool pieces,
                 uint64_t seed, struct buf *trace)
 {
@@ -176,8 +150,7 @@ static void run(const struct resp_reader_limits *lim, const char *stream, size_t
     do {
         size_t piece = len - fed;
         if (pieces) {
-            uint64_t x = xorshift(&seed);
-            size_t want = (x & 7) == 0 ? 1 + (size_t)(x >> 3) % 512 : 1 + (size_t)(x >> 3) % 4;
+            size_t want = fuzz_piece_size(&seed);
             if (want < piece)
                 piece = want;
         }
@@ -212,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_init(&whole);
     buf_init(&pieces);
     run(lim, stream, len, false, 0, &whole);
-    run(lim, stream, len, true, hash_bytes(data, size), &pieces);
+    run(lim, stream, len, true, fuzz_hash(data, size), &pieces);
     CHECK(whole.len == pieces.len);
     CHECK(memcmp(whole.data, pieces.data, whole.len) == 0);
     buf_free(&whole);

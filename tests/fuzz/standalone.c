@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional in libFuzzer, so optional here too. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
@@ -41,17 +43,11 @@ struct corpus {
     size_t cap;
 };
 
-/* xorshift64: tiny, fast, and the same sequence everywhere. */
-static uint64_t rng_state;
+static uint64_t rng_state; /* fuzz_xorshift's, seeded by FUZZ_SEED */
 
 static uint64_t rng_next(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
+    return fuzz_xorshift(&rng_state);
 }
 
 /* A number in [0, n); n > 0. */

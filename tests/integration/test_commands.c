@@ -127,22 +127,6 @@ static void assert_counts(struct harness_conn *c, int64_t events, int64_t stream
     }
 }
 
-static const char *jstr(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (s == NULL)
-        fail_msg("key '%s' is missing or not a string", key);
-    return s;
-}
-
-static json_int_t jint(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
-        fail_msg("key '%s' is missing or not an integer", key);
-    return json_integer_value(v);
-}
-
 static void assert_ulid(const char *s)
 {
     assert_int_equal(strlen(s), 26);
@@ -162,13 +146,13 @@ static void assert_event_shape(const json_t *e)
     for (void *it = json_object_iter((json_t *)e); it != NULL;
          it = json_object_iter_next((json_t *)e, it), i++)
         assert_string_equal(json_object_iter_key(it), keys[i]);
-    assert_ulid(jstr(e, "id"));
-    jstr(e, "stream");
-    assert_true(jint(e, "version") >= 0);
-    assert_true(strlen(jstr(e, "type")) > 0);
-    assert_ulid(jstr(e, "causation_id"));
-    assert_ulid(jstr(e, "correlation_id"));
-    assert_matches(jstr(e, "added_at"),
+    assert_ulid(harness_json_str(e, "id"));
+    harness_json_str(e, "stream");
+    assert_true(harness_json_int(e, "version") >= 0);
+    assert_true(strlen(harness_json_str(e, "type")) > 0);
+    assert_ulid(harness_json_str(e, "causation_id"));
+    assert_ulid(harness_json_str(e, "correlation_id"));
+    assert_matches(harness_json_str(e, "added_at"),
                    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$");
 }
 
@@ -177,7 +161,7 @@ static void assert_event_shape(const json_t *e)
 static void assert_ids_increase(const json_t *events, char last[27])
 {
     for (size_t i = 0; i < json_array_size(events); i++) {
-        const char *id = jstr(json_array_get(events, i), "id");
+        const char *id = harness_json_str(json_array_get(events, i), "id");
         if (strcmp(id, last) <= 0)
             fail_msg("id %s does not follow %s", id, last);
         snprintf(last, 27, "%s", id);
@@ -399,7 +383,7 @@ static void test_ping_quit_inline(void **state)
     json_t *events = harness_assert_events(&v);
     resp_value_free(&v);
     assert_int_equal(json_array_size(events), 1);
-    assert_string_equal(jstr(json_array_get(events, 0), "stream"), "inl");
+    assert_string_equal(harness_json_str(json_array_get(events, 0), "stream"), "inl");
     json_decref(events);
     assert_int_equal(harness_send_raw(c, "ec\r\n", 4), 0);
     assert_int_equal(harness_read(c, &v), 1);
@@ -439,8 +423,8 @@ static void test_pipelined_reads_see_earlier_writes(void **state)
         assert_int_equal(harness_read(c, &v), 1);
         json_t *added = harness_assert_events(&v);
         resp_value_free(&v);
-        const char *id = jstr(json_array_get(added, 0), "id");
-        assert_int_equal(jint(json_array_get(added, 0), "version"), round);
+        const char *id = harness_json_str(json_array_get(added, 0), "id");
+        assert_int_equal(harness_json_int(json_array_get(added, 0), "version"), round);
 
         assert_int_equal(harness_read(c, &v), 1);
         harness_assert_int(&v, round + 1);
@@ -494,11 +478,12 @@ static void test_add_returns_stored_events(void **state)
         const json_t *e = json_array_get(events, i);
         const json_t *s = json_array_get(sent, i);
         assert_event_shape(e);
-        assert_string_equal(jstr(e, "stream"), "orders-1");
-        assert_int_equal(jint(e, "version"), (json_int_t)i);
-        assert_string_equal(jstr(e, "type"), jstr(s, "type"));
+        assert_string_equal(harness_json_str(e, "stream"), "orders-1");
+        assert_int_equal(harness_json_int(e, "version"), (json_int_t)i);
+        assert_string_equal(harness_json_str(e, "type"), harness_json_str(s, "type"));
         /* One ADD, one timestamp. */
-        assert_string_equal(jstr(e, "added_at"), jstr(json_array_get(events, 0), "added_at"));
+        assert_string_equal(harness_json_str(e, "added_at"),
+                            harness_json_str(json_array_get(events, 0), "added_at"));
         /* Payloads: what was sent, or null. */
         const json_t *d = json_object_get(s, "data");
         const json_t *m = json_object_get(s, "metadata");
@@ -514,12 +499,12 @@ static void test_add_returns_stored_events(void **state)
      * causation id. */
     const json_t *e0 = json_array_get(events, 0), *e2 = json_array_get(events, 2),
                  *e3 = json_array_get(events, 3);
-    assert_string_equal(jstr(e0, "causation_id"), jstr(e0, "id"));
-    assert_string_equal(jstr(e0, "correlation_id"), jstr(e0, "id"));
-    assert_string_equal(jstr(e2, "causation_id"), causation);
-    assert_string_equal(jstr(e2, "correlation_id"), causation);
-    assert_string_equal(jstr(e3, "causation_id"), causation);
-    assert_string_equal(jstr(e3, "correlation_id"), correlation);
+    assert_string_equal(harness_json_str(e0, "causation_id"), harness_json_str(e0, "id"));
+    assert_string_equal(harness_json_str(e0, "correlation_id"), harness_json_str(e0, "id"));
+    assert_string_equal(harness_json_str(e2, "causation_id"), causation);
+    assert_string_equal(harness_json_str(e2, "correlation_id"), causation);
+    assert_string_equal(harness_json_str(e3, "causation_id"), causation);
+    assert_string_equal(harness_json_str(e3, "correlation_id"), correlation);
 
     /* GET returns exactly what ADD returned, as the same bytes. */
     struct resp_value added_again = cmd(c, "GET", "{\"stream\":\"orders-1\"}");
@@ -533,8 +518,8 @@ static void test_add_returns_stored_events(void **state)
                              "{\"type\":\"b\",\"data\":\"\"}]}");
     assert_int_equal(json_array_size(more), 2);
     assert_ids_increase(more, last);
-    assert_int_equal(jint(json_array_get(more, 0), "version"), 4);
-    assert_int_equal(jint(json_array_get(more, 1), "version"), 5);
+    assert_int_equal(harness_json_int(json_array_get(more, 0), "version"), 4);
+    assert_int_equal(harness_json_int(json_array_get(more, 1), "version"), 5);
     /* An empty string stays an empty string (not null). */
     json_t *empty = json_string("");
     harness_assert_json_equal(json_object_get(json_array_get(more, 1), "data"), empty);
@@ -566,18 +551,18 @@ static void test_expected_version(void **state)
                    "{\"stream\":\"v\",\"version\":2,\"events\":[{\"type\":\"t\"}]}");
     assert_counts(c, 1, 1);
     e = add_ok(c, "{\"stream\":\"v\",\"version\":1,\"events\":[{\"type\":\"t\"},{\"type\":\"u\"}]}");
-    assert_int_equal(jint(json_array_get(e, 1), "version"), 2);
+    assert_int_equal(harness_json_int(json_array_get(e, 1), "version"), 2);
     json_decref(e);
     HARNESS_EXPECT(c, "-concurrent stream modification", "ADD",
                    "{\"stream\":\"v\",\"version\":2,\"events\":[{\"type\":\"t\"}]}");
 
     /* "any" appends at the end, to a new or an existing stream. */
     e = add_ok(c, "{\"stream\":\"v\",\"version\":\"any\",\"events\":[{\"type\":\"t\"},{\"type\":\"u\"}]}");
-    assert_int_equal(jint(json_array_get(e, 0), "version"), 3);
-    assert_int_equal(jint(json_array_get(e, 1), "version"), 4);
+    assert_int_equal(harness_json_int(json_array_get(e, 0), "version"), 3);
+    assert_int_equal(harness_json_int(json_array_get(e, 1), "version"), 4);
     json_decref(e);
     e = add_ok(c, "{\"stream\":\"w\",\"version\":\"any\",\"events\":[{\"type\":\"t\"}]}");
-    assert_int_equal(jint(json_array_get(e, 0), "version"), 0);
+    assert_int_equal(harness_json_int(json_array_get(e, 0), "version"), 0);
     json_decref(e);
     assert_counts(c, 6, 2);
 
@@ -585,7 +570,7 @@ static void test_expected_version(void **state)
     json_t *all = read_events(c, "GET", "{\"stream\":\"v\"}");
     assert_int_equal(json_array_size(all), 5);
     for (size_t i = 0; i < 5; i++)
-        assert_int_equal(jint(json_array_get(all, i), "version"), (json_int_t)i);
+        assert_int_equal(harness_json_int(json_array_get(all, i), "version"), (json_int_t)i);
     json_decref(all);
     harness_pass(*state);
 }
@@ -612,7 +597,7 @@ static void test_batch_is_atomic(void **state)
     HARNESS_EXPECT(c, "[]", "GET", "{\"stream\":\"new\"}");
     json_t *b = read_events(c, "GET", "{\"stream\":\"b\"}");
     assert_int_equal(json_array_size(b), 1);
-    assert_string_equal(jstr(json_array_get(b, 0), "type"), "first");
+    assert_string_equal(harness_json_str(json_array_get(b, 0), "type"), "first");
     json_decref(b);
     harness_pass(*state);
 }
@@ -660,7 +645,7 @@ static void test_get_paging(void **state)
     }
     /* The alias. */
     json_t *got = read_events(c, "G", "{\"stream\":\"p\",\"version\":5,\"limit\":1}");
-    assert_int_equal(jint(json_array_get(got, 0), "version"), 5);
+    assert_int_equal(harness_json_int(json_array_get(got, 0), "version"), 5);
     json_decref(got);
     json_decref(all);
     harness_pass(*state);
@@ -687,8 +672,8 @@ static void test_getall_paging_and_order(void **state)
     assert_int_equal(total, 19);
     char last[27] = ZERO_ULID;
     assert_ids_increase(all, last);
-    const char *id8 = jstr(json_array_get(all, 8), "id");
-    const char *id_last = jstr(json_array_get(all, total - 1), "id");
+    const char *id8 = harness_json_str(json_array_get(all, 8), "id");
+    const char *id_last = harness_json_str(json_array_get(all, total - 1), "id");
 
     char req[200];
     struct {
@@ -736,7 +721,7 @@ static void test_getall_paging_and_order(void **state)
             break;
         }
         assert_true(k <= 4);
-        snprintf(offset, sizeof offset, "%s", jstr(json_array_get(page, k - 1), "id"));
+        snprintf(offset, sizeof offset, "%s", harness_json_str(json_array_get(page, k - 1), "id"));
         json_array_extend(walked, page);
         json_decref(page);
     }
@@ -796,12 +781,14 @@ static void test_liststreams(void **state)
         for (size_t i = 0; i < k; i++) {
             const json_t *s = json_array_get(page, i);
             assert_int_equal(json_object_size(s), 3);
-            const char *name = jstr(s, "id");
+            const char *name = harness_json_str(s, "id");
             assert_null(json_object_get(seen, name));
             json_object_set_new(seen, name, json_true());
             assert_non_null(json_object_get(lengths, name));
-            assert_int_equal(jint(s, "events"), json_integer_value(json_object_get(lengths, name)));
-            assert_string_equal(jstr(s, "added_at"), json_string_value(json_object_get(created, name)));
+            assert_int_equal(harness_json_int(s, "events"),
+                             json_integer_value(json_object_get(lengths, name)));
+            assert_string_equal(harness_json_str(s, "added_at"),
+                                json_string_value(json_object_get(created, name)));
         }
         json_array_extend(listed, page);
         json_decref(page);
@@ -850,7 +837,7 @@ static void test_counters_and_checksum(void **state)
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         json_t *e = add_ok(c, steps[i].req);
-        const char *last_id = jstr(json_array_get(e, json_array_size(e) - 1), "id");
+        const char *last_id = harness_json_str(json_array_get(e, json_array_size(e) - 1), "id");
         assert_counts(c, steps[i].events, steps[i].streams);
 
         struct resp_value v = cmd(c, i % 2 ? "CH" : "CHECKSUM", NULL);
@@ -1000,35 +987,35 @@ static void test_status(void **state)
     struct harness_conn *c = harness_connect(n);
     assert_non_null(c);
     json_t *e = add_ok(c, "{\"stream\":\"st\",\"version\":0,\"events\":[{\"type\":\"a\"},{\"type\":\"b\"}]}");
-    const char *last_id = jstr(json_array_get(e, 1), "id");
+    const char *last_id = harness_json_str(json_array_get(e, 1), "id");
 
     struct resp_value v = cmd(c, "STATUS", NULL);
     json_t *st = harness_assert_json(&v);
     resp_value_free(&v);
     assert_true(json_is_object(st));
-    assert_int_equal(jint(st, "id"), 1);
-    assert_string_equal(jstr(st, "state"), "leader");
+    assert_int_equal(harness_json_int(st, "id"), 1);
+    assert_string_equal(harness_json_str(st, "state"), "leader");
     assert_true(json_is_true(json_object_get(st, "ready")));
-    assert_int_equal(jint(st, "leader_id"), 1);
+    assert_int_equal(harness_json_int(st, "leader_id"), 1);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", n->port);
-    assert_string_equal(jstr(st, "leader_address"), addr);
-    assert_int_equal(jint(st, "events"), 2);
-    assert_int_equal(jint(st, "streams"), 1);
-    assert_string_equal(jstr(st, "last_id"), last_id);
-    assert_string_equal(jstr(st, "version"), EVENTFLOW_VERSION);
-    assert_true(jint(st, "term") >= 1);
-    assert_true(jint(st, "applied_index") <= jint(st, "commit_index"));
-    assert_true(jint(st, "commit_index") <= jint(st, "last_index"));
-    assert_true(jint(st, "snapshot_index") <= jint(st, "applied_index"));
-    assert_true(jint(st, "db_bytes") > 0);
-    assert_true(jint(st, "uptime_ms") >= 0);
+    assert_string_equal(harness_json_str(st, "leader_address"), addr);
+    assert_int_equal(harness_json_int(st, "events"), 2);
+    assert_int_equal(harness_json_int(st, "streams"), 1);
+    assert_string_equal(harness_json_str(st, "last_id"), last_id);
+    assert_string_equal(harness_json_str(st, "version"), EVENTFLOW_VERSION);
+    assert_true(harness_json_int(st, "term") >= 1);
+    assert_true(harness_json_int(st, "applied_index") <= harness_json_int(st, "commit_index"));
+    assert_true(harness_json_int(st, "commit_index") <= harness_json_int(st, "last_index"));
+    assert_true(harness_json_int(st, "snapshot_index") <= harness_json_int(st, "applied_index"));
+    assert_true(harness_json_int(st, "db_bytes") > 0);
+    assert_true(harness_json_int(st, "uptime_ms") >= 0);
 
     v = cmd(c, "CHECKSUM", NULL);
     assert_int_equal(v.type, RESP_T_ARRAY);
     assert_int_equal(v.n, 2);
     assert_string_equal(v.elems[0].str, last_id);
-    assert_string_equal(jstr(st, "checksum"), v.elems[1].str);
+    assert_string_equal(harness_json_str(st, "checksum"), v.elems[1].str);
     resp_value_free(&v);
     json_decref(st);
     json_decref(e);
@@ -1113,7 +1100,7 @@ static void test_config_settings(void **state)
     struct resp_value v = cmd(c, "STATUS", NULL);
     st = harness_assert_json(&v);
     resp_value_free(&v);
-    assert_int_equal(jint(st, "dedup_window"), 2);
+    assert_int_equal(harness_json_int(st, "dedup_window"), 2);
     json_decref(st);
 
     /* A window of 2 keys: the third key forgets the first, whose ADD is
@@ -1126,10 +1113,10 @@ static void test_config_settings(void **state)
     for (size_t i = 0; i < 3; i++)
         json_decref(add_ok(c, keyed[i]));
     json_t *again = add_ok(c, keyed[0]);
-    assert_int_equal(jint(json_array_get(again, 0), "version"), 3);
+    assert_int_equal(harness_json_int(json_array_get(again, 0), "version"), 3);
     json_decref(again);
     again = add_ok(c, keyed[2]);
-    assert_int_equal(jint(json_array_get(again, 0), "version"), 2);
+    assert_int_equal(harness_json_int(json_array_get(again, 0), "version"), 2);
     json_decref(again);
     harness_close(c);
 

@@ -16,22 +16,6 @@
 enum { RACERS = 8, ROUNDS = 12 };
 enum { PIPES = 4, PER_CONN = 1000 };
 
-static const char *jstr(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (s == NULL)
-        fail_msg("key '%s' is missing or not a string", key);
-    return s;
-}
-
-static json_int_t jint(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
-        fail_msg("key '%s' is missing or not an integer", key);
-    return json_integer_value(v);
-}
-
 static json_t *get_events(struct harness_conn *c, const char *name, const char *arg)
 {
     struct resp_value v;
@@ -60,7 +44,8 @@ static json_t *get_all(struct harness_conn *c)
         json_t *page = get_events(c, "GETALL", req);
         size_t k = json_array_size(page);
         if (k > 0)
-            snprintf(offset, sizeof offset, "%s", jstr(json_array_get(page, k - 1), "id"));
+            snprintf(offset, sizeof offset, "%s",
+                     harness_json_str(json_array_get(page, k - 1), "id"));
         json_array_extend(all, page);
         json_decref(page);
         if (k == 0)
@@ -104,8 +89,8 @@ static void test_racing_adds_with_the_same_version(void **state)
                 snprintf(type, sizeof type, "c%zu", i);
                 for (size_t k = 0; k < 2; k++) {
                     const json_t *e = json_array_get(events, k);
-                    assert_int_equal(jint(e, "version"), 2 * round + (json_int_t)k);
-                    assert_string_equal(jstr(e, "type"), type);
+                    assert_int_equal(harness_json_int(e, "version"), 2 * round + (json_int_t)k);
+                    assert_string_equal(harness_json_str(e, "type"), type);
                 }
                 json_array_extend(winners, events);
                 json_decref(events);
@@ -137,7 +122,7 @@ static void test_racing_adds_with_the_same_version(void **state)
         struct resp_value v;
         assert_int_equal(harness_read(conns[i], &v), 1);
         json_t *events = harness_assert_events(&v);
-        json_int_t version = jint(json_array_get(events, 0), "version") - 2 * ROUNDS;
+        json_int_t version = harness_json_int(json_array_get(events, 0), "version") - 2 * ROUNDS;
         assert_true(version >= 0 && version < RACERS);
         assert_false(seen[version]);
         seen[version] = true;
@@ -196,10 +181,10 @@ static void test_pipelined_clients(void **state)
             json_t *e = json_array_get(events, 0);
             /* Replies come back in request order. */
             const json_t *data = json_object_get(e, "data");
-            assert_int_equal(jint(data, "conn"), (json_int_t)i);
-            assert_int_equal(jint(data, "k"), k);
+            assert_int_equal(harness_json_int(data, "conn"), (json_int_t)i);
+            assert_int_equal(harness_json_int(data, "k"), k);
             /* One connection's requests commit in the order sent. */
-            const char *id = jstr(e, "id");
+            const char *id = harness_json_str(e, "id");
             assert_true(strcmp(id, last_id) > 0);
             snprintf(last_id, sizeof last_id, "%s", id);
             assert_null(json_object_get(ids, id));
@@ -207,12 +192,12 @@ static void test_pipelined_clients(void **state)
             if (k % 2 == 0) {
                 char stream[16];
                 snprintf(stream, sizeof stream, "own-%zu", i);
-                assert_string_equal(jstr(e, "stream"), stream);
-                assert_int_equal(jint(e, "version"), k / 2);
+                assert_string_equal(harness_json_str(e, "stream"), stream);
+                assert_int_equal(harness_json_int(e, "version"), k / 2);
                 json_array_append(own[i], e);
             } else {
-                assert_string_equal(jstr(e, "stream"), "shared");
-                json_int_t version = jint(e, "version");
+                assert_string_equal(harness_json_str(e, "stream"), "shared");
+                json_int_t version = harness_json_int(e, "version");
                 assert_true(version > last_shared);
                 assert_true(version < PIPES * PER_CONN / 2);
                 last_shared = version;
@@ -245,7 +230,7 @@ static void test_pipelined_clients(void **state)
     assert_int_equal(json_array_size(all), PIPES * PER_CONN);
     const char *prev = "00000000000000000000000000";
     for (size_t i = 0; i < json_array_size(all); i++) {
-        const char *id = jstr(json_array_get(all, i), "id");
+        const char *id = harness_json_str(json_array_get(all, i), "id");
         assert_true(strcmp(id, prev) > 0);
         assert_non_null(json_object_get(ids, id));
         prev = id;

@@ -47,22 +47,6 @@ struct snapshot {
     int64_t events;
 };
 
-static const char *jstr(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (s == NULL)
-        fail_msg("key '%s' is missing or not a string", key);
-    return s;
-}
-
-static json_int_t jint(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v))
-        fail_msg("key '%s' is missing or not an integer", key);
-    return json_integer_value(v);
-}
-
 static json_t *get_events(struct harness_conn *c, const char *name, const char *arg)
 {
     struct resp_value v;
@@ -92,7 +76,8 @@ static json_t *get_all(struct harness_conn *c)
         json_t *page = get_events(c, "GETALL", req);
         size_t k = json_array_size(page);
         if (k > 0)
-            snprintf(offset, sizeof offset, "%s", jstr(json_array_get(page, k - 1), "id"));
+            snprintf(offset, sizeof offset, "%s",
+                     harness_json_str(json_array_get(page, k - 1), "id"));
         json_array_extend(all, page);
         json_decref(page);
         if (k == 0)
@@ -177,9 +162,9 @@ static void assert_requested(const json_t *e, size_t w, size_t k, const char *st
     snprintf(type, sizeof type, "e%zu", k % 7);
     json_t *want = json_loads(data, 0, NULL);
     assert_non_null(want);
-    assert_string_equal(jstr(e, "stream"), stream);
-    assert_int_equal(jint(e, "version"), (json_int_t)k);
-    assert_string_equal(jstr(e, "type"), type);
+    assert_string_equal(harness_json_str(e, "stream"), stream);
+    assert_int_equal(harness_json_int(e, "version"), (json_int_t)k);
+    assert_string_equal(harness_json_str(e, "type"), type);
     harness_assert_json_equal(json_object_get(e, "data"), want);
     json_decref(want);
 }
@@ -281,7 +266,7 @@ static void model_verify(struct model *m, const struct snapshot *quiet)
                 harness_assert_json_equal(e, json_array_get(w->acked, k));
             else
                 assert_requested(e, i, k, w->stream); /* was in flight, made it */
-            json_object_set_new(ids, jstr(e, "id"), json_true());
+            json_object_set_new(ids, harness_json_str(e, "id"), json_true());
         }
         total += (int64_t)have;
         /* What is there now is durable; lost requests are simply not. */
@@ -295,7 +280,7 @@ static void model_verify(struct model *m, const struct snapshot *quiet)
     assert_int_equal((int64_t)json_array_size(all), total);
     const char *prev = ZERO_ULID;
     for (size_t i = 0; i < json_array_size(all); i++) {
-        const char *id = jstr(json_array_get(all, i), "id");
+        const char *id = harness_json_str(json_array_get(all, i), "id");
         if (strcmp(id, prev) <= 0)
             fail_msg("GETALL out of order: %s after %s", id, prev);
         assert_non_null(json_object_get(ids, id));
@@ -326,7 +311,7 @@ static void model_verify(struct model *m, const struct snapshot *quiet)
                      0);
     json_t *added = harness_assert_events(&v);
     resp_value_free(&v);
-    const char *id = jstr(json_array_get(added, 0), "id");
+    const char *id = harness_json_str(json_array_get(added, 0), "id");
     if (strcmp(id, prev) <= 0)
         fail_msg("after the restart, new id %s is not above the last id %s", id, prev);
     json_object_set_new(m->extra_ids, id, json_true());

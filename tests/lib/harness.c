@@ -1154,6 +1154,22 @@ void harness_assert_json_equal_at(const json_t *got, const json_t *expected, con
     fail_at(file, line, "JSON values differ");
 }
 
+const char *harness_json_str_at(const json_t *obj, const char *key, const char *file, int line)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    if (s == NULL)
+        fail_at(file, line, "key '%s' is missing or not a string", key);
+    return s;
+}
+
+json_int_t harness_json_int_at(const json_t *obj, const char *key, const char *file, int line)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v))
+        fail_at(file, line, "key '%s' is missing or not an integer", key);
+    return json_integer_value(v);
+}
+
 /* ---- node state ------------------------------------------------------- */
 
 /* One STATUS; on failure *why says what happened (malloc'd). */

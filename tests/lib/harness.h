@@ -20,9 +20,9 @@
  *
  * Errors: functions returning int return 0 on success and -1 on failure after
  * printing a one-line reason to stderr; functions returning a pointer return
- * NULL on failure, likewise. The harness_assert_* macros, harness_add_node
- * and harness_start_single fail the current cmocka test instead, reporting
- * the caller's file and line.
+ * NULL on failure, likewise. The harness_assert_* and harness_json_*
+ * macros, harness_add_node and harness_start_single fail the current cmocka
+ * test instead, reporting the caller's file and line.
  *
  * Thread-safety: none. Use the harness from the test's main thread only
  * (concurrency is done with many connections and harness_pump, not threads).
@@ -247,6 +247,11 @@ size_t harness_unread(const struct harness_conn *c);
 #define harness_assert_json_equal(got, expected)                                                   \
     harness_assert_json_equal_at((got), (expected), __FILE__, __LINE__)
 
+/* A field of a JSON object that must be there with that type: a string
+ * (borrowed from obj) or an integer. */
+#define harness_json_str(obj, key) harness_json_str_at((obj), (key), __FILE__, __LINE__)
+#define harness_json_int(obj, key) harness_json_int_at((obj), (key), __FILE__, __LINE__)
+
 void harness_assert_simple_at(const struct resp_value *v, const char *text, const char *file,
                               int line);
 void harness_assert_error_at(const struct resp_value *v, const char *text, const char *file,
@@ -258,6 +263,8 @@ json_t *harness_assert_json_at(const struct resp_value *v, const char *file, int
 json_t *harness_assert_events_at(const struct resp_value *v, const char *file, int line);
 void harness_assert_json_equal_at(const json_t *got, const json_t *expected, const char *file,
                                   int line);
+const char *harness_json_str_at(const json_t *obj, const char *key, const char *file, int line);
+json_int_t harness_json_int_at(const json_t *obj, const char *key, const char *file, int line);
 
 /* ---- node state ------------------------------------------------------- */
 
