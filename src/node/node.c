@@ -209,8 +209,10 @@ struct node *node_new(const struct node_config *cfg, uv_loop_t *loop)
     return n;
 }
 
-static void node_free(struct node *n)
+void node_free(struct node *n)
 {
+    if (n == NULL)
+        return;
     if (node_current == n)
         node_current = NULL;
     while (n->spare_writes != NULL) {
@@ -371,11 +373,8 @@ static void node_raft_close_cb(struct raft *r)
     n->raft_running = false;
     n->started = false;
     log_info("stopped");
-    void (*closed)(void *data) = n->closed;
-    void *data = n->closed_data;
-    node_free(n);
-    if (closed)
-        closed(data);
+    if (n->closed)
+        n->closed(n->closed_data);
 }
 
 void node_close(struct node *n, void (*closed)(void *data), void *data)
@@ -397,7 +396,6 @@ void node_close(struct node *n, void (*closed)(void *data), void *data)
     n->closed = closed;
     n->closed_data = data;
     if (!n->raft_running) {
-        node_free(n);
         if (closed)
             closed(data);
         return;

@@ -8,7 +8,8 @@
  * Lifecycle: node_new opens the store and sets raft up; node_start checks
  * the data directory's identity, bootstraps a new one with the configured
  * members (unless it joins or waits to be added) and starts raft;
- * node_close stops raft, closes the store and frees the node.
+ * node_close stops raft and closes the store; node_free frees the node once
+ * the loop has run out.
  *
  * Callbacks' status, unless a function says otherwise: 0 done; NODE_EUNKNOWN
  * the outcome is unknown (leadership was lost or the node stopped after
@@ -68,9 +69,13 @@ struct node *node_new(const struct node_config *cfg, uv_loop_t *loop);
  * on an immediate failure. */
 int node_start(struct node *n, void (*failed)(void *data), void *data);
 
-/* Stop raft and close the store, then call closed(data) (may be NULL) and
- * free the node. */
+/* Stop raft and close the store, then call closed(data) (may be NULL). */
 void node_close(struct node *n, void (*closed)(void *data), void *data);
+
+/* Free a closed node once its loop has run out (uv_run returned): requests
+ * to other members may still call back after node_close, and they find the
+ * node closing. NULL is a no-op. */
+void node_free(struct node *n);
 
 /* The current raft role of this process's node for log lines ("leader",
  * "follower", "candidate", or "-" before it started). */

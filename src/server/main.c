@@ -19,7 +19,7 @@
 struct daemon {
     struct config cfg;
     uv_loop_t loop;
-    struct node *node;    /* owned until node_close */
+    struct node *node;    /* owned; freed once the loop has run out */
     struct server server;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -32,7 +32,6 @@ struct daemon {
 static void on_node_closed(void *data)
 {
     struct daemon *d = data;
-    d->node = NULL;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
@@ -109,6 +108,7 @@ int main(int argc, char **argv)
     }
 
     uv_run(&d.loop, UV_RUN_DEFAULT);
+    node_free(d.node);
     rc = uv_loop_close(&d.loop);
     if (rc != 0)
         log_warn("event loop closed with handles open: %s", uv_strerror(rc));
@@ -121,6 +121,7 @@ err_loop:
     uv_close((uv_handle_t *)&d.sigterm, NULL);
     uv_close((uv_handle_t *)&d.sigint, NULL);
     uv_run(&d.loop, UV_RUN_DEFAULT);
+    node_free(d.node);
     uv_loop_close(&d.loop);
     config_free(&d.cfg);
     return 1;
