@@ -516,3 +516,65 @@ func TestEmptyRunDoesNotPass(t *testing.T) {
 	expectCaught(t, v, "no successful append", "coverage")
 	expectCaught(t, v, "final log is empty", "coverage")
 }
+
+// clockFault adds a clock fault on n2 from t0 to t1 (ms) as the runner
+// records it: start, the check of the restarted node, the transfer, and
+// the stop with its own check. verified are the two checks' outcomes.
+func (f *fixture) clockFault(t0, t1 int64, start, stop bool) {
+	yes := true
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t0), Fault: "clock", Phase: "start", Nodes: []string{"n2"},
+		Value: `restarted under libfaketime "+120s" (wall clock only)`})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t0 + 1), Fault: "clock", Phase: "check", Nodes: []string{"n2"},
+		Value: "n2 answers; its clock is off by +120.002 s (set: +120 s)", Verified: &start})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t0 + 2), Fault: "clock", Phase: "transfer", Nodes: []string{"n2"},
+		Value: "leadership moved to n2", Transferred: &yes})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t1), Fault: "clock", Phase: "stop", Nodes: []string{"n2"},
+		Value: "restarted with the true clock", Verified: &stop})
+}
+
+func TestConfirmedClockFaultPasses(t *testing.T) {
+	f := good()
+	f.clockFault(20, 90, true, true)
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("a confirmed clock fault was judged %q:\n%s", v.Valid, dump(v))
+	}
+	r := checkerResult(v, "faults")
+	if r.Stats["clock_faults"] != 1 || r.Stats["leader_transfers_done"] != 1 {
+		t.Fatalf("faults statistics: %v", r.Stats)
+	}
+}
+
+// A node that never came up under libfaketime (or came up with its true
+// clock) must not count as a clock fault.
+func TestClockFaultThatDidNotApply(t *testing.T) {
+	f := good()
+	f.clockFault(20, 90, false, true)
+	expectCaught(t, verdictOf(t, f, f.final3()), "did not take effect", "faults")
+}
+
+func TestClockNotRestoredAfterHeal(t *testing.T) {
+	f := good()
+	f.clockFault(20, 90, true, false)
+	expectCaught(t, verdictOf(t, f, f.final3()), "did not take effect", "faults")
+}
+
+// A history from a runner that never checked its clock faults (as before
+// the checks existed) is not evidence of clock faults.
+func TestUncheckedClockFault(t *testing.T) {
+	f := good()
+	f.nemesis(20, "clock", "start", "n2")
+	f.nemesis(90, "clock", "stop", "n2")
+	expectCaught(t, verdictOf(t, f, f.final3()), "no check confirmed it", "faults")
+}
+
+// A live jump needs a check of its own.
+func TestUncheckedLiveJump(t *testing.T) {
+	f := good()
+	yes := true
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(20), Fault: "clock", Phase: "start", Nodes: []string{"n2"}})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(21), Fault: "clock", Phase: "check", Nodes: []string{"n2"}, Verified: &yes})
+	f.nemesis(50, "clock", "jump", "n2")
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(90), Fault: "clock", Phase: "stop", Nodes: []string{"n2"}, Verified: &yes})
+	expectCaught(t, verdictOf(t, f, f.final3()), "before the heal", "faults")
+}

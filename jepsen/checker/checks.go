@@ -644,6 +644,87 @@ func (r *Run) checkCoverage() *Result {
 	return res
 }
 
+// ---- faults that took effect ------------------------------------------------
+
+// checkFaults: a fault that did not take effect tests nothing while the
+// history claims it did. The runner checks what it can (a clock fault: the
+// node answers and its STATUS time_ms is off by the offset set, or runs at
+// the rate set; after the heal, the true clock again) and records each
+// check with "verified". Any check that failed makes the run invalid, and
+// so does a clock fault (or a live jump of one) that no check confirmed,
+// whatever the reason: a run cannot pass on clock faults it never saw.
+func (r *Run) checkFaults() *Result {
+	res := newResult("faults")
+	type clockFault struct {
+		start     *Entry
+		confirmed bool // a verified check since the start or the last jump
+	}
+	open := map[string]*clockFault{}
+	clockFaults, checks, transfers, moved := 0, 0, 0, 0
+	at := func(e *Entry) string { return fmt.Sprintf("t=%.3fs", float64(e.Time)/1e9) }
+	closeFault := func(node string, f *clockFault, why string) {
+		if !f.confirmed {
+			res.fail("clock fault on %s started at %s (%s): %s", node, at(f.start), f.start.Value, why)
+		}
+		delete(open, node)
+	}
+	for _, e := range r.H.Nemesis {
+		if e.Verified != nil {
+			checks++
+			if !*e.Verified {
+				res.fail("%s fault on %s at %s did not take effect: %s", e.Fault, strings.Join(e.Nodes, " "), at(e), e.Value)
+			}
+		}
+		if e.Transferred != nil {
+			transfers++
+			if *e.Transferred {
+				moved++
+			}
+		}
+		if e.Fault != "clock" || len(e.Nodes) == 0 {
+			continue
+		}
+		node := e.Nodes[0]
+		switch e.Phase {
+		case "start":
+			if f := open[node]; f != nil {
+				closeFault(node, f, "no check confirmed it before the next clock fault")
+			}
+			clockFaults++
+			open[node] = &clockFault{start: e}
+		case "jump":
+			// The live jump needs a check of its own.
+			if f := open[node]; f != nil {
+				if !f.confirmed {
+					res.fail("clock fault on %s started at %s (%s): no check confirmed it before its clock jumped again",
+						node, at(f.start), f.start.Value)
+				}
+				f.confirmed = false
+			}
+		case "check":
+			if f := open[node]; f != nil && e.Verified != nil && *e.Verified {
+				f.confirmed = true
+			}
+		case "stop":
+			if f := open[node]; f != nil {
+				closeFault(node, f, "no check confirmed it (or its last live jump) before the heal")
+			}
+		}
+	}
+	for node, f := range open {
+		closeFault(node, f, "no check confirmed it before the run ended")
+	}
+	res.Stats["clock_faults"] = clockFaults
+	res.Stats["checks"] = checks
+	res.Stats["leader_transfers"] = transfers
+	res.Stats["leader_transfers_done"] = moved
+	if res.Valid == "true" {
+		res.Summary = fmt.Sprintf("%d clock fault(s), every one confirmed (%d checks); leadership moved to the skewed node %d of %d time(s)",
+			clockFaults, checks, moved, transfers)
+	}
+	return res
+}
+
 // ---- node logs and process exits -------------------------------------------
 
 var crashPatterns = regexp.MustCompile(`(?i)(assertion .*failed|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|Segmentation fault|stack smashing|double free|corrupted size|panic:|\bFATAL\b|Aborted|rejected by the state machine)`)
