@@ -578,3 +578,75 @@ func TestUncheckedLiveJump(t *testing.T) {
 	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(90), Fault: "clock", Phase: "stop", Nodes: []string{"n2"}, Verified: &yes})
 	expectCaught(t, verdictOf(t, f, f.final3()), "before the heal", "faults")
 }
+
+// nodeLogDir writes node logs and exits.jsonl into a results folder.
+func nodeLogDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, "nodes", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func expectNodeLogFailure(t *testing.T, r *Result, want string) {
+	t.Helper()
+	if r.Valid != "false" {
+		t.Fatalf("node-logs judged %q, want false", r.Valid)
+	}
+	for _, e := range r.Errors {
+		if strings.Contains(e, want) {
+			return
+		}
+	}
+	t.Fatalf("no node-logs error mentions %q: %v", want, r.Errors)
+}
+
+const startedLine = "2026-01-01T00:00:00.100Z INFO  node=2 role=follower  started: raft 10.77.0.12:7543, clients 10.77.0.12:6543, data /d, incarnation 1, eventflowd 0.1.0, malloc system\n"
+
+// The jemalloc hang: libfaketime gives up, the node never listens, and the
+// runner kills it at heal; every exit is the runner's, so only the log
+// tells.
+func TestLibfaketimeHangInNodeLog(t *testing.T) {
+	dir := nodeLogDir(t, map[string]string{
+		"n2.log": "==== jepsen t=1.000s: n2 starts as id 2 (pid 20)\n" + startedLine +
+			"==== jepsen t=10.000s: n2 starts as id 2 (pid 21) under libfaketime +120s\n" +
+			"libfaketime: Unexpected recursive calls to clock_gettime() without proper initialization. Trying alternative.\n" +
+			"libfaketime: Cannot recover from unexpected recursive calls to clock_gettime().\n" +
+			"==== jepsen t=18.000s: n2 starts as id 2 (pid 22)\n" + startedLine,
+		"exits.jsonl": `{"node":"n2","pid":20,"time":9000000000,"exit_code":-1,"signal":9,"expected":true}` + "\n" +
+			`{"node":"n2","pid":21,"time":17500000000,"exit_code":-1,"signal":9,"expected":true}` + "\n" +
+			`{"node":"n2","pid":22,"time":30000000000,"exit_code":0,"signal":0,"expected":true}` + "\n",
+	})
+	r := checkNodeLogs(dir)
+	expectNodeLogFailure(t, r, "libfaketime: Cannot recover")
+	expectNodeLogFailure(t, r, `never logged "started" in the 7.5 s`)
+}
+
+// A start that hangs without saying why is caught too; one the runner
+// stopped within the grace period is not held against the node.
+func TestStartThatNeverCameUp(t *testing.T) {
+	hung := nodeLogDir(t, map[string]string{
+		"n1.log":      "==== jepsen t=2.000s: n1 starts as id 1 (pid 30)\n",
+		"exits.jsonl": `{"node":"n1","pid":30,"time":12000000000,"exit_code":-1,"signal":9,"expected":true}` + "\n",
+	})
+	expectNodeLogFailure(t, checkNodeLogs(hung), `never logged "started"`)
+
+	noExit := nodeLogDir(t, map[string]string{"n1.log": "==== jepsen t=2.000s: n1 starts as id 1 (pid 30)\n"})
+	expectNodeLogFailure(t, checkNodeLogs(noExit), "has no recorded exit")
+
+	short := nodeLogDir(t, map[string]string{
+		"n1.log": "==== jepsen t=2.000s: n1 starts as id 1 (pid 30)\n" +
+			"==== jepsen t=3.000s: n1 starts as id 1 (pid 31)\n" + startedLine,
+		"exits.jsonl": `{"node":"n1","pid":30,"time":2500000000,"exit_code":-1,"signal":9,"expected":true}` + "\n" +
+			`{"node":"n1","pid":31,"time":9000000000,"exit_code":0,"signal":0,"expected":true}` + "\n",
+	})
+	if r := checkNodeLogs(short); r.Valid != "true" || r.Stats["starts_stopped_before_started"] != 1 {
+		t.Fatalf("a start killed after 0.5 s was held against the node: %q %v %v", r.Valid, r.Errors, r.Stats)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -733,51 +734,116 @@ var crashPatterns = regexp.MustCompile(`(?i)(assertion .*failed|AddressSanitizer
 // "snapshot" nemesis wants to see it happen).
 var snapshotRestore = regexp.MustCompile(`restored a snapshot`)
 
+// faketimeError is libfaketime complaining, as it does when it cannot work
+// in the process (with jemalloc: "Unexpected recursive calls to
+// clock_gettime()", after which the node hangs): the clock fault is not
+// what the history says.
+var faketimeError = regexp.MustCompile(`libfaketime:`)
+
+// startMarker is the line the runner writes before each start of a node
+// (cluster.c), and nodeStarted the line eventflowd logs once it is up
+// (node.c: raft, store and listeners running).
+var (
+	startMarker = regexp.MustCompile(`^==== jepsen t=([0-9.]+)s: \S+ starts as id \S+ \(pid ([0-9]+)\)`)
+	nodeStarted = regexp.MustCompile(`\bstarted: raft `)
+)
+
+// startGraceNs: a start the runner ended sooner than this before it logged
+// "started" is not held against the node (a fault may hit a node that is
+// still replaying its log, or joining); one that lived longer and never
+// came up is a node that hangs.
+const startGraceNs = int64(5e9)
+
 // checkNodeLogs scans every node's stderr for crash signatures and every
 // process exit for one the runner did not cause.
 func checkNodeLogs(dir string) *Result {
 	res := newResult("node-logs")
 	files, _ := filepath.Glob(filepath.Join(dir, "nodes", "*.log"))
 	sort.Strings(files)
-	lines, restores := 0, 0
+	var exitList []ProcessExit
+	if data, err := os.ReadFile(filepath.Join(dir, "nodes", "exits.jsonl")); err == nil {
+		list, err := parseExits(data)
+		if err != nil {
+			res.fail("%v", err)
+		}
+		exitList = list
+	}
+	exitAt := map[int]int64{} // pid -> exit time
+	for _, e := range exitList {
+		exitAt[e.Pid] = e.Time
+	}
+	type start struct {
+		header  string
+		line    int
+		t       int64
+		pid     int
+		started bool
+	}
+	lines, restores, starts, cutShort := 0, 0, 0, 0
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			res.fail("cannot read %s: %v", f, err)
 			continue
 		}
+		name := filepath.Base(f)
+		var cur *start
+		endStart := func() {
+			if cur == nil || cur.started {
+				return
+			}
+			end, exited := exitAt[cur.pid]
+			switch {
+			case !exited:
+				res.fail("%s:%d: the node started here (pid %d) never logged \"started\" and has no recorded exit", name, cur.line, cur.pid)
+			case end-cur.t >= startGraceNs:
+				res.fail("%s:%d: the node started here (pid %d) never logged \"started\" in the %.1f s before it was stopped: %s",
+					name, cur.line, cur.pid, float64(end-cur.t)/1e9, cur.header)
+			default:
+				cutShort++
+			}
+		}
 		for i, line := range strings.Split(string(data), "\n") {
 			lines++
+			if m := startMarker.FindStringSubmatch(line); m != nil {
+				endStart()
+				secs, err1 := strconv.ParseFloat(m[1], 64)
+				pid, err2 := strconv.Atoi(m[2])
+				if err1 != nil || err2 != nil {
+					res.fail("%s:%d: unreadable start line: %s", name, i+1, line)
+				}
+				cur = &start{header: strings.TrimSpace(line), line: i + 1, t: int64(secs * 1e9), pid: pid}
+				starts++
+				continue
+			}
+			if cur != nil && nodeStarted.MatchString(line) {
+				cur.started = true
+			}
 			if snapshotRestore.MatchString(line) {
 				restores++
 			}
-			if crashPatterns.MatchString(line) {
-				res.fail("%s:%d: %s", filepath.Base(f), i+1, strings.TrimSpace(line))
+			if crashPatterns.MatchString(line) || faketimeError.MatchString(line) {
+				res.fail("%s:%d: %s", name, i+1, strings.TrimSpace(line))
 			}
 		}
+		endStart()
 	}
 	exits := 0
 	diskFull := []string{}
-	if data, err := os.ReadFile(filepath.Join(dir, "nodes", "exits.jsonl")); err == nil {
-		list, err := parseExits(data)
-		if err != nil {
-			res.fail("%v", err)
+	for _, e := range exitList {
+		exits++
+		if e.Expected {
+			continue
 		}
-		for _, e := range list {
-			exits++
-			if e.Expected {
-				continue
-			}
-			switch {
-			case e.DiskFull && e.Signal == 0:
-				// Stopping on ENOSPC during apply is the designed reaction
-				// (a restart re-applies the entry); it is reported, not failed.
-				diskFull = append(diskFull, e.Node)
-			case e.Signal != 0:
-				res.fail("node %s (pid %d) died of signal %d at t=%.3fs, not sent by the runner", e.Node, e.Pid, e.Signal, float64(e.Time)/1e9)
-			default:
-				res.fail("node %s (pid %d) exited with status %d at t=%.3fs on its own", e.Node, e.Pid, e.ExitCode, float64(e.Time)/1e9)
-			}
+		switch {
+		case e.DiskFull && e.Signal == 0:
+			// Stopping on ENOSPC during apply is the designed reaction
+			// (a restart re-applies the entry); it is reported, not failed.
+			diskFull = append(diskFull, e.Node)
+		case e.Signal != 0:
+			res.fail("node %s (pid %d) died of signal %d at t=%.3fs, not sent by the runner", e.Node, e.Pid, e.Signal, float64(e.Time)/1e9)
+		default:
+			res.fail("node %s (pid %d) exited with status %d at t=%.3fs on its own", e.Node, e.Pid, e.ExitCode, float64(e.Time)/1e9)
 		}
 	}
 	res.Stats["log_files"] = len(files)
@@ -785,8 +851,11 @@ func checkNodeLogs(dir string) *Result {
 	res.Stats["snapshot_restores"] = restores
 	res.Stats["process_exits"] = exits
 	res.Stats["disk_full_exits"] = diskFull
+	res.Stats["starts"] = starts
+	res.Stats["starts_stopped_before_started"] = cutShort
 	if res.Valid == "true" {
-		res.Summary = fmt.Sprintf("%d log files (%d lines) without crash signatures; %d process exits, all caused by the runner", len(files), lines, exits)
+		res.Summary = fmt.Sprintf("%d log files (%d lines) without crash signatures or libfaketime errors; %d starts, each logged \"started\" (or was stopped within %d s); %d process exits, all caused by the runner",
+			len(files), lines, starts, startGraceNs/1e9, exits)
 	}
 	return res
 }
