@@ -70,6 +70,9 @@ bash jepsen/setup.sh || { echo "run.sh: jepsen/setup.sh failed" >&2; exit 1; }
 # given with --build or JEPSEN_BUILD must already be.
 own_build=0
 [ -n "$build" ] || { build="$repo/build-jepsen"; own_build=1; }
+# Relative to the repository (this script runs there); absolute, because
+# the checker is built from jepsen/checker.
+case "$build" in /*) ;; *) build="$repo/$build" ;; esac
 if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" "$repo" -Dallocator=system >/dev/null ||
         { echo "run.sh: meson setup failed" >&2; exit 1; }
