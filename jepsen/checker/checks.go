@@ -719,7 +719,11 @@ func (r *Run) checkFaults() *Result {
 	res.Stats["checks"] = checks
 	res.Stats["leader_transfers"] = transfers
 	res.Stats["leader_transfers_done"] = moved
-	if res.Valid == "true" {
+	switch {
+	case res.Valid != "true":
+	case clockFaults == 0:
+		res.Summary = "no clock fault in this run"
+	default:
 		res.Summary = fmt.Sprintf("%d clock fault(s), every one confirmed (%d checks); leadership moved to the skewed node %d of %d time(s)",
 			clockFaults, checks, moved, transfers)
 	}
