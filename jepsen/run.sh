@@ -31,7 +31,7 @@ nemesis="kill,pause,partition"
 nodes=3
 workers=6
 results_root="$repo/jepsen/results"
-build="${JEPSEN_BUILD:-$repo/build-jepsen}"
+build="${JEPSEN_BUILD:-}"
 lin_timeout=120s
 extra=()
 while [ $# -gt 0 ]; do
@@ -60,8 +60,33 @@ bash jepsen/setup.sh || { echo "run.sh: jepsen/setup.sh failed" >&2; exit 1; }
 [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
 
 # ---- build ----------------------------------------------------------------
+# The nodes use the system allocator: the clock nemesis runs eventflowd
+# under libfaketime, which calls malloc while it initialises inside the
+# first clock_gettime, and jemalloc (eventflowd's default, -Dallocator)
+# calls clock_gettime while it initialises; the two recurse, libfaketime
+# prints "Cannot recover" and the node hangs before it listens, so every
+# clock fault would be an outage instead. The default build directory is
+# run.sh's own and is configured (or reconfigured) that way; a directory
+# given with --build or JEPSEN_BUILD must already be.
+own_build=0
+[ -n "$build" ] || { build="$repo/build-jepsen"; own_build=1; }
+# Relative to the repository (this script runs there); absolute, because
+# the checker is built from jepsen/checker.
+case "$build" in /*) ;; *) build="$repo/$build" ;; esac
 if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" "$repo" >/dev/null || { echo "run.sh: meson setup failed" >&2; exit 1; }
+    meson setup "$build" "$repo" -Dallocator=system >/dev/null ||
+        { echo "run.sh: meson setup failed" >&2; exit 1; }
+fi
+# version.h is written at configure time and names eventflowd's malloc.
+if ! grep -q 'EVENTFLOW_ALLOCATOR "system"' "$build/version.h" 2>/dev/null; then
+    if [ "$own_build" -eq 1 ]; then
+        meson configure "$build" -Dallocator=system >/dev/null ||
+            { echo "run.sh: meson configure -Dallocator=system failed" >&2; exit 1; }
+    else
+        echo "run.sh: $build does not build eventflowd with the system allocator; libfaketime (the clock" \
+             "nemesis) hangs under jemalloc. Configure it with -Dallocator=system, or omit --build." >&2
+        exit 1
+    fi
 fi
 ninja -C "$build" src/server/eventflowd jepsen/eventflow-jepsen >"$build/jepsen-build.log" 2>&1 ||
     { tail -30 "$build/jepsen-build.log"; echo "run.sh: build failed" >&2; exit 1; }

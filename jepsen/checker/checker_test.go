@@ -516,3 +516,137 @@ func TestEmptyRunDoesNotPass(t *testing.T) {
 	expectCaught(t, v, "no successful append", "coverage")
 	expectCaught(t, v, "final log is empty", "coverage")
 }
+
+// clockFault adds a clock fault on n2 from t0 to t1 (ms) as the runner
+// records it: start, the check of the restarted node, the transfer, and
+// the stop with its own check. verified are the two checks' outcomes.
+func (f *fixture) clockFault(t0, t1 int64, start, stop bool) {
+	yes := true
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t0), Fault: "clock", Phase: "start", Nodes: []string{"n2"},
+		Value: `restarted under libfaketime "+120s" (wall clock only)`})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t0 + 1), Fault: "clock", Phase: "check", Nodes: []string{"n2"},
+		Value: "n2 answers; its clock is off by +120.002 s (set: +120 s)", Verified: &start})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t0 + 2), Fault: "clock", Phase: "transfer", Nodes: []string{"n2"},
+		Value: "leadership moved to n2", Transferred: &yes})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t1), Fault: "clock", Phase: "stop", Nodes: []string{"n2"},
+		Value: "restarted with the true clock", Verified: &stop})
+}
+
+func TestConfirmedClockFaultPasses(t *testing.T) {
+	f := good()
+	f.clockFault(20, 90, true, true)
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("a confirmed clock fault was judged %q:\n%s", v.Valid, dump(v))
+	}
+	r := checkerResult(v, "faults")
+	if r.Stats["clock_faults"] != 1 || r.Stats["leader_transfers_done"] != 1 {
+		t.Fatalf("faults statistics: %v", r.Stats)
+	}
+}
+
+// A node that never came up under libfaketime (or came up with its true
+// clock) must not count as a clock fault.
+func TestClockFaultThatDidNotApply(t *testing.T) {
+	f := good()
+	f.clockFault(20, 90, false, true)
+	expectCaught(t, verdictOf(t, f, f.final3()), "did not take effect", "faults")
+}
+
+func TestClockNotRestoredAfterHeal(t *testing.T) {
+	f := good()
+	f.clockFault(20, 90, true, false)
+	expectCaught(t, verdictOf(t, f, f.final3()), "did not take effect", "faults")
+}
+
+// A history from a runner that never checked its clock faults (as before
+// the checks existed) is not evidence of clock faults.
+func TestUncheckedClockFault(t *testing.T) {
+	f := good()
+	f.nemesis(20, "clock", "start", "n2")
+	f.nemesis(90, "clock", "stop", "n2")
+	expectCaught(t, verdictOf(t, f, f.final3()), "no check confirmed it", "faults")
+}
+
+// A live jump needs a check of its own.
+func TestUncheckedLiveJump(t *testing.T) {
+	f := good()
+	yes := true
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(20), Fault: "clock", Phase: "start", Nodes: []string{"n2"}})
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(21), Fault: "clock", Phase: "check", Nodes: []string{"n2"}, Verified: &yes})
+	f.nemesis(50, "clock", "jump", "n2")
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(90), Fault: "clock", Phase: "stop", Nodes: []string{"n2"}, Verified: &yes})
+	expectCaught(t, verdictOf(t, f, f.final3()), "before the heal", "faults")
+}
+
+// nodeLogDir writes node logs and exits.jsonl into a results folder.
+func nodeLogDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, "nodes", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func expectNodeLogFailure(t *testing.T, r *Result, want string) {
+	t.Helper()
+	if r.Valid != "false" {
+		t.Fatalf("node-logs judged %q, want false", r.Valid)
+	}
+	for _, e := range r.Errors {
+		if strings.Contains(e, want) {
+			return
+		}
+	}
+	t.Fatalf("no node-logs error mentions %q: %v", want, r.Errors)
+}
+
+const startedLine = "2026-01-01T00:00:00.100Z INFO  node=2 role=follower  started: raft 10.77.0.12:7543, clients 10.77.0.12:6543, data /d, incarnation 1, eventflowd 0.1.0, malloc system\n"
+
+// The jemalloc hang: libfaketime gives up, the node never listens, and the
+// runner kills it at heal; every exit is the runner's, so only the log
+// tells.
+func TestLibfaketimeHangInNodeLog(t *testing.T) {
+	dir := nodeLogDir(t, map[string]string{
+		"n2.log": "==== jepsen t=1.000s: n2 starts as id 2 (pid 20)\n" + startedLine +
+			"==== jepsen t=10.000s: n2 starts as id 2 (pid 21) under libfaketime +120s\n" +
+			"libfaketime: Unexpected recursive calls to clock_gettime() without proper initialization. Trying alternative.\n" +
+			"libfaketime: Cannot recover from unexpected recursive calls to clock_gettime().\n" +
+			"==== jepsen t=18.000s: n2 starts as id 2 (pid 22)\n" + startedLine,
+		"exits.jsonl": `{"node":"n2","pid":20,"time":9000000000,"exit_code":-1,"signal":9,"expected":true}` + "\n" +
+			`{"node":"n2","pid":21,"time":17500000000,"exit_code":-1,"signal":9,"expected":true}` + "\n" +
+			`{"node":"n2","pid":22,"time":30000000000,"exit_code":0,"signal":0,"expected":true}` + "\n",
+	})
+	r := checkNodeLogs(dir)
+	expectNodeLogFailure(t, r, "libfaketime: Cannot recover")
+	expectNodeLogFailure(t, r, `never logged "started" in the 7.5 s`)
+}
+
+// A start that hangs without saying why is caught too; one the runner
+// stopped within the grace period is not held against the node.
+func TestStartThatNeverCameUp(t *testing.T) {
+	hung := nodeLogDir(t, map[string]string{
+		"n1.log":      "==== jepsen t=2.000s: n1 starts as id 1 (pid 30)\n",
+		"exits.jsonl": `{"node":"n1","pid":30,"time":12000000000,"exit_code":-1,"signal":9,"expected":true}` + "\n",
+	})
+	expectNodeLogFailure(t, checkNodeLogs(hung), `never logged "started"`)
+
+	noExit := nodeLogDir(t, map[string]string{"n1.log": "==== jepsen t=2.000s: n1 starts as id 1 (pid 30)\n"})
+	expectNodeLogFailure(t, checkNodeLogs(noExit), "has no recorded exit")
+
+	short := nodeLogDir(t, map[string]string{
+		"n1.log": "==== jepsen t=2.000s: n1 starts as id 1 (pid 30)\n" +
+			"==== jepsen t=3.000s: n1 starts as id 1 (pid 31)\n" + startedLine,
+		"exits.jsonl": `{"node":"n1","pid":30,"time":2500000000,"exit_code":-1,"signal":9,"expected":true}` + "\n" +
+			`{"node":"n1","pid":31,"time":9000000000,"exit_code":0,"signal":0,"expected":true}` + "\n",
+	})
+	if r := checkNodeLogs(short); r.Valid != "true" || r.Stats["starts_stopped_before_started"] != 1 {
+		t.Fatalf("a start killed after 0.5 s was held against the node: %q %v %v", r.Valid, r.Errors, r.Stats)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -644,6 +645,91 @@ func (r *Run) checkCoverage() *Result {
 	return res
 }
 
+// ---- faults that took effect ------------------------------------------------
+
+// checkFaults: a fault that did not take effect tests nothing while the
+// history claims it did. The runner checks what it can (a clock fault: the
+// node answers and its STATUS time_ms is off by the offset set, or runs at
+// the rate set; after the heal, the true clock again) and records each
+// check with "verified". Any check that failed makes the run invalid, and
+// so does a clock fault (or a live jump of one) that no check confirmed,
+// whatever the reason: a run cannot pass on clock faults it never saw.
+func (r *Run) checkFaults() *Result {
+	res := newResult("faults")
+	type clockFault struct {
+		start     *Entry
+		confirmed bool // a verified check since the start or the last jump
+	}
+	open := map[string]*clockFault{}
+	clockFaults, checks, transfers, moved := 0, 0, 0, 0
+	at := func(e *Entry) string { return fmt.Sprintf("t=%.3fs", float64(e.Time)/1e9) }
+	closeFault := func(node string, f *clockFault, why string) {
+		if !f.confirmed {
+			res.fail("clock fault on %s started at %s (%s): %s", node, at(f.start), f.start.Value, why)
+		}
+		delete(open, node)
+	}
+	for _, e := range r.H.Nemesis {
+		if e.Verified != nil {
+			checks++
+			if !*e.Verified {
+				res.fail("%s fault on %s at %s did not take effect: %s", e.Fault, strings.Join(e.Nodes, " "), at(e), e.Value)
+			}
+		}
+		if e.Transferred != nil {
+			transfers++
+			if *e.Transferred {
+				moved++
+			}
+		}
+		if e.Fault != "clock" || len(e.Nodes) == 0 {
+			continue
+		}
+		node := e.Nodes[0]
+		switch e.Phase {
+		case "start":
+			if f := open[node]; f != nil {
+				closeFault(node, f, "no check confirmed it before the next clock fault")
+			}
+			clockFaults++
+			open[node] = &clockFault{start: e}
+		case "jump":
+			// The live jump needs a check of its own.
+			if f := open[node]; f != nil {
+				if !f.confirmed {
+					res.fail("clock fault on %s started at %s (%s): no check confirmed it before its clock jumped again",
+						node, at(f.start), f.start.Value)
+				}
+				f.confirmed = false
+			}
+		case "check":
+			if f := open[node]; f != nil && e.Verified != nil && *e.Verified {
+				f.confirmed = true
+			}
+		case "stop":
+			if f := open[node]; f != nil {
+				closeFault(node, f, "no check confirmed it (or its last live jump) before the heal")
+			}
+		}
+	}
+	for node, f := range open {
+		closeFault(node, f, "no check confirmed it before the run ended")
+	}
+	res.Stats["clock_faults"] = clockFaults
+	res.Stats["checks"] = checks
+	res.Stats["leader_transfers"] = transfers
+	res.Stats["leader_transfers_done"] = moved
+	switch {
+	case res.Valid != "true":
+	case clockFaults == 0:
+		res.Summary = "no clock fault in this run"
+	default:
+		res.Summary = fmt.Sprintf("%d clock fault(s), every one confirmed (%d checks); leadership moved to the skewed node %d of %d time(s)",
+			clockFaults, checks, moved, transfers)
+	}
+	return res
+}
+
 // ---- node logs and process exits -------------------------------------------
 
 var crashPatterns = regexp.MustCompile(`(?i)(assertion .*failed|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|Segmentation fault|stack smashing|double free|corrupted size|panic:|\bFATAL\b|Aborted|rejected by the state machine)`)
@@ -652,51 +738,116 @@ var crashPatterns = regexp.MustCompile(`(?i)(assertion .*failed|AddressSanitizer
 // "snapshot" nemesis wants to see it happen).
 var snapshotRestore = regexp.MustCompile(`restored a snapshot`)
 
+// faketimeError is libfaketime complaining, as it does when it cannot work
+// in the process (with jemalloc: "Unexpected recursive calls to
+// clock_gettime()", after which the node hangs): the clock fault is not
+// what the history says.
+var faketimeError = regexp.MustCompile(`libfaketime:`)
+
+// startMarker is the line the runner writes before each start of a node
+// (cluster.c), and nodeStarted the line eventflowd logs once it is up
+// (node.c: raft, store and listeners running).
+var (
+	startMarker = regexp.MustCompile(`^==== jepsen t=([0-9.]+)s: \S+ starts as id \S+ \(pid ([0-9]+)\)`)
+	nodeStarted = regexp.MustCompile(`\bstarted: raft `)
+)
+
+// startGraceNs: a start the runner ended sooner than this before it logged
+// "started" is not held against the node (a fault may hit a node that is
+// still replaying its log, or joining); one that lived longer and never
+// came up is a node that hangs.
+const startGraceNs = int64(5e9)
+
 // checkNodeLogs scans every node's stderr for crash signatures and every
 // process exit for one the runner did not cause.
 func checkNodeLogs(dir string) *Result {
 	res := newResult("node-logs")
 	files, _ := filepath.Glob(filepath.Join(dir, "nodes", "*.log"))
 	sort.Strings(files)
-	lines, restores := 0, 0
+	var exitList []ProcessExit
+	if data, err := os.ReadFile(filepath.Join(dir, "nodes", "exits.jsonl")); err == nil {
+		list, err := parseExits(data)
+		if err != nil {
+			res.fail("%v", err)
+		}
+		exitList = list
+	}
+	exitAt := map[int]int64{} // pid -> exit time
+	for _, e := range exitList {
+		exitAt[e.Pid] = e.Time
+	}
+	type start struct {
+		header  string
+		line    int
+		t       int64
+		pid     int
+		started bool
+	}
+	lines, restores, starts, cutShort := 0, 0, 0, 0
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			res.fail("cannot read %s: %v", f, err)
 			continue
 		}
+		name := filepath.Base(f)
+		var cur *start
+		endStart := func() {
+			if cur == nil || cur.started {
+				return
+			}
+			end, exited := exitAt[cur.pid]
+			switch {
+			case !exited:
+				res.fail("%s:%d: the node started here (pid %d) never logged \"started\" and has no recorded exit", name, cur.line, cur.pid)
+			case end-cur.t >= startGraceNs:
+				res.fail("%s:%d: the node started here (pid %d) never logged \"started\" in the %.1f s before it was stopped: %s",
+					name, cur.line, cur.pid, float64(end-cur.t)/1e9, cur.header)
+			default:
+				cutShort++
+			}
+		}
 		for i, line := range strings.Split(string(data), "\n") {
 			lines++
+			if m := startMarker.FindStringSubmatch(line); m != nil {
+				endStart()
+				secs, err1 := strconv.ParseFloat(m[1], 64)
+				pid, err2 := strconv.Atoi(m[2])
+				if err1 != nil || err2 != nil {
+					res.fail("%s:%d: unreadable start line: %s", name, i+1, line)
+				}
+				cur = &start{header: strings.TrimSpace(line), line: i + 1, t: int64(secs * 1e9), pid: pid}
+				starts++
+				continue
+			}
+			if cur != nil && nodeStarted.MatchString(line) {
+				cur.started = true
+			}
 			if snapshotRestore.MatchString(line) {
 				restores++
 			}
-			if crashPatterns.MatchString(line) {
-				res.fail("%s:%d: %s", filepath.Base(f), i+1, strings.TrimSpace(line))
+			if crashPatterns.MatchString(line) || faketimeError.MatchString(line) {
+				res.fail("%s:%d: %s", name, i+1, strings.TrimSpace(line))
 			}
 		}
+		endStart()
 	}
 	exits := 0
 	diskFull := []string{}
-	if data, err := os.ReadFile(filepath.Join(dir, "nodes", "exits.jsonl")); err == nil {
-		list, err := parseExits(data)
-		if err != nil {
-			res.fail("%v", err)
+	for _, e := range exitList {
+		exits++
+		if e.Expected {
+			continue
 		}
-		for _, e := range list {
-			exits++
-			if e.Expected {
-				continue
-			}
-			switch {
-			case e.DiskFull && e.Signal == 0:
-				// Stopping on ENOSPC during apply is the designed reaction
-				// (a restart re-applies the entry); it is reported, not failed.
-				diskFull = append(diskFull, e.Node)
-			case e.Signal != 0:
-				res.fail("node %s (pid %d) died of signal %d at t=%.3fs, not sent by the runner", e.Node, e.Pid, e.Signal, float64(e.Time)/1e9)
-			default:
-				res.fail("node %s (pid %d) exited with status %d at t=%.3fs on its own", e.Node, e.Pid, e.ExitCode, float64(e.Time)/1e9)
-			}
+		switch {
+		case e.DiskFull && e.Signal == 0:
+			// Stopping on ENOSPC during apply is the designed reaction
+			// (a restart re-applies the entry); it is reported, not failed.
+			diskFull = append(diskFull, e.Node)
+		case e.Signal != 0:
+			res.fail("node %s (pid %d) died of signal %d at t=%.3fs, not sent by the runner", e.Node, e.Pid, e.Signal, float64(e.Time)/1e9)
+		default:
+			res.fail("node %s (pid %d) exited with status %d at t=%.3fs on its own", e.Node, e.Pid, e.ExitCode, float64(e.Time)/1e9)
 		}
 	}
 	res.Stats["log_files"] = len(files)
@@ -704,8 +855,11 @@ func checkNodeLogs(dir string) *Result {
 	res.Stats["snapshot_restores"] = restores
 	res.Stats["process_exits"] = exits
 	res.Stats["disk_full_exits"] = diskFull
+	res.Stats["starts"] = starts
+	res.Stats["starts_stopped_before_started"] = cutShort
 	if res.Valid == "true" {
-		res.Summary = fmt.Sprintf("%d log files (%d lines) without crash signatures; %d process exits, all caused by the runner", len(files), lines, exits)
+		res.Summary = fmt.Sprintf("%d log files (%d lines) without crash signatures or libfaketime errors; %d starts, each logged \"started\" (or was stopped within %d s); %d process exits, all caused by the runner",
+			len(files), lines, starts, startGraceNs/1e9, exits)
 	}
 	return res
 }

@@ -47,6 +47,10 @@ type Entry struct {
 	Phase string   `json:"phase,omitempty"`
 	Nodes []string `json:"nodes,omitempty"`
 	Value string   `json:"value,omitempty"`
+	// A check the runner made of a fault it applied (did it take
+	// effect?), and whether a leader transfer it attempted happened.
+	Verified    *bool `json:"verified,omitempty"`
+	Transferred *bool `json:"transferred,omitempty"`
 }
 
 // AckEvent is one stored event as an acknowledged append returned it.

@@ -44,6 +44,7 @@ func checkAll(h *History, f *Final, dir string, opt LinOptions) *Verdict {
 		r.checkLinearizableStreams(opt),
 		r.checkLinearizableLog(opt),
 		r.checkLogRealtime(),
+		r.checkFaults(),
 	)
 	if dir != "" {
 		v.Checkers = append(v.Checkers, checkNodeLogs(dir))

@@ -72,13 +72,14 @@ void history_write(json_t *obj)
     json_decref(obj);
 }
 
-void history_nemesis(const char *fault, const char *phase, json_t *nodes, const char *fmt, ...)
+static void nemesis_entry(const char *fault, const char *phase, json_t *nodes, json_t *fields, const char *fmt,
+                          va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void nemesis_entry(const char *fault, const char *phase, json_t *nodes, json_t *fields, const char *fmt,
+                          va_list ap)
 {
     char value[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
 
     int64_t t = history_now();
     char *names = nodes != NULL ? json_dumps(nodes, JSON_COMPACT) : NULL;
@@ -93,5 +94,27 @@ void history_nemesis(const char *fault, const char *phase, json_t *nodes, const 
         abort();
     if (nodes != NULL)
         json_object_set_new(e, "nodes", nodes);
+    if (fields != NULL) {
+        if (json_object_update(e, fields) != 0)
+            abort();
+        json_decref(fields);
+    }
     history_write(e);
+}
+
+void history_nemesis(const char *fault, const char *phase, json_t *nodes, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nemesis_entry(fault, phase, nodes, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void history_nemesis_fields(const char *fault, const char *phase, json_t *nodes, json_t *fields, const char *fmt,
+                            ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nemesis_entry(fault, phase, nodes, fields, fmt, ap);
+    va_end(ap);
 }

@@ -37,4 +37,9 @@ int64_t history_next_op(void);
 void history_nemesis(const char *fault, const char *phase, json_t *nodes, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The same with more members: fields (a JSON object, reference taken, may
+ * be NULL) is merged into the line, e.g. {"verified": false}. */
+void history_nemesis_fields(const char *fault, const char *phase, json_t *nodes, json_t *fields, const char *fmt,
+                            ...) __attribute__((format(printf, 5, 6)));
+
 #endif

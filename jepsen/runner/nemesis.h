@@ -19,7 +19,13 @@
  *              and let it join again under a new id) while another
  *              enabled fault is active
  *   clock      restart a node under libfaketime: wall clock jumps (that
- *              then jump again while it runs) or a fast/slow clock
+ *              then jump again while it runs) or a fast/slow clock;
+ *              each is checked through the node's STATUS time_ms (it
+ *              answers, its clock is off by the offset or runs at the
+ *              rate set; "verified" in the history), then leadership is
+ *              moved to the node (CLUSTER TRANSFER; "transferred"), so
+ *              that every clock fault makes a leader's clock disagree
+ *              with the ids already issued
  *   disk       fill one node's data filesystem; free it on heal
  *   snapshot   isolate a follower until the others have written more than
  *              the snapshot threshold + trailing entries, so that it needs

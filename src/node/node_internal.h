@@ -110,6 +110,14 @@ static inline uint64_t node_monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The wall clock: what ids and added_at are stamped with. */
+static inline int64_t node_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Log that `what` failed with the store's error and stop the process at
  * once (fatal.h): the store lost entries raft counts as applied, and only
  * a restart (raft re-applies them) recovers. */

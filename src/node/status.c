@@ -89,6 +89,9 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"log_appends\":%" PRIu64 ",\"log_appends_written\":%" PRIu64 ",", n->rio.appends_in,
                n->rio.appends_out);
     buf_printf(b, "\"uptime_ms\":%" PRIu64 ",", node_uptime_ms(n));
+    /* The node's wall clock, the one its ADDs stamp into ids and added_at:
+     * an operator (or the jepsen clock nemesis) can see a skewed node. */
+    buf_printf(b, "\"time_ms\":%" PRId64 ",", node_realtime_ns() / 1000000);
     buf_printf(b, "\"version\":\"%s\"}", EVENTFLOW_VERSION);
 }
 

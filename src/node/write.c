@@ -35,13 +35,6 @@
 /* Finished writes kept for the next proposals, instead of freed. */
 #define NODE_SPARE_WRITES 4096
 
-static int64_t node_realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- the writes in flight -------------------------------------------------- */
 
 static struct node_write *write_new(struct node *n)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <regex.h>
@@ -980,6 +981,13 @@ static void test_size_uptime_version(void **state)
     harness_pass(*state);
 }
 
+static int64_t realtime_ms(void)
+{
+    struct timespec ts;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* STATUS (an eventflow extension) agrees with the other commands. */
 static void test_status(void **state)
 {
@@ -989,10 +997,16 @@ static void test_status(void **state)
     json_t *e = add_ok(c, "{\"stream\":\"st\",\"version\":0,\"events\":[{\"type\":\"a\"},{\"type\":\"b\"}]}");
     const char *last_id = harness_json_str(json_array_get(e, 1), "id");
 
+    int64_t before_ms = realtime_ms();
     struct resp_value v = cmd(c, "STATUS", NULL);
+    int64_t after_ms = realtime_ms();
     json_t *st = harness_assert_json(&v);
     resp_value_free(&v);
     assert_true(json_is_object(st));
+    /* The node's wall clock, read while it answered (same host, same
+     * clock: it lies between the readings taken around the request). */
+    assert_true(harness_json_int(st, "time_ms") >= before_ms);
+    assert_true(harness_json_int(st, "time_ms") <= after_ms);
     assert_int_equal(harness_json_int(st, "id"), 1);
     assert_string_equal(harness_json_str(st, "state"), "leader");
     assert_true(json_is_true(json_object_get(st, "ready")));

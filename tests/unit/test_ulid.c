@@ -284,6 +284,42 @@ static void test_gen_floor(void **state)
     assert_memory_equal(shared, expect, ULID_BYTES);
 }
 
+/* A new leader whose clock is behind the previous leader's (that one ran
+ * 241 s ahead, as a jepsen clock fault once did): with the last applied id
+ * as its floor, every id it issues exceeds that id, for as long as its
+ * clock stays behind, and its own clock takes over once it passes. Without
+ * the floor its first id would be 241 s in the past, which the state
+ * machine rejects (tests/integration/test_clock.c runs this across real
+ * leader changes). */
+static void test_gen_floor_from_a_leader_ahead(void **state)
+{
+    (void)state;
+    const uint64_t now = 1700000000000;
+    const uint64_t offset = 241000;
+    struct ulid_gen ahead, behind;
+    ulid_gen_init(&ahead);
+    ulid_gen_init(&behind);
+    uint8_t last_applied[ULID_BYTES];
+    ulid_gen_next(&ahead, now + offset, NULL, last_applied);
+
+    uint8_t unfloored[ULID_BYTES];
+    ulid_gen_next(&behind, now, NULL, unfloored);
+    assert_int_equal(ulid_compare(unfloored, last_applied), -1); /* the hazard */
+
+    ulid_gen_init(&behind);
+    uint8_t prev[ULID_BYTES], next[ULID_BYTES];
+    memcpy(prev, last_applied, ULID_BYTES);
+    for (uint64_t t = now; t < now + offset; t += 1000) {
+        ulid_gen_next(&behind, t, last_applied, next);
+        assert_int_equal(ulid_compare(next, prev), 1);
+        assert_int_equal(ulid_time_ms(next), now + offset);
+        memcpy(prev, next, ULID_BYTES);
+    }
+    ulid_gen_next(&behind, now + offset + 5, last_applied, next);
+    assert_int_equal(ulid_compare(next, prev), 1);
+    assert_int_equal(ulid_time_ms(next), now + offset + 5);
+}
+
 static void test_gen_strictly_increasing(void **state)
 {
     (void)state;
@@ -318,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_gen_clock_backwards),
         cmocka_unit_test(test_gen_carry),
         cmocka_unit_test(test_gen_floor),
+        cmocka_unit_test(test_gen_floor_from_a_leader_ahead),
         cmocka_unit_test(test_gen_strictly_increasing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
