@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_compose.sh - the docker-compose cluster of README "Docker", end to end.
+# test_compose.sh - the docker-compose cluster of docs/docker.md, end to end.
 #
 #   tests/docker/test_compose.sh        (tests/run calls it when `docker info` works)
 #
