@@ -12,7 +12,7 @@
  * raft replays the entry from its log.
  *
  * apply only queues the entry; fsm_drain applies the queue to the store,
- * at the end of the loop turn (node_before_sleep) and before anything that
+ * at the end of the loop turn (server_turn_end) and before anything that
  * must see every entry raft counts as applied (a snapshot, a restore, a
  * barrier's callback). raft_uv fires the disk write's callbacks, and so
  * applies what they committed, *before* it submits the next write: applying
@@ -107,7 +107,7 @@ void fsm_drain(struct raft_fsm *fsm)
 {
     struct fsm_state *st = fsm->data;
     /* Delivering an outcome only renders a reply (requests finish later,
-     * in node_before_sleep), so nothing here calls back into raft; the
+     * in node_finish_requests), so nothing here calls back into raft; the
      * guard keeps it that way should that change. */
     if (st == NULL || st->draining)
         return;

@@ -81,7 +81,7 @@ void node_free(struct node *n);
  * "follower", "candidate", or "-" before it started). */
 const char *node_log_role(void);
 
-/* ---- the end of a loop turn (server/turn.c runs them, in its order) ---- */
+/* ---- the end of a loop turn (server.c's server_turn_end runs them in order) */
 
 /* Apply the entries raft has committed and the store not yet: call before
  * reading state that must include everything committed. */

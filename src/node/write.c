@@ -11,7 +11,7 @@
  *   4. on the proposing leader, node_entry_applied passes the outcome to the
  *      request, which renders the reply; once raft's callback has also
  *      said it committed, node_finish_requests finishes it and the reply is
- *      written to the socket in the same turn (server/turn.c).
+ *      written to the socket in the same turn (server/server.c, server_turn_end).
  *
  * Besides ADDs, a leader proposes entries nobody's reply waits on, or a
  * command's does (node_propose_entry): members' addresses, settings, and

@@ -46,7 +46,7 @@ static void test_replication_and_follower_reads(void **state)
     cluster_assert_converged(&c, last);
     /* A pipelined burst: raft 0.22.1 produces one AppendEntries per entry
      * per follower while the follower is in pipeline mode, and sendq
-     * (src/server/sendq.c) sends what one loop turn produced as one
+     * (src/raftio/sendq.c) sends what one loop turn produced as one
      * message; the entries still arrive whole and in order. A follower
      * that answered nothing during one leader tick is put back in probe
      * mode, where raft itself sends one batched message per heartbeat; a
@@ -68,7 +68,7 @@ static void test_replication_and_follower_reads(void **state)
         int64_t sent = cluster_node_status_int(c.n[l], "append_messages_sent") - sent0;
         assert_true(sent <= produced);
         /* The leader's own log: raft asked for one append per entry, and
-         * appendq (src/server/appendq.c) handed raft_uv those of a loop
+         * appendq (src/raftio/appendq.c) handed raft_uv those of a loop
          * turn as one; 300 pipelined ADDs arrive in a few turns. */
         int64_t appends = cluster_node_status_int(c.n[l], "log_appends") - appends0;
         int64_t written = cluster_node_status_int(c.n[l], "log_appends_written") - written0;
@@ -352,7 +352,7 @@ static bool caught_up(const json_t *st, void *arg)
 /* A node's reads see its store's open batch, which a kill -9 loses; the
  * entries come back from raft's log only once a leader tells the node the
  * commit index. Until it has applied again everything its replies
- * reflected (src/server/served.c), a restarted node refuses local reads
+ * reflected (src/node/served.c), a restarted node refuses local reads
  * instead of answering from the past. */
 static void test_restarted_node_never_reads_back_in_time(void **state)
 {

@@ -482,7 +482,7 @@ static bool segments_written(const char *dir, unsigned *n_segments, struct exten
 
 /* raft_uv preallocates its segments with posix_fallocate, which eventflowd
  * defines so that the blocks are written with zeros, not only reserved
- * (src/server/raft_prealloc.c). If libraft's call ever bound to libc's
+ * (src/raftio/raft_prealloc.c). If libraft's call ever bound to libc's
  * instead, each segment would stay unwritten extents and every log write
  * would fall back to the thread pool; this sees it in the files. */
 static void test_log_segments_are_written_not_reserved(void **state)

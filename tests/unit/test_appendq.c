@@ -1,5 +1,5 @@
 /* test_appendq.c - log appends of one loop turn written together
- * (src/server/appendq.c).
+ * (src/raftio/appendq.c).
  *
  * appendq interposes on a raft_io's append, truncate, snapshot_put and
  * close hooks. Here the inner io is a recorder: it keeps every call in

@@ -2,7 +2,7 @@
  * checked against raft 0.22.1 itself, on raft's in-process fixture.
  *
  * eventflowd trusts raft for the properties below (docs/architecture.md,
- * src/server/node.c, src/server/fsm.c). Each test drives a cluster of
+ * src/node/node.c, src/node/fsm.c). Each test drives a cluster of
  * in-memory raft servers in virtual time and asserts its property; if raft,
  * or the way eventflowd drives it, stopped providing it, the test fails.
  *

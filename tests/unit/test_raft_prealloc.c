@@ -1,5 +1,5 @@
 /* test_raft_prealloc.c - raft segments preallocated with written zeros
- * (src/server/raft_prealloc.c, compiled into this test).
+ * (src/raftio/raft_prealloc.c, compiled into this test).
  *
  * The point of the module is that a preallocated range has no unwritten
  * extents, so each test file lives in $TMPDIR (default /tmp), which must be

@@ -1,4 +1,4 @@
-/* test_raft_tcp.c - raft's TCP transport wrapper (src/server/raft_tcp.c).
+/* test_raft_tcp.c - raft's TCP transport wrapper (src/raftio/raft_tcp.c).
  *
  * raft_tcp interposes on a transport's hooks to set TCP_NODELAY and trade
  * the cluster-identity hello before raft sees a stream. Here the inner

@@ -1,4 +1,4 @@
-/* test_sendq.c - AppendEntries coalescing (src/server/sendq.c).
+/* test_sendq.c - AppendEntries coalescing (src/raftio/sendq.c).
  *
  * sendq interposes on a raft_io's send hook. Here the inner io is a
  * recorder: it keeps every message it is handed and completes the sends
