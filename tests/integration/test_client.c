@@ -41,6 +41,7 @@
 #include <cmocka.h>
 #include <eventflow/eventflow.h>
 
+#include "cluster.h"
 #include "harness.h"
 
 #define WAIT_MS 20000
@@ -109,58 +110,6 @@ static void read_whole_stream(struct eventflow_client *c, const char *stream,
 }
 
 /* ---- clusters ------------------------------------------------------------ */
-
-struct cluster {
-    struct harness_node *n[3];
-    size_t count;
-    char members[1024];
-    char endpoints[256];
-};
-
-static void cluster_start(struct cluster *cl, struct harness_fixture *f, size_t count)
-{
-    memset(cl, 0, sizeof *cl);
-    cl->count = count;
-    for (size_t i = 0; i < count; i++) {
-        struct harness_node_opts o = {.id = (unsigned)(i + 1)};
-        cl->n[i] = harness_add_node(f, &o);
-        char *m = harness_node_member(cl->n[i]);
-        snprintf(cl->members + strlen(cl->members), sizeof cl->members - strlen(cl->members), "%s%s",
-                 i > 0 ? "," : "", m);
-        free(m);
-        snprintf(cl->endpoints + strlen(cl->endpoints), sizeof cl->endpoints - strlen(cl->endpoints),
-                 "%s127.0.0.1:%u", i > 0 ? "," : "", cl->n[i]->port);
-    }
-    for (size_t i = 0; i < count; i++) {
-        harness_node_set_cluster(cl->n[i], cl->members);
-        assert_int_equal(harness_node_start(cl->n[i]), 0);
-    }
-}
-
-/* Index of a ready leader among the running nodes, waiting for one. */
-static size_t cluster_leader(struct cluster *cl)
-{
-    int64_t deadline = harness_now_ms() + WAIT_MS;
-    while (harness_now_ms() < deadline) {
-        for (size_t i = 0; i < cl->count; i++) {
-            if (cl->n[i]->pid == 0)
-                continue;
-            json_t *st = harness_status(cl->n[i]);
-            if (st == NULL)
-                continue;
-            const char *state = json_string_value(json_object_get(st, "state"));
-            bool ok = state != NULL && strcmp(state, "leader") == 0 &&
-                      json_is_true(json_object_get(st, "ready"));
-            json_decref(st);
-            if (ok)
-                return i;
-        }
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL); /* poll interval of a condition wait */
-    }
-    fail_msg("no ready leader within %d ms", WAIT_MS);
-    return 0;
-}
 
 /* ---- api ----------------------------------------------------------------- */
 
@@ -965,8 +914,10 @@ static void test_failover(void **state)
 {
     struct harness_fixture *f = *state;
     struct cluster cl;
-    cluster_start(&cl, f, 3);
+    cluster_start(&cl, f, 3, NULL);
     (void)cluster_leader(&cl);
+    char endpoints[256];
+    cluster_endpoints(&cl, endpoints, sizeof endpoints);
 
     enum { BLOCKING = 3, WORKERS = 4, ROUNDS = 3, STEP = 25, PIPE_MAX = 200000 };
     atomic_bool stop = false;
@@ -974,7 +925,7 @@ static void test_failover(void **state)
     struct worker w[WORKERS];
     pthread_t th[WORKERS];
     for (unsigned i = 0; i < WORKERS; i++) {
-        w[i] = (struct worker){.endpoints = cl.endpoints, .id = i, .pipelined = i >= BLOCKING,
+        w[i] = (struct worker){.endpoints = endpoints, .id = i, .pipelined = i >= BLOCKING,
                                .stop = &stop, .pg = &pg};
         if (w[i].pipelined) {
             w[i].max = PIPE_MAX;
@@ -1006,7 +957,7 @@ static void test_failover(void **state)
     /* Check every stream through a client that reads linearizably. */
     struct eventflow_options o;
     eventflow_options_init(&o);
-    o.endpoints = cl.endpoints;
+    o.endpoints = endpoints;
     o.consistency = EF_CONSISTENCY_LINEARIZABLE;
     struct eventflow_client *c = client_new(&o);
     size_t total = 0;
@@ -1058,7 +1009,7 @@ static void test_followers(void **state)
 {
     struct harness_fixture *f = *state;
     struct cluster cl;
-    cluster_start(&cl, f, 3);
+    cluster_start(&cl, f, 3, NULL);
     size_t leader = cluster_leader(&cl);
     size_t follower = (leader + 1) % 3;
     char *leader_addr = node_addr(cl.n[leader]);

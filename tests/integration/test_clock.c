@@ -27,21 +27,15 @@
 
 #include <cmocka.h>
 
+#include "cluster.h"
 #include "harness.h"
 
 enum { N = 3 };
-#define WAIT_MS 20000
 /* Ten minutes: far more than any real clock difference between the test's
  * readings and the node's, far less than ULID range concerns. */
 #define SKEW_MS INT64_C(600000)
 
 static const int64_t offsets_ms[N] = {SKEW_MS, 0, -SKEW_MS};
-
-struct cluster {
-    struct harness_node *n[N];
-    char env[N][3][600];
-    const char *envp[N][4];
-};
 
 static int64_t realtime_ms(void)
 {
@@ -50,91 +44,39 @@ static int64_t realtime_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Create and start the three nodes, node i under the clock shift
- * offsets_ms[i] (every node preloads the library, node 2 with offset 0, so
- * that only the offset differs between them). */
-static void cluster_start(struct cluster *c, struct harness_fixture *f)
+/* Start the three nodes, node i under the clock shift offsets_ms[i] (every
+ * node preloads the library, node 2 with offset 0, so that only the offset
+ * differs between them). */
+static void skewed_cluster_start(struct cluster *c, struct harness_fixture *f)
 {
+    char env[N][3][600];
     const char *lib = getenv("EF_CLOCKSHIFT");
     if (lib == NULL || lib[0] == '\0')
         fail_msg("EF_CLOCKSHIFT (the clock shift library) is not set; run the test through meson");
     const char *asan = getenv("ASAN_OPTIONS");
-    memset(c, 0, sizeof *c);
+    const char *envp[N][4];
+    struct harness_node_opts opts[N];
+    memset(opts, 0, sizeof opts);
     for (size_t i = 0; i < N; i++) {
-        snprintf(c->env[i][0], sizeof c->env[i][0], "LD_PRELOAD=%s", lib);
-        snprintf(c->env[i][1], sizeof c->env[i][1], "EF_CLOCK_OFFSET_MS=%lld", (long long)offsets_ms[i]);
+        snprintf(env[i][0], sizeof env[i][0], "LD_PRELOAD=%s", lib);
+        snprintf(env[i][1], sizeof env[i][1], "EF_CLOCK_OFFSET_MS=%lld", (long long)offsets_ms[i]);
         /* A preloaded library precedes ASan's runtime, which ASan refuses
          * unless told not to check (clockshift.c). Harmless elsewhere. */
-        snprintf(c->env[i][2], sizeof c->env[i][2], "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+        snprintf(env[i][2], sizeof env[i][2], "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
                  asan != NULL ? asan : "", asan != NULL && asan[0] != '\0' ? ":" : "");
         for (size_t k = 0; k < 3; k++)
-            c->envp[i][k] = c->env[i][k];
-        c->envp[i][3] = NULL;
-        struct harness_node_opts o = {.id = (unsigned)(i + 1), .env = c->envp[i]};
-        c->n[i] = harness_add_node(f, &o);
+            envp[i][k] = env[i][k];
+        envp[i][3] = NULL;
+        opts[i].env = envp[i];
     }
-    char members[1024] = "";
-    for (size_t i = 0; i < N; i++) {
-        char *m = harness_node_member(c->n[i]);
-        snprintf(members + strlen(members), sizeof members - strlen(members), "%s%s", i > 0 ? "," : "", m);
-        free(m);
-    }
-    for (size_t i = 0; i < N; i++) {
-        harness_node_set_cluster(c->n[i], members);
-        assert_int_equal(harness_node_start(c->n[i]), 0);
-    }
+    cluster_start_opts(c, f, N, opts);
 }
 
-/* Index of the ready leader, waiting for one. */
-static size_t cluster_leader(struct cluster *c)
-{
-    int64_t deadline = harness_now_ms() + WAIT_MS;
-    while (harness_now_ms() < deadline) {
-        for (size_t i = 0; i < N; i++) {
-            json_t *st = harness_status(c->n[i]);
-            if (st == NULL)
-                continue;
-            const char *state = json_string_value(json_object_get(st, "state"));
-            bool ok = state != NULL && strcmp(state, "leader") == 0 &&
-                      json_is_true(json_object_get(st, "ready"));
-            json_decref(st);
-            if (ok)
-                return i;
-        }
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL); /* poll interval of a condition wait */
-    }
-    fail_msg("no ready leader within %d ms", WAIT_MS);
-    return 0;
-}
-
-/* Move leadership to node `target`; -TRYAGAIN (leadership did not move
- * within an election timeout, e.g. the target was catching up) is asked
- * again of whichever node leads then, until the deadline. */
+/* Move leadership to node `target` and wait until it is the ready leader. */
 static void transfer_to(struct cluster *c, size_t target)
 {
-    char id[16];
-    snprintf(id, sizeof id, "%zu", target + 1);
-    int64_t until = harness_now_ms() + WAIT_MS;
-    for (;;) {
-        size_t l = cluster_leader(c);
-        if (l == target)
-            return;
-        struct harness_conn *conn = harness_connect(c->n[l]);
-        assert_non_null(conn);
-        char *r = harness_cmd_repr(conn, "CLUSTER", "TRANSFER", id, NULL);
-        harness_close(conn);
-        bool again = strncmp(r, "-TRYAGAIN", 9) == 0;
-        if (!again || harness_now_ms() >= until) {
-            assert_string_equal(r, "+OK");
-            free(r);
-            /* +OK: leadership left the old leader; wait until the target
-             * reports itself the ready leader. */
-            assert_int_equal(cluster_leader(c), target);
-            return;
-        }
-        free(r);
-    }
+    cluster_transfer_ok(c, target);
+    assert_int_equal(cluster_leader(c), target);
 }
 
 /* The ms timestamp of a ULID in text form: its first 10 base32 digits. */
@@ -194,7 +136,7 @@ static void assert_skewed(struct harness_node *n, int64_t offset_ms)
 static void test_ids_increase_across_leaders_with_skewed_clocks(void **state)
 {
     struct cluster c;
-    cluster_start(&c, *state);
+    skewed_cluster_start(&c, *state);
     (void)cluster_leader(&c);
     for (size_t i = 0; i < N; i++)
         assert_skewed(c.n[i], offsets_ms[i]);

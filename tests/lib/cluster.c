@@ -21,14 +21,14 @@ void cluster_poll_pause(void)
 
 /* Create and start n nodes that bootstrap together; args[i] are node i's
  * extra flags (args or args[i] may be NULL). */
-void cluster_start_each(struct cluster *c, struct harness_fixture *f, size_t n,
-                               const char *const *const *args)
+void cluster_start_opts(struct cluster *c, struct harness_fixture *f, size_t n, const struct harness_node_opts *opts)
 {
     memset(c, 0, sizeof *c);
     c->f = f;
     c->count = n;
     for (size_t i = 0; i < n; i++) {
-        struct harness_node_opts o = {.id = (unsigned)(i + 1), .args = args != NULL ? args[i] : NULL};
+        struct harness_node_opts o = opts != NULL ? opts[i] : (struct harness_node_opts){0};
+        o.id = (unsigned)(i + 1);
         c->n[i] = harness_add_node(f, &o);
     }
     for (size_t i = 0; i < n; i++) {
@@ -44,7 +44,15 @@ void cluster_start_each(struct cluster *c, struct harness_fixture *f, size_t n,
     }
 }
 
-/* The same extra flags for every node. */
+void cluster_start_each(struct cluster *c, struct harness_fixture *f, size_t n, const char *const *const *args)
+{
+    struct harness_node_opts opts[HARNESS_MAX_NODES];
+    memset(opts, 0, sizeof opts);
+    for (size_t i = 0; i < n; i++)
+        opts[i].args = args != NULL ? args[i] : NULL;
+    cluster_start_opts(c, f, n, opts);
+}
+
 void cluster_start(struct cluster *c, struct harness_fixture *f, size_t n, const char *const *args)
 {
     const char *const *each[HARNESS_MAX_NODES];
@@ -58,6 +66,14 @@ bool cluster_has_leader(const json_t *st, void *arg)
     (void)arg;
     json_int_t leader = json_integer_value(json_object_get(st, "leader_id"));
     return leader != 0;
+}
+
+void cluster_endpoints(const struct cluster *c, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < c->count && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s127.0.0.1:%u", i > 0 ? "," : "", c->n[i]->port);
 }
 
 /* Index of the ready leader among the running nodes, waiting for one. */

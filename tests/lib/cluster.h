@@ -27,12 +27,19 @@ struct cluster {
     char members[1024]; /* the --cluster list they bootstrapped with */
 };
 
-/* Create and start n nodes that bootstrap together; args[i] are node i's
- * extra flags (args or args[i] may be NULL). Does not wait for a leader. */
+/* Create and start n nodes that bootstrap together, node i with opts[i]
+ * (its id is set to i + 1; opts may be NULL). Does not wait for a leader. */
+void cluster_start_opts(struct cluster *c, struct harness_fixture *f, size_t n, const struct harness_node_opts *opts);
+/* The same, with args[i] node i's extra flags (args or args[i] may be
+ * NULL). */
 void cluster_start_each(struct cluster *c, struct harness_fixture *f, size_t n,
                         const char *const *const *args);
 /* The same extra flags (may be NULL) for every node. */
 void cluster_start(struct cluster *c, struct harness_fixture *f, size_t n, const char *const *args);
+
+/* The nodes' client addresses as an endpoint list ("127.0.0.1:p1,...")
+ * into out (truncated to cap). */
+void cluster_endpoints(const struct cluster *c, char *out, size_t cap);
 
 /* Index of the ready leader among the running nodes, waiting for one. */
 size_t cluster_leader(struct cluster *c);
