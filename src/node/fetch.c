@@ -248,6 +248,8 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
                 goto out; /* the store may be closed: give up */
             }
             node_identity_refresh(n);
+            if (n->apply_watch.reset != NULL)
+                n->apply_watch.reset(n->apply_watch.data);
             n->state_fetches++;
             n->state_fetched_bytes += bytes;
             log_info("fetch: copied %" PRIu64 " bytes of state from %s in %" PRId64 " ms", bytes, sources[i],

@@ -139,6 +139,23 @@ int node_propose_entry(struct node *n, const Eventflow__Entry *entry, node_done_
 /* The member whose store NODE_EMEMBERFULL was about. */
 uint64_t node_full_member(const struct node *n);
 
+/* ---- watching what is applied ------------------------------------------- */
+
+/* Told of every entry this node's store applies, leader or follower, in
+ * index order (subscriptions feed on it). applied(data, outcome) runs
+ * during the apply: the outcome and its events are valid only in the call,
+ * and it must not call back into the node. reset(data) runs when the store
+ * was replaced by a peer's copy, whose entries were never applied here one
+ * at a time: whoever follows the log must read it again from the store. */
+struct node_apply_watch {
+    void (*applied)(void *data, const struct store_outcome *outcome);
+    void (*reset)(void *data);
+    void *data;
+};
+
+/* Set the watcher (one per node; NULL fields: none). */
+void node_watch_applied(struct node *n, const struct node_apply_watch *watch);
+
 /* ---- reads and the node's state ------------------------------------------ */
 
 /* The store, for reads and stats. Borrowed; valid until node_close. */

@@ -75,6 +75,7 @@ struct node {
     struct node_write *spare_writes; /* finished ones kept for reuse */
     size_t n_spare_writes;
     uint64_t full_member;      /* the member NODE_EMEMBERFULL was about */
+    struct node_apply_watch apply_watch; /* told of every applied entry */
 
     /* Identity and membership (membership.c). */
     uint64_t incarnation;      /* random, drawn when the data directory was new */

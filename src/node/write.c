@@ -107,10 +107,17 @@ void node_finish_requests(struct node *n)
     }
 }
 
+void node_watch_applied(struct node *n, const struct node_apply_watch *watch)
+{
+    n->apply_watch = *watch;
+}
+
 void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome)
 {
     if (outcome->status == STORE_IDENTITY_SET)
         node_identity_refresh(n);
+    if (n->apply_watch.applied != NULL)
+        n->apply_watch.applied(n->apply_watch.data, outcome);
     /* The list is in index order and entries apply in index order, so the
      * search resumes where the previous entry's left off: starting from the
      * head each time made a run of k entries cost k^2/2 steps. Writes for

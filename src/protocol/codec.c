@@ -13,6 +13,7 @@
  * event takes one buffer reservation, runs of bytes that need no escaping
  * are copied in one go, and numbers and times are formatted by hand. */
 #include "protocol/codec.h"
+#include "protocol/codec_internal.h"
 
 #include <assert.h>
 #include <jansson.h>
@@ -49,10 +50,7 @@ void codec_limits_default(struct codec_limits *l)
 /* Format a message into err and return -1. The message goes out as a RESP
  * error line, so any control character (from jansson's "near '...'" text,
  * say) is replaced by a space. */
-static int codec_fail(char err[CODEC_ERR_LEN], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int codec_fail(char err[CODEC_ERR_LEN], const char *fmt, ...)
+int codec_fail(char err[CODEC_ERR_LEN], const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -419,7 +417,7 @@ static void json_write_value(struct buf *b, json_t *v)
  * (stream, type) are checked one by one. The tree lives in the JSON arena
  * (json_arena.h) until codec_unload: whatever a decoder keeps, it copies
  * out first. */
-static json_t *codec_load_object(const char *json, size_t len, char err[CODEC_ERR_LEN])
+json_t *codec_load_object(const char *json, size_t len, char err[CODEC_ERR_LEN])
 {
     json_error_t je;
     json_arena_begin();
@@ -440,7 +438,7 @@ static json_t *codec_load_object(const char *json, size_t len, char err[CODEC_ER
 }
 
 /* Release what codec_load_object returned, and its arena. */
-static void codec_unload(json_t *root)
+void codec_unload(json_t *root)
 {
     json_decref(root);
     json_arena_end();
@@ -462,7 +460,7 @@ static const char *codec_unknown_field(json_t *obj, const char *const *known)
 }
 
 /* Refuse any top-level key of obj that is not in `known`. */
-static int codec_check_fields(json_t *obj, const char *const *known, char err[CODEC_ERR_LEN])
+int codec_check_fields(json_t *obj, const char *const *known, char err[CODEC_ERR_LEN])
 {
     const char *key = codec_unknown_field(obj, known);
     if (key == NULL)
@@ -476,7 +474,7 @@ static int codec_check_fields(json_t *obj, const char *const *known, char err[CO
  * any other type; values above INT64_MAX never get here, jansson's parser
  * refuses them. Returns 0 whether or not it is present (out untouched when
  * absent), -1 on error. */
-static int codec_get_uint(json_t *obj, const char *name, uint64_t *out, char err[CODEC_ERR_LEN])
+int codec_get_uint(json_t *obj, const char *name, uint64_t *out, char err[CODEC_ERR_LEN])
 {
     json_t *v = json_object_get(obj, name);
     if (v == NULL)
@@ -510,8 +508,7 @@ static int codec_get_stream(json_t *root, json_t **out, char err[CODEC_ERR_LEN])
 
 /* Step 2: the stream name's value. The rules live here once; the fast
  * path asks through codec_stream_ok (no message is formatted on success). */
-static int codec_check_stream_name(const char *s, size_t len, const struct codec_limits *lim,
-                                   char err[CODEC_ERR_LEN])
+int codec_check_stream_name(const char *s, size_t len, const struct codec_limits *lim, char err[CODEC_ERR_LEN])
 {
     if (len == 0)
         return codec_fail(err, "stream cannot be empty");
@@ -538,8 +535,7 @@ static int codec_check_stream(json_t *v, const struct codec_limits *lim, char er
     return codec_check_stream_name(json_string_value(v), json_string_length(v), lim, err);
 }
 
-static const struct codec_limits *codec_limits_or_default(const struct codec_limits *lim,
-                                                          struct codec_limits *def)
+const struct codec_limits *codec_limits_or_default(const struct codec_limits *lim, struct codec_limits *def)
 {
     if (lim != NULL)
         return lim;

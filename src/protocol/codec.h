@@ -134,4 +134,41 @@ void codec_write_stream(struct buf *b, const char *name, size_t name_len,
 /* RFC 3339 with nanoseconds, UTC, into out (at least 31 bytes + NUL). */
 void codec_format_time(int64_t ns, char out[40]);
 
+/* SUBSCRIBE's argument: what one subscription follows, and from where.
+ *   "$all"                       the global log, from the live end
+ *   <stream name>                that stream, from the live end
+ *   {"stream": s, "version": n}  that stream from version n (0: from its
+ *                                start; no version: from the live end)
+ *   {"all": true, "offset": id}  the global log strictly after that event
+ *                                id ("": from the start; none: the live end)
+ * Beside those: "types": [t, ...] delivers only events of those types (at
+ * most CODEC_SUB_MAX_TYPES); "stream_prefix": p (the global log only) only
+ * events of streams whose names begin with p; "markers": true adds the
+ * caught-up and staleness messages (docs/protocol.md, "Subscriptions"). */
+#define CODEC_SUB_MAX_TYPES 32
+
+enum codec_sub_from {
+    CODEC_SUB_FROM_END,     /* events applied after the subscription starts */
+    CODEC_SUB_FROM_VERSION, /* a stream's events from `version` */
+    CODEC_SUB_FROM_START,   /* the whole global log */
+    CODEC_SUB_AFTER_ID,     /* the global log after `after` */
+};
+
+struct codec_subscription {
+    bool all;                 /* the global log; else `stream` */
+    char *stream;             /* owned, NUL-terminated; NULL for the global log */
+    size_t stream_len;
+    enum codec_sub_from from;
+    uint64_t version;         /* CODEC_SUB_FROM_VERSION */
+    uint8_t after[ULID_BYTES]; /* CODEC_SUB_AFTER_ID */
+    char *stream_prefix;      /* owned, or NULL */
+    size_t stream_prefix_len;
+    char **types;             /* owned, n_types of them (NUL-terminated) */
+    size_t n_types;
+    bool markers;
+};
+int codec_parse_subscription(const char *arg, size_t len, const struct codec_limits *lim,
+                             struct codec_subscription *out, char err[CODEC_ERR_LEN]);
+void codec_subscription_free(struct codec_subscription *s);
+
 #endif

@@ -9,8 +9,9 @@
  *
  * Bounds are checked before anything is allocated or waited for: a declared
  * array or bulk length over the limit is an error at once. Arguments beyond
- * RESP_MAX_ARGV are consumed and counted but not stored (eventflow commands
- * take at most one argument and ignore the rest).
+ * RESP_MAX_ARGV are consumed and counted but not stored (most eventflow
+ * commands take one argument and ignore the rest; those that take a list
+ * refuse one longer than RESP_MAX_ARGV).
  *
  * Inline commands split on spaces/tabs; an argument may be wrapped in double
  * quotes with redis-cli style escapes (\" \\ \n \r \t \xHH) or single quotes,
@@ -26,7 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RESP_MAX_ARGV 8
+/* Most commands take one argument; SUBSCRIBE takes a spec per subscription
+ * (a Redis client subscribes its channels in one command). */
+#define RESP_MAX_ARGV 64
 
 struct resp_limits {
     size_t max_bulk;      /* largest bulk string accepted, bytes */

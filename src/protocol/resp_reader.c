@@ -134,9 +134,19 @@ static int read_header(const struct resp_reader *r, const char *s, size_t avail,
         h->len = k + 1;
         return 1;
     }
+    case '_':
+        if (avail < 3)
+            return memcmp(s, "_\r\n", avail) == 0 ? 0 : -1;
+        if (memcmp(s, "_\r\n", 3) != 0)
+            return -1;
+        h->num = -1;
+        h->len = 3;
+        return 1;
     case ':':
     case '$':
-    case '*': {
+    case '*':
+    case '>':
+    case '%': {
         size_t window = avail < NUM_LINE_MAX ? avail : NUM_LINE_MAX;
         const char *nl = memchr(s, '\n', window);
         if (nl == NULL)
@@ -151,6 +161,11 @@ static int read_header(const struct resp_reader *r, const char *s, size_t avail,
         if (h->type == '*' && h->num != -1 &&
             (h->num < 0 || (uint64_t)h->num > r->limits.max_elems))
             return -1;
+        if ((h->type == '>' || h->type == '%') && (h->num < 0 || (uint64_t)h->num > r->limits.max_elems / 2))
+            return -1;
+        /* A map's pairs are read as twice as many elements. */
+        if (h->type == '%')
+            h->num *= 2;
         return 1;
     }
     default:
@@ -192,7 +207,7 @@ static int scan_reply(struct resp_reader *r, size_t *reply_len)
         int rc = read_header(r, s, rest, &r->line_scan, &h);
         if (rc <= 0)
             return rc;
-        bool opens_array = h.type == '*' && h.num >= 0;
+        bool opens_array = (h.type == '*' || h.type == '>' || h.type == '%') && h.num >= 0;
         if (opens_array && r->depth >= r->limits.max_depth)
             return -1;
         size_t size;
@@ -251,12 +266,17 @@ static int build_value(const struct resp_reader *r, const char *s, size_t avail,
         out->str = xstrndup(s + *pos + h.len, (size_t)h.num);
         out->len = (size_t)h.num;
         break;
+    case '_':
+        out->type = RESP_T_NULL;
+        break;
     case '*':
+    case '>':
+    case '%':
         if (h.num < 0) {
             out->type = RESP_T_NULL;
             break;
         }
-        out->type = RESP_T_ARRAY;
+        out->type = h.type == '*' ? RESP_T_ARRAY : h.type == '>' ? RESP_T_PUSH : RESP_T_MAP;
         if (h.num > 0) {
             /* calloc: elements not built yet are safe to free. */
             out->elems = xcalloc((size_t)h.num, sizeof *out->elems);

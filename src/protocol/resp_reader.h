@@ -1,4 +1,6 @@
-/* resp_reader.h - incremental parser of RESP2 replies (the client side).
+/* resp_reader.h - incremental parser of RESP replies (the client side):
+ * RESP2, and RESP3's push frames, maps and null, which a server sends after
+ * HELLO 3.
  *
  * Used by the benchmark tool, the tests and libeventflow. Feed it bytes as
  * they arrive; take out whole reply values. Nesting depth and sizes are
@@ -18,8 +20,10 @@ enum resp_type {
     RESP_T_ERROR,      /* -text */
     RESP_T_INT,        /* :n */
     RESP_T_BULK,       /* $n */
-    RESP_T_NULL,       /* $-1 or *-1 */
+    RESP_T_NULL,       /* $-1, *-1 or _ */
     RESP_T_ARRAY,      /* *n */
+    RESP_T_PUSH,       /* >n: an out-of-band message (RESP3) */
+    RESP_T_MAP,        /* %n: n key/value pairs, as 2n elements, keys first (RESP3) */
 };
 
 /* A parsed reply. A value owns everything below it: `str` (NUL-terminated,
@@ -29,8 +33,8 @@ struct resp_value {
     int64_t integer;          /* RESP_T_INT */
     char *str;                /* SIMPLE, ERROR, BULK: owned */
     size_t len;               /* SIMPLE, ERROR, BULK */
-    size_t n;                 /* ARRAY: element count */
-    struct resp_value *elems; /* ARRAY: owned, n elements */
+    size_t n;                 /* ARRAY, PUSH, MAP: element count */
+    struct resp_value *elems; /* ARRAY, PUSH, MAP: owned, n elements */
 };
 
 /* A zero field means its default. */

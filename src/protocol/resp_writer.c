@@ -122,6 +122,16 @@ void resp_write_array_header(struct buf *b, size_t n)
     write_header(b, '*', false, n);
 }
 
+void resp_write_push_header(struct buf *b, size_t n, bool resp3)
+{
+    write_header(b, resp3 ? '>' : '*', false, n);
+}
+
+void resp_write_map_header(struct buf *b, size_t n)
+{
+    write_header(b, '%', false, n);
+}
+
 /* A bulk of unknown length. RESP has no way to say "length follows", and a
  * fixed-width header would need leading zeros or padding, which some
  * clients reject. So resp_bulk_begin reserves room for a typical header

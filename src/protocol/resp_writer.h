@@ -1,4 +1,5 @@
-/* resp_writer.h - RESP2 reply encoding into a struct buf.
+/* resp_writer.h - RESP reply encoding into a struct buf: RESP2, and the
+ * RESP3 types eventflow sends after HELLO 3 (push, map).
  *
  * Each function appends one complete RESP value (or, for
  * resp_write_array_header, the header of an array whose n elements the
@@ -6,6 +7,7 @@
 #ifndef EVENTFLOW_RESP_WRITER_H
 #define EVENTFLOW_RESP_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +28,11 @@ void resp_write_bulk_str(struct buf *b, const char *s);
 void resp_write_null(struct buf *b);
 /* *n\r\n */
 void resp_write_array_header(struct buf *b, size_t n);
+/* An out-of-band message (pub/sub): >n\r\n in RESP3, *n\r\n in RESP2, where
+ * pub/sub messages are plain arrays. */
+void resp_write_push_header(struct buf *b, size_t n, bool resp3);
+/* %n\r\n: a RESP3 map of n key/value pairs (HELLO's reply). */
+void resp_write_map_header(struct buf *b, size_t n);
 
 /* For a bulk whose length is only known after writing it: call
  * resp_bulk_begin (which reserves room for a typical header), append the

@@ -139,7 +139,7 @@ static void cluster_status(struct conn *c)
             buf_printf(b, "{\"role\":\"%s\",", p->role);
             struct buf self;
             buf_init(&self);
-            node_write_status(n, &self);
+            server_write_status(c->srv, &self);
             buf_append(b, self.data + 1, self.len - 1);
             buf_free(&self);
             free(p);

@@ -27,13 +27,16 @@
 #include "server/server.h"
 #include "server/settings.h"
 #include "server/snapshot.h"
+#include "server/subscribe.h"
 #include "store/checksum.h"
 #include "protocol/codec.h"
 #include "store/store.h"
 
 enum {
-    CMD_ARG = 1 << 0,     /* needs one argument: "insufficient arguments" */
-    CMD_NOAUTH = 1 << 1,  /* allowed before AUTH (only AUTH itself) */
+    CMD_ARG = 1 << 0,        /* needs one argument: "insufficient arguments" */
+    CMD_NOAUTH = 1 << 1,     /* allowed before AUTH (AUTH, and HELLO with AUTH) */
+    CMD_SUBSCRIBED = 1 << 2, /* allowed on a subscribed RESP2 connection */
+    CMD_ALONE = 1 << 3,      /* waits until nothing is in flight on the connection */
 };
 
 struct command {
@@ -57,8 +60,19 @@ static const struct codec_limits *cmd_limits(struct conn *c)
 
 static void cmd_ping(struct conn *c, const struct resp_command *cmd)
 {
-    (void)cmd;
-    resp_write_simple(conn_reply_buf(c), "PONG");
+    struct buf *out = conn_reply_buf(c);
+    if (c->n_subs == 0 || c->resp3) {
+        resp_write_simple(out, "PONG");
+        return;
+    }
+    /* Subscribed, RESP2: Redis's pub/sub shape, which clients' pub/sub
+     * readers expect there. */
+    resp_write_array_header(out, 2);
+    resp_write_bulk_str(out, "pong");
+    if (cmd->argc >= 2)
+        resp_write_bulk(out, cmd->argv[1].ptr, cmd->argv[1].len);
+    else
+        resp_write_bulk(out, "", 0);
 }
 
 static void cmd_quit(struct conn *c, const struct resp_command *cmd)
@@ -104,6 +118,71 @@ static void cmd_auth(struct conn *c, const struct resp_command *cmd)
         c->authenticated = false;
         resp_write_error(out, "unauthorized");
     }
+}
+
+/* HELLO [protover [AUTH username password] [SETNAME name]], as Redis 6+
+ * clients send it on connecting: the protocol version (2, or 3 for push
+ * frames and maps) and authentication in one step. The only user is
+ * "default"; SETNAME is accepted and ignored. Answers what Redis answers,
+ * as a map in RESP3. */
+static void cmd_hello(struct conn *c, const struct resp_command *cmd)
+{
+    struct buf *out = conn_reply_buf(c);
+    size_t argc = cmd->argc < RESP_MAX_ARGV ? cmd->argc : RESP_MAX_ARGV;
+    bool resp3 = c->resp3;
+    size_t i = 1;
+    if (argc > 1) {
+        uint64_t v;
+        if (resp_arg_u64(&cmd->argv[1], 10, &v) != 0 || (v != 2 && v != 3)) {
+            resp_write_error(out, "NOPROTO unsupported protocol version: 2 or 3");
+            return;
+        }
+        resp3 = v == 3;
+        i = 2;
+    }
+    bool authenticated = c->authenticated;
+    const char *password = c->srv->cfg->password;
+    for (; i < argc; i++) {
+        if (resp_arg_is(&cmd->argv[i], "AUTH") && i + 2 < argc) {
+            if (password != NULL && (!resp_arg_is(&cmd->argv[i + 1], "default") ||
+                                     !password_equal(password, cmd->argv[i + 2].ptr, cmd->argv[i + 2].len))) {
+                c->authenticated = false;
+                resp_write_error(out, "unauthorized");
+                return;
+            }
+            authenticated = true;
+            i += 2;
+        } else if (resp_arg_is(&cmd->argv[i], "SETNAME") && i + 1 < argc) {
+            i++;
+        } else {
+            resp_write_error(out, "syntax error: HELLO [2|3 [AUTH default <password>] [SETNAME <name>]]");
+            return;
+        }
+    }
+    if (!authenticated) {
+        resp_write_error(out, "unauthorized");
+        return;
+    }
+    c->authenticated = true;
+    c->resp3 = resp3;
+    if (resp3)
+        resp_write_map_header(out, 7);
+    else
+        resp_write_array_header(out, 14);
+    resp_write_bulk_str(out, "server");
+    resp_write_bulk_str(out, "eventflow");
+    resp_write_bulk_str(out, "version");
+    resp_write_bulk_str(out, EVENTFLOW_VERSION);
+    resp_write_bulk_str(out, "proto");
+    resp_write_int(out, resp3 ? 3 : 2);
+    resp_write_bulk_str(out, "id");
+    resp_write_int(out, (int64_t)c->id);
+    resp_write_bulk_str(out, "mode");
+    resp_write_bulk_str(out, "standalone");
+    resp_write_bulk_str(out, "role");
+    resp_write_bulk_str(out, node_is_leader(cmd_node(c)) ? "master" : "replica");
+    resp_write_bulk_str(out, "modules");
+    resp_write_array_header(out, 0);
 }
 
 /* The counters, CHECKSUM and SIZE answer from the local store, so they
@@ -195,7 +274,7 @@ static void cmd_status(struct conn *c, const struct resp_command *cmd)
     struct buf *out = conn_reply_buf(c);
     (void)cmd;
     size_t off = resp_bulk_begin(out);
-    node_write_status(cmd_node(c), out);
+    server_write_status(c->srv, out);
     resp_bulk_end(out, off);
 }
 
@@ -364,9 +443,12 @@ static void cmd_add(struct conn *c, const struct resp_command *cmd)
 /* ---- dispatch -------------------------------------------------------- */
 
 static const struct command command_table[] = {
-    {"PING", "P", 0, cmd_ping},
+    {"PING", "P", CMD_SUBSCRIBED, cmd_ping},
     {"AUTH", NULL, CMD_NOAUTH, cmd_auth},
-    {"QUIT", NULL, 0, cmd_quit},
+    {"HELLO", NULL, CMD_NOAUTH | CMD_SUBSCRIBED, cmd_hello},
+    {"QUIT", NULL, CMD_SUBSCRIBED, cmd_quit},
+    {"SUBSCRIBE", NULL, CMD_ARG | CMD_SUBSCRIBED | CMD_ALONE, subs_subscribe},
+    {"UNSUBSCRIBE", NULL, CMD_SUBSCRIBED | CMD_ALONE, subs_unsubscribe},
     {"ADD", "A", CMD_ARG, cmd_add},
     {"GET", "G", CMD_ARG, cmd_get},
     {"GETALL", "GA", CMD_ARG, cmd_getall},
@@ -409,6 +491,11 @@ bool commands_may_start(const struct conn *c, const struct resp_command *cmd)
     const struct command *command = command_lookup(&cmd->argv[0]);
     if (command != NULL && command->handler == cmd_add)
         return c->others_pending == 0;
+    /* A subscription's messages go straight to the output: its
+     * confirmation must not wait behind a deferred reply they would
+     * overtake. */
+    if (command != NULL && (command->flags & CMD_ALONE))
+        return false;
     return c->writes_pending == 0;
 }
 
@@ -427,6 +514,14 @@ void commands_dispatch(struct conn *c, const struct resp_command *cmd)
     }
     if ((command->flags & CMD_ARG) && cmd->argc < 2) {
         resp_write_error(conn_reply_buf(c), "insufficient arguments");
+        return;
+    }
+    if (c->n_subs > 0 && !c->resp3 && !(command->flags & CMD_SUBSCRIBED)) {
+        /* RESP2 clients read a subscribed connection as a stream of
+         * messages; a reply of another shape would confuse them. */
+        resp_write_error(conn_reply_buf(c),
+                         "SUBSCRIBED only SUBSCRIBE, UNSUBSCRIBE, PING and QUIT are allowed on a subscribed "
+                         "connection (RESP2); use another connection, or HELLO 3 to mix");
         return;
     }
     command->handler(c, cmd);

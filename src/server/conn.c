@@ -10,6 +10,7 @@
 #include "protocol/resp_writer.h"
 #include "server/commands.h"
 #include "server/server.h"
+#include "server/subscribe.h"
 
 /* Read buffers grow to the largest request; give memory back once a
  * connection goes idle with a buffer bigger than this. */
@@ -61,6 +62,7 @@ void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    subs_conn_closed(c);
     struct server *s = c->srv;
     if (c->prev)
         c->prev->next = c->next;
@@ -275,6 +277,17 @@ void conn_complete(struct conn *c, struct conn_slot *slot)
     conn_unref(c); /* the slot's reference */
 }
 
+struct buf *conn_push_buf(struct conn *c)
+{
+    server_mark_dirty(c->srv, c);
+    return &c->out;
+}
+
+size_t conn_unsent(const struct conn *c)
+{
+    return c->out.len + c->writing.len;
+}
+
 static void conn_maybe_resume(struct conn *c)
 {
     if (c->parsing || c->closing || c->close_after_write || c->reading)
@@ -358,6 +371,7 @@ int conn_accept(struct server *s, uv_stream_t *listener)
     struct conn *c = xcalloc(1, sizeof *c);
     c->srv = s;
     c->refs = 1;
+    c->id = ++s->next_conn_id;
     buf_init(&c->in);
     buf_init(&c->out);
     buf_init(&c->writing);

@@ -28,6 +28,7 @@
 #include "protocol/resp_parser.h"
 
 struct server;
+struct sub;
 
 struct conn_slot {
     struct conn_slot *next;
@@ -59,6 +60,10 @@ struct conn {
     size_t others_pending;        /* other deferred requests not yet complete */
 
     bool authenticated;
+    bool resp3;                   /* HELLO 3: pub/sub messages go as push frames */
+    uint64_t id;                  /* HELLO's client id: unique in the process */
+    struct sub *subs;             /* its subscriptions, owned by subscribe.c */
+    size_t n_subs;
     bool reading;
     bool parsing;                 /* inside conn_parse: no re-entry */
     bool blocked;                 /* the next request waits for earlier ones */
@@ -93,5 +98,15 @@ void conn_close(struct conn *c);
 
 /* Called by the server once per loop turn: start writing queued output. */
 void conn_flush(struct conn *c);
+
+/* Where an out-of-band message (a subscription's) goes: straight into the
+ * output, ahead of deferred replies, which only RESP3 clients can tell
+ * apart (pushes are their own type); a RESP2 connection that subscribes
+ * has nothing deferred (commands_may_start). */
+struct buf *conn_push_buf(struct conn *c);
+
+/* Output queued or being written, not yet taken by the socket: what a
+ * subscription's flow control measures. */
+size_t conn_unsent(const struct conn *c);
 
 #endif

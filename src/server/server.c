@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "server/conn.h"
+#include "server/subscribe.h"
 #include "node/node.h"
 
 static void server_on_connection(uv_stream_t *listener, int status)
@@ -35,8 +36,12 @@ static void server_on_connection(uv_stream_t *listener, int status)
  *      a restart never reads back in time;
  *   5. notice a change of raft role (a new leader proposes its barrier);
  *   6. serve the reads that waited for an event to be applied (min_id);
- *   7. write every connection's replies;
- *   8. (check phase, raftio/turn_end.c) appendq and sendq hand raft's log
+ *   7. feed the subscriptions catching up from the store (live ones were
+ *      fed in step 1, as each entry applied; subscribe.h);
+ *   8. write every connection's replies and messages;
+ *   9. if a subscription catching up has room left now that its output was
+ *      written, keep the loop from blocking so that step 7 runs again;
+ *  10. (check phase, raftio/turn_end.c) appendq and sendq hand raft's log
  *      appends and AppendEntries of the turn to raft_uv, each as one.
  *
  * Reads see every applied entry (the store reads through its open batch),
@@ -51,12 +56,27 @@ static void server_turn_end(uv_prepare_t *h)
     node_note_served(s->node);      /* 4 */
     node_watch_role(s->node);       /* 5 */
     reads_poll(&s->reads);          /* 6 */
-    while (s->dirty != NULL) {      /* 7 */
+    subs_feed(s->subs);             /* 7 */
+    while (s->dirty != NULL) {      /* 8 */
         struct conn *c = s->dirty;
         s->dirty = c->next_dirty;
         c->next_dirty = NULL;
         c->dirty = false;
         conn_flush(c);
+    }
+    subs_schedule(s->subs);         /* 9 */
+}
+
+void server_write_status(struct server *s, struct buf *b)
+{
+    size_t start = b->len;
+    node_write_status(s->node, b);
+    /* Reopen the object before its closing brace. */
+    if (b->len > start && b->data[b->len - 1] == '}') {
+        b->len--;
+        buf_printf(b, ",\"clients\":%zu,", s->n_conns);
+        subs_write_status(s->subs, b);
+        b->data[b->len - 1] = '}';
     }
 }
 
@@ -107,6 +127,7 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
         uv_close((uv_handle_t *)&s->listener, NULL);
         return -1;
     }
+    s->subs = subs_new(s);
     uv_prepare_init(loop, &s->before_sleep);
     s->before_sleep.data = s;
     uv_prepare_start(&s->before_sleep, server_turn_end);
@@ -122,4 +143,6 @@ void server_close(struct server *s)
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     while (s->conns != NULL)
         conn_close(s->conns);
+    subs_free(s->subs);
+    s->subs = NULL;
 }

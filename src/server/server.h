@@ -29,6 +29,8 @@ struct server {
     struct resp_limits limits_preauth;  /* before AUTH: small, so unauthenticated
                                          * clients cannot make us buffer much */
     struct reads reads;         /* reads waiting for a position or a barrier */
+    struct subs *subs;          /* subscriptions (subscribe.h), owned */
+    uint64_t next_conn_id;      /* the last connection id handed out */
 };
 
 /* Bind and listen on cfg->bind:cfg->port. Returns 0 or -1 (logged). */
@@ -36,6 +38,10 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
 /* Stop listening, answer waiting reads, close every connection. A
  * connection with a request still in raft is freed when raft answers it. */
 void server_close(struct server *s);
+
+/* STATUS: the node's object (node_write_status) with the server's fields
+ * (connections, subscriptions) added. */
+void server_write_status(struct server *s, struct buf *b);
 
 /* Queue c for writing at the end of this loop turn. */
 void server_mark_dirty(struct server *s, struct conn *c);

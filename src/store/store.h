@@ -188,6 +188,9 @@ struct store_visitor {
     int (*stream)(void *arg, const char *name, size_t name_len, const Eventflow__StreamInfo *info);
 };
 
+/* The number of events in `stream` (0 for a stream that does not exist). */
+int store_stream_length(struct store *s, const char *stream, size_t stream_len, uint64_t *length);
+
 /* Events of `stream` with version >= from_version, at most `limit`. */
 int store_read_stream(struct store *s, const char *stream, size_t stream_len,
                       uint64_t from_version, uint64_t limit, const struct store_visitor *v);

@@ -158,6 +158,31 @@ static int store_visit_stream(struct store *s, MDB_txn *txn, MDB_cursor *cur, co
     return rc;
 }
 
+int store_stream_length(struct store *s, const char *stream, size_t stream_len, uint64_t *length)
+{
+    if (s == NULL || length == NULL || (stream == NULL && stream_len != 0))
+        return STORE_EINVAL;
+    *length = 0;
+    /* A name no stream can have is an empty stream. */
+    if (stream_len == 0 || stream_len > s->stream_max || memchr(stream, '\0', stream_len) != NULL)
+        return 0;
+    MDB_txn *txn;
+    int rc = store_read_txn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur = NULL;
+    if ((rc = mdb_cursor_open(txn, s->stream_index, &cur)) != 0) {
+        cur = NULL;
+        rc = store_fail_mdb(s, rc, "opening a stream_index cursor");
+    } else if ((rc = store_index_length(cur, stream, stream_len, length)) != 0) {
+        rc = store_fail_mdb(s, rc, "reading stream_index");
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    store_read_txn_end(s, txn);
+    return rc;
+}
+
 int store_read_stream(struct store *s, const char *stream, size_t stream_len, uint64_t from_version,
                       uint64_t limit, const struct store_visitor *v)
 {

@@ -1,6 +1,7 @@
 /* fuzz_add.c - the JSON codec against arbitrary input.
  *
- * Every input goes through all four argument decoders. Whatever they
+ * Every input goes through all five argument decoders (ADD, GET, GETALL,
+ * LISTSTREAMS, and SUBSCRIBE's spec). Whatever they
  * accept must satisfy the documented limits, and every decoded ADD event,
  * stored and encoded back as JSON, must read back as what the client sent:
  * the same type and stream, and data/metadata equal to the input values. A
@@ -235,6 +236,27 @@ static void check_fast_path(const char *json, size_t size, const struct codec_li
     codec_add_free(&slow);
 }
 
+/* An accepted SUBSCRIBE spec follows exactly one thing, from a start its
+ * kind allows, with filters within their limits. */
+static void check_subscription(const struct codec_subscription *s, const struct codec_limits *lim)
+{
+    CHECK(s->all == (s->stream == NULL));
+    if (s->all) {
+        CHECK(s->from == CODEC_SUB_FROM_END || s->from == CODEC_SUB_FROM_START || s->from == CODEC_SUB_AFTER_ID);
+    } else {
+        CHECK(s->stream_len > 0 && s->stream_len <= lim->max_stream_len);
+        CHECK(strlen(s->stream) == s->stream_len);
+        for (size_t i = 0; i < s->stream_len; i++)
+            CHECK(s->stream[i] >= 0x20 && s->stream[i] <= 0x7e);
+        CHECK(s->from == CODEC_SUB_FROM_END || s->from == CODEC_SUB_FROM_VERSION);
+        CHECK(s->stream_prefix == NULL);
+    }
+    CHECK(s->n_types <= CODEC_SUB_MAX_TYPES);
+    for (size_t i = 0; i < s->n_types; i++)
+        CHECK(s->types[i][0] != '\0' && strlen(s->types[i]) <= lim->max_type_len);
+    CHECK((s->stream_prefix == NULL) == (s->stream_prefix_len == 0));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *json = (const char *)data;
@@ -282,5 +304,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         check_error_text(err);
     }
+    struct codec_subscription sub;
+    if (codec_parse_subscription(json, size, &lim, &sub, err) == 0)
+        check_subscription(&sub, &lim);
+    else
+        check_error_text(err);
+    codec_subscription_free(&sub);
     return 0;
 }

@@ -68,9 +68,12 @@ static void describe(struct buf *out, const struct resp_value *v,
         CHECK(v->str == NULL && v->elems == NULL && v->n == 0);
         break;
     case RESP_T_ARRAY:
+    case RESP_T_PUSH:
+    case RESP_T_MAP:
         CHECK(depth < lim->max_depth);
         CHECK(v->n <= lim->max_elems);
         CHECK((v->n == 0) == (v->elems == NULL));
+        CHECK(v->type != RESP_T_MAP || v->n % 2 == 0);
         buf_printf(out, "[%zu", v->n);
         for (size_t i = 0; i < v->n; i++)
             describe(out, &v->elems[i], lim, depth + 1);
@@ -109,7 +112,13 @@ static void encode(struct buf *b, const struct resp_value *v)
         resp_write_null(b);
         break;
     case RESP_T_ARRAY:
-        resp_write_array_header(b, v->n);
+    case RESP_T_PUSH:
+        resp_write_push_header(b, v->n, v->type == RESP_T_PUSH);
+        for (size_t i = 0; i < v->n; i++)
+            encode(b, &v->elems[i]);
+        break;
+    case RESP_T_MAP:
+        resp_write_map_header(b, v->n / 2);
         for (size_t i = 0; i < v->n; i++)
             encode(b, &v->elems[i]);
         break;

@@ -1000,6 +1000,11 @@ static void repr_into(struct buf *b, const struct resp_value *v)
         buf_append_char(b, '"');
         return;
     case RESP_T_ARRAY:
+    case RESP_T_PUSH:
+    case RESP_T_MAP:
+        /* A push shows as >[...], a map as %[k, v, ...]. */
+        if (v->type != RESP_T_ARRAY)
+            buf_append_char(b, v->type == RESP_T_PUSH ? '>' : '%');
         buf_append_char(b, '[');
         for (size_t i = 0; i < v->n; i++) {
             if (i > 0)
@@ -1052,6 +1057,8 @@ static const char *type_name(enum resp_type t)
     case RESP_T_BULK: return "bulk string";
     case RESP_T_NULL: return "null";
     case RESP_T_ARRAY: return "array";
+    case RESP_T_PUSH: return "push";
+    case RESP_T_MAP: return "map";
     }
     return "unknown";
 }

@@ -189,6 +189,7 @@ int harness_cmd(struct harness_conn *c, struct resp_value *out, const char *arg0
 /* Render a reply as one line of text, for assert_string_equal:
  *   simple +PONG   error -unauthorized   integer :5   null (nil)
  *   bulk "text" (with \" \\ \r \n \t and \xNN escaped)   array [a, b]
+ *   RESP3 push >[a, b]   RESP3 map %[k, v]
  * Returns a malloc'd string the caller frees. */
 char *harness_repr(const struct resp_value *v);
 

@@ -1308,6 +1308,89 @@ static void test_write_event_key_order(void **state)
     buf_free(&b);
 }
 
+/* SUBSCRIBE's specs: the plain forms, each JSON start and filter, and a
+ * refusal with a message for every malformed one. */
+static void test_subscription(void **state)
+{
+    (void)state;
+    struct codec_subscription s;
+    char err[CODEC_ERR_LEN];
+    assert_int_equal(codec_parse_subscription("$all", 4, NULL, &s, err), 0);
+    assert_true(s.all);
+    assert_int_equal(s.from, CODEC_SUB_FROM_END);
+    codec_subscription_free(&s);
+
+    assert_int_equal(codec_parse_subscription("order-7", 7, NULL, &s, err), 0);
+    assert_false(s.all);
+    assert_string_equal(s.stream, "order-7");
+    assert_int_equal(s.from, CODEC_SUB_FROM_END);
+    codec_subscription_free(&s);
+
+    const char *json = "{\"stream\":\"order-7\",\"version\":5,\"types\":[\"A\",\"B\"],\"markers\":true}";
+    assert_int_equal(codec_parse_subscription(json, strlen(json), NULL, &s, err), 0);
+    assert_string_equal(s.stream, "order-7");
+    assert_int_equal(s.from, CODEC_SUB_FROM_VERSION);
+    assert_int_equal(s.version, 5);
+    assert_int_equal(s.n_types, 2);
+    assert_string_equal(s.types[1], "B");
+    assert_true(s.markers);
+    codec_subscription_free(&s);
+
+    json = "{\"stream\":\"order-7\"}";
+    assert_int_equal(codec_parse_subscription(json, strlen(json), NULL, &s, err), 0);
+    assert_int_equal(s.from, CODEC_SUB_FROM_END);
+    codec_subscription_free(&s);
+
+    json = "{\"all\":true,\"offset\":\"\",\"stream_prefix\":\"acc-\"}";
+    assert_int_equal(codec_parse_subscription(json, strlen(json), NULL, &s, err), 0);
+    assert_true(s.all);
+    assert_int_equal(s.from, CODEC_SUB_FROM_START);
+    assert_string_equal(s.stream_prefix, "acc-");
+    codec_subscription_free(&s);
+
+    json = "{\"all\":true,\"offset\":\"" ULID_A "\"}";
+    assert_int_equal(codec_parse_subscription(json, strlen(json), NULL, &s, err), 0);
+    assert_int_equal(s.from, CODEC_SUB_AFTER_ID);
+    uint8_t id[ULID_BYTES];
+    assert_int_equal(ulid_parse(ULID_A, ULID_STR_LEN, id), 0);
+    assert_memory_equal(s.after, id, ULID_BYTES);
+    codec_subscription_free(&s);
+
+    static const struct {
+        const char *spec;
+        const char *err;
+    } bad[] = {
+        {"", "stream cannot be empty"},
+        {"a\x01", "stream name must be printable ASCII"},
+        {"{", "invalid JSON: "},
+        {"{\"stream\":\"s\",\"version\":-1}", "invalid 'version': expected a non-negative integer"},
+        {"{\"stream\":\"s\",\"version\":\"any\"}", "invalid 'version': expected a non-negative integer"},
+        {"{\"stream\":\"s\",\"all\":true}", "give either 'stream' or 'all', not both"},
+        {"{\"stream\":\"s\",\"offset\":\"\"}", "'offset' and 'stream_prefix' are for the global log"},
+        {"{\"all\":false}", "invalid 'all': expected true (or give 'stream')"},
+        {"{\"all\":true,\"version\":1}", "'version' is for a stream; the global log starts at an 'offset'"},
+        {"{\"all\":true,\"offset\":\"nope\"}", "invalid 'offset': expected an event id"},
+        {"{\"all\":true,\"offset\":7}", "invalid 'offset': expected an event id"},
+        {"{\"all\":true,\"stream_prefix\":\"\"}", "invalid 'stream_prefix': expected a non-empty string"},
+        {"{\"all\":true,\"types\":[]}", "invalid 'types': expected an array of 1 to 32 event types"},
+        {"{\"all\":true,\"types\":[\"\"]}", "invalid 'types': type 0 must be a non-empty string"},
+        {"{\"all\":true,\"markers\":1}", "invalid 'markers': expected true or false"},
+        {"{\"all\":true,\"from\":1}", "unknown field 'from'"},
+        {"{}", "missing field 'stream' (or 'all': true)"},
+        {"{\"stream\":1}", "invalid 'stream': expected a string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&s, 0xa5, sizeof s);
+        if (codec_parse_subscription(bad[i].spec, strlen(bad[i].spec), NULL, &s, err) == 0)
+            fail_msg("'%s' was accepted", bad[i].spec);
+        if (strncmp(err, bad[i].err, strlen(bad[i].err)) != 0)
+            fail_msg("'%s': \"%s\", expected \"%s...\"", bad[i].spec, err, bad[i].err);
+        assert_null(s.stream);
+        assert_null(s.types);
+        codec_subscription_free(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1342,6 +1425,7 @@ int main(void)
         cmocka_unit_test(test_write_stream),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_write_event_key_order),
+        cmocka_unit_test(test_subscription),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -199,25 +200,36 @@ static void test_empty_arrays(void **state)
 static void test_more_args_than_argv(void **state)
 {
     (void)state;
-    /* 12 arguments: all consumed and counted, the first RESP_MAX_ARGV kept,
-     * and the next command still parses. */
-    struct buf in;
+    /* RESP_MAX_ARGV + 4 arguments: all consumed and counted, the first
+     * RESP_MAX_ARGV kept, and the next command still parses. Each is 3
+     * bytes: "a" and a two-digit index. */
+    enum { N = RESP_MAX_ARGV + 4 };
+    struct buf in, want;
     buf_init(&in);
-    buf_append_str(&in, "*12\r\n");
-    for (int i = 0; i < 12; i++)
-        buf_printf(&in, "$2\r\na%c\r\n", 'A' + i);
+    buf_init(&want);
+    buf_printf(&in, "*%d\r\n", N);
+    buf_printf(&want, "C%d[", N);
+    for (int i = 0; i < N; i++) {
+        buf_printf(&in, "$3\r\na%02d\r\n", i);
+        if (i < RESP_MAX_ARGV)
+            buf_printf(&want, "3:a%02d", i);
+    }
+    buf_append_str(&want, "]C1[4:PING]R0");
+    buf_append_char(&want, '\0');
     buf_append_str(&in, "*1\r\n$4\r\nPING\r\n");
+    size_t header = (size_t)snprintf(NULL, 0, "*%d\r\n", N);
 
     struct resp_parser p;
     resp_parser_init(&p, &default_limits);
     struct resp_command cmd;
     const char *err = NULL;
     assert_int_equal(resp_parser_parse(&p, in.data, in.len, &cmd, &err), RESP_COMMAND);
-    assert_int_equal(cmd.argc, 12);
-    assert_int_equal(cmd.consumed, 5 + 12 * 8);
+    assert_int_equal(cmd.argc, N);
+    assert_int_equal(cmd.consumed, header + N * 9);
     for (size_t i = 0; i < RESP_MAX_ARGV; i++) {
-        char want[2] = {'a', (char)('A' + i)};
-        assert_arg(&cmd, i, want, 2);
+        char arg[4];
+        snprintf(arg, sizeof arg, "a%02zu", i);
+        assert_arg(&cmd, i, arg, 3);
     }
     size_t off = cmd.consumed;
     assert_int_equal(resp_parser_parse(&p, in.data + off, in.len - off, &cmd, &err), RESP_COMMAND);
@@ -226,8 +238,9 @@ static void test_more_args_than_argv(void **state)
     resp_parser_free(&p);
 
     char *t = trace_all_ways(&default_limits, in.data, in.len);
-    assert_string_equal(t, "C12[2:aA2:aB2:aC2:aD2:aE2:aF2:aG2:aH]C1[4:PING]R0");
+    assert_string_equal(t, want.data);
     free(t);
+    buf_free(&want);
     buf_free(&in);
 }
 
@@ -452,10 +465,27 @@ static void test_inline_unbalanced_quotes(void **state)
 static void test_inline_more_args_than_argv(void **state)
 {
     (void)state;
-    ASSERT_TRACE(&default_limits, "a b c d e f g h i j \"k\" 'l'\r\n",
-                 "C12[1:a1:b1:c1:d1:e1:f1:g1:h]R0");
+    /* RESP_MAX_ARGV + 2 plain tokens, then two quoted ones. */
+    struct buf in, want;
+    buf_init(&in);
+    buf_init(&want);
+    buf_printf(&want, "C%d[", RESP_MAX_ARGV + 4);
+    for (int i = 0; i < RESP_MAX_ARGV + 2; i++) {
+        buf_printf(&in, "t%02d ", i);
+        if (i < RESP_MAX_ARGV)
+            buf_printf(&want, "3:t%02d", i);
+    }
+    size_t plain = in.len;
+    buf_append_str(&in, "\"k\" 'l'\r\n");
+    buf_append_str(&want, "]R0");
+    buf_append_char(&want, '\0');
+    assert_trace(&default_limits, in.data, in.len, want.data);
     /* Tokens past RESP_MAX_ARGV are still checked. */
-    ASSERT_ERROR(&default_limits, "a b c d e f g h i j \"k\r\n", E_QUOTES);
+    in.len = plain;
+    buf_append_str(&in, "\"k\r\n");
+    assert_error(&default_limits, in.data, in.len, E_QUOTES);
+    buf_free(&in);
+    buf_free(&want);
 }
 
 /* ---- streams ------------------------------------------------------------ */

@@ -41,6 +41,10 @@ static void describe(struct buf *out, const struct resp_value *v)
         buf_append_str(out, "nil");
         break;
     case RESP_T_ARRAY:
+    case RESP_T_PUSH:
+    case RESP_T_MAP:
+        if (v->type != RESP_T_ARRAY)
+            buf_append_char(out, v->type == RESP_T_PUSH ? '>' : '%');
         buf_append_char(out, '[');
         for (size_t i = 0; i < v->n; i++) {
             if (i > 0)
@@ -145,6 +149,23 @@ static void test_arrays(void **state)
     /* An array ending several levels at once, followed by another reply. */
     ASSERT_REPLIES(NULL, "*1\r\n*1\r\n*1\r\n:7\r\n+next\r\n", "[[[:7]]];+next;");
     ASSERT_REPLIES(NULL, "*2\r\n*-1\r\n$-1\r\n", "[nil,nil];");
+}
+
+/* RESP3's push frames, maps (read as their 2n elements) and null. */
+static void test_resp3(void **state)
+{
+    (void)state;
+    ASSERT_REPLIES(NULL, ">3\r\n$7\r\nmessage\r\n$1\r\ns\r\n$2\r\n{}\r\n", ">[$7:message,$1:s,$2:{}];");
+    ASSERT_REPLIES(NULL, "%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n*0\r\n", "%[$1:a,:1,$1:b,[]];");
+    ASSERT_REPLIES(NULL, "%0\r\n>0\r\n_\r\n+OK\r\n", "%[];>[];nil;+OK;");
+    ASSERT_REPLIES(NULL, "*2\r\n>1\r\n_\r\n%1\r\n_\r\n_\r\n", "[>[nil],%[nil,nil]];");
+    ASSERT_REPLIES(NULL, "_x\r\n", "!");
+    ASSERT_REPLIES(NULL, ">-1\r\n", "!");
+    ASSERT_REPLIES(NULL, "%-1\r\n", "!");
+    /* A map's pairs count twice against the element limit. */
+    struct resp_reader_limits three = {.max_elems = 3};
+    ASSERT_REPLIES(&three, "%2\r\n:1\r\n:2\r\n:3\r\n:4\r\n", "!");
+    ASSERT_REPLIES(&three, "%1\r\n:1\r\n:2\r\n", "%[:1,:2];");
 }
 
 static void test_pipelined_and_partial(void **state)
@@ -344,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_binary_bulk),
         cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_resp3),
         cmocka_unit_test(test_pipelined_and_partial),
         cmocka_unit_test(test_next_without_input),
         cmocka_unit_test(test_malformed),
