@@ -101,10 +101,11 @@ void node_watch_role(struct node *n);
 
 /* ---- writes -------------------------------------------------------------- */
 
-/* A proposed ADD. The caller allocates it and keeps it alive until `done`
- * runs. Two callbacks, because raft fires apply callbacks later than the
- * apply itself (several entries may be applied in between), while the
- * store's outcome is only valid during the apply:
+/* A proposed write (an ADD, or group operations). The caller allocates it
+ * and keeps it alive until `done` runs. Two callbacks, because raft fires
+ * apply callbacks later than the apply itself (several entries may be
+ * applied in between), while the store's outcome is only valid during the
+ * apply:
  *   applied(req, outcome)  runs inside the state machine's apply of this
  *                          very entry, on the leader that proposed it: the
  *                          place to render the reply from `outcome`;
@@ -113,11 +114,11 @@ void node_watch_role(struct node *n);
  *                          applied while this node was restarting its
  *                          state: then req->was_applied is false), or as
  *                          at the top of this file. */
-struct node_add;
-struct node_add {
+struct node_proposal;
+struct node_proposal {
     void *data; /* user data */
-    void (*applied)(struct node_add *req, const struct store_outcome *outcome);
-    void (*done)(struct node_add *req, int status, const char *why);
+    void (*applied)(struct node_proposal *req, const struct store_outcome *outcome);
+    void (*done)(struct node_proposal *req, int status, const char *why);
     bool was_applied;
     /* private */
     void *priv;
@@ -127,7 +128,17 @@ struct node_add {
  * here, so every replica applies identical events. On 0, done will be
  * called exactly once; on a negative NODE_E* code neither callback runs and
  * nothing was proposed. */
-int node_propose_add(struct node *n, const struct codec_add *add, struct node_add *req);
+int node_propose_add(struct node *n, const struct codec_add *add, struct node_proposal *req);
+
+/* Propose a GroupOps entry (leader only): the node stamps its clock
+ * (now_ms) and, on the first group entry of its leadership, leader_start.
+ * Callbacks and returns as node_propose_add's; the outcome's `groups` has
+ * one result per operation. The entry is copied before this returns. */
+int node_propose_groups(struct node *n, Eventflow__GroupOps *ops, struct node_proposal *req);
+
+/* The group clock as this node would stamp it now: its wall clock, or the
+ * last group clock applied if that is ahead (ms). */
+int64_t node_group_now(struct node *n);
 
 /* Propose an entry that is not an ADD (a member's address, settings).
  * Leader only; returns 0 or a NODE_E* code, and then cb (may be NULL) runs

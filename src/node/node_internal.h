@@ -36,7 +36,7 @@
 struct node_write {
     struct raft_apply apply;          /* apply.data is this */
     struct node *node;
-    struct node_add *req;             /* the caller's */
+    struct node_proposal *req;             /* the caller's */
     bool committed;                   /* raft said committed before the outcome came */
     size_t bytes;                     /* the entry's size as the space check counts it */
     struct node_write *prev, *next;   /* in the in-flight list (index order), or the finished one */
@@ -76,6 +76,7 @@ struct node {
     size_t n_spare_writes;
     uint64_t full_member;      /* the member NODE_EMEMBERFULL was about */
     struct node_apply_watch apply_watch; /* told of every applied entry */
+    raft_term groups_term;     /* the term whose leader_start was proposed (write.c) */
 
     /* Identity and membership (membership.c). */
     uint64_t incarnation;      /* random, drawn when the data directory was new */

@@ -13,7 +13,10 @@
  *      said it committed, node_finish_requests finishes it and the reply is
  *      written to the socket in the same turn (server/server.c, server_turn_end).
  *
- * Besides ADDs, a leader proposes entries nobody's reply waits on, or a
+ * Consumer groups' operations take the same path (node_propose_groups):
+ * their replies are rendered from the outcome too.
+ *
+ * Besides those, a leader proposes entries nobody's reply waits on, or a
  * command's does (node_propose_entry): members' addresses, settings, and
  * the cluster identity a new leader records when the log lacks one. */
 #include "node/node_internal.h"
@@ -101,7 +104,7 @@ void node_finish_requests(struct node *n)
         n->finished_head = w->next;
         if (n->finished_head == NULL)
             n->finished_tail = NULL;
-        struct node_add *req = w->req;
+        struct node_proposal *req = w->req;
         write_release(n, w);
         req->done(req, 0, NULL);
     }
@@ -162,7 +165,7 @@ static void write_committed(struct raft_apply *apply, int status, void *result)
         return;
     }
     inflight_remove(n, w);
-    struct node_add *req = w->req;
+    struct node_proposal *req = w->req;
     write_release(n, w);
     req->done(req, write_status(status), raft_strerror(status));
 }
@@ -247,7 +250,44 @@ static int node_room_for(struct node *n, size_t approx)
     return 0;
 }
 
-int node_propose_add(struct node *n, const struct codec_add *add, struct node_add *req)
+/* Encode and propose an entry whose requester waits for its outcome
+ * (ADDs, group operations); `approx` is its size for the space checks. */
+static int node_propose_write(struct node *n, const Eventflow__Entry *entry, size_t approx,
+                              struct node_proposal *req)
+{
+    struct raft_buffer buf;
+    if (entry_encode(entry, &buf) != 0)
+        return NODE_EINTERNAL;
+    struct node_write *w = write_new(n);
+    w->req = req;
+    req->was_applied = false;
+    req->priv = w;
+    int rv = node_raft_apply(n, &w->apply, &buf, write_committed);
+    if (rv != 0) {
+        write_release(n, w);
+        if (rv == RAFT_NOTLEADER)
+            return NODE_ENOLEADER;
+        if (rv == RAFT_TOOBIG)
+            return NODE_ETOOBIG;
+        return NODE_EINTERNAL;
+    }
+    w->bytes = approx;
+    n->inflight_bytes += approx;
+    space_proposed(&n->space, approx);
+    /* Append to the in-flight list; raft assigns increasing indexes. */
+    w->prev = n->inflight_tail;
+    w->next = NULL;
+    if (n->inflight_tail)
+        n->inflight_tail->next = w;
+    else
+        n->inflight_head = w;
+    n->inflight_tail = w;
+    if (n->apply_next == NULL)
+        n->apply_next = w;
+    return 0;
+}
+
+int node_propose_add(struct node *n, const struct codec_add *add, struct node_proposal *req)
 {
     int rc = node_may_write(n);
     if (rc != 0)
@@ -289,40 +329,53 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_ad
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
     entry.add = &cmd;
 
-    struct raft_buffer buf;
-    int rv = entry_encode(&entry, &buf);
+    rc = node_propose_write(n, &entry, approx, req);
     if (events != few)
         free(events);
-    if (rv != 0)
-        return NODE_EINTERNAL;
+    return rc;
+}
 
-    struct node_write *w = write_new(n);
-    w->req = req;
-    req->was_applied = false;
-    req->priv = w;
-    rv = node_raft_apply(n, &w->apply, &buf, write_committed);
-    if (rv != 0) {
-        write_release(n, w);
-        if (rv == RAFT_NOTLEADER)
-            return NODE_ENOLEADER;
-        if (rv == RAFT_TOOBIG)
-            return NODE_ETOOBIG;
-        return NODE_EINTERNAL;
-    }
-    w->bytes = approx;
-    n->inflight_bytes += approx;
-    space_proposed(&n->space, approx);
-    /* Append to the in-flight list; raft assigns increasing indexes. */
-    w->prev = n->inflight_tail;
-    w->next = NULL;
-    if (n->inflight_tail)
-        n->inflight_tail->next = w;
-    else
-        n->inflight_head = w;
-    n->inflight_tail = w;
-    if (n->apply_next == NULL)
-        n->apply_next = w;
-    return 0;
+/* ---- consumer groups --------------------------------------------------------- */
+
+int64_t node_group_now(struct node *n)
+{
+    int64_t now = node_realtime_ns() / 1000000;
+    struct store_stats st;
+    if (store_stats(n->store, &st) == 0 && st.group_clock_ms > now)
+        now = st.group_clock_ms;
+    return now;
+}
+
+/* The first group entry of each leadership says so (leader_start), which
+ * starts the grace store_group_due gives earlier deliveries. A new leader
+ * proposes one at once if groups exist (node_record_cluster), so the grace
+ * runs from its takeover, not from its first client. */
+static void node_stamp_groups(struct node *n, Eventflow__GroupOps *ops)
+{
+    ops->now_ms = node_realtime_ns() / 1000000;
+    ops->leader_start = n->groups_term != n->raft.current_term;
+    n->groups_term = n->raft.current_term;
+}
+
+int node_propose_groups(struct node *n, Eventflow__GroupOps *ops, struct node_proposal *req)
+{
+    int rc = node_may_write(n);
+    if (rc != 0)
+        return rc;
+    Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+    entry.command_case = EVENTFLOW__ENTRY__COMMAND_GROUPS;
+    entry.groups = ops;
+    /* Group records are small: pending, deadline and consumer keys per
+     * event handed out, a little for the rest. */
+    size_t approx = 64 + ops->n_ops * 512;
+    if ((rc = node_room_for(n, approx)) != 0)
+        return rc;
+    raft_term was = n->groups_term;
+    node_stamp_groups(n, ops);
+    rc = node_propose_write(n, &entry, approx, req);
+    if (rc != 0)
+        n->groups_term = was;
+    return rc;
 }
 
 uint64_t node_full_member(const struct node *n)
@@ -417,6 +470,15 @@ void node_record_cluster(struct node *n)
         entry.command_case = EVENTFLOW__ENTRY__COMMAND_IDENTITY;
         entry.identity = &ci;
         (void)node_propose_entry(n, &entry, NULL, NULL);
+    }
+    if (st.group_count > 0) {
+        Eventflow__GroupOps ops = EVENTFLOW__GROUP_OPS__INIT;
+        node_stamp_groups(n, &ops);
+        Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+        entry.command_case = EVENTFLOW__ENTRY__COMMAND_GROUPS;
+        entry.groups = &ops;
+        if (node_propose_entry(n, &entry, NULL, NULL) != 0)
+            n->groups_term = 0;
     }
     if (!st.dedup_window_recorded) {
         Eventflow__Settings settings = EVENTFLOW__SETTINGS__INIT;

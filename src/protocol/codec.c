@@ -301,6 +301,11 @@ static void json_write_string(struct buf *b, const char *str, size_t len)
     buf_commit(b, (size_t)(json_put_string(start, str, len) - start));
 }
 
+void codec_write_json_string(struct buf *b, const char *s, size_t len)
+{
+    json_write_string(b, s, len);
+}
+
 #define JSON_U64_MAX_LEN 20
 
 static char *json_put_u64(char *p, uint64_t v)

@@ -134,6 +134,9 @@ void codec_write_stream(struct buf *b, const char *name, size_t name_len,
 /* RFC 3339 with nanoseconds, UTC, into out (at least 31 bytes + NUL). */
 void codec_format_time(int64_t ns, char out[40]);
 
+/* Append a JSON string (quotes included, escaped as needed). */
+void codec_write_json_string(struct buf *b, const char *s, size_t len);
+
 /* SUBSCRIBE's argument: what one subscription follows, and from where.
  *   "$all"                       the global log, from the live end
  *   <stream name>                that stream, from the live end

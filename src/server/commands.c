@@ -22,6 +22,7 @@
 #include "protocol/resp_writer.h"
 #include "server/cluster.h"
 #include "server/conn.h"
+#include "server/groups.h"
 #include "node/node.h"
 #include "server/reads.h"
 #include "server/server.h"
@@ -321,12 +322,12 @@ static void cmd_liststreams(struct conn *c, const struct resp_command *cmd)
 /* ---- ADD ------------------------------------------------------------- */
 
 struct add_request {
-    struct node_add na;     /* first: the node calls back with &na */
+    struct node_proposal na;     /* first: the node calls back with &na */
     struct conn *conn;      /* holds a reference through the slot */
     struct conn_slot *slot; /* owned by conn */
 };
 
-static void add_applied(struct node_add *na, const struct store_outcome *o)
+static void add_applied(struct node_proposal *na, const struct store_outcome *o)
 {
     struct add_request *req = na->data;
     struct buf *out = &req->slot->out;
@@ -359,7 +360,7 @@ static void add_applied(struct node_add *na, const struct store_outcome *o)
     }
 }
 
-static void add_done(struct node_add *na, int status, const char *why)
+static void add_done(struct node_proposal *na, int status, const char *why)
 {
     struct add_request *req = na->data;
     struct buf *out = &req->slot->out;
@@ -377,7 +378,7 @@ static void add_done(struct node_add *na, int status, const char *why)
     free(req);
 }
 
-static void add_refused(struct conn *c, struct buf *out, int rc)
+void commands_write_refusal(struct conn *c, struct buf *out, int rc)
 {
     char leader[CONFIG_ADDR_MAX];
     switch (rc) {
@@ -434,7 +435,7 @@ static void cmd_add(struct conn *c, const struct resp_command *cmd)
     int rc = node_propose_add(cmd_node(c), &add, &req->na);
     codec_add_free(&add);
     if (rc != 0) {
-        add_refused(c, &req->slot->out, rc);
+        commands_write_refusal(c, &req->slot->out, rc);
         conn_complete(c, req->slot);
         free(req);
     }
@@ -465,6 +466,7 @@ static const struct command command_table[] = {
     {"CLUSTER", NULL, 0, cluster_command},
     {"CONFIG", NULL, CMD_ARG, settings_command},
     {"SNAPSHOT", NULL, 0, snapshot_command},
+    {"GROUP", NULL, CMD_ARG, groups_command},
 };
 
 static bool name_is(const struct resp_arg *a, const char *name)
@@ -489,7 +491,10 @@ bool commands_may_start(const struct conn *c, const struct resp_command *cmd)
     if (cmd->argc == 0)
         return true;
     const struct command *command = command_lookup(&cmd->argv[0]);
-    if (command != NULL && command->handler == cmd_add)
+    /* Writes through the log (ADD, the GROUP operations that change a
+     * group) keep their order in it: they may go along together. */
+    if (command != NULL && (command->handler == cmd_add ||
+                            (command->handler == groups_command && groups_command_is_write(cmd))))
         return c->others_pending == 0;
     /* A subscription's messages go straight to the output: its
      * confirmation must not wait behind a deferred reply they would

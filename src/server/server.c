@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "server/conn.h"
+#include "server/groups.h"
 #include "server/subscribe.h"
 #include "node/node.h"
 
@@ -38,10 +39,12 @@ static void server_on_connection(uv_stream_t *listener, int status)
  *   6. serve the reads that waited for an event to be applied (min_id);
  *   7. feed the subscriptions catching up from the store (live ones were
  *      fed in step 1, as each entry applied; subscribe.h);
- *   8. write every connection's replies and messages;
- *   9. if a subscription catching up has room left now that its output was
+ *   8. propose the turn's consumer-group operations as one entry, with the
+ *      waiting group reads that have something now (groups.h);
+ *   9. write every connection's replies and messages;
+ *  10. if a subscription catching up has room left now that its output was
  *      written, keep the loop from blocking so that step 7 runs again;
- *  10. (check phase, raftio/turn_end.c) appendq and sendq hand raft's log
+ *  11. (check phase, raftio/turn_end.c) appendq and sendq hand raft's log
  *      appends and AppendEntries of the turn to raft_uv, each as one.
  *
  * Reads see every applied entry (the store reads through its open batch),
@@ -57,14 +60,15 @@ static void server_turn_end(uv_prepare_t *h)
     node_watch_role(s->node);       /* 5 */
     reads_poll(&s->reads);          /* 6 */
     subs_feed(s->subs);             /* 7 */
-    while (s->dirty != NULL) {      /* 8 */
+    groups_turn_end(s->groups);     /* 8 */
+    while (s->dirty != NULL) {      /* 9 */
         struct conn *c = s->dirty;
         s->dirty = c->next_dirty;
         c->next_dirty = NULL;
         c->dirty = false;
         conn_flush(c);
     }
-    subs_schedule(s->subs);         /* 9 */
+    subs_schedule(s->subs);         /* 10 */
 }
 
 void server_write_status(struct server *s, struct buf *b)
@@ -76,6 +80,7 @@ void server_write_status(struct server *s, struct buf *b)
         b->len--;
         buf_printf(b, ",\"clients\":%zu,", s->n_conns);
         subs_write_status(s->subs, b);
+        groups_write_status(s->groups, b);
         b->data[b->len - 1] = '}';
     }
 }
@@ -128,6 +133,7 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
         return -1;
     }
     s->subs = subs_new(s);
+    s->groups = groups_new(s);
     uv_prepare_init(loop, &s->before_sleep);
     s->before_sleep.data = s;
     uv_prepare_start(&s->before_sleep, server_turn_end);
@@ -138,6 +144,8 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
 void server_close(struct server *s)
 {
     reads_close(&s->reads);
+    groups_free(s->groups);
+    s->groups = NULL;
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_prepare_stop(&s->before_sleep);
     uv_close((uv_handle_t *)&s->before_sleep, NULL);

@@ -30,6 +30,7 @@ struct server {
                                          * clients cannot make us buffer much */
     struct reads reads;         /* reads waiting for a position or a barrier */
     struct subs *subs;          /* subscriptions (subscribe.h), owned */
+    struct groups *groups;      /* consumer groups' requests (groups.h), owned */
     uint64_t next_conn_id;      /* the last connection id handed out */
 };
 

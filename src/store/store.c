@@ -186,6 +186,9 @@ static const char META_FORMAT[] = "format";
 static const char META_DEDUP[] = "dedup_count";
 static const char META_DEDUP_WINDOW[] = "dedup_window";
 static const char META_CLUSTER_ID[] = "cluster_id";
+static const char META_GROUPS[] = "group_count";
+static const char META_GROUP_CLOCK[] = "group_clock_ms";
+static const char META_GROUP_LEADER[] = "group_leader_since_ms";
 
 static MDB_val store_meta_key(const char *name)
 {
@@ -211,9 +214,12 @@ static int store_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, void *out
 
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
 {
-    uint8_t applied[8], events[8], streams[8], sum[4], dedup[8], window[8];
+    uint8_t applied[8], events[8], streams[8], sum[4], dedup[8], window[8], groups[8], clock[8], since[8];
     int rc;
-    if ((rc = store_meta_get(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
+    if ((rc = store_meta_get(txn, dbi, META_GROUPS, groups, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_GROUP_CLOCK, clock, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_GROUP_LEADER, since, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_DEDUP_WINDOW, window, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_CLUSTER_ID, m->cluster_id, STORE_CLUSTER_ID_BYTES)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_APPLIED, applied, 8)) != 0 ||
@@ -227,6 +233,9 @@ int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
     m->stream_count = be64_get(streams);
     m->dedup_count = be64_get(dedup);
     m->dedup_window = be64_get(window);
+    m->group_count = be64_get(groups);
+    m->group_clock_ms = (int64_t)be64_get(clock);
+    m->group_leader_since_ms = (int64_t)be64_get(since);
     m->checksum = (uint32_t)sum[0] << 24 | (uint32_t)sum[1] << 16 | (uint32_t)sum[2] << 8 | sum[3];
     return 0;
 }
@@ -276,6 +285,17 @@ static int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *
     if (store_cluster_id_set(m) &&
         (rc = store_meta_put(txn, dbi, META_CLUSTER_ID, m->cluster_id, STORE_CLUSTER_ID_BYTES)) != 0)
         return rc;
+    /* Absent until the first group entry. */
+    if (m->group_clock_ms != 0) {
+        uint8_t groups[8], clock[8], since[8];
+        be64_put(groups, m->group_count);
+        be64_put(clock, (uint64_t)m->group_clock_ms);
+        be64_put(since, (uint64_t)m->group_leader_since_ms);
+        if ((rc = store_meta_put(txn, dbi, META_GROUPS, groups, 8)) != 0 ||
+            (rc = store_meta_put(txn, dbi, META_GROUP_CLOCK, clock, 8)) != 0 ||
+            (rc = store_meta_put(txn, dbi, META_GROUP_LEADER, since, 8)) != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -332,7 +352,12 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "members", MDB_CREATE, &s->members)) != 0 ||
         (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &s->dedup)) != 0 ||
-        (rc = mdb_dbi_open(txn, "dedup_order", MDB_CREATE, &s->dedup_order)) != 0)
+        (rc = mdb_dbi_open(txn, "dedup_order", MDB_CREATE, &s->dedup_order)) != 0 ||
+        (rc = mdb_dbi_open(txn, "groups", MDB_CREATE, &s->groups)) != 0 ||
+        (rc = mdb_dbi_open(txn, "group_pending", MDB_CREATE, &s->group_pending)) != 0 ||
+        (rc = mdb_dbi_open(txn, "group_deadlines", MDB_CREATE, &s->group_deadlines)) != 0 ||
+        (rc = mdb_dbi_open(txn, "group_parked", MDB_CREATE, &s->group_parked)) != 0 ||
+        (rc = mdb_dbi_open(txn, "group_consumers", MDB_CREATE, &s->group_consumers)) != 0)
         goto fail_mdb;
 
     uint32_t format = 0;
@@ -980,6 +1005,8 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
         store_apply_settings(s, e->settings, &status);
     else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_IDENTITY && e->identity != NULL)
         store_apply_identity(s, e->identity, &status);
+    else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_GROUPS && e->groups != NULL)
+        rc = store_apply_groups(s, e->groups, &status);
     if (rc != 0) {
         /* Aborting drops the entries applied before this one in the batch
          * too; this entry itself was not consumed and may be retried. */
@@ -1077,6 +1104,8 @@ void store_stats_from_meta(const struct store_meta *m, struct store_stats *out)
     out->dedup_window_recorded = m->dedup_window != 0;
     out->has_cluster_id = store_cluster_id_set(m);
     memcpy(out->cluster_id, m->cluster_id, STORE_CLUSTER_ID_BYTES);
+    out->group_count = m->group_count;
+    out->group_clock_ms = m->group_clock_ms;
 }
 
 int store_stats(struct store *s, struct store_stats *out)

@@ -17,7 +17,18 @@
  *   dedup_order   u64 BE global position -> idempotency key, oldest first,
  *                 so the keys beyond the window are forgotten in order
  *   meta also holds the replicated cluster settings (dedup_window, u64) and
- *   identity (cluster_id, 16 B), both absent until their entry is applied.
+ *   identity (cluster_id, 16 B), both absent until their entry is applied,
+ *   and the consumer groups' count and clock (group_count,
+ *   group_clock_ms, group_leader_since_ms).
+ * Consumer groups (store_group.c; G = the group's name, then a 0x00):
+ *   groups           group name                 -> GroupRecord (spec,
+ *                    position, counters)
+ *   group_pending    G + event id               -> PendingRecord (holder,
+ *                    deliveries, deadline)
+ *   group_deadlines  G + u64 BE deadline + id   -> empty: pending events in
+ *                    redelivery order (0 = given back, first)
+ *   group_parked     G + event id               -> ParkedRecord
+ *   group_consumers  G + consumer name          -> ConsumerRecord
  *
  * Durability. The Raft log is the durable record of every entry until a
  * snapshot covers it; from then on this store is. Raft snapshots are only a
@@ -68,6 +79,7 @@ enum {
     STORE_EFULL = -2,    /* LMDB map full or no space left */
     STORE_ECORRUPT = -3, /* undecodable record or snapshot */
     STORE_EINVAL = -4,   /* bad argument */
+    STORE_ENOENT = -5,   /* no such record (a group) */
 };
 
 struct store;
@@ -113,6 +125,35 @@ enum store_status {
     STORE_IDENTITY_SET,        /* the cluster identity was recorded */
     STORE_IDENTITY_KEPT,       /* an identity entry came after the first one
                                 * applied: ignored, the first is kept */
+    STORE_GROUPS_APPLIED,      /* a GroupOps entry: each operation's result
+                                * is in `groups` */
+};
+
+/* What one operation of a GroupOps entry did (store_group.c). */
+enum store_group_status {
+    STORE_GROUP_OK = 0,
+    STORE_GROUP_ENOGROUP,      /* no group of that name */
+    STORE_GROUP_EEXISTS,       /* CREATE: the name is taken */
+    STORE_GROUP_EINVALID,      /* a malformed operation (a correct leader
+                                * never proposes one): nothing done */
+    STORE_GROUP_ENOTDELIVERED, /* ACK: `bad_id` was never delivered by the
+                                * group (not an event of its range, or past
+                                * its position): nothing acked */
+    STORE_GROUP_ENOTPENDING,   /* NACK: `bad_id` is not pending: nothing done */
+};
+
+struct store_group_result {
+    enum store_group_status status;
+    /* READ: events handed out; ACK: events acknowledged now (a repeated ack
+     * counts 0); NACK: events given back or parked; REPLAY: events replayed;
+     * READ also: `parked`, events parked on the way (max_deliveries). */
+    uint64_t count;
+    uint64_t parked;
+    /* READ: the events handed out, in order, with each one's delivery
+     * count (1 = first delivery). */
+    const uint8_t (*ids)[ULID_BYTES];
+    const uint32_t *deliveries;
+    uint8_t bad_id[ULID_BYTES];
 };
 
 /* Result of the latest store_apply. Owned by the store and valid until the
@@ -131,6 +172,9 @@ struct store_outcome {
     const char *reused_key;
     size_t reused_key_len;
     const char *reuse_differs;
+    /* GROUPS_APPLIED: one result per operation, in the entry's order. */
+    size_t n_groups;
+    const struct store_group_result *groups;
 };
 
 /* Apply the Raft entry at raft_index (payload: a packed eventflow.Entry).
@@ -214,9 +258,54 @@ struct store_stats {
     bool dedup_window_recorded;  /* a Settings entry set it */
     bool has_cluster_id;         /* an identity entry was applied */
     uint8_t cluster_id[STORE_CLUSTER_ID_BYTES];
+    uint64_t group_count;        /* consumer groups */
+    int64_t group_clock_ms;      /* the group clock (0: no group entry yet) */
 };
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);
+
+/* Events by id, in the order given (missing ids are skipped): for
+ * rendering a group read's events from its outcome. `begin` is not
+ * called. */
+int store_read_ids(struct store *s, const uint8_t (*ids)[ULID_BYTES], size_t n, const struct store_visitor *v);
+
+/* ---- consumer groups (store_group_read.c) ------------------------------------
+ * The groups' replicated state, read on any node. Records passed to the
+ * visitor are valid only during the callback; a callback returning non-zero
+ * stops the read and that value is returned. Unknown group: STORE_ENOENT. */
+#define STORE_GROUP_NAME_MAX 128    /* bytes of a group's or a consumer's name */
+#define STORE_GROUP_READ_MAX 1000   /* events one read hands out */
+#define STORE_GROUP_IDS_MAX 1000    /* ids one ack, nack or replay names */
+
+struct store_group_visitor {
+    void *arg;
+    /* lag: events of the log (or stream) past the group's position; with
+     * filters, an upper bound on those the group will deliver. */
+    int (*group)(void *arg, const char *name, size_t len, const Eventflow__GroupRecord *g, uint64_t lag);
+    int (*consumer)(void *arg, const char *name, size_t len, const Eventflow__ConsumerRecord *c);
+    int (*pending)(void *arg, const uint8_t id[ULID_BYTES], const Eventflow__PendingRecord *p);
+    int (*parked)(void *arg, const uint8_t id[ULID_BYTES], const Eventflow__ParkedRecord *p);
+};
+
+/* One group, then its consumers in name order. */
+int store_group_info(struct store *s, const char *name, size_t len, const struct store_group_visitor *v);
+/* Every group in name order (group callback only). */
+int store_group_list(struct store *s, const struct store_group_visitor *v);
+/* A group's pending events in log order, after event `after` (NULL: from
+ * the first), held by `consumer` (NULL: any; "" given back), at most
+ * `limit`. */
+int store_group_pending(struct store *s, const char *name, size_t len, const char *consumer, const uint8_t *after,
+                        uint64_t limit, const struct store_group_visitor *v);
+/* A group's parked events in log order, after `after`, at most `limit`. */
+int store_group_parked(struct store *s, const char *name, size_t len, const uint8_t *after, uint64_t limit,
+                       const struct store_group_visitor *v);
+
+/* Would a read of the group hand out something at group-clock time
+ * `now_ms`: events past its position, or a pending event whose ack wait
+ * is over? If not, *wake_ms is the group-clock time at which the first
+ * pending event's will be (0: none pending). STORE_ENOENT: no group. */
+int store_group_ready(struct store *s, const char *name, size_t len, int64_t now_ms, bool *ready,
+                      int64_t *wake_ms);
 
 /* A member's client address (replicated through MemberAddress entries),
  * copying at most cap bytes including the NUL, and its data-directory

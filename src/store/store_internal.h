@@ -31,11 +31,15 @@
  *      (16 bytes) is still read: its key is compared on the event's content
  *      alone. A binary that knows format 2 would take a DedupRecord for an
  *      id and stop on it, so it refuses a format-3 store. */
-#define STORE_FORMAT 3
+/*   4: consumer groups (store_group.c): five more tables, and the group
+ *      clock in meta. A format-3 store is a format-4 store without groups;
+ *      a binary that knows format 3 would not apply group entries, so it
+ *      refuses a format-4 store. */
+#define STORE_FORMAT 4
 #define STORE_FORMAT_OLDEST 1
 
 /* Named databases in the environment (store.h lists them). */
-#define STORE_MAX_DBS 7
+#define STORE_MAX_DBS 12
 
 /* Bytes a stream_index key adds to the stream name: a NUL and a u64. */
 #define STORE_INDEX_KEY_EXTRA 9
@@ -69,11 +73,19 @@ struct store_meta {
     /* Replicated settings and identity; 0 / all zero until recorded. */
     uint64_t dedup_window;
     uint8_t cluster_id[STORE_CLUSTER_ID_BYTES];
+    /* Consumer groups (store_group.c): how many there are, the group clock
+     * (the largest GroupOps now_ms applied) and when the current leader's
+     * first group entry applied (its leader_start). */
+    uint64_t group_count;
+    int64_t group_clock_ms;
+    int64_t group_leader_since_ms;
 };
 
 struct store {
     MDB_env *env; /* owned */
     MDB_dbi events, stream_index, streams, meta, members, dedup, dedup_order;
+    /* Consumer groups (store_group.c). */
+    MDB_dbi groups, group_pending, group_deadlines, group_parked, group_consumers;
     char *dir;         /* owned */
     size_t map_size;
     uint64_t min_free; /* bytes kept free on the directory's filesystem */
@@ -199,6 +211,19 @@ void store_syncer_kick(struct store *s);
 
 /* Fsync a directory, so a rename or a new file in it is durable. */
 int store_fsync_dir(const char *dir);
+
+/* ---- shared by the apply and the reads ------------------------------------------ */
+
+/* Decode a packed StoredEvent without protobuf-c's generic unpacker: bytes
+ * fields point into `val` (an LMDB page: valid while the transaction is and
+ * until it writes), the stream and type are copied into the read arena.
+ * Returns 0, or -1 if the record is malformed. */
+int store_event_view(struct store *s, const MDB_val *val, Eventflow__StoredEvent *ev);
+
+/* Apply a GroupOps entry (store_group.c) into the open batch, filling the
+ * outcome's group results. Business outcomes are per operation; an error
+ * return is environmental, as for store_apply. */
+int store_apply_groups(struct store *s, const Eventflow__GroupOps *ops, enum store_status *status);
 
 /* ---- encoding helpers ------------------------------------------------------ */
 

@@ -33,12 +33,10 @@ static char *store_arena_string(struct store *s, const uint8_t *p, size_t n)
     return c;
 }
 
-/* Decode a packed StoredEvent for a read, without protobuf-c's generic
- * unpacker (the largest cost of a GET): bytes fields point straight into
- * LMDB's page, valid while the read transaction is open; only the two
- * strings are copied, to be NUL-terminated. Unknown fields are skipped, as
- * protobuf would. Returns 0, or -1 if the record is malformed. */
-static int store_event_view(struct store *s, const MDB_val *val, Eventflow__StoredEvent *ev)
+/* For a read, this decoder replaces protobuf-c's generic unpacker (the
+ * largest cost of a GET): only the two strings are copied, to be
+ * NUL-terminated. Unknown fields are skipped, as protobuf would. */
+int store_event_view(struct store *s, const MDB_val *val, Eventflow__StoredEvent *ev)
 {
     const uint8_t *p = val->mv_data, *end = p + val->mv_size;
     eventflow__stored_event__init(ev);
@@ -393,6 +391,27 @@ out:
         mdb_cursor_close(icur);
     if (cur != NULL)
         mdb_cursor_close(cur);
+    store_read_txn_end(s, txn);
+    return rc;
+}
+
+/* ---- events by id ---------------------------------------------------------- */
+
+int store_read_ids(struct store *s, const uint8_t (*ids)[ULID_BYTES], size_t n, const struct store_visitor *v)
+{
+    if (s == NULL || v == NULL || (ids == NULL && n > 0))
+        return STORE_EINVAL;
+    MDB_txn *txn;
+    int rc = store_read_txn_begin(s, &txn);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)ids[i]}, val;
+        int mrc = mdb_get(txn, s->events, &k, &val);
+        if (mrc == MDB_NOTFOUND)
+            continue;
+        rc = mrc != 0 ? store_fail_mdb(s, mrc, "reading events") : store_visit_event(s, v, &val);
+    }
     store_read_txn_end(s, txn);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* fuzz_add.c - the JSON codec against arbitrary input.
  *
- * Every input goes through all five argument decoders (ADD, GET, GETALL,
- * LISTSTREAMS, and SUBSCRIBE's spec). Whatever they
+ * Every input goes through all the argument decoders (ADD, GET, GETALL,
+ * LISTSTREAMS, SUBSCRIBE's spec, and each GROUP subcommand's). Whatever they
  * accept must satisfy the documented limits, and every decoded ADD event,
  * stored and encoded back as JSON, must read back as what the client sent:
  * the same type and stream, and data/metadata equal to the input values. A
@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "protocol/codec.h"
 #include "protocol/codec_fast.h"
+#include "protocol/codec_group.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -257,6 +258,70 @@ static void check_subscription(const struct codec_subscription *s, const struct 
     CHECK((s->stream_prefix == NULL) == (s->stream_prefix_len == 0));
 }
 
+static void check_name(const char *name, bool required)
+{
+    if (name == NULL) {
+        CHECK(!required);
+        return;
+    }
+    size_t len = strlen(name);
+    CHECK(len > 0 && len <= CODEC_GROUP_NAME_MAX);
+    for (size_t i = 0; i < len; i++)
+        CHECK(name[i] >= 0x20 && name[i] <= 0x7e);
+}
+
+static void check_group(const struct codec_group *g, const struct codec_limits *lim)
+{
+    check_name(g->group, g->cmd != CODEC_GROUP_LIST);
+    check_name(g->consumer, g->cmd == CODEC_GROUP_READ);
+    switch (g->cmd) {
+    case CODEC_GROUP_CREATE:
+        CHECK(g->all == (g->stream == NULL));
+        CHECK(g->ack_wait_ms >= 1 && g->ack_wait_ms <= CODEC_GROUP_ACK_WAIT_MAX);
+        CHECK(g->all || g->stream_prefix == NULL);
+        CHECK(g->all ? g->from != CODEC_GROUP_FROM_VERSION : g->from != CODEC_GROUP_AFTER_ID);
+        CHECK(g->n_types <= CODEC_SUB_MAX_TYPES);
+        for (size_t i = 0; i < g->n_types; i++)
+            CHECK(g->types[i][0] != '\0' && strlen(g->types[i]) <= lim->max_type_len);
+        break;
+    case CODEC_GROUP_READ:
+        CHECK(g->count >= 1 && g->count <= CODEC_GROUP_READ_MAX);
+        CHECK(g->block_ms <= CODEC_GROUP_BLOCK_MAX);
+        break;
+    case CODEC_GROUP_ACK:
+    case CODEC_GROUP_NACK:
+        CHECK(g->n_ids >= 1 && g->n_ids <= CODEC_GROUP_IDS_MAX && g->ids != NULL);
+        break;
+    case CODEC_GROUP_REPLAY:
+        CHECK(g->n_ids <= CODEC_GROUP_IDS_MAX);
+        CHECK((g->n_ids == 0) == (g->count != 0));
+        break;
+    case CODEC_GROUP_PENDING:
+    case CODEC_GROUP_PARKED:
+        CHECK(g->count >= 1 && g->count <= CODEC_GROUP_LIST_MAX);
+        break;
+    default:
+        break;
+    }
+}
+
+static void fuzz_groups(const char *json, size_t size, const struct codec_limits *lim)
+{
+    static const char *const names[] = {"create", "DESTROY", "info", "LIST", "read", "ack",
+                                        "nack",   "pending", "parked", "replay", "seek"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int cmd = codec_group_lookup(names[i], strlen(names[i]));
+        CHECK(cmd >= 0);
+        struct codec_group g;
+        char err[CODEC_ERR_LEN];
+        if (codec_parse_group((enum codec_group_cmd)cmd, json, size, lim, &g, err) == 0)
+            check_group(&g, lim);
+        else
+            check_error_text(err);
+        codec_group_free(&g);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *json = (const char *)data;
@@ -310,5 +375,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         check_error_text(err);
     codec_subscription_free(&sub);
+    fuzz_groups(json, size, &lim);
     return 0;
 }

@@ -1326,7 +1326,7 @@ static void test_format_upgrade(void **state)
     tadd_range(f->s, 2, "users", 0, 4, 1);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(traw_format(f->dir), 3);
+    assert_int_equal(traw_format(f->dir), 4);
     /* Format 2 writes no length into a stream's record. */
     assert_int_equal(traw_set_format(f->dir, 1, 99), 0);
 
@@ -1349,24 +1349,24 @@ static void test_format_upgrade(void **state)
     f->s = NULL;
     /* Only with the store closed: LMDB forbids one file open twice in a
      * process. */
-    assert_int_equal(traw_format(f->dir), 3);
+    assert_int_equal(traw_format(f->dir), 4);
 
-    assert_int_equal(traw_set_format(f->dir, 4, 0), 99);
+    assert_int_equal(traw_set_format(f->dir, 5, 0), 99);
     struct store_options o = {.dir = f->dir, .map_size = TEST_MAP_SIZE};
     struct store *s = (struct store *)1;
     char err[256] = "";
     assert_int_equal(store_open(&o, &s, err, sizeof err), STORE_ECORRUPT);
     assert_null(s);
-    assert_non_null(strstr(err, "store format 4 is not supported"));
-    assert_int_equal(traw_format(f->dir), 4);
-    assert_int_equal(traw_set_format(f->dir, 3, 0), 0);
+    assert_non_null(strstr(err, "store format 5 is not supported"));
+    assert_int_equal(traw_format(f->dir), 5);
+    assert_int_equal(traw_set_format(f->dir, 4, 0), 0);
     f->s = tstore_open(f->dir, TEST_MAP_SIZE);
     free(c);
 }
 
 /* Format 2 kept a key's event id alone: such a key still answers a retry
  * of the same event and refuses a different one (compared on the event's
- * content, all format 2 recorded), and the store upgrades to format 3. */
+ * content, all format 2 recorded), and the store upgrades to the current format. */
 static void test_dedup_format2_keys(void **state)
 {
     struct fx *f = *state;
@@ -1407,7 +1407,7 @@ static void test_dedup_format2_keys(void **state)
     assert_int_equal(tstats(f->s).event_count, 1);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(traw_format(f->dir), 3);
+    assert_int_equal(traw_format(f->dir), 4);
     f->s = tstore_open(f->dir, TEST_MAP_SIZE);
 }
 

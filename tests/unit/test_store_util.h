@@ -26,13 +26,13 @@
 
 /* ---- directories and stores ------------------------------------------- */
 
-static void tdir_make(char dir[64])
+static inline void tdir_make(char dir[64])
 {
     snprintf(dir, 64, "/tmp/test-store-XXXXXX");
     assert_non_null(mkdtemp(dir));
 }
 
-static int tdir_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int tdir_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
@@ -40,12 +40,12 @@ static int tdir_rm_one(const char *path, const struct stat *sb, int flag, struct
     return remove(path);
 }
 
-static void tdir_remove(const char *dir)
+static inline void tdir_remove(const char *dir)
 {
     assert_int_equal(nftw(dir, tdir_rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
-static struct store *tstore_open(const char *dir, size_t map_size)
+static inline struct store *tstore_open(const char *dir, size_t map_size)
 {
     struct store_options o = {.dir = dir, .map_size = map_size};
     struct store *s = NULL;
@@ -61,7 +61,7 @@ static struct store *tstore_open(const char *dir, size_t map_size)
 
 /* Ids in tests are small numbers in the low 8 bytes, so their order is
  * obvious at a glance. */
-static void tid(uint64_t seq, uint8_t out[ULID_BYTES])
+static inline void tid(uint64_t seq, uint8_t out[ULID_BYTES])
 {
     memset(out, 0, ULID_BYTES);
     for (int i = 0; i < 8; i++)
@@ -133,7 +133,7 @@ static uint8_t *tadd(const char *stream, bool any, uint64_t expected, const uint
 }
 
 /* Apply an entry, expecting success, and return the outcome's status. */
-static enum store_status tapply(struct store *s, uint64_t index, uint8_t *buf, size_t len,
+static inline enum store_status tapply(struct store *s, uint64_t index, uint8_t *buf, size_t len,
                                 const struct store_outcome **out)
 {
     const struct store_outcome *o = NULL;
@@ -150,7 +150,7 @@ static enum store_status tapply(struct store *s, uint64_t index, uint8_t *buf, s
 
 /* ADD events seqs [first, first+n) to `stream` at `expected`, applied at
  * `index`; asserts it was applied. */
-static void tadd_range(struct store *s, uint64_t index, const char *stream, uint64_t expected, uint64_t first,
+static inline void tadd_range(struct store *s, uint64_t index, const char *stream, uint64_t expected, uint64_t first,
                        size_t n)
 {
     uint64_t seqs[64];
@@ -179,7 +179,7 @@ struct tcol {
     int64_t created[TCOL_MAX];
 };
 
-static int tcol_begin(void *arg, uint64_t n)
+static inline int tcol_begin(void *arg, uint64_t n)
 {
     struct tcol *c = arg;
     c->begins++;
@@ -187,7 +187,7 @@ static int tcol_begin(void *arg, uint64_t n)
     return 0;
 }
 
-static int tcol_event(void *arg, const Eventflow__StoredEvent *ev)
+static inline int tcol_event(void *arg, const Eventflow__StoredEvent *ev)
 {
     struct tcol *c = arg;
     assert_true(c->n < TCOL_MAX);
@@ -200,7 +200,7 @@ static int tcol_event(void *arg, const Eventflow__StoredEvent *ev)
     return c->stop_after != 0 && c->n == c->stop_after ? 42 : 0;
 }
 
-static int tcol_stream(void *arg, const char *name, size_t len, const Eventflow__StreamInfo *info)
+static inline int tcol_stream(void *arg, const char *name, size_t len, const Eventflow__StreamInfo *info)
 {
     struct tcol *c = arg;
     assert_true(c->n < TCOL_MAX);
@@ -211,28 +211,28 @@ static int tcol_stream(void *arg, const char *name, size_t len, const Eventflow_
     return c->stop_after != 0 && c->n == c->stop_after ? 42 : 0;
 }
 
-static struct tcol *tcol_new(void)
+static inline struct tcol *tcol_new(void)
 {
     struct tcol *c = calloc(1, sizeof *c);
     assert_non_null(c);
     return c;
 }
 
-static struct store_visitor tcol_visitor(struct tcol *c)
+static inline struct store_visitor tcol_visitor(struct tcol *c)
 {
     memset(c, 0, sizeof *c);
     return (struct store_visitor){.arg = c, .begin = tcol_begin, .event = tcol_event, .stream = tcol_stream};
 }
 
 /* begin() ran once, announcing exactly the items that followed. */
-static void tcol_check(const struct tcol *c, uint64_t want)
+static inline void tcol_check(const struct tcol *c, uint64_t want)
 {
     assert_int_equal(c->begins, 1);
     assert_int_equal(c->begin_n, want);
     assert_int_equal(c->n, want);
 }
 
-static size_t tread_stream(struct store *s, struct tcol *c, const char *stream, uint64_t from, uint64_t limit)
+static inline size_t tread_stream(struct store *s, struct tcol *c, const char *stream, uint64_t from, uint64_t limit)
 {
     struct store_visitor v = tcol_visitor(c);
     assert_int_equal(store_read_stream(s, stream, strlen(stream), from, limit, &v), 0);
@@ -240,7 +240,7 @@ static size_t tread_stream(struct store *s, struct tcol *c, const char *stream, 
     return c->n;
 }
 
-static size_t tread_all(struct store *s, struct tcol *c, const uint8_t *after, uint64_t limit)
+static inline size_t tread_all(struct store *s, struct tcol *c, const uint8_t *after, uint64_t limit)
 {
     struct store_visitor v = tcol_visitor(c);
     assert_int_equal(store_read_all(s, after, limit, &v), 0);
@@ -248,7 +248,7 @@ static size_t tread_all(struct store *s, struct tcol *c, const uint8_t *after, u
     return c->n;
 }
 
-static size_t tlist(struct store *s, struct tcol *c, uint64_t skip, uint64_t limit)
+static inline size_t tlist(struct store *s, struct tcol *c, uint64_t skip, uint64_t limit)
 {
     struct store_visitor v = tcol_visitor(c);
     assert_int_equal(store_list_streams(s, skip, limit, &v), 0);
@@ -256,7 +256,7 @@ static size_t tlist(struct store *s, struct tcol *c, uint64_t skip, uint64_t lim
     return c->n;
 }
 
-static struct store_stats tstats(struct store *s)
+static inline struct store_stats tstats(struct store *s)
 {
     struct store_stats st;
     assert_int_equal(store_stats(s, &st), 0);

@@ -1,0 +1,921 @@
+/* store_group.c - applying GroupOps entries: consumer groups' positions,
+ * pending and parked events, and consumers (the tables are in store.h).
+ *
+ * Every replica applies the same entry to the same state and so makes the
+ * same decisions: which events a read hands to which consumer, which
+ * pending events are due for redelivery (on the entry's clock, never the
+ * replica's), which are parked. The leader only proposes what its clients
+ * asked; it never decides on state it might not have applied yet, so two
+ * reads in one turn, or a read racing an ack, cannot hand out one event
+ * twice. A new leader finds each group exactly as the log left it.
+ *
+ * An operation either does all it says or, when its input is wrong (no
+ * such group, an ack of an event never delivered), changes nothing: each
+ * checks before it writes. An LMDB error fails the whole entry (store_apply
+ * aborts the batch). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_group.h"
+#include "store/store_internal.h"
+
+/* Events a read may pass over (filtered out) besides those it hands out,
+ * so that one entry's apply stays short on a log the filter mostly skips;
+ * the position still moves past them, and the next read goes on. */
+#define GROUP_SCAN_EXTRA 4096
+/* Due pending events a read may park (max_deliveries) besides those it
+ * hands out. */
+#define GROUP_PARK_EXTRA 1024
+
+/* ---- records ------------------------------------------------------------------ */
+
+int store_group_load(struct store *s, MDB_txn *txn, struct store_arena *a, const char *g, size_t glen,
+                     Eventflow__GroupRecord **out)
+{
+    *out = NULL;
+    MDB_val k = {.mv_size = glen, .mv_data = (void *)g}, v;
+    int rc = mdb_get(txn, s->groups, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading groups");
+    Eventflow__GroupRecord *rec = eventflow__group_record__unpack(&a->pb, v.mv_size, v.mv_data);
+    if (rec == NULL || rec->spec == NULL)
+        return store_fail(s, STORE_ECORRUPT, "groups: undecodable record for %.*s", (int)glen, g);
+    *out = rec;
+    return 0;
+}
+
+/* Pack a protobuf message into a table under key (MDB_RESERVE: packed
+ * straight into LMDB's page). */
+static int group_put(struct store *s, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *msg,
+                     const char *what)
+{
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val v = {.mv_size = protobuf_c_message_get_packed_size(msg)};
+    int rc = mdb_put(s->wtxn, dbi, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, what);
+    protobuf_c_message_pack(msg, v.mv_data);
+    return 0;
+}
+
+static int group_del(struct store *s, MDB_dbi dbi, const void *key, size_t klen, const char *what)
+{
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    int rc = mdb_del(s->wtxn, dbi, &k, NULL);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_fail_mdb(s, rc, what);
+}
+
+static int group_save(struct store *s, const char *g, size_t glen, const Eventflow__GroupRecord *rec)
+{
+    return group_put(s, s->groups, g, glen, &rec->base, "writing groups");
+}
+
+/* A pending event of group g, or NULL (*out) if it is not pending. */
+static int pending_load(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
+                        Eventflow__PendingRecord **out)
+{
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    MDB_val k = {.mv_size = store_group_key(key, g, glen, id, ULID_BYTES), .mv_data = key}, v;
+    *out = NULL;
+    int rc = mdb_get(s->wtxn, s->group_pending, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading group_pending");
+    *out = eventflow__pending_record__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
+    return *out != NULL ? 0 : store_fail(s, STORE_ECORRUPT, "group_pending: undecodable record");
+}
+
+static size_t deadline_key(uint8_t key[STORE_GROUP_KEY_MAX], const char *g, size_t glen, int64_t deadline,
+                           const uint8_t id[ULID_BYTES])
+{
+    uint8_t suffix[8 + ULID_BYTES];
+    be64_put(suffix, (uint64_t)deadline);
+    memcpy(suffix + 8, id, ULID_BYTES);
+    return store_group_key(key, g, glen, suffix, sizeof suffix);
+}
+
+/* Write a pending record and its deadline-index key; `old_deadline` is the
+ * key to drop first (-1: none). */
+static int pending_save(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
+                        const Eventflow__PendingRecord *p, int64_t old_deadline)
+{
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    int rc;
+    if (old_deadline >= 0 &&
+        (rc = group_del(s, s->group_deadlines, key, deadline_key(key, g, glen, old_deadline, id),
+                        "deleting from group_deadlines")) != 0)
+        return rc;
+    MDB_val k = {.mv_size = deadline_key(key, g, glen, p->deadline_ms, id), .mv_data = key};
+    MDB_val empty = {0};
+    if ((rc = mdb_put(s->wtxn, s->group_deadlines, &k, &empty, 0)) != 0)
+        return store_fail_mdb(s, rc, "writing group_deadlines");
+    return group_put(s, s->group_pending, key, store_group_key(key, g, glen, id, ULID_BYTES), &p->base,
+                     "writing group_pending");
+}
+
+static int pending_delete(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
+                          const Eventflow__PendingRecord *p)
+{
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    int rc = group_del(s, s->group_deadlines, key, deadline_key(key, g, glen, p->deadline_ms, id),
+                       "deleting from group_deadlines");
+    if (rc != 0)
+        return rc;
+    return group_del(s, s->group_pending, key, store_group_key(key, g, glen, id, ULID_BYTES),
+                     "deleting from group_pending");
+}
+
+/* Change a consumer's counters; `seen` (non-zero) is a read's time. The
+ * empty name (an event given back, held by nobody) has no record. */
+static int consumer_adjust(struct store *s, const char *g, size_t glen, const char *consumer, int64_t dpending,
+                           uint64_t delivered, uint64_t acked, int64_t seen)
+{
+    size_t clen = strlen(consumer);
+    if (clen == 0)
+        return 0;
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    MDB_val k = {.mv_size = store_group_key(key, g, glen, consumer, clen), .mv_data = key}, v;
+    Eventflow__ConsumerRecord fresh = EVENTFLOW__CONSUMER_RECORD__INIT, *c = &fresh;
+    int rc = mdb_get(s->wtxn, s->group_consumers, &k, &v);
+    if (rc == 0) {
+        c = eventflow__consumer_record__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
+        if (c == NULL)
+            return store_fail(s, STORE_ECORRUPT, "group_consumers: undecodable record");
+    } else if (rc != MDB_NOTFOUND) {
+        return store_fail_mdb(s, rc, "reading group_consumers");
+    }
+    c->pending = dpending < 0 && c->pending < (uint64_t)-dpending ? 0 : (uint64_t)((int64_t)c->pending + dpending);
+    c->delivered += delivered;
+    c->acked += acked;
+    if (seen != 0)
+        c->last_seen_ms = seen;
+    return group_put(s, s->group_consumers, key, k.mv_size, &c->base, "writing group_consumers");
+}
+
+static int parked_save(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
+                       const Eventflow__PendingRecord *p, int64_t now, const char *reason)
+{
+    Eventflow__ParkedRecord pr = EVENTFLOW__PARKED_RECORD__INIT;
+    pr.consumer = p->consumer;
+    pr.deliveries = p->deliveries;
+    pr.parked_at_ms = now;
+    pr.reason = (char *)reason;
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    return group_put(s, s->group_parked, key, store_group_key(key, g, glen, id, ULID_BYTES), &pr.base,
+                     "writing group_parked");
+}
+
+/* Move a pending event to the parked table. */
+static int pending_park(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec,
+                        const uint8_t id[ULID_BYTES], const Eventflow__PendingRecord *p, int64_t now,
+                        const char *reason)
+{
+    int rc;
+    if ((rc = pending_delete(s, g, glen, id, p)) != 0 || (rc = parked_save(s, g, glen, id, p, now, reason)) != 0 ||
+        (rc = consumer_adjust(s, g, glen, p->consumer, -1, 0, 0, 0)) != 0)
+        return rc;
+    rec->pending--;
+    rec->parked++;
+    return 0;
+}
+
+/* Whether a pending event has had all the deliveries its group allows. */
+static bool group_exhausted(const Eventflow__GroupRecord *rec, const Eventflow__PendingRecord *p)
+{
+    return rec->spec->max_deliveries != 0 && p->deliveries >= rec->spec->max_deliveries;
+}
+
+/* ---- CREATE and DESTROY ------------------------------------------------------- */
+
+static bool group_spec_ok(const struct store *s, const Eventflow__GroupCreate *c)
+{
+    if (!store_group_name_ok(c->group, false) || c->ack_wait_ms == 0 || c->stream == NULL ||
+        c->stream_prefix == NULL || c->n_types > 64)
+        return false;
+    size_t slen = strlen(c->stream);
+    if (c->all ? slen != 0 : (slen == 0 || slen > s->stream_max || c->stream_prefix[0] != '\0'))
+        return false;
+    if (c->after_id.len != 0 && (c->after_id.len != ULID_BYTES || !c->all))
+        return false;
+    for (size_t i = 0; i < c->n_types; i++)
+        if (c->types[i] == NULL || c->types[i][0] == '\0')
+            return false;
+    return true;
+}
+
+/* The global position of the last event at or before `id` (0: none). */
+static int position_at(struct store *s, const uint8_t id[ULID_BYTES], uint64_t *pos)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->wtxn, s->events, &cur);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "opening an events cursor");
+    MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)id}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && memcmp(k.mv_data, id, ULID_BYTES) != 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    *pos = 0;
+    if (rc == 0) {
+        Eventflow__StoredEvent ev;
+        if (store_event_view(s, &v, &ev) != 0)
+            rc = store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+        else
+            *pos = ev.position;
+        store_arena_reset(&s->read_arena);
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    } else {
+        rc = store_fail_mdb(s, rc, "walking events");
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static int stream_length(struct store *s, const char *stream, uint64_t *length)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->wtxn, s->stream_index, &cur);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "opening a stream_index cursor");
+    rc = store_index_length(cur, stream, strlen(stream), length);
+    mdb_cursor_close(cur);
+    return rc == 0 ? 0 : store_fail_mdb(s, rc, "reading stream_index");
+}
+
+/* Set the group's position from a start (CREATE) or a target (SEEK):
+ * `version` for a stream's group, `after_id` (empty: the start) for the
+ * global log's, or the end as applied. */
+static int group_position(struct store *s, Eventflow__GroupRecord *rec, bool to_end, uint64_t version,
+                          const ProtobufCBinaryData *after_id)
+{
+    static uint8_t zero_id[ULID_BYTES];
+    if (!rec->spec->all) {
+        if (!to_end) {
+            rec->next_version = version;
+            return 0;
+        }
+        return stream_length(s, rec->spec->stream, &rec->next_version);
+    }
+    uint8_t *id = store_arena_alloc(&s->apply_arena, ULID_BYTES);
+    if (to_end) {
+        memcpy(id, s->pending.last_id, ULID_BYTES);
+        rec->last_position = s->pending.event_count;
+    } else if (after_id->len == ULID_BYTES) {
+        memcpy(id, after_id->data, ULID_BYTES);
+        int rc = position_at(s, id, &rec->last_position);
+        if (rc != 0)
+            return rc;
+    } else {
+        memcpy(id, zero_id, ULID_BYTES);
+        rec->last_position = 0;
+    }
+    rec->last_id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = id};
+    return 0;
+}
+
+static int op_create(struct store *s, Eventflow__GroupCreate *c, int64_t now, struct store_group_result *r)
+{
+    if (!group_spec_ok(s, c)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(c->group);
+    Eventflow__GroupRecord *old;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, c->group, glen, &old);
+    if (rc != 0)
+        return rc;
+    if (old != NULL) {
+        r->status = STORE_GROUP_EEXISTS;
+        return 0;
+    }
+    Eventflow__GroupRecord rec = EVENTFLOW__GROUP_RECORD__INIT;
+    rec.spec = c;
+    rec.created_at_ms = now;
+    if ((rc = group_position(s, &rec, c->from_end, c->version, &c->after_id)) != 0)
+        return rc;
+    /* The spec keeps where the group started, resolved. */
+    c->from_end = false;
+    c->version = rec.next_version;
+    c->after_id = rec.last_id;
+    if ((rc = group_save(s, c->group, glen, &rec)) != 0)
+        return rc;
+    s->pending.group_count++;
+    return 0;
+}
+
+/* Delete every key of group g from a table. Seeks afresh for each key
+ * (O(log n) apiece) rather than trusting a cursor across its own deletes. */
+static int group_clear(struct store *s, MDB_dbi dbi, const char *g, size_t glen, const char *what)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->wtxn, dbi, &cur);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, what);
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    size_t klen = store_group_key(key, g, glen, NULL, 0);
+    for (;;) {
+        MDB_val k = {.mv_size = klen, .mv_data = key}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc != 0 || !store_group_key_of(&k, g, glen))
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_fail_mdb(s, rc, what);
+}
+
+static int op_destroy(struct store *s, const char *g, struct store_group_result *r)
+{
+    if (!store_group_name_ok(g, false)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(g);
+    Eventflow__GroupRecord *rec;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, g, glen, &rec);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL) {
+        r->status = STORE_GROUP_ENOGROUP;
+        return 0;
+    }
+    if ((rc = group_clear(s, s->group_pending, g, glen, "clearing group_pending")) != 0 ||
+        (rc = group_clear(s, s->group_deadlines, g, glen, "clearing group_deadlines")) != 0 ||
+        (rc = group_clear(s, s->group_parked, g, glen, "clearing group_parked")) != 0 ||
+        (rc = group_clear(s, s->group_consumers, g, glen, "clearing group_consumers")) != 0 ||
+        (rc = group_del(s, s->groups, g, glen, "deleting from groups")) != 0)
+        return rc;
+    s->pending.group_count--;
+    r->count = rec->pending;
+    return 0;
+}
+
+/* ---- READ ---------------------------------------------------------------------- */
+
+/* A read's results, grown as it hands events out (apply arena). */
+struct group_handout {
+    struct store_group_result *r;
+    uint8_t (*ids)[ULID_BYTES];
+    uint32_t *deliveries;
+};
+
+static void handout(struct group_handout *h, const uint8_t id[ULID_BYTES], uint32_t deliveries)
+{
+    memcpy(h->ids[h->r->count], id, ULID_BYTES);
+    h->deliveries[h->r->count] = deliveries;
+    h->r->count++;
+}
+
+/* Hand out pending events that are due (given back, or their ack wait
+ * over), earliest deadline first; park those with no delivery left. */
+static int read_due(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec, const char *consumer,
+                    uint32_t count, int64_t now, struct group_handout *h)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->wtxn, s->group_deadlines, &cur);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "opening a group_deadlines cursor");
+    uint8_t key[STORE_GROUP_KEY_MAX], id[ULID_BYTES];
+    size_t klen = store_group_key(key, g, glen, NULL, 0);
+    while (h->r->count < count && h->r->parked < GROUP_PARK_EXTRA) {
+        /* Seek afresh each time: the loop rewrites the keys it passes. */
+        MDB_val k = {.mv_size = klen, .mv_data = key}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND || (rc == 0 && !store_group_key_of(&k, g, glen))) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            rc = store_fail_mdb(s, rc, "walking group_deadlines");
+            break;
+        }
+        if (k.mv_size != glen + 1 + 8 + ULID_BYTES) {
+            rc = store_fail(s, STORE_ECORRUPT, "group_deadlines: bad key");
+            break;
+        }
+        int64_t deadline = (int64_t)be64_get((uint8_t *)k.mv_data + glen + 1);
+        if (store_group_due(&s->pending, rec, deadline) > now)
+            break;
+        memcpy(id, (uint8_t *)k.mv_data + glen + 1 + 8, ULID_BYTES);
+        Eventflow__PendingRecord *p;
+        if ((rc = pending_load(s, g, glen, id, &p)) != 0)
+            break;
+        if (p == NULL || p->deadline_ms != deadline) {
+            rc = store_fail(s, STORE_ECORRUPT, "group_deadlines: no matching pending record");
+            break;
+        }
+        if (group_exhausted(rec, p)) {
+            if ((rc = pending_park(s, g, glen, rec, id, p, now, "max_deliveries")) != 0)
+                break;
+            h->r->parked++;
+            continue;
+        }
+        if (strcmp(p->consumer, consumer) != 0) {
+            if ((rc = consumer_adjust(s, g, glen, p->consumer, -1, 0, 0, 0)) != 0 ||
+                (rc = consumer_adjust(s, g, glen, consumer, 1, 0, 0, 0)) != 0)
+                break;
+            p->consumer = (char *)consumer;
+        }
+        p->deliveries++;
+        p->delivered_at_ms = now;
+        p->deadline_ms = now + (int64_t)rec->spec->ack_wait_ms;
+        if ((rc = pending_save(s, g, glen, id, p, deadline)) != 0)
+            break;
+        rec->delivered++;
+        handout(h, id, p->deliveries);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Record a first delivery of event id to consumer. */
+static int deliver_new(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec,
+                       const char *consumer, const uint8_t id[ULID_BYTES], int64_t now, struct group_handout *h)
+{
+    Eventflow__PendingRecord p = EVENTFLOW__PENDING_RECORD__INIT;
+    p.consumer = (char *)consumer;
+    p.deliveries = 1;
+    p.delivered_at_ms = now;
+    p.deadline_ms = now + (int64_t)rec->spec->ack_wait_ms;
+    int rc = pending_save(s, g, glen, id, &p, -1);
+    if (rc == 0)
+        rc = consumer_adjust(s, g, glen, consumer, 1, 0, 0, 0);
+    if (rc != 0)
+        return rc;
+    rec->pending++;
+    rec->delivered++;
+    handout(h, id, 1);
+    return 0;
+}
+
+/* Whether an event's type is one the group takes, read from its record
+ * (only when the group filters by type). */
+static int event_view_at(struct store *s, MDB_cursor *events, const uint8_t id[ULID_BYTES], MDB_val *val)
+{
+    MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)id};
+    int rc = mdb_cursor_get(events, &k, val, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        return store_fail(s, STORE_ECORRUPT, "events: indexed event missing");
+    return rc == 0 ? 0 : store_fail_mdb(s, rc, "reading events");
+}
+
+/* Hand out a stream group's next events, from next_version on. */
+static int read_stream(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec, const char *consumer,
+                       uint32_t count, int64_t now, struct group_handout *h)
+{
+    const char *stream = rec->spec->stream;
+    size_t slen = strlen(stream);
+    uint64_t length;
+    int rc = stream_length(s, stream, &length);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *index = NULL, *events = NULL;
+    if ((rc = mdb_cursor_open(s->wtxn, s->stream_index, &index)) != 0 ||
+        (rc = mdb_cursor_open(s->wtxn, s->events, &events)) != 0) {
+        if (index != NULL)
+            mdb_cursor_close(index);
+        return store_fail_mdb(s, rc, "opening cursors");
+    }
+    uint64_t scanned = 0;
+    while (rec->next_version < length && h->r->count < count && scanned < (uint64_t)count + GROUP_SCAN_EXTRA) {
+        uint8_t key[512], id[ULID_BYTES];
+        MDB_val k = {.mv_size = store_index_key(key, stream, slen, rec->next_version), .mv_data = key}, v;
+        if ((rc = mdb_cursor_get(index, &k, &v, MDB_SET)) != 0 || v.mv_size != ULID_BYTES) {
+            rc = rc != 0 ? store_fail_mdb(s, rc, "reading stream_index")
+                         : store_fail(s, STORE_ECORRUPT, "stream_index: bad value");
+            break;
+        }
+        memcpy(id, v.mv_data, ULID_BYTES);
+        bool take = true;
+        if (rec->spec->n_types > 0) {
+            MDB_val ev_val;
+            Eventflow__StoredEvent ev;
+            if ((rc = event_view_at(s, events, id, &ev_val)) != 0)
+                break;
+            if (store_event_view(s, &ev_val, &ev) != 0) {
+                rc = store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+                break;
+            }
+            take = store_group_matches(rec, &ev);
+            store_arena_reset(&s->read_arena);
+        }
+        rec->next_version++;
+        scanned++;
+        if (take && (rc = deliver_new(s, g, glen, rec, consumer, id, now, h)) != 0)
+            break;
+    }
+    mdb_cursor_close(events);
+    mdb_cursor_close(index);
+    return rc;
+}
+
+/* Hand out a global group's next events, after last_id. */
+static int read_all(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec, const char *consumer,
+                    uint32_t count, int64_t now, struct group_handout *h)
+{
+    if (rec->last_id.len != ULID_BYTES)
+        return store_fail(s, STORE_ECORRUPT, "groups: %s has no position", g);
+    if (rec->last_position >= s->pending.event_count)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->wtxn, s->events, &cur);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "opening an events cursor");
+    uint8_t *last = store_arena_alloc(&s->apply_arena, ULID_BYTES);
+    memcpy(last, rec->last_id.data, ULID_BYTES);
+    rec->last_id.data = last;
+    MDB_val k = {.mv_size = ULID_BYTES, .mv_data = last}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && memcmp(k.mv_data, last, ULID_BYTES) == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    uint64_t scanned = 0;
+    while (rc == 0 && h->r->count < count && scanned < (uint64_t)count + GROUP_SCAN_EXTRA) {
+        Eventflow__StoredEvent ev;
+        if (store_event_view(s, &v, &ev) != 0) {
+            rc = store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+            break;
+        }
+        bool take = store_group_matches(rec, &ev);
+        memcpy(last, ev.id.data, ULID_BYTES);
+        rec->last_position = ev.position;
+        store_arena_reset(&s->read_arena);
+        scanned++;
+        /* Copied out above: the puts below may move LMDB's pages. */
+        if (take && (rc = deliver_new(s, g, glen, rec, consumer, last, now, h)) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    else if (rc > 0)
+        rc = store_fail_mdb(s, rc, "walking events");
+    return rc;
+}
+
+static int op_read(struct store *s, const Eventflow__GroupRead *rd, int64_t now, struct store_group_result *r)
+{
+    if (!store_group_name_ok(rd->group, false) || !store_group_name_ok(rd->consumer, false) || rd->count == 0 ||
+        rd->count > STORE_GROUP_READ_MAX) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(rd->group);
+    Eventflow__GroupRecord *rec;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, rd->group, glen, &rec);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL) {
+        r->status = STORE_GROUP_ENOGROUP;
+        return 0;
+    }
+    struct group_handout h = {
+        .r = r,
+        .ids = store_arena_alloc(&s->apply_arena, (size_t)rd->count * ULID_BYTES),
+        .deliveries = store_arena_alloc(&s->apply_arena, (size_t)rd->count * sizeof(uint32_t)),
+    };
+    r->ids = (const uint8_t(*)[ULID_BYTES])h.ids;
+    r->deliveries = h.deliveries;
+    if ((rc = read_due(s, rd->group, glen, rec, rd->consumer, rd->count, now, &h)) != 0)
+        return rc;
+    rc = rec->spec->all ? read_all(s, rd->group, glen, rec, rd->consumer, rd->count, now, &h)
+                        : read_stream(s, rd->group, glen, rec, rd->consumer, rd->count, now, &h);
+    if (rc != 0)
+        return rc;
+    /* Every read is a sign of life, whatever it got. */
+    if ((rc = consumer_adjust(s, rd->group, glen, rd->consumer, 0, r->count, 0, now)) != 0)
+        return rc;
+    return group_save(s, rd->group, glen, rec);
+}
+
+/* ---- ACK, NACK, REPLAY, SEEK ------------------------------------------------------- */
+
+static bool ids_ok(ProtobufCBinaryData *ids, size_t n, bool empty_ok)
+{
+    if ((n == 0 && !empty_ok) || n > STORE_GROUP_IDS_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i].len != ULID_BYTES)
+            return false;
+    return true;
+}
+
+static int parked_get(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES], bool *found)
+{
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    MDB_val k = {.mv_size = store_group_key(key, g, glen, id, ULID_BYTES), .mv_data = key}, v;
+    int rc = mdb_get(s->wtxn, s->group_parked, &k, &v);
+    *found = rc == 0;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_fail_mdb(s, rc, "reading group_parked");
+}
+
+/* Whether an event that is neither pending nor parked was delivered by the
+ * group (and so acknowledged since): one of its range, before its
+ * position. */
+static int delivered_before(struct store *s, const Eventflow__GroupRecord *rec, const uint8_t id[ULID_BYTES],
+                            bool *yes)
+{
+    *yes = false;
+    MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)id}, v;
+    int rc = mdb_get(s->wtxn, s->events, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading events");
+    Eventflow__StoredEvent ev;
+    if (store_event_view(s, &v, &ev) != 0) {
+        store_arena_reset(&s->read_arena);
+        return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+    }
+    if (store_group_matches(rec, &ev))
+        *yes = rec->spec->all ? ev.position <= rec->last_position : ev.version < rec->next_version;
+    store_arena_reset(&s->read_arena);
+    return 0;
+}
+
+/* An ack names events the group delivered: pending ones are done with,
+ * parked ones too (a consumer that finished the work late), and ones
+ * acknowledged before count nothing (an ack retried after a lost reply
+ * must not fail). Any other id fails the whole ack, before it changes
+ * anything. */
+static int op_ack(struct store *s, Eventflow__GroupAck *a, struct store_group_result *r)
+{
+    if (!store_group_name_ok(a->group, false) || !ids_ok(a->ids, a->n_ids, false)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(a->group);
+    Eventflow__GroupRecord *rec;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, a->group, glen, &rec);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL) {
+        r->status = STORE_GROUP_ENOGROUP;
+        return 0;
+    }
+    for (size_t i = 0; i < a->n_ids; i++) {
+        const uint8_t *id = a->ids[i].data;
+        Eventflow__PendingRecord *p;
+        bool parked, before;
+        if ((rc = pending_load(s, a->group, glen, id, &p)) != 0 ||
+            (p == NULL && (rc = parked_get(s, a->group, glen, id, &parked)) != 0))
+            return rc;
+        if (p != NULL || parked)
+            continue;
+        if ((rc = delivered_before(s, rec, id, &before)) != 0)
+            return rc;
+        if (!before) {
+            r->status = STORE_GROUP_ENOTDELIVERED;
+            memcpy(r->bad_id, id, ULID_BYTES);
+            return 0;
+        }
+    }
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    for (size_t i = 0; i < a->n_ids; i++) {
+        const uint8_t *id = a->ids[i].data;
+        Eventflow__PendingRecord *p;
+        bool parked;
+        if ((rc = pending_load(s, a->group, glen, id, &p)) != 0)
+            return rc;
+        if (p != NULL) {
+            if ((rc = pending_delete(s, a->group, glen, id, p)) != 0 ||
+                (rc = consumer_adjust(s, a->group, glen, p->consumer, -1, 0, 1, 0)) != 0)
+                return rc;
+            rec->pending--;
+        } else {
+            if ((rc = parked_get(s, a->group, glen, id, &parked)) != 0)
+                return rc;
+            if (!parked)
+                continue;
+            if ((rc = group_del(s, s->group_parked, key, store_group_key(key, a->group, glen, id, ULID_BYTES),
+                                "deleting from group_parked")) != 0)
+                return rc;
+            rec->parked--;
+        }
+        rec->acked++;
+        r->count++;
+    }
+    return r->count > 0 ? group_save(s, a->group, glen, rec) : 0;
+}
+
+/* A nack gives pending events back at once (deadline 0, held by nobody),
+ * or parks them: asked to, or when they have no delivery left. */
+static int op_nack(struct store *s, Eventflow__GroupNack *nk, int64_t now, struct store_group_result *r)
+{
+    if (!store_group_name_ok(nk->group, false) || !ids_ok(nk->ids, nk->n_ids, false)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(nk->group);
+    Eventflow__GroupRecord *rec;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, nk->group, glen, &rec);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL) {
+        r->status = STORE_GROUP_ENOGROUP;
+        return 0;
+    }
+    for (size_t i = 0; i < nk->n_ids; i++) {
+        Eventflow__PendingRecord *p;
+        if ((rc = pending_load(s, nk->group, glen, nk->ids[i].data, &p)) != 0)
+            return rc;
+        if (p == NULL) {
+            r->status = STORE_GROUP_ENOTPENDING;
+            memcpy(r->bad_id, nk->ids[i].data, ULID_BYTES);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < nk->n_ids; i++) {
+        const uint8_t *id = nk->ids[i].data;
+        Eventflow__PendingRecord *p;
+        if ((rc = pending_load(s, nk->group, glen, id, &p)) != 0)
+            return rc;
+        if (p == NULL) /* named twice */
+            continue;
+        if (nk->park || group_exhausted(rec, p)) {
+            rc = pending_park(s, nk->group, glen, rec, id, p, now, nk->park ? "nack" : "max_deliveries");
+        } else {
+            int64_t old = p->deadline_ms;
+            if ((rc = consumer_adjust(s, nk->group, glen, p->consumer, -1, 0, 0, 0)) != 0)
+                return rc;
+            p->consumer = "";
+            p->deadline_ms = 0;
+            rc = pending_save(s, nk->group, glen, id, p, old);
+        }
+        if (rc != 0)
+            return rc;
+        r->count++;
+    }
+    return group_save(s, nk->group, glen, rec);
+}
+
+/* Parked events go back to delivery as if new: held by nobody, due at
+ * once, their delivery count started again. */
+static int replay_one(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec,
+                      const uint8_t id[ULID_BYTES])
+{
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    int rc = group_del(s, s->group_parked, key, store_group_key(key, g, glen, id, ULID_BYTES),
+                       "deleting from group_parked");
+    if (rc != 0)
+        return rc;
+    Eventflow__PendingRecord p = EVENTFLOW__PENDING_RECORD__INIT;
+    p.consumer = "";
+    if ((rc = pending_save(s, g, glen, id, &p, -1)) != 0)
+        return rc;
+    rec->parked--;
+    rec->pending++;
+    return 0;
+}
+
+static int op_replay(struct store *s, Eventflow__GroupReplay *rp, struct store_group_result *r)
+{
+    if (!store_group_name_ok(rp->group, false) || !ids_ok(rp->ids, rp->n_ids, true) ||
+        rp->limit > STORE_GROUP_IDS_MAX || (rp->n_ids == 0 && rp->limit == 0)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(rp->group);
+    Eventflow__GroupRecord *rec;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, rp->group, glen, &rec);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL) {
+        r->status = STORE_GROUP_ENOGROUP;
+        return 0;
+    }
+    for (size_t i = 0; i < rp->n_ids; i++) {
+        bool parked;
+        if ((rc = parked_get(s, rp->group, glen, rp->ids[i].data, &parked)) != 0)
+            return rc;
+        if (parked) {
+            if ((rc = replay_one(s, rp->group, glen, rec, rp->ids[i].data)) != 0)
+                return rc;
+            r->count++;
+        }
+    }
+    while (rp->n_ids == 0 && r->count < rp->limit) {
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(s->wtxn, s->group_parked, &cur)) != 0)
+            return store_fail_mdb(s, rc, "opening a group_parked cursor");
+        uint8_t key[STORE_GROUP_KEY_MAX], id[ULID_BYTES];
+        MDB_val k = {.mv_size = store_group_key(key, rp->group, glen, NULL, 0), .mv_data = key}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        bool found = rc == 0 && store_group_key_of(&k, rp->group, glen) && k.mv_size == glen + 1 + ULID_BYTES;
+        if (found)
+            memcpy(id, (uint8_t *)k.mv_data + glen + 1, ULID_BYTES);
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return store_fail_mdb(s, rc, "walking group_parked");
+        if (!found)
+            break;
+        if ((rc = replay_one(s, rp->group, glen, rec, id)) != 0)
+            return rc;
+        r->count++;
+    }
+    return r->count > 0 ? group_save(s, rp->group, glen, rec) : 0;
+}
+
+static int op_seek(struct store *s, Eventflow__GroupSeek *sk, struct store_group_result *r)
+{
+    if (!store_group_name_ok(sk->group, false) || (sk->after_id.len != 0 && sk->after_id.len != ULID_BYTES)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(sk->group);
+    Eventflow__GroupRecord *rec;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, sk->group, glen, &rec);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL) {
+        r->status = STORE_GROUP_ENOGROUP;
+        return 0;
+    }
+    if ((rec->spec->all && sk->version != 0) || (!rec->spec->all && sk->after_id.len != 0)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    if ((rc = group_position(s, rec, sk->to_end, sk->version, &sk->after_id)) != 0)
+        return rc;
+    return group_save(s, sk->group, glen, rec);
+}
+
+/* ---- the entry ------------------------------------------------------------------ */
+
+/* An operation missing its body is malformed, like one with a bad field. */
+static int group_op(struct store *s, Eventflow__GroupOp *op, int64_t now, struct store_group_result *r)
+{
+    r->status = STORE_GROUP_EINVALID;
+    switch (op->op_case) {
+    case EVENTFLOW__GROUP_OP__OP_CREATE:
+        if (op->create == NULL)
+            return 0;
+        r->status = STORE_GROUP_OK;
+        return op_create(s, op->create, now, r);
+    case EVENTFLOW__GROUP_OP__OP_DESTROY:
+        r->status = STORE_GROUP_OK;
+        return op_destroy(s, op->destroy, r);
+    case EVENTFLOW__GROUP_OP__OP_READ:
+        if (op->read == NULL)
+            return 0;
+        r->status = STORE_GROUP_OK;
+        return op_read(s, op->read, now, r);
+    case EVENTFLOW__GROUP_OP__OP_ACK:
+        if (op->ack == NULL)
+            return 0;
+        r->status = STORE_GROUP_OK;
+        return op_ack(s, op->ack, r);
+    case EVENTFLOW__GROUP_OP__OP_NACK:
+        if (op->nack == NULL)
+            return 0;
+        r->status = STORE_GROUP_OK;
+        return op_nack(s, op->nack, now, r);
+    case EVENTFLOW__GROUP_OP__OP_SEEK:
+        if (op->seek == NULL)
+            return 0;
+        r->status = STORE_GROUP_OK;
+        return op_seek(s, op->seek, r);
+    case EVENTFLOW__GROUP_OP__OP_REPLAY:
+        if (op->replay == NULL)
+            return 0;
+        r->status = STORE_GROUP_OK;
+        return op_replay(s, op->replay, r);
+    default:
+        return 0;
+    }
+}
+
+int store_apply_groups(struct store *s, const Eventflow__GroupOps *ops, enum store_status *status)
+{
+    /* The group clock never runs backwards, whatever the leaders' clocks. */
+    int64_t now = ops->now_ms > s->pending.group_clock_ms ? ops->now_ms : s->pending.group_clock_ms;
+    if (now <= 0) {
+        *status = STORE_INVALID_ENTRY;
+        return 0;
+    }
+    s->pending.group_clock_ms = now;
+    if (ops->leader_start)
+        s->pending.group_leader_since_ms = now;
+    struct store_group_result *results =
+        store_arena_alloc(&s->apply_arena, (ops->n_ops > 0 ? ops->n_ops : 1) * sizeof *results);
+    memset(results, 0, (ops->n_ops > 0 ? ops->n_ops : 1) * sizeof *results);
+    for (size_t i = 0; i < ops->n_ops; i++) {
+        results[i].status = STORE_GROUP_EINVALID;
+        if (ops->ops[i] == NULL)
+            continue;
+        int rc = group_op(s, ops->ops[i], now, &results[i]);
+        if (rc != 0)
+            return rc;
+    }
+    s->outcome.n_groups = ops->n_ops;
+    s->outcome.groups = results;
+    *status = STORE_GROUPS_APPLIED;
+    return 0;
+}

@@ -1,0 +1,704 @@
+/* test_store_group.c - consumer groups in the state machine: what a read
+ * hands out, acks, nacks, redelivery on the entry's clock, parking,
+ * replays, seeks, the new leader's grace, and that every refusal changes
+ * nothing. Ids are small numbers (tid) so that order is obvious. */
+#include "test_store_util.h"
+
+#define ACK_WAIT 100
+
+struct fx {
+    char dir[64];
+    struct store *s;
+    uint64_t index; /* the next raft index */
+    uint64_t seq;   /* the next event id */
+};
+
+static int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tdir_make(f->dir);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    f->index = 1;
+    f->seq = 1;
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->s);
+    tdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Append n events to stream, of type `type` (NULL: type-<seq>). Returns
+ * the first one's seq. */
+static uint64_t add_events(struct fx *f, const char *stream, size_t n, const char *type)
+{
+    Eventflow__NewEvent evs[64], *evp[64];
+    uint8_t ids[64][ULID_BYTES];
+    char types[64][32];
+    assert_true(n <= 64);
+    uint64_t first = f->seq;
+    for (size_t i = 0; i < n; i++) {
+        eventflow__new_event__init(&evs[i]);
+        evp[i] = &evs[i];
+        tid(f->seq, ids[i]);
+        snprintf(types[i], sizeof types[i], "type-%llu", (unsigned long long)f->seq);
+        f->seq++;
+        evs[i].id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = ids[i]};
+        evs[i].type = type != NULL ? (char *)type : types[i];
+    }
+    Eventflow__AddCommand add = EVENTFLOW__ADD_COMMAND__INIT;
+    add.stream = (char *)stream;
+    add.any_version = true;
+    add.added_at_ns = 1;
+    add.n_events = n;
+    add.events = evp;
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_ADD;
+    e.add = &add;
+    size_t len;
+    uint8_t *buf = tpack_entry(&e, &len);
+    assert_int_equal(tapply(f->s, f->index++, buf, len, NULL), STORE_APPLIED);
+    return first;
+}
+
+/* Apply one GroupOps entry of n operations at group-clock time now. */
+static const struct store_outcome *apply_ops(struct fx *f, int64_t now, bool leader_start, Eventflow__GroupOp **ops,
+                                             size_t n)
+{
+    Eventflow__GroupOps g = EVENTFLOW__GROUP_OPS__INIT;
+    g.now_ms = now;
+    g.leader_start = leader_start;
+    g.n_ops = n;
+    g.ops = ops;
+    Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
+    e.command_case = EVENTFLOW__ENTRY__COMMAND_GROUPS;
+    e.groups = &g;
+    size_t len;
+    uint8_t *buf = tpack_entry(&e, &len);
+    const struct store_outcome *o;
+    assert_int_equal(tapply(f->s, f->index++, buf, len, &o), STORE_GROUPS_APPLIED);
+    assert_int_equal(o->n_groups, n);
+    return o;
+}
+
+static const struct store_group_result *apply_op(struct fx *f, int64_t now, Eventflow__GroupOp *op)
+{
+    return &apply_ops(f, now, false, &op, 1)->groups[0];
+}
+
+static enum store_group_status create_group(struct fx *f, int64_t now, const char *group, const char *stream,
+                                            uint32_t max_deliveries)
+{
+    Eventflow__GroupCreate c = EVENTFLOW__GROUP_CREATE__INIT;
+    c.group = (char *)group;
+    c.stream = stream != NULL ? (char *)stream : "";
+    c.all = stream == NULL;
+    c.ack_wait_ms = ACK_WAIT;
+    c.max_deliveries = max_deliveries;
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_CREATE;
+    op.create = &c;
+    return apply_op(f, now, &op)->status;
+}
+
+static Eventflow__GroupRead read_of(const char *group, const char *consumer, uint32_t count)
+{
+    Eventflow__GroupRead rd = EVENTFLOW__GROUP_READ__INIT;
+    rd.group = (char *)group;
+    rd.consumer = (char *)consumer;
+    rd.count = count;
+    return rd;
+}
+
+/* A read; its ids as seqs into out (count returned). */
+static size_t group_read(struct fx *f, int64_t now, const char *group, const char *consumer, uint32_t count,
+                         uint64_t *seqs, uint32_t *deliveries)
+{
+    Eventflow__GroupRead rd = read_of(group, consumer, count);
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_READ;
+    op.read = &rd;
+    const struct store_group_result *r = apply_op(f, now, &op);
+    assert_int_equal(r->status, STORE_GROUP_OK);
+    for (size_t i = 0; i < r->count; i++) {
+        uint64_t seq = 0;
+        for (int b = 8; b < ULID_BYTES; b++)
+            seq = seq << 8 | r->ids[i][b];
+        if (seqs != NULL)
+            seqs[i] = seq;
+        if (deliveries != NULL)
+            deliveries[i] = r->deliveries[i];
+    }
+    return (size_t)r->count;
+}
+
+/* ACK (park = -1), NACK (park 0/1) or REPLAY (park = 2) of ids given as seqs. */
+static const struct store_group_result *ids_op(struct fx *f, int64_t now, const char *group, int kind,
+                                               const uint64_t *seqs, size_t n)
+{
+    static uint8_t ids[16][ULID_BYTES];
+    static ProtobufCBinaryData bins[16];
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++) {
+        tid(seqs[i], ids[i]);
+        bins[i] = (ProtobufCBinaryData){.len = ULID_BYTES, .data = ids[i]};
+    }
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    Eventflow__GroupAck a = EVENTFLOW__GROUP_ACK__INIT;
+    Eventflow__GroupNack nk = EVENTFLOW__GROUP_NACK__INIT;
+    Eventflow__GroupReplay rp = EVENTFLOW__GROUP_REPLAY__INIT;
+    if (kind < 0) {
+        a.group = (char *)group;
+        a.n_ids = n;
+        a.ids = bins;
+        op.op_case = EVENTFLOW__GROUP_OP__OP_ACK;
+        op.ack = &a;
+    } else if (kind <= 1) {
+        nk.group = (char *)group;
+        nk.n_ids = n;
+        nk.ids = bins;
+        nk.park = kind == 1;
+        op.op_case = EVENTFLOW__GROUP_OP__OP_NACK;
+        op.nack = &nk;
+    } else {
+        rp.group = (char *)group;
+        rp.n_ids = n;
+        rp.ids = bins;
+        rp.limit = n == 0 ? 100 : 0;
+        op.op_case = EVENTFLOW__GROUP_OP__OP_REPLAY;
+        op.replay = &rp;
+    }
+    return apply_op(f, now, &op);
+}
+
+#define ACK(f, now, g, ...) ids_op(f, now, g, -1, (uint64_t[]){__VA_ARGS__}, sizeof((uint64_t[]){__VA_ARGS__}) / 8)
+#define NACK(f, now, g, ...) ids_op(f, now, g, 0, (uint64_t[]){__VA_ARGS__}, sizeof((uint64_t[]){__VA_ARGS__}) / 8)
+#define PARK(f, now, g, ...) ids_op(f, now, g, 1, (uint64_t[]){__VA_ARGS__}, sizeof((uint64_t[]){__VA_ARGS__}) / 8)
+
+/* ---- what the reads see ------------------------------------------------------------ */
+
+struct ginfo {
+    bool found;
+    Eventflow__GroupRecord rec; /* counters and position only */
+    uint64_t lag;
+    size_t n_consumers;
+    char consumers[8][32];
+    uint64_t consumer_pending[8];
+    int64_t consumer_seen[8];
+};
+
+static int info_group(void *arg, const char *name, size_t len, const Eventflow__GroupRecord *g, uint64_t lag)
+{
+    struct ginfo *gi = arg;
+    (void)name;
+    (void)len;
+    gi->found = true;
+    gi->rec.next_version = g->next_version;
+    gi->rec.last_position = g->last_position;
+    gi->rec.pending = g->pending;
+    gi->rec.parked = g->parked;
+    gi->rec.delivered = g->delivered;
+    gi->rec.acked = g->acked;
+    gi->lag = lag;
+    return 0;
+}
+
+static int info_consumer(void *arg, const char *name, size_t len, const Eventflow__ConsumerRecord *c)
+{
+    struct ginfo *gi = arg;
+    assert_true(gi->n_consumers < 8 && len < 32);
+    memcpy(gi->consumers[gi->n_consumers], name, len);
+    gi->consumers[gi->n_consumers][len] = '\0';
+    gi->consumer_pending[gi->n_consumers] = c->pending;
+    gi->consumer_seen[gi->n_consumers] = c->last_seen_ms;
+    gi->n_consumers++;
+    return 0;
+}
+
+static struct ginfo group_info(struct fx *f, const char *group)
+{
+    struct ginfo gi = {0};
+    struct store_group_visitor v = {.arg = &gi, .group = info_group, .consumer = info_consumer};
+    int rc = store_group_info(f->s, group, strlen(group), &v);
+    assert_true(rc == 0 || rc == STORE_ENOENT);
+    return gi;
+}
+
+struct idlist {
+    size_t n;
+    uint64_t seqs[64];
+    char holders[64][32];
+    uint32_t deliveries[64];
+};
+
+static uint64_t id_seq(const uint8_t id[ULID_BYTES])
+{
+    uint64_t seq = 0;
+    for (int b = 8; b < ULID_BYTES; b++)
+        seq = seq << 8 | id[b];
+    return seq;
+}
+
+static int list_pending(void *arg, const uint8_t id[ULID_BYTES], const Eventflow__PendingRecord *p)
+{
+    struct idlist *l = arg;
+    snprintf(l->holders[l->n], 32, "%s", p->consumer);
+    l->deliveries[l->n] = p->deliveries;
+    l->seqs[l->n++] = id_seq(id);
+    return 0;
+}
+
+static int list_parked(void *arg, const uint8_t id[ULID_BYTES], const Eventflow__ParkedRecord *p)
+{
+    struct idlist *l = arg;
+    snprintf(l->holders[l->n], 32, "%s", p->reason);
+    l->deliveries[l->n] = p->deliveries;
+    l->seqs[l->n++] = id_seq(id);
+    return 0;
+}
+
+static struct idlist pending_of(struct fx *f, const char *group, const char *consumer)
+{
+    struct idlist l = {0};
+    struct store_group_visitor v = {.arg = &l, .pending = list_pending};
+    assert_int_equal(store_group_pending(f->s, group, strlen(group), consumer, NULL, 64, &v), 0);
+    return l;
+}
+
+static struct idlist parked_of(struct fx *f, const char *group)
+{
+    struct idlist l = {0};
+    struct store_group_visitor v = {.arg = &l, .parked = list_parked};
+    assert_int_equal(store_group_parked(f->s, group, strlen(group), NULL, 64, &v), 0);
+    return l;
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+/* Two consumers share a stream's group: each event goes to exactly one,
+ * in version order, and acks retire them. */
+static void test_share_and_ack(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 5, NULL);
+    assert_int_equal(create_group(f, 1000, "billing", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(create_group(f, 1000, "billing", "orders", 0), STORE_GROUP_EEXISTS);
+
+    uint64_t a[8], b[8];
+    uint32_t d[8];
+    assert_int_equal(group_read(f, 1001, "billing", "a", 2, a, d), 2);
+    assert_int_equal(group_read(f, 1001, "billing", "b", 10, b, NULL), 3);
+    assert_int_equal(a[0], first);
+    assert_int_equal(a[1], first + 1);
+    assert_int_equal(d[0], 1);
+    assert_int_equal(b[0], first + 2);
+    assert_int_equal(b[2], first + 4);
+    assert_int_equal(group_read(f, 1002, "billing", "a", 10, NULL, NULL), 0);
+
+    struct ginfo gi = group_info(f, "billing");
+    assert_true(gi.found);
+    assert_int_equal(gi.rec.next_version, 5);
+    assert_int_equal(gi.rec.pending, 5);
+    assert_int_equal(gi.rec.delivered, 5);
+    assert_int_equal(gi.lag, 0);
+    assert_int_equal(gi.n_consumers, 2);
+    assert_string_equal(gi.consumers[0], "a");
+    assert_int_equal(gi.consumer_pending[0], 2);
+    assert_int_equal(gi.consumer_seen[0], 1002);
+    assert_int_equal(gi.consumer_pending[1], 3);
+
+    struct idlist pa = pending_of(f, "billing", "a");
+    assert_int_equal(pa.n, 2);
+    assert_int_equal(pa.seqs[0], first);
+
+    const struct store_group_result *r = ACK(f, 1003, "billing", first, first + 2);
+    assert_int_equal(r->status, STORE_GROUP_OK);
+    assert_int_equal(r->count, 2);
+    /* A retried ack (its reply was lost) is no error, and acks nothing. */
+    r = ACK(f, 1003, "billing", first);
+    assert_int_equal(r->status, STORE_GROUP_OK);
+    assert_int_equal(r->count, 0);
+    gi = group_info(f, "billing");
+    assert_int_equal(gi.rec.pending, 3);
+    assert_int_equal(gi.rec.acked, 2);
+    assert_int_equal(gi.consumer_pending[0], 1);
+    assert_int_equal(gi.consumer_pending[1], 2);
+
+    /* New events go on from the position. */
+    uint64_t more = add_events(f, "orders", 1, NULL);
+    assert_int_equal(group_read(f, 1004, "billing", "a", 10, a, NULL), 1);
+    assert_int_equal(a[0], more);
+}
+
+/* An ack naming an event the group never delivered fails whole: the
+ * pending events it also names stay pending. */
+static void test_ack_refusals_change_nothing(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 3, NULL);
+    uint64_t other = add_events(f, "other", 1, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 1, NULL, NULL), 1);
+
+    const struct store_group_result *r = ACK(f, 1001, "g", first, first + 1);
+    assert_int_equal(r->status, STORE_GROUP_ENOTDELIVERED);
+    uint8_t bad[ULID_BYTES];
+    tid(first + 1, bad);
+    assert_memory_equal(r->bad_id, bad, ULID_BYTES);
+    r = ACK(f, 1001, "g", other);
+    assert_int_equal(r->status, STORE_GROUP_ENOTDELIVERED);
+    r = ACK(f, 1001, "g", 999999);
+    assert_int_equal(r->status, STORE_GROUP_ENOTDELIVERED);
+    assert_int_equal(group_info(f, "g").rec.pending, 1);
+
+    r = NACK(f, 1001, "g", first, first + 2);
+    assert_int_equal(r->status, STORE_GROUP_ENOTPENDING);
+    assert_int_equal(pending_of(f, "g", "a").n, 1);
+
+    r = ACK(f, 1001, "nope", first);
+    assert_int_equal(r->status, STORE_GROUP_ENOGROUP);
+}
+
+/* A read of 0 events, a name too long, or an operation without its body
+ * is malformed: EINVALID, nothing changed. */
+static void test_malformed_ops(void **state)
+{
+    struct fx *f = *state;
+    add_events(f, "orders", 2, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    Eventflow__GroupRead rd = read_of("g", "a", 0);
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_READ;
+    op.read = &rd;
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_EINVALID);
+    char longname[STORE_GROUP_NAME_MAX + 2];
+    memset(longname, 'c', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    rd = read_of("g", longname, 1);
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_EINVALID);
+    op.read = NULL;
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_EINVALID);
+    assert_int_equal(create_group(f, 1000, "", "orders", 0), STORE_GROUP_EINVALID);
+    assert_int_equal(group_info(f, "g").rec.pending, 0);
+    assert_int_equal(group_info(f, "g").n_consumers, 0);
+}
+
+/* An event not acked within the ack wait goes to the next reader, with
+ * its delivery count; before that, nobody else gets it. */
+static void test_redelivery_after_ack_wait(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 2, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 2, NULL, NULL), 2);
+    ACK(f, 1010, "g", first + 1);
+
+    assert_int_equal(group_read(f, 1000 + ACK_WAIT - 1, "g", "b", 10, NULL, NULL), 0);
+    bool ready;
+    int64_t wake;
+    assert_int_equal(store_group_ready(f->s, "g", 1, 1050, &ready, &wake), 0);
+    assert_false(ready);
+    assert_int_equal(wake, 1000 + ACK_WAIT);
+
+    uint64_t got[4];
+    uint32_t d[4];
+    assert_int_equal(group_read(f, 1000 + ACK_WAIT, "g", "b", 10, got, d), 1);
+    assert_int_equal(got[0], first);
+    assert_int_equal(d[0], 2);
+    struct idlist p = pending_of(f, "g", NULL);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.holders[0], "b");
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.consumer_pending[0], 0); /* a */
+    assert_int_equal(gi.consumer_pending[1], 1); /* b */
+    assert_int_equal(gi.rec.delivered, 3);
+    /* a's late ack still counts: the work was done. */
+    const struct store_group_result *r = ACK(f, 1200, "g", first);
+    assert_int_equal(r->count, 1);
+    assert_int_equal(group_info(f, "g").rec.pending, 0);
+}
+
+/* After max_deliveries the event is parked, not handed out again; a
+ * replay hands it out afresh; an ack of a parked event retires it. */
+static void test_max_deliveries_parks(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 2, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 2), STORE_GROUP_OK);
+    int64_t t = 1000;
+    assert_int_equal(group_read(f, t, "g", "a", 2, NULL, NULL), 2);
+    t += ACK_WAIT;
+    assert_int_equal(group_read(f, t, "g", "a", 2, NULL, NULL), 2); /* second deliveries */
+    t += ACK_WAIT;
+    Eventflow__GroupRead rd = read_of("g", "a", 2);
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_READ;
+    op.read = &rd;
+    const struct store_group_result *r = apply_op(f, t, &op);
+    assert_int_equal(r->count, 0);
+    assert_int_equal(r->parked, 2);
+
+    struct idlist pk = parked_of(f, "g");
+    assert_int_equal(pk.n, 2);
+    assert_int_equal(pk.seqs[0], first);
+    assert_string_equal(pk.holders[0], "max_deliveries");
+    assert_int_equal(pk.deliveries[0], 2);
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.rec.parked, 2);
+    assert_int_equal(gi.rec.pending, 0);
+    assert_int_equal(gi.consumer_pending[0], 0);
+
+    r = ids_op(f, t, "g", 2, (uint64_t[]){first}, 1); /* replay one */
+    assert_int_equal(r->count, 1);
+    uint64_t got[2];
+    uint32_t d[2];
+    assert_int_equal(group_read(f, t, "g", "b", 5, got, d), 1);
+    assert_int_equal(got[0], first);
+    assert_int_equal(d[0], 1);
+    r = ACK(f, t, "g", first + 1); /* the other one, still parked */
+    assert_int_equal(r->count, 1);
+    gi = group_info(f, "g");
+    assert_int_equal(gi.rec.parked, 0);
+    assert_int_equal(gi.rec.pending, 1);
+}
+
+/* A nack hands an event straight to the next reader; a nack with park
+ * parks it. */
+static void test_nack(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 2, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 2, NULL, NULL), 2);
+    assert_int_equal(NACK(f, 1001, "g", first)->count, 1);
+    assert_int_equal(PARK(f, 1001, "g", first + 1)->count, 1);
+    struct idlist p = pending_of(f, "g", "");
+    assert_int_equal(p.n, 1);
+    uint64_t got[2];
+    uint32_t d[2];
+    assert_int_equal(group_read(f, 1002, "g", "b", 5, got, d), 1);
+    assert_int_equal(got[0], first);
+    assert_int_equal(d[0], 2);
+    struct idlist pk = parked_of(f, "g");
+    assert_int_equal(pk.n, 1);
+    assert_string_equal(pk.holders[0], "nack");
+}
+
+/* A global group takes the log in commit order, through its filters, and
+ * its position moves past what the filters skip. */
+static void test_all_group_filters(void **state)
+{
+    struct fx *f = *state;
+    uint64_t o1 = add_events(f, "order-1", 2, "Placed");
+    add_events(f, "user-1", 2, "Placed");
+    uint64_t o2 = add_events(f, "order-2", 2, "Shipped");
+    uint64_t o3 = add_events(f, "order-3", 1, "Placed");
+
+    Eventflow__GroupCreate c = EVENTFLOW__GROUP_CREATE__INIT;
+    c.group = "placed";
+    c.stream = "";
+    c.all = true;
+    c.stream_prefix = "order-";
+    char *types[] = {"Placed"};
+    c.n_types = 1;
+    c.types = types;
+    c.ack_wait_ms = ACK_WAIT;
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_CREATE;
+    op.create = &c;
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_OK);
+
+    uint64_t got[8];
+    assert_int_equal(group_read(f, 1000, "placed", "a", 8, got, NULL), 3);
+    assert_int_equal(got[0], o1);
+    assert_int_equal(got[1], o1 + 1);
+    assert_int_equal(got[2], o3);
+    struct ginfo gi = group_info(f, "placed");
+    assert_int_equal(gi.rec.last_position, 7);
+    assert_int_equal(gi.lag, 0);
+    /* Shipped events were never delivered: not ackable. */
+    assert_int_equal(ACK(f, 1001, "placed", o2)->status, STORE_GROUP_ENOTDELIVERED);
+}
+
+/* From the end, from an id, and seeks. */
+static void test_start_positions_and_seek(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "s", 4, NULL);
+
+    Eventflow__GroupCreate c = EVENTFLOW__GROUP_CREATE__INIT;
+    c.group = "tail";
+    c.stream = "";
+    c.all = true;
+    c.from_end = true;
+    c.ack_wait_ms = ACK_WAIT;
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_CREATE;
+    op.create = &c;
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "tail", "a", 8, NULL, NULL), 0);
+    uint64_t next = add_events(f, "s", 1, NULL);
+    uint64_t got[8];
+    assert_int_equal(group_read(f, 1000, "tail", "a", 8, got, NULL), 1);
+    assert_int_equal(got[0], next);
+
+    uint8_t after[ULID_BYTES];
+    tid(first + 1, after);
+    c = (Eventflow__GroupCreate)EVENTFLOW__GROUP_CREATE__INIT;
+    c.group = "mid";
+    c.stream = "";
+    c.all = true;
+    c.after_id = (ProtobufCBinaryData){.len = ULID_BYTES, .data = after};
+    c.ack_wait_ms = ACK_WAIT;
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_OK);
+    assert_int_equal(group_info(f, "mid").lag, 3);
+    assert_int_equal(group_read(f, 1000, "mid", "a", 8, got, NULL), 3);
+    assert_int_equal(got[0], first + 2);
+
+    /* A stream group at version 3, then sought back to 1. */
+    c = (Eventflow__GroupCreate)EVENTFLOW__GROUP_CREATE__INIT;
+    c.group = "sv";
+    c.stream = "s";
+    c.version = 3;
+    c.ack_wait_ms = ACK_WAIT;
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "sv", "a", 8, got, NULL), 2);
+    assert_int_equal(got[0], first + 3);
+    Eventflow__GroupSeek sk = EVENTFLOW__GROUP_SEEK__INIT;
+    sk.group = "sv";
+    sk.version = 1;
+    Eventflow__GroupOp sop = EVENTFLOW__GROUP_OP__INIT;
+    sop.op_case = EVENTFLOW__GROUP_OP__OP_SEEK;
+    sop.seek = &sk;
+    assert_int_equal(apply_op(f, 1000, &sop)->status, STORE_GROUP_OK);
+    assert_int_equal(group_info(f, "sv").lag, 4);
+    /* A global group cannot seek to a version. */
+    sk.group = "mid";
+    assert_int_equal(apply_op(f, 1000, &sop)->status, STORE_GROUP_EINVALID);
+}
+
+/* A new leader's first group entry gives every earlier delivery a whole
+ * ack wait from then: a leader whose clock runs ahead cannot redeliver
+ * early. Deliveries it makes itself keep their own deadlines. */
+static void test_new_leader_grace(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "s", 2, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "s", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 1, NULL, NULL), 1); /* deadline 1100 */
+
+    /* The new leader's clock says 5000: without the grace, first is long
+     * overdue. */
+    apply_ops(f, 5000, true, NULL, 0);
+    uint64_t got[4];
+    uint32_t d[4];
+    assert_int_equal(group_read(f, 5000, "g", "b", 1, got, NULL), 1);
+    assert_int_equal(got[0], first + 1); /* the new one, not the redelivery */
+    assert_int_equal(group_read(f, 5000 + ACK_WAIT - 1, "g", "b", 1, NULL, NULL), 0);
+    assert_int_equal(group_read(f, 5000 + ACK_WAIT, "g", "b", 2, got, d), 2);
+    assert_int_equal(got[0], first);
+    assert_int_equal(d[0], 2);
+
+    /* And the group clock never runs backwards: an entry stamped earlier
+     * is applied at the clock's time. */
+    assert_int_equal(group_read(f, 10, "g", "c", 2, NULL, NULL), 0);
+    assert_int_equal(tstats(f->s).group_clock_ms, 5000 + ACK_WAIT);
+}
+
+/* Several operations in one entry apply in order: two reads never get the
+ * same event. */
+static void test_ops_in_one_entry(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "s", 3, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "s", 0), STORE_GROUP_OK);
+    Eventflow__GroupRead r1 = read_of("g", "a", 2), r2 = read_of("g", "b", 2);
+    Eventflow__GroupOp o1 = EVENTFLOW__GROUP_OP__INIT, o2 = EVENTFLOW__GROUP_OP__INIT;
+    o1.op_case = o2.op_case = EVENTFLOW__GROUP_OP__OP_READ;
+    o1.read = &r1;
+    o2.read = &r2;
+    Eventflow__GroupOp *ops[] = {&o1, &o2};
+    const struct store_outcome *o = apply_ops(f, 1000, false, ops, 2);
+    assert_int_equal(o->groups[0].count, 2);
+    assert_int_equal(o->groups[1].count, 1);
+    assert_int_equal(id_seq(o->groups[1].ids[0]), first + 2);
+}
+
+/* Group state survives a reopen; destroy removes all of it. */
+static void test_persist_and_destroy(void **state)
+{
+    struct fx *f = *state;
+    add_events(f, "s", 3, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "s", 1), STORE_GROUP_OK);
+    assert_int_equal(create_group(f, 1000, "h", "s", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 1, NULL, NULL), 1);
+    assert_int_equal(group_read(f, 1050, "g", "a", 2, NULL, NULL), 2);
+    assert_int_equal(group_read(f, 1000 + ACK_WAIT, "g", "a", 1, NULL, NULL), 0); /* parks the first */
+    assert_int_equal(store_flush(f->s), 0);
+    store_close(f->s);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    assert_int_equal(tstats(f->s).group_count, 2);
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.rec.pending, 2);
+    assert_int_equal(gi.rec.parked, 1);
+    assert_int_equal(tstats(f->s).group_clock_ms, 1000 + ACK_WAIT);
+
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_DESTROY;
+    op.destroy = "g";
+    assert_int_equal(apply_op(f, 2000, &op)->status, STORE_GROUP_OK);
+    assert_int_equal(apply_op(f, 2000, &op)->status, STORE_GROUP_ENOGROUP);
+    assert_false(group_info(f, "g").found);
+    assert_int_equal(tstats(f->s).group_count, 1);
+    struct store_group_visitor v = {0};
+    assert_int_equal(store_group_pending(f->s, "g", 1, NULL, NULL, 10, &v), STORE_ENOENT);
+    /* The other group is untouched, and a group of the same name starts
+     * empty. */
+    assert_true(group_info(f, "h").found);
+    assert_int_equal(create_group(f, 2000, "g", "s", 0), STORE_GROUP_OK);
+    gi = group_info(f, "g");
+    assert_int_equal(gi.rec.pending, 0);
+    assert_int_equal(gi.rec.parked, 0);
+    assert_int_equal(gi.n_consumers, 0);
+}
+
+/* Ready when events lie past the position; else the first due time. */
+static void test_ready(void **state)
+{
+    struct fx *f = *state;
+    bool ready;
+    int64_t wake;
+    assert_int_equal(store_group_ready(f->s, "g", 1, 1000, &ready, &wake), STORE_ENOENT);
+    assert_int_equal(create_group(f, 1000, "g", "s", 0), STORE_GROUP_OK);
+    assert_int_equal(store_group_ready(f->s, "g", 1, 1000, &ready, &wake), 0);
+    assert_false(ready);
+    assert_int_equal(wake, 0);
+    add_events(f, "s", 1, NULL);
+    assert_int_equal(store_group_ready(f->s, "g", 1, 1000, &ready, &wake), 0);
+    assert_true(ready);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_share_and_ack, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_refusals_change_nothing, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_ops, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_redelivery_after_ack_wait, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_deliveries_parks, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_nack, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_all_group_filters, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_start_positions_and_seek, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_new_leader_grace, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ops_in_one_entry, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_persist_and_destroy, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ready, fx_setup, fx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
