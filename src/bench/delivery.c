@@ -700,6 +700,14 @@ static int mode_live(const struct dl_opts *o)
            dsrv, dsrv / esecs, acked ? dsrv * 1e6 / (double)acked : NAN, dnode, ccpu1 - ccpu0, wr.cpu_s);
     fflush(stdout);
     int rc = errs || L.unresolved || L.badpayload || (R > 0 && !drained) ? 1 : 0;
+    if (errs)
+        fprintf(stderr, "eventflow-bench delivery: %" PRIu64 " ADDs failed\n", errs);
+    if (L.unresolved || L.badpayload)
+        fprintf(stderr, "eventflow-bench delivery: %" PRIu64 " deliveries with no acknowledged ADD, %" PRIu64
+                " without a stamp\n", L.unresolved, L.badpayload);
+    if (R > 0 && !drained)
+        fprintf(stderr, "eventflow-bench delivery: %u of %u subscribers short of the %" PRIu64
+                " events %.1f s after the writer's end\n", R - caught, R, written, o->drain);
     free(lags);
     free(L.pend);
     readers_free(o, rs);
@@ -772,6 +780,9 @@ static int mode_catchup(const struct dl_opts *o)
         bytes += rs[i].bytes;
         per += (double)rs[i].received / ((double)((rs[i].done ? rs[i].t_last : t1) - t0) / 1e9);
     }
+    if (C.left)
+        fprintf(stderr, "eventflow-bench delivery: %u of %u subscribers short of %" PRIu64 " events after %.1f s\n",
+                C.left, R, C.expect, o->max_secs);
     printf("mode=catchup R=%u cmd=subscribe spec=%s expect=%" PRIu64 " entries=%" PRIu64
            " secs=%.3f finished=%u entries_per_s=%.1f per_reader_per_s=%.1f MB_per_s=%.1f"
            " bytes_per_entry=%.1f srv_cpu_s=%.2f srv_us_per_entry=%.3f node_cpu_s=%.2f node_us_per_entry=%.3f"
