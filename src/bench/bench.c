@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "bench/delivery.h"
 #include "common/mem.h"
 #include "version.h"
 
@@ -31,6 +32,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: eventflow-bench [options]\n"
+"       eventflow-bench delivery live|fanout|catchup [options]  (--help there)\n"
 "Drives ADD, GET, GETALL or PING against a RESP server on this machine and\n"
 "reports throughput, latency percentiles and failures.\n"
 "\n"
@@ -92,7 +94,7 @@ static void usage(FILE *f)
 
 /* ---- options -------------------------------------------------------- */
 
-static int parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int bench_parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -109,13 +111,13 @@ static int parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max
 static int parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
 {
     uint64_t v;
-    if (parse_u64(flag, s, min, max, &v) != 0)
+    if (bench_parse_u64(flag, s, min, max, &v) != 0)
         return -1;
     *out = (unsigned)v;
     return 0;
 }
 
-static int parse_seconds(const char *flag, const char *s, double min, double *out)
+int bench_parse_seconds(const char *flag, const char *s, double min, double *out)
 {
     char *end;
     errno = 0;
@@ -185,7 +187,7 @@ static int parse_mix(const char *s, unsigned mix[BENCH_OP_COUNT])
 
 /* Benchmarks only ever target this machine: accept loopback addresses
  * given literally (and the name localhost), never anything resolved. */
-static int parse_host(struct bench_config *cfg)
+int bench_parse_host(struct bench_config *cfg)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)&cfg->addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&cfg->addr;
@@ -315,22 +317,22 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
             rc = parse_uint("threads", optarg, 1, MAX_THREADS, &cfg->threads);
             break;
         case 'n':
-            rc = parse_u64("requests", optarg, 1, UINT64_MAX / 2, &cfg->requests);
+            rc = bench_parse_u64("requests", optarg, 1, UINT64_MAX / 2, &cfg->requests);
             break;
         case 'd':
-            rc = parse_seconds("duration", optarg, 0.001, &cfg->duration);
+            rc = bench_parse_seconds("duration", optarg, 0.001, &cfg->duration);
             break;
         case OPT_WARMUP:
-            rc = parse_seconds("warmup", optarg, 0, &cfg->warmup);
+            rc = bench_parse_seconds("warmup", optarg, 0, &cfg->warmup);
             break;
         case OPT_TIMEOUT:
-            rc = parse_seconds("timeout", optarg, 0.01, &cfg->timeout);
+            rc = bench_parse_seconds("timeout", optarg, 0.01, &cfg->timeout);
             break;
         case OPT_SEED:
-            rc = parse_u64("seed", optarg, 0, UINT64_MAX, &cfg->seed);
+            rc = bench_parse_u64("seed", optarg, 0, UINT64_MAX, &cfg->seed);
             break;
         case OPT_EVENT_SIZE:
-            rc = parse_u64("event-size", optarg, bench_payload_min_size(), MAX_EVENT_SIZE,
+            rc = bench_parse_u64("event-size", optarg, bench_payload_min_size(), MAX_EVENT_SIZE,
                            &event_size);
             break;
         case OPT_EVENTS_PER_ADD:
@@ -343,7 +345,7 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
             rc = parse_uint("get-limit", optarg, 0, UINT32_MAX, &cfg->get_limit);
             break;
         case OPT_PREFILL:
-            rc = parse_u64("prefill", optarg, 0, UINT32_MAX, &cfg->prefill);
+            rc = bench_parse_u64("prefill", optarg, 0, UINT32_MAX, &cfg->prefill);
             break;
         case OPT_PREFILL_STREAMS:
             rc = parse_uint("prefill-streams", optarg, 1, UINT32_MAX, &cfg->prefill_streams);
@@ -379,7 +381,7 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
         fprintf(stderr, "eventflow-bench: --prefill-streams exceeds --streams\n");
         return -1;
     }
-    return parse_host(cfg);
+    return bench_parse_host(cfg);
 }
 
 /* ---- the machine ---------------------------------------------------- */
@@ -698,6 +700,8 @@ int main(int argc, char **argv)
     bool help;
     int status = EXIT_FAILURE;
 
+    if (argc > 1 && strcmp(argv[1], "delivery") == 0)
+        return bench_delivery_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &cfg, &help) != 0) {
         fprintf(stderr, "try eventflow-bench --help\n");
         return EXIT_USAGE;

@@ -9,6 +9,8 @@
  *                     non-blocking sockets, P requests in flight per
  *                     connection, latency from send to full reply
  *   bench_hist.c      the latency histogram
+ *   delivery*.c       `eventflow-bench delivery`: subscriptions' delivery
+ *                     latency, fan-out and catch-up (see delivery.h)
  *
  * A run is one or two phases over the same connections: an optional prefill
  * (writes N events to each of the first K streams, so reads find data), then
@@ -158,6 +160,13 @@ struct bench_conn {
     unsigned ring_cap, head, count;
     uint64_t last_progress_ns;
 };
+
+/* bench.c: option parsing shared with delivery.c. Each returns 0, or -1
+ * after printing why. bench_parse_host resolves cfg->host (loopback only)
+ * and cfg->port into cfg->addr. */
+int bench_parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int bench_parse_seconds(const char *flag, const char *s, double min, double *out);
+int bench_parse_host(struct bench_config *cfg);
 
 /* bench_workload.c */
 void bench_rng_seed(struct bench_rng *rng, uint64_t seed);

@@ -73,6 +73,17 @@ uint64_t bench_hist_percentile(const struct bench_hist *h, double p)
     uint64_t rank = (uint64_t)want;
     if ((double)rank < want || rank == 0)
         rank++;
+    return bench_hist_at_rank(h, rank);
+}
+
+uint64_t bench_hist_at_rank(const struct bench_hist *h, uint64_t rank)
+{
+    if (h->count == 0)
+        return 0;
+    if (rank < 1)
+        rank = 1;
+    if (rank >= h->count)
+        return h->max;
     uint64_t seen = 0;
     for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++) {
         seen += h->buckets[i];

@@ -33,6 +33,10 @@ void bench_hist_merge(struct bench_hist *into, const struct bench_hist *from);
  * such that at least p % of the samples are <= it, reported as the upper
  * edge of its bucket (never above the exact max). 0 when empty. */
 uint64_t bench_hist_percentile(const struct bench_hist *h, double p);
+/* The value of the sample of 1-based rank `rank` in increasing order (rank
+ * clamped to 1..count), as the upper edge of its bucket (never above the
+ * exact max). 0 when empty. */
+uint64_t bench_hist_at_rank(const struct bench_hist *h, uint64_t rank);
 /* Arithmetic mean, 0 when empty. */
 double bench_hist_mean(const struct bench_hist *h);
 

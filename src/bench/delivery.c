@@ -1,0 +1,1083 @@
+/* delivery.c - `eventflow-bench delivery`: event delivery from eventflowd
+ * to its subscribers, with ../shared/bench/redis_delivery.c's definitions
+ * (see delivery.h and usage() below), so that each figure compares one to
+ * one with Redis 7 streams read by XREAD BLOCK / XREAD COUNT 1000.
+ *
+ * live / fanout: R subscriber connections (this thread, one epoll loop)
+ * SUBSCRIBE to the live end; once every one is confirmed, a writer thread
+ * ADDs the 200-byte event to the leader, open loop at --rate or closed loop
+ * on --wconns connections. Per (subscriber, event) delivery, at the read()
+ * that completed the message:
+ *   ack  = receive time - the writer's receipt of that ADD's reply
+ *          (negative when the subscriber hears first),
+ *   send = receive time - the writer's send time (the event's stamp).
+ * catchup: R subscribers at once replay {"all":true,"offset":""} until each
+ * has every event the node holds.
+ *
+ * Server CPU: utime+stime of --pids (every eventflowd: the cluster) and of
+ * --sub-pid (the node serving the subscribers), from /proc/PID/stat over the
+ * measured window. */
+#include "bench/delivery.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdnoreturn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "common/mem.h"
+
+#define DL_MAX_PIDS 16
+/* Open loop: most ADDs sent and not yet acknowledged (redis_delivery.c's). */
+#define DL_WINDOW 10000
+#define DL_LIVE_RX (64 * 1024)
+#define DL_CATCHUP_RX (1024 * 1024)
+#define DL_PEND_MAX 16000000
+#define NS 1000000000ull
+
+enum dl_mode { DL_LIVE, DL_CATCHUP };
+
+struct dl_opts {
+    enum dl_mode mode;
+    const char *mode_name;
+    struct bench_config wcfg;   /* the writer's target: the leader */
+    struct bench_config scfg;   /* the subscribers' node */
+    pid_t pids[DL_MAX_PIDS];
+    unsigned n_pids;
+    pid_t sub_pid;
+    unsigned readers;
+    unsigned wconns;
+    double rate;                /* ADDs/s, open loop; 0 = closed loop */
+    double secs;
+    uint64_t maxn;
+    double drain;
+    const char *spec;
+    const char *stream;
+    double max_secs;            /* catchup */
+    uint64_t expect;            /* catchup; 0 = the node's event count */
+};
+
+static noreturn void dl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static noreturn void dl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("eventflow-bench delivery: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+    return bench_now_ns();
+}
+
+/* ---- CPU ------------------------------------------------------------------- */
+
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    char *p = strrchr(line, ')');
+    unsigned long long ut = 0, st = 0;
+    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime */
+    if (p == NULL || sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double servers_cpu_s(const struct dl_opts *o)
+{
+    double s = 0;
+    for (unsigned i = 0; i < o->n_pids; i++)
+        s += proc_cpu_s(o->pids[i]);
+    return s;
+}
+
+static double thread_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- connections -------------------------------------------------------------- */
+
+/* A connected, non-blocking socket (AUTH done), or exit. */
+static int dl_connect(const struct bench_config *cfg)
+{
+    struct bench_conn c;
+    int rc = bench_conn_open(&c, cfg);
+    int fd = c.fd;
+    if (rc == 0)
+        c.fd = -1; /* keep the socket, free the rest */
+    bench_conn_close(&c);
+    if (rc != 0)
+        dl_fail("cannot connect to port %u", cfg->port);
+    return fd;
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            struct pollfd q = {.fd = fd, .events = POLLOUT};
+            poll(&q, 1, 1000);
+            continue;
+        }
+        if (w <= 0)
+            dl_fail("send: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* STATUS on a fresh connection: the node's "events" count. */
+static uint64_t node_events(const struct bench_config *cfg)
+{
+    int fd = dl_connect(cfg);
+    struct resp_reader rd;
+    struct resp_value v;
+    char rx[8192];
+    int rc;
+    uint64_t events = 0;
+    uint64_t deadline = now_ns() + (uint64_t)(cfg->timeout * 1e9);
+
+    resp_reader_init(&rd, NULL);
+    send_all(fd, "*1\r\n$6\r\nSTATUS\r\n", 16);
+    while ((rc = resp_reader_next(&rd, &v)) == 0) {
+        struct pollfd q = {.fd = fd, .events = POLLIN};
+        if (now_ns() > deadline)
+            dl_fail("no answer to STATUS from port %u", cfg->port);
+        if (poll(&q, 1, 100) <= 0)
+            continue;
+        ssize_t n = recv(fd, rx, sizeof rx, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            dl_fail("STATUS on port %u: connection lost", cfg->port);
+        if (n > 0)
+            resp_reader_feed(&rd, rx, (size_t)n);
+    }
+    if (rc < 0 || v.type != RESP_T_BULK)
+        dl_fail("STATUS on port %u: unexpected reply", cfg->port);
+    const char *p = strstr(v.str, "\"events\":");
+    if (p == NULL)
+        dl_fail("STATUS on port %u has no \"events\"", cfg->port);
+    events = strtoull(p + 9, NULL, 10);
+    resp_value_free(&v);
+    resp_reader_free(&rd);
+    close(fd);
+    return events;
+}
+
+/* ---- the writer ------------------------------------------------------------ */
+
+struct dl_wconn {
+    struct bench_conn c;        /* fd, reply reader, output */
+    uint64_t *fifo;             /* sequence numbers in flight, oldest at head */
+    size_t fcap, fhead, fn;
+};
+
+struct dl_writer {
+    const struct dl_opts *o;
+    struct dl_add_template tpl;
+    struct dl_wconn *conns;
+    uint64_t maxn;
+    uint64_t *send_ns;          /* by sequence number; written before `sent` moves */
+    _Atomic uint64_t *ack_ns;   /* by sequence number; 0 = not acknowledged (yet) */
+    _Atomic uint64_t sent, acked, errs;
+    _Atomic bool done, stopreq;
+    uint64_t t_first, t_last_ack; /* read once `done` */
+    double cpu_s;
+    pthread_t thread;
+};
+
+static void fifo_push(struct dl_wconn *w, uint64_t seq)
+{
+    if (w->fn == w->fcap) {
+        size_t nc = w->fcap ? 2 * w->fcap : 1024;
+        uint64_t *f = xmalloc(nc * sizeof *f);
+        for (size_t i = 0; i < w->fn; i++)
+            f[i] = w->fifo[(w->fhead + i) % w->fcap];
+        free(w->fifo);
+        w->fifo = f;
+        w->fcap = nc;
+        w->fhead = 0;
+    }
+    w->fifo[(w->fhead + w->fn++) % w->fcap] = seq;
+}
+
+static uint64_t fifo_pop(struct dl_wconn *w)
+{
+    uint64_t s = w->fifo[w->fhead];
+    w->fhead = (w->fhead + 1) % w->fcap;
+    w->fn--;
+    return s;
+}
+
+/* Queue one ADD, stamped now (its send time). */
+static void writer_queue(struct dl_writer *wr, struct dl_wconn *w, uint64_t seq)
+{
+    char *p = buf_reserve(&w->c.out, wr->tpl.len);
+    uint64_t t = now_ns();
+    dl_add_stamp(&wr->tpl, p, seq, t);
+    buf_commit(&w->c.out, wr->tpl.len);
+    wr->send_ns[seq] = t;
+    fifo_push(w, seq);
+    atomic_store_explicit(&wr->sent, seq + 1, memory_order_release);
+}
+
+static void writer_flush(struct dl_wconn *w)
+{
+    while (w->c.out_sent < w->c.out.len) {
+        ssize_t n = send(w->c.fd, w->c.out.data + w->c.out_sent, w->c.out.len - w->c.out_sent, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0)
+            dl_fail("writer: send: %s", strerror(errno));
+        w->c.out_sent += (size_t)n;
+    }
+    buf_reset(&w->c.out);
+    w->c.out_sent = 0;
+}
+
+/* The writer thread: redis_delivery.c's writer_run with ADD for XADD. It
+ * never blocks on a send, so it reads replies while the server is slow to
+ * read its requests. After --secs (or --max ADDs) it sends nothing new and
+ * waits up to 10 s for the replies still due. */
+static void *writer_main(void *arg)
+{
+    struct dl_writer *wr = arg;
+    const struct dl_opts *o = wr->o;
+    unsigned nc = o->wconns;
+    struct pollfd *pf = xcalloc(nc, sizeof *pf);
+    char *rx = xmalloc(65536);
+    uint64_t sent = 0, inflight = 0, t_stop = 0;
+    unsigned rr = 0;
+    bool stop = false;
+    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->secs * 1e9);
+
+    wr->t_first = t0;
+    for (unsigned i = 0; i < nc; i++)
+        pf[i].fd = wr->conns[i].c.fd;
+    if (o->rate <= 0)
+        for (unsigned i = 0; i < nc && sent < wr->maxn; i++, sent++, inflight++)
+            writer_queue(wr, &wr->conns[i], sent);
+    for (;;) {
+        uint64_t now = now_ns();
+        if (!stop && (now >= deadline || sent >= wr->maxn || atomic_load(&wr->stopreq))) {
+            stop = true;
+            t_stop = now;
+        }
+        if (!stop && o->rate > 0) {
+            while (sent < wr->maxn && inflight < DL_WINDOW && now >= t0 + (uint64_t)((double)sent * 1e9 / o->rate)) {
+                writer_queue(wr, &wr->conns[rr], sent++);
+                inflight++;
+                rr = (rr + 1) % nc;
+            }
+        }
+        for (unsigned i = 0; i < nc; i++) {
+            struct dl_wconn *w = &wr->conns[i];
+            if (w->c.out.len > w->c.out_sent)
+                writer_flush(w);
+            pf[i].events = (short)(POLLIN | (w->c.out.len > w->c.out_sent ? POLLOUT : 0));
+        }
+        if (stop && inflight == 0)
+            break;
+        if (stop && now > t_stop + 10 * NS) {
+            fprintf(stderr, "eventflow-bench delivery: writer: %" PRIu64 " replies missing 10 s after the last send\n",
+                    inflight);
+            break;
+        }
+        uint64_t wait = 100000000;
+        if (!stop && o->rate > 0 && inflight < DL_WINDOW) {
+            uint64_t due = t0 + (uint64_t)((double)sent * 1e9 / o->rate);
+            wait = due > now ? due - now : 0;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(wait / NS), .tv_nsec = (long)(wait % NS)};
+        int r = ppoll(pf, nc, &ts, NULL);
+        if (r < 0 && errno != EINTR)
+            dl_fail("writer: ppoll: %s", strerror(errno));
+        if (r <= 0)
+            continue;
+        for (unsigned i = 0; i < nc; i++) {
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            struct dl_wconn *w = &wr->conns[i];
+            ssize_t n = recv(w->c.fd, rx, 65536, 0);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (n <= 0)
+                dl_fail("writer: connection lost");
+            uint64_t t = now_ns();
+            resp_reader_feed(&w->c.reader, rx, (size_t)n);
+            struct resp_value v;
+            int rc;
+            while ((rc = resp_reader_next(&w->c.reader, &v)) == 1) {
+                if (w->fn == 0)
+                    dl_fail("writer: a reply to no request");
+                uint64_t seq = fifo_pop(w);
+                if (v.type == RESP_T_ARRAY && v.n == 1) {
+                    atomic_store_explicit(&wr->ack_ns[seq], t, memory_order_release);
+                    atomic_fetch_add(&wr->acked, 1);
+                    wr->t_last_ack = t;
+                } else {
+                    if (atomic_fetch_add(&wr->errs, 1) < 3)
+                        fprintf(stderr, "eventflow-bench delivery: ADD failed: %.200s\n",
+                                v.type == RESP_T_ERROR ? v.str : "(not one event)");
+                }
+                resp_value_free(&v);
+                inflight--;
+                if (o->rate <= 0 && !stop && sent < wr->maxn && t < deadline) {
+                    writer_queue(wr, w, sent++);
+                    inflight++;
+                }
+            }
+            if (rc < 0)
+                dl_fail("writer: malformed reply");
+        }
+    }
+    wr->cpu_s = thread_cpu_s();
+    free(pf);
+    free(rx);
+    atomic_store_explicit(&wr->done, true, memory_order_release);
+    return NULL;
+}
+
+static void writer_init(struct dl_writer *wr, const struct dl_opts *o, uint64_t maxn)
+{
+    memset(wr, 0, sizeof *wr);
+    wr->o = o;
+    wr->maxn = maxn;
+    dl_add_template_init(&wr->tpl, o->stream);
+    wr->send_ns = xcalloc(maxn, sizeof *wr->send_ns);
+    wr->ack_ns = xcalloc(maxn, sizeof *wr->ack_ns);
+    wr->conns = xcalloc(o->wconns, sizeof *wr->conns);
+    for (unsigned i = 0; i < o->wconns; i++) {
+        if (bench_conn_open(&wr->conns[i].c, &o->wcfg) != 0)
+            dl_fail("writer: cannot connect to port %u", o->wcfg.port);
+    }
+}
+
+static void writer_free(struct dl_writer *wr)
+{
+    for (unsigned i = 0; i < wr->o->wconns; i++) {
+        bench_conn_close(&wr->conns[i].c);
+        free(wr->conns[i].fifo);
+    }
+    free(wr->conns);
+    free(wr->send_ns);
+    free(wr->ack_ns);
+    dl_add_template_free(&wr->tpl);
+}
+
+/* ---- subscribers ----------------------------------------------------------- */
+
+struct dl_reader {
+    int fd;
+    char *buf;
+    size_t cap, have;
+    uint64_t received;          /* this run's events */
+    uint64_t bytes;             /* every byte read */
+    uint64_t lag_at_wend;
+    uint64_t t_last;
+    bool subscribed, done;
+};
+
+struct dl_pend {
+    uint64_t seq, recv;
+};
+
+struct dl_live {
+    struct dl_writer *wr;
+    uint64_t t_start;           /* events stamped before were sent by someone else */
+    struct dl_signed_hist ack, send;
+    struct dl_pend *pend;
+    size_t npend, cappend;
+    uint64_t unresolved, badpayload, foreign;
+};
+
+static void readers_open(const struct dl_opts *o, struct dl_reader *rs, int ep, size_t cap)
+{
+    for (unsigned i = 0; i < o->readers; i++) {
+        rs[i].fd = dl_connect(&o->scfg);
+        rs[i].cap = cap;
+        rs[i].buf = xmalloc(cap);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, rs[i].fd, &ev) != 0)
+            dl_fail("epoll_ctl: %s", strerror(errno));
+    }
+}
+
+static void readers_free(const struct dl_opts *o, struct dl_reader *rs)
+{
+    for (unsigned i = 0; i < o->readers; i++) {
+        close(rs[i].fd);
+        free(rs[i].buf);
+    }
+    free(rs);
+}
+
+static void reader_subscribe(const struct dl_opts *o, struct dl_reader *r)
+{
+    char req[1024];
+    size_t sl = strlen(o->spec);
+    int n = snprintf(req, sizeof req, "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n", sl, o->spec);
+    if (n < 0 || (size_t)n >= sizeof req)
+        dl_fail("--spec is too long");
+    send_all(r->fd, req, (size_t)n);
+}
+
+typedef void (*dl_message_fn)(void *arg, struct dl_reader *r, const char *json, size_t len, uint64_t recv);
+
+/* One recv() into r's buffer, then every complete frame in it. Returns the
+ * bytes read (0: nothing there). */
+static ssize_t reader_take(struct dl_reader *r, dl_message_fn fn, void *arg)
+{
+    if (r->cap - r->have < 4096) {
+        r->cap *= 2;
+        r->buf = xrealloc(r->buf, r->cap);
+    }
+    ssize_t n = recv(r->fd, r->buf + r->have, r->cap - r->have, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n <= 0)
+        dl_fail("subscriber: connection lost%s", n == 0 ? " (closed by the server)" : "");
+    uint64_t recv_ns = now_ns();
+    r->have += (size_t)n;
+    r->bytes += (uint64_t)n;
+    size_t off = 0;
+    for (;;) {
+        struct dl_frame f;
+        long l = dl_frame_scan(r->buf + off, r->have - off, &f);
+        if (l == 0)
+            break;
+        if (l < 0)
+            dl_fail("subscriber: malformed frame");
+        off += (size_t)l;
+        if (f.kind == DL_F_MESSAGE)
+            fn(arg, r, f.payload, f.payload_len, recv_ns);
+        else if (f.kind == DL_F_SUBSCRIBE)
+            r->subscribed = true;
+        else if (f.kind == DL_F_ERROR)
+            dl_fail("subscriber: error: %.*s", (int)(f.payload_len > 200 ? 200 : f.payload_len), f.payload);
+    }
+    if (off > 0) {
+        memmove(r->buf, r->buf + off, r->have - off);
+        r->have -= off;
+    }
+    return n;
+}
+
+/* Wait until the server has confirmed every subscription. */
+static void readers_wait_subscribed(const struct dl_opts *o, struct dl_reader *rs, int ep, dl_message_fn fn,
+                                    void *arg)
+{
+    struct epoll_event evs[1024];
+    unsigned left = o->readers;
+    uint64_t deadline = now_ns() + 20 * NS;
+    while (left > 0) {
+        if (now_ns() > deadline)
+            dl_fail("%u subscriptions not confirmed in 20 s", left);
+        int n = epoll_wait(ep, evs, 1024, 100);
+        for (int e = 0; e < n; e++) {
+            struct dl_reader *r = &rs[evs[e].data.u32];
+            bool was = r->subscribed;
+            reader_take(r, fn, arg);
+            if (!was && r->subscribed)
+                left--;
+        }
+    }
+}
+
+static void live_record(struct dl_live *L, uint64_t seq, uint64_t recv)
+{
+    uint64_t a = atomic_load_explicit(&L->wr->ack_ns[seq], memory_order_acquire);
+    if (a != 0) {
+        dl_signed_hist_record(&L->ack, (int64_t)(recv - a));
+        return;
+    }
+    if (L->npend >= DL_PEND_MAX) {
+        L->unresolved++;
+        return;
+    }
+    if (L->npend == L->cappend) {
+        L->cappend = L->cappend ? 2 * L->cappend : 65536;
+        L->pend = xrealloc(L->pend, L->cappend * sizeof *L->pend);
+    }
+    L->pend[L->npend++] = (struct dl_pend){.seq = seq, .recv = recv};
+}
+
+static void live_message(void *arg, struct dl_reader *r, const char *json, size_t len, uint64_t recv)
+{
+    struct dl_live *L = arg;
+    uint64_t seq, ts;
+    if (dl_event_stamp(json, len, &seq, &ts) != 0) {
+        L->badpayload++;
+        return;
+    }
+    if (ts < L->t_start) {
+        L->foreign++; /* an event from before this run */
+        return;
+    }
+    if (seq >= atomic_load_explicit(&L->wr->sent, memory_order_acquire)) {
+        L->badpayload++;
+        return;
+    }
+    r->received++;
+    r->t_last = recv;
+    dl_signed_hist_record(&L->send, (int64_t)(recv - ts));
+    live_record(L, seq, recv);
+}
+
+/* Deliveries seen before the writer had its reply: resolve those whose
+ * reply has come in since. final: count the rest as unresolved. */
+static void resolve_pending(struct dl_live *L, bool final)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < L->npend; i++) {
+        uint64_t a = atomic_load_explicit(&L->wr->ack_ns[L->pend[i].seq], memory_order_acquire);
+        if (a != 0)
+            dl_signed_hist_record(&L->ack, (int64_t)(L->pend[i].recv - a));
+        else if (final)
+            L->unresolved++;
+        else
+            L->pend[k++] = L->pend[i];
+    }
+    L->npend = final ? 0 : k;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double ms(double ns)
+{
+    return ns / 1e6;
+}
+
+static int mode_live(const struct dl_opts *o)
+{
+    unsigned R = o->readers;
+    uint64_t maxn = o->maxn ? o->maxn : (o->rate > 0 ? (uint64_t)(o->rate * o->secs) + 1000 : 2000000);
+    struct dl_writer wr;
+    struct dl_live L;
+    writer_init(&wr, o, maxn);
+    memset(&L, 0, sizeof L);
+    L.wr = &wr;
+    dl_signed_hist_init(&L.ack);
+    dl_signed_hist_init(&L.send);
+
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct dl_reader *rs = xcalloc(R ? R : 1, sizeof *rs);
+    readers_open(o, rs, ep, DL_LIVE_RX);
+    for (unsigned i = 0; i < R; i++)
+        reader_subscribe(o, &rs[i]);
+    L.t_start = now_ns();
+    readers_wait_subscribed(o, rs, ep, live_message, &L);
+
+    double cpu0 = servers_cpu_s(o), node0 = proc_cpu_s(o->sub_pid), ccpu0 = thread_cpu_s();
+    L.t_start = now_ns();
+    int err = pthread_create(&wr.thread, NULL, writer_main, &wr);
+    if (err != 0)
+        dl_fail("pthread_create: %s", strerror(err));
+
+    struct epoll_event evs[1024];
+    bool wdone = false, drained = false;
+    uint64_t written = 0, deliv_wend = 0, total = 0, t_wend = 0, t_end = 0;
+    for (;;) {
+        int n = epoll_wait(ep, evs, 1024, 5);
+        if (n < 0 && errno != EINTR)
+            dl_fail("epoll_wait: %s", strerror(errno));
+        for (int e = 0; e < n; e++) {
+            struct dl_reader *r = &rs[evs[e].data.u32];
+            uint64_t before = r->received;
+            reader_take(r, live_message, &L);
+            total += r->received - before;
+        }
+        if (L.npend)
+            resolve_pending(&L, false);
+        uint64_t now = now_ns();
+        if (!wdone && atomic_load_explicit(&wr.done, memory_order_acquire)) {
+            wdone = true;
+            t_wend = now;
+            written = atomic_load(&wr.acked);
+            deliv_wend = total;
+            for (unsigned i = 0; i < R; i++)
+                rs[i].lag_at_wend = written > rs[i].received ? written - rs[i].received : 0;
+        }
+        if (wdone) {
+            bool all = true;
+            for (unsigned i = 0; i < R && all; i++)
+                all = rs[i].received >= written;
+            if (all) {
+                drained = true;
+                t_end = now;
+                break;
+            }
+            if (now - t_wend > (uint64_t)(o->drain * 1e9)) {
+                t_end = now;
+                break;
+            }
+        }
+    }
+    double cpu1 = servers_cpu_s(o), node1 = proc_cpu_s(o->sub_pid), ccpu1 = thread_cpu_s();
+    pthread_join(wr.thread, NULL);
+    resolve_pending(&L, true);
+
+    uint64_t acked = atomic_load(&wr.acked), errs = atomic_load(&wr.errs);
+    double wsecs = (double)(wr.t_last_ack - wr.t_first) / 1e9;
+    double esecs = (double)(t_end - wr.t_first) / 1e9;
+    double wrate = wsecs > 0 ? (double)acked / wsecs : NAN;
+    /* The writer's own ADD latency, send -> reply. */
+    struct bench_hist add;
+    bench_hist_init(&add);
+    uint64_t nsent = atomic_load(&wr.sent);
+    for (uint64_t i = 0; i < nsent; i++) {
+        uint64_t a = atomic_load_explicit(&wr.ack_ns[i], memory_order_relaxed);
+        if (a)
+            bench_hist_record(&add, a - wr.send_ns[i]);
+    }
+    /* Keeping up: within 100 ms of writes when the writer stopped. */
+    uint64_t thr = isnan(wrate) || wrate < 10 ? 1 : (uint64_t)(wrate * 0.1);
+    unsigned keep = 0, caught = 0;
+    uint64_t *lags = xcalloc(R ? R : 1, sizeof *lags);
+    for (unsigned i = 0; i < R; i++) {
+        lags[i] = rs[i].lag_at_wend;
+        keep += rs[i].lag_at_wend <= thr;
+        caught += rs[i].received >= written;
+    }
+    qsort(lags, R, sizeof *lags, cmp_u64);
+    double dsrv = cpu1 - cpu0, dnode = node1 - node0;
+    printf("mode=%s R=%u wconns=%u rate=%g secs=%g spec=%s written=%" PRIu64 " errs=%" PRIu64
+           " w_rate=%.1f add_p50_ms=%.3f add_p99_ms=%.3f add_max_ms=%.3f delivered=%" PRIu64,
+           o->mode_name, R, o->wconns, o->rate, o->secs, o->spec, acked, errs, wrate,
+           ms((double)bench_hist_percentile(&add, 50)), ms((double)bench_hist_percentile(&add, 99)),
+           ms((double)add.max), total);
+    if (R > 0) {
+        printf(" deliv_per_s=%.1f deliv_per_s_during_writes=%.1f per_reader_per_s=%.1f"
+               " ack_p50_ms=%.3f ack_p90_ms=%.3f ack_p99_ms=%.3f ack_max_ms=%.3f ack_min_ms=%.3f"
+               " send_p50_ms=%.3f send_p90_ms=%.3f send_p99_ms=%.3f send_max_ms=%.3f"
+               " lag_end_p50=%" PRIu64 " lag_end_max=%" PRIu64 " keepup=%u keepup_thr=%" PRIu64
+               " caught_up=%u drained=%d drain_ms=%.1f unresolved=%" PRIu64 " badpayload=%" PRIu64
+               " foreign=%" PRIu64 " srv_us_per_delivery=%.3f node_us_per_delivery=%.3f",
+               (double)total / esecs, (double)deliv_wend / ((double)(t_wend - wr.t_first) / 1e9),
+               (double)total / esecs / R, ms(dl_signed_hist_quantile(&L.ack, 0.5)),
+               ms(dl_signed_hist_quantile(&L.ack, 0.9)), ms(dl_signed_hist_quantile(&L.ack, 0.99)),
+               ms((double)L.ack.max), ms((double)L.ack.min), ms(dl_signed_hist_quantile(&L.send, 0.5)),
+               ms(dl_signed_hist_quantile(&L.send, 0.9)), ms(dl_signed_hist_quantile(&L.send, 0.99)),
+               ms((double)L.send.max), lags[R / 2], lags[R - 1], keep, thr, caught, drained,
+               (double)(t_end - t_wend) / 1e6, L.unresolved, L.badpayload, L.foreign,
+               total ? dsrv * 1e6 / (double)total : NAN, total ? dnode * 1e6 / (double)total : NAN);
+    }
+    printf(" srv_cpu_s=%.2f srv_cores=%.2f srv_us_per_write=%.3f node_cpu_s=%.2f reader_cpu_s=%.2f"
+           " writer_cpu_s=%.2f\n",
+           dsrv, dsrv / esecs, acked ? dsrv * 1e6 / (double)acked : NAN, dnode, ccpu1 - ccpu0, wr.cpu_s);
+    fflush(stdout);
+    int rc = errs || L.unresolved || L.badpayload || (R > 0 && !drained) ? 1 : 0;
+    if (errs)
+        fprintf(stderr, "eventflow-bench delivery: %" PRIu64 " ADDs failed\n", errs);
+    if (L.unresolved || L.badpayload)
+        fprintf(stderr, "eventflow-bench delivery: %" PRIu64 " deliveries with no acknowledged ADD, %" PRIu64
+                " without a stamp\n", L.unresolved, L.badpayload);
+    if (R > 0 && !drained)
+        fprintf(stderr, "eventflow-bench delivery: %u of %u subscribers short of the %" PRIu64
+                " events %.1f s after the writer's end\n", R - caught, R, written, o->drain);
+    free(lags);
+    free(L.pend);
+    readers_free(o, rs);
+    close(ep);
+    writer_free(&wr);
+    return rc;
+}
+
+/* ---- catch-up ------------------------------------------------------------- */
+
+struct dl_catchup {
+    uint64_t expect;
+    unsigned left;
+};
+
+static void catchup_message(void *arg, struct dl_reader *r, const char *json, size_t len, uint64_t recv)
+{
+    struct dl_catchup *C = arg;
+    (void)json;
+    (void)len;
+    if (++r->received >= C->expect && !r->done) {
+        r->done = true;
+        r->t_last = recv;
+        C->left--;
+    }
+}
+
+static int mode_catchup(const struct dl_opts *o)
+{
+    struct dl_catchup C = {.expect = o->expect};
+    if (C.expect == 0) {
+        /* Every event the leader holds, once the subscribers' node has
+         * applied them all. */
+        uint64_t want = node_events(&o->wcfg), have = node_events(&o->scfg);
+        uint64_t deadline = now_ns() + 60 * NS;
+        while (have < want && now_ns() < deadline) {
+            usleep(100000);
+            have = node_events(&o->scfg);
+        }
+        if (have < want)
+            dl_fail("the node on port %u holds %" PRIu64 " events, the leader %" PRIu64, o->scfg.port, have, want);
+        C.expect = have;
+    }
+    if (C.expect == 0)
+        dl_fail("nothing to catch up on: the node holds no events");
+    unsigned R = o->readers;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct dl_reader *rs = xcalloc(R, sizeof *rs);
+    readers_open(o, rs, ep, DL_CATCHUP_RX);
+    C.left = R;
+
+    double cpu0 = servers_cpu_s(o), node0 = proc_cpu_s(o->sub_pid), ccpu0 = thread_cpu_s();
+    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->max_secs * 1e9);
+    for (unsigned i = 0; i < R; i++)
+        reader_subscribe(o, &rs[i]);
+    struct epoll_event evs[64];
+    while (C.left > 0 && now_ns() < deadline) {
+        int n = epoll_wait(ep, evs, 64, 100);
+        if (n < 0 && errno != EINTR)
+            dl_fail("epoll_wait: %s", strerror(errno));
+        for (int e = 0; e < n; e++)
+            reader_take(&rs[evs[e].data.u32], catchup_message, &C);
+    }
+    uint64_t t1 = now_ns();
+    double cpu1 = servers_cpu_s(o), node1 = proc_cpu_s(o->sub_pid), ccpu1 = thread_cpu_s();
+    double s = (double)(t1 - t0) / 1e9, per = 0;
+    uint64_t total = 0, bytes = 0;
+    for (unsigned i = 0; i < R; i++) {
+        total += rs[i].received;
+        bytes += rs[i].bytes;
+        per += (double)rs[i].received / ((double)((rs[i].done ? rs[i].t_last : t1) - t0) / 1e9);
+    }
+    if (C.left)
+        fprintf(stderr, "eventflow-bench delivery: %u of %u subscribers short of %" PRIu64 " events after %.1f s\n",
+                C.left, R, C.expect, o->max_secs);
+    printf("mode=catchup R=%u cmd=subscribe spec=%s expect=%" PRIu64 " entries=%" PRIu64
+           " secs=%.3f finished=%u entries_per_s=%.1f per_reader_per_s=%.1f MB_per_s=%.1f"
+           " bytes_per_entry=%.1f srv_cpu_s=%.2f srv_us_per_entry=%.3f node_cpu_s=%.2f node_us_per_entry=%.3f"
+           " reader_cpu_s=%.2f\n",
+           R, o->spec, C.expect, total, s, R - C.left, (double)total / s, per / R, (double)bytes / s / 1e6,
+           total ? (double)bytes / (double)total : NAN, cpu1 - cpu0,
+           total ? (cpu1 - cpu0) * 1e6 / (double)total : NAN, node1 - node0,
+           total ? (node1 - node0) * 1e6 / (double)total : NAN, ccpu1 - ccpu0);
+    fflush(stdout);
+    readers_free(o, rs);
+    close(ep);
+    return C.left ? 1 : 0;
+}
+
+/* ---- options --------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: eventflow-bench delivery live|fanout|catchup [options]\n"
+"Measures how eventflowd delivers events to subscribers (SUBSCRIBE), with\n"
+"the definitions of ../shared/bench/redis_delivery.c for Redis streams.\n"
+"Prints one line of key=value pairs (names as redis_delivery.c's).\n"
+"\n"
+"  live      --readers R subscribers SUBSCRIBE --spec at the live end of the\n"
+"            node on --sub-port; then a writer ADDs the 200-byte event to\n"
+"            --stream on --port (the leader): open loop at --rate/s over\n"
+"            --wconns connections, or closed loop (--rate 0, one ADD in\n"
+"            flight per connection), for --secs or --max ADDs. Subscribers\n"
+"            read until each has every acknowledged event, or --drain s\n"
+"            after the writer's end. Per (subscriber, event): ack = receive\n"
+"            time - the writer's receipt of the ADD's reply (negative when\n"
+"            the subscriber hears first), send = receive time - send time\n"
+"            (CLOCK_MONOTONIC carried in the event's data).\n"
+"  fanout    live with fan-out defaults: --readers 1000 --rate 10000.\n"
+"            A subscriber keeps up if it lags at most 0.1 s of writes when\n"
+"            the writer stops.\n"
+"  catchup   --readers R subscribers at once replay --spec (default\n"
+"            {\"all\":true,\"offset\":\"\"}) until each has --expect events\n"
+"            (default: all the node holds, once it holds all the leader's).\n"
+"\n"
+"  --port N          the writer's node, the leader (default 6543)\n"
+"  --sub-port N      the subscribers' node (default --port)\n"
+"  --host ADDR       loopback address of both (default 127.0.0.1)\n"
+"  --password PW     AUTH on every connection\n"
+"  --pids P,P,...    every server process: their CPU is summed (srv_*)\n"
+"  --sub-pid P       the subscribers' node's process (node_*)\n"
+"  --readers R       (default 1; fanout 1000)\n"
+"  --wconns N        writer connections (default 1)\n"
+"  --rate N          ADDs/s, open loop; 0 = closed loop (default 1000;\n"
+"                    fanout 10000)\n"
+"  --secs S          the writer's time (default 10)\n"
+"  --max N           the writer's most ADDs (default rate x secs + 1000;\n"
+"                    closed loop 2000000)\n"
+"  --drain S         (default 10)\n"
+"  --spec SPEC       the SUBSCRIBE argument (default $all; catchup\n"
+"                    {\"all\":true,\"offset\":\"\"})\n"
+"  --stream NAME     the writer's stream (default delivery)\n"
+"  --max-secs S      catchup: give up after S (default 60)\n"
+"  --expect N        catchup: events each subscriber must receive\n"
+"  --timeout S       connecting and STATUS (default 10)\n"
+"\n"
+"Exit status: 0; 1 when an ADD failed, a delivery could not be matched, a\n"
+"subscriber did not get every event in time, or the run failed; 2 bad usage.\n");
+}
+
+enum {
+    O_PORT = 1000,
+    O_SUB_PORT,
+    O_HOST,
+    O_PASSWORD,
+    O_PIDS,
+    O_SUB_PID,
+    O_READERS,
+    O_WCONNS,
+    O_RATE,
+    O_SECS,
+    O_MAX,
+    O_DRAIN,
+    O_SPEC,
+    O_STREAM,
+    O_MAX_SECS,
+    O_EXPECT,
+    O_TIMEOUT,
+    O_MODE,
+};
+
+static const struct option dl_options[] = {
+    {"port", required_argument, NULL, O_PORT},
+    {"sub-port", required_argument, NULL, O_SUB_PORT},
+    {"host", required_argument, NULL, O_HOST},
+    {"password", required_argument, NULL, O_PASSWORD},
+    {"pids", required_argument, NULL, O_PIDS},
+    {"sub-pid", required_argument, NULL, O_SUB_PID},
+    {"readers", required_argument, NULL, O_READERS},
+    {"wconns", required_argument, NULL, O_WCONNS},
+    {"rate", required_argument, NULL, O_RATE},
+    {"secs", required_argument, NULL, O_SECS},
+    {"max", required_argument, NULL, O_MAX},
+    {"drain", required_argument, NULL, O_DRAIN},
+    {"spec", required_argument, NULL, O_SPEC},
+    {"stream", required_argument, NULL, O_STREAM},
+    {"max-secs", required_argument, NULL, O_MAX_SECS},
+    {"expect", required_argument, NULL, O_EXPECT},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"mode", required_argument, NULL, O_MODE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int set_mode(struct dl_opts *o, const char *m)
+{
+    o->mode_name = m;
+    if (strcmp(m, "live") == 0 || strcmp(m, "fanout") == 0)
+        o->mode = DL_LIVE;
+    else if (strcmp(m, "catchup") == 0)
+        o->mode = DL_CATCHUP;
+    else {
+        fprintf(stderr, "eventflow-bench delivery: the mode is live, fanout or catchup, not \"%s\"\n", m);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_pids(struct dl_opts *o, const char *s)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    int rc = 0;
+    o->n_pids = 0;
+    for (char *t = strtok_r(copy, ", ", &save); t != NULL && rc == 0; t = strtok_r(NULL, ", ", &save)) {
+        uint64_t v;
+        if (o->n_pids == DL_MAX_PIDS) {
+            fprintf(stderr, "eventflow-bench delivery: at most %d --pids\n", DL_MAX_PIDS);
+            rc = -1;
+        } else if ((rc = bench_parse_u64("pids", t, 1, INT32_MAX, &v)) == 0) {
+            o->pids[o->n_pids++] = (pid_t)v;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static void cfg_defaults(struct bench_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->host = "127.0.0.1";
+    c->port = 6543;
+    c->timeout = 10;
+    c->pipeline = 1;
+}
+
+/* Returns 0, 1 for --help, or -1 after printing why. */
+static int parse(int argc, char **argv, struct dl_opts *o)
+{
+    uint64_t v, sub_port = 0;
+    bool readers_set = false, rate_set = false;
+    int opt, rc = 0;
+    const char *mode = NULL, *host = "127.0.0.1", *password = NULL;
+    double timeout = 10;
+
+    memset(o, 0, sizeof *o);
+    cfg_defaults(&o->wcfg);
+    o->readers = 1;
+    o->wconns = 1;
+    o->rate = 1000;
+    o->secs = 10;
+    o->drain = 10;
+    o->stream = "delivery";
+    o->max_secs = 60;
+    if (argc > 1 && argv[1][0] != '-') {
+        mode = argv[1];
+        argv++;
+        argc--;
+    }
+    optind = 1;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "h", dl_options, NULL)) != -1) {
+        switch (opt) {
+        case O_PORT:
+            if ((rc = bench_parse_u64("port", optarg, 1, 65535, &v)) == 0)
+                o->wcfg.port = (unsigned)v;
+            break;
+        case O_SUB_PORT:
+            rc = bench_parse_u64("sub-port", optarg, 1, 65535, &sub_port);
+            break;
+        case O_HOST:
+            host = optarg;
+            break;
+        case O_PASSWORD:
+            password = optarg;
+            break;
+        case O_PIDS:
+            rc = parse_pids(o, optarg);
+            break;
+        case O_SUB_PID:
+            if ((rc = bench_parse_u64("sub-pid", optarg, 1, INT32_MAX, &v)) == 0)
+                o->sub_pid = (pid_t)v;
+            break;
+        case O_READERS:
+            if ((rc = bench_parse_u64("readers", optarg, 0, 100000, &v)) == 0)
+                o->readers = (unsigned)v;
+            readers_set = true;
+            break;
+        case O_WCONNS:
+            if ((rc = bench_parse_u64("wconns", optarg, 1, 10000, &v)) == 0)
+                o->wconns = (unsigned)v;
+            break;
+        case O_RATE:
+            if ((rc = bench_parse_u64("rate", optarg, 0, 10000000, &v)) == 0)
+                o->rate = (double)v;
+            rate_set = true;
+            break;
+        case O_SECS:
+            rc = bench_parse_seconds("secs", optarg, 0.001, &o->secs);
+            break;
+        case O_MAX:
+            rc = bench_parse_u64("max", optarg, 1, 50000000, &o->maxn);
+            break;
+        case O_DRAIN:
+            rc = bench_parse_seconds("drain", optarg, 0, &o->drain);
+            break;
+        case O_SPEC:
+            o->spec = optarg;
+            break;
+        case O_STREAM:
+            o->stream = optarg;
+            break;
+        case O_MAX_SECS:
+            rc = bench_parse_seconds("max-secs", optarg, 0.001, &o->max_secs);
+            break;
+        case O_EXPECT:
+            rc = bench_parse_u64("expect", optarg, 1, UINT64_MAX / 2, &o->expect);
+            break;
+        case O_TIMEOUT:
+            rc = bench_parse_seconds("timeout", optarg, 0.01, &timeout);
+            break;
+        case O_MODE:
+            mode = optarg;
+            break;
+        case 'h':
+            return 1;
+        default:
+            return -1;
+        }
+    }
+    if (rc != 0)
+        return -1;
+    if (optind < argc) {
+        fprintf(stderr, "eventflow-bench delivery: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (mode == NULL) {
+        fprintf(stderr, "eventflow-bench delivery: which mode: live, fanout or catchup?\n");
+        return -1;
+    }
+    if (set_mode(o, mode) != 0)
+        return -1;
+    if (strcmp(mode, "fanout") == 0) {
+        if (!readers_set)
+            o->readers = 1000;
+        if (!rate_set)
+            o->rate = 10000;
+    }
+    if (o->mode == DL_CATCHUP && o->readers == 0) {
+        fprintf(stderr, "eventflow-bench delivery: catchup needs --readers >= 1\n");
+        return -1;
+    }
+    if (o->spec == NULL)
+        o->spec = o->mode == DL_CATCHUP ? "{\"all\":true,\"offset\":\"\"}" : "$all";
+    o->wcfg.host = host;
+    o->wcfg.password = password;
+    o->wcfg.timeout = timeout;
+    o->scfg = o->wcfg;
+    o->scfg.port = sub_port ? (unsigned)sub_port : o->wcfg.port;
+    if (bench_parse_host(&o->wcfg) != 0 || bench_parse_host(&o->scfg) != 0)
+        return -1;
+    return 0;
+}
+
+int bench_delivery_main(int argc, char **argv)
+{
+    struct dl_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "try eventflow-bench delivery --help\n");
+        return 2;
+    }
+    /* A thousand subscribers need a thousand descriptors. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return o.mode == DL_CATCHUP ? mode_catchup(&o) : mode_live(&o);
+}

@@ -1,0 +1,89 @@
+/* delivery.h - `eventflow-bench delivery`: how fast subscriptions deliver
+ * events, measured the way ../shared/bench/redis_delivery.c measures Redis
+ * streams (XREAD BLOCK), so the two compare one to one.
+ *
+ *   delivery.c      the modes (live, fanout, catchup): options, the writer
+ *                   thread, the subscribers' epoll loop, server CPU, the
+ *                   key=value report
+ *   delivery_msg.c  the parts with no sockets, unit-tested
+ *                   (tests/unit/test_bench_delivery.c): the ADD request
+ *                   template and its stamp, the scanner of pushed messages,
+ *                   the stamp's parser, quantiles over negative and positive
+ *                   latencies
+ *
+ * The event is scripts/bench-profiles/event-store-200.sh's 200-byte event,
+ * {"type":"BenchEvent","data":"<169 bytes>"}, its data starting with the
+ * stamp "<seq, 10 digits>:<send time, CLOCK_MONOTONIC ns, 19 digits>:" and
+ * padded with the profile's letters, as redis_delivery.c's entries are.
+ * Everything runs on one machine, so the writer's and the readers' clocks
+ * are one clock. */
+#ifndef EVENTFLOW_BENCH_DELIVERY_H
+#define EVENTFLOW_BENCH_DELIVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bench/bench_hist.h"
+
+#define DL_DATA_LEN 169
+#define DL_STAMP_LEN 31 /* "%010llu:%019llu:" */
+#define DL_SEQ_DIGITS 10
+#define DL_TS_DIGITS 19
+
+/* The ADD of one event to `stream`, as a RESP command, with a zero stamp;
+ * dl_add_stamp writes a real one into a copy. */
+struct dl_add_template {
+    char *req;          /* owned */
+    size_t len;
+    size_t stamp_off;   /* offset of the stamp in req */
+};
+
+void dl_add_template_init(struct dl_add_template *t, const char *stream);
+void dl_add_template_free(struct dl_add_template *t);
+/* Copy the template to out (t->len bytes) with seq and ts in its stamp. */
+void dl_add_stamp(const struct dl_add_template *t, char *out, uint64_t seq, uint64_t ts_ns);
+
+/* One frame a subscriber's connection receives. */
+enum dl_frame_kind {
+    DL_F_MESSAGE,     /* ["message", spec, payload] */
+    DL_F_SUBSCRIBE,   /* ["subscribe", spec, count] */
+    DL_F_ERROR,       /* -text: payload is the text */
+    DL_F_OTHER,       /* any other well-formed frame of up to 3 elements */
+};
+
+struct dl_frame {
+    enum dl_frame_kind kind;
+    const char *payload;  /* MESSAGE: the event JSON; ERROR: the text (borrowed) */
+    size_t payload_len;
+};
+
+/* Scan the frame at the start of p[0..n): a RESP2 array or RESP3 push of
+ * up to 3 bulk strings, integers or nulls, or an error. Returns its length
+ * and fills *f when it is complete, 0 when more bytes are needed, -1 when
+ * it is not such a frame. Reads nothing past p + n and copies nothing. */
+long dl_frame_scan(const char *p, size_t n, struct dl_frame *f);
+
+/* The stamp of an event's JSON (its "data" string). 0, or -1 without one. */
+int dl_event_stamp(const char *json, size_t len, uint64_t *seq, uint64_t *ts_ns);
+
+/* Latencies that may be negative (a subscriber may hear of an event before
+ * the writer hears its ADD acknowledged): the magnitudes of negative ones
+ * and the positive ones, in nanoseconds, each in a log-linear histogram. */
+struct dl_signed_hist {
+    struct bench_hist neg, pos;
+    int64_t min, max;     /* exact */
+};
+
+void dl_signed_hist_init(struct dl_signed_hist *h);
+void dl_signed_hist_record(struct dl_signed_hist *h, int64_t ns);
+uint64_t dl_signed_hist_count(const struct dl_signed_hist *h);
+/* The q-quantile (0 <= q < 1), nearest rank as redis_delivery.c counts it:
+ * the sample at 0-based rank floor(q * count), negatives first; in ns, to
+ * a bucket's precision (bench_hist.h). 0 when empty. */
+double dl_signed_hist_quantile(const struct dl_signed_hist *h, double q);
+
+/* delivery.c: `eventflow-bench delivery ...`, argv[0] being "delivery". */
+int bench_delivery_main(int argc, char **argv);
+
+#endif
