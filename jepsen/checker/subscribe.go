@@ -151,7 +151,10 @@ func (r *Run) checkSubscriptions() *Result {
 				caughtUp++
 				l.connMarkers++
 				if l.connMarkers > 1 {
-					caughtUpAgain++ // a slow consumer caught up again: the server fell back to reading the store
+					// Caught up again on one connection: the node went back
+					// to reading its store for it (its store was replaced by a
+					// peer's copy, or the subscriber was too slow for live).
+					caughtUpAgain++
 				}
 				if l.all && (e.Marker.ID == nil || *e.Marker.ID != l.nextID) {
 					res.fail("%s: caught_up marker on %s at %s names id %s, but the last event delivered is %q",
