@@ -650,3 +650,245 @@ func TestStartThatNeverCameUp(t *testing.T) {
 		t.Fatalf("a start killed after 0.5 s was held against the node: %q %v %v", r.Valid, r.Errors, r.Stats)
 	}
 }
+
+// ---- subscriptions ------------------------------------------------------------
+
+// subLine adds a subscriber line (f subscribe, deliver or marker).
+func (f *fixture) subLine(e Entry) {
+	e.Type = "info"
+	f.add(e)
+}
+
+func strp(s string) *string { return &s }
+func u64p(v uint64) *uint64 { return &v }
+func boolp(b bool) *bool    { return &b }
+
+// subAll starts (or, resume, resumes) a $all subscription after offset.
+func (f *fixture) subAll(p int, t int64, sub, node, phase, offset, reason string) {
+	f.subLine(Entry{Process: p, F: "subscribe", Time: ms(t), Sub: sub, Node: node, Phase: phase, All: true,
+		Offset: strp(offset), Reason: reason})
+}
+
+// subStream starts or resumes a subscription of stream at version.
+func (f *fixture) subStream(p int, t int64, sub, node, phase, stream string, version uint64, reason string) {
+	f.subLine(Entry{Process: p, F: "subscribe", Time: ms(t), Sub: sub, Node: node, Phase: phase, Stream: stream,
+		Version: u64p(version), Reason: reason})
+}
+
+// deliver: the event of the final log with this value (a value not in it
+// becomes an event no node committed, in stream s1).
+func (f *fixture) deliver(p int, t int64, sub, node, value string) {
+	ev := LogEvent{ID: eventID(9900), Stream: "s1", Version: 2, Value: value}
+	for _, x := range f.log {
+		if x.Value == value {
+			ev = x
+		}
+	}
+	f.subLine(Entry{Process: p, F: "deliver", Time: ms(t), Sub: sub, Node: node,
+		Event: &ReadEvent{ID: ev.ID, Stream: ev.Stream, Version: ev.Version, Value: ev.Value}})
+}
+
+func (f *fixture) caughtUp(p int, t int64, sub, node string, m Marker) {
+	m.Marker = "caught_up"
+	f.subLine(Entry{Process: p, F: "marker", Time: ms(t), Sub: sub, Node: node, Marker: &m})
+}
+
+func (f *fixture) subStop(p int, t int64, sub, node, target string, reached bool) {
+	e := Entry{Process: p, F: "subscribe", Time: ms(t), Sub: sub, Node: node, Phase: "stop", Reason: "the run ended"}
+	if target != "" {
+		e.Target, e.Reached = target, boolp(reached)
+	}
+	f.subLine(e)
+}
+
+// withSubscribers: good() plus subscribers a correct cluster could serve
+// (final log: a b d g, ids 1-4): all0 from the start, resumed on another
+// node after b; all1 after a, on a follower that lags; st0.0 on s1 from
+// version 1, resumed after the node said it was stale. Deliveries of all0
+// are given as values, so that the known-bad variants can change them.
+func withSubscribers(all0 ...string) *fixture {
+	f := good()
+	if all0 == nil {
+		all0 = []string{"a", "b", "|", "d", "g"}
+	}
+	f.subAll(10, 5, "all0", "n1", "start", "", "")
+	f.caughtUp(10, 6, "all0", "n1", Marker{ID: strp("")})
+	node, t, last := "n1", int64(25), ""
+	for _, v := range all0 {
+		if v == "|" { // the connection broke: resume on n2 after the last delivered
+			node = "n2"
+			f.subAll(10, t, "all0", node, "resume", last, "n1: connection closed")
+			f.caughtUp(10, t+1, "all0", node, Marker{ID: strp(last)})
+		} else {
+			f.deliver(10, t, "all0", node, v)
+			last = f.lastDelivered(v)
+		}
+		t += 30
+	}
+	f.subStop(10, 310, "all0", node, eventID(4), last == eventID(4))
+
+	f.subAll(11, 50, "all1", "n3", "start", eventID(1), "")
+	f.deliver(11, 60, "all1", "n3", "b")
+	f.deliver(11, 140, "all1", "n3", "d") // a lagging follower: later than the others
+	f.deliver(11, 250, "all1", "n3", "g")
+	f.subStop(11, 311, "all1", "n3", eventID(4), true)
+
+	f.subStream(12, 5, "st0.0", "n2", "start", "s1", 1, "")
+	f.deliver(12, 36, "st0.0", "n2", "b")
+	f.subLine(Entry{Process: 12, F: "marker", Time: ms(150), Sub: "st0.0", Node: "n2", Marker: &Marker{Marker: "stale"}})
+	f.subStream(12, 151, "st0.0", "n3", "resume", "s1", 2, "n2: the node says it is stale")
+	f.caughtUp(12, 152, "st0.0", "n3", Marker{ID: strp(""), Version: u64p(2)})
+	f.deliver(12, 206, "st0.0", "n3", "g")
+	f.subStop(12, 312, "st0.0", "n3", "", false)
+	return f
+}
+
+// lastDelivered: the id a delivery of value carries.
+func (f *fixture) lastDelivered(value string) string {
+	for _, x := range f.log {
+		if x.Value == value {
+			return x.ID
+		}
+	}
+	return eventID(9900)
+}
+
+// expectSubViolation: the subscriptions checker caught it, as this kind
+// and no other (a reordering is not also a gap, a duplicate not also out
+// of order).
+func expectSubViolation(t *testing.T, v *Verdict, want, kind string) {
+	t.Helper()
+	expectCaught(t, v, want, "subscriptions")
+	kinds := checkerResult(v, "subscriptions").Stats["violations_by_kind"].(map[string]int)
+	if len(kinds) != 1 || kinds[kind] == 0 {
+		t.Fatalf("violations by kind %v, want only %q:\n%s", kinds, kind, dump(v))
+	}
+	for _, c := range v.Checkers {
+		if c.Name != "subscriptions" && c.Valid != "true" {
+			t.Fatalf("checker %s failed too; only subscriptions should:\n%s", c.Name, dump(v))
+		}
+	}
+}
+
+func TestGoodSubscribersPass(t *testing.T) {
+	f := withSubscribers()
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("correct subscribers were judged %q:\n%s", v.Valid, dump(v))
+	}
+	r := checkerResult(v, "subscriptions")
+	if r.Stats["delivered"] != 9 || r.Stats["resumes"] != 2 || r.Stats["drained_complete"] != 2 {
+		t.Fatalf("subscriptions statistics: %v", r.Stats)
+	}
+	if !strings.Contains(summary(v, f.history(t)), "## Subscribers") {
+		t.Fatal("summary.md has no subscriber table")
+	}
+}
+
+// A history without subscribers (runs from before them) still passes.
+func TestNoSubscribers(t *testing.T) {
+	f := good()
+	v := verdictOf(t, f, f.final3())
+	if r := checkerResult(v, "subscriptions"); r.Valid != "true" || r.Summary != "no subscriber in this history" {
+		t.Fatalf("subscriptions on a history without subscribers: %q %q", r.Valid, r.Summary)
+	}
+}
+
+func TestSubscriberGap(t *testing.T) {
+	f := withSubscribers("a", "b", "|", "g") // d never delivered
+	expectSubViolation(t, verdictOf(t, f, f.final3()), "gap: subscription all0", "gap")
+}
+
+func TestSubscriberGapAtTheStart(t *testing.T) {
+	f := withSubscribers("b", "|", "d", "g") // from the start, but a was skipped
+	expectSubViolation(t, verdictOf(t, f, f.final3()), "between its start and", "gap")
+}
+
+func TestSubscriberDuplicate(t *testing.T) {
+	f := withSubscribers("a", "b", "|", "b", "d", "g") // the resume after b delivered b again
+	expectSubViolation(t, verdictOf(t, f, f.final3()), "duplicate delivery", "duplicate")
+}
+
+func TestSubscriberReordering(t *testing.T) {
+	f := withSubscribers("a", "d", "b", "|", "g") // d before b
+	expectSubViolation(t, verdictOf(t, f, f.final3()), "out of order", "out of order")
+}
+
+func TestSubscriberUncommittedEvent(t *testing.T) {
+	f := withSubscribers("a", "b", "x", "|", "d", "g") // x: no node holds it after healing
+	v := verdictOf(t, f, f.final3())
+	expectSubViolation(t, v, "uncommitted event delivered", "uncommitted")
+}
+
+// An event the final log holds, delivered with other contents (a version
+// a leader later overwrote).
+func TestSubscriberEventDiffersFromTheLog(t *testing.T) {
+	f := withSubscribers()
+	for _, e := range f.entries {
+		if e.F == "deliver" && e.Sub == "all1" && e.Event.Value == "d" {
+			e.Event.Value = "d-other"
+		}
+	}
+	// (The true d was never delivered either: a gap as well.)
+	expectCaught(t, verdictOf(t, f, f.final3()), "the final log has id", "subscriptions")
+}
+
+func TestStreamSubscriberGap(t *testing.T) {
+	f := good()
+	f.subStream(12, 5, "st0.0", "n2", "start", "s1", 0, "")
+	f.deliver(12, 36, "st0.0", "n2", "a")
+	f.deliver(12, 206, "st0.0", "n2", "g") // b (v1) skipped
+	expectSubViolation(t, verdictOf(t, f, f.final3()), "gap: subscription st0.0", "gap")
+}
+
+func TestStreamSubscriberReordering(t *testing.T) {
+	f := good()
+	f.subStream(12, 5, "st0.0", "n2", "start", "s1", 0, "")
+	f.deliver(12, 36, "st0.0", "n2", "b")
+	f.deliver(12, 40, "st0.0", "n2", "a")
+	f.deliver(12, 206, "st0.0", "n2", "g")
+	expectSubViolation(t, verdictOf(t, f, f.final3()), "out of order", "out of order")
+}
+
+func TestStreamSubscriberGetsAnotherStream(t *testing.T) {
+	f := good()
+	f.subStream(12, 5, "st0.0", "n2", "start", "s1", 0, "")
+	f.deliver(12, 36, "st0.0", "n2", "a")
+	f.deliver(12, 96, "st0.0", "n2", "d") // s2's
+	expectSubViolation(t, verdictOf(t, f, f.final3()), "another stream", "wrong stream")
+}
+
+// After healing the runner waited for every $all subscriber to deliver the
+// last event; one that stopped short is a subscription that stalled.
+func TestSubscriberDidNotCatchUp(t *testing.T) {
+	f := withSubscribers("a", "b", "|", "d")
+	expectCaught(t, verdictOf(t, f, f.final3()), "did not deliver the whole log after healing", "subscriptions")
+}
+
+func TestCaughtUpMarkerBehind(t *testing.T) {
+	f := withSubscribers()
+	for _, e := range f.entries {
+		if e.F == "marker" && e.Sub == "all0" && e.Marker.ID != nil && *e.Marker.ID == eventID(2) {
+			e.Marker.ID = strp(eventID(1))
+		}
+	}
+	expectCaught(t, verdictOf(t, f, f.final3()), "caught_up marker", "subscriptions")
+}
+
+// The runner's own bookkeeping: a resume must start at the last event
+// delivered, else a gap or duplicate would be the runner's doing.
+func TestResumeFromTheWrongPlace(t *testing.T) {
+	f := withSubscribers()
+	for _, e := range f.entries {
+		if e.F == "subscribe" && e.Sub == "all0" && e.Phase == "resume" {
+			e.Offset = strp(eventID(1))
+		}
+	}
+	expectCaught(t, verdictOf(t, f, f.final3()), "resume point is wrong", "subscriptions")
+}
+
+func TestSubscribersThatDeliveredNothing(t *testing.T) {
+	f := good()
+	f.subAll(10, 5, "all0", "n1", "start", "", "")
+	expectCaught(t, verdictOf(t, f, f.final3()), "delivered nothing", "subscriptions")
+}

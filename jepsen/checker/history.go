@@ -20,7 +20,7 @@ type Entry struct {
 	Type    string `json:"type"` // invoke, ok, fail, info
 	Process int    `json:"process"`
 	Op      int64  `json:"op"` // pairs an invocation with its completion
-	F       string `json:"f"`  // append, read, read_all, nemesis
+	F       string `json:"f"`  // append, read, read_all, nemesis; subscribe, deliver, marker
 	Time    int64  `json:"time"`
 	Node    string `json:"node,omitempty"`
 
@@ -51,7 +51,32 @@ type Entry struct {
 	// effect?), and whether a leader transfer it attempted happened.
 	Verified    *bool `json:"verified,omitempty"`
 	Transferred *bool `json:"transferred,omitempty"`
+
+	// subscriber lines (f subscribe, deliver, marker; see subscribe.go)
+	Sub     string  `json:"sub,omitempty"`     // the subscription's name
+	All     bool    `json:"all,omitempty"`     // of the global log (else of Stream)
+	Offset  *string `json:"offset,omitempty"`  // all: (re)starts after this id ("": the start)
+	Version *uint64 `json:"version,omitempty"` // stream: (re)starts at this version
+	Spec    string  `json:"spec,omitempty"`    // as sent in SUBSCRIBE
+	Reason  string  `json:"reason,omitempty"`  // why the previous connection (or the subscription) ended
+	// connections that failed to open before this (re)start
+	ConnectFailures int        `json:"connect_failures,omitempty"`
+	Target          string     `json:"target,omitempty"`  // stop after the final drain: the converged log's last id
+	Reached         *bool      `json:"reached,omitempty"` // ... and whether the subscriber delivered it
+	Event           *ReadEvent `json:"event,omitempty"`   // deliver
+	Marker          *Marker    `json:"marker,omitempty"`  // marker: the node's JSON
 }
+
+// Marker is a subscription's marker message.
+type Marker struct {
+	Marker        string  `json:"marker"` // caught_up, stale, current
+	ID            *string `json:"id,omitempty"`
+	Version       *uint64 `json:"version,omitempty"`
+	LastContactMs *int64  `json:"last_contact_ms,omitempty"`
+}
+
+// subscriberLine: a line of the subscriber workload, not an operation.
+func subscriberLine(f string) bool { return f == "subscribe" || f == "deliver" || f == "marker" }
 
 // AckEvent is one stored event as an acknowledged append returned it.
 type AckEvent struct {
@@ -97,6 +122,7 @@ type History struct {
 	Entries []*Entry
 	Ops     []*Op // client operations in invocation order
 	Nemesis []*Entry
+	Subs    []*Entry // subscriber lines, in history order
 	MaxTime int64
 }
 
@@ -122,6 +148,13 @@ func parseHistory(data []byte) (*History, error) {
 		}
 		if e.F == "nemesis" {
 			h.Nemesis = append(h.Nemesis, e)
+			continue
+		}
+		if subscriberLine(e.F) {
+			if e.Sub == "" {
+				return nil, fmt.Errorf("history line %d: %s line without a subscription name", line, e.F)
+			}
+			h.Subs = append(h.Subs, e)
 			continue
 		}
 		switch e.Type {

@@ -45,6 +45,7 @@ func checkAll(h *History, f *Final, dir string, opt LinOptions) *Verdict {
 		r.checkLinearizableLog(opt),
 		r.checkLogRealtime(),
 		r.checkFaults(),
+		r.checkSubscriptions(),
 	)
 	if dir != "" {
 		v.Checkers = append(v.Checkers, checkNodeLogs(dir))
@@ -105,6 +106,7 @@ func summary(v *Verdict, h *History) string {
 			}
 		}
 	}
+	b.WriteString(subscriberSummary(h))
 	if len(h.Nemesis) > 0 {
 		b.WriteString("\n## Nemesis\n\n| t (s) | fault | phase | nodes | detail |\n|---|---|---|---|---|\n")
 		for _, e := range h.Nemesis {

@@ -10,12 +10,15 @@
  *      reachable (its threads and sockets live there; nothing it sends can
  *      leave the run's namespaces);
  *   2. mounts a tmpfs per node and starts the nodes (cluster.c);
- *   3. runs the workload threads (workload.c) and, on this thread, the
- *      nemesis schedule (nemesis.c) until the time limit;
+ *   3. runs the workload threads (workload.c) and the subscribers
+ *      (subscriber.c) and, on this thread, the nemesis schedule
+ *      (nemesis.c) until the time limit;
  *   4. heals everything, settles membership changes whose outcome was
  *      unknown (nemesis_reconcile_members), lets the workload run a little
  *      longer, stops it;
- *   5. waits for the nodes to converge and dumps each node's whole log,
+ *   5. waits for the nodes to converge, lets the subscribers deliver up
+ *      to the converged log's last event (30 s at most) and stops them,
+ *      dumps each node's whole log,
  *      CHECKSUM, EVENTCOUNT and STATUS into DIR/final/;
  *   6. stops the nodes and unmounts. History: DIR/history.jsonl; node
  *      logs: DIR/nodes/.
@@ -41,10 +44,12 @@
 #include "history.h"
 #include "nemesis.h"
 #include "rawresp.h"
+#include "subscriber.h"
 #include "workload.h"
 
 #define DUMP_PAGE 10000
 #define NODE_TIMEOUT_MS 3000
+#define SUBSCRIBER_DRAIN_MS 30000
 
 struct options {
     const char *tag;
@@ -65,6 +70,8 @@ struct options {
     int snapshot_threshold;
     int snapshot_trailing;
     int disk_mb;
+    int subscribers;
+    int stream_subscribers;
 };
 
 static atomic_bool interrupted;
@@ -81,14 +88,15 @@ static void usage(void)
           "         [--seed N] [--nodes 3|5] [--time-limit S] [--nemesis LIST] [--workers N]\n"
           "         [--think-ms MS] [--recovery S] [--converge S] [--election-timeout MS]\n"
           "         [--snapshot-threshold N] [--snapshot-trailing N] [--disk-mb MB]\n"
-          "         [--faketime-lib PATH] [--prefix 10.77.0]\n",
+          "         [--faketime-lib PATH] [--prefix 10.77.0] [--subscribers N]\n"
+          "         [--stream-subscribers N]\n",
           stderr);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_TAG = 256, O_RUN, O_DATA, O_EFD, O_FT, O_NEM, O_PREFIX, O_SEED, O_NODES, O_TIME, O_REC, O_CONV,
-           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK };
+           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK, O_SUBS, O_SSUBS };
     static const struct option longopts[] = {
         {"tag", required_argument, NULL, O_TAG},
         {"run-dir", required_argument, NULL, O_RUN},
@@ -108,13 +116,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"snapshot-threshold", required_argument, NULL, O_ST},
         {"snapshot-trailing", required_argument, NULL, O_SK},
         {"disk-mb", required_argument, NULL, O_DISK},
+        {"subscribers", required_argument, NULL, O_SUBS},
+        {"stream-subscribers", required_argument, NULL, O_SSUBS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (struct options){.nemesis = "kill,pause,partition", .prefix = "10.77.0", .seed = 1, .nodes = 3,
                           .time_limit_s = 60, .recovery_s = 5, .converge_s = 60, .workers = 6, .think_ms = 100,
                           .election_timeout_ms = 1000, .snapshot_threshold = 1024, .snapshot_trailing = 256,
-                          .disk_mb = 768};
+                          .disk_mb = 768, .subscribers = 3, .stream_subscribers = 2};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -136,6 +146,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_ST: o->snapshot_threshold = atoi(optarg); break;
         case O_SK: o->snapshot_trailing = atoi(optarg); break;
         case O_DISK: o->disk_mb = atoi(optarg); break;
+        case O_SUBS: o->subscribers = atoi(optarg); break;
+        case O_SSUBS: o->stream_subscribers = atoi(optarg); break;
         default: usage(); return -1;
         }
     }
@@ -228,6 +240,22 @@ static bool wait_convergence(struct cluster *c, int seconds)
         sleep_ms(500);
     }
     return false;
+}
+
+/* The last id of the first member that answers CHECKSUM (after
+ * convergence every member's). */
+static void converged_last_id(struct cluster *c, char *out, size_t len)
+{
+    int members[CLUSTER_MAX];
+    int m = cluster_members(c, members);
+    for (int k = 0; k < m; k++) {
+        struct node_state st;
+        node_checksum(&c->slots[members[k]], &st);
+        if (st.ok) {
+            snprintf(out, len, "%s", st.last_id);
+            return;
+        }
+    }
 }
 
 /* Write one node's whole log, page by page, exactly as it sends events. */
@@ -408,7 +436,7 @@ int main(int argc, char **argv)
     };
     int status = 1;
     struct nemesis *nem = NULL;
-    bool workload_running = false;
+    bool workload_running = false, subscribers_running = false;
     if (cluster_init(&c, &cc) != 0)
         goto out;
     char endpoints[1024];
@@ -445,6 +473,23 @@ int main(int argc, char **argv)
         goto out;
     workload_running = true;
 
+    struct subscriber_config sc = {
+        .n_nodes = o.nodes,
+        .all = o.subscribers,
+        .streams = o.stream_subscribers,
+        .first_process = o.workers,
+        .seed = o.seed,
+        .start_spread_ms = o.time_limit_s * 1000 / 2 < 40000 ? o.time_limit_s * 1000 / 2 : 40000,
+        .idle_ms = 4000,
+    };
+    for (int i = 0; i < o.nodes; i++) {
+        snprintf(sc.names[i], sizeof sc.names[i], "%s", c.slots[i + 1].name);
+        snprintf(sc.addresses[i], sizeof sc.addresses[i], "%s", c.slots[i + 1].client_addr);
+    }
+    if (subscribers_start(&sc) != 0)
+        goto out;
+    subscribers_running = true;
+
     int64_t end = (int64_t)o.time_limit_s * 1000000000;
     nemesis_run(nem, end, &interrupted);
     nemesis_heal_all(nem);
@@ -457,11 +502,22 @@ int main(int argc, char **argv)
     fprintf(stderr, "runner: workload stopped after %" PRIu64 " operations\n", workload_completed());
 
     bool converged = wait_convergence(&c, o.converge_s);
+    /* Subscribers go on until they have delivered the converged log's
+     * last event (the checker holds it against them if they do not). */
+    char last_id[32] = "";
+    if (converged)
+        converged_last_id(&c, last_id, sizeof last_id);
+    subscribers_stop(last_id, SUBSCRIBER_DRAIN_MS);
+    subscribers_running = false;
+    fprintf(stderr, "runner: subscribers stopped: %" PRIu64 " events delivered, %" PRIu64 " resumes\n",
+            subscribers_delivered(), subscribers_resumes());
     history_nemesis("final", "stop", NULL, "nodes %s", converged ? "converged" : "did NOT converge");
     if (dump_final(&c, o.run_dir, converged) != 0)
         fprintf(stderr, "runner: could not write final/nodes.json\n");
     status = 0;
 out:
+    if (subscribers_running)
+        subscribers_stop(NULL, 0);
     if (workload_running)
         workload_stop();
     cluster_destroy(&c);

@@ -52,13 +52,16 @@ static int parse_address(const char *address, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
-static int connect_bounded(const struct sockaddr_in *sa, long long deadline, char *err, size_t errlen)
+static int connect_bounded(const struct sockaddr_in *sa, int rcvbuf, long long deadline, char *err, size_t errlen)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
+    /* Before connect, so that the window offered is small from the start. */
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 && errno != EINPROGRESS) {
         snprintf(err, errlen, "connect: %s", strerror(errno));
         close(fd);
@@ -82,81 +85,126 @@ static void append_bulk(struct buf *b, const char *s, size_t n)
     buf_append(b, "\r\n", 2);
 }
 
-int rawresp_call(const char *address, const char *name, const char *arg, int timeout_ms,
-                 struct resp_value *out, char *err, size_t errlen)
+int rawresp_open(struct rawresp_conn *c, const char *address, int timeout_ms, int rcvbuf, char *err, size_t errlen)
 {
     struct sockaddr_in sa;
+    c->fd = -1;
     if (parse_address(address, &sa) != 0) {
         snprintf(err, errlen, "bad address %s", address);
         return -1;
     }
-    long long deadline = now_ms() + timeout_ms;
-    int fd = connect_bounded(&sa, deadline, err, errlen);
-    if (fd < 0)
+    c->fd = connect_bounded(&sa, rcvbuf, now_ms() + timeout_ms, err, errlen);
+    if (c->fd < 0)
         return -1;
+    resp_reader_init(&c->rd, NULL);
+    return 0;
+}
 
-    /* name may hold a subcommand ("CLUSTER MEMBERS"): one bulk per word. */
+void rawresp_close(struct rawresp_conn *c)
+{
+    if (c->fd < 0)
+        return;
+    close(c->fd);
+    c->fd = -1;
+    resp_reader_free(&c->rd);
+}
+
+int rawresp_send(struct rawresp_conn *c, int argc, const char *const *argv, int timeout_ms, char *err,
+                 size_t errlen)
+{
+    long long deadline = now_ms() + timeout_ms;
     struct buf req;
     buf_init(&req);
-    char words[64];
-    snprintf(words, sizeof words, "%s", name);
-    char *w2 = strchr(words, ' ');
-    if (w2 != NULL)
-        *w2++ = '\0';
-    buf_printf(&req, "*%d\r\n", 1 + (w2 != NULL) + (arg != NULL));
-    append_bulk(&req, words, strlen(words));
-    if (w2 != NULL)
-        append_bulk(&req, w2, strlen(w2));
-    if (arg != NULL)
-        append_bulk(&req, arg, strlen(arg));
-
-    int rc = -1;
+    buf_printf(&req, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++)
+        append_bulk(&req, argv[i], strlen(argv[i]));
+    int rc = 0;
     size_t sent = 0;
     while (sent < req.len) {
-        if (wait_fd(fd, POLLOUT, deadline) <= 0) {
+        if (wait_fd(c->fd, POLLOUT, deadline) <= 0) {
             snprintf(err, errlen, "send: timed out");
-            goto out;
+            rc = -1;
+            break;
         }
-        ssize_t n = send(fd, req.data + sent, req.len - sent, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, req.data + sent, req.len - sent, MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
         if (n < 0) {
             snprintf(err, errlen, "send: %s", strerror(errno));
-            goto out;
+            rc = -1;
+            break;
         }
         sent += (size_t)n;
     }
+    buf_free(&req);
+    return rc;
+}
 
-    struct resp_reader rd;
-    resp_reader_init(&rd, NULL);
+int rawresp_read(struct rawresp_conn *c, int timeout_ms, struct resp_value *out, char *err, size_t errlen)
+{
+    long long deadline = now_ms() + timeout_ms;
     for (;;) {
-        int got = resp_reader_next(&rd, out);
-        if (got == 1) {
-            rc = 0;
-            break;
-        }
+        int got = resp_reader_next(&c->rd, out);
+        if (got == 1)
+            return 1;
         if (got < 0) {
             snprintf(err, errlen, "protocol error in the reply");
-            break;
+            return -1;
         }
-        if (wait_fd(fd, POLLIN, deadline) <= 0) {
-            snprintf(err, errlen, "reply: timed out");
-            break;
+        int ready = wait_fd(c->fd, POLLIN, deadline);
+        if (ready == 0)
+            return 0;
+        if (ready < 0) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return -1;
         }
         char chunk[65536];
-        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
         if (n <= 0) {
-            snprintf(err, errlen, "reply: %s", n == 0 ? "connection closed" : strerror(errno));
-            break;
+            snprintf(err, errlen, "%s", n == 0 ? "connection closed" : strerror(errno));
+            return -1;
         }
-        resp_reader_feed(&rd, chunk, (size_t)n);
+        resp_reader_feed(&c->rd, chunk, (size_t)n);
     }
-    resp_reader_free(&rd);
-out:
-    buf_free(&req);
-    close(fd);
+}
+
+int rawresp_call(const char *address, const char *name, const char *arg, int timeout_ms,
+                 struct resp_value *out, char *err, size_t errlen)
+{
+    long long deadline = now_ms() + timeout_ms;
+    struct rawresp_conn c;
+    if (rawresp_open(&c, address, timeout_ms, 0, err, errlen) != 0)
+        return -1;
+
+    /* name may hold a subcommand ("CLUSTER MEMBERS"): one bulk per word. */
+    char words[64];
+    snprintf(words, sizeof words, "%s", name);
+    const char *argv[3] = {words};
+    int argc = 1;
+    char *w2 = strchr(words, ' ');
+    if (w2 != NULL) {
+        *w2++ = '\0';
+        argv[argc++] = w2;
+    }
+    if (arg != NULL)
+        argv[argc++] = arg;
+
+    int rc = -1;
+    if (rawresp_send(&c, argc, argv, timeout_ms, err, errlen) == 0) {
+        long long left = deadline - now_ms();
+        int got = left > 0 ? rawresp_read(&c, (int)left, out, err, errlen) : 0;
+        if (got == 0)
+            snprintf(err, errlen, "reply: timed out");
+        else if (got < 0 && strncmp(err, "protocol", 8) != 0) {
+            char why[200];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen, "reply: %s", why);
+        }
+        rc = got == 1 ? 0 : -1;
+    }
+    rawresp_close(&c);
     return rc;
 }
 

@@ -56,6 +56,15 @@ static void pool_for_read(const struct workload_config *cfg, struct rng *r, char
     pthread_mutex_unlock(&pool_mu);
 }
 
+static const struct workload_config *pool_cfg;
+
+void workload_pick_stream(struct rng *r, char *out, size_t len)
+{
+    char name[STREAM_NAME];
+    pool_for_read(pool_cfg, r, name);
+    snprintf(out, len, "%s", name);
+}
+
 /* ---- workers ------------------------------------------------------------------ */
 
 struct worker {
@@ -335,6 +344,7 @@ int workload_start(const struct workload_config *cfg)
     }
     for (int k = 0; k < cfg->stream_slots; k++)
         snprintf(pool_name[k], STREAM_NAME, "s%" PRIu64, pool_next++);
+    pool_cfg = cfg;
     atomic_store(&stopping, false);
     for (int i = 0; i < cfg->workers; i++) {
         struct worker *w = &workers[i];

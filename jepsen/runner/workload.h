@@ -21,7 +21,10 @@
 #ifndef JEPSEN_WORKLOAD_H
 #define JEPSEN_WORKLOAD_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "rng.h"
 
 struct workload_config {
     const char *endpoints; /* every node's client address */
@@ -39,6 +42,10 @@ int workload_start(const struct workload_config *cfg);
 
 /* Ask the workers to finish their current operation, and join them. */
 void workload_stop(void);
+
+/* One of the streams being written now (for the stream subscribers); only
+ * after workload_start. */
+void workload_pick_stream(struct rng *r, char *out, size_t len);
 
 /* Operations completed so far (for progress lines). */
 uint64_t workload_completed(void);
