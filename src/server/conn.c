@@ -417,3 +417,11 @@ int conn_accept(struct server *s, uv_stream_t *listener)
     conn_start_reading(c);
     return 0;
 }
+
+void conn_set_send_buffer(struct conn *c, int bytes)
+{
+    int value = bytes;
+    int rv = uv_send_buffer_size((uv_handle_t *)&c->tcp, &value);
+    if (rv != 0)
+        log_warn("client %s: setting its send buffer: %s", c->peer, uv_strerror(rv));
+}

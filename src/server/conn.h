@@ -105,6 +105,10 @@ void conn_flush(struct conn *c);
  * has nothing deferred (commands_may_start). */
 struct buf *conn_push_buf(struct conn *c);
 
+/* Fix the socket's kernel send buffer at `bytes` (autotuning off); a
+ * failure is logged and otherwise ignored. */
+void conn_set_send_buffer(struct conn *c, int bytes);
+
 /* Output queued or being written, not yet taken by the socket: what a
  * subscription's flow control measures. */
 size_t conn_unsent(const struct conn *c);

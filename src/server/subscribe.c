@@ -448,6 +448,8 @@ void subs_subscribe(struct conn *c, const struct resp_command *cmd)
         }
     }
     /* Taken: append to the connection's list, confirm each spec in order. */
+    if (c->n_subs == 0 && adding > 0)
+        conn_set_send_buffer(c, SUBS_SOCKET_SNDBUF);
     struct sub **tail = &c->subs;
     while (*tail != NULL)
         tail = &(*tail)->next_in_conn;

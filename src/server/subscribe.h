@@ -41,6 +41,12 @@ struct subs;
 #define SUBS_HIGH_WATER ((size_t)256 << 10)
 #define SUBS_LOW_WATER ((size_t)64 << 10)
 #define SUBS_PAGE_BYTES ((size_t)128 << 10)
+/* The kernel's send buffer of a subscribed connection. Left alone, Linux
+ * grows it up to tcp_wmem's maximum (4 MiB by default), all filled before
+ * SUBS_HIGH_WATER is ever reached: a stalled subscriber would cost that in
+ * kernel memory. Fixed, autotuning is off for that socket (Linux doubles
+ * the value for its bookkeeping). */
+#define SUBS_SOCKET_SNDBUF (256 << 10)
 
 /* The server's subscriptions; they watch srv->node's applied entries. */
 struct subs *subs_new(struct server *srv);
