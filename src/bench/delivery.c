@@ -59,6 +59,7 @@ struct dl_opts {
     unsigned n_pids;
     pid_t sub_pid;
     unsigned readers;
+    unsigned stalled;           /* of the readers: subscribed, never read */
     unsigned wconns;
     double rate;                /* ADDs/s, open loop; 0 = closed loop */
     double secs;
@@ -106,6 +107,51 @@ static double proc_cpu_s(pid_t pid)
     if (p == NULL || sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- memory ----------------------------------------------------------------- */
+
+/* A "Name:  N kB" field of /proc/PID/status, in KiB (-1: none). */
+static int64_t proc_status_kib(pid_t pid, const char *name)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    int64_t kib = -1;
+    size_t nl = strlen(name);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, name, nl) == 0 && line[nl] == ':') {
+            kib = strtoll(line + nl + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib;
+}
+
+/* Bytes the kernel holds unsent on the server's end of every connection
+ * to `port` (tx_queue in /proc/net/tcp and tcp6): the node's memory a
+ * stalled subscriber costs outside the process. */
+static int64_t server_send_queued(unsigned port)
+{
+    static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    int64_t total = 0;
+    for (size_t i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (f == NULL)
+            continue;
+        char line[512];
+        while (fgets(line, sizeof line, f) != NULL) {
+            unsigned lport, st;
+            unsigned long tx;
+            if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %lx:", &lport, &st, &tx) == 3 &&
+                lport == port && st == 1 /* ESTABLISHED */)
+                total += (int64_t)tx;
+        }
+        fclose(f);
+    }
+    return total;
 }
 
 static double servers_cpu_s(const struct dl_opts *o)
@@ -600,6 +646,16 @@ static int mode_live(const struct dl_opts *o)
         reader_subscribe(o, &rs[i]);
     L.t_start = now_ns();
     readers_wait_subscribed(o, rs, ep, live_message, &L);
+    /* The stalled ones never read again: their output piles up on the
+     * node, which must bound it (docs/protocol.md, "Slow consumers"). */
+    unsigned active = R - o->stalled;
+    for (unsigned i = active; i < R; i++)
+        if (epoll_ctl(ep, EPOLL_CTL_DEL, rs[i].fd, NULL) != 0)
+            dl_fail("epoll_ctl: %s", strerror(errno));
+    int64_t rss0 = o->sub_pid > 0 ? proc_status_kib(o->sub_pid, "VmRSS") : -1, rss_max = rss0;
+    int64_t anon0 = o->sub_pid > 0 ? proc_status_kib(o->sub_pid, "RssAnon") : -1, anon_max = anon0;
+    int64_t kq_max = 0;
+    uint64_t t_mem = 0;
 
     double cpu0 = servers_cpu_s(o), node0 = proc_cpu_s(o->sub_pid), ccpu0 = thread_cpu_s();
     L.t_start = now_ns();
@@ -623,17 +679,25 @@ static int mode_live(const struct dl_opts *o)
         if (L.npend)
             resolve_pending(&L, false);
         uint64_t now = now_ns();
+        if (o->stalled > 0 && o->sub_pid > 0 && now - t_mem > NS / 10) {
+            t_mem = now;
+            int64_t rss = proc_status_kib(o->sub_pid, "VmRSS"), anon = proc_status_kib(o->sub_pid, "RssAnon");
+            int64_t kq = server_send_queued(o->scfg.port);
+            rss_max = rss > rss_max ? rss : rss_max;
+            anon_max = anon > anon_max ? anon : anon_max;
+            kq_max = kq > kq_max ? kq : kq_max;
+        }
         if (!wdone && atomic_load_explicit(&wr.done, memory_order_acquire)) {
             wdone = true;
             t_wend = now;
             written = atomic_load(&wr.acked);
             deliv_wend = total;
-            for (unsigned i = 0; i < R; i++)
+            for (unsigned i = 0; i < active; i++)
                 rs[i].lag_at_wend = written > rs[i].received ? written - rs[i].received : 0;
         }
         if (wdone) {
             bool all = true;
-            for (unsigned i = 0; i < R && all; i++)
+            for (unsigned i = 0; i < active && all; i++)
                 all = rs[i].received >= written;
             if (all) {
                 drained = true;
@@ -667,19 +731,23 @@ static int mode_live(const struct dl_opts *o)
     uint64_t thr = isnan(wrate) || wrate < 10 ? 1 : (uint64_t)(wrate * 0.1);
     unsigned keep = 0, caught = 0;
     uint64_t *lags = xcalloc(R ? R : 1, sizeof *lags);
-    for (unsigned i = 0; i < R; i++) {
+    for (unsigned i = 0; i < active; i++) {
         lags[i] = rs[i].lag_at_wend;
         keep += rs[i].lag_at_wend <= thr;
         caught += rs[i].received >= written;
     }
-    qsort(lags, R, sizeof *lags, cmp_u64);
+    qsort(lags, active, sizeof *lags, cmp_u64);
     double dsrv = cpu1 - cpu0, dnode = node1 - node0;
     printf("mode=%s R=%u wconns=%u rate=%g secs=%g spec=%s written=%" PRIu64 " errs=%" PRIu64
            " w_rate=%.1f add_p50_ms=%.3f add_p99_ms=%.3f add_max_ms=%.3f delivered=%" PRIu64,
            o->mode_name, R, o->wconns, o->rate, o->secs, o->spec, acked, errs, wrate,
            ms((double)bench_hist_percentile(&add, 50)), ms((double)bench_hist_percentile(&add, 99)),
            ms((double)add.max), total);
-    if (R > 0) {
+    if (o->stalled > 0)
+        printf(" stalled=%u node_rss0_kib=%" PRId64 " node_rss_max_kib=%" PRId64 " node_anon0_kib=%" PRId64
+               " node_anon_max_kib=%" PRId64 " node_sendq_max_bytes=%" PRId64,
+               o->stalled, rss0, rss_max, anon0, anon_max, kq_max);
+    if (active > 0) {
         printf(" deliv_per_s=%.1f deliv_per_s_during_writes=%.1f per_reader_per_s=%.1f"
                " ack_p50_ms=%.3f ack_p90_ms=%.3f ack_p99_ms=%.3f ack_max_ms=%.3f ack_min_ms=%.3f"
                " send_p50_ms=%.3f send_p90_ms=%.3f send_p99_ms=%.3f send_max_ms=%.3f"
@@ -687,11 +755,11 @@ static int mode_live(const struct dl_opts *o)
                " caught_up=%u drained=%d drain_ms=%.1f unresolved=%" PRIu64 " badpayload=%" PRIu64
                " foreign=%" PRIu64 " srv_us_per_delivery=%.3f node_us_per_delivery=%.3f",
                (double)total / esecs, (double)deliv_wend / ((double)(t_wend - wr.t_first) / 1e9),
-               (double)total / esecs / R, ms(dl_signed_hist_quantile(&L.ack, 0.5)),
+               (double)total / esecs / active, ms(dl_signed_hist_quantile(&L.ack, 0.5)),
                ms(dl_signed_hist_quantile(&L.ack, 0.9)), ms(dl_signed_hist_quantile(&L.ack, 0.99)),
                ms((double)L.ack.max), ms((double)L.ack.min), ms(dl_signed_hist_quantile(&L.send, 0.5)),
                ms(dl_signed_hist_quantile(&L.send, 0.9)), ms(dl_signed_hist_quantile(&L.send, 0.99)),
-               ms((double)L.send.max), lags[R / 2], lags[R - 1], keep, thr, caught, drained,
+               ms((double)L.send.max), lags[active / 2], lags[active - 1], keep, thr, caught, drained,
                (double)(t_end - t_wend) / 1e6, L.unresolved, L.badpayload, L.foreign,
                total ? dsrv * 1e6 / (double)total : NAN, total ? dnode * 1e6 / (double)total : NAN);
     }
@@ -699,15 +767,15 @@ static int mode_live(const struct dl_opts *o)
            " writer_cpu_s=%.2f\n",
            dsrv, dsrv / esecs, acked ? dsrv * 1e6 / (double)acked : NAN, dnode, ccpu1 - ccpu0, wr.cpu_s);
     fflush(stdout);
-    int rc = errs || L.unresolved || L.badpayload || (R > 0 && !drained) ? 1 : 0;
+    int rc = errs || L.unresolved || L.badpayload || (active > 0 && !drained) ? 1 : 0;
     if (errs)
         fprintf(stderr, "eventflow-bench delivery: %" PRIu64 " ADDs failed\n", errs);
     if (L.unresolved || L.badpayload)
         fprintf(stderr, "eventflow-bench delivery: %" PRIu64 " deliveries with no acknowledged ADD, %" PRIu64
                 " without a stamp\n", L.unresolved, L.badpayload);
-    if (R > 0 && !drained)
+    if (active > 0 && !drained)
         fprintf(stderr, "eventflow-bench delivery: %u of %u subscribers short of the %" PRIu64
-                " events %.1f s after the writer's end\n", R - caught, R, written, o->drain);
+                " events %.1f s after the writer's end\n", active - caught, active, written, o->drain);
     free(lags);
     free(L.pend);
     readers_free(o, rs);
@@ -831,6 +899,10 @@ static void usage(FILE *f)
 "  --pids P,P,...    every server process: their CPU is summed (srv_*)\n"
 "  --sub-pid P       the subscribers' node's process (node_*)\n"
 "  --readers R       (default 1; fanout 1000)\n"
+"  --stalled K       live, fanout: K of the readers subscribe and never read;\n"
+"                    reports the --sub-pid node's VmRSS and RssAnon (at the\n"
+"                    start and their maximum, sampled every 100 ms) and the\n"
+"                    most the kernel held unsent on its connections\n"
 "  --wconns N        writer connections (default 1)\n"
 "  --rate N          ADDs/s, open loop; 0 = closed loop (default 1000;\n"
 "                    fanout 10000)\n"
@@ -857,6 +929,7 @@ enum {
     O_PIDS,
     O_SUB_PID,
     O_READERS,
+    O_STALLED,
     O_WCONNS,
     O_RATE,
     O_SECS,
@@ -878,6 +951,7 @@ static const struct option dl_options[] = {
     {"pids", required_argument, NULL, O_PIDS},
     {"sub-pid", required_argument, NULL, O_SUB_PID},
     {"readers", required_argument, NULL, O_READERS},
+    {"stalled", required_argument, NULL, O_STALLED},
     {"wconns", required_argument, NULL, O_WCONNS},
     {"rate", required_argument, NULL, O_RATE},
     {"secs", required_argument, NULL, O_SECS},
@@ -980,6 +1054,10 @@ static int parse(int argc, char **argv, struct dl_opts *o)
             if ((rc = bench_parse_u64("sub-pid", optarg, 1, INT32_MAX, &v)) == 0)
                 o->sub_pid = (pid_t)v;
             break;
+        case O_STALLED:
+            if ((rc = bench_parse_u64("stalled", optarg, 0, 100000, &v)) == 0)
+                o->stalled = (unsigned)v;
+            break;
         case O_READERS:
             if ((rc = bench_parse_u64("readers", optarg, 0, 100000, &v)) == 0)
                 o->readers = (unsigned)v;
@@ -1044,6 +1122,10 @@ static int parse(int argc, char **argv, struct dl_opts *o)
             o->readers = 1000;
         if (!rate_set)
             o->rate = 10000;
+    }
+    if (o->stalled > o->readers || (o->stalled > 0 && o->mode == DL_CATCHUP)) {
+        fprintf(stderr, "eventflow-bench delivery: --stalled must be at most --readers, in live or fanout\n");
+        return -1;
     }
     if (o->mode == DL_CATCHUP && o->readers == 0) {
         fprintf(stderr, "eventflow-bench delivery: catchup needs --readers >= 1\n");
