@@ -58,6 +58,12 @@ struct groups {
     uv_timer_t timer;          /* the next waiting READ's deadline or due time */
     uint64_t checked_index;    /* applied index when the waiting reads were last checked */
     bool recheck;              /* the timer fired: check whatever the index */
+    /* Shutting down: the server is gone, but raft may still apply and
+     * finish entries in flight (node_close); the struct lives until both
+     * they and the timer's close are done. */
+    bool closing;
+    size_t in_flight;          /* proposed entries not done yet */
+    bool timer_closed;
 };
 
 static struct node *gs_node(struct groups *gs)
@@ -296,12 +302,24 @@ static void render_result(struct groups *gs, struct group_request *r, const stru
 
 /* ---- the turn's entry ----------------------------------------------------------------- */
 
+static void groups_release(struct groups *gs)
+{
+    if (gs->closing && gs->in_flight == 0 && gs->timer_closed) {
+        free(gs->queue);
+        free(gs);
+    }
+}
+
 static void batch_applied(struct node_proposal *np, const struct store_outcome *o)
 {
     struct group_batch *b = np->data;
     bool ok = o->status == STORE_GROUPS_APPLIED && o->n_groups == b->n;
     for (size_t i = 0; i < b->n; i++) {
         struct group_request *r = b->reqs[i];
+        if (b->gs->closing) {
+            resp_write_error(&r->slot->out, "SHUTDOWN the server is shutting down");
+            continue;
+        }
         if (!ok) {
             resp_write_error(&r->slot->out, "IOERR the state machine rejected the entry (see the server log)");
             continue;
@@ -324,7 +342,9 @@ static void batch_done(struct node_proposal *np, int status, const char *why)
         struct group_request *r = b->reqs[i];
         struct buf *out = &r->slot->out;
         if (status == 0 && np->was_applied) {
-            if (r->wait) {
+            if (r->wait && b->gs->closing) {
+                resp_write_error(out, "SHUTDOWN the server is shutting down");
+            } else if (r->wait) {
                 wait_add(b->gs, r);
                 continue;
             }
@@ -340,8 +360,11 @@ static void batch_done(struct node_proposal *np, int status, const char *why)
         }
         req_finish(r);
     }
+    struct groups *gs = b->gs;
     free(b->reqs);
     free(b);
+    gs->in_flight--;
+    groups_release(gs);
 }
 
 /* Propose the queued operations as one entry. */
@@ -366,8 +389,10 @@ static void propose_queue(struct groups *gs)
     entry.ops = ops;
     int rc = node_propose_groups(gs_node(gs), &entry, &b->np);
     free(ops);
-    if (rc == 0)
+    if (rc == 0) {
+        gs->in_flight++;
         return;
+    }
     for (size_t i = 0; i < b->n; i++) {
         struct group_request *r = b->reqs[i];
         commands_write_refusal(r->conn, &r->slot->out, rc);
@@ -711,15 +736,18 @@ struct groups *groups_new(struct server *srv)
     return gs;
 }
 
-static void groups_closed(uv_handle_t *h)
+static void groups_timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct groups *gs = h->data;
+    gs->timer_closed = true;
+    groups_release(gs);
 }
 
 void groups_free(struct groups *gs)
 {
     if (gs == NULL)
         return;
+    gs->closing = true;
     while (gs->waiting != NULL) {
         struct group_request *r = gs->waiting;
         gs->waiting = r->next;
@@ -730,8 +758,9 @@ void groups_free(struct groups *gs)
         resp_write_error(&gs->queue[i]->slot->out, "SHUTDOWN the server is shutting down");
         req_finish(gs->queue[i]);
     }
-    free(gs->queue);
-    uv_close((uv_handle_t *)&gs->timer, groups_closed);
+    gs->n_queue = 0;
+    uv_timer_stop(&gs->timer);
+    uv_close((uv_handle_t *)&gs->timer, groups_timer_closed);
 }
 
 void groups_write_status(struct groups *gs, struct buf *b)

@@ -33,7 +33,9 @@ struct server;
 struct groups;
 
 struct groups *groups_new(struct server *srv);
-/* Drops waiting reads (their connections are closing with the server). */
+/* Answer waiting and queued requests (SHUTDOWN) and let go: the struct
+ * itself is freed once the entries still in raft are done (node_close
+ * applies and finishes them after the server closed). */
 void groups_free(struct groups *gs);
 
 /* GROUP <subcommand> <argument>: the handler in the command table. */
