@@ -56,6 +56,12 @@ struct subs {
     size_t n_markers;                /* subscriptions that asked for markers */
     bool stale;                      /* as last told to them */
     struct buf event;                /* one event's JSON, encoded once for all */
+    /* The whole message of the event being fed live, as the last
+     * subscription it went to had it: subscribers of the same spec (a
+     * thousand followers of $all) get one copy of these bytes each, with
+     * no framing done per subscriber. */
+    struct buf frame;
+    const struct sub *frame_for;     /* whose spec and protocol it has; NULL: none */
     uv_idle_t idle;                  /* keeps turns coming while reads are cut short */
     bool idle_open;
 };
@@ -106,12 +112,16 @@ static void write_kind(struct buf *out, struct conn *c, const char *kind, size_t
     resp_write_bulk_str(out, kind);
 }
 
-static void sub_write_event_json(struct sub *s, const char *json, size_t len)
+static void write_message(struct buf *out, const struct sub *s, const char *json, size_t len)
 {
-    struct buf *out = conn_push_buf(s->conn);
     write_kind(out, s->conn, "message", 3);
     resp_write_bulk(out, s->name, s->name_len);
     resp_write_bulk(out, json, len);
+}
+
+static void sub_write_event_json(struct sub *s, const char *json, size_t len)
+{
+    write_message(conn_push_buf(s->conn), s, json, len);
 }
 
 /* A marker is a message whose JSON has "marker" instead of an event's
@@ -195,6 +205,7 @@ static void subs_applied(void *data, const struct store_outcome *o)
     for (size_t i = 0; i < o->n_events; i++) {
         const Eventflow__StoredEvent *ev = o->events[i];
         bool encoded = false;
+        ss->frame_for = NULL;
         struct sub *next;
         for (struct sub *s = ss->live; s != NULL; s = next) {
             next = s->next;
@@ -211,7 +222,14 @@ static void subs_applied(void *data, const struct store_outcome *o)
                 codec_write_event(&ss->event, ev);
                 encoded = true;
             }
-            sub_write_event_json(s, ss->event.data, ss->event.len);
+            const struct sub *f = ss->frame_for;
+            if (f == NULL || f->conn->resp3 != s->conn->resp3 || f->name_len != s->name_len ||
+                memcmp(f->name, s->name, s->name_len) != 0) {
+                buf_reset(&ss->frame);
+                write_message(&ss->frame, s, ss->event.data, ss->event.len);
+                ss->frame_for = s;
+            }
+            buf_append(conn_push_buf(s->conn), ss->frame.data, ss->frame.len);
             sub_pass(s, ev);
         }
     }
@@ -566,6 +584,7 @@ struct subs *subs_new(struct server *srv)
     struct subs *ss = xcalloc(1, sizeof *ss);
     ss->srv = srv;
     buf_init(&ss->event);
+    buf_init(&ss->frame);
     uv_idle_init(srv->loop, &ss->idle);
     ss->idle.data = ss;
     ss->idle_open = true;
@@ -578,6 +597,7 @@ static void subs_idle_closed(uv_handle_t *h)
 {
     struct subs *ss = h->data;
     buf_free(&ss->event);
+    buf_free(&ss->frame);
     free(ss);
 }
 
