@@ -327,13 +327,30 @@ static void test_refused(void **state)
 
 /* ---- a cluster ----------------------------------------------------------------- */
 
+/* What the writer has had acknowledged so far: a fence the subscriptions
+ * must reach. */
+struct fence {
+    char last_id[EF_ID_LEN + 1]; /* the last event of the log */
+    size_t w1;                   /* events of stream w1 */
+};
+
 struct writer {
     const char *endpoints;
     atomic_bool stop;
     atomic_size_t acked;
+    pthread_mutex_t mu;
+    struct fence acked_to; /* under mu */
     int error;
     char errmsg[600];
 };
+
+static struct fence writer_fence(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    struct fence f = w->acked_to;
+    pthread_mutex_unlock(&w->mu);
+    return f;
+}
 
 /* Append one event at a time to w0, w1, w2 in turn until told to stop. */
 static void *writer_main(void *arg)
@@ -352,13 +369,19 @@ static void *writer_main(void *arg)
         snprintf(stream, sizeof stream, "w%zu", i % 3);
         snprintf(data, sizeof data, "%zu", i);
         struct eventflow_new_event ev = {.type = "W", .data = {EF_PAYLOAD_STRING, data, strlen(data)}};
-        int rc = eventflow_append(c, stream, EF_VERSION_ANY, &ev, 1, NULL);
+        struct eventflow_event_list out;
+        int rc = eventflow_append(c, stream, EF_VERSION_ANY, &ev, 1, &out);
         if (rc != EF_OK) {
             w->error = rc;
             snprintf(w->errmsg, sizeof w->errmsg, "append %zu: %s: %s", i, eventflow_err_name(rc),
                      eventflow_client_last_error(c));
             break;
         }
+        pthread_mutex_lock(&w->mu);
+        memcpy(w->acked_to.last_id, out.events[0].id, EF_ID_LEN + 1);
+        w->acked_to.w1 += i % 3 == 1;
+        pthread_mutex_unlock(&w->mu);
+        eventflow_event_list_free(&out);
         atomic_fetch_add(&w->acked, 1);
     }
     eventflow_client_free(c);
@@ -447,10 +470,25 @@ static size_t node_serving(struct cluster *cl, const struct eventflow_subscripti
     return 0;
 }
 
-/* Take the node serving `watched` away (kill -9, or SIGSTOP when freeze)
- * while the writer writes; the subscription must go on from another node. */
-static void lose_serving_node(struct cluster *cl, struct collected *watched, struct collected *other, bool freeze)
+/* Whether the log's subscription (a) and w1's (b) have delivered all that
+ * the fence holds. */
+static bool reached_fence(struct collected *a, struct collected *b, void *arg)
 {
+    const struct fence *f = arg;
+    return a->n > 0 && strcmp(a->ids[a->n - 1], f->last_id) >= 0 && b->n >= f->w1;
+}
+
+/* Take the node serving `watched` away (kill -9, or SIGSTOP when freeze)
+ * while the writer writes; the subscription must go on from another node.
+ * First both subscriptions catch up with what was acknowledged: one still
+ * draining what a node killed before had sent would not be served by the
+ * node it names. */
+static void lose_serving_node(struct cluster *cl, struct writer *w, struct collected *all,
+                              struct collected *w1, bool watch_all, bool freeze)
+{
+    struct fence f = writer_fence(w);
+    collect_until(all, w1, reached_fence, &f, "catching up before a node goes");
+    struct collected *watched = watch_all ? all : w1;
     size_t i = node_serving(cl, watched->sub);
     char gone[32];
     node_address(cl->n[i], gone, sizeof gone);
@@ -461,7 +499,7 @@ static void lose_serving_node(struct cluster *cl, struct collected *watched, str
     else
         harness_assert_kill(cl->n[i]);
     struct progress_goal g = {watched, before + 30, resumes + 1};
-    collect_until(watched, other, reached, &g, freeze ? "resume after SIGSTOP" : "resume after kill -9");
+    collect_until(all, w1, reached, &g, freeze ? "resume after SIGSTOP" : "resume after kill -9");
     assert_string_not_equal(eventflow_subscription_node(watched->sub), gone);
     if (freeze) {
         assert_int_equal(kill(cl->n[i]->pid, SIGCONT), 0);
@@ -537,7 +575,7 @@ static void test_resume(void **state)
     char endpoints[256];
     cluster_endpoints(&cl, endpoints, sizeof endpoints);
 
-    struct writer w = {.endpoints = endpoints};
+    struct writer w = {.endpoints = endpoints, .mu = PTHREAD_MUTEX_INITIALIZER};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
 
@@ -551,9 +589,9 @@ static void test_resume(void **state)
     struct progress_goal start = {&all, 100, 0};
     collect_until(&all, &w1, reached, &start, "first events");
 
-    lose_serving_node(&cl, &all, &w1, false);
-    lose_serving_node(&cl, &w1, &all, false);
-    lose_serving_node(&cl, &all, &w1, true);
+    lose_serving_node(&cl, &w, &all, &w1, true, false);
+    lose_serving_node(&cl, &w, &all, &w1, false, false);
+    lose_serving_node(&cl, &w, &all, &w1, true, true);
 
     atomic_store(&w.stop, true);
     pthread_join(th, NULL);
