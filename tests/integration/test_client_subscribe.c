@@ -15,6 +15,8 @@
  *                        the subscription goes on from another node, and
  *                        what it delivered is the leader's log (GETALL),
  *                        no gap, no duplicate
+ *   resume_while_away    the consumer calls nothing while its node is
+ *                        killed and events are written: it gets them all
  *   stale_markers        the serving node cut off from the others: STALE,
  *                        then CURRENT once it is back, nothing lost
  *
@@ -619,6 +621,38 @@ static void test_resume(void **state)
     harness_pass(f);
 }
 
+/* The consumer is busy (it calls nothing) while its node dies and events
+ * are written: when it comes back it gets them all, from another node. */
+static void test_resume_while_away(void **state)
+{
+    struct harness_fixture *f = *state;
+    struct cluster cl;
+    cluster_start(&cl, f, 3, NULL);
+    (void)cluster_leader(&cl);
+    char endpoints[256];
+    cluster_endpoints(&cl, endpoints, sizeof endpoints);
+    struct eventflow_client *c = client_for(endpoints);
+    char first[EF_ID_LEN + 1];
+    append_one(c, "away", "First", NULL, first);
+    struct eventflow_sub_spec spec = {.from = EF_SUB_AFTER_ID, .after_id = first};
+    struct eventflow_subscription *sub = subscribe(c, &spec);
+    char ids[100][EF_ID_LEN + 1];
+    append_one(c, "away", "Seen", NULL, ids[0]);
+    assert_string_equal(next_event(sub)->id, ids[0]);
+    harness_assert_kill(cl.n[node_serving(&cl, sub)]);
+    for (int i = 1; i < 100; i++)
+        append_one(c, "away", "Missed?", NULL, ids[i]);
+    for (int i = 1; i < 100; i++) {
+        const struct eventflow_event *e = next_event(sub);
+        if (strcmp(e->id, ids[i]) != 0)
+            fail_msg("event %d: got %s (version %llu), want %s", i, e->id, (unsigned long long)e->version, ids[i]);
+    }
+    assert_int_equal(eventflow_subscription_resumes(sub), 1);
+    eventflow_subscription_free(sub);
+    eventflow_client_free(c);
+    harness_pass(f);
+}
+
 static void test_stale_markers(void **state)
 {
     struct harness_fixture *f = *state;
@@ -675,6 +709,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_before_the_stream, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_refused, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_resume, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_while_away, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_stale_markers, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("client_subscribe", tests, NULL, NULL);

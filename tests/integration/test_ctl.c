@@ -999,13 +999,17 @@ static void test_tail_across_kills(void **state)
         add_on_leader(&c, &w, &l, "s0", last);
     ctl_wait_output(&t, last);
 
-    /* Kill each follower in turn (one of them serves the tail), writing
-     * meanwhile; the first comes back before the second goes. */
+    /* Kill each follower in turn (one of them serves the tail) and write
+     * while it is down; the first comes back before the second goes. The
+     * tail is frozen meanwhile, so that it finds its node gone only after
+     * the writes: going on from the live end would skip them. */
     size_t followers[2] = {(l + 1) % 3, (l + 2) % 3};
     for (int k = 0; k < 2; k++) {
+        assert_int_equal(kill(t.pid, SIGSTOP), 0);
         harness_assert_kill(c.n[followers[k]]);
         for (int i = 0; i < BATCH; i++)
             add_on_leader(&c, &w, &l, k == 0 ? "s1" : "s2", last);
+        assert_int_equal(kill(t.pid, SIGCONT), 0);
         ctl_wait_output(&t, last);
         assert_int_equal(harness_node_start(c.n[followers[k]]), 0);
         wait_health(c.endpoints, NULL, 0);
