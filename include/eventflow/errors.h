@@ -57,6 +57,9 @@ enum eventflow_error {
     EF_ECANCELED = -12,
     /* Out of memory. Reserved: the library aborts instead (see client.h). */
     EF_ENOMEM = -13,
+    /* Nothing arrived within the time the caller gave (a subscription's
+     * eventflow_subscription_next). Not a failure: call again. */
+    EF_ETIMEDOUT = -14,
 };
 
 /* A short description of an error code ("no node could serve the request

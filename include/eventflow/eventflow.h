@@ -5,6 +5,8 @@
  *   eventflow/types.h   events, payloads, statuses and the lists that own them
  *   eventflow/client.h  the client: options, appends, reads, iterators,
  *                       pipelined appends, cluster status and membership
+ *   eventflow/subscribe.h  subscriptions: events pushed as they commit,
+ *                       resumed on another node after a failure
  *
  * Build with `pkg-config --cflags --libs eventflow`. */
 #ifndef EVENTFLOW_EVENTFLOW_H
@@ -12,6 +14,7 @@
 
 #include "eventflow/client.h"
 #include "eventflow/errors.h"
+#include "eventflow/subscribe.h"
 #include "eventflow/types.h"
 
 /* The library version this header belongs to. */

@@ -118,7 +118,11 @@ static bool any_endpoint_answers(const struct cli *cli)
 
 int cli_fail_call(struct cli *cli, struct eventflow_client *c, int rc, const char *what)
 {
-    const char *msg = c != NULL ? eventflow_client_last_error(c) : "";
+    return cli_fail_msg(cli, rc, c != NULL ? eventflow_client_last_error(c) : "", what);
+}
+
+int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what)
+{
     if (msg[0] == '\0')
         msg = eventflow_strerror(rc);
     int code;

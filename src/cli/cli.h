@@ -105,6 +105,9 @@ int cli_fail(struct cli *cli, int code, const char *fmt, ...) __attribute__((for
  * the request (no leader), CLI_EXIT_DEGRADED when the cluster refused it. */
 int cli_fail_call(struct cli *cli, struct eventflow_client *c, int rc, const char *what);
 
+/* The same for a failure that msg describes (a subscription's last error). */
+int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what);
+
 /* ---- clients --------------------------------------------------------------- */
 
 /* --timeout if given, else dflt_ms. */

@@ -1,5 +1,5 @@
-/* data.c - operator access to the data: append, get, getall, tail, streams,
- * count, checksum.
+/* data.c - operator access to the data: append, get, getall, tail,
+ * subscribe, streams, count, checksum.
  *
  * Events print as a table (one line per event, fixed columns, so a tail
  * lines up as it grows) or, with -o json, as JSON Lines: one event object
@@ -16,21 +16,34 @@
 
 #define DATA_TIMEOUT_MS 15000
 #define PAGE_SIZE 1000
-#define DEFAULT_POLL_MS 200
 
-/* The read preference of --read-from. */
+/* --read-from, or dflt when it is not given. Returns 0, or -1 after a
+ * usage error. */
+static int read_from(struct cli *cli, const struct cli_args *a, enum eventflow_read_preference dflt,
+                     enum eventflow_read_preference *out)
+{
+    const char *from = cli_flag(a, "read-from");
+    if (from == NULL)
+        *out = dflt;
+    else if (strcmp(from, "leader") == 0)
+        *out = EF_READ_LEADER;
+    else if (strcmp(from, "follower") == 0)
+        *out = EF_READ_FOLLOWER;
+    else if (strcmp(from, "any") == 0)
+        *out = EF_READ_ANY;
+    else {
+        cli_usage(cli, "--read-from must be leader, follower or any, not \"%s\"", from);
+        return -1;
+    }
+    return 0;
+}
+
+/* A client reading where --read-from says (the leader by default). */
 static int read_client(struct cli *cli, const struct cli_args *a, struct eventflow_client **c)
 {
-    enum eventflow_read_preference pref = EF_READ_LEADER;
-    const char *from = cli_flag(a, "read-from");
-    if (from == NULL || strcmp(from, "leader") == 0)
-        pref = EF_READ_LEADER;
-    else if (strcmp(from, "follower") == 0)
-        pref = EF_READ_FOLLOWER;
-    else if (strcmp(from, "any") == 0)
-        pref = EF_READ_ANY;
-    else
-        return cli_usage(cli, "--read-from must be leader, follower or any, not \"%s\"", from);
+    enum eventflow_read_preference pref;
+    if (read_from(cli, a, EF_READ_LEADER, &pref) != 0)
+        return CLI_EXIT_USAGE;
     return cli_client(cli, pref, cli_timeout(cli, DATA_TIMEOUT_MS), c);
 }
 
@@ -122,34 +135,22 @@ static int cmd_append(struct cli *cli, const struct cli_args *a)
 
 /* ---- reading events ------------------------------------------------------------------ */
 
-/* Print what an iterator yields: at most limit events (0: no limit), and when
- * following, keep asking for more every poll_ms until interrupted. */
-static int drain(struct cli *cli, struct eventflow_client *c, struct eventflow_iter *it, uint64_t limit,
-                 bool follow, int poll_ms)
+/* Print what an iterator yields, at most limit events (0: no limit). */
+static int drain(struct cli *cli, struct eventflow_client *c, struct eventflow_iter *it, uint64_t limit)
 {
-    if (follow)
-        cli_block_interrupts();
     if (cli->output == CLI_OUTPUT_TABLE)
         output_event_header(stdout);
     uint64_t printed = 0;
     while (limit == 0 || printed < limit) {
         const struct eventflow_event *ev;
         int rc = eventflow_iter_next(it, &ev);
-        if (rc == 1) {
-            if (print_event(cli, ev) != 0)
-                return CLI_EXIT_USAGE;
-            printed++;
-            continue;
-        }
         if (rc < 0)
             return cli_fail_call(cli, c, rc, "read failed");
-        if (!follow)
+        if (rc == 0)
             break;
-        /* Caught up: show what we have, then ask again after a pause. */
-        if (fflush(stdout) != 0)
+        if (print_event(cli, ev) != 0)
             return CLI_EXIT_USAGE;
-        if (cli_wait_interrupt(poll_ms))
-            break;
+        printed++;
     }
     return CLI_EXIT_OK;
 }
@@ -169,47 +170,133 @@ static int cmd_get(struct cli *cli, const struct cli_args *a)
     if (rc != EF_OK) {
         rc = cli_fail_call(cli, c, rc, "read failed");
     } else {
-        rc = drain(cli, c, it, limit, false, 0);
+        rc = drain(cli, c, it, limit);
         eventflow_iter_free(it);
     }
     eventflow_client_free(c);
     return rc;
 }
 
-/* getall and tail: the global log after an id, optionally followed. */
-static int read_log(struct cli *cli, const struct cli_args *a, bool follow, bool from_end)
+/* ---- following: tail, getall --follow, subscribe ------------------------------------------ */
+
+/* The longest wait for an event before looking for Ctrl-C again. */
+#define FOLLOW_WAIT_MS 100
+/* Messages handled between two looks for Ctrl-C while they keep coming. */
+#define FOLLOW_SIGNAL_EVERY 256
+
+/* A marker, in the chosen format: {"marker","node"[,"last_contact_ms"]}
+ * on its own line, or a line starting with "--" below the table. */
+static int print_marker(const struct cli *cli, const struct eventflow_sub_message *m)
 {
-    uint64_t limit = 0, poll = DEFAULT_POLL_MS;
+    const char *name = m->kind == EF_SUB_CAUGHT_UP ? "caught_up" : m->kind == EF_SUB_STALE ? "stale" : "current";
+    if (cli->output == CLI_OUTPUT_TABLE) {
+        if (m->kind == EF_SUB_STALE)
+            printf("-- %s on %s (no leader for %" PRIu64 " ms)\n", name, m->node, m->last_contact_ms);
+        else
+            printf("-- %s on %s\n", name, m->node);
+        return ferror(stdout) ? -1 : 0;
+    }
+    json_t *j = json_pack("{s:s, s:s}", "marker", name, "node", m->node);
+    if (j != NULL && m->kind == EF_SUB_STALE)
+        json_object_set_new(j, "last_contact_ms", output_json_u64(m->last_contact_ms));
+    int rc = j != NULL ? output_json(stdout, j, false) : -1;
+    json_decref(j);
+    return rc;
+}
+
+/* Subscribe, then print what comes (events, and markers if the spec asks
+ * for them) until limit events (0: no limit), Ctrl-C or SIGTERM. The
+ * table's header is printed once subscribed: what commits after it shows. */
+static int follow(struct cli *cli, struct eventflow_client *c, const struct eventflow_sub_spec *spec, uint64_t limit)
+{
+    cli_block_interrupts();
+    struct eventflow_subscription *sub;
+    int rc = eventflow_subscribe(c, spec, &sub);
+    if (rc != EF_OK)
+        return cli_fail_call(cli, c, rc, "cannot subscribe");
+    if (cli->output == CLI_OUTPUT_TABLE)
+        output_event_header(stdout);
+    int result = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    uint64_t printed = 0;
+    unsigned handled = 0;
+    while (result == CLI_EXIT_OK && (limit == 0 || printed < limit)) {
+        const struct eventflow_sub_message *m;
+        rc = eventflow_subscription_next(sub, &m, 0);
+        if (rc == EF_ETIMEDOUT) {
+            /* Nothing waiting: show what was printed before waiting. */
+            if (fflush(stdout) != 0) {
+                result = CLI_EXIT_USAGE;
+                break;
+            }
+            if (cli_wait_interrupt(0))
+                break;
+            rc = eventflow_subscription_next(sub, &m, FOLLOW_WAIT_MS);
+            if (rc == EF_ETIMEDOUT)
+                continue;
+        }
+        if (rc != EF_OK) {
+            result = cli_fail_msg(cli, rc, eventflow_subscription_last_error(sub), "subscription failed");
+            break;
+        }
+        if ((m->kind == EF_SUB_EVENT ? print_event(cli, m->event) : print_marker(cli, m)) != 0)
+            result = CLI_EXIT_USAGE;
+        printed += m->kind == EF_SUB_EVENT;
+        if (++handled % FOLLOW_SIGNAL_EVERY == 0 && cli_wait_interrupt(0))
+            break;
+    }
+    eventflow_subscription_free(sub);
+    if (fflush(stdout) != 0 && result == CLI_EXIT_OK)
+        result = CLI_EXIT_USAGE;
+    return result;
+}
+
+/* The subscription node for --read-from (the leader by default, as for
+ * reads). */
+static enum eventflow_sub_node sub_node_of(enum eventflow_read_preference pref)
+{
+    return pref == EF_READ_FOLLOWER ? EF_SUB_ON_FOLLOWER : pref == EF_READ_ANY ? EF_SUB_ON_ANY : EF_SUB_ON_LEADER;
+}
+
+/* getall and tail: the global log after --after, paged with an iterator,
+ * or followed through a subscription (tail, getall --follow). */
+static int read_log(struct cli *cli, const struct cli_args *a, bool follow_it, bool from_end)
+{
+    uint64_t limit = 0, interval = 0;
+    /* --interval is still checked, though nothing polls any more: scripts
+     * that pass it keep working. */
     if (cli_flag_u64(cli, a, "limit", UINT64_MAX, &limit) != 0 ||
-        cli_flag_u64(cli, a, "interval", 60000, &poll) != 0)
+        cli_flag_u64(cli, a, "interval", 60000, &interval) != 0)
         return CLI_EXIT_USAGE;
-    follow = follow || cli_flag(a, "follow") != NULL;
+    follow_it = follow_it || cli_flag(a, "follow") != NULL;
     const char *after = cli_flag(a, "after");
     if (after != NULL && after[0] != '\0' && strlen(after) != EF_ID_LEN)
         return cli_usage(cli, "--after must be an event id (%d characters)", EF_ID_LEN);
+    enum eventflow_read_preference pref;
+    if (read_from(cli, a, EF_READ_LEADER, &pref) != 0)
+        return CLI_EXIT_USAGE;
     struct eventflow_client *c;
-    int rc = read_client(cli, a, &c);
+    int rc = cli_client(cli, pref, cli_timeout(cli, DATA_TIMEOUT_MS), &c);
     if (rc != CLI_EXIT_OK)
         return rc;
-    struct eventflow_checksum end;
-    if (after == NULL && from_end) {
-        /* The current end of the log: the id of its latest event. */
-        rc = eventflow_checksum(c, &end);
-        if (rc != EF_OK) {
-            rc = cli_fail_call(cli, c, rc, "cannot find the end of the log");
-            eventflow_client_free(c);
-            return rc;
+    if (follow_it) {
+        struct eventflow_sub_spec spec = {.node = sub_node_of(pref)};
+        if (after != NULL && after[0] != '\0') {
+            spec.from = EF_SUB_AFTER_ID;
+            spec.after_id = after;
+        } else if (after != NULL || !from_end) {
+            spec.from = EF_SUB_FROM_START;
         }
-        after = strspn(end.last_id, "0") == EF_ID_LEN ? NULL : end.last_id;
-    }
-    struct eventflow_iter *it;
-    uint32_t page = limit > 0 && limit < PAGE_SIZE ? (uint32_t)limit : PAGE_SIZE;
-    rc = eventflow_iter_all(c, after, page, &it);
-    if (rc != EF_OK) {
-        rc = cli_fail_call(cli, c, rc, "read failed");
+        rc = follow(cli, c, &spec, limit);
     } else {
-        rc = drain(cli, c, it, limit, follow, (int)(poll > 0 ? poll : 1));
-        eventflow_iter_free(it);
+        struct eventflow_iter *it;
+        uint32_t page = limit > 0 && limit < PAGE_SIZE ? (uint32_t)limit : PAGE_SIZE;
+        rc = eventflow_iter_all(c, after, page, &it);
+        if (rc != EF_OK) {
+            rc = cli_fail_call(cli, c, rc, "read failed");
+        } else {
+            rc = drain(cli, c, it, limit);
+            eventflow_iter_free(it);
+        }
     }
     eventflow_client_free(c);
     return rc;
@@ -223,6 +310,97 @@ static int cmd_getall(struct cli *cli, const struct cli_args *a)
 static int cmd_tail(struct cli *cli, const struct cli_args *a)
 {
     return read_log(cli, a, true, cli_flag(a, "from-start") == NULL);
+}
+
+/* SUBSCRIBE's spec as docs/protocol.md writes it, into a library spec that
+ * borrows from `json` and `types` (the caller releases json). */
+struct spec_arg {
+    struct eventflow_sub_spec spec;
+    const char *types[EF_SUB_MAX_TYPES];
+    json_t *json;
+};
+
+static int spec_field(struct cli *cli, struct spec_arg *s, const char *key, json_t *v, bool *all)
+{
+    struct eventflow_sub_spec *sp = &s->spec;
+    if (strcmp(key, "stream") == 0 && json_is_string(v)) {
+        sp->stream = json_string_value(v);
+    } else if (strcmp(key, "version") == 0 && json_is_integer(v) && json_integer_value(v) >= 0) {
+        sp->from = EF_SUB_FROM_VERSION;
+        sp->version = (uint64_t)json_integer_value(v);
+    } else if (strcmp(key, "all") == 0 && json_is_true(v)) {
+        *all = true;
+    } else if (strcmp(key, "offset") == 0 && (json_is_string(v) || json_is_null(v))) {
+        const char *id = json_string_value(v);
+        sp->from = id == NULL ? EF_SUB_FROM_END : id[0] == '\0' ? EF_SUB_FROM_START : EF_SUB_AFTER_ID;
+        sp->after_id = id;
+    } else if (strcmp(key, "types") == 0 && json_is_array(v) && json_array_size(v) <= EF_SUB_MAX_TYPES) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(v, i, t)
+        {
+            if (!json_is_string(t))
+                return cli_usage(cli, "'types' must be an array of event types");
+            s->types[i] = json_string_value(t);
+        }
+        sp->types = s->types;
+        sp->n_types = json_array_size(v);
+    } else if (strcmp(key, "stream_prefix") == 0 && json_is_string(v)) {
+        sp->stream_prefix = json_string_value(v);
+    } else if (strcmp(key, "markers") == 0 && json_is_boolean(v)) {
+        sp->markers = json_is_true(v);
+    } else {
+        return cli_usage(cli, "unknown field or wrong value in the spec: \"%s\"", key);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int spec_parse(struct cli *cli, const char *text, struct spec_arg *s)
+{
+    memset(s, 0, sizeof *s);
+    if (strcmp(text, "$all") == 0)
+        return CLI_EXIT_OK;
+    if (text[0] != '{') {
+        s->spec.stream = text;
+        return CLI_EXIT_OK;
+    }
+    json_error_t err;
+    s->json = json_loads(text, 0, &err);
+    if (s->json == NULL || !json_is_object(s->json))
+        return cli_usage(cli, "the spec is not a JSON object (%s)", s->json == NULL ? err.text : "another value");
+    bool all = false;
+    const char *key;
+    json_t *v;
+    json_object_foreach(s->json, key, v)
+    {
+        if (spec_field(cli, s, key, v, &all) != CLI_EXIT_OK)
+            return CLI_EXIT_USAGE;
+    }
+    if (all == (s->spec.stream != NULL))
+        return cli_usage(cli, "the spec needs either \"stream\" or \"all\": true");
+    return CLI_EXIT_OK;
+}
+
+static int cmd_subscribe(struct cli *cli, const struct cli_args *a)
+{
+    uint64_t limit = 0;
+    if (cli_flag_u64(cli, a, "limit", UINT64_MAX, &limit) != 0)
+        return CLI_EXIT_USAGE;
+    enum eventflow_read_preference pref;
+    if (read_from(cli, a, EF_READ_FOLLOWER, &pref) != 0)
+        return CLI_EXIT_USAGE;
+    struct spec_arg s;
+    int rc = spec_parse(cli, a->pos[0], &s);
+    struct eventflow_client *c = NULL;
+    if (rc == CLI_EXIT_OK)
+        rc = cli_client(cli, pref, cli_timeout(cli, DATA_TIMEOUT_MS), &c);
+    if (rc == CLI_EXIT_OK) {
+        s.spec.node = sub_node_of(pref);
+        rc = follow(cli, c, &s.spec, limit);
+    }
+    eventflow_client_free(c);
+    json_decref(s.json);
+    return rc;
 }
 
 /* ---- streams, count, checksum ------------------------------------------------------------ */
@@ -356,7 +534,7 @@ static const struct cli_flag getall_flags[] = {
     {"after", 0, "ID", "start after this event id (default: the beginning)"},
     {"limit", 0, "N", "at most N events (default 0: all)"},
     {"follow", 'f', NULL, "keep following the log as it grows, until interrupted"},
-    {"interval", 0, "MS", "when following, how often to ask for new events (default 200)"},
+    {"interval", 0, "MS", "accepted and ignored: events now arrive as they commit"},
     READ_FROM_FLAG,
     END_OF_FLAGS,
 };
@@ -365,8 +543,14 @@ static const struct cli_flag tail_flags[] = {
     {"after", 0, "ID", "start after this event id (default: the current end)"},
     {"from-start", 0, NULL, "start at the beginning of the log"},
     {"limit", 0, "N", "stop after N events (default 0: run until interrupted)"},
-    {"interval", 0, "MS", "how often to ask for new events (default 200)"},
+    {"interval", 0, "MS", "accepted and ignored: events now arrive as they commit"},
     READ_FROM_FLAG,
+    END_OF_FLAGS,
+};
+
+static const struct cli_flag subscribe_flags[] = {
+    {"limit", 0, "N", "stop after N events (default 0: run until interrupted)"},
+    {"read-from", 0, "follower|any|leader", "which node serves the subscription (default follower)"},
     END_OF_FLAGS,
 };
 
@@ -412,7 +596,8 @@ const struct cli_command cli_data_commands[] = {
      get_flags, cmd_get},
     {"getall", "", 0, 0, "the global log, in commit order",
      "Prints the global log after --after (default: from the beginning), page\n"
-     "by page; with --follow it keeps printing new events as they commit.\n"
+     "by page; with --follow it subscribes instead and keeps printing new events\n"
+     "as they commit, like tail.\n"
      "\n" EVENTS_OUTPUT_HELP
      "\n"
      "Examples:\n"
@@ -421,14 +606,36 @@ const struct cli_command cli_data_commands[] = {
      getall_flags, cmd_getall},
     {"tail", "", 0, 0, "follow the global log as it grows",
      "Prints every event committed from now on (or after --after, or from the\n"
-     "start), asking for new ones every --interval, until Ctrl-C or SIGTERM (exit\n"
-     "code 0) or --limit events.\n"
+     "start) as the serving node applies it, until Ctrl-C or SIGTERM (exit code\n"
+     "0) or --limit events. It subscribes (see subscribe): when the serving node\n"
+     "fails it goes on from another one, with no event missed or printed twice.\n"
+     "In a table, the header line shows once the subscription is in place.\n"
      "\n" EVENTS_OUTPUT_HELP
      "\n"
      "Examples:\n"
      "  eventflowctl tail\n"
      "  eventflowctl tail -o json | jq -c 'select(.type == \"OrderPlaced\")'",
      tail_flags, cmd_tail},
+    {"subscribe", "<spec>", 1, 1, "follow a stream or the log, with filters and markers",
+     "Subscribes (SUBSCRIBE) and prints each event as the serving node applies\n"
+     "it, until Ctrl-C or SIGTERM (exit code 0) or --limit events. <spec> is\n"
+     "what SUBSCRIBE takes (docs/protocol.md): $all or a stream name (from now\n"
+     "on), or a JSON object: {\"stream\":S,\"version\":N} (from version N),\n"
+     "{\"all\":true,\"offset\":ID} (after that id; \"\": from the start), with\n"
+     "\"types\":[...], \"stream_prefix\":P (the log only) and \"markers\":true. When\n"
+     "the serving node fails, it goes on from another one after the last event\n"
+     "printed: nothing is missed or printed twice.\n"
+     "\n" EVENTS_OUTPUT_HELP
+     "With markers, a line also says when the subscription has caught up (what\n"
+     "follows is live) and when its node is stale or current again: -o json\n"
+     "prints {\"marker\":\"caught_up\"|\"stale\"|\"current\",\"node\":...}, a table\n"
+     "a line starting with \"--\".\n"
+     "\n"
+     "Examples:\n"
+     "  eventflowctl subscribe order-7\n"
+     "  eventflowctl subscribe '{\"stream\":\"order-7\",\"version\":0,\"markers\":true}' -o json\n"
+     "  eventflowctl subscribe '{\"all\":true,\"offset\":\"\",\"types\":[\"OrderPlaced\"]}' --limit 10",
+     subscribe_flags, cmd_subscribe},
     {"streams", "", 0, 0, "streams in name order, with their lengths",
      "Lists streams (LISTSTREAMS) in name order: name, number of events, time of\n"
      "the first event. -o json prints one object per line.\n"

@@ -92,6 +92,38 @@ int eventflow_client_new(const struct eventflow_options *opts, struct eventflow_
     return EF_OK;
 }
 
+struct eventflow_client *ef_client_clone(const struct eventflow_client *c)
+{
+    struct eventflow_client *d = xcalloc(1, sizeof *d);
+    d->connect_timeout_ms = c->connect_timeout_ms;
+    d->request_timeout_ms = c->request_timeout_ms;
+    d->retry_deadline_ms = c->retry_deadline_ms;
+    d->read_preference = c->read_preference;
+    d->consistency = c->consistency;
+    d->send_keys = c->send_keys;
+    d->password = c->password != NULL ? xstrdup(c->password) : NULL;
+    d->seeds = xcalloc(c->n_seeds, sizeof *d->seeds);
+    memcpy(d->seeds, c->seeds, c->n_seeds * sizeof *d->seeds);
+    d->n_seeds = c->n_seeds;
+    /* The view without its connections: those stay with c. */
+    d->nodes = xcalloc(c->n_nodes > 0 ? c->n_nodes : 1, sizeof *d->nodes);
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        d->nodes[i].ep = c->nodes[i].ep;
+        d->nodes[i].id = c->nodes[i].id;
+        d->nodes[i].failed_at = c->nodes[i].failed_at;
+        ef_conn_init(&d->nodes[i].conn);
+    }
+    d->n_nodes = c->n_nodes;
+    d->leader = c->leader;
+    d->reader = -1;
+    d->members_known = c->members_known;
+    d->view_stale = c->view_stale;
+    memcpy(d->last_written, c->last_written, sizeof d->last_written);
+    memcpy(d->leader_addr, c->leader_addr, sizeof d->leader_addr);
+    ef_rng_seed(&d->rng);
+    return d;
+}
+
 void eventflow_client_free(struct eventflow_client *c)
 {
     if (c == NULL)

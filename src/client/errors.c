@@ -24,6 +24,7 @@ static const struct error_text error_texts[] = {
     {EF_ESERVER, "EF_ESERVER", "the server reported an error"},
     {EF_ECANCELED, "EF_ECANCELED", "canceled before completion"},
     {EF_ENOMEM, "EF_ENOMEM", "out of memory"},
+    {EF_ETIMEDOUT, "EF_ETIMEDOUT", "nothing arrived within the timeout"},
 };
 
 static const struct error_text *error_find(int code)

@@ -1,6 +1,7 @@
 /* internal.h - the client object and the pieces of libeventflow that share
  * it: discovery.c (endpoints, the view of the cluster, routing), client.c
- * (the retry loop and the public calls), iter.c and pipeline.c.
+ * (the retry loop and the public calls), iter.c, pipeline.c and
+ * subscribe.c.
  *
  * Nothing here is exported from the library. */
 #ifndef EVENTFLOW_CLIENT_INTERNAL_H
@@ -78,6 +79,11 @@ struct eventflow_client {
     char leader_addr[EF_ADDR_MAX];    /* for eventflow_client_leader */
     char err[512];                    /* eventflow_client_last_error */
 };
+
+/* A client of its own for an object that outlives or leaves the thread of
+ * c (a subscription): c's options, seeds and view, without its
+ * connections. Free with eventflow_client_free. */
+struct eventflow_client *ef_client_clone(const struct eventflow_client *c);
 
 /* Record a failure message and return code. */
 int ef_fail(struct eventflow_client *c, int code, const char *fmt, ...)

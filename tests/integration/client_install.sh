@@ -1,7 +1,8 @@
 #!/bin/sh
 # client_install.sh DIR - install the build into DIR with meson, compile the
 # libeventflow examples against the installed pkg-config file, shared and
-# static, and run the append example against $EVENTFLOW_ENDPOINTS with both.
+# static, and run the append example against $EVENTFLOW_ENDPOINTS with both
+# (then the status and subscribe examples, shared).
 #
 # Environment (set by tests/integration/meson.build): EF_MESON, EF_BUILD_ROOT,
 # EF_SOURCE_ROOT, EF_CC, EF_SANITIZE (b_sanitize: "none" or a list).
@@ -22,7 +23,7 @@ if [ -z "$pc" ]; then
     echo "client_install: eventflow.pc was not installed" >&2
     exit 1
 fi
-for h in eventflow.h client.h errors.h types.h export.h; do
+for h in eventflow.h client.h errors.h subscribe.h types.h export.h; do
     if [ -z "$(find "$dest" -path "*/include/eventflow/$h")" ]; then
         echo "client_install: header eventflow/$h was not installed" >&2
         exit 1
@@ -43,7 +44,7 @@ libs=$(pkg-config --libs eventflow)
 # Static: the archive, then what the .pc says it needs (Requires.private).
 static_libs=$(pkg-config --static --libs eventflow | sed 's/-leventflow\b/-l:libeventflow.a/')
 
-for ex in append tail status pipeline; do
+for ex in append tail status pipeline subscribe; do
     # shellcheck disable=SC2086
     "$EF_CC" -std=c17 -Wall -Wextra -Wpedantic -Werror $san -o "$out/$ex" \
         "$EF_SOURCE_ROOT/examples/$ex.c" $cflags $libs
@@ -63,4 +64,8 @@ grep -q "from the shared library" "$dir/shared.out"
 grep -q "from the static library" "$dir/static.out"
 LD_LIBRARY_PATH=$libdir "$out/status" >"$dir/status.out"
 grep -q "leader" "$dir/status.out"
+# The subscription catches up with both appends and stops after them.
+LD_LIBRARY_PATH=$libdir "$out/subscribe" installed 0 2 >"$dir/subscribe.out"
+grep -q " installed 0 Shared" "$dir/subscribe.out"
+grep -q " installed 1 Static" "$dir/subscribe.out"
 echo "client_install: examples built and run from $dest"

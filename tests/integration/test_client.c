@@ -41,19 +41,11 @@
 #include <cmocka.h>
 #include <eventflow/eventflow.h>
 
+#include "client_check.h"
 #include "cluster.h"
 #include "harness.h"
 
 #define WAIT_MS 20000
-
-/* Fail the test with the client's own account of an error. */
-#define EF_CHECK(c, expr)                                                                          \
-    do {                                                                                           \
-        int ef_rc_ = (expr);                                                                       \
-        if (ef_rc_ != EF_OK)                                                                       \
-            fail_msg("%s: %s: %s", #expr, eventflow_err_name(ef_rc_),                              \
-                     eventflow_client_last_error(c));                                              \
-    } while (0)
 
 static struct eventflow_client *client_new(const struct eventflow_options *o)
 {

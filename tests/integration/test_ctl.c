@@ -8,8 +8,11 @@
  *   - a killed follower shown unreachable (exit 1), then a majority down
  *     (exit 2), then everyone down (exit 3);
  *   - member add, promote, demote, remove and transfer;
- *   - append, get, getall, tail, streams, count and checksum on a node with
- *     a password.
+ *   - append, get, getall, tail, subscribe, streams, count and checksum on
+ *     a node with a password;
+ *   - tail on a follower of a three-node cluster while writes go on and
+ *     both followers are killed with kill -9 in turn: every event exactly
+ *     once, in the leader's order.
  *
  * Every wait polls an observable condition (an exit code, a line of output)
  * with a deadline. */
@@ -37,6 +40,8 @@
 /* Longest a single eventflowctl run may take before the test kills it. */
 #define RUN_TIMEOUT_MS 30000
 #define MAX_ARGS 24
+/* An event id's length (the test does not include the client library). */
+#define EF_ID_LEN_TEST 26
 
 /* ---- running eventflowctl ------------------------------------------------- */
 
@@ -362,7 +367,7 @@ static void test_help_and_usage(void **state)
         {"status", NULL}, {"health", NULL}, {"watch", NULL}, {"leader", NULL}, {"members", NULL},
         {"member", "add"}, {"member", "promote"}, {"member", "demote"}, {"member", "remove"},
         {"transfer", NULL}, {"append", NULL}, {"get", NULL}, {"getall", NULL}, {"tail", NULL},
-        {"streams", NULL}, {"count", NULL}, {"checksum", NULL},
+        {"subscribe", NULL}, {"streams", NULL}, {"count", NULL}, {"checksum", NULL},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const char *a0 = commands[i][0], *a1 = commands[i][1];
@@ -410,6 +415,12 @@ static void test_help_and_usage(void **state)
         {"append", "s", NULL, NULL},
         {"append", "s", "T", "{not json"},
         {"watch", "--interval", "-5", NULL},
+        {"subscribe", NULL, NULL, NULL},
+        {"subscribe", "{\"all\":true", NULL, NULL},
+        {"subscribe", "{\"all\":true,\"stream\":\"s\"}", NULL, NULL},
+        {"subscribe", "{\"stream\":\"s\",\"sometime\":1}", NULL, NULL},
+        {"subscribe", "s", "--read-from", "nowhere"},
+        {"tail", "--after", "short", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ctl_run(&r, "127.0.0.1:1", NULL, bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL);
@@ -893,6 +904,141 @@ static void test_data_commands_with_password(void **state)
     assert_string_equal(str_of(j, "id"), ids[3]);
     json_decref(j);
     run_free(&r);
+    /* getall --follow catches up from the start, then would go on. */
+    assert_int_equal(ctl_run(&r, ep, "s3cret", "getall", "--follow", "--limit", "5", "-o", "json", NULL), 0);
+    evs = parse_json_lines(r.out);
+    run_free(&r);
+    assert_int_equal(json_array_size(evs), 5);
+    assert_string_equal(str_of(json_array_get(evs, 0), "id"), ids[0]);
+    assert_string_equal(str_of(json_array_get(evs, 4), "stream"), "notes");
+    json_decref(evs);
+
+    /* subscribe with a filter, from the start of the log: only type T. */
+    assert_int_equal(ctl_run(&r, ep, "s3cret", "subscribe", "{\"all\":true,\"offset\":\"\",\"types\":[\"T\"]}",
+                             "--limit", "4", "-o", "json", NULL),
+                     0);
+    evs = parse_json_lines(r.out);
+    run_free(&r);
+    assert_int_equal(json_array_size(evs), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(str_of(json_array_get(evs, i), "id"), ids[i]);
+    json_decref(evs);
+
+    /* subscribe to a stream that does not exist yet, with markers: caught
+     * up at once, then its first event, until SIGTERM. */
+    const char *sub_args[] = {"subscribe", "{\"stream\":\"later\",\"markers\":true}", "-o", "json", NULL};
+    ctl_spawn(&t, ep, "s3cret", sub_args);
+    ctl_wait_output(&t, "caught_up");
+    assert_int_equal(ctl_run(&r, ep, "s3cret", "append", "later", "Born", "-o", "json", NULL), 0);
+    j = parse_json(r.out);
+    run_free(&r);
+    ctl_wait_output(&t, str_of(j, "id"));
+    assert_int_equal(kill(t.pid, SIGTERM), 0);
+    ctl_finish(&t, &r);
+    assert_int_equal(r.code, 0);
+    evs = parse_json_lines(r.out);
+    run_free(&r);
+    assert_int_equal(json_array_size(evs), 2);
+    assert_string_equal(str_of(json_array_get(evs, 0), "marker"), "caught_up");
+    assert_string_equal(str_of(json_array_get(evs, 0), "node"), ep);
+    assert_string_equal(str_of(json_array_get(evs, 1), "id"), str_of(j, "id"));
+    assert_int_equal(int_of(json_array_get(evs, 1), "version"), 0);
+    json_decref(evs);
+    json_decref(j);
+    harness_pass(*state);
+}
+
+/* ADD one event to `stream` on the leader, finding it again (eventflowctl
+ * leader) and retrying while a node answers that it does not lead. Returns
+ * the event's id into id. */
+static void add_on_leader(struct cluster *c, struct harness_conn **w, size_t *leader, const char *stream, char *id)
+{
+    char arg[128];
+    snprintf(arg, sizeof arg, "{\"stream\":\"%s\",\"version\":\"any\",\"events\":[{\"type\":\"W\"}]}", stream);
+    int64_t deadline = harness_now_ms() + WAIT_MS;
+    for (;;) {
+        struct resp_value v;
+        if (*w != NULL && harness_cmd(*w, &v, "ADD", arg, NULL) == 0) {
+            bool ok = v.type == RESP_T_ARRAY && v.n == 1 && v.elems[0].type == RESP_T_BULK;
+            if (ok) {
+                json_t *ev = parse_json(v.elems[0].str);
+                snprintf(id, EF_ID_LEN_TEST + 1, "%s", str_of(ev, "id"));
+                json_decref(ev);
+            }
+            resp_value_free(&v);
+            if (ok)
+                return;
+        }
+        if (harness_now_ms() > deadline)
+            fail_msg("no leader took an ADD within %d ms", WAIT_MS);
+        /* Not (or no longer) the leader: nothing was written; ask again. */
+        harness_close(*w);
+        *leader = ctl_leader(c);
+        *w = harness_connect(c->n[*leader]);
+    }
+}
+
+static void test_tail_across_kills(void **state)
+{
+    struct cluster c;
+    cluster_start(&c, *state, 3);
+    wait_health(c.endpoints, NULL, 0);
+    size_t l = ctl_leader(&c);
+    struct harness_conn *w = harness_connect(c.n[l]);
+    assert_non_null(w);
+    char start[EF_ID_LEN_TEST + 1];
+    add_on_leader(&c, &w, &l, "before", start);
+
+    /* tail from that event on, served by a follower. */
+    const char *tail_args[] = {"tail", "--after", start, "--read-from", "follower", "-o", "json", NULL};
+    struct ctl t;
+    ctl_spawn(&t, c.endpoints, NULL, tail_args);
+    enum { BATCH = 100 };
+    char last[EF_ID_LEN_TEST + 1];
+    for (int i = 0; i < BATCH; i++)
+        add_on_leader(&c, &w, &l, "s0", last);
+    ctl_wait_output(&t, last);
+
+    /* Kill each follower in turn (one of them serves the tail) and write
+     * while it is down; the first comes back before the second goes. The
+     * tail is frozen meanwhile, so that it finds its node gone only after
+     * the writes: going on from the live end would skip them. */
+    size_t followers[2] = {(l + 1) % 3, (l + 2) % 3};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(kill(t.pid, SIGSTOP), 0);
+        harness_assert_kill(c.n[followers[k]]);
+        for (int i = 0; i < BATCH; i++)
+            add_on_leader(&c, &w, &l, k == 0 ? "s1" : "s2", last);
+        assert_int_equal(kill(t.pid, SIGCONT), 0);
+        ctl_wait_output(&t, last);
+        assert_int_equal(harness_node_start(c.n[followers[k]]), 0);
+        wait_health(c.endpoints, NULL, 0);
+    }
+    for (int i = 0; i < BATCH; i++)
+        add_on_leader(&c, &w, &l, "s3", last);
+    ctl_wait_output(&t, last);
+    assert_int_equal(kill(t.pid, SIGTERM), 0);
+    struct run r;
+    ctl_finish(&t, &r);
+    assert_int_equal(r.code, 0);
+    json_t *got = parse_json_lines(r.out);
+    run_free(&r);
+
+    /* The leader's log after the first event, in one page. */
+    char arg[128];
+    snprintf(arg, sizeof arg, "{\"offset\":\"%s\",\"limit\":1000}", start);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(w, &v, "GETALL", arg, NULL), 0);
+    json_t *want = harness_assert_events(&v);
+    resp_value_free(&v);
+    assert_int_equal(json_array_size(want), 4 * BATCH);
+    if (json_array_size(got) != json_array_size(want))
+        fail_msg("tail printed %zu events, the leader has %zu", json_array_size(got), json_array_size(want));
+    for (size_t i = 0; i < json_array_size(want); i++)
+        assert_string_equal(str_of(json_array_get(got, i), "id"), str_of(json_array_get(want, i), "id"));
+    json_decref(got);
+    json_decref(want);
+    harness_close(w);
     harness_pass(*state);
 }
 
@@ -904,6 +1050,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_of_healthy_cluster, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_and_no_quorum, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_membership_changes, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_across_kills, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
 }

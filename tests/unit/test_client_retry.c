@@ -95,7 +95,7 @@ static void test_strerror(void **state)
     (void)state;
     int codes[] = {EF_OK,      EF_EINVAL,  EF_EUNAVAILABLE, EF_EUNKNOWN, EF_EAUTH,
                    EF_ECONFLICT, EF_EGAP,  EF_EKEYREUSE,    EF_EFULL,    EF_ETOOBIG,
-                   EF_EPROTO,  EF_ESERVER, EF_ECANCELED,    EF_ENOMEM};
+                   EF_EPROTO,  EF_ESERVER, EF_ECANCELED,    EF_ENOMEM, EF_ETIMEDOUT};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         assert_string_not_equal(eventflow_strerror(codes[i]), "unknown error");
         assert_string_not_equal(eventflow_err_name(codes[i]), "EF_E?");
