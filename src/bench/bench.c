@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,37 @@ int bench_parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max,
     }
     *out = v;
     return 0;
+}
+
+int bench_parse_pids(const char *s, pid_t *pids, unsigned max, unsigned *n)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    int rc = 0;
+    *n = 0;
+    for (char *t = strtok_r(copy, ", ", &save); t != NULL && rc == 0; t = strtok_r(NULL, ", ", &save)) {
+        uint64_t v;
+        if (*n == max) {
+            fprintf(stderr, "eventflow-bench: at most %u --pids\n", max);
+            rc = -1;
+        } else if ((rc = bench_parse_u64("pids", t, 1, INT32_MAX, &v)) == 0) {
+            pids[(*n)++] = (pid_t)v;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+const char *bench_prog = "eventflow-bench";
+
+void bench_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", bench_prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
 }
 
 static int parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
@@ -649,9 +681,8 @@ static void on_sigint(int sig)
     atomic_store(&bench_interrupted, true);
 }
 
-/* Write the prefill. Returns 0 only if every event was written. */
-static int run_prefill(const struct bench_config *cfg, const char *payload,
-                       struct bench_conn *conns, struct bench_result *res, double *secs)
+int bench_prefill(const struct bench_config *cfg, const char *payload, struct bench_conn *conns,
+                  struct bench_result *res, double *secs)
 {
     struct bench_plan plan;
     struct summary s;
@@ -737,7 +768,7 @@ int main(int argc, char **argv)
             goto out;
     }
 
-    if (cfg.prefill > 0 && run_prefill(&cfg, payload, conns, &prefill_res, &prefill_s) != 0)
+    if (cfg.prefill > 0 && bench_prefill(&cfg, payload, conns, &prefill_res, &prefill_s) != 0)
         goto out;
     if (atomic_load(&bench_interrupted))
         goto out;
