@@ -18,22 +18,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$py" -c 'import redis' 2>/dev/null || fail "python3-redis is not installed (scripts/setup.sh installs it)"
 command -v go >/dev/null || fail "go is not installed"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/eventflow-pubsub-XXXXXX")
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-"$EVENTFLOWD" --port "$port" --raft-address "127.0.0.1:$((port + 1))" --data "$dir/data" >"$dir/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 200); do
-    grep -q "ready for writes" "$dir/log" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || { cat "$dir/log"; fail "eventflowd exited"; }
-    sleep 0.05 # poll interval of a condition wait (the log line)
-done
-grep -q "ready for writes" "$dir/log" || { cat "$dir/log"; fail "eventflowd did not become ready"; }
+# shellcheck source=one_node.sh
+source "$(dirname "$0")/one_node.sh"
+one_node_start pubsub
 
 "$py" - "$port" <<'PY' || fail "python3-redis pubsub"
 import json, sys, redis
