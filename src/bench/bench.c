@@ -21,6 +21,7 @@
 #include <sys/utsname.h>
 
 #include "bench/delivery.h"
+#include "bench/groups.h"
 #include "common/mem.h"
 #include "version.h"
 
@@ -34,6 +35,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: eventflow-bench [options]\n"
 "       eventflow-bench delivery live|fanout|catchup [options]  (--help there)\n"
+"       eventflow-bench groups [drain|writes] [options]         (--help there)\n"
 "Drives ADD, GET, GETALL or PING against a RESP server on this machine and\n"
 "reports throughput, latency percentiles and failures.\n"
 "\n"
@@ -140,7 +142,7 @@ void bench_fail(const char *fmt, ...)
     exit(1);
 }
 
-static int parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
+int bench_parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
 {
     uint64_t v;
     if (bench_parse_u64(flag, s, min, max, &v) != 0)
@@ -328,7 +330,7 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
             cfg->host = optarg;
             break;
         case OPT_PORT:
-            rc = parse_uint("port", optarg, 1, 65535, &cfg->port);
+            rc = bench_parse_uint("port", optarg, 1, 65535, &cfg->port);
             break;
         case OPT_PASSWORD:
             cfg->password = optarg;
@@ -340,13 +342,13 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
             rc = parse_mix(optarg, cfg->mix);
             break;
         case 'c':
-            rc = parse_uint("connections", optarg, 1, MAX_CONNECTIONS, &cfg->connections);
+            rc = bench_parse_uint("connections", optarg, 1, MAX_CONNECTIONS, &cfg->connections);
             break;
         case 'P':
-            rc = parse_uint("pipeline", optarg, 1, MAX_PIPELINE, &cfg->pipeline);
+            rc = bench_parse_uint("pipeline", optarg, 1, MAX_PIPELINE, &cfg->pipeline);
             break;
         case 't':
-            rc = parse_uint("threads", optarg, 1, MAX_THREADS, &cfg->threads);
+            rc = bench_parse_uint("threads", optarg, 1, MAX_THREADS, &cfg->threads);
             break;
         case 'n':
             rc = bench_parse_u64("requests", optarg, 1, UINT64_MAX / 2, &cfg->requests);
@@ -368,19 +370,19 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
                            &event_size);
             break;
         case OPT_EVENTS_PER_ADD:
-            rc = parse_uint("events-per-add", optarg, 1, 1000000, &cfg->events_per_add);
+            rc = bench_parse_uint("events-per-add", optarg, 1, 1000000, &cfg->events_per_add);
             break;
         case OPT_STREAMS:
-            rc = parse_uint("streams", optarg, 1, UINT32_MAX, &cfg->streams);
+            rc = bench_parse_uint("streams", optarg, 1, UINT32_MAX, &cfg->streams);
             break;
         case OPT_GET_LIMIT:
-            rc = parse_uint("get-limit", optarg, 0, UINT32_MAX, &cfg->get_limit);
+            rc = bench_parse_uint("get-limit", optarg, 0, UINT32_MAX, &cfg->get_limit);
             break;
         case OPT_PREFILL:
             rc = bench_parse_u64("prefill", optarg, 0, UINT32_MAX, &cfg->prefill);
             break;
         case OPT_PREFILL_STREAMS:
-            rc = parse_uint("prefill-streams", optarg, 1, UINT32_MAX, &cfg->prefill_streams);
+            rc = bench_parse_uint("prefill-streams", optarg, 1, UINT32_MAX, &cfg->prefill_streams);
             prefill_streams_set = true;
             break;
         case OPT_JSON:
@@ -733,6 +735,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "delivery") == 0)
         return bench_delivery_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "groups") == 0)
+        return bench_groups_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &cfg, &help) != 0) {
         fprintf(stderr, "try eventflow-bench --help\n");
         return EXIT_USAGE;

@@ -174,6 +174,7 @@ struct bench_conn {
  * and cfg->port into cfg->addr. bench_parse_pids reads "P,P,..." into at
  * most `max` pids. */
 int bench_parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int bench_parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out);
 int bench_parse_seconds(const char *flag, const char *s, double min, double *out);
 int bench_parse_host(struct bench_config *cfg);
 int bench_parse_pids(const char *s, pid_t *pids, unsigned max, unsigned *n);
