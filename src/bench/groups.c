@@ -118,7 +118,7 @@ static void ctl_cmd(struct gr_ctl *c, const char *name, const char *arg1, const 
 static json_t *ctl_json(struct gr_ctl *c, const char *name, const char *arg1, const char *arg2)
 {
     struct resp_value v;
-    json_error_t err;
+    json_error_t err = {.text = "not an object"};
     ctl_cmd(c, name, arg1, arg2, &v);
     if (v.type != RESP_T_BULK)
         bench_fail("%s %s: %.200s", name, arg1 ? arg1 : "", v.type == RESP_T_ERROR ? v.str : "unexpected reply");
@@ -165,6 +165,7 @@ static int cfg_point_at(struct gr_opts *o, const char *addr)
 static void find_leader(struct gr_opts *o)
 {
     uint64_t deadline = now_ns() + (uint64_t)(o->cfg.timeout * 1e9);
+    unsigned hops = 0;
     for (;;) {
         struct gr_ctl c;
         ctl_open(&c, &o->cfg);
@@ -183,7 +184,8 @@ static void find_leader(struct gr_opts *o)
             return;
         if (now_ns() > deadline)
             bench_fail("no leader ready for writes after %g s", o->cfg.timeout);
-        if (!elsewhere) {
+        /* Follow a redirect at once, but not round a loop of stale ones. */
+        if (!elsewhere || ++hops > 3) {
             /* An election or the leader's first entry under way: ask again. */
             struct timespec ts = {.tv_sec = 0, .tv_nsec = 100000000};
             nanosleep(&ts, NULL);
@@ -409,7 +411,7 @@ static void consumer_input(struct gr_consumers *cs, struct gr_consumer *c)
         return;
     }
     if (l < 0)
-        bench_fail("consumer: malformed reply: %.100s", c->rx);
+        bench_fail("consumer: malformed reply: %.*s", (int)(c->have < 100 ? c->have : 100), c->rx);
     /* One request in flight: a reply is all there is. */
     if ((size_t)l != c->have)
         bench_fail("consumer: bytes after a reply");
