@@ -35,7 +35,7 @@
 #      WR_CONSUMERS (5 per group), WR_WCONNS (50), WR_SECS (5), RUN_TIMEOUT
 #      (s per client run, 180), RESULTS_DIR (also write the output and a
 #      TSV of every run there), BENCH_TSV.
-# Wall time at the defaults: about 3 to 4 minutes a round (ROUNDS=3: ~12 min).
+# Wall time at the defaults: about 1.5 minutes a round (ROUNDS=3: ~5 min).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
