@@ -16,7 +16,6 @@
  * measured window. */
 #include "bench/groups.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -26,12 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/groups_consumers.h"
 #include "bench/writer.h"
 #include "common/buf.h"
 #include "common/mem.h"
@@ -39,14 +37,6 @@
 #define GR_MAX_PIDS 16
 /* The stream the prefill writes (bench_workload.c's first stream). */
 #define GR_STREAM "bench:0"
-/* A consumer's receive buffer per event asked for: a returned event is
- * its input (200 bytes) plus ~300 of id, stream, version, times and the
- * RESP framing. */
-#define GR_RX_PER_EVENT 2048
-#define GR_RX_BASE 4096
-/* How long consumers may take to finish their cycle once told to stop. */
-#define GR_FINISH_NS (5 * NS)
-#define NS 1000000000ull
 
 enum gr_mode { GR_DRAIN, GR_WRITES };
 
@@ -59,6 +49,8 @@ struct gr_opts {
     unsigned n_pids;
     uint64_t prefill;
     const char *group;           /* drain: the group; writes: the prefix of its groups */
+    char (*names)[GR_NAME_MAX + 1]; /* owned: the groups, drain's one or writes' g1..gG */
+    unsigned n_names;
     const char *from;            /* CREATE's "from": start or end */
     unsigned groups;             /* writes */
     unsigned consumers;          /* drain: in all; writes: per group */
@@ -238,216 +230,6 @@ static void group_create(struct gr_ctl *c, const struct gr_opts *o, const char *
     resp_value_free(&v);
 }
 
-/* ---- consumers ------------------------------------------------------------------ */
-
-enum gr_cstate { C_READ, C_ACK, C_DONE };
-
-struct gr_consumer {
-    int fd;
-    const char *group;           /* borrowed from the names */
-    char *read_req;              /* owned: this consumer's READ, built once */
-    size_t read_len;
-    char *ack_req;               /* owned: room for an ACK of `count` ids */
-    char (*ids)[GR_ID_LEN];      /* owned: the last READ's ids */
-    char *rx;                    /* owned: one reply at a time */
-    size_t rx_cap, have;
-    enum gr_cstate state;
-    uint64_t t_read, t_ack;      /* when the request in flight was sent */
-};
-
-struct gr_stats {
-    uint64_t reads, consumed, empty, redelivered, acks, acked;
-    struct bench_hist cycle;     /* READ sent -> its ACK answered, READs with events */
-    struct bench_hist read;      /* READ sent -> answered, with events */
-    struct bench_hist ack;       /* ACK sent -> answered */
-};
-
-struct gr_consumers {
-    const struct gr_opts *o;
-    struct gr_consumer *c;       /* owned */
-    unsigned n, active;
-    char (*names)[GR_NAME_MAX + 1]; /* owned: the groups' names */
-    unsigned n_groups;
-    int ep;
-    bool stop;                   /* send no new READ */
-    uint64_t target;             /* stop once this many are acked; 0 = no target */
-    struct gr_stats st;
-};
-
-static void send_req(struct gr_consumer *c, const char *p, size_t n)
-{
-    if (bench_send_all(c->fd, p, n) != 0)
-        bench_fail("consumer: send: %s", strerror(errno));
-}
-
-static void consumers_open(struct gr_consumers *cs, const struct gr_opts *o, unsigned n_groups, unsigned per_group)
-{
-    memset(cs, 0, sizeof *cs);
-    cs->o = o;
-    cs->n_groups = n_groups;
-    cs->n = n_groups * per_group;
-    cs->names = xcalloc(n_groups, sizeof *cs->names);
-    cs->c = xcalloc(cs->n, sizeof *cs->c);
-    bench_hist_init(&cs->st.cycle);
-    bench_hist_init(&cs->st.read);
-    bench_hist_init(&cs->st.ack);
-    for (unsigned g = 0; g < n_groups; g++) {
-        if (o->mode == GR_DRAIN)
-            snprintf(cs->names[g], sizeof cs->names[g], "%s", o->group);
-        else
-            snprintf(cs->names[g], sizeof cs->names[g], "%s%u", o->group, g + 1);
-    }
-    cs->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (cs->ep < 0)
-        bench_fail("epoll_create1: %s", strerror(errno));
-    for (unsigned i = 0; i < cs->n; i++) {
-        struct gr_consumer *c = &cs->c[i];
-        char cname[32];
-        size_t cap = GR_NAME_MAX * 2 + 128;
-        snprintf(cname, sizeof cname, "c%u", i % per_group + 1);
-        c->group = cs->names[i / per_group];
-        c->read_req = xmalloc(cap);
-        c->read_len = gr_read_request(c->read_req, cap, c->group, cname, o->count, o->block_ms);
-        if (c->read_len == 0)
-            bench_fail("the READ request does not fit");
-        c->ack_req = xmalloc(gr_ack_request_size(c->group, o->count));
-        c->ids = xcalloc(o->count, sizeof *c->ids);
-        c->rx_cap = GR_RX_BASE + (size_t)o->count * GR_RX_PER_EVENT;
-        c->rx = xmalloc(c->rx_cap);
-        c->fd = bench_connect_fd(&o->cfg);
-        c->state = C_DONE;
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-        if (epoll_ctl(cs->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-            bench_fail("epoll_ctl: %s", strerror(errno));
-    }
-}
-
-static void consumers_free(struct gr_consumers *cs)
-{
-    for (unsigned i = 0; i < cs->n; i++) {
-        struct gr_consumer *c = &cs->c[i];
-        close(c->fd);
-        free(c->read_req);
-        free(c->ack_req);
-        free(c->ids);
-        free(c->rx);
-    }
-    free(cs->c);
-    free(cs->names);
-    close(cs->ep);
-}
-
-static void send_read(struct gr_consumer *c)
-{
-    c->state = C_READ;
-    c->t_read = now_ns();
-    send_req(c, c->read_req, c->read_len);
-}
-
-static void consumer_done(struct gr_consumers *cs, struct gr_consumer *c)
-{
-    c->state = C_DONE;
-    cs->active--;
-}
-
-/* The reply to c's request, whole in r: the next request, or done. */
-static void consumer_reply(struct gr_consumers *cs, struct gr_consumer *c, const struct gr_reply *r, uint64_t now)
-{
-    struct gr_stats *st = &cs->st;
-    if (r->kind == GR_R_ERROR)
-        bench_fail("GROUP %s of group %s: %.*s", c->state == C_READ ? "READ" : "ACK", c->group,
-                   (int)(r->text_len > 200 ? 200 : r->text_len), r->text);
-    if (c->state == C_READ) {
-        if (r->kind != GR_R_EVENTS)
-            bench_fail("GROUP READ: not an array of events");
-        st->reads++;
-        if (r->events == 0) {
-            st->empty++;
-            if (cs->stop)
-                consumer_done(cs, c);
-            else
-                send_read(c);
-            return;
-        }
-        /* Events read after the stop are still acked: none is left pending. */
-        st->consumed += r->events;
-        st->redelivered += r->redelivered;
-        bench_hist_record(&st->read, now - c->t_read);
-        c->state = C_ACK;
-        c->t_ack = now_ns();
-        send_req(c, c->ack_req, gr_ack_request(c->ack_req, c->group, (const char(*)[GR_ID_LEN])c->ids, r->events));
-        return;
-    }
-    if (r->kind != GR_R_INTEGER || r->integer < 0)
-        bench_fail("GROUP ACK: not a count");
-    st->acks++;
-    st->acked += (uint64_t)r->integer;
-    bench_hist_record(&st->ack, now - c->t_ack);
-    bench_hist_record(&st->cycle, now - c->t_read);
-    if (cs->target > 0 && st->acked >= cs->target)
-        cs->stop = true;
-    if (cs->stop)
-        consumer_done(cs, c);
-    else
-        send_read(c);
-}
-
-static void consumer_input(struct gr_consumers *cs, struct gr_consumer *c)
-{
-    if (c->state == C_DONE)
-        bench_fail("consumer: data with no request in flight");
-    ssize_t n = recv(c->fd, c->rx + c->have, c->rx_cap - c->have, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0)
-        bench_fail("consumer: connection lost%s", n == 0 ? " (closed by the server)" : "");
-    uint64_t now = now_ns();
-    c->have += (size_t)n;
-    struct gr_reply r;
-    long l = gr_reply_scan(c->rx, c->have, c->ids, cs->o->count, &r);
-    if (l == 0) {
-        if (c->have == c->rx_cap)
-            bench_fail("consumer: a reply longer than %zu bytes", c->rx_cap);
-        return;
-    }
-    if (l < 0)
-        bench_fail("consumer: malformed reply: %.*s", (int)(c->have < 100 ? c->have : 100), c->rx);
-    /* One request in flight: a reply is all there is. */
-    if ((size_t)l != c->have)
-        bench_fail("consumer: bytes after a reply");
-    c->have = 0;
-    consumer_reply(cs, c, &r, now);
-}
-
-/* Every consumer READs, then cycles until the stop (--secs passed, the
- * target acked, or *stop_when set); then each finishes its cycle. Returns
- * the time the last one finished. */
-static uint64_t consumers_run(struct gr_consumers *cs, uint64_t deadline, const _Atomic bool *stop_when)
-{
-    struct epoll_event evs[256];
-    uint64_t t_stop = 0;
-    cs->active = cs->n;
-    for (unsigned i = 0; i < cs->n; i++)
-        send_read(&cs->c[i]);
-    while (cs->active > 0) {
-        int n = epoll_wait(cs->ep, evs, 256, 50);
-        if (n < 0 && errno != EINTR)
-            bench_fail("epoll_wait: %s", strerror(errno));
-        for (int e = 0; e < n; e++)
-            consumer_input(cs, &cs->c[evs[e].data.u32]);
-        uint64_t now = now_ns();
-        if (!cs->stop && (now >= deadline || (stop_when && atomic_load(stop_when))))
-            cs->stop = true;
-        if (cs->stop && t_stop == 0)
-            t_stop = now;
-        if (cs->stop && now - t_stop > GR_FINISH_NS) {
-            fprintf(stderr, "%s: %u consumers still waiting 5 s after the end\n", bench_prog, cs->active);
-            break;
-        }
-    }
-    return now_ns();
-}
-
 /* ---- the report ----------------------------------------------------------------- */
 
 /* The groups' INFO summed: pending, lag, acked. */
@@ -455,13 +237,13 @@ struct gr_info {
     uint64_t pending, lag, acked, parked;
 };
 
-static void groups_info(const struct gr_opts *o, const struct gr_consumers *cs, struct gr_info *gi)
+static void groups_info(const struct gr_opts *o, struct gr_info *gi)
 {
     struct gr_ctl c;
     memset(gi, 0, sizeof *gi);
     ctl_open(&c, &o->cfg);
-    for (unsigned g = 0; g < cs->n_groups; g++) {
-        json_t *j = ctl_json(&c, "GROUP", "INFO", cs->names[g]);
+    for (unsigned g = 0; g < o->n_names; g++) {
+        json_t *j = ctl_json(&c, "GROUP", "INFO", o->names[g]);
         gi->pending += json_u64(j, "pending");
         gi->lag += json_u64(j, "lag");
         gi->acked += json_u64(j, "acked");
@@ -496,7 +278,7 @@ static int mode_drain(const struct gr_opts *o)
     uint64_t target = o->target;
 
     ctl_open(&ctl, &o->cfg);
-    group_create(&ctl, o, o->group);
+    group_create(&ctl, o, o->names[0]);
     if (target == 0) {
         json_t *j = ctl_json(&ctl, "GROUP", "INFO", o->group);
         target = json_u64(j, "lag");
@@ -505,7 +287,8 @@ static int mode_drain(const struct gr_opts *o)
             bench_fail("nothing to consume: group %s has no backlog (--prefill)", o->group);
     }
     ctl_close(&ctl);
-    consumers_open(&cs, o, 1, o->consumers);
+    gr_consumers_open(&cs, &o->cfg, (const char(*)[GR_NAME_MAX + 1])o->names, 1, o->consumers, o->count,
+                      o->block_ms);
     cs.target = target;
     if (o->wrate > 0) {
         struct bench_writer_opts wo = {.cfg = &o->cfg, .stream = GR_STREAM, .wconns = o->wconns, .rate = o->wrate,
@@ -517,7 +300,7 @@ static int mode_drain(const struct gr_opts *o)
     uint64_t t0 = now_ns();
     if (o->wrate > 0)
         bench_writer_start(&wr);
-    uint64_t t1 = consumers_run(&cs, t0 + (uint64_t)(o->secs * 1e9), NULL);
+    uint64_t t1 = gr_consumers_run(&cs, t0 + (uint64_t)(o->secs * 1e9), NULL);
     double cpu1 = bench_pids_cpu_s(o->pids, o->n_pids), ccpu1 = bench_thread_cpu_s();
     uint64_t written = 0, werrs = 0;
     double wrate = NAN, wcpu = 0;
@@ -530,7 +313,7 @@ static int mode_drain(const struct gr_opts *o)
         wcpu = wr.cpu_s;
         bench_writer_free(&wr);
     }
-    groups_info(o, &cs, &gi);
+    groups_info(o, &gi);
 
     double secs = (double)(t1 - t0) / 1e9, dsrv = cpu1 - cpu0;
     const struct gr_stats *st = &cs.st;
@@ -559,7 +342,7 @@ static int mode_drain(const struct gr_opts *o)
         fprintf(stderr, "%s: %" PRIu64 " ADDs failed\n", bench_prog, werrs);
         rc = 1;
     }
-    consumers_free(&cs);
+    gr_consumers_free(&cs);
     return rc;
 }
 
@@ -584,7 +367,7 @@ static void writes_phase(const struct gr_opts *o, struct gr_consumers *cs, struc
     double cpu0 = bench_pids_cpu_s(o->pids, o->n_pids);
     bench_writer_start(&wr);
     if (cs != NULL)
-        *t_end = consumers_run(cs, UINT64_MAX, &wr.done);
+        *t_end = gr_consumers_run(cs, UINT64_MAX, &wr.done);
     bench_writer_join(&wr);
     double cpu1 = bench_pids_cpu_s(o->pids, o->n_pids);
     bench_hist_init(&add);
@@ -616,17 +399,18 @@ static int mode_writes(const struct gr_opts *o)
     if (o->groups == 0)
         return alone.errs ? 1 : 0;
 
-    consumers_open(&cs, o, o->groups, o->consumers);
+    gr_consumers_open(&cs, &o->cfg, (const char(*)[GR_NAME_MAX + 1])o->names, o->n_names, o->consumers, o->count,
+                      o->block_ms);
     struct gr_ctl ctl;
     ctl_open(&ctl, &o->cfg);
-    for (unsigned g = 0; g < o->groups; g++)
-        group_create(&ctl, o, cs.names[g]);
+    for (unsigned g = 0; g < o->n_names; g++)
+        group_create(&ctl, o, o->names[g]);
     ctl_close(&ctl);
     double ccpu0 = bench_thread_cpu_s();
     uint64_t t0 = now_ns();
     writes_phase(o, &cs, &with, &t_end);
     double ccpu1 = bench_thread_cpu_s();
-    groups_info(o, &cs, &gi);
+    groups_info(o, &gi);
     double secs = (double)(t_end - t0) / 1e9;
     printf("mode=writes groups=%u C=%u count=%u block_ms=%u wconns=%u rate=%g secs=%g w_rate=%.1f written=%" PRIu64
            " errs=%" PRIu64 " add_p50_ms=%.3f add_p99_ms=%.3f w_rate_alone=%.1f w_rate_vs_alone_pct=%.1f"
@@ -652,7 +436,7 @@ static int mode_writes(const struct gr_opts *o)
                 "\n", bench_prog, gi.acked, gi.pending, cs.st.acked);
         rc = 1;
     }
-    consumers_free(&cs);
+    gr_consumers_free(&cs);
     return rc;
 }
 
@@ -886,8 +670,18 @@ int bench_groups_main(int argc, char **argv)
         fprintf(stderr, "try eventflow-bench groups --help\n");
         return 2;
     }
+    o.n_names = o.mode == GR_WRITES ? o.groups : 1;
+    o.names = xcalloc(o.n_names ? o.n_names : 1, sizeof *o.names);
+    for (unsigned g = 0; g < o.n_names; g++) {
+        if (o.mode == GR_WRITES)
+            snprintf(o.names[g], sizeof o.names[g], "%s%u", o.group, g + 1);
+        else
+            snprintf(o.names[g], sizeof o.names[g], "%s", o.group);
+    }
     find_leader(&o);
     if (o.prefill > 0)
         prefill(&o);
-    return o.mode == GR_WRITES ? mode_writes(&o) : mode_drain(&o);
+    rc = o.mode == GR_WRITES ? mode_writes(&o) : mode_drain(&o);
+    free(o.names);
+    return rc;
 }

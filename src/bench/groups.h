@@ -4,8 +4,8 @@
  * to one.
  *
  *   groups.c      the modes (drain, writes): options, the leader, the
- *                 prefill, the consumers' epoll loop, server CPU, the
- *                 key=value report
+ *                 prefill, the groups, server CPU, the key=value report
+ *   groups_consumers.c  the consumers' epoll loop (groups_consumers.h)
  *   groups_msg.c  the parts with no sockets, unit-tested
  *                 (tests/unit/test_bench_groups.c): the READ and ACK
  *                 requests, the scanner of their replies
