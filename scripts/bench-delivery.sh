@@ -39,15 +39,8 @@
 #      run there), BENCH_TSV.
 # Wall time at the defaults: about 4 minutes a round (ROUNDS=3: ~12 min).
 set -uo pipefail
-export LC_ALL=C
 cd "$(dirname "$0")/.."
 root="$PWD"
-shared="${SHARED_BENCH:-$root/../shared/bench}"
-build="${BUILD:-$root/build}"
-efd="$build/src/server/eventflowd"
-efb="$build/src/bench/eventflow-bench"
-[ -x "$efd" ] && [ -x "$efb" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build" >&2; exit 2; }
-[ -f "$shared/lib.sh" ] && [ -f "$shared/redis_delivery.c" ] || { echo "bench-delivery: no $shared/lib.sh or redis_delivery.c (SHARED_BENCH)" >&2; exit 2; }
 
 NODES="${NODES:-3}"
 ROUNDS="${ROUNDS:-3}"
@@ -67,69 +60,20 @@ CATCHUP_SECS="${CATCHUP_SECS:-60}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-120}"
 EF_SPEC="${EF_SPEC:-\$all}"
 if [ "$NODES" -gt 1 ]; then TARGETS="${TARGETS:-follower leader}"; else TARGETS="leader"; fi
-export REPS="$ROUNDS" # lib.sh's table heading
 
-# lib.sh: log, bench_start/bench_stop (by PID), bench_tmpdir (removed on
-# exit, also on Ctrl-C), pick_port, wait_tcp, record, stats, print_table, kv.
-# shellcheck source=/dev/null
-source "$shared/lib.sh"
+# bench-redis-lib.sh: ../shared/bench/lib.sh, vs_prepare, vs_header,
+# vs_rounds, run, redis_start/redis_stop, ef_start/ef_stop, pct, ratio, row.
+# shellcheck source=bench-redis-lib.sh
+source "$root/scripts/bench-redis-lib.sh"
 
 main() {
-need_cmd redis-server redis-server redis-tools
-need_cmd redis-cli redis-tools
-need_cmd cc gcc
+vs_prepare
 # A thousand subscriber sockets here and as many in the server.
 [ "$(ulimit -n)" -ge 4096 ] || ulimit -n 4096 2>/dev/null || log "ulimit -n is $(ulimit -n): FAN_READERS=$FAN_READERS may not fit"
-
-bench_tmpdir /tmp; local bin="$BENCH_TMP"
-cc -O2 -o "$bin/redis_delivery" "$shared/redis_delivery.c" || exit 1
-RD="$bin/redis_delivery"
-EF="eventflow-$NODES"
-rver="$(redis-server --version | awk '{sub(/^v=/, "", $3); print $3}')"
-local t_start=$SECONDS round step
-
-echo "# bench-delivery $(date -Is)"
-echo "host: $(uname -srm), $(nproc) vCPU $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); /tmp on $(df -P /tmp | awk 'NR == 2 {print $1}')"
-echo "versions: eventflow $("$efd" --version 2>/dev/null | head -1) ($(git -C "$root" rev-parse --short HEAD 2>/dev/null)), redis $rver (appendfsync always)"
-echo "rounds=$ROUNDS steps: $STEPS; nodes=$NODES, subscribers on: $TARGETS, spec $EF_SPEC; live R=[$LIVE_READERS] at $LIVE_RATE/s ${LIVE_SECS}s, closed loop c=$MAX_WCONNS ${MAX_SECS}s; fan-out R=$FAN_READERS at $FAN_RATE/s ${FAN_SECS}s; catch-up of $PREFILL_N, 1 and $CATCHUP_READERS readers"
-echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-
-for round in $(seq 1 "$ROUNDS"); do
-    record round "loadavg1 at round start" "$round" "$(cut -d' ' -f1 /proc/loadavg)"
-    read -r st0 tot0 <<<"$(steal_ticks)"
-    for step in $STEPS; do
-        if [ $((round % 2)) = 1 ]; then
-            "redis_$step" "$round"; "ef_$step" "$round"
-        else
-            "ef_$step" "$round"; "redis_$step" "$round"
-        fi
-    done
-    read -r st1 tot1 <<<"$(steal_ticks)"
-    record round "steal % over the round" "$round" "$(awk -v a="$st0" -v b="$st1" -v x="$tot0" -v y="$tot1" \
-        'BEGIN { if (y > x) printf "%.1f", 100 * (b - a) / (y - x); else print "NA" }')"
-done
-log "done in $((SECONDS - t_start)) s"
-echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg); wall time $((SECONDS - t_start)) s"
-print_table "every run: Redis $rver (redis_delivery.c) and eventflow $NODES node(s) (eventflow-bench delivery); ms latencies"
+vs_header bench-delivery "rounds=$ROUNDS steps: $STEPS; nodes=$NODES, subscribers on: $TARGETS, spec $EF_SPEC; live R=[$LIVE_READERS] at $LIVE_RATE/s ${LIVE_SECS}s, closed loop c=$MAX_WCONNS ${MAX_SECS}s; fan-out R=$FAN_READERS at $FAN_RATE/s ${FAN_SECS}s; catch-up of $PREFILL_N, 1 and $CATCHUP_READERS readers"
+vs_rounds "$STEPS"
+print_table "every run: Redis $RVER (redis_delivery.c) and eventflow $NODES node(s) (eventflow-bench delivery); ms latencies"
 summary
-}
-
-steal_ticks() { awk '$1 == "cpu" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat; }
-
-# run SYS ROUND CASE TOOL ARGS... : one client run (bounded by RUN_TIMEOUT);
-# its key=value line is left in LINE and every field of it recorded as
-# "SYS: CASE: field".
-run() {
-    local sys="$1" round="$2" case="$3" rc f v; shift 3
-    timeout "$RUN_TIMEOUT" "$@" >"$BENCH_TMP/run.out" 2>"$BENCH_TMP/run.err"; rc=$?
-    LINE="$(grep '^mode=' "$BENCH_TMP/run.out" | tail -1)"
-    log "round $round: $sys: $case -> ${LINE:-no result} (exit $rc)"
-    [ "$rc" = 0 ] || log "round $round: $sys: $case: exit $rc: $(tr '\n' ' ' <"$BENCH_TMP/run.err" | cut -c1-300)"
-    for f in $FIELDS; do
-        v="$(kv "$f" "$LINE")"
-        case "$v" in ''|nan|-nan|inf) v=NA ;; esac
-        record "$sys" "$sys: $case: $f" "$round" "$v"
-    done
 }
 
 # The fields kept of each kind of run.
@@ -138,21 +82,6 @@ WRITER_FIELDS="w_rate srv_us_per_write srv_cores"
 CATCHUP_FIELDS="entries_per_s per_reader_per_s MB_per_s bytes_per_entry srv_us_per_entry node_us_per_entry finished"
 
 # ------------------------------------------------------------------ Redis --
-
-redis_start() {
-    bench_tmpdir /tmp; RDIR="$BENCH_TMP"
-    RPORT="$(pick_port "${REDIS_DELIVERY_PORT_BASE:-16479}")"
-    bench_start "$RDIR/redis.log" redis-server --port "$RPORT" --bind 127.0.0.1 \
-        --protected-mode yes --dir "$RDIR" --daemonize no --save '' \
-        --appendonly yes --appendfsync always --auto-aof-rewrite-percentage 0
-    RPID=$BENCH_LAST_PID
-    wait_tcp "$RPORT" 20 || exit 1
-}
-
-redis_stop() {
-    bench_stop "$RPID"
-    rm -rf "$RDIR"
-}
 
 redis_live() {
     local round="$1" R
@@ -192,46 +121,7 @@ redis_catchup() {
     redis_stop
 }
 
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1f", 100 * a / b; else print "NA" }'; }
-
 # -------------------------------------------------------------- eventflow --
-
-# ef_start : NODES nodes in one cluster (as scripts/bench-pairs.sh starts
-# them); sets EPORT[i], EPID[i], LEADER (index), FOLLOWER (index: another
-# node, or the leader when alone), EDIR.
-ef_start() {
-    local i p members=""
-    bench_tmpdir /tmp; EDIR="$BENCH_TMP"
-    EPORT=() EPID=()
-    local rports=()
-    p=$((${EF_PORT_BASE:-27101} - 1))
-    for i in $(seq 1 "$NODES"); do p="$(pick_port $((p + 1)))"; EPORT[$i]="$p"; done
-    for i in $(seq 1 "$NODES"); do p="$(pick_port $((p + 1)))"; rports[$i]="$p"; done
-    for i in $(seq 1 "$NODES"); do members="${members:+$members,}$i@127.0.0.1:${rports[$i]}@127.0.0.1:${EPORT[$i]}"; done
-    for i in $(seq 1 "$NODES"); do
-        bench_start "$EDIR/n$i.log" "$efd" --id "$i" --port "${EPORT[$i]}" \
-            --raft-address "127.0.0.1:${rports[$i]}" --data "$EDIR/n$i" --cluster "$members"
-        EPID[$i]=$BENCH_LAST_PID
-    done
-    LEADER=""
-    for _ in $(seq 1 300); do
-        for i in $(seq 1 "$NODES"); do
-            if redis-cli -p "${EPORT[$i]}" STATUS 2>/dev/null |
-                grep -q '"state":"leader","stale":false,"last_contact_ms":0,"ready":true'; then
-                LEADER=$i; break 2
-            fi
-        done
-        sleep 0.1
-    done
-    [ -n "$LEADER" ] || { log "eventflow: no leader"; exit 1; }
-    FOLLOWER=$((LEADER % NODES + 1))
-}
-
-ef_stop() {
-    local i
-    for i in $(seq 1 "$NODES"); do bench_stop "${EPID[$i]}"; done
-    rm -rf "$EDIR"
-}
 
 # efd SUB_INDEX ARGS... : eventflow-bench delivery, the writer on the leader,
 # the subscribers on node SUB_INDEX.
@@ -303,31 +193,6 @@ ef_catchup() {
 
 # ---------------------------------------------------------------- summary --
 
-# ratio NUMS DENS : the median of the per-round NUM/DEN (both > 0).
-ratio() {
-    local num=($1) den=($2) i qs=()
-    for i in "${!num[@]}"; do
-        qs+=("$(awk -v a="${num[$i]}" -v b="${den[$i]:-NA}" \
-            'BEGIN { if (a == "NA" || b == "NA" || a + 0 <= 0 || b + 0 <= 0) print "NA"; else printf "%.2f", a / b }')")
-    done
-    read -r med _ _ <<<"$(stats "${qs[*]:-NA}")"
-    echo "$med"
-}
-
-med() { local m; read -r m _ _ <<<"$(stats "${1:-NA}")"; echo "$m"; }
-
-# row CASE LABEL EF_FIELD [REDIS_FIELD] : one line of the summary.
-row() {
-    local case="$1" label="$2" ef_f="$3" r_f="${4:-$3}" t cells="" rat="" r e
-    r="${BENCH_VALS[redis: $case: $r_f]:-NA}"
-    for t in $TARGETS; do
-        e="${BENCH_VALS[$EF $t: $case: $ef_f]:-${BENCH_VALS[$EF: $case: $ef_f]:-NA}}"
-        cells+=" $(med "$e") |"
-        rat+=" $(ratio "$e" "$r") |"
-    done
-    printf '| %s | %s |%s %s |%s\n' "$case" "$label" "$cells" "$(med "$r")" "$rat"
-}
-
 summary() {
     local t hdr="" sep="" rat="" R c
     for t in $TARGETS; do hdr+=" $EF, subscribers on the $t |"; sep+="---:|"; rat+=" $t/Redis |"; done
@@ -384,10 +249,4 @@ summary() {
     echo
 }
 
-if [ -n "${RESULTS_DIR:-}" ]; then
-    mkdir -p "$RESULTS_DIR"
-    export BENCH_TSV="${BENCH_TSV:-$RESULTS_DIR/runs.tsv}"
-    main > >(tee "$RESULTS_DIR/bench-delivery.md") 2> >(tee "$RESULTS_DIR/bench-delivery.log" >&2)
-else
-    main
-fi
+vs_main bench-delivery

@@ -14,12 +14,14 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 
 #include "bench/delivery.h"
+#include "bench/groups.h"
 #include "common/mem.h"
 #include "version.h"
 
@@ -33,6 +35,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: eventflow-bench [options]\n"
 "       eventflow-bench delivery live|fanout|catchup [options]  (--help there)\n"
+"       eventflow-bench groups [drain|writes] [options]         (--help there)\n"
 "Drives ADD, GET, GETALL or PING against a RESP server on this machine and\n"
 "reports throughput, latency percentiles and failures.\n"
 "\n"
@@ -108,7 +111,38 @@ int bench_parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max,
     return 0;
 }
 
-static int parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
+int bench_parse_pids(const char *s, pid_t *pids, unsigned max, unsigned *n)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    int rc = 0;
+    *n = 0;
+    for (char *t = strtok_r(copy, ", ", &save); t != NULL && rc == 0; t = strtok_r(NULL, ", ", &save)) {
+        uint64_t v;
+        if (*n == max) {
+            fprintf(stderr, "eventflow-bench: at most %u --pids\n", max);
+            rc = -1;
+        } else if ((rc = bench_parse_u64("pids", t, 1, INT32_MAX, &v)) == 0) {
+            pids[(*n)++] = (pid_t)v;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+const char *bench_prog = "eventflow-bench";
+
+void bench_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", bench_prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+int bench_parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out)
 {
     uint64_t v;
     if (bench_parse_u64(flag, s, min, max, &v) != 0)
@@ -296,7 +330,7 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
             cfg->host = optarg;
             break;
         case OPT_PORT:
-            rc = parse_uint("port", optarg, 1, 65535, &cfg->port);
+            rc = bench_parse_uint("port", optarg, 1, 65535, &cfg->port);
             break;
         case OPT_PASSWORD:
             cfg->password = optarg;
@@ -308,13 +342,13 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
             rc = parse_mix(optarg, cfg->mix);
             break;
         case 'c':
-            rc = parse_uint("connections", optarg, 1, MAX_CONNECTIONS, &cfg->connections);
+            rc = bench_parse_uint("connections", optarg, 1, MAX_CONNECTIONS, &cfg->connections);
             break;
         case 'P':
-            rc = parse_uint("pipeline", optarg, 1, MAX_PIPELINE, &cfg->pipeline);
+            rc = bench_parse_uint("pipeline", optarg, 1, MAX_PIPELINE, &cfg->pipeline);
             break;
         case 't':
-            rc = parse_uint("threads", optarg, 1, MAX_THREADS, &cfg->threads);
+            rc = bench_parse_uint("threads", optarg, 1, MAX_THREADS, &cfg->threads);
             break;
         case 'n':
             rc = bench_parse_u64("requests", optarg, 1, UINT64_MAX / 2, &cfg->requests);
@@ -336,19 +370,19 @@ static int parse_options(int argc, char **argv, struct bench_config *cfg, bool *
                            &event_size);
             break;
         case OPT_EVENTS_PER_ADD:
-            rc = parse_uint("events-per-add", optarg, 1, 1000000, &cfg->events_per_add);
+            rc = bench_parse_uint("events-per-add", optarg, 1, 1000000, &cfg->events_per_add);
             break;
         case OPT_STREAMS:
-            rc = parse_uint("streams", optarg, 1, UINT32_MAX, &cfg->streams);
+            rc = bench_parse_uint("streams", optarg, 1, UINT32_MAX, &cfg->streams);
             break;
         case OPT_GET_LIMIT:
-            rc = parse_uint("get-limit", optarg, 0, UINT32_MAX, &cfg->get_limit);
+            rc = bench_parse_uint("get-limit", optarg, 0, UINT32_MAX, &cfg->get_limit);
             break;
         case OPT_PREFILL:
             rc = bench_parse_u64("prefill", optarg, 0, UINT32_MAX, &cfg->prefill);
             break;
         case OPT_PREFILL_STREAMS:
-            rc = parse_uint("prefill-streams", optarg, 1, UINT32_MAX, &cfg->prefill_streams);
+            rc = bench_parse_uint("prefill-streams", optarg, 1, UINT32_MAX, &cfg->prefill_streams);
             prefill_streams_set = true;
             break;
         case OPT_JSON:
@@ -649,9 +683,8 @@ static void on_sigint(int sig)
     atomic_store(&bench_interrupted, true);
 }
 
-/* Write the prefill. Returns 0 only if every event was written. */
-static int run_prefill(const struct bench_config *cfg, const char *payload,
-                       struct bench_conn *conns, struct bench_result *res, double *secs)
+int bench_prefill(const struct bench_config *cfg, const char *payload, struct bench_conn *conns,
+                  struct bench_result *res, double *secs)
 {
     struct bench_plan plan;
     struct summary s;
@@ -702,6 +735,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "delivery") == 0)
         return bench_delivery_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "groups") == 0)
+        return bench_groups_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &cfg, &help) != 0) {
         fprintf(stderr, "try eventflow-bench --help\n");
         return EXIT_USAGE;
@@ -737,7 +772,7 @@ int main(int argc, char **argv)
             goto out;
     }
 
-    if (cfg.prefill > 0 && run_prefill(&cfg, payload, conns, &prefill_res, &prefill_s) != 0)
+    if (cfg.prefill > 0 && bench_prefill(&cfg, payload, conns, &prefill_res, &prefill_s) != 0)
         goto out;
     if (atomic_load(&bench_interrupted))
         goto out;

@@ -9,8 +9,14 @@
  *                     non-blocking sockets, P requests in flight per
  *                     connection, latency from send to full reply
  *   bench_hist.c      the latency histogram
+ *   bench_proc.c      CPU time of the servers (/proc/PID/stat) and threads
  *   delivery*.c       `eventflow-bench delivery`: subscriptions' delivery
  *                     latency, fan-out and catch-up (see delivery.h)
+ *   writer.c          the stamped ADD writer thread of delivery and groups
+ *                     (see writer.h)
+ *   groups*.c         `eventflow-bench groups`: consumer groups draining a
+ *                     backlog, and the ADD rate while groups consume (see
+ *                     groups.h)
  *
  * A run is one or two phases over the same connections: an optional prefill
  * (writes N events to each of the first K streams, so reads find data), then
@@ -25,7 +31,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdnoreturn.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "bench/bench_hist.h"
 #include "common/buf.h"
@@ -161,12 +169,26 @@ struct bench_conn {
     uint64_t last_progress_ns;
 };
 
-/* bench.c: option parsing shared with delivery.c. Each returns 0, or -1
+/* bench.c: option parsing shared with the modes. Each returns 0, or -1
  * after printing why. bench_parse_host resolves cfg->host (loopback only)
- * and cfg->port into cfg->addr. */
+ * and cfg->port into cfg->addr. bench_parse_pids reads "P,P,..." into at
+ * most `max` pids. */
 int bench_parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int bench_parse_uint(const char *flag, const char *s, unsigned min, unsigned max, unsigned *out);
 int bench_parse_seconds(const char *flag, const char *s, double min, double *out);
 int bench_parse_host(struct bench_config *cfg);
+int bench_parse_pids(const char *s, pid_t *pids, unsigned max, unsigned *n);
+/* The name bench_fail's messages start with ("eventflow-bench delivery"):
+ * a mode sets it once, before any thread starts. */
+extern const char *bench_prog;
+/* Print "<bench_prog>: <message>" and exit 1: for the modes, whose runs
+ * mean nothing once a connection or a request has failed. */
+noreturn void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The prefill (see --prefill): cfg->prefill events to each of the first
+ * cfg->prefill_streams streams, over `conns`; *secs its time. Returns 0
+ * only if every event was written. */
+int bench_prefill(const struct bench_config *cfg, const char *payload, struct bench_conn *conns,
+                  struct bench_result *res, double *secs);
 
 /* bench_workload.c */
 void bench_rng_seed(struct bench_rng *rng, uint64_t seed);
@@ -198,6 +220,22 @@ const char *bench_op_name(enum bench_op op);
 int bench_conn_open(struct bench_conn *c, const struct bench_config *cfg);
 /* Close the socket and free everything; safe on a half-open or closed conn. */
 void bench_conn_close(struct bench_conn *c);
+/* bench_conn_open's socket alone (exits when it cannot connect). */
+int bench_connect_fd(const struct bench_config *cfg);
+/* Write all n bytes to a blocking or non-blocking socket, waiting for
+ * room. 0, or -1 (errno set; a peer that takes nothing for 10 s fails). */
+int bench_send_all(int fd, const char *p, size_t n);
+/* Send req and wait up to `timeout` s for one whole reply read through rd
+ * (which keeps what follows it) into *v; free it with resp_value_free.
+ * Exits when it cannot. */
+void bench_roundtrip(int fd, struct resp_reader *rd, const char *req, size_t n, double timeout,
+                     struct resp_value *v);
+
+/* bench_proc.c: CPU seconds (user + system) of a process, 0 when it cannot
+ * be read; of several, summed; of the calling thread. */
+double bench_proc_cpu_s(pid_t pid);
+double bench_pids_cpu_s(const pid_t *pids, unsigned n);
+double bench_thread_cpu_s(void);
 
 /* bench_loop.c */
 /* Run one phase: spread `conns` over cfg->threads workers, each looping

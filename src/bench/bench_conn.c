@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,19 @@
 
 #include "common/mem.h"
 
-static int send_all(int fd, const char *p, size_t n)
+int bench_send_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            /* A full buffer (or a blocking socket's timeout): wait for
+             * room, but not for a server that reads nothing for 10 s. */
+            struct pollfd q = {.fd = fd, .events = POLLOUT};
+            int r = poll(&q, 1, 10000);
+            if (r == 0 || (r < 0 && errno != EINTR))
+                return -1;
             continue;
+        }
         if (w <= 0)
             return -1;
         p += w;
@@ -43,7 +51,7 @@ static int conn_auth(struct bench_conn *c, const struct bench_config *cfg)
     buf_printf(&req, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n", strlen(cfg->password));
     buf_append_str(&req, cfg->password);
     buf_append(&req, "\r\n", 2);
-    rc = send_all(c->fd, req.data, req.len);
+    rc = bench_send_all(c->fd, req.data, req.len);
     buf_free(&req);
     if (rc != 0) {
         fprintf(stderr, "eventflow-bench: sending AUTH: %s\n", strerror(errno));
@@ -123,4 +131,42 @@ void bench_conn_close(struct bench_conn *c)
     buf_free(&c->out);
     free(c->ring);
     c->ring = NULL;
+}
+
+int bench_connect_fd(const struct bench_config *cfg)
+{
+    struct bench_conn c;
+    int rc = bench_conn_open(&c, cfg);
+    int fd = c.fd;
+    if (rc == 0)
+        c.fd = -1; /* keep the socket, free the rest */
+    bench_conn_close(&c);
+    if (rc != 0)
+        bench_fail("cannot connect to port %u", cfg->port);
+    return fd;
+}
+
+void bench_roundtrip(int fd, struct resp_reader *rd, const char *req, size_t n, double timeout,
+                     struct resp_value *v)
+{
+    char rx[8192];
+    int rc;
+    uint64_t deadline = bench_now_ns() + (uint64_t)(timeout * 1e9);
+
+    if (bench_send_all(fd, req, n) != 0)
+        bench_fail("sending %.20s: %s", req, strerror(errno));
+    while ((rc = resp_reader_next(rd, v)) == 0) {
+        struct pollfd q = {.fd = fd, .events = POLLIN};
+        if (bench_now_ns() > deadline)
+            bench_fail("no reply in %g s", timeout);
+        if (poll(&q, 1, 100) <= 0)
+            continue;
+        ssize_t got = recv(fd, rx, sizeof rx, 0);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+            bench_fail("connection lost waiting for a reply");
+        if (got > 0)
+            resp_reader_feed(rd, rx, (size_t)got);
+    }
+    if (rc < 0)
+        bench_fail("malformed reply");
 }

@@ -23,11 +23,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdnoreturn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +34,10 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/writer.h"
 #include "common/mem.h"
 
 #define DL_MAX_PIDS 16
-/* Open loop: most ADDs sent and not yet acknowledged (redis_delivery.c's). */
-#define DL_WINDOW 10000
 #define DL_LIVE_RX (64 * 1024)
 #define DL_CATCHUP_RX (1024 * 1024)
 #define DL_PEND_MAX 16000000
@@ -71,42 +66,9 @@ struct dl_opts {
     uint64_t expect;            /* catchup; 0 = the node's event count */
 };
 
-static noreturn void dl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static noreturn void dl_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("eventflow-bench delivery: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
 static uint64_t now_ns(void)
 {
     return bench_now_ns();
-}
-
-/* ---- CPU ------------------------------------------------------------------- */
-
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = '\0';
-    char *p = strrchr(line, ')');
-    unsigned long long ut = 0, st = 0;
-    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
-     * majflt cmajflt utime stime */
-    if (p == NULL || sscanf(p + 2, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* ---- memory ----------------------------------------------------------------- */
@@ -156,288 +118,29 @@ static int64_t server_send_queued(unsigned port)
 
 static double servers_cpu_s(const struct dl_opts *o)
 {
-    double s = 0;
-    for (unsigned i = 0; i < o->n_pids; i++)
-        s += proc_cpu_s(o->pids[i]);
-    return s;
-}
-
-static double thread_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* ---- connections -------------------------------------------------------------- */
-
-/* A connected, non-blocking socket (AUTH done), or exit. */
-static int dl_connect(const struct bench_config *cfg)
-{
-    struct bench_conn c;
-    int rc = bench_conn_open(&c, cfg);
-    int fd = c.fd;
-    if (rc == 0)
-        c.fd = -1; /* keep the socket, free the rest */
-    bench_conn_close(&c);
-    if (rc != 0)
-        dl_fail("cannot connect to port %u", cfg->port);
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            struct pollfd q = {.fd = fd, .events = POLLOUT};
-            poll(&q, 1, 1000);
-            continue;
-        }
-        if (w <= 0)
-            dl_fail("send: %s", strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
+    return bench_pids_cpu_s(o->pids, o->n_pids);
 }
 
 /* STATUS on a fresh connection: the node's "events" count. */
 static uint64_t node_events(const struct bench_config *cfg)
 {
-    int fd = dl_connect(cfg);
+    static const char status[] = "*1\r\n$6\r\nSTATUS\r\n";
+    int fd = bench_connect_fd(cfg);
     struct resp_reader rd;
     struct resp_value v;
-    char rx[8192];
-    int rc;
-    uint64_t events = 0;
-    uint64_t deadline = now_ns() + (uint64_t)(cfg->timeout * 1e9);
 
     resp_reader_init(&rd, NULL);
-    send_all(fd, "*1\r\n$6\r\nSTATUS\r\n", 16);
-    while ((rc = resp_reader_next(&rd, &v)) == 0) {
-        struct pollfd q = {.fd = fd, .events = POLLIN};
-        if (now_ns() > deadline)
-            dl_fail("no answer to STATUS from port %u", cfg->port);
-        if (poll(&q, 1, 100) <= 0)
-            continue;
-        ssize_t n = recv(fd, rx, sizeof rx, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            dl_fail("STATUS on port %u: connection lost", cfg->port);
-        if (n > 0)
-            resp_reader_feed(&rd, rx, (size_t)n);
-    }
-    if (rc < 0 || v.type != RESP_T_BULK)
-        dl_fail("STATUS on port %u: unexpected reply", cfg->port);
+    bench_roundtrip(fd, &rd, status, sizeof status - 1, cfg->timeout, &v);
+    if (v.type != RESP_T_BULK)
+        bench_fail("STATUS on port %u: unexpected reply", cfg->port);
     const char *p = strstr(v.str, "\"events\":");
     if (p == NULL)
-        dl_fail("STATUS on port %u has no \"events\"", cfg->port);
-    events = strtoull(p + 9, NULL, 10);
+        bench_fail("STATUS on port %u has no \"events\"", cfg->port);
+    uint64_t events = strtoull(p + 9, NULL, 10);
     resp_value_free(&v);
     resp_reader_free(&rd);
     close(fd);
     return events;
-}
-
-/* ---- the writer ------------------------------------------------------------ */
-
-struct dl_wconn {
-    struct bench_conn c;        /* fd, reply reader, output */
-    uint64_t *fifo;             /* sequence numbers in flight, oldest at head */
-    size_t fcap, fhead, fn;
-};
-
-struct dl_writer {
-    const struct dl_opts *o;
-    struct dl_add_template tpl;
-    struct dl_wconn *conns;
-    uint64_t maxn;
-    uint64_t *send_ns;          /* by sequence number; written before `sent` moves */
-    _Atomic uint64_t *ack_ns;   /* by sequence number; 0 = not acknowledged (yet) */
-    _Atomic uint64_t sent, acked, errs;
-    _Atomic bool done, stopreq;
-    uint64_t t_first, t_last_ack; /* read once `done` */
-    double cpu_s;
-    pthread_t thread;
-};
-
-static void fifo_push(struct dl_wconn *w, uint64_t seq)
-{
-    if (w->fn == w->fcap) {
-        size_t nc = w->fcap ? 2 * w->fcap : 1024;
-        uint64_t *f = xmalloc(nc * sizeof *f);
-        for (size_t i = 0; i < w->fn; i++)
-            f[i] = w->fifo[(w->fhead + i) % w->fcap];
-        free(w->fifo);
-        w->fifo = f;
-        w->fcap = nc;
-        w->fhead = 0;
-    }
-    w->fifo[(w->fhead + w->fn++) % w->fcap] = seq;
-}
-
-static uint64_t fifo_pop(struct dl_wconn *w)
-{
-    uint64_t s = w->fifo[w->fhead];
-    w->fhead = (w->fhead + 1) % w->fcap;
-    w->fn--;
-    return s;
-}
-
-/* Queue one ADD, stamped now (its send time). */
-static void writer_queue(struct dl_writer *wr, struct dl_wconn *w, uint64_t seq)
-{
-    char *p = buf_reserve(&w->c.out, wr->tpl.len);
-    uint64_t t = now_ns();
-    dl_add_stamp(&wr->tpl, p, seq, t);
-    buf_commit(&w->c.out, wr->tpl.len);
-    wr->send_ns[seq] = t;
-    fifo_push(w, seq);
-    atomic_store_explicit(&wr->sent, seq + 1, memory_order_release);
-}
-
-static void writer_flush(struct dl_wconn *w)
-{
-    while (w->c.out_sent < w->c.out.len) {
-        ssize_t n = send(w->c.fd, w->c.out.data + w->c.out_sent, w->c.out.len - w->c.out_sent, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (n <= 0)
-            dl_fail("writer: send: %s", strerror(errno));
-        w->c.out_sent += (size_t)n;
-    }
-    buf_reset(&w->c.out);
-    w->c.out_sent = 0;
-}
-
-/* The writer thread: redis_delivery.c's writer_run with ADD for XADD. It
- * never blocks on a send, so it reads replies while the server is slow to
- * read its requests. After --secs (or --max ADDs) it sends nothing new and
- * waits up to 10 s for the replies still due. */
-static void *writer_main(void *arg)
-{
-    struct dl_writer *wr = arg;
-    const struct dl_opts *o = wr->o;
-    unsigned nc = o->wconns;
-    struct pollfd *pf = xcalloc(nc, sizeof *pf);
-    char *rx = xmalloc(65536);
-    uint64_t sent = 0, inflight = 0, t_stop = 0;
-    unsigned rr = 0;
-    bool stop = false;
-    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->secs * 1e9);
-
-    wr->t_first = t0;
-    for (unsigned i = 0; i < nc; i++)
-        pf[i].fd = wr->conns[i].c.fd;
-    if (o->rate <= 0)
-        for (unsigned i = 0; i < nc && sent < wr->maxn; i++, sent++, inflight++)
-            writer_queue(wr, &wr->conns[i], sent);
-    for (;;) {
-        uint64_t now = now_ns();
-        if (!stop && (now >= deadline || sent >= wr->maxn || atomic_load(&wr->stopreq))) {
-            stop = true;
-            t_stop = now;
-        }
-        if (!stop && o->rate > 0) {
-            while (sent < wr->maxn && inflight < DL_WINDOW && now >= t0 + (uint64_t)((double)sent * 1e9 / o->rate)) {
-                writer_queue(wr, &wr->conns[rr], sent++);
-                inflight++;
-                rr = (rr + 1) % nc;
-            }
-        }
-        for (unsigned i = 0; i < nc; i++) {
-            struct dl_wconn *w = &wr->conns[i];
-            if (w->c.out.len > w->c.out_sent)
-                writer_flush(w);
-            pf[i].events = (short)(POLLIN | (w->c.out.len > w->c.out_sent ? POLLOUT : 0));
-        }
-        if (stop && inflight == 0)
-            break;
-        if (stop && now > t_stop + 10 * NS) {
-            fprintf(stderr, "eventflow-bench delivery: writer: %" PRIu64 " replies missing 10 s after the last send\n",
-                    inflight);
-            break;
-        }
-        uint64_t wait = 100000000;
-        if (!stop && o->rate > 0 && inflight < DL_WINDOW) {
-            uint64_t due = t0 + (uint64_t)((double)sent * 1e9 / o->rate);
-            wait = due > now ? due - now : 0;
-        }
-        struct timespec ts = {.tv_sec = (time_t)(wait / NS), .tv_nsec = (long)(wait % NS)};
-        int r = ppoll(pf, nc, &ts, NULL);
-        if (r < 0 && errno != EINTR)
-            dl_fail("writer: ppoll: %s", strerror(errno));
-        if (r <= 0)
-            continue;
-        for (unsigned i = 0; i < nc; i++) {
-            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            struct dl_wconn *w = &wr->conns[i];
-            ssize_t n = recv(w->c.fd, rx, 65536, 0);
-            if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                continue;
-            if (n <= 0)
-                dl_fail("writer: connection lost");
-            uint64_t t = now_ns();
-            resp_reader_feed(&w->c.reader, rx, (size_t)n);
-            struct resp_value v;
-            int rc;
-            while ((rc = resp_reader_next(&w->c.reader, &v)) == 1) {
-                if (w->fn == 0)
-                    dl_fail("writer: a reply to no request");
-                uint64_t seq = fifo_pop(w);
-                if (v.type == RESP_T_ARRAY && v.n == 1) {
-                    atomic_store_explicit(&wr->ack_ns[seq], t, memory_order_release);
-                    atomic_fetch_add(&wr->acked, 1);
-                    wr->t_last_ack = t;
-                } else {
-                    if (atomic_fetch_add(&wr->errs, 1) < 3)
-                        fprintf(stderr, "eventflow-bench delivery: ADD failed: %.200s\n",
-                                v.type == RESP_T_ERROR ? v.str : "(not one event)");
-                }
-                resp_value_free(&v);
-                inflight--;
-                if (o->rate <= 0 && !stop && sent < wr->maxn && t < deadline) {
-                    writer_queue(wr, w, sent++);
-                    inflight++;
-                }
-            }
-            if (rc < 0)
-                dl_fail("writer: malformed reply");
-        }
-    }
-    wr->cpu_s = thread_cpu_s();
-    free(pf);
-    free(rx);
-    atomic_store_explicit(&wr->done, true, memory_order_release);
-    return NULL;
-}
-
-static void writer_init(struct dl_writer *wr, const struct dl_opts *o, uint64_t maxn)
-{
-    memset(wr, 0, sizeof *wr);
-    wr->o = o;
-    wr->maxn = maxn;
-    dl_add_template_init(&wr->tpl, o->stream);
-    wr->send_ns = xcalloc(maxn, sizeof *wr->send_ns);
-    wr->ack_ns = xcalloc(maxn, sizeof *wr->ack_ns);
-    wr->conns = xcalloc(o->wconns, sizeof *wr->conns);
-    for (unsigned i = 0; i < o->wconns; i++) {
-        if (bench_conn_open(&wr->conns[i].c, &o->wcfg) != 0)
-            dl_fail("writer: cannot connect to port %u", o->wcfg.port);
-    }
-}
-
-static void writer_free(struct dl_writer *wr)
-{
-    for (unsigned i = 0; i < wr->o->wconns; i++) {
-        bench_conn_close(&wr->conns[i].c);
-        free(wr->conns[i].fifo);
-    }
-    free(wr->conns);
-    free(wr->send_ns);
-    free(wr->ack_ns);
-    dl_add_template_free(&wr->tpl);
 }
 
 /* ---- subscribers ----------------------------------------------------------- */
@@ -458,7 +161,7 @@ struct dl_pend {
 };
 
 struct dl_live {
-    struct dl_writer *wr;
+    struct bench_writer *wr;
     uint64_t t_start;           /* events stamped before were sent by someone else */
     struct dl_signed_hist ack, send;
     struct dl_pend *pend;
@@ -469,12 +172,12 @@ struct dl_live {
 static void readers_open(const struct dl_opts *o, struct dl_reader *rs, int ep, size_t cap)
 {
     for (unsigned i = 0; i < o->readers; i++) {
-        rs[i].fd = dl_connect(&o->scfg);
+        rs[i].fd = bench_connect_fd(&o->scfg);
         rs[i].cap = cap;
         rs[i].buf = xmalloc(cap);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, rs[i].fd, &ev) != 0)
-            dl_fail("epoll_ctl: %s", strerror(errno));
+            bench_fail("epoll_ctl: %s", strerror(errno));
     }
 }
 
@@ -493,8 +196,9 @@ static void reader_subscribe(const struct dl_opts *o, struct dl_reader *r)
     size_t sl = strlen(o->spec);
     int n = snprintf(req, sizeof req, "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n", sl, o->spec);
     if (n < 0 || (size_t)n >= sizeof req)
-        dl_fail("--spec is too long");
-    send_all(r->fd, req, (size_t)n);
+        bench_fail("--spec is too long");
+    if (bench_send_all(r->fd, req, (size_t)n) != 0)
+        bench_fail("subscriber: send: %s", strerror(errno));
 }
 
 typedef void (*dl_message_fn)(void *arg, struct dl_reader *r, const char *json, size_t len, uint64_t recv);
@@ -511,7 +215,7 @@ static ssize_t reader_take(struct dl_reader *r, dl_message_fn fn, void *arg)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
     if (n <= 0)
-        dl_fail("subscriber: connection lost%s", n == 0 ? " (closed by the server)" : "");
+        bench_fail("subscriber: connection lost%s", n == 0 ? " (closed by the server)" : "");
     uint64_t recv_ns = now_ns();
     r->have += (size_t)n;
     r->bytes += (uint64_t)n;
@@ -522,14 +226,14 @@ static ssize_t reader_take(struct dl_reader *r, dl_message_fn fn, void *arg)
         if (l == 0)
             break;
         if (l < 0)
-            dl_fail("subscriber: malformed frame");
+            bench_fail("subscriber: malformed frame");
         off += (size_t)l;
         if (f.kind == DL_F_MESSAGE)
             fn(arg, r, f.payload, f.payload_len, recv_ns);
         else if (f.kind == DL_F_SUBSCRIBE)
             r->subscribed = true;
         else if (f.kind == DL_F_ERROR)
-            dl_fail("subscriber: error: %.*s", (int)(f.payload_len > 200 ? 200 : f.payload_len), f.payload);
+            bench_fail("subscriber: error: %.*s", (int)(f.payload_len > 200 ? 200 : f.payload_len), f.payload);
     }
     if (off > 0) {
         memmove(r->buf, r->buf + off, r->have - off);
@@ -547,7 +251,7 @@ static void readers_wait_subscribed(const struct dl_opts *o, struct dl_reader *r
     uint64_t deadline = now_ns() + 20 * NS;
     while (left > 0) {
         if (now_ns() > deadline)
-            dl_fail("%u subscriptions not confirmed in 20 s", left);
+            bench_fail("%u subscriptions not confirmed in 20 s", left);
         int n = epoll_wait(ep, evs, 1024, 100);
         for (int e = 0; e < n; e++) {
             struct dl_reader *r = &rs[evs[e].data.u32];
@@ -631,9 +335,11 @@ static int mode_live(const struct dl_opts *o)
 {
     unsigned R = o->readers;
     uint64_t maxn = o->maxn ? o->maxn : (o->rate > 0 ? (uint64_t)(o->rate * o->secs) + 1000 : 2000000);
-    struct dl_writer wr;
+    struct bench_writer_opts wo = {
+        .cfg = &o->wcfg, .stream = o->stream, .wconns = o->wconns, .rate = o->rate, .secs = o->secs, .maxn = maxn};
+    struct bench_writer wr;
     struct dl_live L;
-    writer_init(&wr, o, maxn);
+    bench_writer_init(&wr, &wo);
     memset(&L, 0, sizeof L);
     L.wr = &wr;
     dl_signed_hist_init(&L.ack);
@@ -651,17 +357,15 @@ static int mode_live(const struct dl_opts *o)
     unsigned active = R - o->stalled;
     for (unsigned i = active; i < R; i++)
         if (epoll_ctl(ep, EPOLL_CTL_DEL, rs[i].fd, NULL) != 0)
-            dl_fail("epoll_ctl: %s", strerror(errno));
+            bench_fail("epoll_ctl: %s", strerror(errno));
     int64_t rss0 = o->sub_pid > 0 ? proc_status_kib(o->sub_pid, "VmRSS") : -1, rss_max = rss0;
     int64_t anon0 = o->sub_pid > 0 ? proc_status_kib(o->sub_pid, "RssAnon") : -1, anon_max = anon0;
     int64_t kq_max = 0;
     uint64_t t_mem = 0;
 
-    double cpu0 = servers_cpu_s(o), node0 = proc_cpu_s(o->sub_pid), ccpu0 = thread_cpu_s();
+    double cpu0 = servers_cpu_s(o), node0 = bench_proc_cpu_s(o->sub_pid), ccpu0 = bench_thread_cpu_s();
     L.t_start = now_ns();
-    int err = pthread_create(&wr.thread, NULL, writer_main, &wr);
-    if (err != 0)
-        dl_fail("pthread_create: %s", strerror(err));
+    bench_writer_start(&wr);
 
     struct epoll_event evs[1024];
     bool wdone = false, drained = false;
@@ -669,7 +373,7 @@ static int mode_live(const struct dl_opts *o)
     for (;;) {
         int n = epoll_wait(ep, evs, 1024, 5);
         if (n < 0 && errno != EINTR)
-            dl_fail("epoll_wait: %s", strerror(errno));
+            bench_fail("epoll_wait: %s", strerror(errno));
         for (int e = 0; e < n; e++) {
             struct dl_reader *r = &rs[evs[e].data.u32];
             uint64_t before = r->received;
@@ -710,23 +414,17 @@ static int mode_live(const struct dl_opts *o)
             }
         }
     }
-    double cpu1 = servers_cpu_s(o), node1 = proc_cpu_s(o->sub_pid), ccpu1 = thread_cpu_s();
-    pthread_join(wr.thread, NULL);
+    double cpu1 = servers_cpu_s(o), node1 = bench_proc_cpu_s(o->sub_pid), ccpu1 = bench_thread_cpu_s();
+    bench_writer_join(&wr);
     resolve_pending(&L, true);
 
     uint64_t acked = atomic_load(&wr.acked), errs = atomic_load(&wr.errs);
-    double wsecs = (double)(wr.t_last_ack - wr.t_first) / 1e9;
     double esecs = (double)(t_end - wr.t_first) / 1e9;
-    double wrate = wsecs > 0 ? (double)acked / wsecs : NAN;
+    double wrate = bench_writer_rate(&wr);
     /* The writer's own ADD latency, send -> reply. */
     struct bench_hist add;
     bench_hist_init(&add);
-    uint64_t nsent = atomic_load(&wr.sent);
-    for (uint64_t i = 0; i < nsent; i++) {
-        uint64_t a = atomic_load_explicit(&wr.ack_ns[i], memory_order_relaxed);
-        if (a)
-            bench_hist_record(&add, a - wr.send_ns[i]);
-    }
+    bench_writer_latency(&wr, &add);
     /* Keeping up: within 100 ms of writes when the writer stopped. */
     uint64_t thr = isnan(wrate) || wrate < 10 ? 1 : (uint64_t)(wrate * 0.1);
     unsigned keep = 0, caught = 0;
@@ -780,7 +478,7 @@ static int mode_live(const struct dl_opts *o)
     free(L.pend);
     readers_free(o, rs);
     close(ep);
-    writer_free(&wr);
+    bench_writer_free(&wr);
     return rc;
 }
 
@@ -816,18 +514,18 @@ static int mode_catchup(const struct dl_opts *o)
             have = node_events(&o->scfg);
         }
         if (have < want)
-            dl_fail("the node on port %u holds %" PRIu64 " events, the leader %" PRIu64, o->scfg.port, have, want);
+            bench_fail("the node on port %u holds %" PRIu64 " events, the leader %" PRIu64, o->scfg.port, have, want);
         C.expect = have;
     }
     if (C.expect == 0)
-        dl_fail("nothing to catch up on: the node holds no events");
+        bench_fail("nothing to catch up on: the node holds no events");
     unsigned R = o->readers;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct dl_reader *rs = xcalloc(R, sizeof *rs);
     readers_open(o, rs, ep, DL_CATCHUP_RX);
     C.left = R;
 
-    double cpu0 = servers_cpu_s(o), node0 = proc_cpu_s(o->sub_pid), ccpu0 = thread_cpu_s();
+    double cpu0 = servers_cpu_s(o), node0 = bench_proc_cpu_s(o->sub_pid), ccpu0 = bench_thread_cpu_s();
     uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(o->max_secs * 1e9);
     for (unsigned i = 0; i < R; i++)
         reader_subscribe(o, &rs[i]);
@@ -835,12 +533,12 @@ static int mode_catchup(const struct dl_opts *o)
     while (C.left > 0 && now_ns() < deadline) {
         int n = epoll_wait(ep, evs, 64, 100);
         if (n < 0 && errno != EINTR)
-            dl_fail("epoll_wait: %s", strerror(errno));
+            bench_fail("epoll_wait: %s", strerror(errno));
         for (int e = 0; e < n; e++)
             reader_take(&rs[evs[e].data.u32], catchup_message, &C);
     }
     uint64_t t1 = now_ns();
-    double cpu1 = servers_cpu_s(o), node1 = proc_cpu_s(o->sub_pid), ccpu1 = thread_cpu_s();
+    double cpu1 = servers_cpu_s(o), node1 = bench_proc_cpu_s(o->sub_pid), ccpu1 = bench_thread_cpu_s();
     double s = (double)(t1 - t0) / 1e9, per = 0;
     uint64_t total = 0, bytes = 0;
     for (unsigned i = 0; i < R; i++) {
@@ -981,24 +679,6 @@ static int set_mode(struct dl_opts *o, const char *m)
     return 0;
 }
 
-static int parse_pids(struct dl_opts *o, const char *s)
-{
-    char *copy = xstrdup(s), *save = NULL;
-    int rc = 0;
-    o->n_pids = 0;
-    for (char *t = strtok_r(copy, ", ", &save); t != NULL && rc == 0; t = strtok_r(NULL, ", ", &save)) {
-        uint64_t v;
-        if (o->n_pids == DL_MAX_PIDS) {
-            fprintf(stderr, "eventflow-bench delivery: at most %d --pids\n", DL_MAX_PIDS);
-            rc = -1;
-        } else if ((rc = bench_parse_u64("pids", t, 1, INT32_MAX, &v)) == 0) {
-            o->pids[o->n_pids++] = (pid_t)v;
-        }
-    }
-    free(copy);
-    return rc;
-}
-
 static void cfg_defaults(struct bench_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -1048,7 +728,7 @@ static int parse(int argc, char **argv, struct dl_opts *o)
             password = optarg;
             break;
         case O_PIDS:
-            rc = parse_pids(o, optarg);
+            rc = bench_parse_pids(optarg, o->pids, DL_MAX_PIDS, &o->n_pids);
             break;
         case O_SUB_PID:
             if ((rc = bench_parse_u64("sub-pid", optarg, 1, INT32_MAX, &v)) == 0)
@@ -1146,6 +826,7 @@ static int parse(int argc, char **argv, struct dl_opts *o)
 int bench_delivery_main(int argc, char **argv)
 {
     struct dl_opts o;
+    bench_prog = "eventflow-bench delivery";
     int rc = parse(argc, argv, &o);
     if (rc == 1) {
         usage(stdout);

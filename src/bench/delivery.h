@@ -64,6 +64,15 @@ struct dl_frame {
  * it is not such a frame. Reads nothing past p + n and copies nothing. */
 long dl_frame_scan(const char *p, size_t n, struct dl_frame *f);
 
+/* The decimal integer of a RESP line "<digits>\r\n" starting at p[*i] (a
+ * leading '-' allowed, at most 18 digits); moves *i past the CRLF.
+ * 1 done, 0 incomplete, -1 malformed. */
+int dl_scan_int_line(const char *p, size_t n, size_t *i, long long *out);
+
+/* The error reply "-<text>\r\n" at p[0..n) (p[0] is '-'): its length, the
+ * text in *text and *len (borrowed), or 0 when its end is not there yet. */
+long dl_scan_error(const char *p, size_t n, const char **text, size_t *len);
+
 /* The stamp of an event's JSON (its "data" string). 0, or -1 without one. */
 int dl_event_stamp(const char *json, size_t len, uint64_t *seq, uint64_t *ts_ns);
 

@@ -59,9 +59,7 @@ void dl_add_stamp(const struct dl_add_template *t, char *out, uint64_t seq, uint
 
 /* ---- the subscriber's scanner ---------------------------------------------- */
 
-/* The decimal integer of a line "<digits>\r\n" starting at p[*i] (a leading
- * '-' allowed); moves *i past the CRLF. 1 done, 0 incomplete, -1 malformed. */
-static int scan_int_line(const char *p, size_t n, size_t *i, long long *out)
+int dl_scan_int_line(const char *p, size_t n, size_t *i, long long *out)
 {
     size_t j = *i;
     bool neg = false;
@@ -86,6 +84,16 @@ static int scan_int_line(const char *p, size_t n, size_t *i, long long *out)
     return 1;
 }
 
+long dl_scan_error(const char *p, size_t n, const char **text, size_t *len)
+{
+    const char *eol = memchr(p, '\n', n);
+    if (eol == NULL)
+        return 0;
+    *text = p + 1;
+    *len = (size_t)(eol - p) - (eol > p + 1 && eol[-1] == '\r' ? 2 : 1);
+    return (long)(eol - p) + 1;
+}
+
 long dl_frame_scan(const char *p, size_t n, struct dl_frame *f)
 {
     size_t i = 1;
@@ -95,17 +103,12 @@ long dl_frame_scan(const char *p, size_t n, struct dl_frame *f)
     if (n == 0)
         return 0;
     if (p[0] == '-') {
-        const char *eol = memchr(p, '\n', n);
-        if (eol == NULL)
-            return 0;
         f->kind = DL_F_ERROR;
-        f->payload = p + 1;
-        f->payload_len = (size_t)(eol - p) - (eol > p + 1 && eol[-1] == '\r' ? 2 : 1);
-        return (long)(eol - p) + 1;
+        return dl_scan_error(p, n, &f->payload, &f->payload_len);
     }
     if (p[0] != '*' && p[0] != '>')
         return -1;
-    if ((rc = scan_int_line(p, n, &i, &count)) <= 0)
+    if ((rc = dl_scan_int_line(p, n, &i, &count)) <= 0)
         return rc;
     if (count < 1 || count > 3)
         return -1;
@@ -126,7 +129,7 @@ long dl_frame_scan(const char *p, size_t n, struct dl_frame *f)
         }
         if (t != '$' && t != ':')
             return -1;
-        if ((rc = scan_int_line(p, n, &i, &v)) <= 0)
+        if ((rc = dl_scan_int_line(p, n, &i, &v)) <= 0)
             return rc;
         if (t == ':' || v < 0)
             continue; /* an integer, or a null bulk */

@@ -12,11 +12,9 @@ set -uo pipefail
 : "${EVENTFLOW_BENCH:?set EVENTFLOW_BENCH to the eventflow-bench binary}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-source "$(dirname "$0")/single_node.sh"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/eventflow-bench-delivery-XXXXXX")
-start_single_node "$dir"
-port=$PORT
-pid=$PID
+# shellcheck source=one_node.sh
+source "$(dirname "$0")/one_node.sh"
+one_node_start bench-delivery
 
 kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p" | head -1; }
 

@@ -18,11 +18,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$py" -c 'import redis' 2>/dev/null || fail "python3-redis is not installed (scripts/setup.sh installs it)"
 command -v go >/dev/null || fail "go is not installed"
 
-source "$(dirname "$0")/single_node.sh"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/eventflow-pubsub-XXXXXX")
-start_single_node "$dir"
-port=$PORT
-pid=$PID
+# shellcheck source=one_node.sh
+source "$(dirname "$0")/one_node.sh"
+one_node_start pubsub
 
 "$py" - "$port" <<'PY' || fail "python3-redis pubsub"
 import json, sys, redis
