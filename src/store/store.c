@@ -558,6 +558,7 @@ void store_close(struct store *s)
     pthread_mutex_destroy(&s->syncer_lock);
     pthread_cond_destroy(&s->syncer_wake);
     store_arena_free(&s->apply_arena);
+    free(s->tally.e);
     store_arena_free(&s->read_arena);
     free(s->dir);
     free(s);

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "common/mem.h"
 #include "store/store.h"
 #include "store/store_group.h"
 #include "store/store_internal.h"
@@ -129,31 +130,63 @@ static int pending_delete(struct store *s, const char *g, size_t glen, const uin
                      "deleting from group_pending");
 }
 
-/* Change a consumer's counters; `seen` (non-zero) is a read's time. The
- * empty name (an event given back, held by nobody) has no record. */
-static int consumer_adjust(struct store *s, const char *g, size_t glen, const char *consumer, int64_t dpending,
-                           uint64_t delivered, uint64_t acked, int64_t seen)
+/* Change a consumer's counters, in the tally; `seen` (non-zero) is a
+ * read's time. The empty name (an event given back, held by nobody) has no
+ * record. */
+static void consumer_adjust(struct store *s, const char *consumer, int64_t dpending, uint64_t delivered,
+                            uint64_t acked, int64_t seen)
 {
-    size_t clen = strlen(consumer);
-    if (clen == 0)
-        return 0;
-    uint8_t key[STORE_GROUP_KEY_MAX];
-    MDB_val k = {.mv_size = store_group_key(key, g, glen, consumer, clen), .mv_data = key}, v;
-    Eventflow__ConsumerRecord fresh = EVENTFLOW__CONSUMER_RECORD__INIT, *c = &fresh;
-    int rc = mdb_get(s->wtxn, s->group_consumers, &k, &v);
-    if (rc == 0) {
-        c = eventflow__consumer_record__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
-        if (c == NULL)
-            return store_fail(s, STORE_ECORRUPT, "group_consumers: undecodable record");
-    } else if (rc != MDB_NOTFOUND) {
-        return store_fail_mdb(s, rc, "reading group_consumers");
+    if (consumer[0] == '\0')
+        return;
+    struct store_tally *t = &s->tally;
+    size_t i = 0;
+    while (i < t->n && strcmp(t->e[i].name, consumer) != 0)
+        i++;
+    if (i == t->n) {
+        if (t->n == t->cap) {
+            t->cap = t->cap ? 2 * t->cap : 8;
+            t->e = xrealloc(t->e, t->cap * sizeof *t->e);
+        }
+        t->e[t->n++] = (struct store_tally_entry){.name = consumer};
     }
-    c->pending = dpending < 0 && c->pending < (uint64_t)-dpending ? 0 : (uint64_t)((int64_t)c->pending + dpending);
-    c->delivered += delivered;
-    c->acked += acked;
+    t->e[i].dpending += dpending;
+    t->e[i].delivered += delivered;
+    t->e[i].acked += acked;
     if (seen != 0)
-        c->last_seen_ms = seen;
-    return group_put(s, s->group_consumers, key, k.mv_size, &c->base, "writing group_consumers");
+        t->e[i].seen = seen;
+}
+
+/* Write the tally's changes to the consumers' records, and empty it. */
+static int consumers_flush(struct store *s, const char *g, size_t glen)
+{
+    struct store_tally *t = &s->tally;
+    int rc = 0;
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        const struct store_tally_entry *te = &t->e[i];
+        uint8_t key[STORE_GROUP_KEY_MAX];
+        MDB_val k = {.mv_size = store_group_key(key, g, glen, te->name, strlen(te->name)), .mv_data = key}, v;
+        Eventflow__ConsumerRecord fresh = EVENTFLOW__CONSUMER_RECORD__INIT, *c = &fresh;
+        int mrc = mdb_get(s->wtxn, s->group_consumers, &k, &v);
+        if (mrc == 0) {
+            c = eventflow__consumer_record__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
+            if (c == NULL) {
+                rc = store_fail(s, STORE_ECORRUPT, "group_consumers: undecodable record");
+                break;
+            }
+        } else if (mrc != MDB_NOTFOUND) {
+            rc = store_fail_mdb(s, mrc, "reading group_consumers");
+            break;
+        }
+        int64_t pending = (int64_t)c->pending + te->dpending;
+        c->pending = pending > 0 ? (uint64_t)pending : 0;
+        c->delivered += te->delivered;
+        c->acked += te->acked;
+        if (te->seen != 0)
+            c->last_seen_ms = te->seen;
+        rc = group_put(s, s->group_consumers, key, k.mv_size, &c->base, "writing group_consumers");
+    }
+    t->n = 0;
+    return rc;
 }
 
 static int parked_save(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
@@ -175,9 +208,9 @@ static int pending_park(struct store *s, const char *g, size_t glen, Eventflow__
                         const char *reason)
 {
     int rc;
-    if ((rc = pending_delete(s, g, glen, id, p)) != 0 || (rc = parked_save(s, g, glen, id, p, now, reason)) != 0 ||
-        (rc = consumer_adjust(s, g, glen, p->consumer, -1, 0, 0, 0)) != 0)
+    if ((rc = pending_delete(s, g, glen, id, p)) != 0 || (rc = parked_save(s, g, glen, id, p, now, reason)) != 0)
         return rc;
+    consumer_adjust(s, p->consumer, -1, 0, 0, 0);
     rec->pending--;
     rec->parked++;
     return 0;
@@ -418,9 +451,8 @@ static int read_due(struct store *s, const char *g, size_t glen, Eventflow__Grou
             continue;
         }
         if (strcmp(p->consumer, consumer) != 0) {
-            if ((rc = consumer_adjust(s, g, glen, p->consumer, -1, 0, 0, 0)) != 0 ||
-                (rc = consumer_adjust(s, g, glen, consumer, 1, 0, 0, 0)) != 0)
-                break;
+            consumer_adjust(s, p->consumer, -1, 0, 0, 0);
+            consumer_adjust(s, consumer, 1, 0, 0, 0);
             p->consumer = (char *)consumer;
         }
         p->deliveries++;
@@ -445,10 +477,9 @@ static int deliver_new(struct store *s, const char *g, size_t glen, Eventflow__G
     p.delivered_at_ms = now;
     p.deadline_ms = now + (int64_t)rec->spec->ack_wait_ms;
     int rc = pending_save(s, g, glen, id, &p, -1);
-    if (rc == 0)
-        rc = consumer_adjust(s, g, glen, consumer, 1, 0, 0, 0);
     if (rc != 0)
         return rc;
+    consumer_adjust(s, consumer, 1, 0, 0, 0);
     rec->pending++;
     rec->delivered++;
     handout(h, id, 1);
@@ -590,7 +621,8 @@ static int op_read(struct store *s, const Eventflow__GroupRead *rd, int64_t now,
     if (rc != 0)
         return rc;
     /* Every read is a sign of life, whatever it got. */
-    if ((rc = consumer_adjust(s, rd->group, glen, rd->consumer, 0, r->count, 0, now)) != 0)
+    consumer_adjust(s, rd->consumer, 0, r->count, 0, now);
+    if ((rc = consumers_flush(s, rd->group, glen)) != 0)
         return rc;
     return group_save(s, rd->group, glen, rec);
 }
@@ -660,14 +692,18 @@ static int op_ack(struct store *s, Eventflow__GroupAck *a, struct store_group_re
         r->status = STORE_GROUP_ENOGROUP;
         return 0;
     }
+    /* First what each id is, checking before anything changes; the
+     * records found are used again below. */
+    enum { ACK_PENDING, ACK_PARKED, ACK_DONE } *what = store_arena_alloc(&s->apply_arena, a->n_ids * sizeof *what);
+    Eventflow__PendingRecord **recs = store_arena_alloc(&s->apply_arena, a->n_ids * sizeof *recs);
     for (size_t i = 0; i < a->n_ids; i++) {
         const uint8_t *id = a->ids[i].data;
-        Eventflow__PendingRecord *p;
-        bool parked, before;
-        if ((rc = pending_load(s, a->group, glen, id, &p)) != 0 ||
-            (p == NULL && (rc = parked_get(s, a->group, glen, id, &parked)) != 0))
+        bool parked = false, before;
+        if ((rc = pending_load(s, a->group, glen, id, &recs[i])) != 0 ||
+            (recs[i] == NULL && (rc = parked_get(s, a->group, glen, id, &parked)) != 0))
             return rc;
-        if (p != NULL || parked)
+        what[i] = recs[i] != NULL ? ACK_PENDING : parked ? ACK_PARKED : ACK_DONE;
+        if (what[i] != ACK_DONE)
             continue;
         if ((rc = delivered_before(s, rec, id, &before)) != 0)
             return rc;
@@ -680,20 +716,20 @@ static int op_ack(struct store *s, Eventflow__GroupAck *a, struct store_group_re
     uint8_t key[STORE_GROUP_KEY_MAX];
     for (size_t i = 0; i < a->n_ids; i++) {
         const uint8_t *id = a->ids[i].data;
-        Eventflow__PendingRecord *p;
-        bool parked;
-        if ((rc = pending_load(s, a->group, glen, id, &p)) != 0)
-            return rc;
-        if (p != NULL) {
-            if ((rc = pending_delete(s, a->group, glen, id, p)) != 0 ||
-                (rc = consumer_adjust(s, a->group, glen, p->consumer, -1, 0, 1, 0)) != 0)
+        if (what[i] == ACK_DONE)
+            continue;
+        /* An id named twice is acked once. */
+        bool again = false;
+        for (size_t j = 0; j < i && !again; j++)
+            again = what[j] != ACK_DONE && memcmp(a->ids[j].data, id, ULID_BYTES) == 0;
+        if (again)
+            continue;
+        if (what[i] == ACK_PENDING) {
+            if ((rc = pending_delete(s, a->group, glen, id, recs[i])) != 0)
                 return rc;
+            consumer_adjust(s, recs[i]->consumer, -1, 0, 1, 0);
             rec->pending--;
         } else {
-            if ((rc = parked_get(s, a->group, glen, id, &parked)) != 0)
-                return rc;
-            if (!parked)
-                continue;
             if ((rc = group_del(s, s->group_parked, key, store_group_key(key, a->group, glen, id, ULID_BYTES),
                                 "deleting from group_parked")) != 0)
                 return rc;
@@ -702,6 +738,8 @@ static int op_ack(struct store *s, Eventflow__GroupAck *a, struct store_group_re
         rec->acked++;
         r->count++;
     }
+    if ((rc = consumers_flush(s, a->group, glen)) != 0)
+        return rc;
     return r->count > 0 ? group_save(s, a->group, glen, rec) : 0;
 }
 
@@ -743,8 +781,7 @@ static int op_nack(struct store *s, Eventflow__GroupNack *nk, int64_t now, struc
             rc = pending_park(s, nk->group, glen, rec, id, p, now, nk->park ? "nack" : "max_deliveries");
         } else {
             int64_t old = p->deadline_ms;
-            if ((rc = consumer_adjust(s, nk->group, glen, p->consumer, -1, 0, 0, 0)) != 0)
-                return rc;
+            consumer_adjust(s, p->consumer, -1, 0, 0, 0);
             p->consumer = "";
             p->deadline_ms = 0;
             rc = pending_save(s, nk->group, glen, id, p, old);
@@ -753,6 +790,8 @@ static int op_nack(struct store *s, Eventflow__GroupNack *nk, int64_t now, struc
             return rc;
         r->count++;
     }
+    if ((rc = consumers_flush(s, nk->group, glen)) != 0)
+        return rc;
     return group_save(s, nk->group, glen, rec);
 }
 
@@ -852,6 +891,7 @@ static int op_seek(struct store *s, Eventflow__GroupSeek *sk, struct store_group
 /* An operation missing its body is malformed, like one with a bad field. */
 static int group_op(struct store *s, Eventflow__GroupOp *op, int64_t now, struct store_group_result *r)
 {
+    s->tally.n = 0;
     r->status = STORE_GROUP_EINVALID;
     switch (op->op_case) {
     case EVENTFLOW__GROUP_OP__OP_CREATE:

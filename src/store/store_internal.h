@@ -62,6 +62,20 @@ void store_arena_free(struct store_arena *a);
 
 /* ---- the store ----------------------------------------------------------- */
 
+/* Consumers' counter changes during one group operation's apply
+ * (store_group.c): an ACK of a thousand ids rewrites its holder's record
+ * once, not a thousand times. Names point into the apply arena. */
+struct store_tally_entry {
+    const char *name;
+    int64_t dpending;
+    uint64_t delivered, acked;
+    int64_t seen; /* a read's time; 0: not read */
+};
+struct store_tally {
+    struct store_tally_entry *e; /* owned */
+    size_t n, cap;
+};
+
 /* The meta table's counters, cached in memory. */
 struct store_meta {
     uint64_t applied_index;
@@ -138,6 +152,7 @@ struct store {
     bool syncer_dirty, syncer_stop; /* guarded by syncer_lock */
 
     struct store_arena apply_arena; /* the latest outcome and its entry */
+    struct store_tally tally;       /* the group operation being applied */
     struct store_arena read_arena;  /* one record being visited */
     struct store_outcome outcome;
 

@@ -330,6 +330,14 @@ static void test_share_and_ack(void **state)
     assert_int_equal(gi.consumer_pending[0], 1);
     assert_int_equal(gi.consumer_pending[1], 2);
 
+    /* An id named twice in one ack is acked once. */
+    r = ACK(f, 1003, "billing", first + 1, first + 1);
+    assert_int_equal(r->count, 1);
+    gi = group_info(f, "billing");
+    assert_int_equal(gi.rec.pending, 2);
+    assert_int_equal(gi.rec.acked, 3);
+    assert_int_equal(gi.consumer_pending[0], 0);
+
     /* New events go on from the position. */
     uint64_t more = add_events(f, "orders", 1, NULL);
     assert_int_equal(group_read(f, 1004, "billing", "a", 10, a, NULL), 1);
