@@ -14,6 +14,9 @@
 #           BLOCK 100, then ACK (XACK) of what it got, until PREFILL_N are
 #           acked or CG_SECS; then a new group g2 over the same backlog
 #           while a writer adds CG_WRATE/s (open loop, one connection).
+#           eventflow also drains a group g3 with each ACK sent together
+#           with the next READ (--pipeline, as libeventflow's
+#           eventflow_group_consume does), compared with Redis's loop.
 #   writes  eventflow only (redis_delivery.c has no such mode): WR_PREFILL
 #           events (not timed), the closed-loop ADD writer on WR_WCONNS
 #           connections for WR_SECS alone, then again while WR_GROUPS
@@ -76,6 +79,7 @@ WRITES_FIELDS="w_rate w_rate_alone w_rate_vs_alone_pct add_p50_ms add_p99_ms add
 
 BACKLOG="group, $CG_CONSUMERS consumers, $PREFILL_N backlog"
 WRITER="$BACKLOG + writer ${CG_WRATE}/s"
+PIPELINED="$BACKLOG, ACK sent with the next READ"
 WRITES="ADD c=$WR_WCONNS closed loop + $WR_GROUPS groups x $WR_CONSUMERS consumers"
 
 redis_drain() {
@@ -102,6 +106,8 @@ ef_drain() {
         --pids "$(ef_pids)" --prefill "$PREFILL_N" --group g1 --consumers "$CG_CONSUMERS" --secs "$CG_SECS"
     FIELDS="$EF_DRAIN_FIELDS w_rate" run "$EF" "$round" "$WRITER" "$efb" groups drain --port "${EPORT[$LEADER]}" \
         --pids "$(ef_pids)" --group g2 --consumers "$CG_CONSUMERS" --secs "$CG_SECS" --wrate "$CG_WRATE"
+    FIELDS="$EF_DRAIN_FIELDS" run "$EF" "$round" "$PIPELINED" "$efb" groups drain --port "${EPORT[$LEADER]}" \
+        --pids "$(ef_pids)" --group g3 --consumers "$CG_CONSUMERS" --secs "$CG_SECS" --pipeline
     ef_stop
 }
 
@@ -135,6 +141,9 @@ summary() {
         for f in empty_reads cycle_p50_ms cycle_p90_ms cycle_p99_ms read_p50_ms ack_p50_ms redelivered; do row "$c" "$f" "$f"; done
     done
     row "$WRITER" "writer entries/s (target $CG_WRATE)" w_rate
+    row_against "$PIPELINED" "$BACKLOG" "acked entries/s (vs Redis's loop)" acked_per_s
+    row_against "$PIPELINED" "$BACKLOG" "srv cpu us/entry" srv_us_per_entry
+    for f in cycle_p50_ms cycle_p99_ms; do row "$PIPELINED" "$f" "$f"; done
     row "$WRITES" "ADDs/s alone" w_rate_alone
     row "$WRITES" "ADDs/s with the groups" w_rate
     row "$WRITES" "with groups / alone % (target >= 80)" w_rate_vs_alone_pct

@@ -174,8 +174,14 @@ med() { local m; read -r m _ _ <<<"$(stats "${1:-NA}")"; echo "$m"; }
 # eventflow figure of each of TARGETS (recorded as "$EF $t: ..." or, for
 # all targets alike, "$EF: ..."), Redis's, and their ratios.
 row() {
-    local case="$1" label="$2" ef_f="$3" r_f="${4:-$3}" t cells="" rat="" r e
-    r="${BENCH_VALS[redis: $case: $r_f]:-NA}"
+    row_against "$1" "$1" "$2" "$3" "${4:-$3}"
+}
+
+# row_against EF_CASE REDIS_CASE LABEL EF_FIELD [REDIS_FIELD]: a row
+# comparing eventflow's case with another case of Redis's.
+row_against() {
+    local case="$1" r_case="$2" label="$3" ef_f="$4" r_f="${5:-$4}" t cells="" rat="" r e
+    r="${BENCH_VALS[redis: $r_case: $r_f]:-NA}"
     for t in $TARGETS; do
         e="${BENCH_VALS[$EF $t: $case: $ef_f]:-${BENCH_VALS[$EF: $case: $ef_f]:-NA}}"
         cells+=" $(med "$e") |"

@@ -56,6 +56,7 @@ struct gr_opts {
     unsigned consumers;          /* drain: in all; writes: per group */
     unsigned count;
     unsigned block_ms;
+    bool pipeline;               /* each ACK goes with the next READ */
     double secs;
     uint64_t target;             /* drain: acked events to stop at; 0 = the group's lag */
     double wrate;                /* ADDs/s; 0: none (drain), closed loop (writes) */
@@ -300,6 +301,7 @@ static int mode_drain(const struct gr_opts *o)
     uint64_t t0 = now_ns();
     if (o->wrate > 0)
         bench_writer_start(&wr);
+    cs.pipeline = o->pipeline;
     uint64_t t1 = gr_consumers_run(&cs, t0 + (uint64_t)(o->secs * 1e9), NULL);
     double cpu1 = bench_pids_cpu_s(o->pids, o->n_pids), ccpu1 = bench_thread_cpu_s();
     uint64_t written = 0, werrs = 0;
@@ -317,8 +319,8 @@ static int mode_drain(const struct gr_opts *o)
 
     double secs = (double)(t1 - t0) / 1e9, dsrv = cpu1 - cpu0;
     const struct gr_stats *st = &cs.st;
-    printf("mode=drain C=%u group=%s count=%u block_ms=%u target=%" PRIu64 " secs=%.3f", o->consumers, o->group,
-           o->count, o->block_ms, target, secs);
+    printf("mode=drain C=%u group=%s count=%u block_ms=%u pipeline=%d target=%" PRIu64 " secs=%.3f", o->consumers,
+           o->group, o->count, o->block_ms, o->pipeline, target, secs);
     print_consumers(&cs, secs);
     printf(" pending_end=%" PRIu64 " lag_end=%" PRIu64 " info_acked=%" PRIu64 " parked=%" PRIu64 " w_rate=%.1f"
            " written=%" PRIu64 " werrs=%" PRIu64 " srv_cpu_s=%.2f srv_cores=%.2f srv_us_per_entry=%.3f"
@@ -366,8 +368,10 @@ static void writes_phase(const struct gr_opts *o, struct gr_consumers *cs, struc
     bench_writer_init(&wr, &wo);
     double cpu0 = bench_pids_cpu_s(o->pids, o->n_pids);
     bench_writer_start(&wr);
-    if (cs != NULL)
+    if (cs != NULL) {
+        cs->pipeline = o->pipeline;
         *t_end = gr_consumers_run(cs, UINT64_MAX, &wr.done);
+    }
     bench_writer_join(&wr);
     double cpu1 = bench_pids_cpu_s(o->pids, o->n_pids);
     bench_hist_init(&add);
@@ -412,10 +416,11 @@ static int mode_writes(const struct gr_opts *o)
     double ccpu1 = bench_thread_cpu_s();
     groups_info(o, &gi);
     double secs = (double)(t_end - t0) / 1e9;
-    printf("mode=writes groups=%u C=%u count=%u block_ms=%u wconns=%u rate=%g secs=%g w_rate=%.1f written=%" PRIu64
-           " errs=%" PRIu64 " add_p50_ms=%.3f add_p99_ms=%.3f w_rate_alone=%.1f w_rate_vs_alone_pct=%.1f"
+    printf("mode=writes groups=%u C=%u count=%u block_ms=%u pipeline=%d wconns=%u rate=%g secs=%g w_rate=%.1f"
+           " written=%" PRIu64 " errs=%" PRIu64 " add_p50_ms=%.3f add_p99_ms=%.3f w_rate_alone=%.1f w_rate_vs_alone_pct=%.1f"
            " add_p50_ms_alone=%.3f add_p99_ms_alone=%.3f",
-           o->groups, o->consumers, o->count, o->block_ms, o->wconns, o->wrate, o->secs, with.w_rate, with.written,
+           o->groups, o->consumers, o->count, o->block_ms, o->pipeline, o->wconns, o->wrate, o->secs, with.w_rate,
+           with.written,
            with.errs, with.add_p50_ms, with.add_p99_ms, alone.w_rate, 100 * with.w_rate / alone.w_rate,
            alone.add_p50_ms, alone.add_p99_ms);
     print_consumers(&cs, secs);
@@ -479,6 +484,8 @@ static void usage(FILE *f)
 "                    (default 5)\n"
 "  --count N         events per READ, 1..1000 (default 10)\n"
 "  --block-ms MS     a READ's wait when there is nothing (default 100)\n"
+"  --pipeline        send each ACK together with the next READ (one\n"
+"                    round trip and, on the leader, one entry per cycle)\n"
 "  --secs S          drain: the time limit (default 60); writes: each\n"
 "                    phase (default 5)\n"
 "  --target N        drain: acked events to stop at\n"
@@ -506,6 +513,7 @@ enum {
     O_CONSUMERS,
     O_COUNT,
     O_BLOCK_MS,
+    O_PIPELINE,
     O_SECS,
     O_TARGET,
     O_WRATE,
@@ -526,6 +534,7 @@ static const struct option gr_options[] = {
     {"consumers", required_argument, NULL, O_CONSUMERS},
     {"count", required_argument, NULL, O_COUNT},
     {"block-ms", required_argument, NULL, O_BLOCK_MS},
+    {"pipeline", no_argument, NULL, O_PIPELINE},
     {"secs", required_argument, NULL, O_SECS},
     {"target", required_argument, NULL, O_TARGET},
     {"wrate", required_argument, NULL, O_WRATE},
@@ -598,6 +607,9 @@ static int parse(int argc, char **argv, struct gr_opts *o)
             break;
         case O_COUNT:
             rc = bench_parse_uint("count", optarg, 1, GR_COUNT_MAX, &o->count);
+            break;
+        case O_PIPELINE:
+            o->pipeline = true;
             break;
         case O_BLOCK_MS:
             rc = bench_parse_uint("block-ms", optarg, 0, 3600000, &o->block_ms);

@@ -23,19 +23,23 @@
 /* How long consumers may take to finish their cycle once told to stop. */
 #define GR_FINISH_NS (5 * 1000000000ull)
 
-enum gr_cstate { C_READ, C_ACK, C_DONE };
+/* C_ACK_READ: an ACK and the next READ sent together (--pipeline); their
+ * replies come in that order. */
+enum gr_cstate { C_READ, C_ACK, C_ACK_READ, C_DONE };
 
 struct gr_consumer {
     int fd;
     const char *group;           /* borrowed from the names */
     char *read_req;              /* owned: this consumer's READ, built once */
     size_t read_len;
-    char *ack_req;               /* owned: room for an ACK of `count` ids */
+    char *ack_req;               /* owned: room for an ACK of `count` ids, and
+                                  * the READ after it (--pipeline) */
     char (*ids)[GR_ID_LEN];      /* owned: the last READ's ids */
     char *rx;                    /* owned: one reply at a time */
     size_t rx_cap, have;
     enum gr_cstate state;
     uint64_t t_read, t_ack;      /* when the request in flight was sent */
+    uint64_t t_next_read;        /* C_ACK_READ: when the READ behind the ACK was */
 };
 
 static void send_req(struct gr_consumer *c, const char *p, size_t n)
@@ -67,7 +71,7 @@ void gr_consumers_open(struct gr_consumers *cs, const struct bench_config *cfg, 
         c->read_len = gr_read_request(c->read_req, cap, c->group, cname, count, block_ms);
         if (c->read_len == 0)
             bench_fail("the READ request does not fit");
-        c->ack_req = xmalloc(gr_ack_request_size(c->group, count));
+        c->ack_req = xmalloc(gr_ack_request_size(c->group, count) + c->read_len);
         c->ids = xcalloc(count, sizeof *c->ids);
         c->rx_cap = GR_RX_BASE + (size_t)count * GR_RX_PER_EVENT;
         c->rx = xmalloc(c->rx_cap);
@@ -129,9 +133,19 @@ static void consumer_reply(struct gr_consumers *cs, struct gr_consumer *c, const
         st->consumed += r->events;
         st->redelivered += r->redelivered;
         bench_hist_record(&st->read, now - c->t_read);
-        c->state = C_ACK;
+        size_t len = gr_ack_request(c->ack_req, c->group, (const char(*)[GR_ID_LEN])c->ids, r->events);
         c->t_ack = bench_now_ns();
-        send_req(c, c->ack_req, gr_ack_request(c->ack_req, c->group, (const char(*)[GR_ID_LEN])c->ids, r->events));
+        if (cs->pipeline && !cs->stop) {
+            /* The next READ goes with the ACK: the leader takes both in
+             * one turn, so one entry (one commit) carries them. */
+            memcpy(c->ack_req + len, c->read_req, c->read_len);
+            c->state = C_ACK_READ;
+            c->t_next_read = c->t_ack;
+            send_req(c, c->ack_req, len + c->read_len);
+            return;
+        }
+        c->state = C_ACK;
+        send_req(c, c->ack_req, len);
         return;
     }
     if (r->kind != GR_R_INTEGER || r->integer < 0)
@@ -142,6 +156,12 @@ static void consumer_reply(struct gr_consumers *cs, struct gr_consumer *c, const
     bench_hist_record(&st->cycle, now - c->t_read);
     if (cs->target > 0 && st->acked >= cs->target)
         cs->stop = true;
+    if (c->state == C_ACK_READ) {
+        /* Its READ is in flight already: the next reply answers it. */
+        c->state = C_READ;
+        c->t_read = c->t_next_read;
+        return;
+    }
     if (cs->stop)
         consumer_done(cs, c);
     else
@@ -159,20 +179,26 @@ static void consumer_input(struct gr_consumers *cs, struct gr_consumer *c)
         bench_fail("consumer: connection lost%s", n == 0 ? " (closed by the server)" : "");
     uint64_t now = bench_now_ns();
     c->have += (size_t)n;
-    struct gr_reply r;
-    long l = gr_reply_scan(c->rx, c->have, c->ids, cs->count, &r);
-    if (l == 0) {
-        if (c->have == c->rx_cap)
-            bench_fail("consumer: a reply longer than %zu bytes", c->rx_cap);
-        return;
+    /* One request in flight, or an ACK and a READ (--pipeline): at most
+     * two replies, in order. */
+    size_t off = 0;
+    while (off < c->have && c->state != C_DONE) {
+        struct gr_reply r;
+        long l = gr_reply_scan(c->rx + off, c->have - off, c->ids, cs->count, &r);
+        if (l == 0)
+            break;
+        if (l < 0)
+            bench_fail("consumer: malformed reply: %.*s", (int)(c->have - off < 100 ? c->have - off : 100),
+                       c->rx + off);
+        off += (size_t)l;
+        consumer_reply(cs, c, &r, now);
     }
-    if (l < 0)
-        bench_fail("consumer: malformed reply: %.*s", (int)(c->have < 100 ? c->have : 100), c->rx);
-    /* One request in flight: a reply is all there is. */
-    if ((size_t)l != c->have)
-        bench_fail("consumer: bytes after a reply");
-    c->have = 0;
-    consumer_reply(cs, c, &r, now);
+    if (off < c->have && c->state == C_DONE)
+        bench_fail("consumer: bytes after the last reply");
+    if (off == 0 && c->have == c->rx_cap)
+        bench_fail("consumer: a reply longer than %zu bytes", c->rx_cap);
+    memmove(c->rx, c->rx + off, c->have - off);
+    c->have -= off;
 }
 
 uint64_t gr_consumers_run(struct gr_consumers *cs, uint64_t deadline, const _Atomic bool *stop_when)

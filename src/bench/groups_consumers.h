@@ -1,7 +1,8 @@
 /* groups_consumers.h - the consumers of `eventflow-bench groups` (see
  * groups.h): connections that each cycle GROUP READ, then GROUP ACK of the
  * ids it got, one request in flight, all in the calling thread's epoll
- * loop, as redis_delivery.c's group mode runs its XREADGROUP consumers. */
+ * loop, as redis_delivery.c's group mode runs its XREADGROUP consumers;
+ * or, with `pipeline`, each ACK sent together with the next READ. */
 #ifndef EVENTFLOW_BENCH_GROUPS_CONSUMERS_H
 #define EVENTFLOW_BENCH_GROUPS_CONSUMERS_H
 
@@ -27,6 +28,7 @@ struct gr_consumers {
     unsigned count;              /* events per READ */
     int ep;
     bool stop;                   /* send no new READ */
+    bool pipeline;               /* send each ACK with the next READ */
     uint64_t target;             /* stop once this many are acked; 0 = no target */
     struct gr_stats st;
 };

@@ -63,6 +63,14 @@ for k in acked_per_s cycle_p50_ms cycle_p99_ms srv_us_per_entry; do
     [ -n "$v" ] && [ "$v" != nan ] && [ "$v" != 0.000 ] || fail "drain: $k is \"$v\""
 done
 
+# Each ACK sent with the next READ: the same events, each once.
+run pipelined drain --group gp --consumers 5 --pipeline --secs 60
+[ "$(kv pipeline "$LINE")" -eq 1 ] || fail "pipelined: pipeline=1"
+[ "$(kv acked "$LINE")" -eq "$N" ] || fail "pipelined: every event acked"
+[ "$(kv consumed "$LINE")" -eq "$N" ] || fail "pipelined: every event read once"
+[ "$(info gp acked)" -eq "$N" ] || fail "pipelined: GROUP INFO gp says $(info gp acked) acked"
+[ "$(info gp pending)" -eq 0 ] || fail "pipelined: GROUP INFO gp says $(info gp pending) pending"
+
 # A new group over the same backlog while the writer adds.
 run "drain + writer" drain --group g2 --consumers 5 --wrate 1000 --secs 60
 [ "$(kv target "$LINE")" -eq "$N" ] || fail "drain + writer: the target is the backlog"
