@@ -71,6 +71,7 @@ void node_write_status(struct node *n, struct buf *b)
         node_cluster_id_hex(st.cluster_id, cluster_id);
     json_str(b, "cluster_id", cluster_id);
     buf_printf(b, "\"dedup_window\":%" PRIu64 ",\"dedup_keys\":%" PRIu64 ",", st.dedup_window, st.dedup_keys);
+    buf_printf(b, "\"groups\":%" PRIu64 ",\"group_clock_ms\":%" PRId64 ",", st.group_count, st.group_clock_ms);
     buf_printf(b, "\"raft_hellos_refused\":%" PRIu64 ",\"raft_hellos_legacy\":%" PRIu64 ",",
                n->rtcp.stats.refused, n->rtcp.stats.legacy);
     buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);

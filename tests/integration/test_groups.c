@@ -425,6 +425,9 @@ static void test_followers(void **state)
         cluster_poll_pause();
     }
     assert_int_equal(info_int(fc, "g", "next_version"), 4);
+    /* And its STATUS counts the group and shows the group clock. */
+    assert_int_equal(cluster_node_status_int(cl.n[f], "groups"), 1);
+    assert_true(cluster_node_status_int(cl.n[f], "group_clock_ms") > 0);
     harness_close(lc);
     harness_close(fc);
     harness_pass(*state);
