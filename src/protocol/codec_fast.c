@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/mem.h"
 #include "common/ulid.h"
+#include "protocol/codec_group.h"
 
 #define FAST_MAX_DEPTH 16
 #define FAST_MAX_KEYS 32
@@ -434,5 +435,115 @@ bool codec_fast_parse_add(const char *json, size_t len, const struct codec_limit
     if (fast_add(&f, lim, out))
         return true;
     codec_add_free(out);
+    return false;
+}
+
+/* ---- GROUP READ and GROUP ACK ------------------------------------------------- */
+
+/* A group's or consumer's name, by the rules codec_group.c applies. */
+static bool fast_group_name(struct fast *f, const struct codec_limits *lim, char **out)
+{
+    struct slice s;
+    if (*out != NULL || !fast_string(f, &s) || !codec_group_name_ok(s.s, s.len, lim))
+        return false;
+    *out = xstrndup(s.s, s.len);
+    return true;
+}
+
+static bool fast_uint_in(struct fast *f, uint64_t min, uint64_t max, uint64_t *out)
+{
+    struct slice s;
+    bool negative;
+    uint64_t v;
+    if (!fast_integer(f, &s, &negative, &v) || negative || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool fast_ids(struct fast *f, struct codec_group *out)
+{
+    if (out->ids != NULL || !fast_eat(f, '['))
+        return false;
+    size_t cap = 16;
+    out->ids = xcalloc(cap, ULID_BYTES);
+    for (;;) {
+        struct slice s;
+        if (out->n_ids == CODEC_GROUP_IDS_MAX || !fast_string(f, &s))
+            return false;
+        if (out->n_ids == cap) {
+            cap *= 2;
+            out->ids = xrealloc(out->ids, cap * ULID_BYTES);
+        }
+        if (ulid_parse(s.s, s.len, out->ids[out->n_ids]) != 0)
+            return false;
+        out->n_ids++;
+        if (fast_eat(f, ','))
+            continue;
+        return fast_eat(f, ']');
+    }
+}
+
+static bool fast_group(struct fast *f, const struct codec_limits *lim, struct codec_group *out)
+{
+    uint64_t count = CODEC_GROUP_READ_DEFAULT, block = 0;
+    bool seen_count = false, seen_block = false;
+    if (!fast_eat(f, '{'))
+        return false;
+    for (;;) {
+        struct slice k;
+        if (!fast_string(f, &k) || !fast_eat(f, ':'))
+            return false;
+#define KEY_IS(lit) (k.len == sizeof(lit) - 1 && memcmp(k.s, lit, k.len) == 0)
+        if (KEY_IS("group")) {
+            if (!fast_group_name(f, lim, &out->group))
+                return false;
+        } else if (out->cmd == CODEC_GROUP_READ && KEY_IS("consumer")) {
+            if (!fast_group_name(f, lim, &out->consumer))
+                return false;
+        } else if (out->cmd == CODEC_GROUP_READ && KEY_IS("count")) {
+            if (seen_count || !fast_uint_in(f, 1, CODEC_GROUP_READ_MAX, &count))
+                return false;
+            seen_count = true;
+        } else if (out->cmd == CODEC_GROUP_READ && KEY_IS("block_ms")) {
+            if (seen_block || !fast_uint_in(f, 0, CODEC_GROUP_BLOCK_MAX, &block))
+                return false;
+            seen_block = true;
+        } else if (out->cmd == CODEC_GROUP_ACK && KEY_IS("ids")) {
+            if (!fast_ids(f, out))
+                return false;
+        } else {
+            return false;
+        }
+#undef KEY_IS
+        if (fast_eat(f, ','))
+            continue;
+        if (!fast_eat(f, '}'))
+            return false;
+        break;
+    }
+    fast_ws(f);
+    if (f->p != f->end || out->group == NULL)
+        return false;
+    if (out->cmd == CODEC_GROUP_READ) {
+        out->count = (uint32_t)count;
+        out->block_ms = block;
+        return out->consumer != NULL;
+    }
+    return out->n_ids > 0;
+}
+
+bool codec_fast_parse_group(enum codec_group_cmd cmd, const char *json, size_t len, const struct codec_limits *lim,
+                            struct codec_group *out)
+{
+    memset(out, 0, sizeof *out);
+    out->cmd = cmd;
+    if (json == NULL || (cmd != CODEC_GROUP_READ && cmd != CODEC_GROUP_ACK))
+        return false;
+    struct fast f = {.p = json, .end = json + len};
+    if (fast_group(&f, lim, out))
+        return true;
+    codec_group_free(out);
+    out->cmd = cmd;
     return false;
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "protocol/codec.h"
+#include "protocol/codec_group.h"
 
 /* Decode json as an ADD if it is in the subset and valid: returns true
  * with *out filled (free it with codec_add_free). Otherwise returns false
@@ -35,6 +36,17 @@ bool codec_fast_parse_add(const char *json, size_t len, const struct codec_limit
 /* codec_parse_add through jansson only (the fast path skipped). */
 int codec_jansson_parse_add(const char *json, size_t len, const struct codec_limits *lim, struct codec_add *out,
                             char err[CODEC_ERR_LEN]);
+
+/* The same for GROUP READ and GROUP ACK, the group operations consumers
+ * send all the time (other subcommands always return false): true with
+ * *out filled exactly as the jansson path would, or false with *out
+ * zeroed but for cmd. lim must not be NULL. */
+bool codec_fast_parse_group(enum codec_group_cmd cmd, const char *json, size_t len, const struct codec_limits *lim,
+                            struct codec_group *out);
+
+/* codec_parse_group through jansson only (codec_group.c). */
+int codec_jansson_parse_group(enum codec_group_cmd cmd, const char *arg, size_t len, const struct codec_limits *lim,
+                              struct codec_group *out, char err[CODEC_ERR_LEN]);
 
 /* The rules both paths decide acceptance by (codec.c). */
 bool codec_stream_ok(const char *s, size_t len, const struct codec_limits *lim);

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "common/mem.h"
+#include "protocol/codec_fast.h"
 #include "protocol/codec_internal.h"
 
 static const struct {
@@ -58,6 +59,12 @@ static int codec_group_name(const char *s, size_t len, const struct codec_limits
         return codec_fail(err, "invalid '%s': must be printable ASCII", what);
     *out = xstrndup(s, len);
     return 0;
+}
+
+bool codec_group_name_ok(const char *s, size_t len, const struct codec_limits *lim)
+{
+    char unused[CODEC_ERR_LEN];
+    return len > 0 && len <= CODEC_GROUP_NAME_MAX && codec_check_stream_name(s, len, lim, unused) == 0;
 }
 
 static int codec_group_string_field(json_t *root, const char *field, const struct codec_limits *lim, bool required,
@@ -286,6 +293,16 @@ static int codec_group_object(json_t *root, const struct codec_limits *lim, cons
 
 int codec_parse_group(enum codec_group_cmd cmd, const char *arg, size_t len, const struct codec_limits *lim,
                       struct codec_group *out, char err[CODEC_ERR_LEN])
+{
+    struct codec_limits def;
+    lim = codec_limits_or_default(lim, &def);
+    if (codec_fast_parse_group(cmd, arg, len, lim, out))
+        return 0;
+    return codec_jansson_parse_group(cmd, arg, len, lim, out, err);
+}
+
+int codec_jansson_parse_group(enum codec_group_cmd cmd, const char *arg, size_t len, const struct codec_limits *lim,
+                              struct codec_group *out, char err[CODEC_ERR_LEN])
 {
     struct codec_limits def;
     lim = codec_limits_or_default(lim, &def);

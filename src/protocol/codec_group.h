@@ -88,6 +88,10 @@ int codec_group_lookup(const char *name, size_t len);
  * leader) rather than reading it. */
 bool codec_group_is_write(enum codec_group_cmd cmd);
 
+/* Whether a name may name a group or a consumer: 1..CODEC_GROUP_NAME_MAX
+ * bytes with a stream name's rules. */
+bool codec_group_name_ok(const char *s, size_t len, const struct codec_limits *lim);
+
 /* Decode the argument of `cmd` (arg may be NULL for LIST). */
 int codec_parse_group(enum codec_group_cmd cmd, const char *arg, size_t len, const struct codec_limits *lim,
                       struct codec_group *out, char err[CODEC_ERR_LEN]);
