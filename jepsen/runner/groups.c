@@ -15,12 +15,12 @@
 #include "workload.h"
 
 #define MAX_CONSUMERS 32
-#define READ_MAX 64       /* events one READ asks for at most (the drain's count) */
-#define READ_SLACK_MS 3000  /* a READ may answer block_ms late: a commit under faults */
-#define CALL_MS 3000
+#define READ_MAX 64        /* events one READ asks for at most (the drain's count) */
+#define READ_SLACK_MS 3000 /* a READ may answer block_ms late: a commit under faults */
+#define CALL_MS 3000       /* ACK, NACK, CREATE: no reply within this, a paused node */
 #define ACK_ATTEMPTS 10
-#define CREATE_MS 30000     /* the first groups' creation, retried this long */
-#define POISON_EVERY 50     /* events whose id hashes to 0 mod this are never acked */
+#define CREATE_MS 30000    /* the first groups' creation, retried this long */
+#define POISON_EVERY 50    /* events whose id hashes to 0 mod this are never acked */
 #define ID_LEN 26
 
 struct group_def {
