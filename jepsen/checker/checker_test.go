@@ -758,24 +758,38 @@ func (f *fixture) lastDelivered(value string) string {
 // of order).
 func expectSubViolation(t *testing.T, v *Verdict, want, kind string) {
 	t.Helper()
-	expectCaught(t, v, want, "subscriptions")
-	kinds := checkerResult(v, "subscriptions").Stats["violations_by_kind"].(map[string]int)
+	expectKind(t, v, "subscriptions", want, kind)
+}
+
+// expectKind: the checker named caught it (an error mentions want) as this
+// kind of violation and no other, and no other checker failed.
+func expectKind(t *testing.T, v *Verdict, checker, want, kind string) {
+	t.Helper()
+	expectCaught(t, v, want, checker)
+	kinds := checkerResult(v, checker).Stats["violations_by_kind"].(map[string]int)
 	if len(kinds) != 1 || kinds[kind] == 0 {
 		t.Fatalf("violations by kind %v, want only %q:\n%s", kinds, kind, dump(v))
 	}
 	for _, c := range v.Checkers {
-		if c.Name != "subscriptions" && c.Valid != "true" {
-			t.Fatalf("checker %s failed too; only subscriptions should:\n%s", c.Name, dump(v))
+		if c.Name != checker && c.Valid != "true" {
+			t.Fatalf("checker %s failed too; only %s should:\n%s", c.Name, checker, dump(v))
 		}
 	}
 }
 
-func TestGoodSubscribersPass(t *testing.T) {
-	f := withSubscribers()
+// expectValid: a history a correct cluster could produce passes.
+func expectValid(t *testing.T, f *fixture, what string) *Verdict {
+	t.Helper()
 	v := verdictOf(t, f, f.final3())
 	if v.Valid != "true" {
-		t.Fatalf("correct subscribers were judged %q:\n%s", v.Valid, dump(v))
+		t.Fatalf("%s judged %q:\n%s", what, v.Valid, dump(v))
 	}
+	return v
+}
+
+func TestGoodSubscribersPass(t *testing.T) {
+	f := withSubscribers()
+	v := expectValid(t, f, "correct subscribers were")
 	r := checkerResult(v, "subscriptions")
 	if r.Stats["delivered"] != 9 || r.Stats["resumes"] != 2 || r.Stats["drained_complete"] != 2 {
 		t.Fatalf("subscriptions statistics: %v", r.Stats)

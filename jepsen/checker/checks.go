@@ -136,6 +136,16 @@ func (r *Run) pos(value string) int {
 	return 0
 }
 
+// sortedKeys: a map's keys in order.
+func sortedKeys[K int | string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
+
 func describeOp(o *Op) string {
 	e := o.Inv
 	s := fmt.Sprintf("op %d (process %d, %s", e.Op, e.Process, e.F)

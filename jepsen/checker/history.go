@@ -65,6 +65,75 @@ type Entry struct {
 	Reached         *bool      `json:"reached,omitempty"` // ... and whether the subscriber delivered it
 	Event           *ReadEvent `json:"event,omitempty"`   // deliver
 	Marker          *Marker    `json:"marker,omitempty"`  // marker: the node's JSON
+
+	// consumer groups (groups.go): operations group_create, group_read,
+	// group_ack, group_nack; lines group_crash, group_drain, group_final
+	Group         string         `json:"group,omitempty"`
+	Consumer      string         `json:"consumer,omitempty"`
+	Count         int            `json:"count,omitempty"`          // group_read: events asked for
+	BlockMs       int            `json:"block_ms,omitempty"`       // group_read
+	IDs           []string       `json:"ids,omitempty"`            // group_ack, group_nack
+	Park          bool           `json:"park,omitempty"`           // group_nack
+	Acked         *int           `json:"acked,omitempty"`          // group_ack ok: the reply
+	Returned      *int           `json:"returned,omitempty"`       // group_nack ok: the reply
+	Delivered     []GroupEvent   `json:"delivered,omitempty"`      // group_read ok
+	AckWaitMs     int64          `json:"ack_wait_ms,omitempty"`    // group_create
+	MaxDeliveries int            `json:"max_deliveries,omitempty"` // group_create
+	Held          []HeldEvent    `json:"held,omitempty"`           // group_crash: dropped unanswered
+	MidRead       bool           `json:"mid_read,omitempty"`       // group_crash: a READ's reply abandoned
+	Drained       *bool          `json:"drained,omitempty"`        // group_drain stop
+	Leader        bool           `json:"leader,omitempty"`         // group_final: the leader's copy
+	Info          *GroupInfo     `json:"info,omitempty"`           // group_final: GROUP INFO
+	Pending       []GroupPending `json:"pending,omitempty"`        // group_final: GROUP PENDING
+	Parked        []GroupParked  `json:"parked,omitempty"`         // group_final: GROUP PARKED
+	Complete      bool           `json:"complete,omitempty"`       // group_final: all three read
+}
+
+// GroupEvent is one event a GROUP READ handed out.
+type GroupEvent struct {
+	ID         string `json:"id"`
+	Stream     string `json:"stream"`
+	Version    uint64 `json:"version"`
+	Value      string `json:"value"`
+	Deliveries int    `json:"deliveries"`
+}
+
+// HeldEvent is an event a crashed consumer dropped without answering.
+type HeldEvent struct {
+	Group string `json:"group"`
+	ID    string `json:"id"`
+}
+
+// GroupInfo is GROUP INFO's reply (the fields the checker uses).
+type GroupInfo struct {
+	Group         string  `json:"group"`
+	All           bool    `json:"all"`
+	Stream        string  `json:"stream"`
+	AckWaitMs     int64   `json:"ack_wait_ms"`
+	MaxDeliveries int     `json:"max_deliveries"`
+	AfterID       *string `json:"after_id"`
+	Position      *uint64 `json:"position"`     // the global log's group: events passed
+	NextVersion   *uint64 `json:"next_version"` // a stream's group
+	Lag           uint64  `json:"lag"`
+	Pending       uint64  `json:"pending"`
+	Parked        uint64  `json:"parked"`
+	Delivered     uint64  `json:"delivered"`
+	Acked         uint64  `json:"acked"`
+}
+
+// GroupPending is one entry of GROUP PENDING.
+type GroupPending struct {
+	ID         string  `json:"id"`
+	Consumer   *string `json:"consumer"`
+	Deliveries int     `json:"deliveries"`
+}
+
+// GroupParked is one entry of GROUP PARKED.
+type GroupParked struct {
+	ID         string `json:"id"`
+	Consumer   string `json:"consumer"`
+	Deliveries int    `json:"deliveries"`
+	Reason     string `json:"reason"`
 }
 
 // Marker is a subscription's marker message.
@@ -77,6 +146,9 @@ type Marker struct {
 
 // subscriberLine: a line of the subscriber workload, not an operation.
 func subscriberLine(f string) bool { return f == "subscribe" || f == "deliver" || f == "marker" }
+
+// groupLine: a line of the group workload that is not an operation.
+func groupLine(f string) bool { return f == "group_crash" || f == "group_drain" || f == "group_final" }
 
 // AckEvent is one stored event as an acknowledged append returned it.
 type AckEvent struct {
@@ -123,6 +195,7 @@ type History struct {
 	Ops     []*Op // client operations in invocation order
 	Nemesis []*Entry
 	Subs    []*Entry // subscriber lines, in history order
+	Groups  []*Entry // group workload lines that are no operation, in history order
 	MaxTime int64
 }
 
@@ -155,6 +228,10 @@ func parseHistory(data []byte) (*History, error) {
 				return nil, fmt.Errorf("history line %d: %s line without a subscription name", line, e.F)
 			}
 			h.Subs = append(h.Subs, e)
+			continue
+		}
+		if groupLine(e.F) {
+			h.Groups = append(h.Groups, e)
 			continue
 		}
 		switch e.Type {

@@ -46,6 +46,7 @@ func checkAll(h *History, f *Final, dir string, opt LinOptions) *Verdict {
 		r.checkLogRealtime(),
 		r.checkFaults(),
 		r.checkSubscriptions(),
+		r.checkGroups(),
 	)
 	if dir != "" {
 		v.Checkers = append(v.Checkers, checkNodeLogs(dir))
@@ -99,7 +100,7 @@ func summary(v *Verdict, h *History) string {
 	}
 	b.WriteString("\n## Operations\n\n| operation | outcome | count |\n|---|---|---|\n")
 	counts := v.Stats["by_outcome"].(map[string]int)
-	for _, f := range []string{"append", "read", "read_all"} {
+	for _, f := range []string{"append", "read", "read_all", "group_create", "group_read", "group_ack", "group_nack"} {
 		for _, t := range []string{"ok", "fail", "info"} {
 			if n := counts[f+" "+t]; n > 0 {
 				fmt.Fprintf(&b, "| %s | %s | %d |\n", f, t, n)
@@ -107,6 +108,7 @@ func summary(v *Verdict, h *History) string {
 		}
 	}
 	b.WriteString(subscriberSummary(h))
+	b.WriteString(groupSummary(v))
 	if len(h.Nemesis) > 0 {
 		b.WriteString("\n## Nemesis\n\n| t (s) | fault | phase | nodes | detail |\n|---|---|---|---|---|\n")
 		for _, e := range h.Nemesis {

@@ -374,11 +374,7 @@ func subscriberSummary(h *History) string {
 	if len(rows) == 0 {
 		return ""
 	}
-	keys := make([]int, 0, len(rows))
-	for k := range rows {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
+	keys := sortedKeys(rows)
 	var b strings.Builder
 	b.WriteString("\n## Subscribers\n\n| process | follows | subscriptions | delivered | resumes | markers | nodes |\n|---|---|---|---|---|---|---|\n")
 	for _, k := range keys {

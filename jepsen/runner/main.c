@@ -10,14 +10,16 @@
  *      reachable (its threads and sockets live there; nothing it sends can
  *      leave the run's namespaces);
  *   2. mounts a tmpfs per node and starts the nodes (cluster.c);
- *   3. runs the workload threads (workload.c) and the subscribers
- *      (subscriber.c) and, on this thread, the nemesis schedule
- *      (nemesis.c) until the time limit;
+ *   3. runs the workload threads (workload.c), the subscribers
+ *      (subscriber.c), the group consumers (groups.c) and, on this
+ *      thread, the nemesis schedule (nemesis.c) until the time limit;
  *   4. heals everything, settles membership changes whose outcome was
  *      unknown (nemesis_reconcile_members), lets the workload run a little
  *      longer, stops it;
  *   5. waits for the nodes to converge, lets the subscribers deliver up
  *      to the converged log's last event (30 s at most) and stops them,
+ *      lets the group consumers drain every group (60 s at most) and
+ *      records the groups' final state on every node (groups_final.c),
  *      dumps each node's whole log,
  *      CHECKSUM, EVENTCOUNT and STATUS into DIR/final/;
  *   6. stops the nodes and unmounts. History: DIR/history.jsonl; node
@@ -41,6 +43,7 @@
 
 #include "cluster.h"
 #include "eventflow/eventflow.h"
+#include "groups.h"
 #include "history.h"
 #include "nemesis.h"
 #include "rawresp.h"
@@ -50,6 +53,7 @@
 #define DUMP_PAGE 10000
 #define NODE_TIMEOUT_MS 3000
 #define SUBSCRIBER_DRAIN_MS 30000
+#define GROUP_DRAIN_MS 60000
 
 struct options {
     const char *tag;
@@ -72,6 +76,7 @@ struct options {
     int disk_mb;
     int subscribers;
     int stream_subscribers;
+    int group_consumers;
 };
 
 static atomic_bool interrupted;
@@ -89,14 +94,14 @@ static void usage(void)
           "         [--think-ms MS] [--recovery S] [--converge S] [--election-timeout MS]\n"
           "         [--snapshot-threshold N] [--snapshot-trailing N] [--disk-mb MB]\n"
           "         [--faketime-lib PATH] [--prefix 10.77.0] [--subscribers N]\n"
-          "         [--stream-subscribers N]\n",
+          "         [--stream-subscribers N] [--group-consumers N]\n",
           stderr);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_TAG = 256, O_RUN, O_DATA, O_EFD, O_FT, O_NEM, O_PREFIX, O_SEED, O_NODES, O_TIME, O_REC, O_CONV,
-           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK, O_SUBS, O_SSUBS };
+           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK, O_SUBS, O_SSUBS, O_GROUPS };
     static const struct option longopts[] = {
         {"tag", required_argument, NULL, O_TAG},
         {"run-dir", required_argument, NULL, O_RUN},
@@ -118,13 +123,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"disk-mb", required_argument, NULL, O_DISK},
         {"subscribers", required_argument, NULL, O_SUBS},
         {"stream-subscribers", required_argument, NULL, O_SSUBS},
+        {"group-consumers", required_argument, NULL, O_GROUPS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (struct options){.nemesis = "kill,pause,partition", .prefix = "10.77.0", .seed = 1, .nodes = 3,
                           .time_limit_s = 60, .recovery_s = 5, .converge_s = 60, .workers = 6, .think_ms = 100,
                           .election_timeout_ms = 1000, .snapshot_threshold = 1024, .snapshot_trailing = 256,
-                          .disk_mb = 768, .subscribers = 3, .stream_subscribers = 2};
+                          .disk_mb = 768, .subscribers = 3, .stream_subscribers = 2,
+                          .group_consumers = 3};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -148,6 +155,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_DISK: o->disk_mb = atoi(optarg); break;
         case O_SUBS: o->subscribers = atoi(optarg); break;
         case O_SSUBS: o->stream_subscribers = atoi(optarg); break;
+        case O_GROUPS: o->group_consumers = atoi(optarg); break;
         default: usage(); return -1;
         }
     }
@@ -376,6 +384,32 @@ static int dump_final(struct cluster *c, const char *run_dir, bool converged)
     return rc;
 }
 
+/* ---- the group workload's end ---------------------------------------------------------- */
+
+/* The consumers drain until the leader reports every group settled
+ * (GROUP_DRAIN_MS at most); then the groups' final state on every member. */
+static void finish_groups(struct cluster *c, const struct run_nodes *nodes)
+{
+    bool settled = false;
+    char why[512] = "no leader";
+    for (int waited = 0; waited < GROUP_DRAIN_MS && !settled; waited += 500) {
+        cluster_reap(c);
+        int leader = cluster_leader(c);
+        settled = leader != 0 && groups_settled(c->slots[leader].client_addr, why, sizeof why);
+        if (!settled)
+            sleep_ms(500);
+    }
+    groups_stop(settled);
+    fprintf(stderr, "runner: group consumers stopped: %" PRIu64 " deliveries, %" PRIu64 " acked, %" PRIu64
+            " crashes; %s%s\n", groups_delivered(), groups_acked(), groups_crashes(),
+            settled ? "every group settled" : "groups NOT settled: ", settled ? "" : why);
+    int members[CLUSTER_MAX];
+    int m = cluster_members(c, members);
+    for (int k = 0; k < m; k++)
+        members[k]--; /* slots are 1-based, nodes 0-based */
+    groups_record_final(nodes, members, m, cluster_leader(c) - 1);
+}
+
 /* ---- the run -------------------------------------------------------------------------- */
 
 static int wait_leader(struct cluster *c, int seconds)
@@ -436,7 +470,7 @@ int main(int argc, char **argv)
     };
     int status = 1;
     struct nemesis *nem = NULL;
-    bool workload_running = false, subscribers_running = false;
+    bool workload_running = false, subscribers_running = false, groups_running = false;
     if (cluster_init(&c, &cc) != 0)
         goto out;
     char endpoints[1024];
@@ -473,8 +507,14 @@ int main(int argc, char **argv)
         goto out;
     workload_running = true;
 
+    /* Subscribers and group consumers pick their nodes themselves. */
+    struct run_nodes nodes = {.n = o.nodes};
+    for (int i = 0; i < o.nodes; i++) {
+        snprintf(nodes.names[i], sizeof nodes.names[i], "%s", c.slots[i + 1].name);
+        snprintf(nodes.addresses[i], sizeof nodes.addresses[i], "%s", c.slots[i + 1].client_addr);
+    }
     struct subscriber_config sc = {
-        .n_nodes = o.nodes,
+        .nodes = nodes,
         .all = o.subscribers,
         .streams = o.stream_subscribers,
         .first_process = o.workers,
@@ -482,13 +522,25 @@ int main(int argc, char **argv)
         .start_spread_ms = o.time_limit_s * 1000 / 2 < 40000 ? o.time_limit_s * 1000 / 2 : 40000,
         .idle_ms = 4000,
     };
-    for (int i = 0; i < o.nodes; i++) {
-        snprintf(sc.names[i], sizeof sc.names[i], "%s", c.slots[i + 1].name);
-        snprintf(sc.addresses[i], sizeof sc.addresses[i], "%s", c.slots[i + 1].client_addr);
-    }
     if (subscribers_start(&sc) != 0)
         goto out;
     subscribers_running = true;
+
+    struct groups_config gc = {
+        .nodes = nodes,
+        .consumers = o.group_consumers,
+        .first_process = o.workers + o.subscribers + o.stream_subscribers,
+        .seed = o.seed,
+        .all_ack_wait_ms = 2000,
+        .all_max_deliveries = 5,
+        .stream_ack_wait_ms = 1500,
+        .stream_max_deliveries = 4,
+        .stream_group_every_ms = 30000,
+        .stream_groups_max = 8,
+    };
+    if (groups_start(&gc) != 0)
+        goto out;
+    groups_running = o.group_consumers > 0;
 
     int64_t end = (int64_t)o.time_limit_s * 1000000000;
     nemesis_run(nem, end, &interrupted);
@@ -500,6 +552,8 @@ int main(int argc, char **argv)
     workload_stop();
     workload_running = false;
     fprintf(stderr, "runner: workload stopped after %" PRIu64 " operations\n", workload_completed());
+    /* No event arrives any more: the consumers answer everything now. */
+    groups_drain_begin();
 
     bool converged = wait_convergence(&c, o.converge_s);
     /* Subscribers go on until they have delivered the converged log's
@@ -511,11 +565,16 @@ int main(int argc, char **argv)
     subscribers_running = false;
     fprintf(stderr, "runner: subscribers stopped: %" PRIu64 " events delivered, %" PRIu64 " resumes\n",
             subscribers_delivered(), subscribers_resumes());
+    if (groups_running)
+        finish_groups(&c, &gc.nodes);
+    groups_running = false;
     history_nemesis("final", "stop", NULL, "nodes %s", converged ? "converged" : "did NOT converge");
     if (dump_final(&c, o.run_dir, converged) != 0)
         fprintf(stderr, "runner: could not write final/nodes.json\n");
     status = 0;
 out:
+    if (groups_running)
+        groups_stop(false);
     if (subscribers_running)
         subscribers_stop(NULL, 0);
     if (workload_running)

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "mono.h"
 #include "rawresp.h"
 #include "rng.h"
 #include "workload.h"
@@ -60,20 +61,6 @@ static char drain_target[ID_LEN + 1];
 static long long drain_deadline;
 static atomic_uint_fast64_t delivered_total, resumes_total;
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 static json_t *line(const struct subscriber *s, const char *f)
 {
     json_t *e = json_pack("{s:s, s:i, s:s, s:I, s:s}", "type", "info", "process", s->process, "f", f, "time",
@@ -81,7 +68,7 @@ static json_t *line(const struct subscriber *s, const char *f)
     if (e == NULL)
         abort();
     if (s->node >= 0)
-        json_object_set_new(e, "node", json_string(s->cfg->names[s->node]));
+        json_object_set_new(e, "node", json_string(s->cfg->nodes.names[s->node]));
     return e;
 }
 
@@ -103,7 +90,7 @@ static void position(const struct subscriber *s, json_t *e, char *spec, size_t l
 static bool drain_done(const struct subscriber *s)
 {
     return !s->all || drain_target[0] == '\0' || strcmp(s->last_id, drain_target) >= 0 ||
-           now_ms() >= drain_deadline;
+           mono_ms() >= drain_deadline;
 }
 
 static bool should_stop(const struct subscriber *s)
@@ -138,7 +125,7 @@ static void new_stream_life(struct subscriber *s)
     s->next_version = rng_below(&s->rng, 2) ? 0 : 1 + rng_below(&s->rng, 8);
     s->started = false;
     s->idle_strikes = 0;
-    s->life_end = now_ms() + rng_range(&s->rng, 5000, 20000);
+    s->life_end = mono_ms() + rng_range(&s->rng, 5000, 20000);
 }
 
 /* ---- one connection ------------------------------------------------------------- */
@@ -210,8 +197,8 @@ static bool on_message(struct subscriber *s, const struct resp_value *v, bool *g
  * must still arrive, in order. */
 static void stall(struct subscriber *s)
 {
-    long long until = now_ms() + rng_range(&s->rng, 2000, 12000);
-    while (now_ms() < until && !atomic_load(&stopping) && !atomic_load(&draining))
+    long long until = mono_ms() + rng_range(&s->rng, 2000, 12000);
+    while (mono_ms() < until && !atomic_load(&stopping) && !atomic_load(&draining))
         sleep_ms(TICK_MS);
 }
 
@@ -222,10 +209,10 @@ static void run_connection(struct subscriber *s)
     const struct subscriber_config *cfg = s->cfg;
     char err[256];
     struct rawresp_conn c;
-    if (rawresp_open(&c, cfg->addresses[s->node], CONNECT_MS, s->stalls ? STALL_RCVBUF : 0, err, sizeof err) !=
+    if (rawresp_open(&c, cfg->nodes.addresses[s->node], CONNECT_MS, s->stalls ? STALL_RCVBUF : 0, err, sizeof err) !=
         0) {
         s->connect_failures++;
-        snprintf(s->connect_error, sizeof s->connect_error, "%s: %.200s", cfg->names[s->node], err);
+        snprintf(s->connect_error, sizeof s->connect_error, "%s: %.200s", cfg->nodes.names[s->node], err);
         return;
     }
     char spec[256];
@@ -245,7 +232,7 @@ static void run_connection(struct subscriber *s)
     s->started = true;
     history_write(e);
 
-    long long t0 = now_ms();
+    long long t0 = mono_ms();
     bool confirmed = false, ping_out = false;
     long long last_msg = t0, last_ping = t0;
     const char *hello[] = {"HELLO", "3"};
@@ -262,11 +249,11 @@ static void run_connection(struct subscriber *s)
             snprintf(s->reason, sizeof s->reason, "stopping");
             break;
         }
-        long long now = now_ms();
+        long long now = mono_ms();
         if (s->stalls && confirmed && now >= s->next_stall && !atomic_load(&draining)) {
             stall(s);
-            s->next_stall = now_ms() + rng_range(&s->rng, 10000, 30000);
-            last_msg = last_ping = now_ms();
+            s->next_stall = mono_ms() + rng_range(&s->rng, 10000, 30000);
+            last_msg = last_ping = mono_ms();
             ping_out = false;
             continue;
         }
@@ -326,10 +313,10 @@ static void run_connection(struct subscriber *s)
             ping_out = false; /* RESP2: ["pong", ""] */
         } else if (kind != NULL && strcmp(kind, "subscribe") == 0) {
             confirmed = true;
-            last_msg = now_ms();
+            last_msg = mono_ms();
         } else if (kind != NULL && strcmp(kind, "message") == 0) {
             ok = on_message(s, &v, &event);
-            last_msg = now_ms();
+            last_msg = mono_ms();
         } else {
             snprintf(s->reason, sizeof s->reason, "unexpected reply");
             ok = false;
@@ -345,43 +332,39 @@ out:
     /* Name the node: the next resume line says where this one ended. */
     char why[sizeof s->reason];
     snprintf(why, sizeof why, "%s", s->reason);
-    snprintf(s->reason, sizeof s->reason, "%s: %.240s", cfg->names[s->node], why);
+    snprintf(s->reason, sizeof s->reason, "%s: %.240s", cfg->nodes.names[s->node], why);
 }
 
 /* ---- the thread ----------------------------------------------------------------- */
 
 static int pick_node(struct subscriber *s)
 {
-    int n = s->cfg->n_nodes;
-    if (n == 1)
-        return 0;
-    int k = (int)rng_below(&s->rng, (uint64_t)n - 1);
-    return s->node >= 0 && k >= s->node ? k + 1 : k;
+    return run_nodes_other(&s->rng, &s->cfg->nodes, s->node);
 }
 
 static void *subscriber_main(void *arg)
 {
     struct subscriber *s = arg;
-    long long start = now_ms() + (s->all && s->k > 0 ? rng_range(&s->rng, 0, s->cfg->start_spread_ms) : 0);
-    while (now_ms() < start && !atomic_load(&stopping) && !atomic_load(&draining))
+    long long start = mono_ms() + (s->all && s->k > 0 ? rng_range(&s->rng, 0, s->cfg->start_spread_ms) : 0);
+    while (mono_ms() < start && !atomic_load(&stopping) && !atomic_load(&draining))
         sleep_ms(TICK_MS);
     if (atomic_load(&stopping) || atomic_load(&draining))
         return NULL;
     if (!s->all)
         new_stream_life(s);
-    s->next_move = now_ms() + rng_range(&s->rng, 8000, 20000);
-    s->next_stall = now_ms() + rng_range(&s->rng, 5000, 20000);
+    s->next_move = mono_ms() + rng_range(&s->rng, 8000, 20000);
+    s->next_stall = mono_ms() + rng_range(&s->rng, 5000, 20000);
     while (!should_stop(s)) {
         if (!s->all && s->started && !atomic_load(&draining) &&
-            (now_ms() >= s->life_end || s->idle_strikes >= 2)) {
+            (mono_ms() >= s->life_end || s->idle_strikes >= 2)) {
             write_stop(s, s->idle_strikes >= 2 ? "the stream went quiet" : "next stream");
             new_stream_life(s);
         }
         s->node = pick_node(s);
-        long long t = now_ms();
+        long long t = mono_ms();
         run_connection(s);
         /* A connection refused at once (a dead node): do not spin. */
-        if (now_ms() - t < 100 && !should_stop(s))
+        if (mono_ms() - t < 100 && !should_stop(s))
             sleep_ms(rng_range(&s->rng, 100, 400));
     }
     write_stop(s, atomic_load(&draining) ? "the run ended" : "stopped");
@@ -391,9 +374,9 @@ static void *subscriber_main(void *arg)
 int subscribers_start(const struct subscriber_config *cfg)
 {
     int total = cfg->all + cfg->streams;
-    if (cfg->all < 0 || cfg->streams < 0 || total > MAX_SUBSCRIBERS || cfg->n_nodes < 1 ||
-        cfg->n_nodes > SUBSCRIBER_MAX_NODES) {
-        fprintf(stderr, "runner: subscribers 0..%d, nodes 1..%d\n", MAX_SUBSCRIBERS, SUBSCRIBER_MAX_NODES);
+    if (cfg->all < 0 || cfg->streams < 0 || total > MAX_SUBSCRIBERS || cfg->nodes.n < 1 ||
+        cfg->nodes.n > RUN_NODES_MAX) {
+        fprintf(stderr, "runner: subscribers 0..%d, nodes 1..%d\n", MAX_SUBSCRIBERS, RUN_NODES_MAX);
         return -1;
     }
     atomic_store(&stopping, false);
@@ -423,7 +406,7 @@ int subscribers_start(const struct subscriber_config *cfg)
 void subscribers_stop(const char *last_id, int timeout_ms)
 {
     snprintf(drain_target, sizeof drain_target, "%s", last_id != NULL ? last_id : "");
-    drain_deadline = now_ms() + timeout_ms;
+    drain_deadline = mono_ms() + timeout_ms;
     atomic_store(&draining, true);
     for (int i = 0; i < n_subs; i++)
         pthread_join(subs[i].thread, NULL);

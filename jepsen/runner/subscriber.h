@@ -42,12 +42,10 @@
 
 #include <stdint.h>
 
-#define SUBSCRIBER_MAX_NODES 9
+#include "nodes.h"
 
 struct subscriber_config {
-    int n_nodes;
-    char names[SUBSCRIBER_MAX_NODES][8];       /* "n1" */
-    char addresses[SUBSCRIBER_MAX_NODES][48];  /* client address */
+    struct run_nodes nodes;
     int all;              /* $all subscribers */
     int streams;          /* stream subscribers */
     int first_process;    /* history process of the first subscriber */
