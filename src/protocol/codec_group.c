@@ -317,8 +317,13 @@ int codec_jansson_parse_group(enum codec_group_cmd cmd, const char *arg, size_t 
         return 0;
     if (arg == NULL)
         return codec_fail(err, "GROUP %s needs an argument", codec_group_cmds[i].name);
+    /* JSON allows whitespace before the object; the fast path skips it too,
+     * so both paths must agree on what is an object. */
+    size_t lead = 0;
+    while (lead < len && (arg[lead] == ' ' || arg[lead] == '\t' || arg[lead] == '\n' || arg[lead] == '\r'))
+        lead++;
     int rc;
-    if (len == 0 || arg[0] != '{') {
+    if (lead == len || arg[lead] != '{') {
         /* A bare name, for the subcommands that need nothing else. */
         if (cmd != CODEC_GROUP_DESTROY && cmd != CODEC_GROUP_INFO && cmd != CODEC_GROUP_PENDING &&
             cmd != CODEC_GROUP_PARKED)

@@ -119,6 +119,9 @@ static void test_fast_path_agrees(void **state)
     same(CODEC_GROUP_ACK, ack, true);
     same(CODEC_GROUP_READ, "{\"group\":\"g\",\"consumer\":\"w-1\",\"count\":1000,\"block_ms\":100}", true);
     same(CODEC_GROUP_READ, "{\"group\":\"g\\u0031\",\"consumer\":\"c\"}", false);
+    /* Found by fuzz_add: whitespace before the object is JSON, on both paths. */
+    same(CODEC_GROUP_READ, "\t\t\t{\"group\":\"g\",\"consumer\":\"c1\",\"count\":5,\"block_ms\":100}", true);
+    same(CODEC_GROUP_ACK, " \n{\"group\":\"g\",\"ids\":[\"01ARZ3NDEKTSV4RRFFQ69G5FAV\"]}", true);
     /* Refusals are jansson's to word: the fast path declines them. */
     struct codec_group g;
     struct codec_limits lim;
