@@ -36,6 +36,7 @@
 #include <strings.h>
 
 #include "common/mem.h"
+#include "common/text.h"
 
 /* A length needs at most 19 digits: anything longer cannot fit the limits,
  * and 19 decimal digits always fit in uint64_t, so accumulating never
@@ -260,17 +261,6 @@ static bool is_inline_space(char c)
     return c == ' ' || c == '\t';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode the quoted token starting at line[*i] (the opening quote) into
  * `out`, which has room for the raw token, and move *i past it. Fails when the
  * closing quote is missing or is not followed by a space or the end of the
@@ -297,9 +287,9 @@ static bool decode_quoted(const char *line, size_t line_len, size_t *i, char *ou
                     c = '\'';
                     j++;
                 }
-            } else if (e == 'x' && j + 3 < line_len && hex_value(line[j + 2]) >= 0 &&
-                       hex_value(line[j + 3]) >= 0) {
-                c = (char)(hex_value(line[j + 2]) * 16 + hex_value(line[j + 3]));
+            } else if (e == 'x' && j + 3 < line_len && text_hex_value(line[j + 2]) >= 0 &&
+                       text_hex_value(line[j + 3]) >= 0) {
+                c = (char)(text_hex_value(line[j + 2]) * 16 + text_hex_value(line[j + 3]));
                 j += 3;
             } else {
                 switch (e) {

@@ -17,6 +17,7 @@
 
 #include "common/human.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/mem.h"
 #include "version.h"
 #include "protocol/resp_writer.h"
@@ -89,17 +90,6 @@ static void cmd_version(struct conn *c, const struct resp_command *cmd)
     resp_write_simple(conn_reply_buf(c), EVENTFLOW_VERSION);
 }
 
-/* Compare in time independent of where the strings differ, so response
- * timing does not leak the password prefix by prefix. */
-static bool password_equal(const char *want, const char *got, size_t got_len)
-{
-    size_t want_len = strlen(want);
-    unsigned char diff = (unsigned char)(want_len != got_len);
-    for (size_t i = 0; i < got_len; i++)
-        diff |= (unsigned char)(got[i] ^ want[want_len ? i % want_len : 0]);
-    return diff == 0 && want_len > 0;
-}
-
 static void cmd_auth(struct conn *c, const struct resp_command *cmd)
 {
     const char *password = c->srv->cfg->password;
@@ -112,7 +102,7 @@ static void cmd_auth(struct conn *c, const struct resp_command *cmd)
         resp_write_error(out, "insufficient arguments");
         return;
     }
-    if (password_equal(password, cmd->argv[1].ptr, cmd->argv[1].len)) {
+    if (text_secret_equal(password, cmd->argv[1].ptr, cmd->argv[1].len)) {
         c->authenticated = true;
         resp_write_simple(out, "OK");
     } else {
@@ -146,7 +136,7 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
     for (; i < argc; i++) {
         if (resp_arg_is(&cmd->argv[i], "AUTH") && i + 2 < argc) {
             if (password != NULL && (!resp_arg_is(&cmd->argv[i + 1], "default") ||
-                                     !password_equal(password, cmd->argv[i + 2].ptr, cmd->argv[i + 2].len))) {
+                                     !text_secret_equal(password, cmd->argv[i + 2].ptr, cmd->argv[i + 2].len))) {
                 c->authenticated = false;
                 resp_write_error(out, "unauthorized");
                 return;
