@@ -57,10 +57,8 @@ static void conn_on_close(uv_handle_t *h)
     conn_unref(h->data);
 }
 
-void conn_close(struct conn *c)
+static void conn_unlink(struct conn *c)
 {
-    if (c->closing)
-        return;
     c->closing = true;
     subs_conn_closed(c);
     struct server *s = c->srv;
@@ -71,7 +69,69 @@ void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->n_conns--;
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    conn_unlink(c);
+    if (c->sink != NULL) {
+        c->sink->closed(c->sink_data, c);
+        conn_unref(c); /* what the socket's close would drop */
+        return;
+    }
     uv_close((uv_handle_t *)&c->tcp, conn_on_close);
+}
+
+void conn_release(struct conn *c)
+{
+    if (c->closing)
+        return;
+    conn_unlink(c);
+    conn_unref(c);
+}
+
+void conn_wake(struct conn *c)
+{
+    if (!c->closing)
+        server_mark_dirty(c->srv, c);
+}
+
+static void conn_link(struct server *s, struct conn *c)
+{
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+}
+
+struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void *data, bool authenticated)
+{
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->srv = s;
+    c->refs = 1;
+    c->id = ++s->next_conn_id;
+    c->sink = sink;
+    c->sink_data = data;
+    buf_init(&c->in);
+    buf_init(&c->out);
+    buf_init(&c->writing);
+    resp_parser_init(&c->parser, &s->limits);
+    c->authenticated = authenticated;
+    snprintf(c->peer, sizeof c->peer, "http");
+    conn_link(s, c);
+    return c;
+}
+
+/* A sink takes the output itself; QUIT's close happens once it is taken. */
+static void conn_flush_sink(struct conn *c)
+{
+    if (c->out.len > 0)
+        c->sink->flush(c->sink_data, c, &c->out);
+    if (c->out.len == 0 && c->close_after_write && c->slots_head == NULL)
+        conn_close(c);
 }
 
 void conn_close_after_write(struct conn *c)
@@ -290,7 +350,8 @@ size_t conn_unsent(const struct conn *c)
 
 static void conn_maybe_resume(struct conn *c)
 {
-    if (c->parsing || c->closing || c->close_after_write || c->reading)
+    /* A sink's owner hands requests over itself: nothing to read. */
+    if (c->parsing || c->closing || c->close_after_write || c->reading || c->sink != NULL)
         return;
     if (c->n_slots > c->srv->cfg->max_pending / 2)
         return;
@@ -325,6 +386,10 @@ void conn_flush(struct conn *c)
     if (c->out.len + c->writing.len > c->srv->cfg->max_output) {
         log_warn("closing client %s: %zu bytes of replies unread", c->peer, c->out.len + c->writing.len);
         conn_close(c);
+        return;
+    }
+    if (c->sink != NULL) {
+        conn_flush_sink(c);
         return;
     }
     if (c->write_busy)
@@ -388,11 +453,7 @@ int conn_accept(struct server *s, uv_stream_t *listener)
         return -1;
     }
     /* Link first so conn_close can unlink it. */
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
-    s->n_conns++;
+    conn_link(s, c);
     if (s->n_conns > s->cfg->max_clients) {
         resp_write_error(&c->out, "max number of clients reached");
         conn_close_after_write(c);
@@ -420,6 +481,8 @@ int conn_accept(struct server *s, uv_stream_t *listener)
 
 void conn_set_send_buffer(struct conn *c, int bytes)
 {
+    if (c->sink != NULL)
+        return; /* no socket: the sink bounds its own buffers */
     int value = bytes;
     int rv = uv_send_buffer_size((uv_handle_t *)&c->tcp, &value);
     if (rv != 0)

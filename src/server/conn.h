@@ -16,7 +16,15 @@
  * max_output (a client that never reads) is closed.
  *
  * Lifetime: a connection is freed once it is closed and no deferred reply
- * refers to it (a refcount held by each slot). Loop thread only. */
+ * refers to it (a refcount held by each slot). Loop thread only.
+ *
+ * Transports: a connection is a TCP client, or a connection without a
+ * socket (conn_open_sink) through which another front end (the HTTP layer,
+ * src/http/) runs requests: it hands parsed requests to commands_dispatch
+ * as the TCP path does, and receives the completed replies, in order, in
+ * its sink's flush callback instead of a socket write. Everything above the
+ * transport (auth, ordering, deferred ADDs, reads, subscriptions) is the
+ * same code for both; the TCP path pays one branch per flush. */
 #ifndef EVENTFLOW_CONN_H
 #define EVENTFLOW_CONN_H
 
@@ -27,8 +35,21 @@
 #include "common/buf.h"
 #include "protocol/resp_parser.h"
 
+struct conn;
 struct server;
 struct sub;
+
+/* The other end of a connection without a socket. */
+struct conn_sink {
+    /* Called at the end of a loop turn when out holds replies or messages,
+     * each complete, in order: take what can be taken now (buf_consume);
+     * what is left stays unsent (conn_unsent) until the next flush, which
+     * conn_wake asks for. */
+    void (*flush)(void *data, struct conn *c, struct buf *out);
+    /* The server closed the connection (shutdown, or output over
+     * max_output): no flush follows; c stays valid until this returns. */
+    void (*closed)(void *data, struct conn *c);
+};
 
 struct conn_slot {
     struct conn_slot *next;
@@ -38,7 +59,9 @@ struct conn_slot {
 };
 
 struct conn {
-    uv_tcp_t tcp;
+    uv_tcp_t tcp;                 /* unused when sink is set */
+    const struct conn_sink *sink; /* NULL: a TCP client */
+    void *sink_data;
     struct server *srv;           /* borrowed */
     struct conn *prev, *next;     /* in the server's list of open connections */
     struct conn *next_dirty;      /* in the server's list of connections with output */
@@ -75,6 +98,18 @@ struct conn {
 
 /* Accept a new connection from the server's listener. Returns 0 or -1. */
 int conn_accept(struct server *srv, uv_stream_t *listener);
+
+/* Open a connection without a socket whose output goes to sink (see
+ * "Transports" above). It counts as a client (STATUS, --max-clients is the
+ * caller's to check). The caller runs requests on it with commands_dispatch
+ * (after commands_may_start) and ends it with conn_release. */
+struct conn *conn_open_sink(struct server *srv, const struct conn_sink *sink, void *data, bool authenticated);
+/* The sink's owner is done with c: close it without calling sink->closed.
+ * Replies still deferred are dropped when they complete. */
+void conn_release(struct conn *c);
+/* Ask for a flush of c at the end of this loop turn (a sink that can take
+ * more output again). */
+void conn_wake(struct conn *c);
 
 /* Where the reply to the request being dispatched goes: the output buffer
  * when nothing is deferred ahead of it, otherwise a new, already-complete
