@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${EVENTFLOW_DATA:-./data}"
-bin="${EVENTFLOWD:-./build/src/server/eventflowd}"
+bin="${EVENTFLOWD:-./build/src/daemon/eventflowd}"
 
 start() {
     if [ -z "${EVENTFLOWD:-}" ]; then

@@ -88,7 +88,7 @@ if ! grep -q 'EVENTFLOW_ALLOCATOR "system"' "$build/version.h" 2>/dev/null; then
         exit 1
     fi
 fi
-ninja -C "$build" src/server/eventflowd jepsen/eventflow-jepsen >"$build/jepsen-build.log" 2>&1 ||
+ninja -C "$build" src/daemon/eventflowd jepsen/eventflow-jepsen >"$build/jepsen-build.log" 2>&1 ||
     { tail -30 "$build/jepsen-build.log"; echo "run.sh: build failed" >&2; exit 1; }
 checker="$build/jepsen-checker"
 (cd jepsen/checker && GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod" go build -o "$checker" .) ||
@@ -132,7 +132,7 @@ echo "jepsen: seed $seed, $time_limit s, nemesis $nemesis, $nodes nodes -> $dir"
 # The runner writes runner.log; tail shows it here while it runs. runner_pid
 # is timeout's, which passes a TERM on to the runner.
 timeout --kill-after=20 $((time_limit + 300)) \
-    "$build/jepsen/eventflow-jepsen" --tag "$tag" --run-dir "$dir" --eventflowd "$build/src/server/eventflowd" \
+    "$build/jepsen/eventflow-jepsen" --tag "$tag" --run-dir "$dir" --eventflowd "$build/src/daemon/eventflowd" \
     --seed "$seed" --time-limit "$time_limit" --nemesis "$nemesis" --nodes "$nodes" --workers "$workers" \
     --faketime-lib "$faketime_lib" "${extra[@]}" >"$dir/runner.log" 2>&1 &
 runner_pid=$!

@@ -25,7 +25,7 @@ export REPS="${REPS:-1}"
 steps="${STEPS:-redis etcd single cluster size200 failover}"
 out="${RESULTS_DIR:-/tmp/eventflow-bench-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"
-bin="$build/src/server/eventflowd"
+bin="$build/src/daemon/eventflowd"
 bench="$build/src/bench/eventflow-bench"
 [ -x "$bin" ] && [ -x "$bench" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build" >&2; exit 2; }
 

@@ -23,7 +23,7 @@ set -uo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 root="$PWD"
-bin="${BUILD:-$root/build}/src/server/eventflowd"
+bin="${BUILD:-$root/build}/src/daemon/eventflowd"
 [ -x "$bin" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build" >&2; exit 2; }
 against="${AGAINST:-}"
 [ -z "$against" ] || [ -x "$against" ] || { echo "bench-pairs: AGAINST=$against is not an executable" >&2; exit 2; }

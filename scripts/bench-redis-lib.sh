@@ -25,7 +25,7 @@
 export LC_ALL=C
 shared="${SHARED_BENCH:-$root/../shared/bench}"
 build="${BUILD:-$root/build}"
-efd="$build/src/server/eventflowd"
+efd="$build/src/daemon/eventflowd"
 efb="$build/src/bench/eventflow-bench"
 [ -x "$efd" ] && [ -x "$efb" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build (or BUILD=dir)" >&2; exit 2; }
 [ -f "$shared/lib.sh" ] && [ -f "$shared/redis_delivery.c" ] || { echo "no $shared/lib.sh or redis_delivery.c (SHARED_BENCH)" >&2; exit 2; }

@@ -17,7 +17,7 @@
 #               appendfsync always, c=50) and print our ADD rps / Redis XADD rps
 #
 # Env:
-#   EVENTFLOWD       server binary (default build/src/server/eventflowd)
+#   EVENTFLOWD       server binary (default build/src/daemon/eventflowd)
 #   EVENTFLOW_BENCH  bench binary (default: src/bench/eventflow-bench next to it)
 #   DATA_PARENT      where the temp data dir is made (default /tmp). fsync
 #                    cost depends on this filesystem: on tmpfs it is free and
@@ -34,7 +34,7 @@ set -euo pipefail
 export LC_ALL=C  # decimal points in printf and awk
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-EVENTFLOWD="${EVENTFLOWD:-$repo/build/src/server/eventflowd}"
+EVENTFLOWD="${EVENTFLOWD:-$repo/build/src/daemon/eventflowd}"
 EVENTFLOW_BENCH="${EVENTFLOW_BENCH:-$(dirname "$EVENTFLOWD")/../bench/eventflow-bench}"
 SHARED_BENCH="${SHARED_BENCH:-$repo/../shared/bench}"
 DATA_PARENT="${DATA_PARENT:-/tmp}"

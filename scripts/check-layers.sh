@@ -10,7 +10,10 @@
 #                                client library (public headers eventflow/)
 #   1  protocol                  RESP and the JSON codec
 #   0  common  proto             buffers, logs, ids; the protobuf records
+#   5  http                      the HTTP listener, on top of server's
+#                                connections and commands
 #   5  cli  bench                programs on top of the client library
+#   6  daemon                    eventflowd's main: config, node, server, http
 #
 # Rooms on one floor do not include each other, so no circle can cross
 # rooms. And raft's own headers (<raft.h>, <raft/uv.h>) are included only
@@ -30,7 +33,8 @@ floor_of() {
         store|raftio|client|eventflow) echo 2 ;;
         node) echo 3 ;;
         server) echo 4 ;;
-        cli|bench) echo 5 ;;
+        http|cli|bench) echo 5 ;;
+        daemon) echo 6 ;;
         *) echo "" ;;
     esac
 }

@@ -9,11 +9,11 @@
 # up. Prints every sample, the median and the max, and stops everything it
 # started (by PID) on exit.
 #
-# Env: EVENTFLOWD (default build/src/server/eventflowd), KILLS (default 10),
+# Env: EVENTFLOWD (default build/src/daemon/eventflowd), KILLS (default 10),
 #      ELECTION_TIMEOUT / HEARTBEAT_TIMEOUT (passed to the nodes if set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${EVENTFLOWD:-build/src/server/eventflowd}"
+bin="${EVENTFLOWD:-build/src/daemon/eventflowd}"
 kills="${KILLS:-10}"
 [ -x "$bin" ] || { echo "no $bin: build first (meson setup build && ninja -C build)" >&2; exit 2; }
 command -v redis-cli >/dev/null || { echo "redis-cli missing (apt-get install redis-tools)" >&2; exit 2; }

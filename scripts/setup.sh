@@ -12,7 +12,7 @@ SUDO=""
 
 PKGS=(build-essential meson ninja-build pkg-config
       libuv1-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler
-      libjansson-dev zlib1g-dev libjemalloc-dev libcmocka-dev redis-tools python3-redis clang llvm libclang-rt-14-dev
+      libjansson-dev zlib1g-dev libjemalloc-dev libh2o-dev libssl-dev libcmocka-dev redis-tools python3-redis clang llvm libclang-rt-14-dev
       iproute2 procps)
 
 mirror_uri() {

@@ -10,4 +10,4 @@ ninja -C build >/dev/null
 port="${PORT:-6543}"
 echo "eventflowd on 127.0.0.1:$port, data in ${DATA:-./data}"
 echo "connect with:  redis-cli -p $port PING"
-exec ./build/src/server/eventflowd --port "$port" --data "${DATA:-./data}" "$@"
+exec ./build/src/daemon/eventflowd --port "$port" --data "${DATA:-./data}" "$@"

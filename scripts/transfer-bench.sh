@@ -16,7 +16,7 @@ set -euo pipefail
 
 mb="${1:-200}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="$root/build/src/server/eventflowd"
+bin="$root/build/src/daemon/eventflowd"
 bench="$root/build/src/bench/eventflow-bench"
 [ -x "$bin" ] && [ -x "$bench" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build" >&2; exit 2; }
 tmp="$(mktemp -d /tmp/eventflow-transfer.XXXXXX)"

@@ -51,6 +51,7 @@ struct option_row {
 #define STRINGIFY_(x) #x
 
 static option_set_fn set_number, set_text, set_string, set_address;
+static option_set_fn set_http_port, set_yes_no;
 static option_set_fn set_cluster, set_cluster_state, set_log_level, set_cpu_affinity, set_dedup_window;
 static option_set_fn show_help, show_version;
 
@@ -87,6 +88,12 @@ static const struct option_row options[] = {
     /* An empty password turns authentication off, as no password does. */
     {"password", "PASSWORD", "PW", "require AUTH with this password", NULL,
      .set = set_string, FIELD(password)},
+    {"http-port", "HTTP_PORT", "N", "HTTP (JSON API) port; 0 = off", "16543",
+     .set = set_http_port, FIELD(http_port), .min = 0, .max = 65535, .bad = "invalid port '%s'"},
+    {"http-bind", "HTTP_BIND", "ADDR", "HTTP listener address", "BIND",
+     .derived = true, .set = set_text, FIELD(http_bind), .min = 1, .bad = "invalid bind address"},
+    {"http-open-health", "HTTP_OPEN_HEALTH", "yes|no", "answer /health and /metrics without the password", "no",
+     .set = set_yes_no, FIELD(http_open_health)},
     {"max-bulk", "MAX_BULK", "BYTES", "largest request argument", "16 MiB",
      .set = set_number, FIELD(max_bulk), .min = 1024, .max = 1u << 30, .bad = "expected 1024..1073741824 bytes"},
     {"max-clients", "MAX_CLIENTS", "N", "connections accepted at once", "10000",
@@ -348,6 +355,32 @@ static int set_cpu_affinity(struct config *cfg, const struct option_row *o, cons
     return 0;
 }
 
+/* Only a port given explicitly must be had: the default one may be
+ * another node's on a shared machine (http/listener.c). */
+static int set_http_port(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                         char *err, size_t errlen)
+{
+    if (set_number(cfg, o, val, src, err, errlen) != 0)
+        return -1;
+    cfg->http_port_set = true;
+    return 0;
+}
+
+/* A bool field. */
+static int set_yes_no(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                      char *err, size_t errlen)
+{
+    bool v;
+    if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+        v = true;
+    else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+        v = false;
+    else
+        return config_fail(err, errlen, "%s: expected yes or no, not '%s'", src, val);
+    memcpy((char *)cfg + o->offset, &v, sizeof v);
+    return 0;
+}
+
 /* Only a window given explicitly is held against the one the cluster
  * recorded (node.c); config_defaults clears the mark for its own. */
 static int set_dedup_window(struct config *cfg, const struct option_row *o, const char *val, const char *src,
@@ -403,8 +436,9 @@ static int config_defaults(struct config *cfg, char *err, size_t errlen)
         if (o->set(cfg, o, default_value(o->def, buf, sizeof buf), src, err, errlen) != 0)
             return -1;
     }
-    /* Set by set_dedup_window above, but the default is no explicit choice. */
+    /* Set by their setters above, but a default is no explicit choice. */
     cfg->dedup_window_set = false;
+    cfg->http_port_set = false;
     return 0;
 }
 
@@ -418,6 +452,8 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
             return config_fail(err, errlen, "bind address too long");
         memcpy(cfg->advertise, addr, strlen(addr) + 1);
     }
+    if (cfg->http_bind[0] == '\0')
+        memcpy(cfg->http_bind, cfg->bind, sizeof cfg->http_bind);
     if (cfg->raft_address[0] == '\0') {
         if (cfg->port + 1000 > 65535)
             return config_fail(err, errlen, "--raft-address is required when --port > 64535");

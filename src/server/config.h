@@ -32,6 +32,10 @@ struct config {
     size_t n_members;
     char *data_dir;                       /* owned */
     char *password;                       /* owned; NULL = auth off */
+    unsigned http_port;                   /* HTTP listener port; 0 = off */
+    bool http_port_set;                   /* given, not the default: failing to bind it is fatal */
+    char http_bind[CONFIG_ADDR_MAX];      /* HTTP listener address; empty = bind */
+    bool http_open_health;                /* /health and /metrics answer without a password */
 
     size_t max_bulk;            /* largest bulk accepted after AUTH */
     size_t max_clients;

@@ -339,7 +339,7 @@ static void install_atexit(void)
 static const char *eventflowd_path(void)
 {
     const char *p = getenv("EVENTFLOWD");
-    return (p != NULL && *p != '\0') ? p : "build/src/server/eventflowd";
+    return (p != NULL && *p != '\0') ? p : "build/src/daemon/eventflowd";
 }
 
 struct harness_node *harness_node_new(const struct harness_node_opts *opts)
@@ -352,8 +352,10 @@ struct harness_node *harness_node_new(const struct harness_node_opts *opts)
     struct harness_node *n = xcalloc(1, sizeof *n);
     n->id = opts->id ? opts->id : 1;
     n->exit_status = -1;
-    if (harness_free_port(&n->port) != 0 || harness_free_port(&n->raft_port) != 0) {
+    if (harness_free_port(&n->port) != 0 || harness_free_port(&n->raft_port) != 0 ||
+        harness_free_port(&n->http_port) != 0) {
         port_release(n->port);
+        port_release(n->raft_port);
         free(n);
         return NULL;
     }
@@ -365,6 +367,7 @@ struct harness_node *harness_node_new(const struct harness_node_opts *opts)
         fprintf(stderr, "harness: mkdtemp %s: %s\n", n->dir, strerror(errno));
         port_release(n->port);
         port_release(n->raft_port);
+        port_release(n->http_port);
         free(n->dir);
         free(n);
         return NULL;
@@ -394,6 +397,7 @@ void harness_node_free(struct harness_node *n)
     }
     port_release(n->port);
     port_release(n->raft_port);
+    port_release(n->http_port);
     rm_tree(n->dir);
     free(n->dir);
     free(n->data_dir);
@@ -434,10 +438,11 @@ int harness_node_start(struct harness_node *n)
     char *id = str_printf("%u", n->id);
     char *port = str_printf("%u", n->port);
     char *raft = str_printf("127.0.0.1:%u", n->raft_port);
+    char *http = str_printf("%u", n->http_port);
     size_t n_extra = 0;
     while (n->args[n_extra] != NULL)
         n_extra++;
-    const char **argv = xcalloc(16 + n_extra, sizeof *argv);
+    const char **argv = xcalloc(18 + n_extra, sizeof *argv);
     size_t argc = 0;
     argv[argc++] = bin;
     argv[argc++] = "--id";
@@ -448,6 +453,8 @@ int harness_node_start(struct harness_node *n)
     argv[argc++] = port;
     argv[argc++] = "--raft-address";
     argv[argc++] = raft;
+    argv[argc++] = "--http-port";
+    argv[argc++] = http;
     argv[argc++] = "--data";
     argv[argc++] = n->data_dir;
     if (n->cluster != NULL) {
@@ -505,6 +512,7 @@ out:
     free(id);
     free(port);
     free(raft);
+    free(http);
     return rc;
 }
 
@@ -642,12 +650,12 @@ void harness_node_print_log(const struct harness_node *n, unsigned lines)
 
 /* ---- connections ------------------------------------------------------- */
 
-static struct harness_conn *connect_port(unsigned port, bool quiet)
+int harness_dial(unsigned port, bool quiet)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fprintf(stderr, "harness: socket: %s\n", strerror(errno));
-        return NULL;
+        return -1;
     }
     struct timeval tv = {HARNESS_IO_TIMEOUT_MS / 1000, (HARNESS_IO_TIMEOUT_MS % 1000) * 1000};
     int one = 1;
@@ -656,7 +664,7 @@ static struct harness_conn *connect_port(unsigned port, bool quiet)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
         fprintf(stderr, "harness: setsockopt: %s\n", strerror(errno));
         close(fd);
-        return NULL;
+        return -1;
     }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -668,7 +676,7 @@ static struct harness_conn *connect_port(unsigned port, bool quiet)
         if (!quiet)
             fprintf(stderr, "harness: connect 127.0.0.1:%u: %s\n", port, strerror(errno));
         close(fd);
-        return NULL;
+        return -1;
     }
     /* While nobody listens, TCP may connect a socket to itself when the
      * kernel happens to pick the target port as the local one. */
@@ -676,8 +684,16 @@ static struct harness_conn *connect_port(unsigned port, bool quiet)
     socklen_t len = sizeof local;
     if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 && ntohs(local.sin_port) == port) {
         close(fd);
-        return NULL;
+        return -1;
     }
+    return fd;
+}
+
+static struct harness_conn *connect_port(unsigned port, bool quiet)
+{
+    int fd = harness_dial(port, quiet);
+    if (fd < 0)
+        return NULL;
     struct harness_conn *c = xcalloc(1, sizeof *c);
     c->fd = fd;
     resp_reader_init(&c->reader, NULL);

@@ -83,6 +83,7 @@ struct harness_node {
     unsigned id;
     unsigned port;       /* client (RESP) port */
     unsigned raft_port;  /* raft port */
+    unsigned http_port;  /* HTTP port (--http-port) */
     pid_t pid;           /* 0 while not running */
     char *dir;           /* owned: temporary directory, removed by harness_node_free */
     char *data_dir;      /* owned: dir/data, the --data directory */
@@ -153,6 +154,10 @@ struct harness_conn {
     bool eof;                    /* the server closed the connection */
     struct harness_conn *prev_open, *next_open; /* private: open connections */
 };
+
+/* A blocking socket connected to 127.0.0.1:port with the harness's send and
+ * receive timeouts and TCP_NODELAY; -1 on failure (printed unless quiet). */
+int harness_dial(unsigned port, bool quiet);
 
 /* Connect to 127.0.0.1:port. Returns the connection (close with
  * harness_close) or NULL if it could not connect. */

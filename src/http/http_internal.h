@@ -1,0 +1,64 @@
+/* http_internal.h - what the files of src/http/ share: the listener's
+ * state and one request's. */
+#ifndef EVENTFLOW_HTTP_INTERNAL_H
+#define EVENTFLOW_HTTP_INTERNAL_H
+
+#include <h2o.h>
+#include <stdbool.h>
+
+#include "common/buf.h"
+#include "http/router.h"
+#include "protocol/resp_parser.h"
+
+struct config;
+struct server;
+struct http_socket;
+
+struct http {
+    struct server *srv;          /* borrowed */
+    const struct config *cfg;    /* borrowed */
+    uv_loop_t *loop;             /* borrowed */
+    h2o_globalconf_t globalconf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t listener;
+    struct http_socket *sockets; /* open connections (listener.c) */
+    size_t n_sockets;
+    bool closing;
+};
+
+/* One request being answered: lives in the request's pool. */
+struct http_request {
+    struct http *http;
+    h2o_req_t *req;
+    const char *query;           /* after '?', not decoded; NULL: none */
+    size_t query_len;
+};
+
+/* ---- respond.c: answers ------------------------------------------------ */
+
+/* Send status and a JSON body (copied). */
+void respond_json(struct http_request *rq, int status, const char *body, size_t len);
+/* Send {"error":{"code","message"}}. */
+void respond_error(struct http_request *rq, int status, const char *code, const char *message);
+
+/* ---- call.c: a command run through commands_dispatch ------------------ */
+
+/* What becomes of the command's RESP reply; NULL: reply_to_json. */
+typedef void call_finish(struct http_request *rq, const char *resp, size_t len);
+
+/* Run the command argv[0..argc) for rq on a connection without a socket;
+ * the reply is sent when the command completes (an ADD once committed and
+ * applied). The arguments need to live only during the call. */
+void call_run(struct http_request *rq, size_t argc, const struct resp_arg *argv, call_finish *finish);
+
+/* ---- the routes' handlers ---------------------------------------------- */
+
+route_handler api_command, api_group, api_status, api_cluster;   /* api.c */
+route_handler health_get;                                        /* health.c */
+route_handler resources_append, resources_read, resources_all, resources_list; /* resources.c */
+
+/* The value of a request header, or NULL. */
+const h2o_iovec_t *request_header(const struct http_request *rq, const char *name);
+
+#endif

@@ -1,0 +1,391 @@
+/* test_http.c - the HTTP listener (docs/http.md) against real nodes: every
+ * route, auth, bad input, and ADDs acknowledged only once committed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster.h"
+#include "harness.h"
+#include "http_client.h"
+
+#define PASSWORD "h77p-pw"
+
+/* One request on c, asserting the status; the reply stays the caller's. */
+static void expect_status(struct http_client *c, const char *method, const char *path, const char *const *headers,
+                          const char *body, int status, struct http_reply *out)
+{
+    assert_int_equal(http_client_request(c, method, path, headers, body, out), 0);
+    if (out->status != status)
+        fail_msg("%s %s: expected %d, got %d: %s", method, path, status, out->status, out->body);
+}
+
+/* The "result" of a 200 reply (borrowed from r). */
+static json_t *result_of(struct http_reply *r)
+{
+    assert_non_null(r->json);
+    json_t *res = json_object_get(r->json, "result");
+    if (res == NULL)
+        fail_msg("no result in %s", r->body);
+    return res;
+}
+
+static const char *error_code(struct http_reply *r)
+{
+    assert_non_null(r->json);
+    const char *code = json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+    if (code == NULL)
+        fail_msg("no error code in %s", r->body);
+    return code;
+}
+
+static void test_api_commands(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    struct http_client *c = http_client_open(n->http_port);
+    assert_non_null(c);
+    struct http_reply r;
+
+    expect_status(c, "POST", "/api/ping", NULL, NULL, 200, &r);
+    assert_string_equal(json_string_value(result_of(&r)), "PONG");
+    http_reply_free(&r);
+
+    /* ADD's reply is JSON text: embedded as JSON. */
+    expect_status(c, "POST", "/api/add", NULL,
+                  "{\"stream\":\"s1\",\"version\":0,\"events\":[{\"type\":\"T\",\"data\":{\"n\":1}}]}", 200, &r);
+    json_t *ev = json_array_get(result_of(&r), 0);
+    assert_true(json_is_object(ev));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "data"), "n")), 1);
+    http_reply_free(&r);
+
+    expect_status(c, "POST", "/api/get", NULL, "{\"stream\":\"s1\"}", 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(result_of(&r), 0), "type")), "T");
+    http_reply_free(&r);
+
+    expect_status(c, "POST", "/api/getall", NULL, "{}", 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 1);
+    http_reply_free(&r);
+
+    static const char *const counters[] = {"eventcount", "eventcountest", "streamcount", "streamcountest"};
+    for (size_t i = 0; i < 4; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/api/%s", counters[i]);
+        expect_status(c, "POST", path, NULL, NULL, 200, &r);
+        assert_int_equal(json_integer_value(result_of(&r)), 1);
+        http_reply_free(&r);
+    }
+    /* GET works for the commands without an argument; names are
+     * case-insensitive. */
+    expect_status(c, "GET", "/api/CHECKSUM", NULL, NULL, 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 2);
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/size", NULL, NULL, 200, &r);
+    assert_true(json_is_integer(json_array_get(result_of(&r), 0)));
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/uptime", NULL, NULL, 200, &r);
+    assert_true(json_is_string(json_array_get(result_of(&r), 1)));
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/version", NULL, NULL, 200, &r);
+    assert_true(json_is_string(result_of(&r)));
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/liststreams", NULL, NULL, 200, &r);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(result_of(&r), 0), "id")), "s1");
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/status", NULL, NULL, 200, &r);
+    assert_string_equal(json_string_value(json_object_get(result_of(&r), "state")), "leader");
+    http_reply_free(&r);
+
+    /* A PING argument that looks like JSON but is not stays a string. */
+    expect_status(c, "POST", "/api/ping", NULL, "{\"a\":", 200, &r);
+    http_reply_free(&r);
+
+    /* Consumer groups. */
+    expect_status(c, "POST", "/api/group/create", NULL, "{\"group\":\"g\",\"all\":true}", 200, &r);
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/group/read", NULL, "{\"group\":\"g\",\"consumer\":\"w\",\"count\":10}", 200, &r);
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/group/info", NULL, "{\"group\":\"nope\"}", 404, &r);
+    assert_string_equal(error_code(&r), "NOGROUP");
+    http_reply_free(&r);
+
+    /* Errors keep their status and code. */
+    expect_status(c, "POST", "/api/add", NULL, "{\"stream\":\"s1\",\"version\":0,\"events\":[{\"type\":\"T\"}]}", 409,
+                  &r);
+    assert_string_equal(error_code(&r), "conflict");
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/add", NULL, "{\"stream\":\"s1\",\"version\":5,\"events\":[{\"type\":\"T\"}]}", 409,
+                  &r);
+    assert_string_equal(error_code(&r), "version_gap");
+    http_reply_free(&r);
+    expect_status(c, "POST", "/api/quit", NULL, NULL, 404, &r);
+    assert_string_equal(error_code(&r), "unknown_command");
+    http_reply_free(&r);
+
+    http_client_close(c);
+    harness_pass(*state);
+}
+
+static void test_health_status_cluster(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    struct http_reply r;
+    assert_int_equal(http_request_once(n->http_port, "GET", "/health", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "healthy")));
+    http_reply_free(&r);
+    assert_int_equal(http_request_once(n->http_port, "GET", "/status", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "state")), "leader");
+    assert_true(json_is_integer(json_object_get(r.json, "clients")));
+    http_reply_free(&r);
+    assert_int_equal(http_request_once(n->http_port, "GET", "/cluster", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(r.json), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r.json, 0), "role")), "voter");
+    http_reply_free(&r);
+    harness_pass(*state);
+}
+
+static void test_resources(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    struct http_client *c = http_client_open(n->http_port);
+    assert_non_null(c);
+    struct http_reply r;
+
+    /* A stream name with a slash and a space, percent-encoded. */
+    static const char *const v0[] = {"If-Match: \"0\"", NULL};
+    expect_status(c, "POST", "/streams/a%2Fb%20c", v0, "[{\"type\":\"A\"},{\"type\":\"B\"}]", 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(result_of(&r), 0), "stream")), "a/b c");
+    const char *first_id_ = json_string_value(json_object_get(json_array_get(result_of(&r), 0), "id"));
+    assert_non_null(first_id_);
+    char *first_id = strdup(first_id_);
+    http_reply_free(&r);
+    /* The same expected version again: a conflict. */
+    expect_status(c, "POST", "/streams/a%2Fb%20c", v0, "[{\"type\":\"A\"}]", 409, &r);
+    http_reply_free(&r);
+    /* The body's version; then any. */
+    expect_status(c, "POST", "/streams/a%2Fb%20c", NULL, "{\"version\":2,\"events\":[{\"type\":\"C\"}]}", 200, &r);
+    http_reply_free(&r);
+    static const char *const any[] = {"If-Match: *", NULL};
+    expect_status(c, "POST", "/streams/a%2Fb%20c", any, "[{\"type\":\"D\"}]", 200, &r);
+    http_reply_free(&r);
+    expect_status(c, "POST", "/streams/other", NULL, "[{\"type\":\"E\"}]", 200, &r);
+    http_reply_free(&r);
+
+    expect_status(c, "GET", "/streams/a%2Fb%20c?version=1&limit=2", NULL, NULL, 200, &r);
+    json_t *evs = result_of(&r);
+    assert_int_equal(json_array_size(evs), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 0), "version")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 1), "type")), "C");
+    http_reply_free(&r);
+
+    char path[128];
+    snprintf(path, sizeof path, "/all?offset=%s&limit=10", first_id);
+    expect_status(c, "GET", path, NULL, NULL, 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 4);
+    http_reply_free(&r);
+    expect_status(c, "GET", "/all?limit=1", NULL, NULL, 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 1);
+    http_reply_free(&r);
+
+    expect_status(c, "GET", "/streams", NULL, NULL, 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 2);
+    http_reply_free(&r);
+    expect_status(c, "GET", "/streams?skip=1&limit=5", NULL, NULL, 200, &r);
+    assert_int_equal(json_array_size(result_of(&r)), 1);
+    http_reply_free(&r);
+
+    free(first_id);
+    http_client_close(c);
+    harness_pass(*state);
+}
+
+static void test_auth(void **state)
+{
+    struct harness_node_opts opts = {.password = PASSWORD};
+    struct harness_node *n = harness_start_single(*state, &opts);
+    struct http_client *c = http_client_open(n->http_port);
+    assert_non_null(c);
+    struct http_reply r;
+
+    static const char *const paths[] = {"/health", "/status", "/cluster", "/streams", "/all", "/streams/x"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        expect_status(c, "GET", paths[i], NULL, NULL, 401, &r);
+        assert_string_equal(error_code(&r), "unauthorized");
+        http_reply_free(&r);
+    }
+    expect_status(c, "POST", "/api/add", NULL, "{\"stream\":\"x\",\"version\":\"any\",\"events\":[{\"type\":\"T\"}]}",
+                  401, &r);
+    http_reply_free(&r);
+    static const char *const wrong[][2] = {{"Authorization: Bearer h77p", NULL},
+                                           {"Authorization: Bearer h77p-pwx", NULL},
+                                           {"Authorization: Basic dXNlcjp3cm9uZw==", NULL}, /* user:wrong */
+                                           {"Authorization: Basic !!!", NULL},
+                                           {"Authorization: Digest h77p-pw", NULL}};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        expect_status(c, "POST", "/api/ping", wrong[i], NULL, 401, &r);
+        http_reply_free(&r);
+    }
+    /* Nothing was written. */
+    static const char *const bearer[] = {"Authorization: Bearer " PASSWORD, NULL};
+    static const char *const basic[] = {"Authorization: basic YW55b25lOmg3N3AtcHc=", NULL}; /* anyone:h77p-pw */
+    expect_status(c, "POST", "/api/eventcount", bearer, NULL, 200, &r);
+    assert_int_equal(json_integer_value(result_of(&r)), 0);
+    http_reply_free(&r);
+    expect_status(c, "GET", "/health", basic, NULL, 200, &r);
+    http_reply_free(&r);
+    expect_status(c, "POST", "/streams/x", basic, "[{\"type\":\"T\"}]", 200, &r);
+    http_reply_free(&r);
+    http_client_close(c);
+
+    /* --http-open-health: /health answers without the password, nothing
+     * else does. */
+    assert_int_equal(harness_node_stop(n), 0);
+    struct harness_node_opts open = {.password = PASSWORD,
+                                     .args = (const char *const[]){"--http-open-health", "yes", NULL}};
+    n = harness_start_single(*state, &open);
+    assert_int_equal(http_request_once(n->http_port, "GET", "/health", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_reply_free(&r);
+    assert_int_equal(http_request_once(n->http_port, "GET", "/status", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    http_reply_free(&r);
+    harness_pass(*state);
+}
+
+/* Requests the API refuses, on one keep-alive connection: each answers
+ * its status with a JSON error, the connection stays usable, and nothing
+ * is written. */
+static void test_bad_input(void **state)
+{
+    struct harness_node_opts opts = {.args = (const char *const[]){"--max-bulk", "2048", NULL}};
+    struct harness_node *n = harness_start_single(*state, &opts);
+    struct http_client *c = http_client_open(n->http_port);
+    assert_non_null(c);
+    char big[4096];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    memcpy(big, "[{\"type\":\"", 10);
+    static const char *const bad_if_match[] = {"If-Match: abc", NULL};
+    static const struct {
+        const char *method, *path;
+        const char *const *headers;
+        const char *body;
+        int status;
+        const char *code;
+    } table[] = {
+        {"GET", "/nowhere", NULL, NULL, 404, "not_found"},
+        {"GET", "/", NULL, NULL, 404, "not_found"},
+        {"DELETE", "/streams/x", NULL, NULL, 405, "method_not_allowed"},
+        {"PUT", "/api/add", NULL, "{}", 405, "method_not_allowed"},
+        {"POST", "/api/nosuchcommand", NULL, NULL, 404, "unknown_command"},
+        {"POST", "/api/add", NULL, "not json", 400, "bad_request"},
+        {"POST", "/api/add", NULL, NULL, 400, "bad_request"},
+        {"POST", "/api/get", NULL, "{\"stream\":\"x\",\"version\":-1}", 400, "bad_request"},
+        {"POST", "/streams/x", NULL, "not json", 400, "bad_request"},
+        {"POST", "/streams/x", NULL, "42", 400, "bad_request"},
+        {"POST", "/streams/x", NULL, "{\"stream\":\"y\",\"events\":[{\"type\":\"T\"}]}", 400, "bad_request"},
+        {"POST", "/streams/x", bad_if_match, "[{\"type\":\"T\"}]", 400, "bad_request"},
+        {"POST", "/streams/x", NULL, "[{\"notype\":1}]", 400, "bad_request"},
+        {"GET", "/streams/x?version=abc", NULL, NULL, 400, "bad_request"},
+        {"GET", "/streams/x?limit=-1", NULL, NULL, 400, "bad_request"},
+        {"GET", "/streams/%zz", NULL, NULL, 400, "bad_request"},
+        {"GET", "/all?offset=notanid", NULL, NULL, 400, "bad_request"},
+    };
+    struct http_reply r;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        expect_status(c, table[i].method, table[i].path, table[i].headers, table[i].body, table[i].status, &r);
+        if (strcmp(error_code(&r), table[i].code) != 0)
+            fail_msg("%s %s: expected code %s: %s", table[i].method, table[i].path, table[i].code, r.body);
+        http_reply_free(&r);
+        expect_status(c, "GET", "/api/ping", NULL, NULL, 200, &r);
+        http_reply_free(&r);
+    }
+    expect_status(c, "POST", "/api/eventcount", NULL, NULL, 200, &r);
+    assert_int_equal(json_integer_value(result_of(&r)), 0);
+    http_reply_free(&r);
+    http_client_close(c);
+
+    /* A body over --max-bulk: 413, and the connection is closed (h2o
+     * does not read a body it refused). */
+    assert_int_equal(http_request_once(n->http_port, "POST", "/streams/x", NULL, big, &r), 0);
+    assert_int_equal(r.status, 413);
+    http_reply_free(&r);
+
+    /* Malformed HTTP: 400. */
+    c = http_client_open(n->http_port);
+    assert_non_null(c);
+    assert_int_equal(http_client_send_raw(c, "GARBAGE\r\n\r\n", 11), 0);
+    assert_int_equal(http_client_read(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    http_reply_free(&r);
+    http_client_close(c);
+
+    /* Nothing changed; the node serves on. */
+    assert_int_equal(http_request_once(n->http_port, "GET", "/api/eventcount", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(result_of(&r)), 0);
+    http_reply_free(&r);
+    harness_pass(*state);
+}
+
+/* An ADD acknowledged through HTTP is committed: a follower serves it
+ * (read-your-writes by its id, no sleep), and a write sent to a follower
+ * is refused with the leader's address. */
+static void test_cluster_add_committed(void **state)
+{
+    struct cluster cl;
+    cluster_start(&cl, *state, 3, NULL);
+    size_t leader = cluster_leader(&cl);
+    size_t follower = (leader + 1) % 3;
+    struct http_reply r;
+    assert_int_equal(http_request_once(cl.n[leader]->http_port, "POST", "/streams/c1", NULL,
+                                       "[{\"type\":\"T\",\"data\":{\"k\":7}}]", &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    const char *id = json_string_value(json_object_get(json_array_get(result_of(&r), 0), "id"));
+    assert_non_null(id);
+    char path[160];
+    snprintf(path, sizeof path, "/streams/c1?min_id=%s", id);
+    http_reply_free(&r);
+    assert_int_equal(http_request_once(cl.n[follower]->http_port, "GET", path, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(result_of(&r)), 1);
+    http_reply_free(&r);
+
+    assert_int_equal(http_request_once(cl.n[follower]->http_port, "POST", "/streams/c1", NULL,
+                                       "[{\"type\":\"T\"}]", &r),
+                     0);
+    assert_int_equal(r.status, 421);
+    assert_string_equal(error_code(&r), "MOVED");
+    http_reply_free(&r);
+
+    /* Every node is healthy. */
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(http_request_once(cl.n[i]->http_port, "GET", "/health", NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_reply_free(&r);
+    }
+    harness_pass(*state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_api_commands, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_health_status_cluster, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_resources, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_auth, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_add_committed, harness_setup, harness_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
