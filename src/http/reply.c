@@ -4,29 +4,52 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/resp_reader.h"
 
-/* A JSON string of p[0..len), escaped by jansson. */
+/* A JSON string of p[0..len), escaped by jansson. Text that is not valid
+ * UTF-8 (a client's bytes echoed in an error) goes with its bytes above
+ * 0x7f as '?', so the document stays valid. */
 static void reply_string(struct buf *body, const char *p, size_t len)
 {
-    json_t *s = json_stringn_nocheck(p, len);
+    json_t *s = json_stringn(p, len);
     if (s == NULL) {
-        buf_append_str(body, "null");
-        return;
+        char *ascii = malloc(len + 1);
+        if (ascii == NULL) {
+            buf_append_str(body, "\"\"");
+            return;
+        }
+        for (size_t i = 0; i < len; i++)
+            ascii[i] = (unsigned char)p[i] < 0x80 ? p[i] : '?';
+        s = json_stringn(ascii, len);
+        free(ascii);
     }
-    /* Not valid UTF-8: jansson escapes what it can, and refuses the
-     * rest, so such a string cannot break the document. */
-    size_t need = json_dumpb(s, NULL, 0, JSON_ENCODE_ANY | JSON_COMPACT);
+    size_t need = s != NULL ? json_dumpb(s, NULL, 0, JSON_ENCODE_ANY | JSON_COMPACT) : 0;
     if (need == 0) {
         json_decref(s);
-        buf_append_str(body, "null");
+        buf_append_str(body, "\"\"");
         return;
     }
     char *at = buf_reserve(body, need);
     buf_commit(body, json_dumpb(s, at, need, JSON_ENCODE_ANY | JSON_COMPACT));
     json_decref(s);
+}
+
+/* An object key: as a string, but without NUL, which many JSON parsers
+ * refuse in keys. */
+static void reply_key(struct buf *body, const char *p, size_t len)
+{
+    char *key = malloc(len + 1);
+    if (key == NULL) {
+        buf_append_str(body, "\"\"");
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        key[i] = p[i] != '\0' ? p[i] : '?';
+    reply_string(body, key, len);
+    free(key);
 }
 
 /* A bulk that is a JSON object or array goes in as it is, once jansson
@@ -73,7 +96,7 @@ static void reply_value(struct buf *body, const struct resp_value *v)
             if (k->type == RESP_T_INT) {
                 buf_printf(body, "\"%lld\"", (long long)k->integer);
             } else if (k->str != NULL) {
-                reply_string(body, k->str, k->len);
+                reply_key(body, k->str, k->len);
             } else {
                 buf_append_str(body, "\"\"");
             }
