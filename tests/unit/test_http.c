@@ -125,11 +125,11 @@ static void test_auth(void **state)
 }
 
 /* The body of a reply, checked as JSON against `want`. */
-static void expect_json(const char *resp, int status, const char *want)
+static void expect_json_n(const char *resp, size_t len, int status, const char *want)
 {
     struct buf body;
     buf_init(&body);
-    int got = reply_to_json(resp, strlen(resp), &body);
+    int got = reply_to_json(resp, len, &body);
     json_t *a = json_loadb(body.data, body.len, 0, NULL);
     json_t *b = json_loads(want, 0, NULL);
     if (got != status || a == NULL || b == NULL || !json_equal(a, b))
@@ -137,6 +137,11 @@ static void expect_json(const char *resp, int status, const char *want)
     json_decref(a);
     json_decref(b);
     buf_free(&body);
+}
+
+static void expect_json(const char *resp, int status, const char *want)
+{
+    expect_json_n(resp, strlen(resp), status, want);
 }
 
 static void test_reply(void **state)
@@ -174,7 +179,8 @@ static void test_reply(void **state)
     /* Bytes that are not UTF-8 (a client's, echoed) keep the document
      * valid; NUL is no part of an object key. */
     expect_json("-bad \xff\xfe utf8\r\n", 400, "{\"error\":{\"code\":\"bad_request\",\"message\":\"bad ?? utf8\"}}");
-    expect_json("%1\r\n$3\r\na\0b\r\n:1\r\n", 200, "{\"result\":{\"a?b\":1}}");
+    static const char nul_key[] = "%1\r\n$3\r\na\0b\r\n:1\r\n";
+    expect_json_n(nul_key, sizeof nul_key - 1, 200, "{\"result\":{\"a?b\":1}}");
     /* Not one whole reply. */
     expect_json("", 500, "{\"error\":{\"code\":\"internal\",\"message\":\"the reply could not be converted\"}}");
     expect_json("*2\r\n:1\r\n", 500,
