@@ -24,7 +24,9 @@ struct http {
     uv_tcp_t listener;
     struct http_socket *sockets; /* open connections (listener.c) */
     size_t n_sockets;
+    uv_timer_t grace;            /* at shutdown: how long answers may take to leave */
     bool closing;
+    bool grace_open;             /* grace is initialized and not closed */
 };
 
 /* One request being answered: lives in the request's pool. */
@@ -56,6 +58,7 @@ void call_run(struct http_request *rq, size_t argc, const struct resp_arg *argv,
 
 route_handler api_command, api_group, api_status, api_cluster;   /* api.c */
 route_handler health_get;                                        /* health.c */
+route_handler sse_stream, sse_all;                               /* sse.c */
 route_handler resources_append, resources_read, resources_all, resources_list; /* resources.c */
 
 /* The value of a request header, or NULL. */

@@ -92,6 +92,19 @@ static int listener_on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* At shutdown, connections whose answers have not left after this long
+ * (a client that stopped reading an event stream) are cut. */
+#define HTTP_SHUTDOWN_GRACE_MS 2000
+
+static void listener_grace_end(struct http *h)
+{
+    if (!h->grace_open)
+        return;
+    h->grace_open = false;
+    uv_timer_stop(&h->grace);
+    uv_close((uv_handle_t *)&h->grace, NULL);
+}
+
 static void listener_socket_closed(uv_handle_t *handle)
 {
     struct http_socket *s = (struct http_socket *)handle;
@@ -104,6 +117,8 @@ static void listener_socket_closed(uv_handle_t *handle)
         s->next->prev = s->prev;
     h->n_sockets--;
     free(s);
+    if (h->closing && h->n_sockets == 0)
+        listener_grace_end(h);
 }
 
 static void listener_on_connection(uv_stream_t *listener, int status)
@@ -219,6 +234,19 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     return 0;
 }
 
+/* Shut down both directions of every connection still open: a write in
+ * flight fails, and h2o closes the connection. */
+static void listener_cut(uv_timer_t *t)
+{
+    struct http *h = t->data;
+    for (struct http_socket *s = h->sockets; s != NULL; s = s->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&s->tcp, &fd) == 0 && shutdown(fd, SHUT_RDWR) != 0)
+            log_debug("http: shutting a connection down failed");
+    }
+    listener_grace_end(h);
+}
+
 void http_close(struct http *h)
 {
     if (h == NULL || h->closing)
@@ -236,6 +264,11 @@ void http_close(struct http *h)
         uv_os_fd_t fd;
         if (uv_fileno((uv_handle_t *)&s->tcp, &fd) == 0 && shutdown(fd, SHUT_RD) != 0)
             log_debug("http: shutting a connection's reading down failed");
+    }
+    if (h->n_sockets > 0 && uv_timer_init(h->loop, &h->grace) == 0) {
+        h->grace.data = h;
+        h->grace_open = true;
+        uv_timer_start(&h->grace, listener_cut, HTTP_SHUTDOWN_GRACE_MS, 0);
     }
 }
 

@@ -14,7 +14,9 @@ const struct route http_routes[] = {
     {"GET", "/streams", resources_list, 0},
     {"POST", "/streams/*", resources_append, 0},
     {"GET", "/streams/*", resources_read, 0},
+    {"GET", "/streams/*/subscribe", sse_stream, 0},
     {"GET", "/all", resources_all, 0},
+    {"GET", "/all/subscribe", sse_all, 0},
 };
 
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

@@ -377,6 +377,170 @@ static void test_cluster_add_committed(void **state)
     harness_pass(*state);
 }
 
+/* Append n events of `type` (data padded to pad bytes) to stream in
+ * ADDs of up to 100 through /api/add. */
+static void add_events(unsigned port, const char *stream, int n, const char *type, size_t pad)
+{
+    char *filler = malloc(pad + 1);
+    memset(filler, 'p', pad);
+    filler[pad] = '\0';
+    for (int done = 0; done < n;) {
+        int k = n - done < 100 ? n - done : 100;
+        struct buf body;
+        buf_init(&body);
+        buf_printf(&body, "{\"stream\":\"%s\",\"version\":\"any\",\"events\":[", stream);
+        for (int i = 0; i < k; i++)
+            buf_printf(&body, "%s{\"type\":\"%s\",\"data\":{\"n\":%d,\"pad\":\"%s\"}}", i ? "," : "", type,
+                       done + i, filler);
+        buf_append_str(&body, "]}");
+        buf_append_char(&body, '\0');
+        struct http_reply r;
+        assert_int_equal(http_request_once(port, "POST", "/api/add", NULL, body.data, &r), 0);
+        if (r.status != 200)
+            fail_msg("add: %d %s", r.status, r.body);
+        http_reply_free(&r);
+        buf_free(&body);
+        done += k;
+    }
+    free(filler);
+}
+
+/* Open an event stream; asserts the 200 and the content type. */
+static struct http_client *sse_open(unsigned port, const char *path, const char *last_event_id)
+{
+    struct http_client *c = http_client_open(port);
+    assert_non_null(c);
+    char header[128];
+    snprintf(header, sizeof header, "Last-Event-ID: %s", last_event_id != NULL ? last_event_id : "");
+    const char *const headers[] = {header, NULL};
+    assert_int_equal(http_client_send(c, "GET", path, last_event_id != NULL ? headers : NULL, NULL), 0);
+    struct http_reply r;
+    assert_int_equal(http_client_read_head(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    char *ct = http_reply_header(&r, "content-type");
+    assert_non_null(ct);
+    assert_string_equal(ct, "text/event-stream");
+    free(ct);
+    http_reply_free(&r);
+    return c;
+}
+
+/* The next event: its id, and its data's "n" and "type". */
+static void sse_expect(struct http_client *c, const char *type, int n, char *id_out, size_t id_cap)
+{
+    struct http_sse_event ev;
+    if (http_client_sse_next(c, &ev, NULL) != 1)
+        fail_msg("no event %s %d", type, n);
+    assert_non_null(ev.id);
+    assert_non_null(ev.data);
+    json_t *j = json_loads(ev.data, 0, NULL);
+    assert_non_null(j);
+    const char *got_type = json_string_value(json_object_get(j, "type"));
+    json_int_t got_n = json_integer_value(json_object_get(json_object_get(j, "data"), "n"));
+    if (got_type == NULL || strcmp(got_type, type) != 0 || got_n != n)
+        fail_msg("expected %s %d, got %s", type, n, ev.data);
+    snprintf(id_out, id_cap, "%s", ev.id);
+    json_decref(j);
+    http_sse_event_free(&ev);
+}
+
+/* Server-sent events: catch-up then live, ids that resume with
+ * Last-Event-ID with no gap and no duplicate, for a stream (ids are
+ * versions) and for the global log (ids are event ids), with filters. */
+static void test_sse(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    unsigned port = n->http_port;
+    add_events(port, "sse", 5, "A", 8);
+    add_events(port, "other", 2, "B", 8);
+
+    struct http_client *s = sse_open(port, "/streams/sse/subscribe?version=0", NULL);
+    struct http_client *all = sse_open(port, "/all/subscribe?offset=&stream_prefix=ss&types=A", NULL);
+    char id[64], all_id[64];
+    for (int i = 0; i < 5; i++) {
+        sse_expect(s, "A", i, id, sizeof id);
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        assert_string_equal(id, want);
+        sse_expect(all, "A", i, all_id, sizeof all_id);
+    }
+    /* Live. */
+    add_events(port, "sse", 3, "A", 8);
+    for (int i = 0; i < 3; i++) {
+        sse_expect(s, "A", i, id, sizeof id);
+        sse_expect(all, "A", i, all_id, sizeof all_id);
+    }
+    assert_string_equal(id, "7");
+    /* Resume after the last event seen, after more were written: the next
+     * one, none twice. */
+    char mid_all_id[64];
+    snprintf(mid_all_id, sizeof mid_all_id, "%s", all_id);
+    http_client_close(s);
+    http_client_close(all);
+    add_events(port, "sse", 2, "A", 8);
+    add_events(port, "other", 1, "B", 8);
+    s = sse_open(port, "/streams/sse/subscribe?version=0", "7");
+    sse_expect(s, "A", 0, id, sizeof id);
+    assert_string_equal(id, "8");
+    sse_expect(s, "A", 1, id, sizeof id);
+    assert_string_equal(id, "9");
+    all = sse_open(port, "/all/subscribe?offset=&stream_prefix=ss&types=A", mid_all_id);
+    sse_expect(all, "A", 0, all_id, sizeof all_id);
+    sse_expect(all, "A", 1, all_id, sizeof all_id);
+    add_events(port, "sse", 1, "A", 8);
+    sse_expect(s, "A", 0, id, sizeof id);
+    assert_string_equal(id, "10");
+    sse_expect(all, "A", 0, all_id, sizeof all_id);
+    http_client_close(s);
+    http_client_close(all);
+
+    /* A bad spec is an answer, not a stream. */
+    struct http_reply r;
+    assert_int_equal(http_request_once(port, "GET", "/all/subscribe?offset=nope", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(error_code(&r), "bad_request");
+    http_reply_free(&r);
+    assert_int_equal(http_request_once(port, "GET", "/streams/sse/subscribe?version=x", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 400);
+    http_reply_free(&r);
+    harness_pass(*state);
+}
+
+/* A subscriber that does not read: its node's buffer for it stays bounded
+ * (the subscription falls back to reading the store), and once it reads,
+ * every event arrives, in order, once. Then the node stops cleanly with
+ * the streams open: a stream read to its end ends, and one whose client
+ * stopped reading does not hold the shutdown up. */
+static void test_sse_flow_control(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    unsigned port = n->http_port;
+    struct http_client *s = sse_open(port, "/streams/big/subscribe?version=0", NULL);
+    /* This one never reads: the stop below must not wait for it. */
+    struct http_client *stalled = sse_open(port, "/streams/big/subscribe?version=0", NULL);
+    const int total = 4000;
+    add_events(port, "big", total, "T", 1000);
+    json_t *st = harness_status(n);
+    assert_non_null(st);
+    json_int_t max = json_integer_value(json_object_get(st, "subscriber_output_max_bytes"));
+    if (max > 1 << 20)
+        fail_msg("a subscriber that does not read holds %lld bytes", (long long)max);
+    json_decref(st);
+    char id[64];
+    for (int i = 0; i < total; i++) {
+        sse_expect(s, "T", i, id, sizeof id);
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        assert_string_equal(id, want);
+    }
+    assert_int_equal(harness_node_stop(n), 0);
+    struct http_sse_event ev;
+    assert_int_equal(http_client_sse_next(s, &ev, NULL), 0);
+    http_client_close(s);
+    http_client_close(stalled);
+    harness_pass(*state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +550,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_cluster_add_committed, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_sse, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_sse_flow_control, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
