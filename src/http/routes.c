@@ -1,5 +1,7 @@
 /* routes.c - every URL the HTTP listener answers: one row each (router.h).
- * ROUTE_OPEN marks the routes --http-open-health leaves without auth. */
+ * ROUTE_OPEN marks the routes --http-open-health leaves without auth (a
+ * metrics route is meant to take it too). A row's handler is a
+ * route_handler (http_internal.h); the first row that matches wins. */
 #include "http/routes.h"
 
 #include "http/http_internal.h"

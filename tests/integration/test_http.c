@@ -333,6 +333,22 @@ static void test_bad_input(void **state)
     http_reply_free(&r);
     http_client_close(c);
 
+    /* More header fields than h2o takes (100): 400, the connection closed. */
+    c = http_client_open(n->http_port);
+    assert_non_null(c);
+    struct buf many;
+    buf_init(&many);
+    buf_append_str(&many, "GET /api/ping HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 101; i++)
+        buf_printf(&many, "X-H%d: v\r\n", i);
+    buf_append_str(&many, "\r\n");
+    assert_int_equal(http_client_send_raw(c, many.data, many.len), 0);
+    buf_free(&many);
+    assert_int_equal(http_client_read(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    http_reply_free(&r);
+    http_client_close(c);
+
     /* Nothing changed; the node serves on. */
     assert_int_equal(http_request_once(n->http_port, "GET", "/api/eventcount", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
