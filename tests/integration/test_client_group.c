@@ -10,6 +10,8 @@
  *                one it parks is listed by PARKED and comes back after
  *                REPLAY, its count starting again; the single calls (info,
  *                list, pending, read, ack, seek, destroy) and their errors
+ *   stop         a handler that stops mid-batch: what it handled is
+ *                acknowledged, the rest given back for the next read
  *   failover     a worker consumes a three-node cluster's group while its
  *                leader is killed with kill -9: events added before and
  *                after are all handled, and none whose acknowledgement the
@@ -444,6 +446,62 @@ static void test_nack_park(void **state)
     harness_pass(f);
 }
 
+/* ---- stopping ---------------------------------------------------------------------- */
+
+/* Stop at the third event handed out. */
+static enum eventflow_group_verdict stop_at_third(const char *id, uint32_t deliveries, void *arg)
+{
+    (void)id;
+    (void)deliveries;
+    unsigned *seen = arg;
+    return ++*seen == 3 ? EF_GROUP_STOP : EF_GROUP_ACK;
+}
+
+/* A handler that says STOP in the middle of a batch: the loop returns
+ * EF_OK, what was handled is acknowledged, the event it stopped at and
+ * the rest of the batch are given back (pending, held by nobody). */
+static void test_stop(void **state)
+{
+    struct harness_fixture *f = *state;
+    char addr[32];
+    struct harness_node *n;
+    struct eventflow_client *c = start_with_group(f, addr, &n);
+    char ids[5][EF_ID_LEN + 1];
+    append_n(c, "work", 5, ids);
+    static struct tally t;
+    tally_init(&t);
+    unsigned seen = 0;
+    t.policy = stop_at_third;
+    t.policy_arg = &seen;
+    struct worker w = {.t = &t, .endpoints = addr, .group = "jobs", .consumer = "quitter"};
+    worker_run(&w);
+    if (w.rc != EF_OK)
+        fail_msg("consume: %s: %s", eventflow_err_name(w.rc), w.err);
+    assert_int_equal(w.stats.handled, 3);
+    assert_int_equal(w.stats.acked, 2);
+    assert_int_equal(w.stats.nacked, 3);
+    assert_int_equal(tally_get(&t, ids[0]).acked, 1);
+    assert_int_equal(tally_get(&t, ids[1]).acked, 1);
+
+    struct eventflow_group_pending_list pend;
+    EF_CHECK(c, eventflow_group_pending(c, "jobs", NULL, NULL, 0, &pend));
+    assert_int_equal(pend.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(pend.entries[i].id, ids[i + 2]);
+        assert_null(pend.entries[i].consumer);
+    }
+    eventflow_group_pending_list_free(&pend);
+    /* Given back: the next read gets them at once, far before the ack wait. */
+    struct eventflow_group_batch b;
+    EF_CHECK(c, eventflow_group_read(c, "jobs", "next", 10, 0, &b));
+    assert_int_equal(b.n, 3);
+    assert_string_equal(b.events[0].event.id, ids[2]);
+    assert_int_equal(b.events[0].deliveries, 2);
+    eventflow_group_batch_free(&b);
+    eventflow_client_free(c);
+    harness_pass(f);
+}
+
 /* ---- failover -------------------------------------------------------------------- */
 
 /* A millisecond of work per event: the kill lands while events are still
@@ -507,6 +565,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_share, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_nack_park, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_stop, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_failover, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("client_group", tests, NULL, NULL);
