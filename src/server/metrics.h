@@ -56,6 +56,9 @@ struct metrics {
     struct hist latency_ns[METRICS_N_COMMANDS];
     uint64_t outcomes[METRICS_N_COMMANDS][METRICS_N_OUTCOMES];
     struct buf group_scratch[METRICS_GROUP_FAMILIES]; /* owned; kept between scrapes */
+    uint64_t render_ns;   /* how long the last metrics_render took */
+    size_t render_bytes;  /* how much it wrote: the next one reserves as much */
+    uint64_t renders;
 };
 
 void metrics_init(struct metrics *m);

@@ -211,6 +211,12 @@ static void test_cluster_metrics(void **state)
     assert_true(VALUE(after, "eventflow_raft_log_write_seconds_count", "") > fsyncs0);
     assert_true(VALUE(after, "eventflow_raft_log_write_entries_sum", "") - entries0 >= ADDS + 1);
     assert_true(VALUE(after, "eventflow_raft_commit_index", "") >= VALUE(before, "eventflow_raft_commit_index", "") + ADDS);
+    /* The scrape reports its own cost: one render since `before`, and how
+     * long that one took. */
+    assert_int_equal(VALUE(after, "eventflow_metrics_renders_total", "") -
+                         VALUE(before, "eventflow_metrics_renders_total", ""),
+                     1);
+    assert_true(VALUE(after, "eventflow_metrics_render_seconds", "") > 0);
     expect_type(after, "eventflow_command_duration_seconds", "histogram");
     expect_type(after, "eventflow_raft_log_write_seconds", "histogram");
     expect_type(after, "eventflow_commands", "counter");
