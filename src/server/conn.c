@@ -289,7 +289,11 @@ void conn_time_begin(struct conn *c, int command)
 
 void conn_time_end(struct conn *c)
 {
-    if (c->timing != METRICS_UNTIMED && c->timing_out != NULL)
+    /* The timed handlers (ADD, GET, GETALL) complete no slot of this
+     * connection synchronously except their own deferred one, so the
+     * buffer still holds their reply; should that change, a reply that
+     * moved is left uncounted rather than misread. */
+    if (c->timing != METRICS_UNTIMED && c->timing_out != NULL && c->timing_off < c->timing_out->len)
         metrics_command_done(&c->srv->metrics, c->timing, uv_hrtime() - c->timing_start_ns,
                              c->timing_out->data + c->timing_off, c->timing_out->len - c->timing_off);
     c->timing = METRICS_UNTIMED;
