@@ -60,6 +60,12 @@ enum eventflow_error {
     /* Nothing arrived within the time the caller gave (a subscription's
      * eventflow_subscription_next). Not a failure: call again. */
     EF_ETIMEDOUT = -14,
+    /* What the request names does not exist: no consumer group of that
+     * name (NOGROUP). Nothing was changed. */
+    EF_ENOTFOUND = -15,
+    /* What the request would create exists already: a consumer group of
+     * that name (EXISTS). Nothing was changed. */
+    EF_EEXISTS = -16,
 };
 
 /* A short description of an error code ("no node could serve the request

@@ -7,6 +7,8 @@
  *                       pipelined appends, cluster status and membership
  *   eventflow/subscribe.h  subscriptions: events pushed as they commit,
  *                       resumed on another node after a failure
+ *   eventflow/group.h   consumer groups: a stream shared among workers,
+ *                       each event handled by one, acknowledged or redelivered
  *
  * Build with `pkg-config --cflags --libs eventflow`. */
 #ifndef EVENTFLOW_EVENTFLOW_H
@@ -14,6 +16,7 @@
 
 #include "eventflow/client.h"
 #include "eventflow/errors.h"
+#include "eventflow/group.h"
 #include "eventflow/subscribe.h"
 #include "eventflow/types.h"
 

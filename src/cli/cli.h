@@ -2,8 +2,9 @@
  * every command takes, the command table, flag values, and errors.
  *
  * main.c parses the command line into a struct cli and a struct cli_args and
- * runs the command; each command group (status.c, members.c, data.c)
- * defines its commands, with their flags and help, next to their code.
+ * runs the command; each command group (status.c, members.c, data.c,
+ * groups.c) defines its commands, with their flags and help, next to their
+ * code.
  *
  * Errors go to stderr as one line, "eventflowctl: <command>: <message>". */
 #ifndef EVENTFLOW_CLI_H
@@ -72,6 +73,7 @@ struct cli_command {
 extern const struct cli_command cli_status_commands[];
 extern const struct cli_command cli_member_commands[];
 extern const struct cli_command cli_data_commands[];
+extern const struct cli_command cli_group_commands[];
 
 /* ---- flag values ---------------------------------------------------------- */
 

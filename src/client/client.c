@@ -248,82 +248,100 @@ static int outcome_lost(struct eventflow_client *c, const struct ef_call *call,
 static int attempt(struct eventflow_client *c, const struct ef_call *call, int i,
                    struct call_state *st, struct resp_value *reply)
 {
-    char addr[EF_ADDR_MAX];
     char why[200];
-    memcpy(addr, c->nodes[i].ep.addr, sizeof addr);
     struct ef_conn *cn = &c->nodes[i].conn;
 
     ef_conn_queue(cn, call->argc, call->argv, call->lens);
     if (ef_conn_flush(cn, st->deadline, why, sizeof why) != 0) {
         /* Not all of it was written: the server cannot have run it. */
-        ef_fail(c, EF_EUNAVAILABLE, "%s: %s", addr, why);
+        ef_fail(c, EF_EUNAVAILABLE, "%s: %s", c->nodes[i].ep.addr, why);
         ef_node_failed(c, i);
         st->pause = call->route == EF_ROUTE_LEADER;
         return EF_AGAIN;
     }
-    int64_t rdl = ef_now_ms() + c->request_timeout_ms;
-    int io = ef_conn_read(cn, reply, rdl < st->deadline ? rdl : st->deadline);
-    if (io != EF_IO_REPLY) {
-        ef_fail(c, EF_EUNAVAILABLE, "%s: %s", addr, io_text(io));
-        ef_node_failed(c, i);
+    int64_t rdl = ef_now_ms() + c->request_timeout_ms + call->extra_wait_ms;
+    char moved[EF_ADDR_MAX];
+    enum ef_reply_class cls;
+    if (ef_node_read_reply(c, i, rdl < st->deadline ? rdl : st->deadline, reply, &cls, moved) != EF_IO_REPLY) {
         int rc = outcome_lost(c, call, st);
         if (!call->is_write)
             st->pause = call->route == EF_ROUTE_LEADER;
         return rc;
     }
-    memcpy(c->last_node, addr, sizeof addr);
-    c->nodes[i].used_at = ef_now_ms();
-
-    char moved[EF_ADDR_MAX];
-    enum ef_reply_class cls = ef_reply_classify(reply, moved, sizeof moved);
     if (cls == EF_REPLY_OK || cls == EF_REPLY_FINAL)
         return EF_OK;
-    ef_fail(c, EF_EUNAVAILABLE, "%s: -%s", addr, reply->str);
-    resp_value_free(reply);
+    ef_view_note_reply(c, i, cls, moved, call->route, &st->hops, &st->pause);
+    if (cls == EF_REPLY_UNKNOWN)
+        return outcome_lost(c, call, st);
+    return EF_AGAIN;
+}
+
+int ef_node_read_reply(struct eventflow_client *c, int i, int64_t deadline, struct resp_value *reply,
+                       enum ef_reply_class *cls, char moved[EF_ADDR_MAX])
+{
+    char addr[EF_ADDR_MAX];
+    memcpy(addr, c->nodes[i].ep.addr, sizeof addr);
+    int io = ef_conn_read(&c->nodes[i].conn, reply, deadline);
+    if (io != EF_IO_REPLY) {
+        ef_fail(c, EF_EUNAVAILABLE, "%s: %s", addr, io_text(io));
+        ef_node_failed(c, i);
+        return io;
+    }
+    memcpy(c->last_node, addr, sizeof addr);
+    c->nodes[i].used_at = ef_now_ms();
+    *cls = ef_reply_classify(reply, moved, EF_ADDR_MAX);
+    if (*cls != EF_REPLY_OK && *cls != EF_REPLY_FINAL) {
+        ef_fail(c, EF_EUNAVAILABLE, "%s: -%s", addr, reply->str);
+        resp_value_free(reply);
+    }
+    return io;
+}
+
+void ef_view_note_reply(struct eventflow_client *c, int i, enum ef_reply_class cls, const char *moved,
+                        enum ef_route route, unsigned *hops, bool *pause)
+{
     switch (cls) {
     case EF_REPLY_MOVED: {
         int to = ef_set_leader(c, moved);
-        st->hops++;
-        st->pause = to < 0 || to == i || st->hops > EF_MAX_HOPS;
-        if (st->pause)
+        (*hops)++;
+        *pause = to < 0 || to == i || *hops > EF_MAX_HOPS;
+        if (*pause)
             c->view_stale = true;
-        return EF_AGAIN;
+        return;
     }
     case EF_REPLY_NOLEADER:
+    case EF_REPLY_UNKNOWN:
+        /* UNKNOWN: leadership was lost before the entry committed. */
         ef_forget_leader(c);
         c->view_stale = true;
-        st->pause = true;
-        return EF_AGAIN;
+        *pause = true;
+        return;
     case EF_REPLY_TRYAGAIN:
         /* Usually the leader itself, not ready yet; asking again costs a
          * round trip and catches a leader that has meanwhile stepped down. */
         c->view_stale = true;
-        st->pause = true;
-        return EF_AGAIN;
-    case EF_REPLY_UNKNOWN:
-        ef_forget_leader(c);
-        c->view_stale = true;
-        return outcome_lost(c, call, st);
+        *pause = true;
+        return;
     case EF_REPLY_ELSEWHERE:
         /* Lagging, stale or stopping: fine, but not for this request now. */
         c->nodes[i].failed_at = ef_now_ms();
         c->nodes[i].failed_call = c->call_no;
         if (c->reader == i)
             c->reader = -1;
-        if (call->route == EF_ROUTE_LEADER) {
+        if (route == EF_ROUTE_LEADER) {
             ef_forget_leader(c);
             c->view_stale = true;
         }
-        st->pause = call->route == EF_ROUTE_LEADER;
-        return EF_AGAIN;
+        *pause = route == EF_ROUTE_LEADER;
+        return;
     default:
-        return ef_fail(c, EF_EPROTO, "%s: unexpected reply", addr);
+        return;
     }
 }
 
 int ef_call_run(struct eventflow_client *c, const struct ef_call *call, struct resp_value *reply)
 {
-    struct call_state st = {.deadline = ef_now_ms() + c->retry_deadline_ms};
+    struct call_state st = {.deadline = ef_now_ms() + c->retry_deadline_ms + call->extra_wait_ms};
     unsigned backoffs = 0;
     c->err[0] = '\0';
     c->call_no++;
@@ -370,12 +388,6 @@ int ef_call_run(struct eventflow_client *c, const struct ef_call *call, struct r
 
 /* ---- asking ----------------------------------------------------------- */
 
-/* Reads the answer to `what` ("GET", "CLUSTER STATUS": for messages) from
- * a reply that is not an error into *out, whose type the reader knows.
- * Returns EF_OK, or an EF_E* code with the message set. */
-typedef int (*answer_fn)(struct eventflow_client *c, const char *what,
-                         const struct resp_value *reply, void *out);
-
 /* Take the reply to `what` and free it: an error reply fails with its own
  * code and message, anything else goes to the reader. */
 static int take_answer(struct eventflow_client *c, const char *what, struct resp_value *reply,
@@ -386,9 +398,8 @@ static int take_answer(struct eventflow_client *c, const char *what, struct resp
     return rc;
 }
 
-/* Run a call and read its answer into *out. */
-static int ask(struct eventflow_client *c, const struct ef_call *call, const char *what,
-               answer_fn read, void *out)
+int ef_ask(struct eventflow_client *c, const struct ef_call *call, const char *what, answer_fn read,
+           void *out)
 {
     struct resp_value reply;
     int rc = ef_call_run(c, call, &reply);
@@ -402,7 +413,7 @@ static int ask_word(struct eventflow_client *c, const char *cmd, answer_fn read,
 {
     const char *argv[] = {cmd};
     struct ef_call call = {.route = EF_ROUTE_READ, .argc = 1, .argv = argv, .idempotent = true};
-    return ask(c, &call, cmd, read, out);
+    return ef_ask(c, &call, cmd, read, out);
 }
 
 /* A read of a command with one JSON argument, on the route the client's
@@ -414,14 +425,12 @@ static int ask_json(struct eventflow_client *c, const char *cmd, const struct bu
     const size_t lens[] = {strlen(cmd), arg->len};
     struct ef_call call = {.route = ef_client_read_route(c), .argc = 2, .argv = argv,
                            .lens = lens, .idempotent = true};
-    return ask(c, &call, cmd, read, out);
+    return ef_ask(c, &call, cmd, read, out);
 }
 
 /* ---- answers ---------------------------------------------------------- */
 
-/* The code a json.c decoder returned: EF_OK, or its error with a message
- * naming the node, the command and why (err). */
-static int decoded(struct eventflow_client *c, int rc, const char *what, const char *err)
+int ef_decoded(struct eventflow_client *c, int rc, const char *what, const char *err)
 {
     return rc == EF_OK ? EF_OK : ef_fail(c, rc, "%s: %s reply: %s", c->last_node, what, err);
 }
@@ -430,28 +439,28 @@ static int answer_events(struct eventflow_client *c, const char *what,
                          const struct resp_value *reply, void *out)
 {
     char err[EF_ERR_LEN];
-    return decoded(c, ef_json_events(reply, out, err), what, err);
+    return ef_decoded(c, ef_json_events(reply, out, err), what, err);
 }
 
 static int answer_streams(struct eventflow_client *c, const char *what,
                           const struct resp_value *reply, void *out)
 {
     char err[EF_ERR_LEN];
-    return decoded(c, ef_json_streams(reply, out, err), what, err);
+    return ef_decoded(c, ef_json_streams(reply, out, err), what, err);
 }
 
 static int answer_status_list(struct eventflow_client *c, const char *what,
                               const struct resp_value *reply, void *out)
 {
     char err[EF_ERR_LEN];
-    return decoded(c, ef_json_status_list(reply, out, err), what, err);
+    return ef_decoded(c, ef_json_status_list(reply, out, err), what, err);
 }
 
 static int answer_members(struct eventflow_client *c, const char *what,
                           const struct resp_value *reply, void *out)
 {
     char err[EF_ERR_LEN];
-    return decoded(c, ef_json_members(reply, out, err), what, err);
+    return ef_decoded(c, ef_json_members(reply, out, err), what, err);
 }
 
 /* STATUS: one bulk string of JSON. */
@@ -524,7 +533,7 @@ int eventflow_append(struct eventflow_client *c, const char *stream, int64_t exp
     struct ef_call call = {.route = EF_ROUTE_LEADER, .argc = 2, .argv = argv, .lens = lens,
                            .idempotent = c->send_keys, .is_write = true};
     struct eventflow_event_list list;
-    rc = ask(c, &call, "ADD", answer_events, &list);
+    rc = ef_ask(c, &call, "ADD", answer_events, &list);
     buf_free(&arg);
     if (rc != EF_OK)
         return rc;
@@ -649,7 +658,7 @@ int eventflow_node_status(struct eventflow_client *c, const char *address,
         return status_of(c, address, out);
     const char *argv[] = {"STATUS"};
     struct ef_call call = {.route = EF_ROUTE_LEADER, .argc = 1, .argv = argv, .idempotent = true};
-    return ask(c, &call, "STATUS", answer_status, out);
+    return ef_ask(c, &call, "STATUS", answer_status, out);
 }
 
 int eventflow_client_connect(struct eventflow_client *c)
@@ -665,7 +674,7 @@ int eventflow_cluster_status(struct eventflow_client *c, struct eventflow_status
     out->n = 0;
     const char *argv[] = {"CLUSTER", "STATUS"};
     struct ef_call call = {.route = EF_ROUTE_READ, .argc = 2, .argv = argv, .idempotent = true};
-    return ask(c, &call, "CLUSTER STATUS", answer_status_list, out);
+    return ef_ask(c, &call, "CLUSTER STATUS", answer_status_list, out);
 }
 
 int eventflow_cluster_members(struct eventflow_client *c, struct eventflow_member_list *out)
@@ -674,7 +683,7 @@ int eventflow_cluster_members(struct eventflow_client *c, struct eventflow_membe
     out->n = 0;
     const char *argv[] = {"CLUSTER", "MEMBERS"};
     struct ef_call call = {.route = EF_ROUTE_READ, .argc = 2, .argv = argv, .idempotent = true};
-    return ask(c, &call, "CLUSTER MEMBERS", answer_members, out);
+    return ef_ask(c, &call, "CLUSTER MEMBERS", answer_members, out);
 }
 
 /* A membership change, CLUSTER argv[1] ...: leader only, never resent once
@@ -685,7 +694,7 @@ static int change(struct eventflow_client *c, size_t argc, const char *const *ar
     snprintf(what, sizeof what, "CLUSTER %s", argv[1]);
     struct ef_call call = {.route = EF_ROUTE_LEADER, .argc = argc, .argv = argv,
                            .idempotent = false, .is_write = true};
-    return ask(c, &call, what, answer_changed, NULL);
+    return ef_ask(c, &call, what, answer_changed, NULL);
 }
 
 static bool address_ok(const char *a)

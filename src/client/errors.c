@@ -25,6 +25,8 @@ static const struct error_text error_texts[] = {
     {EF_ECANCELED, "EF_ECANCELED", "canceled before completion"},
     {EF_ENOMEM, "EF_ENOMEM", "out of memory"},
     {EF_ETIMEDOUT, "EF_ETIMEDOUT", "nothing arrived within the timeout"},
+    {EF_ENOTFOUND, "EF_ENOTFOUND", "no such consumer group"},
+    {EF_EEXISTS, "EF_EEXISTS", "a consumer group of that name exists already"},
 };
 
 static const struct error_text *error_find(int code)

@@ -1,7 +1,7 @@
 /* internal.h - the client object and the pieces of libeventflow that share
  * it: discovery.c (endpoints, the view of the cluster, routing), client.c
- * (the retry loop and the public calls), iter.c, pipeline.c and
- * subscribe.c.
+ * (the retry loop and the public calls), iter.c, pipeline.c,
+ * subscribe.c, group.c and group_consume.c.
  *
  * Nothing here is exported from the library. */
 #ifndef EVENTFLOW_CLIENT_INTERNAL_H
@@ -142,12 +142,45 @@ struct ef_call {
     const size_t *lens; /* NULL: NUL-terminated arguments */
     bool idempotent;    /* may be sent again when its outcome is unknown */
     bool is_write;      /* changes state: a lost reply leaves the outcome unknown */
+    int extra_wait_ms;  /* the server may take this long besides the request
+                           timeout before it answers (a blocking GROUP READ) */
 };
 
 /* Send a request where its route says, retrying as described in client.h,
  * until a reply that is the answer: EF_OK with *reply filled (a value or a
  * final error reply; the caller frees it), or an EF_E* code (message set). */
 int ef_call_run(struct eventflow_client *c, const struct ef_call *call, struct resp_value *reply);
+
+/* Read the reply to a request sent on node i's connection, up to
+ * deadline. EF_IO_REPLY: the node answered (it is the last node) and
+ * *cls says what the reply means; a reply that is not the answer (not
+ * EF_REPLY_OK or EF_REPLY_FINAL) is already freed, with the message set
+ * and, for MOVED, the leader's address in moved. Any other EF_IO_* value:
+ * the node failed (noted, message set). */
+int ef_node_read_reply(struct eventflow_client *c, int i, int64_t deadline, struct resp_value *reply,
+                       enum ef_reply_class *cls, char moved[EF_ADDR_MAX]);
+
+/* Node i answered with a reply of class cls that is not the answer (not
+ * EF_REPLY_OK or EF_REPLY_FINAL; moved: MOVED's address): update the view
+ * as it says (the leader, staleness, the node's failure), count a MOVED
+ * hop in *hops, and set *pause when the next attempt should back off. */
+void ef_view_note_reply(struct eventflow_client *c, int i, enum ef_reply_class cls, const char *moved,
+                        enum ef_route route, unsigned *hops, bool *pause);
+
+/* Reads the answer to `what` ("GET", "CLUSTER STATUS": for messages) from
+ * a reply that is not an error into *out, whose type the reader knows.
+ * Returns EF_OK, or an EF_E* code with the message set. */
+typedef int (*answer_fn)(struct eventflow_client *c, const char *what,
+                         const struct resp_value *reply, void *out);
+
+/* Run a call and read its answer into *out: an error reply fails with its
+ * own code and message, anything else goes to read. */
+int ef_ask(struct eventflow_client *c, const struct ef_call *call, const char *what, answer_fn read,
+           void *out);
+
+/* The code a decoder (json.c, group_wire.c) returned: EF_OK, or its error
+ * with a message naming the node, the command and why (err). */
+int ef_decoded(struct eventflow_client *c, int rc, const char *what, const char *err);
 
 /* Map a final error reply to its code and message. */
 int ef_reply_fail(struct eventflow_client *c, const struct resp_value *reply);

@@ -24,10 +24,7 @@
 
 #define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
 
-static int fail(char err[EF_ERR_LEN], int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char err[EF_ERR_LEN], int code, const char *fmt, ...)
+int ef_json_fail(char err[EF_ERR_LEN], int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -142,11 +139,11 @@ static int check_json_payload(const struct eventflow_payload *p, const char *wha
     json_error_t je;
     json_t *v = json_loadb(p->bytes, p->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (v == NULL)
-        return fail(err, EF_EINVAL, "%s of event %zu is not valid JSON: %s", what, i, je.text);
+        return ef_json_fail(err, EF_EINVAL, "%s of event %zu is not valid JSON: %s", what, i, je.text);
     bool ok = !json_is_string(v) && !json_is_null(v);
     json_decref(v);
     if (!ok)
-        return fail(err, EF_EINVAL,
+        return ef_json_fail(err, EF_EINVAL,
                     "%s of event %zu: a JSON string or null must be sent as EF_PAYLOAD_STRING or "
                     "EF_PAYLOAD_NULL",
                     what, i);
@@ -161,15 +158,15 @@ static int put_payload(struct buf *out, const char *name, const struct eventflow
         return EF_OK;
     case EF_PAYLOAD_STRING:
         if (p->bytes == NULL && p->len > 0)
-            return fail(err, EF_EINVAL, "%s of event %zu: NULL bytes", name, i);
+            return ef_json_fail(err, EF_EINVAL, "%s of event %zu: NULL bytes", name, i);
         buf_printf(out, ",\"%s\":", name);
         if (ef_json_put_string(out, p->bytes != NULL ? p->bytes : "", p->len) != 0)
-            return fail(err, EF_EINVAL, "%s of event %zu is not valid UTF-8 (send binary as base64)",
+            return ef_json_fail(err, EF_EINVAL, "%s of event %zu is not valid UTF-8 (send binary as base64)",
                         name, i);
         return EF_OK;
     case EF_PAYLOAD_JSON: {
         if (p->bytes == NULL)
-            return fail(err, EF_EINVAL, "%s of event %zu: NULL bytes", name, i);
+            return ef_json_fail(err, EF_EINVAL, "%s of event %zu: NULL bytes", name, i);
         int rc = check_json_payload(p, name, i, err);
         if (rc != EF_OK)
             return rc;
@@ -178,17 +175,17 @@ static int put_payload(struct buf *out, const char *name, const struct eventflow
         return EF_OK;
     }
     }
-    return fail(err, EF_EINVAL, "%s of event %zu: unknown payload kind %d", name, i, (int)p->kind);
+    return ef_json_fail(err, EF_EINVAL, "%s of event %zu: unknown payload kind %d", name, i, (int)p->kind);
 }
 
 static int put_event(struct buf *out, const struct eventflow_new_event *ev, size_t i,
                      ef_keygen_fn keygen, void *keygen_ctx, char err[EF_ERR_LEN])
 {
     if (ev->type == NULL)
-        return fail(err, EF_EINVAL, "event %zu has no type", i);
+        return ef_json_fail(err, EF_EINVAL, "event %zu has no type", i);
     LIT(out, "{\"type\":");
     if (put_cstring(out, ev->type) != 0)
-        return fail(err, EF_EINVAL, "type of event %zu is not valid UTF-8", i);
+        return ef_json_fail(err, EF_EINVAL, "type of event %zu is not valid UTF-8", i);
     int rc = put_payload(out, "data", &ev->data, i, err);
     if (rc == EF_OK)
         rc = put_payload(out, "metadata", &ev->metadata, i, err);
@@ -201,7 +198,7 @@ static int put_event(struct buf *out, const struct eventflow_new_event *ev, size
             continue;
         buf_printf(out, ",\"%s\":", names[k]);
         if (put_cstring(out, ids[k]) != 0)
-            return fail(err, EF_EINVAL, "%s of event %zu is not valid UTF-8", names[k], i);
+            return ef_json_fail(err, EF_EINVAL, "%s of event %zu is not valid UTF-8", names[k], i);
     }
     if (keygen != NULL) {
         char generated[EF_GEN_KEY_LEN + 1];
@@ -210,7 +207,7 @@ static int put_event(struct buf *out, const struct eventflow_new_event *ev, size
             keygen(keygen_ctx, generated);
             key = generated;
         } else if (!key_valid(key)) {
-            return fail(err, EF_EINVAL,
+            return ef_json_fail(err, EF_EINVAL,
                         "key of event %zu must be 1..%d bytes of printable ASCII", i, EF_KEY_MAX);
         }
         LIT(out, ",\"key\":");
@@ -225,14 +222,14 @@ int ef_json_add(struct buf *out, const char *stream, int64_t expected_version,
                 void *keygen_ctx, char err[EF_ERR_LEN])
 {
     if (stream == NULL)
-        return fail(err, EF_EINVAL, "stream is NULL");
+        return ef_json_fail(err, EF_EINVAL, "stream is NULL");
     if (n == 0 || events == NULL)
-        return fail(err, EF_EINVAL, "list of events is empty");
+        return ef_json_fail(err, EF_EINVAL, "list of events is empty");
     if (expected_version < 0 && expected_version != EF_VERSION_ANY)
-        return fail(err, EF_EINVAL, "expected version %" PRId64 " is negative", expected_version);
+        return ef_json_fail(err, EF_EINVAL, "expected version %" PRId64 " is negative", expected_version);
     LIT(out, "{\"stream\":");
     if (put_cstring(out, stream) != 0)
-        return fail(err, EF_EINVAL, "stream name is not valid UTF-8");
+        return ef_json_fail(err, EF_EINVAL, "stream name is not valid UTF-8");
     if (expected_version == EF_VERSION_ANY)
         LIT(out, ",\"version\":\"any\"");
     else
@@ -267,10 +264,10 @@ int ef_json_get(struct buf *out, const char *stream, uint64_t from_version, uint
                 const struct ef_read_opts *o, char err[EF_ERR_LEN])
 {
     if (stream == NULL)
-        return fail(err, EF_EINVAL, "stream is NULL");
+        return ef_json_fail(err, EF_EINVAL, "stream is NULL");
     LIT(out, "{\"stream\":");
     if (put_cstring(out, stream) != 0)
-        return fail(err, EF_EINVAL, "stream name is not valid UTF-8");
+        return ef_json_fail(err, EF_EINVAL, "stream name is not valid UTF-8");
     buf_printf(out, ",\"version\":%" PRIu64 ",\"limit\":%" PRIu32, from_version, limit);
     put_read_opts(out, o);
     buf_append_char(out, '}');
@@ -284,7 +281,7 @@ int ef_json_getall(struct buf *out, const char *after_id, uint32_t limit,
     if (after_id != NULL && after_id[0] != '\0') {
         LIT(out, ",\"offset\":");
         if (put_cstring(out, after_id) != 0)
-            return fail(err, EF_EINVAL, "offset id is not valid UTF-8");
+            return ef_json_fail(err, EF_EINVAL, "offset id is not valid UTF-8");
     }
     put_read_opts(out, o);
     buf_append_char(out, '}');
@@ -301,17 +298,17 @@ void ef_json_liststreams(struct buf *out, uint64_t skip, uint32_t limit,
 
 /* ---- decoding: helpers ------------------------------------------------ */
 
-static json_t *load_object(const char *text, size_t len, char err[EF_ERR_LEN])
+json_t *ef_json_load_object(const char *text, size_t len, char err[EF_ERR_LEN])
 {
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_ALLOW_NUL, &je);
     if (root == NULL) {
-        fail(err, EF_EPROTO, "reply is not valid JSON: %s", je.text);
+        ef_json_fail(err, EF_EPROTO, "reply is not valid JSON: %s", je.text);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        fail(err, EF_EPROTO, "reply is not a JSON object");
+        ef_json_fail(err, EF_EPROTO, "reply is not a JSON object");
         return NULL;
     }
     return root;
@@ -323,7 +320,7 @@ static const char *get_string(json_t *obj, const char *key, size_t *len, char er
 {
     json_t *v = json_object_get(obj, key);
     if (!json_is_string(v)) {
-        fail(err, EF_EPROTO, "reply field \"%s\" is missing or not a string", key);
+        ef_json_fail(err, EF_EPROTO, "reply field \"%s\" is missing or not a string", key);
         return NULL;
     }
     if (len != NULL)
@@ -335,7 +332,7 @@ static int get_u64(json_t *obj, const char *key, uint64_t *out, char err[EF_ERR_
 {
     json_t *v = json_object_get(obj, key);
     if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return fail(err, EF_EPROTO, "reply field \"%s\" is missing or not a count", key);
+        return ef_json_fail(err, EF_EPROTO, "reply field \"%s\" is missing or not a count", key);
     *out = (uint64_t)json_integer_value(v);
     return EF_OK;
 }
@@ -348,7 +345,7 @@ static int copy_string(json_t *obj, const char *key, char *dst, size_t cap, char
     if (s == NULL)
         return EF_EPROTO;
     if (len >= cap || memchr(s, '\0', len) != NULL)
-        return fail(err, EF_EPROTO, "reply field \"%s\" is too long", key);
+        return ef_json_fail(err, EF_EPROTO, "reply field \"%s\" is too long", key);
     memcpy(dst, s, len + 1);
     return EF_OK;
 }
@@ -360,7 +357,7 @@ static int copy_id(json_t *obj, const char *key, char dst[EF_ID_LEN + 1], char e
     if (s == NULL)
         return EF_EPROTO;
     if (len != EF_ID_LEN)
-        return fail(err, EF_EPROTO, "reply field \"%s\" is not a %d-character id", key, EF_ID_LEN);
+        return ef_json_fail(err, EF_EPROTO, "reply field \"%s\" is not a %d-character id", key, EF_ID_LEN);
     memcpy(dst, s, EF_ID_LEN + 1);
     return EF_OK;
 }
@@ -494,7 +491,7 @@ static int get_payload(json_t *obj, const char *text, size_t len, const char *ke
     }
     size_t start, vlen;
     if (span_of_member(text, len, key, &start, &vlen) != 0)
-        return fail(err, EF_EPROTO, "could not locate \"%s\" in the event", key);
+        return ef_json_fail(err, EF_EPROTO, "could not locate \"%s\" in the event", key);
     p->kind = EF_PAYLOAD_JSON;
     p->len = vlen;
     p->bytes = xstrndup(text + start, vlen);
@@ -516,7 +513,7 @@ void ef_event_clear(struct eventflow_event *ev)
 int ef_json_event(const char *text, size_t len, struct eventflow_event *ev, char err[EF_ERR_LEN])
 {
     memset(ev, 0, sizeof *ev);
-    json_t *o = load_object(text, len, err);
+    json_t *o = ef_json_load_object(text, len, err);
     if (o == NULL)
         return EF_EPROTO;
     int rc = copy_id(o, "id", ev->id, err);
@@ -560,13 +557,13 @@ int ef_json_event(const char *text, size_t len, struct eventflow_event *ev, char
 }
 
 /* Check that reply is an array of bulk strings. */
-static int check_bulk_array(const struct resp_value *reply, char err[EF_ERR_LEN])
+int ef_json_check_bulk_array(const struct resp_value *reply, char err[EF_ERR_LEN])
 {
     if (reply->type != RESP_T_ARRAY)
-        return fail(err, EF_EPROTO, "expected an array reply");
+        return ef_json_fail(err, EF_EPROTO, "expected an array reply");
     for (size_t i = 0; i < reply->n; i++)
         if (reply->elems[i].type != RESP_T_BULK && reply->elems[i].type != RESP_T_SIMPLE)
-            return fail(err, EF_EPROTO, "expected strings in the array reply");
+            return ef_json_fail(err, EF_EPROTO, "expected strings in the array reply");
     return EF_OK;
 }
 
@@ -575,7 +572,7 @@ int ef_json_events(const struct resp_value *reply, struct eventflow_event_list *
 {
     out->events = NULL;
     out->n = 0;
-    int rc = check_bulk_array(reply, err);
+    int rc = ef_json_check_bulk_array(reply, err);
     if (rc != EF_OK)
         return rc;
     if (reply->n == 0)
@@ -602,13 +599,13 @@ int ef_json_streams(const struct resp_value *reply, struct eventflow_stream_list
 {
     out->streams = NULL;
     out->n = 0;
-    int rc = check_bulk_array(reply, err);
+    int rc = ef_json_check_bulk_array(reply, err);
     if (rc != EF_OK || reply->n == 0)
         return rc;
     struct eventflow_stream_info *ss = xcalloc(reply->n, sizeof *ss);
     size_t done = 0;
     for (; done < reply->n; done++) {
-        json_t *o = load_object(reply->elems[done].str, reply->elems[done].len, err);
+        json_t *o = ef_json_load_object(reply->elems[done].str, reply->elems[done].len, err);
         if (o == NULL) {
             rc = EF_EPROTO;
             break;
@@ -641,7 +638,7 @@ int ef_json_status(const char *text, size_t len, struct eventflow_node_status *o
                    char err[EF_ERR_LEN])
 {
     memset(out, 0, sizeof *out);
-    json_t *o = load_object(text, len, err);
+    json_t *o = ef_json_load_object(text, len, err);
     if (o == NULL)
         return EF_EPROTO;
     int rc = get_u64(o, "id", &out->id, err);
@@ -684,7 +681,7 @@ int ef_json_status_list(const struct resp_value *reply, struct eventflow_status_
 {
     out->nodes = NULL;
     out->n = 0;
-    int rc = check_bulk_array(reply, err);
+    int rc = ef_json_check_bulk_array(reply, err);
     if (rc != EF_OK || reply->n == 0)
         return rc;
     struct eventflow_node_status *ns = xcalloc(reply->n, sizeof *ns);
@@ -716,12 +713,12 @@ int ef_json_members(const struct resp_value *reply, struct eventflow_member_list
 {
     out->members = NULL;
     out->n = 0;
-    int rc = check_bulk_array(reply, err);
+    int rc = ef_json_check_bulk_array(reply, err);
     if (rc != EF_OK || reply->n == 0)
         return rc;
     struct eventflow_member *ms = xcalloc(reply->n, sizeof *ms);
     for (size_t i = 0; i < reply->n && rc == EF_OK; i++) {
-        json_t *o = load_object(reply->elems[i].str, reply->elems[i].len, err);
+        json_t *o = ef_json_load_object(reply->elems[i].str, reply->elems[i].len, err);
         if (o == NULL) {
             rc = EF_EPROTO;
             break;

@@ -11,6 +11,7 @@
 #ifndef EVENTFLOW_CLIENT_JSON_H
 #define EVENTFLOW_CLIENT_JSON_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,17 @@
 #define EF_ERR_LEN 256
 /* A generated idempotency key: 32 hex digits. */
 #define EF_GEN_KEY_LEN 32
+
+/* Format a reason into err and return code (for one-line returns). */
+int ef_json_fail(char err[EF_ERR_LEN], int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Parse text[0..len) as one JSON object (a new reference), or NULL with
+ * err set (EF_EPROTO). */
+json_t *ef_json_load_object(const char *text, size_t len, char err[EF_ERR_LEN]);
+
+/* EF_OK if reply is an array of strings (bulk or simple), else EF_EPROTO
+ * with err set. */
+int ef_json_check_bulk_array(const struct resp_value *reply, char err[EF_ERR_LEN]);
 
 /* Fills out[EF_GEN_KEY_LEN + 1] with a fresh key. */
 typedef void (*ef_keygen_fn)(void *ctx, char *out);

@@ -176,6 +176,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     out->len = len;
     *bufs = out;
     *n_bufs = 1;
+    n->snapshots_taken++;
     log_info("snapshot at raft index %" PRIu64 ": store synced, %zu-byte header, %" PRIu64 " ms",
              (uint64_t)raft_last_applied(&n->raft), len, fsm_now_ms() - t0);
     return 0;

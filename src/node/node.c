@@ -273,6 +273,10 @@ static void node_preflight_done(struct node *n, int status)
         goto failed;
     }
     n->last_state = (unsigned short)raft_state(&n->raft);
+    /* A lone voter elects itself inside raft_start, before any turn's
+     * poll (role.c) could see it campaign. */
+    if (n->last_state == RAFT_LEADER || n->last_state == RAFT_CANDIDATE)
+        n->elections++;
     n->started = true;
     uv_timer_init(n->loop, &n->flush_timer);
     n->flush_timer.data = n;

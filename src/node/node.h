@@ -206,6 +206,42 @@ uint64_t node_uptime_ms(const struct node *n);
 /* The identity as 32 lowercase hex digits. */
 void node_cluster_id_hex(const uint8_t id[STORE_CLUSTER_ID_BYTES], char out[2 * STORE_CLUSTER_ID_BYTES + 1]);
 
+/* ---- metrics (node/metrics.c) -------------------------------------------- */
+
+struct hist;
+
+/* The node's figures for the METRICS exposition, read from where they
+ * already live (raft, the log's writer, the store); the histograms are
+ * borrowed and valid until the next loop turn. */
+struct node_metrics {
+    uint64_t term;
+    const char *role;            /* "leader", "follower", "candidate", "unavailable" */
+    uint64_t leader_id;          /* 0: none known */
+    uint64_t last_index, commit_index, applied_index, snapshot_index;
+    uint64_t elections;          /* campaigns seen starting here (pre-vote included) */
+    uint64_t leader_changes;     /* times the known leader became another node */
+    uint64_t log_appends;        /* appends raft asked for */
+    uint64_t log_writes;         /* appends handed to raft_uv (appendq.h) */
+    const struct hist *log_write_entries;
+    const struct hist *log_write_latency_ns;
+    uint64_t append_messages, append_messages_sent;
+    uint64_t snapshots_taken;
+    uint64_t state_fetches, state_fetched_bytes, state_copies_served;
+};
+void node_read_metrics(struct node *n, struct node_metrics *m);
+
+/* One other member, as the leader sees its replication. */
+struct node_peer_lag {
+    uint64_t id;
+    const char *raft_address; /* valid during the callback */
+    uint64_t match_index;     /* the last entry known to be in its log */
+    uint64_t lag;             /* entries the leader's log has past match_index */
+};
+
+/* On the leader, fn(arg, peer) for every other member of the
+ * configuration; elsewhere nothing. Returns the number of calls. */
+size_t node_each_peer(struct node *n, void (*fn)(void *arg, const struct node_peer_lag *p), void *arg);
+
 /* ---- membership --------------------------------------------------------- */
 
 enum node_role { NODE_ROLE_VOTER, NODE_ROLE_STANDBY, NODE_ROLE_SPARE };

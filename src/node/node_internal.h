@@ -11,7 +11,7 @@
  *                 first barrier, contact with the leader (staleness),
  *                 barriers for reads, leaders' and members' addresses
  *   change.c      configuration changes and leadership transfer
- *   status.c      the STATUS object
+ *   status.c      the STATUS object; metrics.c, the figures METRICS exposes
  *   fsm.c         raft's state machine over the store (apply, snapshots)
  *   membership.c  the data directory's identity, --join, registration
  *   space.c       other members' room, while leading
@@ -58,6 +58,9 @@ struct node {
      * no state callback in the classic API). */
     unsigned short last_state;
     raft_term last_term;
+    raft_id last_leader;       /* the leader known at the last poll (0: none) */
+    uint64_t elections;        /* times this node was seen campaigning (metrics) */
+    uint64_t leader_changes;   /* times the known leader became another node */
     bool ready;                /* leader and the barrier of this term applied */
     bool barrier_pending;
     struct raft_barrier barrier;
@@ -92,6 +95,7 @@ struct node {
     struct transfer *transfer; /* owned */
     uint64_t state_fetches;    /* copies of a peer's store installed here */
     uint64_t state_fetched_bytes;
+    uint64_t snapshots_taken;  /* raft snapshots this node took (fsm.c) */
 
     struct space space;        /* other members' store room, while leading (space.h) */
 

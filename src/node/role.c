@@ -135,6 +135,24 @@ bool node_caught_up(struct node *n, uint64_t *applied, uint64_t *mark)
     return n->store != NULL && served_caught_up(&n->served, a);
 }
 
+/* Elections and leader changes, for metrics. Polled once a turn, like the
+ * role: a follower that becomes leader within one turn (a single voter
+ * elects itself inside raft's call) campaigned without being seen as a
+ * candidate, so that counts as an election too. */
+static void node_watch_leader(struct node *n, unsigned short state)
+{
+    if (state != n->last_state &&
+        (state == RAFT_CANDIDATE || (state == RAFT_LEADER && n->last_state != RAFT_CANDIDATE)))
+        n->elections++;
+    raft_id id;
+    const char *addr;
+    raft_leader(&n->raft, &id, &addr);
+    if (id != 0 && id != n->last_leader)
+        n->leader_changes++;
+    if (id != 0)
+        n->last_leader = id;
+}
+
 void node_watch_role(struct node *n)
 {
     if (!n->started || n->closing)
@@ -142,6 +160,7 @@ void node_watch_role(struct node *n)
     unsigned short state = (unsigned short)raft_state(&n->raft);
     raft_term term = n->raft.current_term;
     (void)node_contact_age(n);
+    node_watch_leader(n, state);
     if (state == n->last_state && term == n->last_term)
         return;
     if (state != n->last_state)

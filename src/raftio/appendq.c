@@ -27,6 +27,7 @@ struct appendq_batch {
     struct raft_entry *entries;   /* owned array; buffers borrowed from raft */
     unsigned n_entries, cap_entries;
     size_t bytes;
+    uint64_t submitted_ns;        /* uv_hrtime when handed to raft_uv */
     struct appendq_orig *origs; /* the requests this batch carries, in order */
     size_t n_origs, cap_origs;
     int status;                 /* failed batches: the inner append's error */
@@ -66,6 +67,8 @@ static void batch_written_cb(struct raft_io_append *append, int status)
     struct appendq_batch *b = append->data;
     struct appendq *q = b->q;
     q->writing--;
+    if (status == 0)
+        hist_observe(&q->write_latency_ns, &hist_latency_ns, uv_hrtime() - b->submitted_ns);
     /* raft's callbacks may append again (into a new held batch) or
      * truncate; b is no longer reachable from q, so either is safe. */
     batch_complete(b, status);
@@ -83,6 +86,8 @@ static void submit_held(struct appendq *q)
     b->append.data = b;
     q->writing++;
     q->appends_out++;
+    hist_observe(&q->write_entries, &hist_per_batch, b->n_entries);
+    b->submitted_ns = uv_hrtime();
     int rv = q->inner_append(appendq_io(q), &b->append, b->entries, b->n_entries, batch_written_cb);
     if (rv != 0) {
         /* raft sees it fail as a write that failed on disk: the callbacks
@@ -150,6 +155,7 @@ static int appendq_append(struct raft_io *io, struct raft_io_append *req, const 
         submit_held(q);
         q->truncated_at = 0;
         q->appends_out++;
+        hist_observe(&q->write_entries, &hist_per_batch, n);
         return q->inner_append(io, req, entries, n, cb);
     }
     if (q->held == NULL) {
@@ -242,6 +248,8 @@ int appendq_init(struct appendq *q, uv_loop_t *loop)
     q->appends_in = q->appends_out = 0;
     q->truncated_at = 0;
     q->truncates_skipped = 0;
+    q->write_entries = (struct hist){0};
+    q->write_latency_ns = (struct hist){0};
     q->refused = 0;
     q->turn = (struct turn_end){0}; /* appendq_close works whatever fails below */
     rv = sendq_init(&q->sendq, loop);

@@ -23,6 +23,7 @@
 #include "protocol/resp_writer.h"
 #include "server/cluster.h"
 #include "server/conn.h"
+#include "server/metrics.h"
 #include "server/groups.h"
 #include "node/node.h"
 #include "server/reads.h"
@@ -46,6 +47,7 @@ struct command {
     const char *alias;
     unsigned flags;
     void (*handler)(struct conn *c, const struct resp_command *cmd);
+    int timed; /* enum metrics_command: counted and timed for METRICS (0 = ADD, so set on every row) */
 };
 
 static struct node *cmd_node(struct conn *c)
@@ -260,6 +262,19 @@ static void cmd_uptime(struct conn *c, const struct resp_command *cmd)
     resp_write_bulk_str(out, human);
 }
 
+/* The Prometheus exposition (metrics.h) as one bulk string: what an HTTP
+ * GET /metrics serves, for clients that speak RESP. */
+static void cmd_metrics(struct conn *c, const struct resp_command *cmd)
+{
+    struct buf *out = conn_reply_buf(c);
+    (void)cmd;
+    size_t off = resp_bulk_begin(out);
+    /* A part that could not be read is logged and left out; the rest is
+     * still a valid exposition, worth answering. */
+    (void)metrics_render(c->srv, out);
+    resp_bulk_end(out, off);
+}
+
 static void cmd_status(struct conn *c, const struct resp_command *cmd)
 {
     struct buf *out = conn_reply_buf(c);
@@ -434,29 +449,30 @@ static void cmd_add(struct conn *c, const struct resp_command *cmd)
 /* ---- dispatch -------------------------------------------------------- */
 
 static const struct command command_table[] = {
-    {"PING", "P", CMD_SUBSCRIBED, cmd_ping},
-    {"AUTH", NULL, CMD_NOAUTH, cmd_auth},
-    {"HELLO", NULL, CMD_NOAUTH | CMD_SUBSCRIBED, cmd_hello},
-    {"QUIT", NULL, CMD_SUBSCRIBED, cmd_quit},
-    {"SUBSCRIBE", NULL, CMD_ARG | CMD_SUBSCRIBED | CMD_ALONE, subs_subscribe},
-    {"UNSUBSCRIBE", NULL, CMD_SUBSCRIBED | CMD_ALONE, subs_unsubscribe},
-    {"ADD", "A", CMD_ARG, cmd_add},
-    {"GET", "G", CMD_ARG, cmd_get},
-    {"GETALL", "GA", CMD_ARG, cmd_getall},
-    {"LISTSTREAMS", "LSTREAMS", 0, cmd_liststreams},
-    {"EVENTCOUNT", "EC", 0, cmd_eventcount},
-    {"EVENTCOUNTEST", "ECE", 0, cmd_eventcount},
-    {"STREAMCOUNT", "SC", 0, cmd_streamcount},
-    {"STREAMCOUNTEST", "SCE", 0, cmd_streamcount},
-    {"CHECKSUM", "CH", 0, cmd_checksum},
-    {"SIZE", "S", 0, cmd_size},
-    {"UPTIME", "UP", 0, cmd_uptime},
-    {"VERSION", "V", 0, cmd_version},
-    {"STATUS", NULL, 0, cmd_status},
-    {"CLUSTER", NULL, 0, cluster_command},
-    {"CONFIG", NULL, CMD_ARG, settings_command},
-    {"SNAPSHOT", NULL, 0, snapshot_command},
-    {"GROUP", NULL, CMD_ARG, groups_command},
+    {"PING", "P", CMD_SUBSCRIBED, cmd_ping, METRICS_UNTIMED},
+    {"AUTH", NULL, CMD_NOAUTH, cmd_auth, METRICS_UNTIMED},
+    {"HELLO", NULL, CMD_NOAUTH | CMD_SUBSCRIBED, cmd_hello, METRICS_UNTIMED},
+    {"QUIT", NULL, CMD_SUBSCRIBED, cmd_quit, METRICS_UNTIMED},
+    {"SUBSCRIBE", NULL, CMD_ARG | CMD_SUBSCRIBED | CMD_ALONE, subs_subscribe, METRICS_UNTIMED},
+    {"UNSUBSCRIBE", NULL, CMD_SUBSCRIBED | CMD_ALONE, subs_unsubscribe, METRICS_UNTIMED},
+    {"ADD", "A", CMD_ARG, cmd_add, METRICS_ADD},
+    {"GET", "G", CMD_ARG, cmd_get, METRICS_GET},
+    {"GETALL", "GA", CMD_ARG, cmd_getall, METRICS_GETALL},
+    {"LISTSTREAMS", "LSTREAMS", 0, cmd_liststreams, METRICS_UNTIMED},
+    {"EVENTCOUNT", "EC", 0, cmd_eventcount, METRICS_UNTIMED},
+    {"EVENTCOUNTEST", "ECE", 0, cmd_eventcount, METRICS_UNTIMED},
+    {"STREAMCOUNT", "SC", 0, cmd_streamcount, METRICS_UNTIMED},
+    {"STREAMCOUNTEST", "SCE", 0, cmd_streamcount, METRICS_UNTIMED},
+    {"CHECKSUM", "CH", 0, cmd_checksum, METRICS_UNTIMED},
+    {"SIZE", "S", 0, cmd_size, METRICS_UNTIMED},
+    {"UPTIME", "UP", 0, cmd_uptime, METRICS_UNTIMED},
+    {"VERSION", "V", 0, cmd_version, METRICS_UNTIMED},
+    {"STATUS", NULL, 0, cmd_status, METRICS_UNTIMED},
+    {"METRICS", NULL, 0, cmd_metrics, METRICS_UNTIMED},
+    {"CLUSTER", NULL, 0, cluster_command, METRICS_UNTIMED},
+    {"CONFIG", NULL, CMD_ARG, settings_command, METRICS_UNTIMED},
+    {"SNAPSHOT", NULL, 0, snapshot_command, METRICS_UNTIMED},
+    {"GROUP", NULL, CMD_ARG, groups_command, METRICS_UNTIMED},
 };
 
 static bool name_is(const struct resp_arg *a, const char *name)
@@ -494,15 +510,9 @@ bool commands_may_start(const struct conn *c, const struct resp_command *cmd)
     return c->writes_pending == 0;
 }
 
-void commands_dispatch(struct conn *c, const struct resp_command *cmd)
+/* A known command: checks, then its handler. */
+static void dispatch_known(struct conn *c, const struct command *command, const struct resp_command *cmd)
 {
-    if (cmd->argc == 0)
-        return;
-    const struct command *command = command_lookup(&cmd->argv[0]);
-    if (command == NULL) {
-        resp_write_error(conn_reply_buf(c), c->authenticated ? "unknown command" : "unauthorized");
-        return;
-    }
     if (!c->authenticated && !(command->flags & CMD_NOAUTH)) {
         resp_write_error(conn_reply_buf(c), "unauthorized");
         return;
@@ -520,4 +530,20 @@ void commands_dispatch(struct conn *c, const struct resp_command *cmd)
         return;
     }
     command->handler(c, cmd);
+}
+
+void commands_dispatch(struct conn *c, const struct resp_command *cmd)
+{
+    if (cmd->argc == 0)
+        return;
+    const struct command *command = command_lookup(&cmd->argv[0]);
+    if (command == NULL) {
+        resp_write_error(conn_reply_buf(c), c->authenticated ? "unknown command" : "unauthorized");
+        return;
+    }
+    /* Refusals count too: an ADD refused -unauthorized is an ADD that
+     * failed, as the client sees it. */
+    conn_time_begin(c, command->timed);
+    dispatch_known(c, command, cmd);
+    conn_time_end(c);
 }

@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
 #include "server/commands.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/subscribe.h"
 
@@ -115,6 +116,7 @@ struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void
     c->id = ++s->next_conn_id;
     c->sink = sink;
     c->sink_data = data;
+    c->timing = METRICS_UNTIMED;
     buf_init(&c->in);
     buf_init(&c->out);
     buf_init(&c->writing);
@@ -246,11 +248,12 @@ static struct conn_slot *conn_slot_new(struct conn *c)
     if (slot == NULL) {
         slot = xcalloc(1, sizeof *slot);
         buf_init(&slot->out);
+        slot->timed = METRICS_UNTIMED;
         return slot;
     }
     c->spare = NULL;
     struct buf out = slot->out;
-    *slot = (struct conn_slot){.out = out};
+    *slot = (struct conn_slot){.out = out, .timed = METRICS_UNTIMED};
     return slot;
 }
 
@@ -267,11 +270,22 @@ static void conn_slot_release(struct conn *c, struct conn_slot *slot)
     c->spare = slot;
 }
 
+/* Where a timed request's synchronous reply starts. A handler that asks
+ * twice (a check, then the answer) writes its reply through the last. */
+static struct buf *conn_time_reply(struct conn *c, struct buf *out)
+{
+    if (c->timing != METRICS_UNTIMED) {
+        c->timing_out = out;
+        c->timing_off = out->len;
+    }
+    return out;
+}
+
 struct buf *conn_reply_buf(struct conn *c)
 {
     server_mark_dirty(c->srv, c);
     if (c->slots_head == NULL)
-        return &c->out;
+        return conn_time_reply(c, &c->out);
     /* Behind a deferred reply: queue an already-complete slot. It holds no
      * reference; it is released together with the slot ahead of it. */
     struct conn_slot *slot = conn_slot_new(c);
@@ -279,13 +293,17 @@ struct buf *conn_reply_buf(struct conn *c)
     c->slots_tail->next = slot;
     c->slots_tail = slot;
     c->n_slots++;
-    return &slot->out;
+    return conn_time_reply(c, &slot->out);
 }
 
 struct conn_slot *conn_defer(struct conn *c, bool write)
 {
     struct conn_slot *slot = conn_slot_new(c);
     slot->write = write;
+    /* The request's time runs on until the slot completes. */
+    slot->timed = c->timing;
+    slot->started_ns = c->timing_start_ns;
+    c->timing = METRICS_UNTIMED;
     if (write)
         c->writes_pending++;
     else
@@ -322,8 +340,32 @@ static void conn_release_slots(struct conn *c)
     }
 }
 
+void conn_time_begin(struct conn *c, int command)
+{
+    c->timing = command;
+    c->timing_out = NULL;
+    if (command != METRICS_UNTIMED)
+        c->timing_start_ns = uv_hrtime();
+}
+
+void conn_time_end(struct conn *c)
+{
+    /* The timed handlers (ADD, GET, GETALL) complete no slot of this
+     * connection synchronously except their own deferred one, so the
+     * buffer still holds their reply; should that change, a reply that
+     * moved is left uncounted rather than misread. */
+    if (c->timing != METRICS_UNTIMED && c->timing_out != NULL && c->timing_off < c->timing_out->len)
+        metrics_command_done(&c->srv->metrics, c->timing, uv_hrtime() - c->timing_start_ns,
+                             c->timing_out->data + c->timing_off, c->timing_out->len - c->timing_off);
+    c->timing = METRICS_UNTIMED;
+    c->timing_out = NULL;
+}
+
 void conn_complete(struct conn *c, struct conn_slot *slot)
 {
+    if (slot->timed != METRICS_UNTIMED)
+        metrics_command_done(&c->srv->metrics, slot->timed, uv_hrtime() - slot->started_ns, slot->out.data,
+                             slot->out.len);
     slot->done = true;
     if (slot->write)
         c->writes_pending--;
@@ -437,6 +479,7 @@ int conn_accept(struct server *s, uv_stream_t *listener)
     c->srv = s;
     c->refs = 1;
     c->id = ++s->next_conn_id;
+    c->timing = METRICS_UNTIMED;
     buf_init(&c->in);
     buf_init(&c->out);
     buf_init(&c->writing);

@@ -56,6 +56,8 @@ struct conn_slot {
     struct buf out; /* the reply, owned */
     bool done;
     bool write;     /* deferred by an ADD (see conn_defer) */
+    int timed;      /* enum metrics_command of its request, or METRICS_UNTIMED */
+    uint64_t started_ns;
 };
 
 struct conn {
@@ -93,6 +95,12 @@ struct conn {
     bool closing;                 /* uv_close called or requested */
     bool close_after_write;       /* QUIT or protocol error: close once flushed */
     unsigned refs;                /* 1 for the open socket + 1 per slot */
+    /* The timed request being dispatched (conn_time_begin), and where its
+     * reply starts if it answers at once. */
+    int timing;                   /* enum metrics_command, or METRICS_UNTIMED */
+    uint64_t timing_start_ns;
+    struct buf *timing_out;
+    size_t timing_off;
     char peer[64];
 };
 
@@ -125,6 +133,13 @@ struct conn_slot *conn_defer(struct conn *c, bool write);
 /* The slot's reply is in slot->out: release it in order. Safe if the
  * connection has been closed meanwhile (the reply is then dropped). */
 void conn_complete(struct conn *c, struct conn_slot *slot);
+
+/* Time the request about to be dispatched as `command` (enum
+ * metrics_command; METRICS_UNTIMED: nothing to do) until its reply is
+ * complete: at conn_time_end if it answered at once, else when its
+ * deferred slot completes. Counted in the server's metrics by outcome. */
+void conn_time_begin(struct conn *c, int command);
+void conn_time_end(struct conn *c);
 
 /* Close once everything queued so far is written (QUIT). */
 void conn_close_after_write(struct conn *c);

@@ -763,6 +763,11 @@ void groups_free(struct groups *gs)
     uv_close((uv_handle_t *)&gs->timer, groups_timer_closed);
 }
 
+size_t groups_waiting(const struct groups *gs)
+{
+    return gs->n_waiting;
+}
+
 void groups_write_status(struct groups *gs, struct buf *b)
 {
     buf_printf(b, "\"group_reads_waiting\":%zu,", gs->n_waiting);

@@ -49,6 +49,9 @@ bool groups_command_is_write(const struct resp_command *cmd);
  * something now, and propose the turn's operations as one entry. */
 void groups_turn_end(struct groups *gs);
 
+/* GROUP READs blocked, waiting for events. */
+size_t groups_waiting(const struct groups *gs);
+
 /* STATUS fields: "group_reads_waiting":n, (with a trailing comma). */
 void groups_write_status(struct groups *gs, struct buf *b);
 

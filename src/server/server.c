@@ -102,6 +102,7 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
     s->cfg = cfg;
     s->node = node;
     s->loop = loop;
+    metrics_init(&s->metrics);
     reads_init(&s->reads, s);
     s->limits.max_bulk = cfg->max_bulk;
     s->limits.max_args = 1024;
@@ -155,4 +156,5 @@ void server_close(struct server *s)
         conn_close(s->conns);
     subs_free(s->subs);
     s->subs = NULL;
+    metrics_free(&s->metrics);
 }

@@ -11,6 +11,7 @@
 
 #include "protocol/resp_parser.h"
 #include "server/config.h"
+#include "server/metrics.h"
 #include "server/reads.h"
 
 struct node;
@@ -32,6 +33,7 @@ struct server {
     struct subs *subs;          /* subscriptions (subscribe.h), owned */
     struct groups *groups;      /* consumer groups' requests (groups.h), owned */
     uint64_t next_conn_id;      /* the last connection id handed out */
+    struct metrics metrics;     /* timed commands (metrics.h) */
     /* Set by the HTTP listener once it listens (--http-advertise): STATUS
      * tells it, so that another node can redirect HTTP clients here. */
     const char *http_address;

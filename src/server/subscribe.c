@@ -557,24 +557,47 @@ void subs_conn_closed(struct conn *c)
         sub_end(c->subs);
 }
 
-void subs_write_status(struct subs *ss, struct buf *b)
+/* How far behind the newest applied event a subscription catching up
+ * is, by the times in the ids (ms); 0 for one without a position yet. */
+static uint64_t sub_lag_ms(const struct sub *s, uint64_t newest_ms)
 {
-    size_t live = 0, catching_up = 0, bytes = 0, max = 0;
+    if (s->from_start || ulid_is_zero(s->last_id))
+        return 0;
+    uint64_t at = ulid_time_ms(s->last_id);
+    return newest_ms > at ? newest_ms - at : 0;
+}
+
+void subs_read_metrics(struct subs *ss, struct subs_metrics *m)
+{
+    *m = (struct subs_metrics){0};
     for (struct sub *s = ss->live; s != NULL; s = s->next)
-        live++;
-    for (struct sub *s = ss->catching_up; s != NULL; s = s->next)
-        catching_up++;
+        m->live++;
+    struct store_stats st;
+    uint64_t newest_ms = 0;
+    if (ss->catching_up != NULL && store_stats(node_store(ss->srv->node), &st) == 0 && !ulid_is_zero(st.last_id))
+        newest_ms = ulid_time_ms(st.last_id);
+    for (struct sub *s = ss->catching_up; s != NULL; s = s->next) {
+        m->catching_up++;
+        uint64_t lag = sub_lag_ms(s, newest_ms);
+        m->lag_max_ms = lag > m->lag_max_ms ? lag : m->lag_max_ms;
+    }
     for (struct conn *c = ss->srv->conns; c != NULL; c = c->next) {
         if (c->n_subs == 0)
             continue;
         size_t unsent = conn_unsent(c);
-        bytes += unsent;
-        max = unsent > max ? unsent : max;
+        m->output_bytes += unsent;
+        m->output_max_bytes = unsent > m->output_max_bytes ? unsent : m->output_max_bytes;
     }
+}
+
+void subs_write_status(struct subs *ss, struct buf *b)
+{
+    struct subs_metrics m;
+    subs_read_metrics(ss, &m);
     buf_printf(b,
                "\"subscriptions\":%zu,\"subscriptions_catching_up\":%zu,\"subscriber_output_bytes\":%zu,"
                "\"subscriber_output_max_bytes\":%zu,",
-               live + catching_up, catching_up, bytes, max);
+               m.live + m.catching_up, m.catching_up, m.output_bytes, m.output_max_bytes);
 }
 
 /* ---- the registry ------------------------------------------------------------------ */

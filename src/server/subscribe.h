@@ -24,6 +24,7 @@
 #define EVENTFLOW_SUBSCRIBE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "protocol/resp_parser.h"
@@ -64,6 +65,18 @@ void subs_conn_closed(struct conn *c);
  * output of subscribed connections, in all) and subscriber_output_max_bytes
  * (of the fullest one). */
 void subs_write_status(struct subs *s, struct buf *b);
+
+/* The subscriptions' figures for METRICS: how many are live and catching
+ * up, their connections' unsent output (in all, and the fullest one's),
+ * and how far the furthest behind is from the newest applied event, by
+ * the times in the event ids (ms; live ones count 0, as do ones that have
+ * not passed an event yet). */
+struct subs_metrics {
+    size_t live, catching_up;
+    size_t output_bytes, output_max_bytes;
+    uint64_t lag_max_ms;
+};
+void subs_read_metrics(struct subs *s, struct subs_metrics *m);
 
 /* Once per loop turn (server_turn_end): subscriptions catching up read the
  * store as far as their connections take it, and subscriptions with

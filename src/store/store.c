@@ -1221,6 +1221,16 @@ int store_space_room(struct store *s, uint64_t *room)
     return rc;
 }
 
+int store_space_room_estimate(struct store *s, uint64_t *room)
+{
+    if (s == NULL || room == NULL)
+        return STORE_EINVAL;
+    struct store_room r = {0};
+    int rc = store_room_estimate(s, &r);
+    *room = rc == 0 ? r.room : 0;
+    return rc;
+}
+
 /* ---- members ------------------------------------------------------------- */
 
 int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation)

@@ -218,6 +218,9 @@ int store_space_check(struct store *s, size_t bytes);
  * share like store_space_check; when that leaves under 1 GiB, the batch is
  * committed first so that the answer is exact (errors as store_flush). */
 int store_space_room(struct store *s, uint64_t *room);
+/* The same without committing the batch: never more than the exact room
+ * (for metrics, which must not make a scrape commit). */
+int store_space_room_estimate(struct store *s, uint64_t *room);
 
 /* Reads. Each sees every applied entry (through the open batch, or a read
  * transaction over committed data when no batch is open).

@@ -14,4 +14,18 @@
                      eventflow_client_last_error(c));                                              \
     } while (0)
 
+/* A client of endpoints with short connect and request timeouts, so that
+ * a failed node is left quickly. The caller frees it. */
+static inline struct eventflow_client *check_client_new(const char *endpoints)
+{
+    struct eventflow_options o;
+    eventflow_options_init(&o);
+    o.endpoints = endpoints;
+    o.connect_timeout_ms = 500;
+    o.request_timeout_ms = 1000;
+    struct eventflow_client *c = NULL;
+    assert_int_equal(eventflow_client_new(&o, &c), EF_OK);
+    return c;
+}
+
 #endif

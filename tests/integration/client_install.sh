@@ -2,7 +2,7 @@
 # client_install.sh DIR - install the build into DIR with meson, compile the
 # libeventflow examples against the installed pkg-config file, shared and
 # static, and run the append example against $EVENTFLOW_ENDPOINTS with both
-# (then the status and subscribe examples, shared).
+# (then the status, subscribe and group_worker examples, shared).
 #
 # Environment (set by tests/integration/meson.build): EF_MESON, EF_BUILD_ROOT,
 # EF_SOURCE_ROOT, EF_CC, EF_SANITIZE (b_sanitize: "none" or a list).
@@ -23,7 +23,7 @@ if [ -z "$pc" ]; then
     echo "client_install: eventflow.pc was not installed" >&2
     exit 1
 fi
-for h in eventflow.h client.h errors.h subscribe.h types.h export.h; do
+for h in eventflow.h client.h errors.h subscribe.h group.h types.h export.h; do
     if [ -z "$(find "$dest" -path "*/include/eventflow/$h")" ]; then
         echo "client_install: header eventflow/$h was not installed" >&2
         exit 1
@@ -44,7 +44,7 @@ libs=$(pkg-config --libs eventflow)
 # Static: the archive, then what the .pc says it needs (Requires.private).
 static_libs=$(pkg-config --static --libs eventflow | sed 's/-leventflow\b/-l:libeventflow.a/')
 
-for ex in append tail status pipeline subscribe; do
+for ex in append tail status pipeline subscribe group_worker; do
     # shellcheck disable=SC2086
     "$EF_CC" -std=c17 -Wall -Wextra -Wpedantic -Werror $san -o "$out/$ex" \
         "$EF_SOURCE_ROOT/examples/$ex.c" $cflags $libs
@@ -68,4 +68,8 @@ grep -q "leader" "$dir/status.out"
 LD_LIBRARY_PATH=$libdir "$out/subscribe" installed 0 2 >"$dir/subscribe.out"
 grep -q " installed 0 Shared" "$dir/subscribe.out"
 grep -q " installed 1 Static" "$dir/subscribe.out"
+# A worker of a new group over the stream handles both events once.
+LD_LIBRARY_PATH=$libdir "$out/group_worker" installed-workers w1 installed 2 >"$dir/group.out"
+grep -q " installed 0 Shared (delivery 1)" "$dir/group.out"
+grep -q " installed 1 Static (delivery 1)" "$dir/group.out"
 echo "client_install: examples built and run from $dest"

@@ -33,6 +33,7 @@ static const char *const all_commands[][2] = {
     {"S", NULL},            {"UPTIME", NULL},
     {"UP", NULL},           {"VERSION", NULL},
     {"V", NULL},            {"STATUS", NULL},
+    {"METRICS", NULL},
     {"ping", NULL},         {"add", ADD_REQ},
 };
 

@@ -42,19 +42,6 @@
 
 #define WAIT_MS 20000
 
-static struct eventflow_client *client_for(const char *endpoints)
-{
-    struct eventflow_options o;
-    eventflow_options_init(&o);
-    o.endpoints = endpoints;
-    /* Short, so that a failed node is left quickly. */
-    o.connect_timeout_ms = 500;
-    o.request_timeout_ms = 1000;
-    struct eventflow_client *c = NULL;
-    assert_int_equal(eventflow_client_new(&o, &c), EF_OK);
-    return c;
-}
-
 static void node_address(const struct harness_node *n, char *out, size_t cap)
 {
     snprintf(out, cap, "127.0.0.1:%u", n->port);
@@ -65,7 +52,7 @@ static struct eventflow_client *start_single(struct harness_fixture *f, char add
 {
     struct harness_node *n = harness_start_single(f, NULL);
     node_address(n, addr, 32);
-    return client_for(addr);
+    return check_client_new(addr);
 }
 
 static struct eventflow_subscription *subscribe(struct eventflow_client *c,
@@ -189,7 +176,7 @@ static void test_catch_up_then_live(void **state)
 
     /* The subscriptions stand alone: the client may go first. */
     eventflow_client_free(c);
-    struct eventflow_client *w = client_for(addr);
+    struct eventflow_client *w = check_client_new(addr);
     append_one(w, "acct-1", "Last", NULL, NULL);
     assert_string_equal(next_event(sub)->type, "Last");
     assert_string_equal(next_event(log)->type, "Last");
@@ -582,7 +569,7 @@ static void test_resume(void **state)
     assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
 
     /* The log from its start and one stream from its start, on followers. */
-    struct eventflow_client *c = client_for(endpoints);
+    struct eventflow_client *c = check_client_new(endpoints);
     struct eventflow_sub_spec all_spec = {.from = EF_SUB_FROM_START};
     struct eventflow_sub_spec w1_spec = {.stream = "w1", .from = EF_SUB_FROM_START};
     struct collected all = {.sub = subscribe(c, &all_spec), .all = true};
@@ -631,7 +618,7 @@ static void test_resume_while_away(void **state)
     (void)cluster_leader(&cl);
     char endpoints[256];
     cluster_endpoints(&cl, endpoints, sizeof endpoints);
-    struct eventflow_client *c = client_for(endpoints);
+    struct eventflow_client *c = check_client_new(endpoints);
     char first[EF_ID_LEN + 1];
     append_one(c, "away", "First", NULL, first);
     struct eventflow_sub_spec spec = {.from = EF_SUB_AFTER_ID, .after_id = first};
@@ -662,7 +649,7 @@ static void test_stale_markers(void **state)
     size_t l = cluster_leader(&cl);
     char endpoints[256];
     cluster_endpoints(&cl, endpoints, sizeof endpoints);
-    struct eventflow_client *c = client_for(endpoints);
+    struct eventflow_client *c = check_client_new(endpoints);
     struct eventflow_sub_spec spec = {.markers = true};
     struct eventflow_subscription *sub = subscribe(c, &spec);
     expect_kind(sub, EF_SUB_CAUGHT_UP);

@@ -12,7 +12,10 @@
  *     a node with a password;
  *   - tail on a follower of a three-node cluster while writes go on and
  *     both followers are killed with kill -9 in turn: every event exactly
- *     once, in the leader's order.
+ *     once, in the leader's order;
+ *   - group create, info, list, pending, parked, replay, seek and destroy
+ *     around a worker that reads and parks over a raw connection, with
+ *     -o json parsed field by field.
  *
  * Every wait polls an observable condition (an exit code, a line of output)
  * with a deadline. */
@@ -1042,6 +1045,147 @@ static void test_tail_across_kills(void **state)
     harness_pass(*state);
 }
 
+/* ---- consumer groups ------------------------------------------------------------ */
+
+/* A GROUP command sent over a raw connection (what a worker would do),
+ * and its reply. */
+static struct resp_value group_cmd(struct harness_conn *h, const char *sub, const char *arg)
+{
+    struct resp_value v;
+    if (harness_cmd(h, &v, "GROUP", sub, arg, (const char *)NULL) != 0)
+        fail_msg("no reply to GROUP %s", sub);
+    return v;
+}
+
+/* `group <args> -o json` with exit code 0, its output parsed as JSON
+ * Lines (lines) or one object. */
+static json_t *group_json(const char *ep, const char *sub, const char *a1, const char *a2, bool lines)
+{
+    struct run r;
+    int code = ctl_run(&r, ep, NULL, "-o", "json", "group", sub, a1, a2, NULL);
+    if (code != 0)
+        fail_msg("group %s: exit %d: %s", sub, code, r.err);
+    json_t *j = lines ? parse_json_lines(r.out) : parse_json(r.out);
+    run_free(&r);
+    return j;
+}
+
+static void test_group_commands(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    char ep[32];
+    snprintf(ep, sizeof ep, "127.0.0.1:%u", n->port);
+    struct run r;
+
+    assert_int_equal(ctl_run(&r, ep, NULL, "-o", "json", "group", "create", "jobs", "work", "--ack-wait", "60000",
+                             "--max-deliveries", "3", NULL),
+                     0);
+    json_t *j = parse_json(r.out);
+    run_free(&r);
+    assert_string_equal(str_of(j, "group"), "jobs");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    /* Refusals: exit 1, one line, the library's code. */
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "create", "jobs", "work", NULL), 1);
+    assert_one_line_error(&r);
+    assert_non_null(strstr(r.err, "EF_EEXISTS"));
+    run_free(&r);
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "create", "other", "work", "--from", "soon", NULL), 3);
+    assert_one_line_error(&r);
+    run_free(&r);
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "create", "all", "$all", "--types", "A,B", "--stream-prefix",
+                             "wo", "--max-deliveries", "0", NULL),
+                     0);
+    assert_string_equal(r.out, "OK\n");
+    run_free(&r);
+
+    char ids[3][32];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ctl_run(&r, ep, NULL, "-o", "json", "append", "work", "Job", NULL), 0);
+        j = parse_json(r.out);
+        run_free(&r);
+        snprintf(ids[i], sizeof ids[i], "%s", str_of(j, "id"));
+        json_decref(j);
+    }
+    /* A worker takes two. */
+    struct harness_conn *h = harness_connect(n);
+    assert_non_null(h);
+    struct resp_value v = group_cmd(h, "READ", "{\"group\":\"jobs\",\"consumer\":\"w1\",\"count\":2}");
+    assert_int_equal(v.type, RESP_T_ARRAY);
+    assert_int_equal(v.n, 2);
+    resp_value_free(&v);
+
+    j = group_json(ep, "pending", "jobs", NULL, true);
+    assert_int_equal(json_array_size(j), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *p = json_array_get(j, i);
+        assert_string_equal(str_of(p, "id"), ids[i]);
+        assert_string_equal(str_of(p, "consumer"), "w1");
+        assert_int_equal(int_of(p, "deliveries"), 1);
+    }
+    json_decref(j);
+
+    j = group_json(ep, "info", "jobs", NULL, false);
+    assert_string_equal(str_of(j, "stream"), "work");
+    assert_int_equal(int_of(j, "ack_wait_ms"), 60000);
+    assert_int_equal(int_of(j, "max_deliveries"), 3);
+    assert_int_equal(int_of(j, "pending"), 2);
+    assert_int_equal(int_of(j, "next_version"), 2);
+    assert_int_equal(int_of(j, "lag"), 1);
+    json_t *consumers = json_object_get(j, "consumers");
+    assert_int_equal(json_array_size(consumers), 1);
+    assert_string_equal(str_of(json_array_get(consumers, 0), "name"), "w1");
+    json_decref(j);
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "info", "jobs", NULL), 0);
+    assert_non_null(strstr(r.out, "next version    2\n"));
+    assert_non_null(strstr(r.out, "pending         2\n"));
+    assert_non_null(strstr(r.out, "w1"));
+    run_free(&r);
+
+    /* Parked by the worker, listed, replayed. */
+    char nack[128];
+    snprintf(nack, sizeof nack, "{\"group\":\"jobs\",\"ids\":[\"%s\"],\"park\":true}", ids[0]);
+    v = group_cmd(h, "NACK", nack);
+    assert_int_equal(v.type, RESP_T_INT);
+    resp_value_free(&v);
+    j = group_json(ep, "parked", "jobs", NULL, true);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(str_of(json_array_get(j, 0), "id"), ids[0]);
+    assert_string_equal(str_of(json_array_get(j, 0), "reason"), "nack");
+    json_decref(j);
+    j = group_json(ep, "replay", "jobs", ids[0], false);
+    assert_int_equal(int_of(j, "replayed"), 1);
+    json_decref(j);
+    j = group_json(ep, "parked", "jobs", NULL, true);
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+
+    j = group_json(ep, "list", NULL, NULL, true);
+    assert_int_equal(json_array_size(j), 2);
+    assert_string_equal(str_of(json_array_get(j, 0), "group"), "all");
+    assert_true(json_is_true(json_object_get(json_array_get(j, 0), "all")));
+    assert_string_equal(str_of(json_array_get(j, 0), "stream_prefix"), "wo");
+    assert_string_equal(str_of(json_array_get(j, 1), "group"), "jobs");
+    assert_int_equal(int_of(json_array_get(j, 1), "parked"), 0);
+    json_decref(j);
+
+    j = group_json(ep, "seek", "jobs", "start", false);
+    json_decref(j);
+    j = group_json(ep, "info", "jobs", NULL, false);
+    assert_int_equal(int_of(j, "next_version"), 0);
+    assert_int_equal(int_of(j, "lag"), 3);
+    json_decref(j);
+
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "destroy", "jobs", NULL), 0);
+    run_free(&r);
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "info", "jobs", NULL), 1);
+    assert_one_line_error(&r);
+    assert_non_null(strstr(r.err, "EF_ENOTFOUND"));
+    run_free(&r);
+    harness_close(h);
+    harness_pass(*state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1051,6 +1195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreachable_and_no_quorum, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_membership_changes, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tail_across_kills, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commands, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
 }
