@@ -1,5 +1,7 @@
 /* routes.c - every URL the HTTP listener answers: one row each (router.h).
- * ROUTE_OPEN marks the routes --http-open-health leaves without auth. */
+ * ROUTE_OPEN marks the routes --http-open-health leaves without auth,
+ * ROUTE_PUBLIC those never behind it, ROUTE_QUERY_TOKEN those that also
+ * take it in the query (routes.h). */
 #include "http/routes.h"
 
 #include "http/http_internal.h"
@@ -14,9 +16,11 @@ const struct route http_routes[] = {
     {"GET", "/streams", resources_list, 0},
     {"POST", "/streams/*", resources_append, 0},
     {"GET", "/streams/*", resources_read, 0},
-    {"GET", "/streams/*/subscribe", sse_stream, 0},
+    {"GET", "/streams/*/subscribe", sse_stream, ROUTE_QUERY_TOKEN},
     {"GET", "/all", resources_all, 0},
-    {"GET", "/all/subscribe", sse_all, 0},
+    {"GET", "/all/subscribe", sse_all, ROUTE_QUERY_TOKEN},
+    {"GET", "/", console_index, ROUTE_PUBLIC},
+    {"GET", "/console/*", console_file, ROUTE_PUBLIC},
 };
 
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

@@ -283,7 +283,8 @@ static void test_bad_input(void **state)
         const char *code;
     } table[] = {
         {"GET", "/nowhere", NULL, NULL, 404, "not_found"},
-        {"GET", "/", NULL, NULL, 404, "not_found"},
+        {"POST", "/", NULL, "{}", 405, "method_not_allowed"},
+        {"GET", "/console/nothing.js", NULL, NULL, 404, "not_found"},
         {"DELETE", "/streams/x", NULL, NULL, 405, "method_not_allowed"},
         {"PUT", "/api/add", NULL, "{}", 405, "method_not_allowed"},
         {"POST", "/api/nosuchcommand", NULL, NULL, 404, "unknown_command"},
