@@ -13,7 +13,7 @@ SUDO=""
 PKGS=(build-essential meson ninja-build pkg-config
       libuv1-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler
       libjansson-dev zlib1g-dev libjemalloc-dev libh2o-dev libssl-dev libcmocka-dev redis-tools python3-redis clang llvm libclang-rt-14-dev
-      iproute2 procps)
+      iproute2 procps chromium)
 
 mirror_uri() {
     # First deb URI of the main Debian archive configured on this machine.
