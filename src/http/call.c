@@ -24,6 +24,11 @@ struct http_call {
 
 static void call_finish_json(struct http_request *rq, const char *resp, size_t len)
 {
+    static const char moved[] = "-MOVED ";
+    if (len > sizeof moved + 2 && memcmp(resp, moved, sizeof moved - 1) == 0 && resp[len - 2] == '\r') {
+        redirect_reply(rq, resp + 1, len - 3);
+        return;
+    }
     struct buf body;
     buf_init(&body);
     int status = reply_to_json(resp, len, &body);

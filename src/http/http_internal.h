@@ -13,6 +13,7 @@
 struct config;
 struct server;
 struct http_socket;
+struct redirect;
 
 struct http {
     struct server *srv;          /* borrowed */
@@ -27,6 +28,7 @@ struct http {
     uv_timer_t grace;            /* at shutdown: how long answers may take to leave */
     bool closing;
     bool grace_open;             /* grace is initialized and not closed */
+    struct redirect *redirect;   /* the leader's HTTP address (redirect.c), owned; NULL until needed */
 };
 
 /* One request being answered: lives in the request's pool. */
@@ -53,6 +55,14 @@ typedef void call_finish(struct http_request *rq, const char *resp, size_t len);
  * the reply is sent when the command completes (an ADD once committed and
  * applied). The arguments need to live only during the call. */
 void call_run(struct http_request *rq, size_t argc, const struct resp_arg *argv, call_finish *finish);
+
+/* ---- redirect.c: writes sent to a follower ---------------------------- */
+
+/* Answer rq, whose command answered moved[0..len) ("MOVED 0 <leader's
+ * client address>"), with 307 to the leader's HTTP address, or 421 when it
+ * cannot be had. */
+void redirect_reply(struct http_request *rq, const char *moved, size_t len);
+void redirect_free(struct http *h);
 
 /* ---- the routes' handlers ---------------------------------------------- */
 

@@ -231,7 +231,8 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     uv_walk(loop, unref_handle, &u);
     h->accept_ctx.ctx = &h->ctx;
     h->accept_ctx.hosts = h->globalconf.hosts;
-    log_info("listening for HTTP on %s:%u", cfg->http_bind, cfg->http_port);
+    srv->http_address = cfg->http_advertise;
+    log_info("listening for HTTP on %s:%u (advertised as %s)", cfg->http_bind, cfg->http_port, cfg->http_advertise);
     *out = h;
     return 0;
 }
@@ -254,6 +255,7 @@ void http_close(struct http *h)
     if (h == NULL || h->closing)
         return;
     h->closing = true;
+    h->srv->http_address = NULL;
     uv_close((uv_handle_t *)&h->listener, NULL);
     /* Answers from now on close their connection. Not through
      * h2o_context_request_shutdown: its HTTP/2 part arms a timer to resend
@@ -278,6 +280,7 @@ void http_free(struct http *h)
 {
     if (h == NULL)
         return;
+    redirect_free(h);
     h2o_context_dispose(&h->ctx);
     h2o_config_dispose(&h->globalconf);
     free(h);

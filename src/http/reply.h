@@ -11,7 +11,8 @@
  *             "concurrent stream modification"), "bad_request" otherwise;
  *             the status follows the code (reply_status_of): MOVED (a
  *             write sent to a follower) is 421 Misdirected Request, its
- *             message naming the leader's RESP address.
+ *             message naming the leader's RESP address (call.c turns it
+ *             into a 307 when it can: redirect.c).
  *
  * Pure: no h2o, so the unit tests and the fuzz target drive it. */
 #ifndef EVENTFLOW_HTTP_REPLY_H

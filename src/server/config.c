@@ -92,6 +92,8 @@ static const struct option_row options[] = {
      .set = set_http_port, FIELD(http_port), .min = 0, .max = 65535, .bad = "invalid port '%s'"},
     {"http-bind", "HTTP_BIND", "ADDR", "HTTP listener address", "BIND",
      .derived = true, .set = set_text, FIELD(http_bind), .min = 1, .bad = "invalid bind address"},
+    {"http-advertise", "HTTP_ADVERTISE", "HOST:PORT", "HTTP address redirects to this node name",
+     "ADVERTISE's host:HTTP_PORT", .derived = true, .set = set_address, FIELD(http_advertise)},
     {"http-open-health", "HTTP_OPEN_HEALTH", "yes|no", "answer /health and /metrics without the password", "no",
      .set = set_yes_no, FIELD(http_open_health)},
     {"max-bulk", "MAX_BULK", "BYTES", "largest request argument", "16 MiB",
@@ -454,6 +456,20 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->http_bind[0] == '\0')
         memcpy(cfg->http_bind, cfg->bind, sizeof cfg->http_bind);
+    if (cfg->http_advertise[0] == '\0') {
+        char host[CONFIG_ADDR_MAX];
+        unsigned ignored;
+        if (addr_split(cfg->advertise, host, sizeof host, &ignored) != 0)
+            return config_fail(err, errlen, "invalid --advertise '%s'", cfg->advertise);
+        /* An IPv6 literal keeps its brackets in an address. */
+        if (strchr(host, ':') != NULL)
+            snprintf(addr, sizeof addr, "[%s]:%u", host, cfg->http_port);
+        else
+            snprintf(addr, sizeof addr, "%s:%u", host, cfg->http_port);
+        if (strlen(addr) >= CONFIG_ADDR_MAX)
+            return config_fail(err, errlen, "HTTP address too long");
+        memcpy(cfg->http_advertise, addr, strlen(addr) + 1);
+    }
     if (cfg->raft_address[0] == '\0') {
         if (cfg->port + 1000 > 65535)
             return config_fail(err, errlen, "--raft-address is required when --port > 64535");

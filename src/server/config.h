@@ -35,6 +35,7 @@ struct config {
     unsigned http_port;                   /* HTTP listener port; 0 = off */
     bool http_port_set;                   /* given, not the default: failing to bind it is fatal */
     char http_bind[CONFIG_ADDR_MAX];      /* HTTP listener address; empty = bind */
+    char http_advertise[CONFIG_ADDR_MAX]; /* HTTP address redirects name; empty = advertise's host:http_port */
     bool http_open_health;                /* /health and /metrics answer without a password */
 
     size_t max_bulk;            /* largest bulk accepted after AUTH */

@@ -79,6 +79,8 @@ void server_write_status(struct server *s, struct buf *b)
     if (b->len > start && b->data[b->len - 1] == '}') {
         b->len--;
         buf_printf(b, ",\"clients\":%zu,", s->n_conns);
+        if (s->http_address != NULL)
+            buf_printf(b, "\"http_address\":\"%s\",", s->http_address);
         subs_write_status(s->subs, b);
         groups_write_status(s->groups, b);
         b->data[b->len - 1] = '}';

@@ -32,6 +32,9 @@ struct server {
     struct subs *subs;          /* subscriptions (subscribe.h), owned */
     struct groups *groups;      /* consumer groups' requests (groups.h), owned */
     uint64_t next_conn_id;      /* the last connection id handed out */
+    /* Set by the HTTP listener once it listens (--http-advertise): STATUS
+     * tells it, so that another node can redirect HTTP clients here. */
+    const char *http_address;
 };
 
 /* Bind and listen on cfg->bind:cfg->port. Returns 0 or -1 (logged). */
@@ -41,7 +44,7 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
 void server_close(struct server *s);
 
 /* STATUS: the node's object (node_write_status) with the server's fields
- * (connections, subscriptions) added. */
+ * (connections, subscriptions, http_address) added. */
 void server_write_status(struct server *s, struct buf *b);
 
 /* Queue c for writing at the end of this loop turn. */

@@ -339,8 +339,8 @@ static void test_bad_input(void **state)
 }
 
 /* An ADD acknowledged through HTTP is committed: a follower serves it
- * (read-your-writes by its id, no sleep), and a write sent to a follower
- * is refused with the leader's address. */
+ * (read-your-writes by its id, no sleep); a write sent to a follower is
+ * redirected to the leader's HTTP address. */
 static void test_cluster_add_committed(void **state)
 {
     struct cluster cl;
@@ -362,11 +362,33 @@ static void test_cluster_add_committed(void **state)
     assert_int_equal(json_array_size(result_of(&r)), 1);
     http_reply_free(&r);
 
-    assert_int_equal(http_request_once(cl.n[follower]->http_port, "POST", "/streams/c1", NULL,
-                                       "[{\"type\":\"T\"}]", &r),
+    /* A write sent to a follower: 307 to the leader's HTTP address, with
+     * the path and query; following it with the same method and body
+     * appends. Twice, the second from what the follower has learned. */
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(http_request_once(cl.n[follower]->http_port, "POST", "/streams/c1?x=1", NULL,
+                                           "[{\"type\":\"R\"}]", &r),
+                         0);
+        assert_int_equal(r.status, 307);
+        assert_string_equal(error_code(&r), "MOVED");
+        char *location = http_reply_header(&r, "location");
+        char want[96];
+        snprintf(want, sizeof want, "http://127.0.0.1:%u/streams/c1?x=1", cl.n[leader]->http_port);
+        assert_non_null(location);
+        assert_string_equal(location, want);
+        free(location);
+        http_reply_free(&r);
+        assert_int_equal(http_request_once(cl.n[leader]->http_port, "POST", "/streams/c1?x=1", NULL,
+                                           "[{\"type\":\"R\"}]", &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        http_reply_free(&r);
+    }
+    /* A linearizable read is the leader's too. */
+    assert_int_equal(http_request_once(cl.n[follower]->http_port, "GET", "/all?consistency=linearizable", NULL,
+                                       NULL, &r),
                      0);
-    assert_int_equal(r.status, 421);
-    assert_string_equal(error_code(&r), "MOVED");
+    assert_int_equal(r.status, 307);
     http_reply_free(&r);
 
     /* Every node is healthy. */
@@ -542,6 +564,33 @@ static void test_sse_flow_control(void **state)
     harness_pass(*state);
 }
 
+/* A leader without an HTTP listener: a follower cannot redirect to it and
+ * answers 421 with the leader's RESP address. */
+static void test_cluster_leader_without_http(void **state)
+{
+    struct cluster cl;
+    static const char *const off[] = {"--http-port", "0", NULL};
+    static const char *const *const args[] = {off, NULL, NULL};
+    /* Node 1 alone may lead: the others bootstrap with it but it is the
+     * only one without HTTP; whichever leads, a follower with HTTP asks. */
+    cluster_start_each(&cl, *state, 3, args);
+    size_t leader = cluster_leader(&cl);
+    if (leader != 0)
+        cluster_transfer_ok(&cl, 0);
+    leader = cluster_leader(&cl);
+    assert_int_equal(leader, 0);
+    struct http_reply r;
+    assert_int_equal(http_request_once(cl.n[1]->http_port, "POST", "/streams/c2", NULL, "[{\"type\":\"T\"}]", &r),
+                     0);
+    assert_int_equal(r.status, 421);
+    assert_string_equal(error_code(&r), "MOVED");
+    char want[64];
+    snprintf(want, sizeof want, "MOVED 0 127.0.0.1:%u", cl.n[0]->port);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")), want);
+    http_reply_free(&r);
+    harness_pass(*state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_cluster_add_committed, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_leader_without_http, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_sse, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_sse_flow_control, harness_setup, harness_teardown),
     };
