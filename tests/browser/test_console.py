@@ -150,11 +150,14 @@ def check_http_surface(node):
 
 
 def rows(table):
-    """JS: the text of every cell of a table's body, row by row."""
-    return f"[...document.querySelectorAll('#{table} tbody tr')].map(r => [...r.cells].map(c => c.textContent))"
+    """JS: a table's body rows as objects from its header's names to the
+    cells' text, so the checks do not depend on the columns' order."""
+    return (f"(() => {{ const t = document.getElementById('{table}');"
+            " const names = [...t.tHead.rows[0].cells].map(c => c.textContent);"
+            " return [...t.tBodies[0].rows].map(r => Object.fromEntries(names.map((n, i) => [n, r.cells[i]?.textContent]))); })()")
 
 
-def drive(browser, leader, node, streams, artifacts):
+def drive(browser, cluster_nodes, leader, node, streams, artifacts):
     url = f"http://127.0.0.1:{node['http']}/"
     browser.open(url, 1280, 900)
     browser.wait_for("!document.getElementById('login').hidden", "the password form (401)")
@@ -164,24 +167,28 @@ def drive(browser, leader, node, streams, artifacts):
     # The cluster: three members, one leader, two followers, all voters,
     # converged (same applied index and checksum, no lag).
     expr = (f"(() => {{ const r = {rows('cluster')};"
-            " return r.length === 3 && r.every(c => c[7] === '0') && new Set(r.map(c => c[10])).size === 1"
-            " && r[0][10] !== '' ? r : null; })()")
+            " return r.length === 3 && r.every(c => c.lag === '0') && new Set(r.map(c => c.checksum)).size === 1"
+            " && r[0].checksum ? r : null; })()")
     members = browser.wait_for(expr, "three converged members in the cluster table")
-    if sorted(m[0] for m in members) != ["1", "2", "3"]:
+    if sorted(m["id"] for m in members) != ["1", "2", "3"]:
         fail(f"member ids: {members}")
-    if sorted(m[2] for m in members) != ["follower", "follower", "leader"]:
+    if sorted(m["state"] for m in members) != ["follower", "follower", "leader"]:
         fail(f"member states: {members}")
-    if any(m[1] != "voter" for m in members):
+    if any(m["role"] != "voter" for m in members):
         fail(f"member roles: {members}")
-    if [m[0] for m in members if m[2] == "leader"] != [str(leader["id"])]:
+    if [m["id"] for m in members if m["state"] == "leader"] != [str(leader["id"])]:
         fail(f"the table's leader is not node {leader['id']}: {members}")
+    for n in cluster_nodes:
+        m = next(m for m in members if m["id"] == str(n["id"]))
+        if m["client address"] != f"127.0.0.1:{n['port']}" or m["http"] != f"127.0.0.1:{n['http']}":
+            fail(f"node {n['id']}'s addresses: {m}")
 
     # The streams, with their counts.
     expr = (f"(() => {{ const r = {rows('streams')};"
-            f" return {json.dumps(sorted(streams))}.every(s => r.some(c => c[0] === s)) ? r : null; }})()")
+            f" return {json.dumps(sorted(streams))}.every(s => r.some(c => c.stream === s)) ? r : null; }})()")
     listed = browser.wait_for(expr, "the streams written in the streams table")
     for name, types in streams.items():
-        if [name, str(len(types))] not in [c[:2] for c in listed]:
+        if [name, str(len(types))] not in [[c["stream"], c["events"]] for c in listed]:
             fail(f"stream {name} with {len(types)} events not listed: {listed}")
 
     # A stream's events, by clicking it.
@@ -191,7 +198,7 @@ def drive(browser, leader, node, streams, artifacts):
     expr = (f"(() => {{ const r = {rows('events')};"
             f" return r.length === {len(streams[name])} ? r : null; }})()")
     events = browser.wait_for(expr, f"the events of {name}")
-    if [e[1] for e in events] != streams[name] or [e[0] for e in events] != [str(i) for i in range(len(events))]:
+    if [e["type"] for e in events] != streams[name] or [e["version"] for e in events] != [str(i) for i in range(len(events))]:
         fail(f"events of {name}: {events}")
 
     # The live tail: events written after the page opened arrive over SSE.
@@ -200,14 +207,14 @@ def drive(browser, leader, node, streams, artifacts):
     for stream, types in written.items():
         add(leader, stream, types)
     expr = (f"(() => {{ const r = {rows('tail')};"
-            " return r.length >= 3 && ['TailOne','TailTwo','TailThree'].every(t => r.some(c => c[3] === t)) ? r : null; })()")
+            " return r.length >= 3 && ['TailOne','TailTwo','TailThree'].every(t => r.some(c => c.type === t)) ? r : null; })()")
     tail = browser.wait_for(expr, "the events written after load in the live tail")
     # Newest first: the last write is the top row.
-    if tail[0][1:4] != ["tail-b", "0", "TailThree"]:
+    if [tail[0][k] for k in ("stream", "version", "type")] != ["tail-b", "0", "TailThree"]:
         fail(f"tail order: {tail[:3]}")
 
     # Let the next refresh show the new streams, then keep the evidence.
-    browser.wait_for(f"{rows('streams')}.some(c => c[0] === 'tail-b')", "the new streams after a refresh")
+    browser.wait_for(f"{rows('streams')}.some(c => c.stream === 'tail-b')", "the new streams after a refresh")
     shot = os.path.join(artifacts, "console.png")
     dom = os.path.join(artifacts, "console.html")
     browser.screenshot(shot)
@@ -247,7 +254,7 @@ def main():
         follower = next(n for n in cluster.nodes if n is not leader)
         browser = Browser(chromium, os.path.join(tmp, "profile"), os.path.join(tmp, "chromium.log"))
         try:
-            drive(browser, leader, follower, streams, artifacts)
+            drive(browser, cluster.nodes, leader, follower, streams, artifacts)
         except CdpError as e:
             try:
                 browser.screenshot(os.path.join(artifacts, "console-failed.png"))

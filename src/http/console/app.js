@@ -86,6 +86,14 @@ function fill(tbody, rows) {
 
 // ---- the cluster ----------------------------------------------------
 
+// A member's HTTP address (STATUS's http_address, absent while it has no
+// HTTP listener) as a link to its own console.
+function consoleLink(address) {
+  if (typeof address !== 'string' || address === '')
+    return el('td', { className: 'note' }, 'none');
+  return el('td', { className: 'mono' }, el('a', { href: `http://${address}/` }, address));
+}
+
 function renderCluster(self, members) {
   $('node').textContent = `node ${self.id} · ${self.state} · term ${self.term} · v${self.version}`;
   const leader = members.find((m) => m.state === 'leader');
@@ -95,7 +103,7 @@ function renderCluster(self, members) {
       return el('tr', { className: 'member unreachable' },
         el('td', {}, m.id), el('td', {}, m.role), el('td', { className: 'state' }, 'unreachable'),
         el('td', { className: 'mono' }, m.client_address),
-        el('td', { colSpan: 7, title: m.error }, m.error));
+        el('td', { colSpan: 8, title: m.error }, m.error));
     }
     const lag = commit - m.applied_index;
     return el('tr', { className: 'member' },
@@ -103,6 +111,7 @@ function renderCluster(self, members) {
       el('td', {}, m.role),
       el('td', { className: 'state role-' + m.state }, m.state + (m.stale ? ' (stale)' : '')),
       el('td', { className: 'mono' }, m.client_address),
+      consoleLink(m.http_address),
       el('td', {}, m.term),
       el('td', {}, m.commit_index),
       el('td', {}, m.applied_index),
