@@ -97,6 +97,15 @@ class Cluster:
             time.sleep(0.1)  # poll interval of a condition wait (a ready leader)
         fail("no ready leader with three members answering")
 
+    def stop_node(self, node):
+        """SIGTERM one node by PID and wait for it (stop() checks its exit)."""
+        p = self.procs[self.nodes.index(node)]
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            fail(f"node {node['id']} did not stop within 10 s of SIGTERM")
+
     def stop(self):
         """SIGTERM each node by PID; the nodes that did not exit 0 (a
         sanitizer's report, a crash), with the end of their logs printed."""
@@ -226,6 +235,24 @@ def drive(browser, cluster_nodes, leader, node, streams, artifacts):
     errors = browser.page_errors()
     if errors:
         fail(f"errors in the page: {errors}")
+    return shot
+
+
+def check_member_down(browser, cluster, leader, node, artifacts):
+    """A member stopped: the page says it is unreachable, and goes on
+    showing the others."""
+    down = next(n for n in cluster.nodes if n is not leader and n is not node)
+    cluster.stop_node(down)
+    expr = (f"(() => {{ const r = {rows('cluster')};"
+            f" const d = r.find(c => c.id === '{down['id']}');"
+            " const why = document.querySelector('#cluster tr.unreachable td[colspan]');"
+            " return r.length === 3 && d && d.state === 'unreachable' && why && why.textContent"
+            " && r.filter(c => c.state === 'leader' || c.state === 'follower').length === 2 ? why.textContent : null; })()")
+    why = browser.wait_for(expr, f"node {down['id']} shown unreachable beside the two others")
+    print(f"node {down['id']} stopped; the console says: {why}")
+    shot = os.path.join(artifacts, "console-member-down.png")
+    browser.screenshot(shot)
+    print(f"screenshot, one member down: {shot}")
 
 
 def main():
@@ -236,7 +263,7 @@ def main():
     if chromium is None:
         fail("chromium is not installed (scripts/setup.sh installs it): the web console cannot be tested")
     artifacts = os.environ.get("ARTIFACTS", os.getcwd())
-    for old in ("console.png", "console.html", "console-failed.png"):
+    for old in ("console.png", "console.html", "console-member-down.png", "console-failed.png"):
         # A previous run's evidence must not pass for this run's.
         if os.path.exists(os.path.join(artifacts, old)):
             os.remove(os.path.join(artifacts, old))
@@ -255,6 +282,7 @@ def main():
         browser = Browser(chromium, os.path.join(tmp, "profile"), os.path.join(tmp, "chromium.log"))
         try:
             drive(browser, cluster.nodes, leader, follower, streams, artifacts)
+            check_member_down(browser, cluster, leader, follower, artifacts)
         except CdpError as e:
             try:
                 browser.screenshot(os.path.join(artifacts, "console-failed.png"))

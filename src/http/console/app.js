@@ -222,21 +222,28 @@ function stopTail() {
 
 // ---- refresh -----------------------------------------------------------
 
+// Each part is read and shown on its own: in a degraded cluster, when the
+// console matters most, a refused read (a stale follower's /streams, say)
+// is reported without hiding what the other parts can still show.
 async function refresh() {
   clearTimeout(refreshTimer);
-  try {
-    const [self, members, streams] = await Promise.all([api('/status'), api('/cluster'), api('/streams?limit=' + STREAMS_LIMIT)]);
-    renderCluster(self, members);
-    renderStreams(streams.result || []);
-    showError(null);
+  const [self, members, streams] = await Promise.allSettled(
+    [api('/status'), api('/cluster'), api('/streams?limit=' + STREAMS_LIMIT)]);
+  const failed = [self, members, streams].filter((r) => r.status === 'rejected').map((r) => r.reason);
+  if (failed.some((e) => e instanceof AuthNeeded))
+    return; // waits for the password form
+  if (self.status === 'fulfilled' && members.status === 'fulfilled')
+    renderCluster(self.value, members.value);
+  if (streams.status === 'fulfilled') {
+    renderStreams(streams.value.result || []);
     if (selected !== null)
       showStream(selected);
+  }
+  showError(failed.length === 0 ? null : failed.map((e) =>
+    e instanceof TypeError ? 'this node does not answer: ' + e.message : e.message).join('\n'));
+  if (failed.length < 3) {
     $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
     startTail();
-  } catch (e) {
-    if (e instanceof AuthNeeded)
-      return; // waits for the password form
-    showError(e instanceof TypeError ? 'this node does not answer: ' + e.message : e.message);
   }
   refreshTimer = setTimeout(refresh, REFRESH_MS);
 }
