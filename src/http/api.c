@@ -60,7 +60,7 @@ static void api_finish_bare(struct http_request *rq, const char *resp, size_t le
     static const char prefix[] = "{\"result\":";
     struct buf body;
     buf_init(&body);
-    int status = reply_to_json(resp, len, &body);
+    int status = reply_to_json(resp, len, rq->reply_trusted, &body);
     size_t skip = 0;
     if (status == 200 && body.len > sizeof prefix && memcmp(body.data, prefix, sizeof prefix - 1) == 0)
         skip = sizeof prefix - 1;

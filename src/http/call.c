@@ -9,6 +9,7 @@
  * disposal (answered and written, or the client gone) releases the
  * connection; a connection closed by the server (shutdown) answers 503. */
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 #include "http/http_internal.h"
@@ -31,7 +32,7 @@ static void call_finish_json(struct http_request *rq, const char *resp, size_t l
     }
     struct buf body;
     buf_init(&body);
-    int status = reply_to_json(resp, len, &body);
+    int status = reply_to_json(resp, len, rq->reply_trusted, &body);
     respond_json(rq, status, body.data, body.len);
     buf_free(&body);
 }
@@ -82,6 +83,9 @@ void call_run(struct http_request *rq, size_t argc, const struct resp_arg *argv,
     call->rq = rq;
     call->finish = finish != NULL ? finish : call_finish_json;
     call->conn = conn_open_sink(rq->http->srv, &call_sink, call, true);
+    /* PING echoes its argument; every other command's JSON is rendered by
+     * the server. */
+    rq->reply_trusted = !(argc > 0 && argv[0].len == 4 && strncasecmp(argv[0].ptr, "PING", 4) == 0);
     struct resp_command cmd;
     memset(&cmd, 0, sizeof cmd);
     cmd.argc = argc < RESP_MAX_ARGV ? argc : RESP_MAX_ARGV;

@@ -37,6 +37,7 @@ struct http_request {
     h2o_req_t *req;
     const char *query;           /* after '?', not decoded; NULL: none */
     size_t query_len;
+    bool reply_trusted;          /* the command's JSON replies are the server's own (reply.h) */
 };
 
 /* ---- respond.c: answers ------------------------------------------------ */

@@ -20,6 +20,7 @@
 #include "http/routes.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "version.h"
 
 /* An accepted connection: the uv handle h2o's socket wraps. */
 struct http_socket {
@@ -145,7 +146,8 @@ static void listener_on_connection(uv_stream_t *listener, int status)
         uv_close((uv_handle_t *)&s->tcp, listener_socket_closed);
         return;
     }
-    uv_tcp_nodelay(&s->tcp, 1);
+    if (uv_tcp_nodelay(&s->tcp, 1) != 0)
+        log_debug("http: TCP_NODELAY refused on a connection");
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&s->tcp, listener_socket_closed);
     h2o_accept(&h->accept_ctx, sock);
 }
@@ -219,6 +221,7 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     h2o_config_init(&h->globalconf);
     /* A body is one command's argument: RESP's limit on one. */
     h->globalconf.max_request_entity_size = cfg->max_bulk;
+    h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("eventflow/" EVENTFLOW_VERSION));
     h2o_hostconf_t *host = h2o_config_register_host(&h->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     struct http_handler *handler = (struct http_handler *)h2o_create_handler(path, sizeof *handler);

@@ -54,13 +54,15 @@ static void reply_key(struct buf *body, const char *p, size_t len)
 
 /* A bulk that is a JSON object or array goes in as it is, once jansson
  * has seen that it is well formed (PING echoes what the client sent). */
-static bool reply_is_json(const char *p, size_t len)
+static bool reply_is_json(const char *p, size_t len, bool trusted)
 {
     size_t i = 0;
     while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
         i++;
     if (i == len || (p[i] != '{' && p[i] != '['))
         return false;
+    if (trusted)
+        return true;
     json_t *j = json_loadb(p, len, 0, NULL);
     if (j == NULL)
         return false;
@@ -68,7 +70,7 @@ static bool reply_is_json(const char *p, size_t len)
     return true;
 }
 
-static void reply_value(struct buf *body, const struct resp_value *v)
+static void reply_value(struct buf *body, const struct resp_value *v, bool trusted)
 {
     switch (v->type) {
     case RESP_T_SIMPLE:
@@ -76,7 +78,7 @@ static void reply_value(struct buf *body, const struct resp_value *v)
         reply_string(body, v->str, v->len);
         break;
     case RESP_T_BULK:
-        if (reply_is_json(v->str, v->len))
+        if (reply_is_json(v->str, v->len, trusted))
             buf_append(body, v->str, v->len);
         else
             reply_string(body, v->str, v->len);
@@ -101,7 +103,7 @@ static void reply_value(struct buf *body, const struct resp_value *v)
                 buf_append_str(body, "\"\"");
             }
             buf_append_char(body, ':');
-            reply_value(body, &v->elems[i + 1]);
+            reply_value(body, &v->elems[i + 1], trusted);
         }
         buf_append_char(body, '}');
         break;
@@ -111,7 +113,7 @@ static void reply_value(struct buf *body, const struct resp_value *v)
         for (size_t i = 0; i < v->n; i++) {
             if (i > 0)
                 buf_append_char(body, ',');
-            reply_value(body, &v->elems[i]);
+            reply_value(body, &v->elems[i], trusted);
         }
         buf_append_char(body, ']');
         break;
@@ -176,7 +178,7 @@ void reply_error(struct buf *body, const char *code, const char *message, size_t
     buf_append_str(body, "}}");
 }
 
-int reply_to_json(const char *resp, size_t len, struct buf *body)
+int reply_to_json(const char *resp, size_t len, bool trusted, struct buf *body)
 {
     struct resp_reader r;
     struct resp_value v;
@@ -199,7 +201,7 @@ int reply_to_json(const char *resp, size_t len, struct buf *body)
         reply_error(body, code_text, v.str, v.len);
     } else {
         buf_append_str(body, "{\"result\":");
-        reply_value(body, &v);
+        reply_value(body, &v, trusted);
         buf_append_char(body, '}');
     }
     resp_value_free(&v);

@@ -143,37 +143,105 @@ static json_t *resources_if_match(struct http_request *rq, bool *bad)
     return json_integer((json_int_t)v);
 }
 
+/* Whether body[0..len) is one JSON array and nothing else (whitespace
+ * around it): brackets balance outside strings. Its contents are left to
+ * the codec, which validates the ADD; this only makes sure the array
+ * cannot end early and smuggle fields into the object it is put in. */
+static bool resources_one_array(const char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    if (i == len || p[i] != '[')
+        return false;
+    size_t depth = 0;
+    bool in_string = false;
+    for (; i < len; i++) {
+        char c = p[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 0)
+                break;
+        }
+    }
+    if (i >= len)
+        return false;
+    for (i++; i < len; i++) {
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    }
+    return true;
+}
+
+/* The usual append, an events array: the ADD object is written around it
+ * as text, without decoding the events here (the codec does, once). */
+static void resources_append_array(struct http_request *rq, json_t *stream, json_t *expected)
+{
+    h2o_iovec_t body = rq->req->entity;
+    struct buf arg;
+    buf_init(&arg);
+    buf_append_str(&arg, "{\"stream\":");
+    size_t need = json_dumpb(stream, NULL, 0, JSON_ENCODE_ANY);
+    buf_commit(&arg, json_dumpb(stream, buf_reserve(&arg, need), need, JSON_ENCODE_ANY));
+    if (expected == NULL || json_is_string(expected))
+        buf_append_str(&arg, ",\"version\":\"any\"");
+    else
+        buf_printf(&arg, ",\"version\":%lld", (long long)json_integer_value(expected));
+    buf_append_str(&arg, ",\"events\":");
+    buf_append(&arg, body.base, body.len);
+    buf_append_char(&arg, '}');
+    const struct resp_arg argv[2] = {{"ADD", 3}, {arg.data, arg.len}};
+    call_run(rq, 2, argv, NULL);
+    buf_free(&arg);
+}
+
 void resources_append(struct http_request *rq, const struct route *r, const char *const *params,
                       const size_t *lens)
 {
     h2o_iovec_t body = rq->req->entity;
-    json_error_t jerr;
-    json_t *doc = body.base != NULL ? json_loadb(body.base, body.len, 0, &jerr) : NULL;
-    if (doc == NULL || (!json_is_array(doc) && !json_is_object(doc))) {
-        json_decref(doc);
-        respond_error(rq, 400, "bad_request", "the body must be a JSON array of events or an ADD object");
-        return;
-    }
-    json_t *arg = doc;
-    if (json_is_array(doc)) {
-        arg = json_object();
-        json_object_set_new(arg, "events", doc);
-    }
     json_t *stream = json_stringn(params[0], lens[0]);
-    json_t *given = json_object_get(arg, "stream");
-    if (stream == NULL || (given != NULL && !json_equal(given, stream))) {
-        json_decref(stream);
-        json_decref(arg);
-        respond_error(rq, 400, "bad_request", "the stream is the path's (valid UTF-8), not another in the body");
+    if (stream == NULL) {
+        respond_error(rq, 400, "bad_request", "the stream name is not valid UTF-8");
         return;
     }
-    json_object_set_new(arg, "stream", stream);
     bool bad;
     json_t *expected = resources_if_match(rq, &bad);
     if (bad) {
-        json_decref(arg);
+        json_decref(stream);
         return;
     }
+    if (body.base != NULL && resources_one_array(body.base, body.len)) {
+        resources_append_array(rq, stream, expected);
+        json_decref(stream);
+        json_decref(expected);
+        return;
+    }
+    json_error_t jerr;
+    json_t *arg = body.base != NULL ? json_loadb(body.base, body.len, 0, &jerr) : NULL;
+    if (arg == NULL || !json_is_object(arg)) {
+        json_decref(arg);
+        json_decref(stream);
+        json_decref(expected);
+        respond_error(rq, 400, "bad_request", "the body must be a JSON array of events or an ADD object");
+        return;
+    }
+    json_t *given = json_object_get(arg, "stream");
+    if (given != NULL && !json_equal(given, stream)) {
+        json_decref(stream);
+        json_decref(expected);
+        json_decref(arg);
+        respond_error(rq, 400, "bad_request", "the stream is the path's, not another in the body");
+        return;
+    }
+    json_object_set_new(arg, "stream", stream);
     json_t *in_body = json_object_get(arg, "version");
     if (expected != NULL && in_body != NULL && !json_equal(expected, in_body)) {
         json_decref(expected);

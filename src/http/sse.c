@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "http/http_internal.h"
 #include "http/query.h"
@@ -228,15 +229,21 @@ static void sse_run(struct http_request *rq, json_t *spec, bool by_version)
         return;
     }
     struct sse *s = xcalloc(1, sizeof *s);
+    if (uv_timer_init(rq->http->loop, &s->heartbeat) != 0) {
+        free(s);
+        free(text);
+        respond_error(rq, 503, "TRYAGAIN", "TRYAGAIN the event stream could not be set up; retry");
+        return;
+    }
     s->gen.proceed = sse_proceed;
     s->gen.stop = sse_stop;
     s->rq = rq;
     s->by_version = by_version;
     resp_reader_init(&s->reader, NULL);
     buf_init(&s->sending);
-    uv_timer_init(rq->http->loop, &s->heartbeat);
     s->heartbeat.data = s;
-    uv_timer_start(&s->heartbeat, sse_heartbeat, SSE_HEARTBEAT_MS, SSE_HEARTBEAT_MS);
+    if (uv_timer_start(&s->heartbeat, sse_heartbeat, SSE_HEARTBEAT_MS, SSE_HEARTBEAT_MS) != 0)
+        log_warn("http: an event stream without heartbeats (its timer did not start)");
     uv_unref((uv_handle_t *)&s->heartbeat); /* the socket keeps the loop, not the heartbeat */
     struct sse **holder = h2o_mem_alloc_shared(&rq->req->pool, sizeof *holder, sse_dispose);
     *holder = s;

@@ -296,6 +296,10 @@ static void test_bad_input(void **state)
         {"POST", "/streams/x", NULL, "{\"stream\":\"y\",\"events\":[{\"type\":\"T\"}]}", 400, "bad_request"},
         {"POST", "/streams/x", bad_if_match, "[{\"type\":\"T\"}]", 400, "bad_request"},
         {"POST", "/streams/x", NULL, "[{\"notype\":1}]", 400, "bad_request"},
+        /* An array that ends early cannot add fields to the ADD. */
+        {"POST", "/streams/x", NULL, "[{\"type\":\"T\"}],\"version\":5", 400, "bad_request"},
+        {"POST", "/streams/x", NULL, "[{\"type\":\"T\"}]]", 400, "bad_request"},
+        {"POST", "/streams/x", NULL, "[{\"type\":\"T]\"}", 400, "bad_request"},
         {"GET", "/streams/x?version=abc", NULL, NULL, 400, "bad_request"},
         {"GET", "/streams/x?limit=-1", NULL, NULL, 400, "bad_request"},
         {"GET", "/streams/%zz", NULL, NULL, 400, "bad_request"},

@@ -19,7 +19,8 @@ static const char *const env_names[] = {
     "NODE_ID", "BIND", "PORT", "ADVERTISE", "RAFT_ADDRESS", "RAFT_BIND", "CLUSTER", "JOIN", "CLUSTER_STATE",
     "DATA", "PASSWORD", "MAX_BULK", "MAX_CLIENTS", "MAX_EVENTS", "MAX_EVENT_SIZE", "MAX_READ", "MAP_SIZE",
     "MIN_FREE_DISK", "SNAPSHOT_THRESHOLD", "SNAPSHOT_TRAILING", "ELECTION_TIMEOUT", "HEARTBEAT_TIMEOUT",
-    "MAX_STALENESS", "LOG_LEVEL", "CPU_AFFINITY", "DEDUP_WINDOW",
+    "MAX_STALENESS", "LOG_LEVEL", "CPU_AFFINITY", "DEDUP_WINDOW", "HTTP_PORT", "HTTP_BIND", "HTTP_ADVERTISE",
+    "HTTP_OPEN_HEALTH",
 };
 
 static int clear_env(void **state)
@@ -80,6 +81,11 @@ static void assert_config(const struct config *got, const struct config *want)
     assert_int_equal(got->dedup_window, want->dedup_window);
     assert_int_equal(got->dedup_window_set, want->dedup_window_set);
     assert_int_equal(got->cluster_state_existing, want->cluster_state_existing);
+    assert_int_equal(got->http_port, want->http_port);
+    assert_int_equal(got->http_port_set, want->http_port_set);
+    assert_string_equal(got->http_bind, want->http_bind);
+    assert_string_equal(got->http_advertise, want->http_advertise);
+    assert_int_equal(got->http_open_health, want->http_open_health);
 }
 
 static void test_defaults(void **state)
@@ -114,6 +120,9 @@ static void test_defaults(void **state)
         .log_level = LOG_LEVEL_INFO,
         .cpu_affinity = {.mode = AFFINITY_OFF},
         .dedup_window = STORE_DEFAULT_DEDUP_WINDOW,
+        .http_port = 16543,
+        .http_bind = "127.0.0.1",
+        .http_advertise = "127.0.0.1:16543",
     };
     assert_config(&cfg, &want);
     config_free(&cfg);
@@ -132,7 +141,8 @@ static void test_every_flag(void **state)
         "--max-events", "6", "--max-event-size", "100", "--max-read", "7", "--map-size", "2097152",
         "--min-free-disk", "0", "--snapshot-threshold", "4294967295", "--snapshot-trailing", "0",
         "--election-timeout", "500", "--heartbeat-timeout", "20", "--max-staleness", "0", "--log-level",
-        "WARN", "--cpu-affinity", "0", "--dedup-window", "3", NULL};
+        "WARN", "--cpu-affinity", "0", "--dedup-window", "3", "--http-port", "0", "--http-bind", "::1",
+        "--http-advertise", "w:8", "--http-open-health", "yes", NULL};
     assert_int_equal(load(&cfg, err, sizeof err, args), 0);
     struct node_member members[] = {{2, "r:2", "h:1"}, {3, "x:4", "y:5"}};
     const struct config want = {
@@ -165,6 +175,11 @@ static void test_every_flag(void **state)
         .dedup_window = 3,
         .dedup_window_set = true,
         .cluster_state_existing = true,
+        .http_port = 0,
+        .http_port_set = true,
+        .http_bind = "::1",
+        .http_advertise = "w:8",
+        .http_open_health = true,
     };
     assert_config(&cfg, &want);
     config_free(&cfg);
@@ -189,6 +204,14 @@ static void test_environment_and_flag(void **state)
     assert_int_equal(cfg.map_size, 4194304);
     /* max_event_size follows a smaller max_bulk. */
     assert_int_equal(cfg.codec.max_event_size, 4096);
+    config_free(&cfg);
+
+    /* The HTTP address follows the advertised host, brackets kept. */
+    assert_int_equal(setenv("HTTP_PORT", "8080", 1), 0);
+    const char *const v6[] = {"--advertise", "[fd00::1]:6543", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, v6), 0);
+    assert_string_equal(cfg.http_advertise, "[fd00::1]:8080");
+    assert_true(cfg.http_port_set);
     config_free(&cfg);
 }
 
@@ -228,6 +251,9 @@ static const struct refused refused[] = {
     {NULL, {"--cpu-affinity", "0-"},
      "--cpu-affinity: invalid CPU affinity '0-' (off, disk, or a CPU list such as 1 or 0,2-3)"},
     {NULL, {"--dedup-window", "1073741825"}, "--dedup-window: expected 1..1073741824 keys"},
+    {NULL, {"--http-port", "65536"}, "--http-port: invalid port '65536'"},
+    {"HTTP_OPEN_HEALTH=maybe", {NULL}, "HTTP_OPEN_HEALTH: expected yes or no, not 'maybe'"},
+    {NULL, {"--http-advertise", "nope"}, "invalid --http-advertise 'nope': expected host:port"},
     {NULL, {"--nope"}, "unknown or incomplete option '--nope' (see --help)"},
     {NULL, {"--port"}, "unknown or incomplete option '--port' (see --help)"},
     {NULL, {"stray"}, "unexpected argument 'stray' (see --help)"},

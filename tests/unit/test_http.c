@@ -146,7 +146,7 @@ static void expect_json_n(const char *resp, size_t len, int status, const char *
 {
     struct buf body;
     buf_init(&body);
-    int got = reply_to_json(resp, len, &body);
+    int got = reply_to_json(resp, len, false, &body);
     json_t *a = json_loadb(body.data, body.len, 0, NULL);
     json_t *b = json_loads(want, 0, NULL);
     if (got != status || a == NULL || b == NULL || !json_equal(a, b))
@@ -175,6 +175,13 @@ static void test_reply(void **state)
     expect_json("$2\r\n12\r\n", 200, "{\"result\":\"12\"}");
     expect_json("$4\r\ntrue\r\n", 200, "{\"result\":\"true\"}");
     expect_json("$3\r\na\"b\r\n", 200, "{\"result\":\"a\\\"b\"}");
+    /* Trusted: embedded as it is, not parsed again. */
+    struct buf body;
+    buf_init(&body);
+    assert_int_equal(reply_to_json("$5\r\n{\"a\":\r\n", 11, true, &body), 200);
+    assert_int_equal(body.len, strlen("{\"result\":{\"a\":}"));
+    assert_memory_equal(body.data, "{\"result\":{\"a\":}", body.len);
+    buf_free(&body);
     /* RESP3 maps become objects. */
     expect_json("%1\r\n$1\r\nk\r\n:1\r\n", 200, "{\"result\":{\"k\":1}}");
 
