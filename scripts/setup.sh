@@ -15,8 +15,9 @@ PKGS=(build-essential meson ninja-build pkg-config
       libjansson-dev zlib1g-dev libjemalloc-dev libh2o-dev libssl-dev libcmocka-dev redis-tools python3-redis clang llvm libclang-rt-14-dev
       iproute2 procps
       # test_metrics checks METRICS with promtool (only Debian's prometheus
-      # package has it) and prometheus_client's parser.
-      prometheus python3-prometheus-client)
+      # package has it) and prometheus_client's parser; test_console drives
+      # the web console in headless chromium.
+      prometheus python3-prometheus-client chromium)
 
 mirror_uri() {
     # First deb URI of the main Debian archive configured on this machine.

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "common/text.h"
+#include "http/query.h"
 
 static int b64_value(char c)
 {
@@ -72,5 +73,19 @@ bool auth_check(const char *h, size_t len, const char *password)
     const char *colon = n > 0 ? memchr(plain, ':', (size_t)n) : NULL;
     bool ok = colon != NULL && text_secret_equal(password, colon + 1, (size_t)(plain + n - (colon + 1)));
     free(plain);
+    return ok;
+}
+
+bool auth_check_query(const char *q, size_t len, const char *password)
+{
+    if (q == NULL)
+        return false;
+    /* Decoding never grows: the query's length is room enough. */
+    char *token = malloc(len + 1);
+    if (token == NULL)
+        return false;
+    long n = query_get(q, len, "access_token", token, len + 1);
+    bool ok = n >= 0 && text_secret_equal(password, token, (size_t)n);
+    free(token);
     return ok;
 }

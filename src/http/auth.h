@@ -11,4 +11,9 @@
  * differs, as AUTH's does. */
 bool auth_check(const char *h, size_t len, const char *password);
 
+/* Whether the query string q[0..len) carries password as access_token
+ * (RFC 6750, 2.3). Only for the routes a browser's EventSource asks,
+ * which can send no Authorization header (routes.h, ROUTE_QUERY_TOKEN). */
+bool auth_check_query(const char *q, size_t len, const char *password);
+
 #endif

@@ -69,8 +69,10 @@ void redirect_free(struct http *h);
 
 route_handler api_command, api_group, api_status, api_cluster;   /* api.c */
 route_handler health_get;                                        /* health.c */
+route_handler metrics_get;                                       /* metrics_get.c */
 route_handler sse_stream, sse_all;                               /* sse.c */
 route_handler resources_append, resources_read, resources_all, resources_list; /* resources.c */
+route_handler console_index, console_file;                       /* console.c */
 
 /* The value of a request header, or NULL. */
 const h2o_iovec_t *request_header(const struct http_request *rq, const char *name);

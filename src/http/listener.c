@@ -37,9 +37,11 @@ struct http_handler {
 static bool listener_authorized(struct http *h, struct http_request *rq, const struct route *r)
 {
     const char *password = h->cfg->password;
-    if (password == NULL)
+    if (password == NULL || (r->flags & ROUTE_PUBLIC))
         return true;
     if ((r->flags & ROUTE_OPEN) && h->cfg->http_open_health)
+        return true;
+    if ((r->flags & ROUTE_QUERY_TOKEN) && auth_check_query(rq->query, rq->query_len, password))
         return true;
     ssize_t i = h2o_find_header(&rq->req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     if (i < 0)

@@ -255,8 +255,60 @@ static void test_auth(void **state)
     assert_int_equal(http_request_once(n->http_port, "GET", "/health", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     http_reply_free(&r);
+    assert_int_equal(http_request_once(n->http_port, "GET", "/metrics", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_reply_free(&r);
     assert_int_equal(http_request_once(n->http_port, "GET", "/status", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 401);
+    http_reply_free(&r);
+    harness_pass(*state);
+}
+
+/* GET /metrics: METRICS's exposition, with Prometheus's content type, and
+ * a count that moves with what the node did. */
+static double metric_value(const char *text, const char *sample)
+{
+    size_t n = strlen(sample);
+    for (const char *p = text; (p = strstr(p, sample)) != NULL; p += n) {
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    }
+    fail_msg("no sample %s in the exposition", sample);
+    return 0;
+}
+
+static void test_metrics(void **state)
+{
+    struct harness_node_opts opts = {.password = PASSWORD};
+    struct harness_node *n = harness_start_single(*state, &opts);
+    static const char *const bearer[] = {"Authorization: Bearer " PASSWORD, NULL};
+    struct http_reply r;
+    assert_int_equal(http_request_once(n->http_port, "GET", "/metrics", NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 401); /* behind the password unless --http-open-health */
+    http_reply_free(&r);
+
+    static const char ok_add[] = "eventflow_commands_total{command=\"add\",outcome=\"ok\"}";
+    assert_int_equal(http_request_once(n->http_port, "GET", "/metrics", bearer, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    char *type = http_reply_header(&r, "content-type");
+    assert_non_null(type);
+    assert_string_equal(type, "text/plain; version=0.0.4; charset=utf-8");
+    free(type);
+    assert_non_null(strstr(r.body, "# TYPE eventflow_raft_term gauge\n"));
+    assert_true(metric_value(r.body, "eventflow_raft_role{role=\"leader\"}") == 1);
+    double before = strstr(r.body, ok_add) != NULL ? metric_value(r.body, ok_add) : 0;
+    double events = metric_value(r.body, "eventflow_events");
+    http_reply_free(&r);
+
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(http_request_once(n->http_port, "POST", "/streams/m", bearer, "[{\"type\":\"T\"}]", &r), 0);
+        assert_int_equal(r.status, 200);
+        http_reply_free(&r);
+    }
+    assert_int_equal(http_request_once(n->http_port, "GET", "/metrics", bearer, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(metric_value(r.body, ok_add) == before + 3);
+    assert_true(metric_value(r.body, "eventflow_events") == events + 3);
     http_reply_free(&r);
     harness_pass(*state);
 }
@@ -283,7 +335,8 @@ static void test_bad_input(void **state)
         const char *code;
     } table[] = {
         {"GET", "/nowhere", NULL, NULL, 404, "not_found"},
-        {"GET", "/", NULL, NULL, 404, "not_found"},
+        {"POST", "/", NULL, "{}", 405, "method_not_allowed"},
+        {"GET", "/console/nothing.js", NULL, NULL, 404, "not_found"},
         {"DELETE", "/streams/x", NULL, NULL, 405, "method_not_allowed"},
         {"PUT", "/api/add", NULL, "{}", 405, "method_not_allowed"},
         {"POST", "/api/nosuchcommand", NULL, NULL, 404, "unknown_command"},
@@ -617,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_health_status_cluster, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_resources, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_auth, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_cluster_add_committed, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_cluster_leader_without_http, harness_setup, harness_teardown),

@@ -124,6 +124,23 @@ static void test_auth(void **state)
 #undef CHECK
 }
 
+/* access_token in a query string: the event streams' way for EventSource. */
+static void test_auth_query(void **state)
+{
+    static const char pw[] = "s3 cr&t";
+#define CHECK(q) auth_check_query((q), strlen(q), pw)
+    assert_true(CHECK("access_token=s3%20cr%26t"));
+    assert_true(CHECK("offset=&access_token=s3+cr%26t&types=A"));
+    assert_false(CHECK("access_token=s3%20cr"));
+    assert_false(CHECK("access_token=s3%20cr%26tt"));
+    assert_false(CHECK("access_token="));
+    assert_false(CHECK("access_token=%zz"));
+    assert_false(CHECK("token=s3%20cr%26t"));
+    assert_false(CHECK(""));
+    assert_false(auth_check_query(NULL, 0, pw));
+#undef CHECK
+}
+
 /* The body of a reply, checked as JSON against `want`. */
 static void expect_json_n(const char *resp, size_t len, int status, const char *want)
 {
@@ -200,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_router),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_auth_query),
         cmocka_unit_test(test_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
