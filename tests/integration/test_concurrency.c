@@ -16,41 +16,12 @@
 enum { RACERS = 8, ROUNDS = 12 };
 enum { PIPES = 4, PER_CONN = 1000 };
 
-static json_t *get_events(struct harness_conn *c, const char *name, const char *arg)
-{
-    struct resp_value v;
-    assert_int_equal(harness_cmd(c, &v, name, arg, NULL), 0);
-    json_t *events = harness_assert_events(&v);
-    resp_value_free(&v);
-    return events;
-}
-
 static void expect_count(struct harness_conn *c, const char *name, int64_t n)
 {
     struct resp_value v;
     assert_int_equal(harness_cmd(c, &v, name, NULL), 0);
     harness_assert_int(&v, n);
     resp_value_free(&v);
-}
-
-/* The whole global log, paged with GETALL. */
-static json_t *get_all(struct harness_conn *c)
-{
-    json_t *all = json_array();
-    char offset[27] = "00000000000000000000000000";
-    for (;;) {
-        char req[96];
-        snprintf(req, sizeof req, "{\"offset\":\"%s\",\"limit\":1000}", offset);
-        json_t *page = get_events(c, "GETALL", req);
-        size_t k = json_array_size(page);
-        if (k > 0)
-            snprintf(offset, sizeof offset, "%s",
-                     harness_json_str(json_array_get(page, k - 1), "id"));
-        json_array_extend(all, page);
-        json_decref(page);
-        if (k == 0)
-            return all;
-    }
 }
 
 static void test_racing_adds_with_the_same_version(void **state)
@@ -105,7 +76,7 @@ static void test_racing_adds_with_the_same_version(void **state)
     }
 
     struct harness_conn *c = conns[0];
-    json_t *stored = get_events(c, "GET", "{\"stream\":\"race\"}");
+    json_t *stored = harness_events(c, "GET", "{\"stream\":\"race\"}");
     harness_assert_json_equal(stored, winners);
     json_decref(stored);
     expect_count(c, "EC", 2 * ROUNDS);
@@ -215,18 +186,18 @@ static void test_pipelined_clients(void **state)
     for (size_t i = 0; i < PIPES; i++) {
         char req[64];
         snprintf(req, sizeof req, "{\"stream\":\"own-%zu\"}", i);
-        json_t *stored = get_events(c, "GET", req);
+        json_t *stored = harness_events(c, "GET", req);
         harness_assert_json_equal(stored, own[i]);
         json_decref(stored);
         json_decref(own[i]);
     }
     /* The shared stream is dense: every version filled by exactly one ADD. */
-    json_t *stored = get_events(c, "GET", "{\"stream\":\"shared\"}");
+    json_t *stored = harness_events(c, "GET", "{\"stream\":\"shared\"}");
     harness_assert_json_equal(stored, shared);
     json_decref(stored);
 
     /* The global log holds every event once, in id order. */
-    json_t *all = get_all(c);
+    json_t *all = harness_getall(c);
     assert_int_equal(json_array_size(all), PIPES * PER_CONN);
     const char *prev = "00000000000000000000000000";
     for (size_t i = 0; i < json_array_size(all); i++) {

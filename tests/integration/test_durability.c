@@ -47,15 +47,6 @@ struct snapshot {
     int64_t events;
 };
 
-static json_t *get_events(struct harness_conn *c, const char *name, const char *arg)
-{
-    struct resp_value v;
-    assert_int_equal(harness_cmd(c, &v, name, arg, NULL), 0);
-    json_t *events = harness_assert_events(&v);
-    resp_value_free(&v);
-    return events;
-}
-
 static int64_t event_count(struct harness_conn *c)
 {
     struct resp_value v;
@@ -66,30 +57,11 @@ static int64_t event_count(struct harness_conn *c)
     return n;
 }
 
-static json_t *get_all(struct harness_conn *c)
-{
-    json_t *all = json_array();
-    char offset[27] = ZERO_ULID;
-    for (;;) {
-        char req[96];
-        snprintf(req, sizeof req, "{\"offset\":\"%s\",\"limit\":1000}", offset);
-        json_t *page = get_events(c, "GETALL", req);
-        size_t k = json_array_size(page);
-        if (k > 0)
-            snprintf(offset, sizeof offset, "%s",
-                     harness_json_str(json_array_get(page, k - 1), "id"));
-        json_array_extend(all, page);
-        json_decref(page);
-        if (k == 0)
-            return all;
-    }
-}
-
 static void snapshot_take(const struct harness_node *n, struct snapshot *s)
 {
     struct harness_conn *c = harness_connect(n);
     assert_non_null(c);
-    s->all = get_all(c);
+    s->all = harness_getall(c);
     s->checksum = harness_cmd_repr(c, "CHECKSUM", NULL);
     s->events = event_count(c);
     harness_close(c);
@@ -254,7 +226,7 @@ static void model_verify(struct model *m, const struct snapshot *quiet)
         struct writer *w = &m->w[i];
         char req[64];
         snprintf(req, sizeof req, "{\"stream\":\"%s\"}", w->stream);
-        json_t *stored = get_events(c, "GET", req);
+        json_t *stored = harness_events(c, "GET", req);
         size_t acked = json_array_size(w->acked), have = json_array_size(stored);
         if (have < acked)
             fail_msg("%s: %zu events acknowledged, %zu there after the restart", w->stream, acked,
@@ -276,7 +248,7 @@ static void model_verify(struct model *m, const struct snapshot *quiet)
     }
     assert_int_equal(event_count(c), total);
 
-    json_t *all = get_all(c);
+    json_t *all = harness_getall(c);
     assert_int_equal((int64_t)json_array_size(all), total);
     const char *prev = ZERO_ULID;
     for (size_t i = 0; i < json_array_size(all); i++) {

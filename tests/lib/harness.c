@@ -1164,6 +1164,34 @@ json_t *harness_assert_events_at(const struct resp_value *v, const char *file, i
     return events;
 }
 
+json_t *harness_events_at(struct harness_conn *c, const char *name, const char *arg, const char *file, int line)
+{
+    struct resp_value v;
+    if (harness_cmd(c, &v, name, arg, NULL) != 0)
+        fail_at(file, line, "%s: no reply", name);
+    json_t *events = harness_assert_events_at(&v, file, line);
+    resp_value_free(&v);
+    return events;
+}
+
+json_t *harness_getall_at(struct harness_conn *c, const char *file, int line)
+{
+    json_t *all = json_array();
+    char offset[27] = "00000000000000000000000000";
+    for (;;) {
+        char req[96];
+        snprintf(req, sizeof req, "{\"offset\":\"%s\",\"limit\":1000}", offset);
+        json_t *page = harness_events_at(c, "GETALL", req, file, line);
+        size_t k = json_array_size(page);
+        if (k > 0)
+            snprintf(offset, sizeof offset, "%s", harness_json_str_at(json_array_get(page, k - 1), "id", file, line));
+        json_array_extend(all, page);
+        json_decref(page);
+        if (k == 0)
+            return all;
+    }
+}
+
 void harness_assert_json_equal_at(const json_t *got, const json_t *expected, const char *file,
                                   int line)
 {

@@ -253,6 +253,12 @@ size_t harness_unread(const struct harness_conn *c);
 #define harness_assert_json_equal(got, expected)                                                   \
     harness_assert_json_equal_at((got), (expected), __FILE__, __LINE__)
 
+/* Run name (GET, GETALL, ...) with arg and assert the reply is an array of
+ * events: returns them as a JSON array (new reference). */
+#define harness_events(c, name, arg) harness_events_at((c), (name), (arg), __FILE__, __LINE__)
+/* The node's whole global log, paged with GETALL (new reference). */
+#define harness_getall(c) harness_getall_at((c), __FILE__, __LINE__)
+
 /* A field of a JSON object that must be there with that type: a string
  * (borrowed from obj) or an integer. */
 #define harness_json_str(obj, key) harness_json_str_at((obj), (key), __FILE__, __LINE__)
@@ -267,6 +273,8 @@ void harness_assert_error_prefix_at(const struct resp_value *v, const char *pref
 void harness_assert_int_at(const struct resp_value *v, int64_t n, const char *file, int line);
 json_t *harness_assert_json_at(const struct resp_value *v, const char *file, int line);
 json_t *harness_assert_events_at(const struct resp_value *v, const char *file, int line);
+json_t *harness_events_at(struct harness_conn *c, const char *name, const char *arg, const char *file, int line);
+json_t *harness_getall_at(struct harness_conn *c, const char *file, int line);
 void harness_assert_json_equal_at(const json_t *got, const json_t *expected, const char *file,
                                   int line);
 const char *harness_json_str_at(const json_t *obj, const char *key, const char *file, int line);
