@@ -32,6 +32,9 @@ struct codec_limits {
     uint64_t max_read;      /* largest GET/GETALL/LISTSTREAMS limit, default 10000 */
 };
 
+/* The defaults above, for callers without options (tests, fuzzers); the
+ * server takes its limits from its option table (server/config.c), whose
+ * defaults test_config checks against these. */
 void codec_limits_default(struct codec_limits *l);
 
 /* An opaque payload, as it arrived (see PayloadKind in eventflow.proto). */

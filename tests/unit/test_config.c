@@ -125,6 +125,15 @@ static void test_defaults(void **state)
         .http_advertise = "127.0.0.1:16543",
     };
     assert_config(&cfg, &want);
+    /* The codec's own defaults (what it applies when given no limits: the
+     * unit tests, the fuzzers, the client) are the option table's. */
+    struct codec_limits codec;
+    codec_limits_default(&codec);
+    assert_int_equal(codec.max_events, cfg.codec.max_events);
+    assert_int_equal(codec.max_event_size, cfg.codec.max_event_size);
+    assert_int_equal(codec.max_stream_len, cfg.codec.max_stream_len);
+    assert_int_equal(codec.max_type_len, cfg.codec.max_type_len);
+    assert_int_equal(codec.max_read, cfg.codec.max_read);
     config_free(&cfg);
 }
 
