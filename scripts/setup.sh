@@ -16,8 +16,9 @@ PKGS=(build-essential meson ninja-build pkg-config
       iproute2 procps
       # test_metrics checks METRICS with promtool (only Debian's prometheus
       # package has it) and prometheus_client's parser; test_console drives
-      # the web console in headless chromium.
-      prometheus python3-prometheus-client chromium)
+      # the web console in headless chromium; the docker test asks the
+      # nodes' HTTP ports with curl.
+      prometheus python3-prometheus-client chromium curl)
 
 mirror_uri() {
     # First deb URI of the main Debian archive configured on this machine.

@@ -8,7 +8,10 @@
 # 2. `up -d` under a project name of its own, wait until the three
 #    containers are healthy;
 # 3. write from the host with redis-cli and read the events back from every
-#    node; with eventflowctl (when the tree has src/cli): the healthcheck runs
+#    node; over the published HTTP ports with curl: 401 without the
+#    password, /health, an append to the leader, a follower's 307 to the
+#    leader's in-network address, the event read on the follower; with
+#    eventflowctl (when the tree has src/cli): the healthcheck runs
 #    it, status/append/get work inside the containers, `health --local`
 #    works from the host on each published port;
 # 4. `docker kill` the leader's container: a new leader, no acknowledged
@@ -131,12 +134,15 @@ port_taken() {
     for q in "${ports[@]}"; do [ "$q" = "$p" ] && return 0; done
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
 }
-while [ "${#ports[@]}" -lt 5 ]; do
+while [ "${#ports[@]}" -lt 10 ]; do
     p=$((20000 + RANDOM % 12000))
     port_taken "$p" || ports+=("$p")
 done
 export EF_PORT1="${ports[0]}" EF_PORT2="${ports[1]}" EF_PORT3="${ports[2]}" \
     EF_PORT4="${ports[3]}" EF_PORT5="${ports[4]}"
+# ... and for the five published HTTP ports.
+export EF_HTTP_PORT1="${ports[5]}" EF_HTTP_PORT2="${ports[6]}" EF_HTTP_PORT3="${ports[7]}" \
+    EF_HTTP_PORT4="${ports[8]}" EF_HTTP_PORT5="${ports[9]}"
 export EVENTFLOW_PASSWORD="$password" EVENTFLOW_IMAGE="eventflow:test"
 
 # A free /24 for the project's network (tests/docker/compose.subnet.yml):
@@ -168,6 +174,7 @@ done
 export EF_TEST_SUBNET="$subnet"
 # port N: the published port of nodeN.
 port() { echo "${ports[$(($1 - 1))]}"; }
+http_port() { echo "${ports[$(($1 + 4))]}"; }
 
 # ---- image ------------------------------------------------------------------
 
@@ -282,6 +289,36 @@ case "$(rc "$(port "$(( lead % 3 + 1 ))")" ADD '{"stream":"x","version":"any","e
     "MOVED 0 node$lead:6543") ok "a follower redirects writes to node$lead:6543 (an in-network name)" ;;
     *) fail "a follower did not answer MOVED 0 node$lead:6543" ;;
 esac
+
+# ---- HTTP -----------------------------------------------------------------
+# The published HTTP ports (docs/http.md): the same password, the same
+# commands. hc ARGS...: curl with the password; prints the status code
+# after the body.
+hc() {
+    timeout 10 curl -s -u "any:$password" -w ' %{http_code}' "$@" 2>&1
+}
+command -v curl >/dev/null || fail "curl is not installed (scripts/setup.sh)"
+follower=$(( lead % 3 + 1 ))
+case "$(timeout 10 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(http_port "$lead")/status")" in
+    401) ok "HTTP without the password answers 401" ;;
+    *) fail "HTTP /status without the password was not refused" ;;
+esac
+case "$(hc "http://127.0.0.1:$(http_port "$follower")/health")" in
+    *'"healthy":true'*' 200') ok "node$follower's /health answers 200 healthy" ;;
+    *) fail "node$follower's /health is not 200 healthy" ;;
+esac
+case "$(hc -XPOST "http://127.0.0.1:$(http_port "$lead")/streams/http-1" -d '[{"type":"ViaHttp"}]')" in
+    *'"id":"'*' 200') ok "an append over HTTP to the leader answers 200 with its event" ;;
+    *) fail "an append over HTTP to node$lead was not acknowledged" ;;
+esac
+total=$((total + 1))
+case "$(hc -D - -o /dev/null -XPOST "http://127.0.0.1:$(http_port "$follower")/streams/http-1" -d '[{"type":"T"}]')" in
+    *"ocation: http://node$lead:16543/streams/http-1"*' 307') ok "a follower's HTTP answers 307 to node$lead:16543 (an in-network name)" ;;
+    *) fail "a follower's HTTP did not redirect the write to node$lead:16543" ;;
+esac
+http_read() { [[ "$(hc "http://127.0.0.1:$(http_port "$follower")/streams/http-1")" == *'"type":"ViaHttp"'*' 200' ]]; }
+wait_for 30 "node$follower serves the event appended over HTTP" http_read
+ok "node$follower serves the event appended over HTTP"
 
 # ---- eventflowctl -------------------------------------------------------------
 # In the containers: the healthcheck, and the cluster-wide commands, which
