@@ -18,6 +18,12 @@
 #   catchup  PREFILL_N events (not timed), then 1 and CATCHUP_READERS
 #            subscribers replaying them from the start: eventflow
 #            SUBSCRIBE {"all":true,"offset":""}, Redis XREAD COUNT 1000.
+#   sse      (not by default; eventflow only) live's cases at LIVE_RATE/s
+#            with R subscribers over RESP (SUBSCRIBE $all) and over HTTP
+#            (GET /all/subscribe read as server-sent events, --sse-port)
+#            of the same node, RESP first in odd rounds; its own table of
+#            SSE/RESP ratios. STEPS=sse TARGETS=follower: issue 26's SSE
+#            delivery latency against the RESP subscription's.
 # eventflow runs NODES nodes (3), the writer on the leader; its subscribers
 # on a follower and, separately, on the leader (TARGETS). The subscription
 # is EF_SPEC ($all: the global log from its live end; Redis's readers read
@@ -73,7 +79,8 @@ vs_prepare
 vs_header bench-delivery "rounds=$ROUNDS steps: $STEPS; nodes=$NODES, subscribers on: $TARGETS, spec $EF_SPEC; live R=[$LIVE_READERS] at $LIVE_RATE/s ${LIVE_SECS}s, closed loop c=$MAX_WCONNS ${MAX_SECS}s; fan-out R=$FAN_READERS at $FAN_RATE/s ${FAN_SECS}s; catch-up of $PREFILL_N, 1 and $CATCHUP_READERS readers"
 vs_rounds "$STEPS"
 print_table "every run: Redis $RVER (redis_delivery.c) and eventflow $NODES node(s) (eventflow-bench delivery); ms latencies"
-summary
+if [ -n "$(tr ' ' '\n' <<<"$STEPS" | grep -vx 'sse\|')" ]; then summary; fi
+case " $STEPS " in *" sse "*) sse_summary ;; esac
 }
 
 # The fields kept of each kind of run.
@@ -191,7 +198,52 @@ ef_catchup() {
     ef_stop
 }
 
+# The sse step: subscribers of the same node over RESP and over HTTP
+# (server-sent events), the order alternating by round. Redis has no
+# counterpart: its half of the round is empty.
+ef_sse() {
+    local round="$1" R t s via vias="RESP SSE" how
+    [ $((round % 2)) = 1 ] || vias="SSE RESP"
+    ef_start
+    for t in $TARGETS; do
+        s="$(target_index "$t")"; efd_args "$s"
+        for via in $vias; do
+            how=(--spec "$EF_SPEC")
+            [ "$via" = SSE ] && how=(--sse-port "${HPORT[$s]}")
+            for R in $LIVE_READERS; do
+                FIELDS="$LIVE_FIELDS" run "$EF $t" "$round" "$via R=$R, ${LIVE_RATE}/s" "$efb" delivery live \
+                    "${EFD_ARGS[@]}" "${how[@]}" --readers "$R" --rate "$LIVE_RATE" --secs "$LIVE_SECS" --drain "$DRAIN_SECS"
+            done
+        done
+    done
+    ef_stop
+}
+redis_sse() { :; }
+
 # ---------------------------------------------------------------- summary --
+
+# sse_summary : per target and R, RESP's and SSE's medians and the median
+# of the per-round SSE/RESP ratios.
+sse_summary() {
+    local t R f resp sse
+    echo "### eventflow subscriptions over RESP and over HTTP (SSE): medians of $ROUNDS rounds, SSE/RESP = median of the per-round ratios"
+    echo
+    echo "Latencies in ms (ack: subscriber's receipt - writer's receipt of the ADD reply; send: - send time)."
+    echo
+    echo "| subscribers on | case | metric | RESP | SSE | SSE/RESP |"
+    echo "|---|---|---|---:|---:|---:|"
+    for t in $TARGETS; do
+        for R in $LIVE_READERS; do
+            for f in ack_p50_ms ack_p90_ms ack_p99_ms ack_max_ms send_p50_ms send_p99_ms w_rate per_reader_per_s \
+                srv_us_per_delivery node_us_per_delivery; do
+                resp="${BENCH_VALS[$EF $t: RESP R=$R, ${LIVE_RATE}/s: $f]:-NA}"
+                sse="${BENCH_VALS[$EF $t: SSE R=$R, ${LIVE_RATE}/s: $f]:-NA}"
+                echo "| $t | R=$R, ${LIVE_RATE}/s | $f | $(med "$resp") | $(med "$sse") | $(ratio "$sse" "$resp") |"
+            done
+        done
+    done
+    echo
+}
 
 summary() {
     local t hdr="" sep="" rat="" R c

@@ -117,20 +117,22 @@ redis_stop() {
 # -------------------------------------------------------------- eventflow --
 
 # ef_start : NODES nodes in one cluster (as scripts/bench-pairs.sh starts
-# them); sets EPORT[i], EPID[i], LEADER (index), FOLLOWER (index: another
-# node, or the leader when alone), EDIR.
+# them), each with its own HTTP port; sets EPORT[i], HPORT[i] (HTTP),
+# EPID[i], LEADER (index), FOLLOWER (index: another node, or the leader
+# when alone), EDIR.
 ef_start() {
     local i p members=""
     bench_tmpdir /tmp; EDIR="$BENCH_TMP"
-    EPORT=() EPID=()
+    EPORT=() HPORT=() EPID=()
     local rports=()
     p=$((${EF_PORT_BASE:-27101} - 1))
     for i in $(seq 1 "$NODES"); do p="$(pick_port $((p + 1)))"; EPORT[$i]="$p"; done
     for i in $(seq 1 "$NODES"); do p="$(pick_port $((p + 1)))"; rports[$i]="$p"; done
+    for i in $(seq 1 "$NODES"); do p="$(pick_port $((p + 1)))"; HPORT[$i]="$p"; done
     for i in $(seq 1 "$NODES"); do members="${members:+$members,}$i@127.0.0.1:${rports[$i]}@127.0.0.1:${EPORT[$i]}"; done
     for i in $(seq 1 "$NODES"); do
         bench_start "$EDIR/n$i.log" "$efd" --id "$i" --port "${EPORT[$i]}" \
-            --raft-address "127.0.0.1:${rports[$i]}" --data "$EDIR/n$i" --cluster "$members"
+            --raft-address "127.0.0.1:${rports[$i]}" --http-port "${HPORT[$i]}" --data "$EDIR/n$i" --cluster "$members"
         EPID[$i]=$BENCH_LAST_PID
     done
     LEADER=""

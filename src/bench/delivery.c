@@ -13,6 +13,9 @@
  *   send = receive time - the writer's send time (the event's stamp).
  * catchup: R subscribers at once replay {"all":true,"offset":""} until each
  * has every event the node holds.
+ * With --sse-port the subscribers GET /all/subscribe from the node's HTTP
+ * listener instead (docs/http.md, "Server-sent events") and everything
+ * else is the same: the same writer, the same clocks, the same report.
  *
  * Server CPU: utime+stime of --pids (every eventflowd: the cluster) and of
  * --sub-pid (the node serving the subscribers), from /proc/PID/stat over the
@@ -49,7 +52,9 @@ struct dl_opts {
     enum dl_mode mode;
     const char *mode_name;
     struct bench_config wcfg;   /* the writer's target: the leader */
-    struct bench_config scfg;   /* the subscribers' node */
+    struct bench_config scfg;   /* the subscribers' node (its STATUS) */
+    struct bench_config hcfg;   /* --sse-port: that node's HTTP listener */
+    bool sse;                   /* subscribers over HTTP (hcfg) */
     pid_t pids[DL_MAX_PIDS];
     unsigned n_pids;
     pid_t sub_pid;
@@ -60,7 +65,7 @@ struct dl_opts {
     double secs;
     uint64_t maxn;
     double drain;
-    const char *spec;
+    const char *spec;           /* SUBSCRIBE's argument; with sse the path */
     const char *stream;
     double max_secs;            /* catchup */
     uint64_t expect;            /* catchup; 0 = the node's event count */
@@ -121,6 +126,12 @@ static double servers_cpu_s(const struct dl_opts *o)
     return bench_pids_cpu_s(o->pids, o->n_pids);
 }
 
+/* Where the subscribers connect. */
+static const struct bench_config *sub_cfg(const struct dl_opts *o)
+{
+    return o->sse ? &o->hcfg : &o->scfg;
+}
+
 /* STATUS on a fresh connection: the node's "events" count. */
 static uint64_t node_events(const struct bench_config *cfg)
 {
@@ -147,8 +158,13 @@ static uint64_t node_events(const struct bench_config *cfg)
 
 struct dl_reader {
     int fd;
-    char *buf;
+    char *buf;                  /* bytes read, not yet scanned */
     size_t cap, have;
+    bool sse;                   /* buf holds an HTTP response: */
+    bool head_done;             /* its head is past */
+    struct dl_dechunk dc;
+    char *body;                 /* its chunks' data, not yet scanned */
+    size_t body_cap, body_have;
     uint64_t received;          /* this run's events */
     uint64_t bytes;             /* every byte read */
     uint64_t lag_at_wend;
@@ -172,9 +188,12 @@ struct dl_live {
 static void readers_open(const struct dl_opts *o, struct dl_reader *rs, int ep, size_t cap)
 {
     for (unsigned i = 0; i < o->readers; i++) {
-        rs[i].fd = bench_connect_fd(&o->scfg);
+        rs[i].fd = bench_connect_fd(sub_cfg(o));
         rs[i].cap = cap;
         rs[i].buf = xmalloc(cap);
+        rs[i].sse = o->sse;
+        rs[i].body_cap = o->sse ? cap : 0;
+        rs[i].body = o->sse ? xmalloc(cap) : NULL;
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, rs[i].fd, &ev) != 0)
             bench_fail("epoll_ctl: %s", strerror(errno));
@@ -186,6 +205,7 @@ static void readers_free(const struct dl_opts *o, struct dl_reader *rs)
     for (unsigned i = 0; i < o->readers; i++) {
         close(rs[i].fd);
         free(rs[i].buf);
+        free(rs[i].body);
     }
     free(rs);
 }
@@ -193,8 +213,15 @@ static void readers_free(const struct dl_opts *o, struct dl_reader *rs)
 static void reader_subscribe(const struct dl_opts *o, struct dl_reader *r)
 {
     char req[1024];
-    size_t sl = strlen(o->spec);
-    int n = snprintf(req, sizeof req, "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n", sl, o->spec);
+    int n;
+    if (o->sse) {
+        const char *pw = o->wcfg.password;
+        n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nAccept: text/event-stream\r\n%s%s%s\r\n",
+                     o->spec, o->hcfg.host, o->hcfg.port, pw ? "Authorization: Bearer " : "", pw ? pw : "",
+                     pw ? "\r\n" : "");
+    } else {
+        n = snprintf(req, sizeof req, "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n", strlen(o->spec), o->spec);
+    }
     if (n < 0 || (size_t)n >= sizeof req)
         bench_fail("--spec is too long");
     if (bench_send_all(r->fd, req, (size_t)n) != 0)
@@ -202,6 +229,73 @@ static void reader_subscribe(const struct dl_opts *o, struct dl_reader *r)
 }
 
 typedef void (*dl_message_fn)(void *arg, struct dl_reader *r, const char *json, size_t len, uint64_t recv);
+
+static void reader_frame(struct dl_reader *r, const struct dl_frame *f, dl_message_fn fn, void *arg, uint64_t recv)
+{
+    if (f->kind == DL_F_MESSAGE)
+        fn(arg, r, f->payload, f->payload_len, recv);
+    else if (f->kind == DL_F_SUBSCRIBE)
+        r->subscribed = true;
+    else if (f->kind == DL_F_ERROR)
+        bench_fail("subscriber: error: %.*s", (int)(f->payload_len > 200 ? 200 : f->payload_len), f->payload);
+}
+
+/* dl_frame_scan (RESP) or dl_sse_scan. */
+typedef long (*dl_scan_fn)(const char *p, size_t n, struct dl_frame *f);
+
+/* Every complete frame of p[0..n), as scan finds them, for r; returns the
+ * bytes they took. */
+static size_t reader_frames(struct dl_reader *r, dl_scan_fn scan, const char *p, size_t n, dl_message_fn fn,
+                            void *arg, uint64_t recv)
+{
+    size_t off = 0;
+    for (;;) {
+        struct dl_frame f;
+        long l = scan(p + off, n - off, &f);
+        if (l == 0)
+            break;
+        if (l < 0)
+            bench_fail("subscriber: malformed frame");
+        off += (size_t)l;
+        reader_frame(r, &f, fn, arg, recv);
+    }
+    return off;
+}
+
+/* r->buf as an HTTP response: its head once, then its chunks' data into
+ * r->body and every complete SSE message there. Returns the bytes of
+ * r->buf taken. */
+static size_t sse_frames(struct dl_reader *r, dl_message_fn fn, void *arg, uint64_t recv)
+{
+    size_t off = 0;
+    if (!r->head_done) {
+        int status = 0;
+        bool chunked = false;
+        long l = dl_http_head_scan(r->buf, r->have, &status, &chunked);
+        if (l == 0)
+            return 0;
+        if (l < 0 || status != 200 || !chunked)
+            bench_fail("subscriber: not a chunked event stream: %.*s", (int)(r->have > 300 ? 300 : r->have), r->buf);
+        r->head_done = true;
+        off = (size_t)l;
+    }
+    if (r->body_cap - r->body_have < r->have - off) {
+        r->body_cap = r->body_have + r->have - off + 4096;
+        r->body = xrealloc(r->body, r->body_cap);
+    }
+    size_t got;
+    long used = dl_dechunk(&r->dc, r->buf + off, r->have - off, r->body + r->body_have, &got);
+    if (used < 0)
+        bench_fail("subscriber: malformed chunked body");
+    off += (size_t)used;
+    r->body_have += got;
+    size_t boff = reader_frames(r, dl_sse_scan, r->body, r->body_have, fn, arg, recv);
+    memmove(r->body, r->body + boff, r->body_have - boff);
+    r->body_have -= boff;
+    if (r->dc.ended)
+        bench_fail("subscriber: the server ended the event stream");
+    return off;
+}
 
 /* One recv() into r's buffer, then every complete frame in it. Returns the
  * bytes read (0: nothing there). */
@@ -219,22 +313,8 @@ static ssize_t reader_take(struct dl_reader *r, dl_message_fn fn, void *arg)
     uint64_t recv_ns = now_ns();
     r->have += (size_t)n;
     r->bytes += (uint64_t)n;
-    size_t off = 0;
-    for (;;) {
-        struct dl_frame f;
-        long l = dl_frame_scan(r->buf + off, r->have - off, &f);
-        if (l == 0)
-            break;
-        if (l < 0)
-            bench_fail("subscriber: malformed frame");
-        off += (size_t)l;
-        if (f.kind == DL_F_MESSAGE)
-            fn(arg, r, f.payload, f.payload_len, recv_ns);
-        else if (f.kind == DL_F_SUBSCRIBE)
-            r->subscribed = true;
-        else if (f.kind == DL_F_ERROR)
-            bench_fail("subscriber: error: %.*s", (int)(f.payload_len > 200 ? 200 : f.payload_len), f.payload);
-    }
+    size_t off = r->sse ? sse_frames(r, fn, arg, recv_ns)
+                        : reader_frames(r, dl_frame_scan, r->buf, r->have, fn, arg, recv_ns);
     if (off > 0) {
         memmove(r->buf, r->buf + off, r->have - off);
         r->have -= off;
@@ -386,7 +466,7 @@ static int mode_live(const struct dl_opts *o)
         if (o->stalled > 0 && o->sub_pid > 0 && now - t_mem > NS / 10) {
             t_mem = now;
             int64_t rss = proc_status_kib(o->sub_pid, "VmRSS"), anon = proc_status_kib(o->sub_pid, "RssAnon");
-            int64_t kq = server_send_queued(o->scfg.port);
+            int64_t kq = server_send_queued(sub_cfg(o)->port);
             rss_max = rss > rss_max ? rss : rss_max;
             anon_max = anon > anon_max ? anon : anon_max;
             kq_max = kq > kq_max ? kq : kq_max;
@@ -436,9 +516,9 @@ static int mode_live(const struct dl_opts *o)
     }
     qsort(lags, active, sizeof *lags, cmp_u64);
     double dsrv = cpu1 - cpu0, dnode = node1 - node0;
-    printf("mode=%s R=%u wconns=%u rate=%g secs=%g spec=%s written=%" PRIu64 " errs=%" PRIu64
+    printf("mode=%s R=%u wconns=%u rate=%g secs=%g cmd=%s spec=%s written=%" PRIu64 " errs=%" PRIu64
            " w_rate=%.1f add_p50_ms=%.3f add_p99_ms=%.3f add_max_ms=%.3f delivered=%" PRIu64,
-           o->mode_name, R, o->wconns, o->rate, o->secs, o->spec, acked, errs, wrate,
+           o->mode_name, R, o->wconns, o->rate, o->secs, o->sse ? "sse" : "subscribe", o->spec, acked, errs, wrate,
            ms((double)bench_hist_percentile(&add, 50)), ms((double)bench_hist_percentile(&add, 99)),
            ms((double)add.max), total);
     if (o->stalled > 0)
@@ -549,11 +629,12 @@ static int mode_catchup(const struct dl_opts *o)
     if (C.left)
         fprintf(stderr, "eventflow-bench delivery: %u of %u subscribers short of %" PRIu64 " events after %.1f s\n",
                 C.left, R, C.expect, o->max_secs);
-    printf("mode=catchup R=%u cmd=subscribe spec=%s expect=%" PRIu64 " entries=%" PRIu64
+    printf("mode=catchup R=%u cmd=%s spec=%s expect=%" PRIu64 " entries=%" PRIu64
            " secs=%.3f finished=%u entries_per_s=%.1f per_reader_per_s=%.1f MB_per_s=%.1f"
            " bytes_per_entry=%.1f srv_cpu_s=%.2f srv_us_per_entry=%.3f node_cpu_s=%.2f node_us_per_entry=%.3f"
            " reader_cpu_s=%.2f\n",
-           R, o->spec, C.expect, total, s, R - C.left, (double)total / s, per / R, (double)bytes / s / 1e6,
+           R, o->sse ? "sse" : "subscribe", o->spec, C.expect, total, s, R - C.left, (double)total / s, per / R,
+           (double)bytes / s / 1e6,
            total ? (double)bytes / (double)total : NAN, cpu1 - cpu0,
            total ? (cpu1 - cpu0) * 1e6 / (double)total : NAN, node1 - node0,
            total ? (node1 - node0) * 1e6 / (double)total : NAN, ccpu1 - ccpu0);
@@ -569,7 +650,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: eventflow-bench delivery live|fanout|catchup [options]\n"
-"Measures how eventflowd delivers events to subscribers (SUBSCRIBE), with\n"
+"Measures how eventflowd delivers events to subscribers (SUBSCRIBE, or\n"
+"server-sent events over HTTP with --sse-port), with\n"
 "the definitions of ../shared/bench/redis_delivery.c for Redis streams.\n"
 "Prints one line of key=value pairs (names as redis_delivery.c's).\n"
 "\n"
@@ -609,7 +691,13 @@ static void usage(FILE *f)
 "                    closed loop 2000000)\n"
 "  --drain S         (default 10)\n"
 "  --spec SPEC       the SUBSCRIBE argument (default $all; catchup\n"
-"                    {\"all\":true,\"offset\":\"\"})\n"
+"                    {\"all\":true,\"offset\":\"\"}); with --sse-port the path\n"
+"                    to GET (default /all/subscribe; catchup\n"
+"                    /all/subscribe?offset=)\n"
+"  --sse-port N      subscribers over HTTP: GET --spec from the subscribers'\n"
+"                    node's HTTP listener on port N, read as server-sent\n"
+"                    events (docs/http.md), instead of SUBSCRIBE on --sub-port\n"
+"                    (which still answers catchup's STATUS)\n"
 "  --stream NAME     the writer's stream (default delivery)\n"
 "  --max-secs S      catchup: give up after S (default 60)\n"
 "  --expect N        catchup: events each subscriber must receive\n"
@@ -639,6 +727,7 @@ enum {
     O_EXPECT,
     O_TIMEOUT,
     O_MODE,
+    O_SSE_PORT,
 };
 
 static const struct option dl_options[] = {
@@ -661,6 +750,7 @@ static const struct option dl_options[] = {
     {"expect", required_argument, NULL, O_EXPECT},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"mode", required_argument, NULL, O_MODE},
+    {"sse-port", required_argument, NULL, O_SSE_PORT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -691,7 +781,7 @@ static void cfg_defaults(struct bench_config *c)
 /* Returns 0, 1 for --help, or -1 after printing why. */
 static int parse(int argc, char **argv, struct dl_opts *o)
 {
-    uint64_t v, sub_port = 0;
+    uint64_t v, sub_port = 0, sse_port = 0;
     bool readers_set = false, rate_set = false;
     int opt, rc = 0;
     const char *mode = NULL, *host = "127.0.0.1", *password = NULL;
@@ -779,6 +869,9 @@ static int parse(int argc, char **argv, struct dl_opts *o)
         case O_MODE:
             mode = optarg;
             break;
+        case O_SSE_PORT:
+            rc = bench_parse_u64("sse-port", optarg, 1, 65535, &sse_port);
+            break;
         case 'h':
             return 1;
         default:
@@ -811,14 +904,22 @@ static int parse(int argc, char **argv, struct dl_opts *o)
         fprintf(stderr, "eventflow-bench delivery: catchup needs --readers >= 1\n");
         return -1;
     }
-    if (o->spec == NULL)
+    o->sse = sse_port != 0;
+    if (o->spec == NULL && o->sse)
+        o->spec = o->mode == DL_CATCHUP ? "/all/subscribe?offset=" : "/all/subscribe";
+    else if (o->spec == NULL)
         o->spec = o->mode == DL_CATCHUP ? "{\"all\":true,\"offset\":\"\"}" : "$all";
     o->wcfg.host = host;
     o->wcfg.password = password;
     o->wcfg.timeout = timeout;
     o->scfg = o->wcfg;
     o->scfg.port = sub_port ? (unsigned)sub_port : o->wcfg.port;
-    if (bench_parse_host(&o->wcfg) != 0 || bench_parse_host(&o->scfg) != 0)
+    /* The HTTP listener takes the password as a header, not RESP's AUTH. */
+    o->hcfg = o->scfg;
+    o->hcfg.port = (unsigned)sse_port;
+    o->hcfg.password = NULL;
+    if (bench_parse_host(&o->wcfg) != 0 || bench_parse_host(&o->scfg) != 0 ||
+        (o->sse && bench_parse_host(&o->hcfg) != 0))
         return -1;
     return 0;
 }

@@ -7,9 +7,10 @@
  *                   key=value report
  *   delivery_msg.c  the parts with no sockets, unit-tested
  *                   (tests/unit/test_bench_delivery.c): the ADD request
- *                   template and its stamp, the scanner of pushed messages,
- *                   the stamp's parser, quantiles over negative and positive
- *                   latencies
+ *                   template and its stamp, the scanners of pushed messages
+ *                   (RESP, or an HTTP event stream: head, chunks, SSE
+ *                   messages), the stamp's parser, quantiles over negative
+ *                   and positive latencies
  *
  * The event is scripts/bench-profiles/event-store-200.sh's 200-byte event,
  * {"type":"BenchEvent","data":"<169 bytes>"}, its data starting with the
@@ -20,6 +21,7 @@
 #ifndef EVENTFLOW_BENCH_DELIVERY_H
 #define EVENTFLOW_BENCH_DELIVERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -72,6 +74,39 @@ int dl_scan_int_line(const char *p, size_t n, size_t *i, long long *out);
 /* The error reply "-<text>\r\n" at p[0..n) (p[0] is '-'): its length, the
  * text in *text and *len (borrowed), or 0 when its end is not there yet. */
 long dl_scan_error(const char *p, size_t n, const char **text, size_t *len);
+
+/* Subscribers over HTTP (--sse-port): GET /all/subscribe answered as a
+ * text/event-stream (docs/http.md, "Server-sent events"), which h2o sends
+ * with chunked transfer coding. Three steps, each fed as bytes arrive:
+ * the response head, the chunks' data, the SSE messages in that data. */
+
+/* The response head at p[0..n): its length once its empty line is there,
+ * 0 before, -1 when it is not an HTTP/1.x head (or is over 64 KiB). Sets
+ * *status and *chunked (Transfer-Encoding: chunked). */
+long dl_http_head_scan(const char *p, size_t n, int *status, bool *chunked);
+
+/* The decoder of a chunked body (RFC 9112, 7.1); zero it to start. */
+struct dl_dechunk {
+    uint64_t left;  /* bytes of the current chunk's data still to come */
+    bool crlf;      /* the CRLF that ends a chunk's data comes next */
+    bool ended;     /* the last (zero-size) chunk came: the body is over */
+};
+
+/* Decode what can be of p[0..n) into out, which has room for n bytes (the
+ * data is never longer than its encoding); *out_len is what was written.
+ * Returns the bytes of p consumed (a size line or CRLF cut short is left
+ * for the next call, with what follows), or -1 when malformed. Consumes
+ * nothing after the last chunk's size line. */
+long dl_dechunk(struct dl_dechunk *d, const char *p, size_t n, char *out, size_t *out_len);
+
+/* The SSE message at the start of p[0..n), its lines ended by "\n" (as
+ * eventflowd writes them) and the message by an empty line: the comment
+ * ": subscribed" is DL_F_SUBSCRIBE; a message with a data line and no
+ * event type is DL_F_MESSAGE, its payload the first data line (eventflowd
+ * writes an event's compact JSON, which is one line); anything else
+ * (": heartbeat", markers) DL_F_OTHER. Returns its length with the empty
+ * line, or 0 when it is not complete. Copies nothing. */
+long dl_sse_scan(const char *p, size_t n, struct dl_frame *f);
 
 /* The stamp of an event's JSON (its "data" string). 0, or -1 without one. */
 int dl_event_stamp(const char *json, size_t len, uint64_t *seq, uint64_t *ts_ns);

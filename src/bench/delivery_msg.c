@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 
@@ -178,6 +179,125 @@ int dl_event_stamp(const char *json, size_t len, uint64_t *seq, uint64_t *ts_ns)
     *seq = s;
     *ts_ns = t;
     return 0;
+}
+
+/* ---- the subscriber's scanner over HTTP ------------------------------------ */
+
+#define DL_HEAD_MAX (64 * 1024)
+
+long dl_http_head_scan(const char *p, size_t n, int *status, bool *chunked)
+{
+    const char *end = memmem(p, n, "\r\n\r\n", 4);
+    if (end == NULL)
+        return n > DL_HEAD_MAX ? -1 : 0;
+    size_t len = (size_t)(end - p) + 4;
+    /* "HTTP/1.x NNN" */
+    if (len < 16 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ')
+        return -1;
+    int st = 0;
+    for (int i = 9; i < 12; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        st = st * 10 + (p[i] - '0');
+    }
+    *status = st;
+    *chunked = false;
+    static const char te[] = "\r\ntransfer-encoding:";
+    for (const char *q = p; q + sizeof te - 1 <= end; q++) {
+        if (strncasecmp(q, te, sizeof te - 1) != 0)
+            continue;
+        const char *eol = memchr(q + 2, '\r', (size_t)(end + 2 - (q + 2)));
+        /* h2o writes "chunked" in lower case, the only coding it streams with */
+        *chunked = eol != NULL && memmem(q, (size_t)(eol - q), "chunked", 7) != NULL;
+        break;
+    }
+    return (long)len;
+}
+
+/* A size line longer than this is not one h2o writes. */
+#define DL_CHUNK_LINE_MAX 64
+
+long dl_dechunk(struct dl_dechunk *d, const char *p, size_t n, char *out, size_t *out_len)
+{
+    size_t i = 0, o = 0;
+    while (i < n && !d->ended) {
+        if (d->left > 0) { /* the chunk's data */
+            size_t k = d->left < n - i ? (size_t)d->left : n - i;
+            memcpy(out + o, p + i, k);
+            o += k;
+            i += k;
+            d->left -= k;
+            d->crlf = d->left == 0;
+            continue;
+        }
+        if (d->crlf) {
+            if (n - i < 2)
+                break;
+            if (p[i] != '\r' || p[i + 1] != '\n')
+                return -1;
+            i += 2;
+            d->crlf = false;
+            continue;
+        }
+        /* A size line: hex digits, perhaps ";extension", CRLF. */
+        const char *eol = memchr(p + i, '\n', n - i);
+        if (eol == NULL) {
+            if (n - i > DL_CHUNK_LINE_MAX)
+                return -1;
+            break;
+        }
+        uint64_t size = 0;
+        size_t j = i, digits = 0;
+        for (; p + j < eol; j++, digits++) {
+            char c = p[j];
+            int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (v < 0)
+                break;
+            if (digits >= 15)
+                return -1;
+            size = size * 16 + (uint64_t)v;
+        }
+        if (digits == 0 || (p[j] != ';' && p[j] != '\r') || eol[-1] != '\r')
+            return -1;
+        i = (size_t)(eol - p) + 1;
+        if (size == 0)
+            d->ended = true; /* trailers, if any, are not read */
+        d->left = size;
+    }
+    *out_len = o;
+    return (long)i;
+}
+
+long dl_sse_scan(const char *p, size_t n, struct dl_frame *f)
+{
+    static const char data[] = "data:", event[] = "event:", subscribed[] = ": subscribed";
+    const char *payload = NULL, *end = p + n;
+    size_t payload_len = 0;
+    bool typed = false, confirmation = false;
+    for (const char *line = p;;) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (eol == NULL)
+            return 0;
+        size_t len = (size_t)(eol - line);
+        if (len == 0) {
+            f->kind = confirmation ? DL_F_SUBSCRIBE : payload != NULL && !typed ? DL_F_MESSAGE : DL_F_OTHER;
+            f->payload = payload;
+            f->payload_len = payload_len;
+            return (long)(eol + 1 - p);
+        }
+        if (len == sizeof subscribed - 1 && memcmp(line, subscribed, len) == 0) {
+            confirmation = true;
+        } else if (payload == NULL && len >= sizeof data - 1 && memcmp(line, data, sizeof data - 1) == 0) {
+            payload = line + sizeof data - 1;
+            if (payload < eol && *payload == ' ') /* one space after the colon is not the value's */
+                payload++;
+            payload_len = (size_t)(eol - payload);
+        } else if (len >= sizeof event - 1 && memcmp(line, event, sizeof event - 1) == 0) {
+            typed = true;
+        }
+        line = eol + 1;
+    }
 }
 
 /* ---- signed latencies ----------------------------------------------------- */

@@ -2,7 +2,8 @@
 # test_bench_delivery.sh - `eventflow-bench delivery` against one real
 # eventflowd on a free 127.0.0.1 port, small and short: live (2
 # subscribers, the writer open loop, then closed loop), fanout (20
-# subscribers) and catchup (after a prefill). Each run must exit 0 (every
+# subscribers) and catchup (after a prefill), and live and catchup again
+# with the subscribers on HTTP (--sse-port). Each run must exit 0 (every
 # ADD acknowledged, every event delivered to every subscriber and matched
 # to its ADD) and report what it delivered.
 #
@@ -34,6 +35,13 @@ for k in ack_p50_ms ack_p99_ms send_p50_ms send_max_ms srv_us_per_delivery node_
     [ -n "$(kv "$k" "$LINE")" ] && [ "$(kv "$k" "$LINE")" != nan ] || fail "live: no $k"
 done
 
+# The same over HTTP: GET /all/subscribe read as server-sent events.
+run sse live --readers 2 --rate 500 --secs 1 --drain 5 --sse-port "$http_port"
+[ "$(kv cmd "$LINE")" = sse ] || fail "sse: not over HTTP"
+[ "$(kv written "$LINE")" -ge 400 ] || fail "sse: written"
+[ "$(kv delivered "$LINE")" -eq $((2 * $(kv written "$LINE"))) ] || fail "sse: every subscriber gets every event"
+[ -n "$(kv ack_p99_ms "$LINE")" ] && [ "$(kv ack_p99_ms "$LINE")" != nan ] || fail "sse: no ack_p99_ms"
+
 run closed live --readers 1 --rate 0 --wconns 8 --secs 1 --drain 5
 [ "$(kv delivered "$LINE")" -eq "$(kv written "$LINE")" ] || fail "closed loop: delivered"
 
@@ -47,4 +55,6 @@ events=$(redis-cli -p "$port" STATUS 2>/dev/null | sed -n 's/.*"events":\([0-9]*
 [ -z "$events" ] || [ "$(kv expect "$LINE")" -eq "$events" ] || fail "catchup: expects $(kv expect "$LINE"), the node holds $events"
 [ "$(kv entries "$LINE")" -eq $((3 * $(kv expect "$LINE"))) ] || fail "catchup: entries"
 [ "$(kv finished "$LINE")" -eq 3 ] || fail "catchup: finished"
+run sse-catchup catchup --readers 1 --max-secs 30 --sse-port "$http_port"
+[ "$(kv entries "$LINE")" -eq "$(kv expect "$LINE")" ] || fail "sse catchup: entries"
 echo "PASS: eventflow-bench delivery"

@@ -1,9 +1,10 @@
 /* test_bench_delivery.c - the socket-free parts of `eventflow-bench
  * delivery` (bench/delivery.h): the ADD it sends, the scanner of the
- * messages a subscriber receives, the stamp's parser, and quantiles over
- * latencies that may be negative. */
+ * messages a subscriber receives (RESP, or an HTTP event stream), the
+ * stamp's parser, and quantiles over latencies that may be negative. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,6 +115,93 @@ static void test_frame_kinds(void **state)
     assert_int_equal(dl_frame_scan("*1\r\n$3\r\nabcde\r\n", 15, &f), -1);
 }
 
+/* The head of h2o's answer to GET /all/subscribe, and others. */
+static void test_http_head(void **state)
+{
+    (void)state;
+    const char head[] = "HTTP/1.1 200 OK\r\nDate: Mon, 07 Dec 2026 15:00:00 GMT\r\nContent-Type: text/event-stream\r\n"
+                        "Transfer-Encoding: chunked\r\ncache-control: no-cache\r\n\r\n5\r\n";
+    size_t hl = strlen(head) - 3;
+    int status = 0;
+    bool chunked = false;
+    for (size_t cut = 0; cut < hl; cut++)
+        assert_int_equal(dl_http_head_scan(head, cut, &status, &chunked), 0);
+    assert_int_equal(dl_http_head_scan(head, strlen(head), &status, &chunked), (long)hl);
+    assert_int_equal(status, 200);
+    assert_true(chunked);
+
+    const char bad[] = "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+    assert_int_equal(dl_http_head_scan(bad, strlen(bad), &status, &chunked), (long)strlen(bad) - 2);
+    assert_int_equal(status, 400);
+    assert_false(chunked);
+    assert_int_equal(dl_http_head_scan("*3\r\n$9\r\nsubscribe\r\n\r\n", 21, &status, &chunked), -1);
+}
+
+/* A chunked body decodes to its data however it is cut, each cut's rest
+ * handed back with the next bytes (as a subscriber's buffer does). */
+static void test_dechunk_every_split(void **state)
+{
+    (void)state;
+    const char body[] = ": subscribed\n\nid: 01M98A9EC0EEQEXXGGVH5BGBZT\ndata: {\"x\":1}\n\n";
+    const char enc[] = "e\r\n: subscribed\n\n\r\n2e;ext=1\r\nid: 01M98A9EC0EEQEXXGGVH5BGBZT\ndata: {\"x\":1}\n\n\r\n0\r\n\r\n";
+    size_t n = strlen(enc);
+    for (size_t cut = 0; cut <= n; cut++) {
+        struct dl_dechunk d = {0};
+        char out[256], pend[256];
+        size_t o = 0, got, have = cut;
+        memcpy(pend, enc, cut);
+        long used = dl_dechunk(&d, pend, have, out, &got);
+        assert_true(used >= 0 && (size_t)used <= have);
+        o += got;
+        /* the rest of the first part, then everything after the cut */
+        memmove(pend, pend + used, have - (size_t)used);
+        have -= (size_t)used;
+        memcpy(pend + have, enc + cut, n - cut);
+        have += n - cut;
+        used = dl_dechunk(&d, pend, have, out + o, &got);
+        assert_true(used >= 0);
+        o += got;
+        assert_true(d.ended);
+        assert_int_equal(o, strlen(body));
+        assert_memory_equal(out, body, o);
+    }
+    struct dl_dechunk d = {0};
+    char out[64];
+    size_t got;
+    assert_int_equal(dl_dechunk(&d, "zz\r\n", 4, out, &got), -1);
+    memset(&d, 0, sizeof d);
+    assert_int_equal(dl_dechunk(&d, "1\r\nab\r\n", 7, out, &got), -1); /* data longer than its size */
+}
+
+static void test_sse_scan(void **state)
+{
+    (void)state;
+    char buf[1024];
+    struct dl_frame f;
+    int n = snprintf(buf, sizeof buf, ": subscribed\n\nid: 01M98A9EC0EEQEXXGGVH5BGBZT\ndata: %s\n\n", event_json);
+    for (long cut = 0; cut < 14; cut++)
+        assert_int_equal(dl_sse_scan(buf, (size_t)cut, &f), 0);
+    assert_int_equal(dl_sse_scan(buf, (size_t)n, &f), 14);
+    assert_int_equal(f.kind, DL_F_SUBSCRIBE);
+    for (long cut = 14; cut < n; cut++)
+        assert_int_equal(dl_sse_scan(buf + 14, (size_t)(cut - 14), &f), 0);
+    assert_int_equal(dl_sse_scan(buf + 14, (size_t)n - 14, &f), n - 14);
+    assert_int_equal(f.kind, DL_F_MESSAGE);
+    assert_int_equal(f.payload_len, strlen(event_json));
+    assert_memory_equal(f.payload, event_json, f.payload_len);
+
+    const char hb[] = ": heartbeat\n\n";
+    assert_int_equal(dl_sse_scan(hb, strlen(hb), &f), (long)strlen(hb));
+    assert_int_equal(f.kind, DL_F_OTHER);
+    const char marker[] = "event: marker\ndata: {\"marker\":\"caught-up\"}\n\n";
+    assert_int_equal(dl_sse_scan(marker, strlen(marker), &f), (long)strlen(marker));
+    assert_int_equal(f.kind, DL_F_OTHER);
+    const char nospace[] = "data:{}\n\n";
+    assert_int_equal(dl_sse_scan(nospace, strlen(nospace), &f), (long)strlen(nospace));
+    assert_int_equal(f.kind, DL_F_MESSAGE);
+    assert_int_equal(f.payload_len, 2);
+}
+
 static void test_stamp_refused(void **state)
 {
     (void)state;
@@ -176,6 +264,9 @@ int main(void)
         cmocka_unit_test(test_add_template),
         cmocka_unit_test(test_frame_every_split),
         cmocka_unit_test(test_frame_kinds),
+        cmocka_unit_test(test_http_head),
+        cmocka_unit_test(test_dechunk_every_split),
+        cmocka_unit_test(test_sse_scan),
         cmocka_unit_test(test_stamp_refused),
         cmocka_unit_test(test_signed_quantiles),
         cmocka_unit_test(test_hist_at_rank),
