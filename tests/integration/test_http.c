@@ -534,6 +534,13 @@ static void sse_expect(struct http_client *c, const char *type, int n, char *id_
     json_int_t got_n = json_integer_value(json_object_get(json_object_get(j, "data"), "n"));
     if (got_type == NULL || strcmp(got_type, type) != 0 || got_n != n)
         fail_msg("expected %s %d, got %s", type, n, ev.data);
+    /* The id: line is this event's id (the global log) or version (a
+     * stream). */
+    char version[24];
+    snprintf(version, sizeof version, "%lld", (long long)json_integer_value(json_object_get(j, "version")));
+    const char *event_id = json_string_value(json_object_get(j, "id"));
+    if (event_id == NULL || (strcmp(ev.id, event_id) != 0 && strcmp(ev.id, version) != 0))
+        fail_msg("id: %s is neither the event's id nor its version: %s", ev.id, ev.data);
     snprintf(id_out, id_cap, "%s", ev.id);
     json_decref(j);
     http_sse_event_free(&ev);
@@ -588,6 +595,16 @@ static void test_sse(void **state)
     sse_expect(all, "A", 0, all_id, sizeof all_id);
     http_client_close(s);
     http_client_close(all);
+
+    /* A stream whose name holds a quote and a backslash: its versions are
+     * still the ids (the name is skipped as a JSON string). */
+    add_events(port, "q\\\"u\\\\o", 3, "Q", 4);
+    s = sse_open(port, "/streams/q%22u%5Co/subscribe?version=1", NULL);
+    sse_expect(s, "Q", 1, id, sizeof id);
+    assert_string_equal(id, "1");
+    sse_expect(s, "Q", 2, id, sizeof id);
+    assert_string_equal(id, "2");
+    http_client_close(s);
 
     /* A bad spec is an answer, not a stream. */
     struct http_reply r;
