@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/ulid.h"
 
 /* ---- arguments ---------------------------------------------------------- */
 
@@ -25,9 +26,12 @@ int ef_group_name_check(const char *name, const char *what, char err[EF_ERR_LEN]
     return EF_OK;
 }
 
+/* An event id, checked to be one: it goes into the argument as it is, so
+ * nothing but Crockford base32 may reach it. */
 static bool id_ok(const char *id)
 {
-    return id != NULL && strlen(id) == EF_ID_LEN;
+    uint8_t raw[ULID_BYTES];
+    return id != NULL && strlen(id) == EF_ID_LEN && ulid_parse(id, EF_ID_LEN, raw) == 0;
 }
 
 /* "key": value for a string checked to be valid UTF-8. */

@@ -74,6 +74,20 @@ static void redirect_send(struct http_request *rq, const char *http, const char 
     buf_free(&body);
 }
 
+/* Whether a peer's HTTP address can go into a Location header as it is:
+ * visible ASCII only (a host:port or [v6]:port), so nothing a peer says
+ * can end the header or start another. */
+static bool redirect_address_ok(const char *a)
+{
+    if (*a == '\0')
+        return false;
+    for (; *a != '\0'; a++) {
+        if (*a <= ' ' || *a > '~')
+            return false;
+    }
+    return true;
+}
+
 static void redirect_wait_dispose(void *p)
 {
     struct redirect_wait *w = *(struct redirect_wait **)p;
@@ -90,7 +104,7 @@ static void redirect_answered(void *arg, int status, const struct resp_value *re
     if (status == 0 && reply->type == RESP_T_BULK) {
         json_t *st = json_loadb(reply->str, reply->len, 0, NULL);
         const char *http = json_string_value(json_object_get(st, "http_address"));
-        if (http != NULL && strlen(http) < sizeof r->http)
+        if (http != NULL && strlen(http) < sizeof r->http && redirect_address_ok(http))
             memcpy(r->http, http, strlen(http) + 1);
         json_decref(st);
     } else if (status != 0) {
@@ -173,6 +187,8 @@ void redirect_free(struct http *h)
     while (r->waiting != NULL) {
         struct redirect_wait *w = r->waiting;
         r->waiting = w->next;
+        if (w->rq != NULL)
+            *w->holder = NULL; /* its request, disposed later, must not reach w */
         redirect_wait_free(w);
     }
     free(r);

@@ -22,6 +22,7 @@
  * Ownership: the stream is malloc'd and outlives its request only until
  * its heartbeat timer's close callback; the request's pool holds a pointer
  * whose disposal releases the connection and closes the timer. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,39 +320,58 @@ static void sse_run(struct http_request *rq, json_t *spec, bool by_version)
 /* The query's filters into spec; false (answered 400) if malformed. */
 static bool sse_filters(struct http_request *rq, json_t *spec, bool prefix)
 {
+    /* A filter that cannot be read is refused, never dropped: dropped, the
+     * subscriber would get every event instead of the ones it asked for. */
+    static const char malformed[] = "malformed query string (a bad %-escape, or a value over 1024 bytes)";
     char value[1024];
     long n = query_get(rq->query, rq->query_len, "types", value, sizeof value);
+    if (n == -2) {
+        respond_error(rq, 400, "bad_request", malformed);
+        return false;
+    }
     if (n >= 0) {
         json_t *types = json_array();
         for (long i = 0; i <= n;) {
             const char *comma = memchr(value + i, ',', (size_t)(n - i));
             long end = comma != NULL ? (long)(comma - value) : n;
-            json_t *t = json_stringn(value + i, (size_t)(end - i));
-            if (t == NULL) {
+            /* Empty pieces (types=, types=A,) name no type. */
+            json_t *t = end > i ? json_stringn(value + i, (size_t)(end - i)) : NULL;
+            if (end > i && t == NULL) {
                 json_decref(types);
                 respond_error(rq, 400, "bad_request", "'types' must be valid UTF-8");
                 return false;
             }
-            json_array_append_new(types, t);
+            if (t != NULL)
+                json_array_append_new(types, t);
             i = end + 1;
         }
-        json_object_set_new(spec, "types", types);
+        if (json_array_size(types) > 0)
+            json_object_set_new(spec, "types", types);
+        else
+            json_decref(types);
     }
-    if (prefix && (n = query_get(rq->query, rq->query_len, "stream_prefix", value, sizeof value)) >= 0) {
-        json_t *p = json_stringn(value, (size_t)n);
-        if (p == NULL) {
-            respond_error(rq, 400, "bad_request", "'stream_prefix' must be valid UTF-8");
+    if (prefix) {
+        n = query_get(rq->query, rq->query_len, "stream_prefix", value, sizeof value);
+        if (n == -2) {
+            respond_error(rq, 400, "bad_request", malformed);
             return false;
         }
-        json_object_set_new(spec, "stream_prefix", p);
+        if (n >= 0) {
+            json_t *p = json_stringn(value, (size_t)n);
+            if (p == NULL) {
+                respond_error(rq, 400, "bad_request", "'stream_prefix' must be valid UTF-8");
+                return false;
+            }
+            json_object_set_new(spec, "stream_prefix", p);
+        }
     }
     n = query_get(rq->query, rq->query_len, "markers", value, sizeof value);
-    if (n == 4 && memcmp(value, "true", 4) == 0)
-        json_object_set_new(spec, "markers", json_true());
     if (n == -2) {
-        respond_error(rq, 400, "bad_request", "malformed query string");
+        respond_error(rq, 400, "bad_request", malformed);
         return false;
     }
+    if (n == 4 && memcmp(value, "true", 4) == 0)
+        json_object_set_new(spec, "markers", json_true());
     return true;
 }
 
@@ -377,7 +397,12 @@ void sse_stream(struct http_request *rq, const struct route *r, const char *cons
         if (ok) {
             memcpy(text, last->base, last->len);
             text[last->len] = '\0';
-            version = strtoull(text, NULL, 10) + 1;
+            errno = 0;
+            unsigned long long seen = strtoull(text, NULL, 10);
+            /* A version past the largest there can be is refused: + 1
+             * would wrap it to 0 and replay the stream from its start. */
+            ok = errno == 0 && seen < INT64_MAX;
+            version = (uint64_t)seen + 1;
         }
         has = ok ? 1 : -1;
     }

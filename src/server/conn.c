@@ -127,13 +127,18 @@ struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void
     return c;
 }
 
-/* A sink takes the output itself; QUIT's close happens once it is taken. */
+/* A sink takes the output itself; QUIT's close happens once it is taken.
+ * Taking it may release the connection (answering an HTTP request can
+ * dispose of the request, which releases its connection), so a reference
+ * is held until this is done with it. */
 static void conn_flush_sink(struct conn *c)
 {
+    c->refs++;
     if (c->out.len > 0)
         c->sink->flush(c->sink_data, c, &c->out);
     if (c->out.len == 0 && c->close_after_write && c->slots_head == NULL)
         conn_close(c);
+    conn_unref(c);
 }
 
 void conn_close_after_write(struct conn *c)

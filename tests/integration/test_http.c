@@ -615,6 +615,31 @@ static void test_sse(void **state)
     assert_int_equal(http_request_once(port, "GET", "/streams/sse/subscribe?version=x", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 400);
     http_reply_free(&r);
+    /* A filter that cannot be read is refused, not dropped (which would
+     * subscribe to everything). */
+    static const char *const unreadable[] = {"/all/subscribe?offset=&types=A%2", "/all/subscribe?stream_prefix=%zz",
+                                             "/streams/sse/subscribe?types=%4"};
+    for (size_t i = 0; i < sizeof unreadable / sizeof unreadable[0]; i++) {
+        assert_int_equal(http_request_once(port, "GET", unreadable[i], NULL, NULL, &r), 0);
+        if (r.status != 400)
+            fail_msg("%s: %d %s", unreadable[i], r.status, r.body);
+        http_reply_free(&r);
+    }
+    /* A Last-Event-ID past any version is refused: + 1 would wrap to 0
+     * and replay the stream. */
+    struct http_client *big = http_client_open(port);
+    assert_non_null(big);
+    const char *const huge[] = {"Last-Event-ID: 99999999999999999999", NULL};
+    assert_int_equal(http_client_send(big, "GET", "/streams/sse/subscribe", huge, NULL), 0);
+    assert_int_equal(http_client_read(big, &r), 0);
+    assert_int_equal(r.status, 400);
+    http_reply_free(&r);
+    http_client_close(big);
+    /* An empty piece of types names no type: types= filters nothing. */
+    s = sse_open(port, "/streams/sse/subscribe?version=9&types=", NULL);
+    sse_expect(s, "A", 1, id, sizeof id);
+    assert_string_equal(id, "9");
+    http_client_close(s);
     harness_pass(*state);
 }
 

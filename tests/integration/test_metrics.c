@@ -243,6 +243,27 @@ static void test_cluster_metrics(void **state)
     /* A follower: its role, the leader it knows, the same events once it
      * applied them, and no lag samples of its own. */
     cluster_assert_converged(&c, last);
+    /* With every follower caught up, the leader's lag samples come down to
+     * 0: each follower's match index reaches the leader's last index. */
+    for (int64_t deadline = harness_now_ms() + CLUSTER_WAIT_MS;;) {
+        char *now = scrape(leader);
+        double last_index = VALUE(now, "eventflow_raft_last_index", "");
+        bool caught_up = true;
+        for (size_t i = 0; i < N; i++) {
+            if (i == l)
+                continue;
+            char labels[128];
+            snprintf(labels, sizeof labels, "peer_address=\"127.0.0.1:%u\",peer_id=\"%u\"", c.n[i]->raft_port,
+                     c.n[i]->id);
+            caught_up = caught_up && VALUE(now, "eventflow_raft_follower_lag_entries", labels) == 0 &&
+                        VALUE(now, "eventflow_raft_follower_match_index", labels) == last_index;
+        }
+        free(now);
+        if (caught_up)
+            break;
+        assert_true(harness_now_ms() < deadline);
+        cluster_poll_pause();
+    }
     size_t f = (l + 1) % N;
     char *follower = scrape(c.n[f]);
     assert_int_equal(VALUE(follower, "eventflow_raft_role", "role=\"follower\""), 1);
