@@ -192,18 +192,32 @@ struct walk_list {
     bool full; /* stopped at the limit */
 };
 
-static int walk_pending(struct group_reader *r, const MDB_val *k, const MDB_val *v, size_t glen, void *arg)
+/* What PENDING and PARKED do with each row before its record: stop at the
+ * limit, check the key (group, 0, id), skip `after`. Returns 0 and *id to
+ * visit the row, *id NULL to skip it, 1 to stop, or a store error. */
+static int walk_list_row(struct group_reader *r, struct walk_list *w, const MDB_val *k, size_t glen, const char *table,
+                         const uint8_t **id)
 {
-    struct walk_list *w = arg;
+    *id = NULL;
     if (w->n >= w->limit) {
         w->full = true;
         return 1;
     }
-    const uint8_t *id = (const uint8_t *)k->mv_data + glen + 1;
     if (k->mv_size != glen + 1 + ULID_BYTES)
-        return store_fail(r->s, STORE_ECORRUPT, "group_pending: bad key");
-    if (w->after != NULL && memcmp(id, w->after, ULID_BYTES) == 0)
-        return 0;
+        return store_fail(r->s, STORE_ECORRUPT, "%s: bad key", table);
+    const uint8_t *row = (const uint8_t *)k->mv_data + glen + 1;
+    if (w->after == NULL || memcmp(row, w->after, ULID_BYTES) != 0)
+        *id = row;
+    return 0;
+}
+
+static int walk_pending(struct group_reader *r, const MDB_val *k, const MDB_val *v, size_t glen, void *arg)
+{
+    struct walk_list *w = arg;
+    const uint8_t *id;
+    int rc = walk_list_row(r, w, k, glen, "group_pending", &id);
+    if (rc != 0 || id == NULL)
+        return rc;
     Eventflow__PendingRecord *p = eventflow__pending_record__unpack(&r->s->read_arena.pb, v->mv_size, v->mv_data);
     if (p == NULL)
         return store_fail(r->s, STORE_ECORRUPT, "group_pending: undecodable record");
@@ -216,15 +230,10 @@ static int walk_pending(struct group_reader *r, const MDB_val *k, const MDB_val 
 static int walk_parked(struct group_reader *r, const MDB_val *k, const MDB_val *v, size_t glen, void *arg)
 {
     struct walk_list *w = arg;
-    if (w->n >= w->limit) {
-        w->full = true;
-        return 1;
-    }
-    const uint8_t *id = (const uint8_t *)k->mv_data + glen + 1;
-    if (k->mv_size != glen + 1 + ULID_BYTES)
-        return store_fail(r->s, STORE_ECORRUPT, "group_parked: bad key");
-    if (w->after != NULL && memcmp(id, w->after, ULID_BYTES) == 0)
-        return 0;
+    const uint8_t *id;
+    int rc = walk_list_row(r, w, k, glen, "group_parked", &id);
+    if (rc != 0 || id == NULL)
+        return rc;
     Eventflow__ParkedRecord *p = eventflow__parked_record__unpack(&r->s->read_arena.pb, v->mv_size, v->mv_data);
     if (p == NULL)
         return store_fail(r->s, STORE_ECORRUPT, "group_parked: undecodable record");
