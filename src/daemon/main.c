@@ -2,7 +2,8 @@
  *
  * One libuv loop on one thread owns everything: the client listeners (RESP,
  * and HTTP on top of it) and their connections, raft (raft_uv storage + raft_uv_tcp transport) and the LMDB
- * write transactions. Shutdown on SIGTERM/SIGINT: stop accepting and close
+ * write transactions. Shutdown on SIGTERM/SIGINT: a leader hands leadership
+ * to another voter first; then stop accepting and close
  * client connections (HTTP's first: its requests run on the server's
  * connections), then close raft (which fails requests still in flight
  * with "outcome unknown") and the store (which commits and syncs). */
@@ -39,14 +40,24 @@ static void on_node_closed(void *data)
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
+static void daemon_shutdown(void *data)
+{
+    struct daemon *d = data;
+    http_close(d->http);
+    server_close(&d->server);
+    node_close(d->node, on_node_closed, d);
+}
+
+/* A leader first hands leadership to another voter (node_handover), still
+ * serving reads and telling writers to retry meanwhile, so that the
+ * cluster has a new leader before this one is gone. */
 static void daemon_stop(struct daemon *d)
 {
     if (d->stopping)
         return;
     d->stopping = true;
-    http_close(d->http);
-    server_close(&d->server);
-    node_close(d->node, on_node_closed, d);
+    if (node_handover(d->node, daemon_shutdown, d) != 0)
+        daemon_shutdown(d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)

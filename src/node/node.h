@@ -54,6 +54,7 @@ enum {
     NODE_ESAMEROLE = -15,    /* the member has that role already */
     NODE_EUNREACHABLE = -16, /* a promotion's catch-up never reached the member */
     NODE_ENOTMOVED = -17,    /* leadership did not move within an election timeout */
+    NODE_EHANDOVER = -18,    /* stopping: leadership is being handed over (node_handover) */
 };
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -276,6 +277,15 @@ int node_change_membership(struct node *n, enum node_change_kind kind, uint64_t 
  * leadership did not move within an election timeout; or a NODE_E* code as
  * node_change_membership's (cb never runs). */
 int node_transfer_leadership(struct node *n, uint64_t id, node_done_cb cb, void *data);
+
+/* Before an orderly stop, on the leader of a cluster with another voter:
+ * refuse new writes (NODE_EHANDOVER), let those in flight finish (for at
+ * most half a second), then hand leadership to the most caught-up voter
+ * (handover.c says why). Returns 0 and calls done(data) once leadership
+ * moved or the attempt ended (possibly before returning); -1 when there is
+ * nothing to hand over (not leading, no other voter), and done never runs.
+ * node_close must wait for done. */
+int node_handover(struct node *n, void (*done)(void *data), void *data);
 
 /* ---- state transfer --------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
  *                 first barrier, contact with the leader (staleness),
  *                 barriers for reads, leaders' and members' addresses
  *   change.c      configuration changes and leadership transfer
+ *   handover.c    a leader's leadership handed over before an orderly stop
  *   status.c      the STATUS object; metrics.c, the figures METRICS exposes
  *   fsm.c         raft's state machine over the store (apply, snapshots)
  *   membership.c  the data directory's identity, --join, registration
@@ -98,6 +99,7 @@ struct node {
     uint64_t snapshots_taken;  /* raft snapshots this node took (fsm.c) */
 
     struct space space;        /* other members' store room, while leading (space.h) */
+    struct node_handover *handover; /* handover.c's; NULL unless stopping as the leader */
 
     uv_timer_t flush_timer;    /* commits the store's batch periodically */
     bool flush_timer_open;
@@ -158,5 +160,9 @@ bool node_contact_steady(struct node *n);
 
 /* raft's state as a word, for logs and STATUS. */
 const char *node_state_name(unsigned short state);
+
+/* A handover's step that waits for the writes in flight: each loop turn
+ * (node_watch_role). */
+void node_handover_turn(struct node *n);
 
 #endif

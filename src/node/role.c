@@ -161,6 +161,7 @@ void node_watch_role(struct node *n)
     raft_term term = n->raft.current_term;
     (void)node_contact_age(n);
     node_watch_leader(n, state);
+    node_handover_turn(n);
     if (state == n->last_state && term == n->last_term)
         return;
     if (state != n->last_state)

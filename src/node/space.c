@@ -191,6 +191,19 @@ static bool space_counts(const struct space *sp, const struct space_report *r, u
     return r->at_ms != 0 && now - r->at_ms <= SPACE_REPORT_MAX_AGE_MS && space_member_applies(sp->node, r->id);
 }
 
+bool space_answered_within(const struct space *sp, uint64_t id, uint64_t max_age_ms)
+{
+    if (!sp->open || sp->term != sp->node->raft.current_term)
+        return false;
+    uint64_t now = uv_now(sp->node->loop);
+    for (size_t i = 0; i < sp->n_reports; i++) {
+        const struct space_report *r = &sp->reports[i];
+        if (r->id == id)
+            return r->at_ms != 0 && now - r->at_ms <= max_age_ms;
+    }
+    return false;
+}
+
 size_t space_reports(const struct space *sp)
 {
     if (!sp->open || sp->term != sp->node->raft.current_term)

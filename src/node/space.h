@@ -73,6 +73,11 @@ void space_proposed(struct space *sp, uint64_t bytes);
  * member's id in *member. */
 int space_check(struct space *sp, uint64_t bytes, uint64_t *member);
 
+/* Whether member `id` answered this leader's poll within the last
+ * `max_age_ms`: the leader's cheapest sign that the member is up and
+ * reachable (a leadership handover's target must be). */
+bool space_answered_within(const struct space *sp, uint64_t id, uint64_t max_age_ms);
+
 /* How many members' reports space_check counts right now (STATUS shows it
  * as "member_room_reports"). */
 size_t space_reports(const struct space *sp);

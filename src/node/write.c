@@ -221,6 +221,8 @@ static int node_may_write(struct node *n)
 {
     if (n->closing)
         return NODE_ESHUTDOWN;
+    if (n->handover != NULL)
+        return NODE_EHANDOVER;
     if (raft_state(&n->raft) != RAFT_LEADER) {
         raft_id leader_id;
         const char *leader_addr;

@@ -399,6 +399,9 @@ void commands_write_refusal(struct conn *c, struct buf *out, int rc)
     case NODE_ENOTREADY:
         resp_write_error(out, "TRYAGAIN the new leader is applying earlier entries; retry");
         break;
+    case NODE_EHANDOVER:
+        resp_write_error(out, "TRYAGAIN this leader is stopping and handing leadership over; retry");
+        break;
     case NODE_EFULL:
         resp_write_errorf(out, "FULL %s; nothing was written", store_errmsg(node_store(cmd_node(c))));
         break;

@@ -61,22 +61,6 @@ static int other_threads_on(pid_t pid, const char *cpus)
     return n;
 }
 
-/* The first log line containing `text`, copied into out; false if none. */
-static bool log_line(const struct harness_node *n, const char *text, char *out, size_t outlen)
-{
-    FILE *f = fopen(n->log_path, "r");
-    assert_non_null(f);
-    char line[2048];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f) != NULL)
-        if (strstr(line, text) != NULL) {
-            snprintf(out, outlen, "%s", line);
-            found = true;
-        }
-    fclose(f);
-    return found;
-}
-
 /* The CPUs this test may use, as a kernel CPU list, and the first one. */
 static int our_cpus(char *list, size_t listlen)
 {
@@ -113,7 +97,7 @@ static void test_list_pins_loop_thread_only(void **state)
     assert_true(other_threads_on(n->pid, all) >= 1);
     assert_int_equal(other_threads_on(n->pid, arg), 0);
     snprintf(want_log, sizeof want_log, "loop thread pinned to CPUs %s", arg);
-    assert_true(log_line(n, want_log, line, sizeof line));
+    assert_true(harness_node_log_line(n, want_log, line, sizeof line));
     /* And it serves. */
     struct harness_conn *c = harness_connect(n);
     char *r = harness_cmd_repr(c, "ADD", "{\"stream\":\"s\",\"version\":0,\"events\":[{\"type\":\"T\",\"data\":1}]}",
@@ -134,7 +118,7 @@ static void test_disk_pins_or_says_why(void **state)
     char line[2048], have[512], all[512];
     (void)our_cpus(all, sizeof all);
     thread_cpus(n->pid, n->pid, have, sizeof have);
-    if (log_line(n, "loop thread pinned to CPUs ", line, sizeof line)) {
+    if (harness_node_log_line(n, "loop thread pinned to CPUs ", line, sizeof line)) {
         /* "... pinned to CPUs 1 (where ...)": the set it logged is the one
          * the thread has. */
         const char *v = strstr(line, "CPUs ") + 5;
@@ -143,7 +127,7 @@ static void test_disk_pins_or_says_why(void **state)
         assert_string_equal(have, logged);
         assert_true(strstr(line, "data disk's interrupts") != NULL);
     } else {
-        assert_true(log_line(n, "not pinning", line, sizeof line));
+        assert_true(harness_node_log_line(n, "not pinning", line, sizeof line));
         assert_string_equal(have, all);
     }
     harness_assert_stop(n);
@@ -173,13 +157,13 @@ static void test_refused(void **state)
     struct harness_node_opts o = {.args = none};
     struct harness_node *n = harness_add_node(*state, &o);
     assert_int_equal(exit_code_of_start(n), 1);
-    assert_true(log_line(n, "cpu affinity 1023: none of these CPUs is available", line, sizeof line));
+    assert_true(harness_node_log_line(n, "cpu affinity 1023: none of these CPUs is available", line, sizeof line));
 
     const char *const bad[] = {"--cpu-affinity", "0-", NULL};
     o.args = bad;
     n = harness_add_node(*state, &o);
     assert_int_equal(exit_code_of_start(n), 2);
-    assert_true(log_line(n, "invalid CPU affinity '0-'", line, sizeof line));
+    assert_true(harness_node_log_line(n, "invalid CPU affinity '0-'", line, sizeof line));
     harness_pass(*state);
 }
 

@@ -6,7 +6,8 @@
  * read-your-writes on a follower held back with SIGSTOP, linearizable reads
  * after a leader change, the -STALE guard, the leader refusing writes a
  * follower's smaller store could not take, idempotency keys across leader
- * changes and restarts, and the replicated CONFIG settings. Membership is
+ * changes and restarts, the replicated CONFIG settings, and a stopping
+ * leader handing leadership over. Membership is
  * in test_membership.c.
  *
  * Every wait polls an observable condition (STATUS) with a deadline. */
@@ -444,6 +445,54 @@ static bool room_reports_2(const json_t *st, void *arg)
     return json_integer_value(json_object_get(st, "member_room_reports")) == 2;
 }
 
+static bool leads_ready(const json_t *st, void *arg)
+{
+    (void)arg;
+    const char *state = json_string_value(json_object_get(st, "state"));
+    return state != NULL && strcmp(state, "leader") == 0 && json_is_true(json_object_get(st, "ready"));
+}
+
+/* SIGTERM on the leader hands leadership over before the process exits
+ * (src/node/handover.c), to the voter most caught up: one follower is
+ * frozen while writes commit without it, so the other is the only right
+ * choice. The frozen one thaws once the old leader is gone, so that the
+ * heir keeps a quorum. */
+static void test_stopping_leader_hands_over(void **state)
+{
+    struct cluster c;
+    cluster_start(&c, *state, N, NULL);
+    size_t l = cluster_leader(&c);
+    size_t frozen = (l + 1) % N, heir = (l + 2) % N;
+    /* The leader hands over only to a member that answered its room poll
+     * lately: wait until both have. */
+    assert_int_equal(harness_wait_status(c.n[l], room_reports_2, NULL, CLUSTER_WAIT_MS), 0);
+    assert_int_equal(kill(c.n[frozen]->pid, SIGSTOP), 0);
+    /* Committed by the leader and the heir alone: the frozen member's log
+     * is behind, so it cannot be the one chosen. */
+    char *acked = cluster_node_write_events(c.n[l], "handover", 3);
+    int64_t term = cluster_node_status_int(c.n[l], "term");
+
+    harness_assert_stop(c.n[l]);
+    assert_int_equal(kill(c.n[frozen]->pid, SIGCONT), 0);
+    char want[64];
+    snprintf(want, sizeof want, "handed leadership to node %u ", c.n[heir]->id);
+    assert_true(harness_node_log_line(c.n[l], want, NULL, 0));
+    assert_int_equal(harness_wait_status(c.n[heir], leads_ready, NULL, CLUSTER_WAIT_MS), 0);
+    /* One election, the one the handover started. */
+    assert_int_equal(cluster_node_status_int(c.n[heir], "term"), term + 1);
+
+    /* Nothing acknowledged was lost, and the new leader takes writes. */
+    char *next = cluster_node_write_events(c.n[heir], "handover", 1);
+    json_t *got = cluster_node_get(c.n[heir], "{\"stream\":\"handover\"}");
+    assert_int_equal(json_array_size(got), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 2), "id")), acked);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 3), "id")), next);
+    json_decref(got);
+    free(acked);
+    free(next);
+    harness_pass(*state);
+}
+
 /* A follower whose store is far smaller than the leader's: the leader
  * refuses ADDs with -FULL naming it before it fills up. Without that check
  * the follower stops on the first entry it cannot apply, and again at every
@@ -692,6 +741,7 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_restarted_node_never_reads_back_in_time, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_stale_follower_says_so, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_stopping_leader_hands_over, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_full_follower_refuses_writes, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_keys_across_leader_changes, harness_setup,
                                         harness_teardown),

@@ -617,6 +617,21 @@ int harness_node_kill(struct harness_node *n)
     return 0;
 }
 
+bool harness_node_log_line(const struct harness_node *n, const char *text, char *out, size_t outlen)
+{
+    FILE *f = fopen(n->log_path, "r");
+    if (f == NULL)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    if (found && out != NULL)
+        snprintf(out, outlen, "%s", line);
+    return found;
+}
+
 void harness_node_print_log(const struct harness_node *n, unsigned lines)
 {
     FILE *f = fopen(n->log_path, "r");

@@ -139,6 +139,10 @@ bool harness_node_alive(struct harness_node *n);
 /* Print the last `lines` lines of the node's log to stderr. */
 void harness_node_print_log(const struct harness_node *n, unsigned lines);
 
+/* The first line of the node's log (every run's) containing `text`, copied
+ * into out (NULL: not copied); false if no line has it. */
+bool harness_node_log_line(const struct harness_node *n, const char *text, char *out, size_t outlen);
+
 /* ---- connections ------------------------------------------------------- */
 
 /* A blocking client connection with send/receive timeouts of
