@@ -28,7 +28,7 @@ static bool copy_field(struct buf *out, char *dst, size_t cap, const struct resp
         return false;
     }
     if (a->len >= cap) {
-        resp_write_errorf(out, "ERR %s is longer than %zu bytes", what, cap - 1);
+        resp_write_errorf(out, "ERR the value is longer than %zu bytes", cap - 1);
         return false;
     }
     memcpy(dst, a->ptr, a->len);

@@ -22,12 +22,15 @@ static void write_lower(struct buf *out, const char *name)
     resp_write_bulk(out, low, n);
 }
 
-/* The space-separated words of s, each as a simple string with prefix. */
+/* The space-separated words of s, as an array of simple strings, each
+ * with prefix in front. */
 static void write_words(struct buf *out, const char *s, const char *prefix)
 {
     size_t n = 0;
-    for (const char *p = s; *p != '\0'; p += strspn(p, " "), n += *p != '\0', p += strcspn(p, " "))
-        ;
+    for (const char *p = s + strspn(s, " "); *p != '\0'; p += strspn(p, " ")) {
+        p += strcspn(p, " ");
+        n++;
+    }
     resp_write_array_header(out, n);
     for (const char *p = s + strspn(s, " "); *p != '\0'; p += strspn(p, " ")) {
         size_t len = strcspn(p, " ");

@@ -253,7 +253,8 @@ bool redis_cluster_command(struct conn *c, const struct resp_command *cmd)
 
 void redis_cluster_no_leader(struct conn *c, struct buf *out)
 {
-    if (c->redis_client)
+    /* A connection without a socket (HTTP) maps NOLEADER to its status. */
+    if (c->redis_client && c->sink == NULL)
         resp_write_error(out, "CLUSTERDOWN The cluster is down: no leader is elected right now; retry");
     else
         resp_write_error(out, "NOLEADER no leader is elected right now; retry");

@@ -70,9 +70,10 @@ bool redis_cluster_command(struct conn *c, const struct resp_command *cmd);
  * leader: -MOVED <slot> <leader's client address>, the slot being the one
  * the client computed for the request's key (conn's key_arg; 0 for keyless
  * requests and for connections without a socket, whose readers expect
- * "MOVED 0"); with no leader known, -CLUSTERDOWN to connections that
+ * "MOVED 0"); with no leader known, -CLUSTERDOWN to TCP connections that
  * introduced themselves as Redis clients (conn.h, redis_client), which
- * retry it, and -NOLEADER to eventflow's own clients. */
+ * retry it, and -NOLEADER to eventflow's own clients and to connections
+ * without a socket (the HTTP listener maps NOLEADER to its status). */
 void redis_cluster_not_leader(struct conn *c, struct buf *out);
 
 /* The no-leader error alone (see redis_cluster_not_leader). */

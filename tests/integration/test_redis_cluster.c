@@ -223,6 +223,17 @@ static void test_handshake(void **state)
     assert_int_equal(v.type, RESP_T_INT);
     resp_value_free(&v);
 
+    /* Bad input: Redis's errors, and the connection goes on. */
+    char long_name[80];
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    HARNESS_EXPECT(conn, "-ERR the value is longer than 63 bytes", "CLIENT", "SETNAME", long_name);
+    HARNESS_EXPECT(conn, "-ERR wrong number of arguments for 'cluster|keyslot' command", "CLUSTER", "KEYSLOT");
+    HARNESS_EXPECT(conn, "-ERR wrong number of arguments for 'client' command", "CLIENT");
+    HARNESS_EXPECT(conn, "-ERR value is not an integer or out of range", "SELECT", "99999999999");
+    HARNESS_EXPECT(conn, "\"\"", "INFO", "nosuchsection");
+    HARNESS_EXPECT(conn, ":12182", "CLUSTER", "KEYSLOT", "foo");
+    HARNESS_EXPECT(conn, ":12182", "CLUSTER", "KEYSLOT", "{foo}.bar");
     HARNESS_EXPECT(conn, "+OK", "SELECT", "0");
     HARNESS_EXPECT(conn, "-ERR SELECT is not allowed in cluster mode", "SELECT", "1");
     HARNESS_EXPECT(conn, "-ERR value is not an integer or out of range", "SELECT", "x");
