@@ -2,6 +2,7 @@
  * (see client_cmd.h). */
 #include "server/client_cmd.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,23 @@ static void client_help(struct buf *out)
         resp_write_simple(out, lines[i]);
 }
 
+void client_subcommand_error(struct buf *out, const char *container, const char *const *known,
+                             const struct resp_arg *sub)
+{
+    int len = (int)(sub->len > 128 ? 128 : sub->len);
+    for (size_t i = 0; known[i] != NULL; i++) {
+        if (!resp_arg_is(sub, known[i]))
+            continue;
+        char full[64];
+        int n = snprintf(full, sizeof full, "%s|%s", container, known[i]);
+        for (int j = 0; j < n && j < (int)sizeof full; j++)
+            full[j] = (char)tolower((unsigned char)full[j]);
+        resp_write_errorf(out, "ERR wrong number of arguments for '%s' command", full);
+        return;
+    }
+    resp_write_errorf(out, "ERR unknown subcommand '%.*s'. Try %s HELP.", len, sub->ptr, container);
+}
+
 void client_command(struct conn *c, const struct resp_command *cmd)
 {
     struct buf *out = conn_reply_buf(c);
@@ -124,8 +142,9 @@ void client_command(struct conn *c, const struct resp_command *cmd)
     } else if (resp_arg_is(sub, "HELP") && cmd->argc == 2) {
         client_help(out);
     } else {
-        resp_write_errorf(out, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                          (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
+        static const char *const known[] = {"SETNAME", "GETNAME", "ID",       "INFO", "LIST",
+                                            "SETINFO", "NO-EVICT", "NO-TOUCH", "HELP", NULL};
+        client_subcommand_error(out, "CLIENT", known, sub);
     }
 }
 

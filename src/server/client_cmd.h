@@ -23,6 +23,13 @@ void client_echo(struct conn *c, const struct resp_command *cmd);
 /* TIME: [seconds, microseconds] of the node's wall clock. */
 void client_time(struct conn *c, const struct resp_command *cmd);
 
+/* Redis 7's error for a subcommand of `container` (upper case) that it
+ * cannot run: "wrong number of arguments for 'client|setname' command" if
+ * sub is one of `known` (NULL-terminated), else "unknown subcommand 'x'.
+ * Try CLIENT HELP.". */
+void client_subcommand_error(struct buf *out, const char *container, const char *const *known,
+                             const struct resp_arg *sub);
+
 /* Name the connection (CLIENT SETNAME, HELLO SETNAME): true, or false
  * after writing Redis's error into out for a name it refuses. */
 bool client_set_name(struct conn *c, struct buf *out, const struct resp_arg *name);

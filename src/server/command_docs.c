@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "protocol/resp_writer.h"
+#include "server/client_cmd.h"
 #include "server/commands.h"
 #include "server/conn.h"
 
@@ -178,17 +179,18 @@ void command_docs_command(struct conn *c, const struct resp_command *cmd)
         return;
     }
     const struct resp_arg *sub = &cmd->argv[1];
-    if (resp_arg_is(sub, "COUNT") && cmd->argc == 2)
+    if (resp_arg_is(sub, "COUNT") && cmd->argc == 2) {
         resp_write_int(out, (int64_t)count_names());
-    else if (resp_arg_is(sub, "LIST") && cmd->argc == 2)
+    } else if (resp_arg_is(sub, "LIST") && cmd->argc == 2) {
         write_all(c, out, LIST_NAMES);
-    else if (resp_arg_is(sub, "INFO") || resp_arg_is(sub, "DOCS")) {
+    } else if (resp_arg_is(sub, "INFO") || resp_arg_is(sub, "DOCS")) {
         bool docs = resp_arg_is(sub, "DOCS");
         if (cmd->argc == 2)
             write_all(c, out, docs ? LIST_DOCS : LIST_INFO);
         else
             command_named(c, out, cmd, docs);
-    } else
-        resp_write_errorf(out, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try COMMAND HELP.",
-                          (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
+    } else {
+        static const char *const known[] = {"COUNT", "LIST", "INFO", "DOCS", NULL};
+        client_subcommand_error(out, "COMMAND", known, sub);
+    }
 }

@@ -162,7 +162,7 @@ static void cluster_shards(struct conn *c, const struct redis_view *v)
         resp_write_bulk_str(out, "replication-offset");
         resp_write_int(out, m->myself ? (int64_t)v->applied : 0);
         resp_write_bulk_str(out, "health");
-        resp_write_bulk_str(out, m->port != 0 ? "online" : "failed");
+        resp_write_bulk_str(out, m->port != 0 ? "online" : "fail");
     }
 }
 
