@@ -10,11 +10,18 @@
 # pids[1..3]. leader_index: the index of the leader (polls INFO
 # replication), or nothing. The caller defines fail MESSAGE.
 
+# Stop the nodes and remove the directory; a sanitizer's report in a
+# node's log (an ASan build) fails the test.
 three_cleanup() {
     for p in "${pids[@]:-}"; do
         [ -n "$p" ] && kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
+    pids=()
+    local bad
+    bad=$(grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/log* 2>/dev/null)
+    [ -n "$bad" ] && cat $bad >&2
     rm -rf "$dir"
+    [ -z "$bad" ] || { echo "FAIL: a sanitizer reported an error (above)" >&2; exit 1; }
 }
 
 leader_index() {
