@@ -1,13 +1,17 @@
 /* commands.c - the command table and one handler per command.
  *
  * Dispatch checks, in this order, before any handler runs: the name (and
- * alias, case-insensitive), authentication, the required argument. Handlers
- * either answer at once into conn_reply_buf, or (ADD) take a deferred slot
- * and answer when raft has committed and applied the entry.
+ * alias, case-insensitive), authentication, the required argument (or, for
+ * Redis's own commands, the arity). Handlers either answer at once into
+ * conn_reply_buf, or (ADD) take a deferred slot and answer when raft has
+ * committed and applied the entry.
  *
  * Error replies have no "ERR " prefix (EventflowDB's wording); eventflow's
- * own errors start with a machine-readable word: MOVED, NOLEADER, TRYAGAIN,
- * UNKNOWN, FULL, TOOBIG, SHUTDOWN, IOERR, KEYREUSE. */
+ * own errors start with a machine-readable word: MOVED, NOLEADER (told to
+ * Redis clients as CLUSTERDOWN, redis_cluster.h), TRYAGAIN, UNKNOWN, FULL,
+ * TOOBIG, SHUTDOWN, IOERR, KEYREUSE. The commands Redis clients send on
+ * connecting (INFO, CLIENT, COMMAND, SELECT...) answer Redis's own errors,
+ * "ERR " included. */
 #include "server/commands.h"
 
 #include <ctype.h>

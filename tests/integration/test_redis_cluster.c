@@ -273,6 +273,14 @@ static void test_handshake(void **state)
     HARNESS_EXPECT(conn, "-ERR wrong number of arguments for 'command|count' command", "COMMAND", "COUNT", "x");
     HARNESS_EXPECT(conn, "-ERR wrong number of arguments for 'client|getname' command", "CLIENT", "GETNAME", "x");
 
+    assert_int_equal(harness_cmd(conn, &v, "COMMAND", "DOCS", "get", "nosuch", NULL), 0);
+    assert_int_equal(v.n, 2); /* RESP2: name, then its fields; unknown names left out */
+    assert_string_equal(v.elems[0].str, "get");
+    assert_int_equal(v.elems[1].n, 6);
+    assert_string_equal(v.elems[1].elems[0].str, "summary");
+    assert_string_equal(v.elems[1].elems[1].str, "reads a stream from a version");
+    resp_value_free(&v);
+
     /* HELLO 3: Redis's map, in cluster mode; SETNAME names the connection. */
     assert_int_equal(harness_cmd(conn, &v, "HELLO", "3", "SETNAME", "h", NULL), 0);
     assert_int_equal(v.type, RESP_T_MAP);
