@@ -12,15 +12,18 @@
 #include "server/commands.h"
 #include "server/conn.h"
 
+/* name in lower case, appended as it is (no RESP framing). */
+static void write_lower_into(struct buf *out, const char *name)
+{
+    for (const char *p = name; *p != '\0'; p++)
+        buf_append_char(out, (char)tolower((unsigned char)*p));
+}
+
 static void write_lower(struct buf *out, const char *name)
 {
-    char low[32];
-    size_t n = strlen(name);
-    if (n >= sizeof low)
-        n = sizeof low - 1;
-    for (size_t i = 0; i < n; i++)
-        low[i] = (char)tolower((unsigned char)name[i]);
-    resp_write_bulk(out, low, n);
+    size_t off = resp_bulk_begin(out);
+    write_lower_into(out, name);
+    resp_bulk_end(out, off);
 }
 
 /* The space-separated words of s, as an array of simple strings, each
@@ -53,6 +56,59 @@ static const char *acl_categories(const struct command *k)
     return "connection";
 }
 
+/* The subcommands of CLUSTER and GROUP, as Redis 7 lists a container's
+ * ("cluster|add"): membership changes and the GROUP operations that go
+ * through the log write; CLUSTER MEMBERS/STATUS and the GROUP lists read.
+ * Clients route by the container's own row; these say what each does. */
+struct subcommand {
+    const char *container; /* the command table's name */
+    const char *name;      /* lower case */
+    const char *flags;
+};
+
+static const struct subcommand subcommands[] = {
+    {"CLUSTER", "members", "readonly stale"},   {"CLUSTER", "status", "readonly stale"},
+    {"CLUSTER", "add", "write admin"},          {"CLUSTER", "register", "write admin"},
+    {"CLUSTER", "promote", "write admin"},      {"CLUSTER", "demote", "write admin"},
+    {"CLUSTER", "remove", "write admin"},       {"CLUSTER", "transfer", "write admin"},
+    {"CLUSTER", "slots", "stale"},              {"CLUSTER", "shards", "stale"},
+    {"CLUSTER", "nodes", "stale"},              {"CLUSTER", "myid", "stale"},
+    {"CLUSTER", "myshardid", "stale"},          {"CLUSTER", "info", "stale"},
+    {"CLUSTER", "keyslot", "stale"},            {"GROUP", "create", "write"},
+    {"GROUP", "destroy", "write"},              {"GROUP", "read", "write"},
+    {"GROUP", "ack", "write"},                  {"GROUP", "nack", "write"},
+    {"GROUP", "replay", "write"},               {"GROUP", "seek", "write"},
+    {"GROUP", "info", "readonly"},              {"GROUP", "list", "readonly"},
+    {"GROUP", "pending", "readonly"},           {"GROUP", "parked", "readonly"},
+};
+
+static void write_subcommands(struct buf *out, const char *container)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        n += strcmp(subcommands[i].container, container) == 0;
+    resp_write_array_header(out, n);
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        const struct subcommand *s = &subcommands[i];
+        if (strcmp(s->container, container) != 0)
+            continue;
+        resp_write_array_header(out, 10);
+        size_t off = resp_bulk_begin(out);
+        write_lower_into(out, container);
+        buf_printf(out, "|%s", s->name);
+        resp_bulk_end(out, off);
+        resp_write_int(out, -2);
+        write_words(out, s->flags, "");
+        resp_write_int(out, 0);
+        resp_write_int(out, 0);
+        resp_write_int(out, 0);
+        write_words(out, strstr(s->flags, "write") != NULL ? "write admin" : "read", "@");
+        resp_write_array_header(out, 0);
+        resp_write_array_header(out, 0);
+        resp_write_array_header(out, 0);
+    }
+}
+
 static void write_info(struct buf *out, const struct command *k, const char *name)
 {
     resp_write_array_header(out, 10);
@@ -65,7 +121,7 @@ static void write_info(struct buf *out, const struct command *k, const char *nam
     write_words(out, acl_categories(k), "@");
     resp_write_array_header(out, 0); /* tips */
     resp_write_array_header(out, 0); /* key specifications */
-    resp_write_array_header(out, 0); /* subcommands */
+    write_subcommands(out, k->name);
 }
 
 static void write_docs(struct conn *c, struct buf *out, const struct command *k, const char *name)

@@ -273,6 +273,17 @@ static void test_handshake(void **state)
     HARNESS_EXPECT(conn, "-ERR wrong number of arguments for 'command|count' command", "COMMAND", "COUNT", "x");
     HARNESS_EXPECT(conn, "-ERR wrong number of arguments for 'client|getname' command", "CLIENT", "GETNAME", "x");
 
+    /* Membership changes are CLUSTER's subcommands that write. */
+    assert_int_equal(harness_cmd(conn, &v, "COMMAND", "INFO", "cluster", NULL), 0);
+    const struct resp_value *subs = &v.elems[0].elems[9];
+    bool found = false;
+    for (size_t i = 0; i < subs->n; i++)
+        if (strcmp(subs->elems[i].elems[0].str, "cluster|add") == 0) {
+            assert_string_equal(subs->elems[i].elems[2].elems[0].str, "write");
+            found = true;
+        }
+    assert_true(found);
+    resp_value_free(&v);
     assert_int_equal(harness_cmd(conn, &v, "COMMAND", "DOCS", "get", "nosuch", NULL), 0);
     assert_int_equal(v.n, 2); /* RESP2: name, then its fields; unknown names left out */
     assert_string_equal(v.elems[0].str, "get");
