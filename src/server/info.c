@@ -50,8 +50,8 @@ static void section_replication(struct conn *c, struct buf *b, const struct redi
     if (primary != NULL && primary->myself && v->has_leader) {
         buf_printf(b, "role:master\r\nconnected_slaves:%zu\r\n", v->n - 1);
         for (size_t i = 1; i < v->n; i++)
-            buf_printf(b, "slave%zu:ip=%s,port=%u,state=online,offset=0,lag=0\r\n", i - 1, v->m[i].host,
-                       v->m[i].port);
+            buf_printf(b, "slave%zu:ip=%s,port=%u,state=online,offset=%" PRIu64 ",lag=0\r\n", i - 1, v->m[i].host,
+                       v->m[i].port, v->m[i].offset);
     } else {
         buf_printf(b,
                    "role:slave\r\n"

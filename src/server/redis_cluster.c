@@ -58,6 +58,14 @@ void redis_view_free(struct redis_view *v)
     free(v->m);
 }
 
+static void peer_offset(void *arg, const struct node_peer_lag *p)
+{
+    struct redis_view *v = arg;
+    for (size_t i = 0; i < v->n; i++)
+        if (v->m[i].id == p->id)
+            v->m[i].offset = p->match_index;
+}
+
 /* Without a known leader this node names itself primary, so that a client
  * keeps a map covering every slot and sends writes here, where they get
  * -CLUSTERDOWN, which it retries after reloading the map. */
@@ -97,6 +105,7 @@ void redis_view_load(struct conn *c, struct redis_view *v)
         if (addr_split(s->raft_address, raft_host, sizeof raft_host, &m->cport) != 0)
             m->cport = 0;
         redis_cluster_node_id(n, s->id, m->node_id);
+        m->offset = m->myself ? v->applied : 0;
         if (m->primary && v->n > 1) {
             struct redis_member t = v->m[0];
             v->m[0] = *m;
@@ -104,6 +113,7 @@ void redis_view_load(struct conn *c, struct redis_view *v)
         }
     }
     free(conf);
+    (void)node_each_peer(n, peer_offset, v); /* on the leader only */
 }
 
 /* ---- the replies -------------------------------------------------------- */
@@ -158,9 +168,8 @@ static void cluster_shards(struct conn *c, const struct redis_view *v)
         resp_write_bulk_str(out, m->host);
         resp_write_bulk_str(out, "role");
         resp_write_bulk_str(out, m->primary ? "master" : "replica");
-        /* Only this node's own position is known here: the applied index. */
         resp_write_bulk_str(out, "replication-offset");
-        resp_write_int(out, m->myself ? (int64_t)v->applied : 0);
+        resp_write_int(out, (int64_t)m->offset);
         resp_write_bulk_str(out, "health");
         resp_write_bulk_str(out, m->port != 0 ? "online" : "fail");
     }

@@ -37,6 +37,9 @@ struct redis_member {
     unsigned cport;    /* raft port: Redis's bus port */
     bool primary;
     bool myself;
+    /* Its replication offset as this node knows it: the applied index for
+     * itself, the match index the leader has for a peer, else 0. */
+    uint64_t offset;
     char node_id[REDIS_NODE_ID_LEN + 1];
 };
 

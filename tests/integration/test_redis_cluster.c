@@ -180,6 +180,17 @@ static void test_topology(void **state)
     resp_value_free(&v);
     harness_close(fc);
 
+    /* The leader knows every replica's position (its match index). */
+    struct harness_conn *lc = harness_connect(c.n[l]);
+    assert_int_equal(harness_cmd(lc, &v, "CLUSTER", "SHARDS", NULL), 0);
+    for (size_t i = 0; i < N; i++) {
+        const struct resp_value *node = &v.elems[0].elems[3].elems[i];
+        assert_string_equal(node->elems[10].str, "replication-offset");
+        assert_true(node->elems[11].integer > 0);
+    }
+    resp_value_free(&v);
+    harness_close(lc);
+
     /* Leadership moves: the map follows. */
     size_t target = (l + 2) % N;
     cluster_transfer_ok(&c, target);
