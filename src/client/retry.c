@@ -30,7 +30,7 @@ static bool parse_moved(const char *text, char *out, size_t cap)
     const char *p = text + strlen("MOVED");
     while (*p == ' ')
         p++;
-    while (*p != ' ' && *p != '\0') /* the slot, always 0 */
+    while (*p != ' ' && *p != '\0') /* the slot (the request key's, for Redis Cluster clients) */
         p++;
     while (*p == ' ')
         p++;
@@ -49,7 +49,8 @@ enum ef_reply_class ef_reply_classify(const struct resp_value *v, char *moved_to
     const char *t = v->str != NULL ? v->str : "";
     if (first_word_is(t, "MOVED"))
         return parse_moved(t, moved_to, cap) ? EF_REPLY_MOVED : EF_REPLY_NOLEADER;
-    if (first_word_is(t, "NOLEADER"))
+    /* CLUSTERDOWN: NOLEADER as a node tells Redis Cluster clients. */
+    if (first_word_is(t, "NOLEADER") || first_word_is(t, "CLUSTERDOWN"))
         return EF_REPLY_NOLEADER;
     if (first_word_is(t, "TRYAGAIN") || first_word_is(t, "BUSY"))
         return EF_REPLY_TRYAGAIN;

@@ -223,7 +223,7 @@ enum join_step { JOIN_ADD, JOIN_PROMOTE, JOIN_DONE };
 
 static void membership_send(struct node *n, const char *address, int redirects);
 
-/* Pick the address of a "-MOVED 0 host:port" error, if it is one. */
+/* Pick the address of a "-MOVED <slot> host:port" error, if it is one. */
 static bool moved_target(const struct resp_value *reply, char *out, size_t cap)
 {
     if (reply->type != RESP_T_ERROR || strncmp(reply->str, "MOVED ", 6) != 0)

@@ -4,7 +4,10 @@
  *   CLUSTER MEMBERS                         members as JSON objects
  *   CLUSTER STATUS                          every member's STATUS (asked directly)
  *   CLUSTER ADD|REGISTER|PROMOTE|DEMOTE|REMOVE|TRANSFER ...
- *                                           see cluster_change.c */
+ *                                           see cluster_change.c
+ *   CLUSTER SLOTS|SHARDS|NODES|MYID|MYSHARDID|INFO|KEYSLOT
+ *                                           the Redis Cluster view, see
+ *                                           redis_cluster.c */
 #include "server/cluster.h"
 
 #include <inttypes.h>
@@ -16,6 +19,7 @@
 #include "node/peer.h"
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
+#include "server/redis_cluster.h"
 #include "server/server.h"
 
 #define CLUSTER_STATUS_TIMEOUT_MS 1000
@@ -162,11 +166,7 @@ bool cluster_require_leader(struct conn *c, struct buf *out)
     struct node *n = c->srv->node;
     if (node_is_leader(n))
         return true;
-    char leader[CONFIG_ADDR_MAX];
-    if (node_leader_client_address(n, leader, sizeof leader) == 0)
-        resp_write_errorf(out, "MOVED 0 %s", leader);
-    else
-        resp_write_error(out, "NOLEADER no leader is elected right now; retry");
+    redis_cluster_not_leader(c, out);
     return false;
 }
 
@@ -181,6 +181,8 @@ void cluster_command(struct conn *c, const struct resp_command *cmd)
         cluster_members(c);
     else if (resp_arg_is(sub, "STATUS"))
         cluster_status(c);
+    else if (redis_cluster_command(c, cmd))
+        return;
     else
         cluster_change(c, cmd);
 }

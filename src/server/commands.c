@@ -1,15 +1,20 @@
 /* commands.c - the command table and one handler per command.
  *
  * Dispatch checks, in this order, before any handler runs: the name (and
- * alias, case-insensitive), authentication, the required argument. Handlers
- * either answer at once into conn_reply_buf, or (ADD) take a deferred slot
- * and answer when raft has committed and applied the entry.
+ * alias, case-insensitive), authentication, the required argument (or, for
+ * Redis's own commands, the arity). Handlers either answer at once into
+ * conn_reply_buf, or (ADD) take a deferred slot and answer when raft has
+ * committed and applied the entry.
  *
  * Error replies have no "ERR " prefix (EventflowDB's wording); eventflow's
- * own errors start with a machine-readable word: MOVED, NOLEADER, TRYAGAIN,
- * UNKNOWN, FULL, TOOBIG, SHUTDOWN, IOERR, KEYREUSE. */
+ * own errors start with a machine-readable word: MOVED, NOLEADER (told to
+ * Redis clients as CLUSTERDOWN, redis_cluster.h), TRYAGAIN, UNKNOWN, FULL,
+ * TOOBIG, SHUTDOWN, IOERR, KEYREUSE. The commands Redis clients send on
+ * connecting (INFO, CLIENT, COMMAND, SELECT...) answer Redis's own errors,
+ * "ERR " included. */
 #include "server/commands.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +26,11 @@
 #include "common/mem.h"
 #include "version.h"
 #include "protocol/resp_writer.h"
+#include "server/client_cmd.h"
 #include "server/cluster.h"
+#include "server/command_docs.h"
+#include "server/info.h"
+#include "server/redis_cluster.h"
 #include "server/conn.h"
 #include "server/metrics.h"
 #include "server/groups.h"
@@ -34,21 +43,6 @@
 #include "store/checksum.h"
 #include "protocol/codec.h"
 #include "store/store.h"
-
-enum {
-    CMD_ARG = 1 << 0,        /* needs one argument: "insufficient arguments" */
-    CMD_NOAUTH = 1 << 1,     /* allowed before AUTH (AUTH, and HELLO with AUTH) */
-    CMD_SUBSCRIBED = 1 << 2, /* allowed on a subscribed RESP2 connection */
-    CMD_ALONE = 1 << 3,      /* waits until nothing is in flight on the connection */
-};
-
-struct command {
-    const char *name;
-    const char *alias;
-    unsigned flags;
-    void (*handler)(struct conn *c, const struct resp_command *cmd);
-    int timed; /* enum metrics_command: counted and timed for METRICS (0 = ADD, so set on every row) */
-};
 
 static struct node *cmd_node(struct conn *c)
 {
@@ -116,8 +110,8 @@ static void cmd_auth(struct conn *c, const struct resp_command *cmd)
 /* HELLO [protover [AUTH username password] [SETNAME name]], as Redis 6+
  * clients send it on connecting: the protocol version (2, or 3 for push
  * frames and maps) and authentication in one step. The only user is
- * "default"; SETNAME is accepted and ignored. Answers what Redis answers,
- * as a map in RESP3. */
+ * "default"; SETNAME names the connection (CLIENT GETNAME). Answers what a
+ * Redis Cluster node answers (mode "cluster"), as a map in RESP3. */
 static void cmd_hello(struct conn *c, const struct resp_command *cmd)
 {
     struct buf *out = conn_reply_buf(c);
@@ -135,6 +129,7 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
     }
     bool authenticated = c->authenticated;
     const char *password = c->srv->cfg->password;
+    const struct resp_arg *name = NULL;
     for (; i < argc; i++) {
         if (resp_arg_is(&cmd->argv[i], "AUTH") && i + 2 < argc) {
             if (password != NULL && (!resp_arg_is(&cmd->argv[i + 1], "default") ||
@@ -146,7 +141,7 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
             authenticated = true;
             i += 2;
         } else if (resp_arg_is(&cmd->argv[i], "SETNAME") && i + 1 < argc) {
-            i++;
+            name = &cmd->argv[++i];
         } else {
             resp_write_error(out, "syntax error: HELLO [2|3 [AUTH default <password>] [SETNAME <name>]]");
             return;
@@ -156,8 +151,11 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
         resp_write_error(out, "unauthorized");
         return;
     }
+    if (name != NULL && !client_set_name(c, out, name))
+        return;
     c->authenticated = true;
     c->resp3 = resp3;
+    c->redis_client = true;
     if (resp3)
         resp_write_map_header(out, 7);
     else
@@ -171,7 +169,7 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
     resp_write_bulk_str(out, "id");
     resp_write_int(out, (int64_t)c->id);
     resp_write_bulk_str(out, "mode");
-    resp_write_bulk_str(out, "standalone");
+    resp_write_bulk_str(out, "cluster");
     resp_write_bulk_str(out, "role");
     resp_write_bulk_str(out, node_is_leader(cmd_node(c)) ? "master" : "replica");
     resp_write_bulk_str(out, "modules");
@@ -385,16 +383,12 @@ static void add_done(struct node_proposal *na, int status, const char *why)
 
 void commands_write_refusal(struct conn *c, struct buf *out, int rc)
 {
-    char leader[CONFIG_ADDR_MAX];
     switch (rc) {
     case NODE_ENOTLEADER:
-        if (node_leader_client_address(cmd_node(c), leader, sizeof leader) == 0)
-            resp_write_errorf(out, "MOVED 0 %s", leader);
-        else
-            resp_write_error(out, "NOLEADER the leader's client address is not known yet; retry");
+        redis_cluster_not_leader(c, out);
         break;
     case NODE_ENOLEADER:
-        resp_write_error(out, "NOLEADER no leader is elected right now; retry");
+        redis_cluster_no_leader(c, out);
         break;
     case NODE_ENOTREADY:
         resp_write_error(out, "TRYAGAIN the new leader is applying earlier entries; retry");
@@ -451,32 +445,70 @@ static void cmd_add(struct conn *c, const struct resp_command *cmd)
 
 /* ---- dispatch -------------------------------------------------------- */
 
+/* Columns: name, alias, arity and Redis flags and first key for COMMAND
+ * (command_docs.c; arity as Redis counts it, the name included, negative
+ * for "at least"), dispatch flags, handler, metrics slot, summary. The
+ * JSON argument of ADD, GET, GETALL and LISTSTREAMS is declared as their
+ * key: Redis Cluster clients then compute a slot for it (every slot is in
+ * the one shard) and send reads flagged readonly to replicas, which they
+ * do not do for keyless commands. */
 static const struct command command_table[] = {
-    {"PING", "P", CMD_SUBSCRIBED, cmd_ping, METRICS_UNTIMED},
-    {"AUTH", NULL, CMD_NOAUTH, cmd_auth, METRICS_UNTIMED},
-    {"HELLO", NULL, CMD_NOAUTH | CMD_SUBSCRIBED, cmd_hello, METRICS_UNTIMED},
-    {"QUIT", NULL, CMD_SUBSCRIBED, cmd_quit, METRICS_UNTIMED},
-    {"SUBSCRIBE", NULL, CMD_ARG | CMD_SUBSCRIBED | CMD_ALONE, subs_subscribe, METRICS_UNTIMED},
-    {"UNSUBSCRIBE", NULL, CMD_SUBSCRIBED | CMD_ALONE, subs_unsubscribe, METRICS_UNTIMED},
-    {"ADD", "A", CMD_ARG, cmd_add, METRICS_ADD},
-    {"GET", "G", CMD_ARG, cmd_get, METRICS_GET},
-    {"GETALL", "GA", CMD_ARG, cmd_getall, METRICS_GETALL},
-    {"LISTSTREAMS", "LSTREAMS", 0, cmd_liststreams, METRICS_UNTIMED},
-    {"EVENTCOUNT", "EC", 0, cmd_eventcount, METRICS_UNTIMED},
-    {"EVENTCOUNTEST", "ECE", 0, cmd_eventcount, METRICS_UNTIMED},
-    {"STREAMCOUNT", "SC", 0, cmd_streamcount, METRICS_UNTIMED},
-    {"STREAMCOUNTEST", "SCE", 0, cmd_streamcount, METRICS_UNTIMED},
-    {"CHECKSUM", "CH", 0, cmd_checksum, METRICS_UNTIMED},
-    {"SIZE", "S", 0, cmd_size, METRICS_UNTIMED},
-    {"UPTIME", "UP", 0, cmd_uptime, METRICS_UNTIMED},
-    {"VERSION", "V", 0, cmd_version, METRICS_UNTIMED},
-    {"STATUS", NULL, 0, cmd_status, METRICS_UNTIMED},
-    {"METRICS", NULL, 0, cmd_metrics, METRICS_UNTIMED},
-    {"CLUSTER", NULL, 0, cluster_command, METRICS_UNTIMED},
-    {"CONFIG", NULL, CMD_ARG, settings_command, METRICS_UNTIMED},
-    {"SNAPSHOT", NULL, 0, snapshot_command, METRICS_UNTIMED},
-    {"GROUP", NULL, CMD_ARG, groups_command, METRICS_UNTIMED},
+    {"PING", "P", -1, "fast stale", 0, CMD_SUBSCRIBED, cmd_ping, METRICS_UNTIMED, "answers PONG"},
+    {"AUTH", NULL, -2, "fast no_auth noscript stale", 0, CMD_NOAUTH, cmd_auth, METRICS_UNTIMED,
+     "authenticates the connection"},
+    {"HELLO", NULL, -1, "fast no_auth noscript stale", 0, CMD_NOAUTH | CMD_SUBSCRIBED, cmd_hello, METRICS_UNTIMED,
+     "chooses the protocol version (2 or 3) and authenticates"},
+    {"QUIT", NULL, -1, "fast no_auth stale", 0, CMD_SUBSCRIBED, cmd_quit, METRICS_UNTIMED, "closes the connection"},
+    {"SUBSCRIBE", NULL, -2, "pubsub noscript stale", 0, CMD_ARG | CMD_SUBSCRIBED | CMD_ALONE, subs_subscribe,
+     METRICS_UNTIMED, "subscribes to streams or to the global log: catch-up, then live"},
+    {"UNSUBSCRIBE", NULL, -1, "pubsub noscript stale", 0, CMD_SUBSCRIBED | CMD_ALONE, subs_unsubscribe,
+     METRICS_UNTIMED, "ends subscriptions"},
+    {"ADD", "A", 2, "write denyoom", 1, CMD_ARG, cmd_add, METRICS_ADD,
+     "appends events to a stream (on the leader), once committed and applied"},
+    {"GET", "G", 2, "readonly", 1, CMD_ARG, cmd_get, METRICS_GET, "reads a stream from a version"},
+    {"GETALL", "GA", 2, "readonly", 1, CMD_ARG, cmd_getall, METRICS_GETALL, "reads the global log after an event id"},
+    {"LISTSTREAMS", "LSTREAMS", -1, "readonly", 1, 0, cmd_liststreams, METRICS_UNTIMED, "lists streams"},
+    {"EVENTCOUNT", "EC", 1, "readonly fast", 0, 0, cmd_eventcount, METRICS_UNTIMED, "counts events"},
+    {"EVENTCOUNTEST", "ECE", 1, "readonly fast", 0, 0, cmd_eventcount, METRICS_UNTIMED, "counts events"},
+    {"STREAMCOUNT", "SC", 1, "readonly fast", 0, 0, cmd_streamcount, METRICS_UNTIMED, "counts streams"},
+    {"STREAMCOUNTEST", "SCE", 1, "readonly fast", 0, 0, cmd_streamcount, METRICS_UNTIMED, "counts streams"},
+    {"CHECKSUM", "CH", 1, "readonly fast", 0, 0, cmd_checksum, METRICS_UNTIMED,
+     "the last event id and the log's chained checksum"},
+    {"SIZE", "S", 1, "readonly", 0, 0, cmd_size, METRICS_UNTIMED, "the store's size"},
+    {"UPTIME", "UP", 1, "readonly fast stale", 0, 0, cmd_uptime, METRICS_UNTIMED, "the node's uptime"},
+    {"VERSION", "V", 1, "readonly fast stale", 0, 0, cmd_version, METRICS_UNTIMED, "the server's version"},
+    {"STATUS", NULL, 1, "readonly stale", 0, 0, cmd_status, METRICS_UNTIMED, "this node's status as JSON"},
+    {"METRICS", NULL, 1, "readonly stale", 0, 0, cmd_metrics, METRICS_UNTIMED,
+     "this node's metrics, Prometheus text format"},
+    {"CLUSTER", NULL, -2, "admin stale", 0, 0, cluster_command, METRICS_UNTIMED,
+     "membership (MEMBERS, STATUS, ADD, PROMOTE, DEMOTE, REMOVE, TRANSFER) and the Redis Cluster view "
+     "(SLOTS, SHARDS, NODES, MYID, INFO)"},
+    {"CONFIG", NULL, -2, "admin", 0, CMD_ARG, settings_command, METRICS_UNTIMED, "cluster-wide settings"},
+    {"SNAPSHOT", NULL, -2, "admin", 0, 0, snapshot_command, METRICS_UNTIMED, "a copy of the store"},
+    {"GROUP", NULL, -2, "write", 0, CMD_ARG, groups_command, METRICS_UNTIMED, "consumer groups"},
+    {"INFO", NULL, -1, "stale", 0, CMD_ARITY, info_command, METRICS_UNTIMED,
+     "server, clients, replication and cluster sections, as Redis's INFO"},
+    {"CLIENT", NULL, -2, "stale", 0, CMD_ARITY, client_command, METRICS_UNTIMED,
+     "the connection: SETNAME, GETNAME, ID, INFO, LIST, SETINFO"},
+    {"COMMAND", NULL, -1, "stale", 0, CMD_ARITY, command_docs_command, METRICS_UNTIMED,
+     "the command table: COUNT, INFO, DOCS, LIST"},
+    {"READONLY", NULL, 1, "fast stale", 0, CMD_ARITY, client_readonly, METRICS_UNTIMED,
+     "accepted: every node serves reads"},
+    {"READWRITE", NULL, 1, "fast stale", 0, CMD_ARITY, client_readonly, METRICS_UNTIMED, "accepted"},
+    {"ASKING", NULL, 1, "fast stale", 0, CMD_ARITY, client_readonly, METRICS_UNTIMED,
+     "accepted: slots never migrate"},
+    {"SELECT", NULL, 2, "fast stale", 0, CMD_ARITY, client_select, METRICS_UNTIMED, "database 0 only"},
+    {"ECHO", NULL, 2, "fast stale", 0, CMD_ARITY, client_echo, METRICS_UNTIMED, "answers its argument"},
+    {"TIME", NULL, 1, "fast stale", 0, CMD_ARITY, client_time, METRICS_UNTIMED, "the node's clock"},
+    {"DBSIZE", NULL, 1, "readonly fast", 0, CMD_ARITY, cmd_streamcount, METRICS_UNTIMED,
+     "the number of streams (Redis's keys), as STREAMCOUNT"},
 };
+
+const struct command *commands_table(size_t *n)
+{
+    *n = sizeof command_table / sizeof command_table[0];
+    return command_table;
+}
 
 static bool name_is(const struct resp_arg *a, const char *name)
 {
@@ -520,6 +552,16 @@ static void dispatch_known(struct conn *c, const struct command *command, const 
         resp_write_error(conn_reply_buf(c), "unauthorized");
         return;
     }
+    if ((command->flags & CMD_ARITY) &&
+        (command->arity >= 0 ? cmd->argc != (size_t)command->arity : cmd->argc < (size_t)-command->arity)) {
+        char low[16];
+        size_t i = 0;
+        for (; command->name[i] != '\0' && i < sizeof low - 1; i++)
+            low[i] = (char)tolower((unsigned char)command->name[i]);
+        low[i] = '\0';
+        resp_write_errorf(conn_reply_buf(c), "ERR wrong number of arguments for '%s' command", low);
+        return;
+    }
     if ((command->flags & CMD_ARG) && cmd->argc < 2) {
         resp_write_error(conn_reply_buf(c), "insufficient arguments");
         return;
@@ -532,7 +574,10 @@ static void dispatch_known(struct conn *c, const struct command *command, const 
                          "connection (RESP2); use another connection, or HELLO 3 to mix");
         return;
     }
+    c->key_arg = command->first_key > 0 && cmd->argc > (size_t)command->first_key ? &cmd->argv[command->first_key]
+                                                                                    : NULL;
     command->handler(c, cmd);
+    c->key_arg = NULL;
 }
 
 void commands_dispatch(struct conn *c, const struct resp_command *cmd)

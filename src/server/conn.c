@@ -116,6 +116,7 @@ struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void
     c->id = ++s->next_conn_id;
     c->sink = sink;
     c->sink_data = data;
+    c->opened_ms = uv_now(s->loop);
     c->timing = METRICS_UNTIMED;
     buf_init(&c->in);
     buf_init(&c->out);
@@ -484,6 +485,7 @@ int conn_accept(struct server *s, uv_stream_t *listener)
     c->srv = s;
     c->refs = 1;
     c->id = ++s->next_conn_id;
+    c->opened_ms = uv_now(s->loop);
     c->timing = METRICS_UNTIMED;
     buf_init(&c->in);
     buf_init(&c->out);

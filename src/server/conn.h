@@ -87,6 +87,17 @@ struct conn {
     bool authenticated;
     bool resp3;                   /* HELLO 3: pub/sub messages go as push frames */
     uint64_t id;                  /* HELLO's client id: unique in the process */
+    /* The client introduced itself as a Redis client (HELLO, CLIENT,
+     * COMMAND, INFO, READONLY, CLUSTER SLOTS...): it is told -CLUSTERDOWN
+     * rather than -NOLEADER (redis_cluster.h). */
+    bool redis_client;
+    /* The request's key as COMMAND declares it (its JSON argument), during
+     * its dispatch only: the slot of a -MOVED. Borrowed, or NULL. */
+    const struct resp_arg *key_arg;
+    char name[64];                /* CLIENT SETNAME, HELLO SETNAME */
+    char lib_name[64];            /* CLIENT SETINFO LIB-NAME */
+    char lib_ver[32];             /* CLIENT SETINFO LIB-VER */
+    uint64_t opened_ms;           /* loop time at accept: CLIENT INFO's age */
     struct sub *subs;             /* its subscriptions, owned by subscribe.c */
     size_t n_subs;
     bool reading;

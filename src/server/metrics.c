@@ -32,6 +32,7 @@ static const struct {
     {"given", METRICS_GAP},           /* "given version leaves gap in stream" */
     {"MOVED", METRICS_MOVED},
     {"NOLEADER", METRICS_NOLEADER},
+    {"CLUSTERDOWN", METRICS_NOLEADER}, /* NOLEADER as Redis clients are told it */
     {"TRYAGAIN", METRICS_TRYAGAIN},
     {"UNKNOWN", METRICS_UNKNOWN},
     {"FULL", METRICS_FULL},

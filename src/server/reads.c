@@ -8,6 +8,7 @@
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
+#include "server/redis_cluster.h"
 #include "node/node.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -240,7 +241,6 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
 {
     struct node *n = r->srv->node;
     const struct codec_read_opts *o = read_opts(rq);
-    char leader[CONFIG_ADDR_MAX];
 
     if (r->closing) {
         resp_write_error(conn_reply_buf(c), "SHUTDOWN the server is shutting down");
@@ -249,11 +249,7 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
     }
     if (o->linearizable) {
         if (!node_is_leader(n)) {
-            struct buf *out = conn_reply_buf(c);
-            if (node_leader_client_address(n, leader, sizeof leader) == 0)
-                resp_write_errorf(out, "MOVED 0 %s", leader);
-            else
-                resp_write_error(out, "NOLEADER no leader is elected right now; retry");
+            redis_cluster_not_leader(c, conn_reply_buf(c));
             read_request_free(rq);
             return;
         }

@@ -394,6 +394,59 @@ static void test_unknown_commands_and_missing_arguments(void **state)
     harness_pass(*state);
 }
 
+/* Every command the node lists in COMMAND LIST (Redis's commands among
+ * them), each on a fresh connection with no argument, with binary garbage,
+ * with many arguments and with a long one: an error or an answer, never a
+ * crash, and the store unchanged. QUIT only closes. */
+static void test_every_command_with_hostile_arguments(void **state)
+{
+    struct harness_node *n = start_limited(state);
+    struct harness_conn *c = harness_connect(n);
+    assert_non_null(c);
+    struct resp_value names;
+    assert_int_equal(harness_cmd(c, &names, "COMMAND", "LIST", NULL), 0);
+    assert_int_equal(names.type, RESP_T_ARRAY);
+    assert_true(names.n > 30);
+    harness_close(c);
+    static char long_arg[4000];
+    memset(long_arg, '{', sizeof long_arg);
+    const char *garbage[] = {"\x01\xff\x00z", "-1", "99999999999999999999", "{\"group\":", long_arg, "*", "0", "AUTH"};
+    size_t garbage_lens[] = {4, 2, 20, 9, sizeof long_arg, 1, 1, 4};
+    for (size_t i = 0; i < names.n; i++) {
+        const char *name = names.elems[i].str;
+        if (strcmp(name, "quit") == 0)
+            continue;
+        for (size_t shape = 0; shape < 4; shape++) {
+            c = harness_connect(n);
+            assert_non_null(c);
+            const char *argv[1 + 8] = {name};
+            size_t lens[1 + 8] = {strlen(name)};
+            size_t argc = 1;
+            if (shape == 1) {
+                argv[argc] = garbage[0], lens[argc++] = garbage_lens[0];
+            } else if (shape == 2) {
+                for (size_t k = 0; k < 8; k++)
+                    argv[argc] = garbage[k], lens[argc++] = garbage_lens[k];
+            } else if (shape == 3) {
+                argv[argc] = long_arg, lens[argc++] = sizeof long_arg;
+                argv[argc] = long_arg, lens[argc++] = sizeof long_arg;
+            }
+            struct resp_value v;
+            assert_int_equal(harness_send_argv(c, argc, argv, lens), 0);
+            assert_int_equal(harness_read(c, &v), 1);
+            resp_value_free(&v);
+            harness_close(c);
+        }
+    }
+    resp_value_free(&names);
+    c = harness_connect(n);
+    assert_non_null(c);
+    HARNESS_EXPECT(c, "+PONG", "PING");
+    harness_close(c);
+    assert_unchanged(n, SEED_EVENTS, 1);
+    harness_pass(*state);
+}
+
 static void test_disconnect_mid_request(void **state)
 {
     struct harness_node *n = start_limited(state);
@@ -522,6 +575,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_limits, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_commands_and_missing_arguments, harness_setup,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_every_command_with_hostile_arguments, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_mid_request, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_pipelining_clients_that_never_read, harness_setup,

@@ -33,6 +33,10 @@ static void test_classify(void **state)
     assert_string_equal(to, "127.0.0.1:7001");
     assert_int_equal(classify("MOVED 0 [::1]:7001 extra", to, sizeof to), EF_REPLY_MOVED);
     assert_string_equal(to, "[::1]:7001");
+    /* The slot a Redis Cluster client computed for the request's key. */
+    assert_int_equal(classify("MOVED 14303 127.0.0.1:7002", to, sizeof to), EF_REPLY_MOVED);
+    assert_string_equal(to, "127.0.0.1:7002");
+    assert_int_equal(classify("CLUSTERDOWN The cluster is down: no leader", to, sizeof to), EF_REPLY_NOLEADER);
     /* A redirect we cannot follow is as good as "no leader". */
     assert_int_equal(classify("MOVED 0", to, sizeof to), EF_REPLY_NOLEADER);
     assert_int_equal(classify("MOVED 0 nocolon", to, sizeof to), EF_REPLY_NOLEADER);

@@ -27,6 +27,9 @@ static void test_outcomes(void **state)
     assert_int_equal(of("-given version leaves gap in stream\r\n"), METRICS_GAP);
     assert_int_equal(of("-MOVED 0 127.0.0.1:6544\r\n"), METRICS_MOVED);
     assert_int_equal(of("-NOLEADER no leader is elected right now; retry\r\n"), METRICS_NOLEADER);
+    assert_int_equal(of("-CLUSTERDOWN The cluster is down: no leader is elected right now; retry\r\n"),
+                     METRICS_NOLEADER);
+    assert_int_equal(of("-MOVED 14303 127.0.0.1:6544\r\n"), METRICS_MOVED);
     assert_int_equal(of("-TRYAGAIN the new leader is applying earlier entries; retry\r\n"), METRICS_TRYAGAIN);
     assert_int_equal(of("-UNKNOWN outcome unknown\r\n"), METRICS_UNKNOWN);
     assert_int_equal(of("-FULL the disk is nearly full\r\n"), METRICS_FULL);
