@@ -617,6 +617,19 @@ int harness_node_kill(struct harness_node *n)
     return 0;
 }
 
+bool harness_node_log_says(const struct harness_node *n, const char *what)
+{
+    FILE *log = fopen(n->log_path, "r");
+    if (log == NULL)
+        return false;
+    char line[4096];
+    bool said = false;
+    while (!said && fgets(line, sizeof line, log) != NULL)
+        said = strstr(line, what) != NULL;
+    fclose(log);
+    return said;
+}
+
 void harness_node_print_log(const struct harness_node *n, unsigned lines)
 {
     FILE *f = fopen(n->log_path, "r");
