@@ -13,6 +13,13 @@
 #define ENTRY_HEADER_BYTES 16
 /* InstallSnapshot: the four u64 before the configuration's length. */
 #define IS_CONF_AT 32
+/* The configuration's encoding (raft's configurationEncode): u8 format
+ * (1), u64 count, then per server u64 id, the address NUL-terminated, u8
+ * role; the smallest server is 10 bytes. */
+#define CONF_FORMAT 1
+#define CONF_SERVER_MIN 10
+
+enum conf_state { CONF_FORMAT_BYTE, CONF_COUNT, CONF_ID, CONF_ADDRESS, CONF_ROLE, CONF_DONE };
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -77,6 +84,47 @@ static int preamble_done(struct raft_frame *f)
     }
 }
 
+/* One byte of an InstallSnapshot's configuration. raft's decoder
+ * (configurationDecode) reads the count, each id and each role without a
+ * look at the buffer's length, and looks for an address's end from a
+ * length that wraps past it: so the whole configuration must be walked
+ * here, and end where the header says. */
+static int conf_byte(struct raft_frame *f, uint8_t b)
+{
+    switch (f->conf_state) {
+    case CONF_FORMAT_BYTE:
+        if (b != CONF_FORMAT)
+            return refuse(f, "InstallSnapshot configuration of an unknown format");
+        f->conf_state = CONF_COUNT;
+        f->conf_k = 0;
+        return 0;
+    case CONF_COUNT:
+        f->word[f->conf_k++] = b;
+        if (f->conf_k < 8)
+            return 0;
+        f->conf_servers = le64(f->word);
+        if (f->conf_servers > (f->conf_len - 9) / CONF_SERVER_MIN)
+            return refuse(f, "InstallSnapshot configuration claims more servers than it holds");
+        f->conf_state = f->conf_servers > 0 ? CONF_ID : CONF_DONE;
+        f->conf_k = 0;
+        return 0;
+    case CONF_ID:
+        if (++f->conf_k == 8)
+            f->conf_state = CONF_ADDRESS;
+        return 0;
+    case CONF_ADDRESS:
+        if (b == 0)
+            f->conf_state = CONF_ROLE;
+        return 0;
+    case CONF_ROLE:
+        f->conf_k = 0;
+        f->conf_state = --f->conf_servers > 0 ? CONF_ID : CONF_DONE;
+        return 0;
+    default:
+        return 0; /* padding */
+    }
+}
+
 /* The second word of entry f->entry's header: type and data length. */
 static int entry_word(struct raft_frame *f, uint64_t v)
 {
@@ -114,6 +162,7 @@ static int header_field(struct raft_frame *f, uint64_t v)
         if (v == 0 || v > RAFT_FRAME_MAX_CONF || f->header_len != IS_CONF_AT + 16 + v)
             return refuse(f, "InstallSnapshot configuration length does not match its header's");
         f->conf_len = v;
+        f->conf_state = CONF_FORMAT_BYTE;
         f->field_at = IS_CONF_AT + 8 + v;
         return 0;
     }
@@ -155,6 +204,16 @@ int raft_frame_feed(struct raft_frame *f, const uint8_t *p, size_t n)
                 if (preamble_done(f) != 0)
                     return -1;
             }
+            continue;
+        }
+        if (f->part == RAFT_FRAME_HEADER && f->conf_len != 0 && f->pos >= IS_CONF_AT + 8 &&
+            f->pos < IS_CONF_AT + 8 + f->conf_len) {
+            if (conf_byte(f, *p++) != 0)
+                return -1;
+            n--;
+            f->pos++;
+            if (f->pos == IS_CONF_AT + 8 + f->conf_len && f->conf_state != CONF_DONE)
+                return refuse(f, "InstallSnapshot configuration cut short");
             continue;
         }
         if (f->part == RAFT_FRAME_HEADER) {

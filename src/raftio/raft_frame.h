@@ -33,7 +33,11 @@
  * What is refused: an unknown type; a header length other than the type's
  * (AppendEntries: 40 + 16 n to 48 + 16 n; InstallSnapshot: exactly 48 + c,
  * c >= 1); more than RAFT_FRAME_MAX_ENTRIES entries; an entry type other
- * than command, barrier or change; an entry other than the last whose
+ * than command, barrier or change; an InstallSnapshot configuration that
+ * does not walk as raft's encoding (format 1, a count, that many servers of
+ * id, NUL-terminated address and role) to within its length (raft's
+ * configurationDecode reads past one that does not); an entry other than
+ * the last whose
  * length is not a multiple of 8 (raft's decoder steps over each entry
  * padded to 8 bytes but reads only the unpadded sum: an unaligned entry
  * would put the next one past the payload; eventflow's entries are padded,
@@ -68,7 +72,10 @@ struct raft_frame {
     uint64_t header_len;
     uint64_t n_entries;   /* AppendEntries */
     uint64_t entry;       /* AppendEntries: entry headers checked */
-    uint64_t conf_len;    /* InstallSnapshot */
+    uint64_t conf_len;    /* InstallSnapshot: the configuration's length, */
+    int conf_state;       /* where its walk is, */
+    unsigned conf_k;      /* bytes of the current field seen, */
+    uint64_t conf_servers; /* servers still to come */
     uint64_t payload_len; /* what follows the header */
     uint64_t messages;    /* messages complete, for tests */
     const char *why;      /* NULL, or why the stream was refused (static text) */

@@ -130,21 +130,48 @@ static void test_entry_checks(void **state)
     expect(-1, "unknown type");
 }
 
+/* A one-server configuration as raft encodes it, padded to 24 bytes. */
+static void install_snapshot(uint64_t data_len)
+{
+    preamble(RAFT_INSTALL_SNAPSHOT, 48 + 24);
+    put64(16 + 32, 24);
+    uint8_t *conf = msg + 16 + 40;
+    conf[0] = 1;          /* format */
+    conf[1] = 1;          /* one server */
+    conf[9] = 7;          /* its id */
+    memcpy(conf + 17, "a:1", 4);
+    conf[21] = 1;         /* its role */
+    put64(16 + 40 + 24, data_len);
+    len += data_len;
+}
+
 static void test_install_snapshot(void **state)
 {
     (void)state;
-    preamble(RAFT_INSTALL_SNAPSHOT, 48 + 24);
-    put64(16 + 32, 24);
-    put64(16 + 40 + 24, 100); /* snapshot data */
-    len += 100;
+    install_snapshot(100);
     expect(0, NULL);
-    preamble(RAFT_INSTALL_SNAPSHOT, 48 + 24);
+    install_snapshot(0);
     put64(16 + 32, 1000); /* more configuration than header */
     expect(-1, "configuration length");
-    preamble(RAFT_INSTALL_SNAPSHOT, 48 + 24);
-    put64(16 + 32, 24);
+    install_snapshot(0);
     put64(16 + 40 + 24, RAFT_FRAME_MAX_PAYLOAD + 1);
     expect(-1, "too large");
+}
+
+/* raft's configuration decoder reads past a configuration that does not
+ * end where its length says. */
+static void test_install_snapshot_configuration(void **state)
+{
+    (void)state;
+    install_snapshot(0);
+    msg[16 + 40] = 2;
+    expect(-1, "unknown format");
+    install_snapshot(0);
+    msg[16 + 40 + 1] = 3; /* three servers in 24 bytes */
+    expect(-1, "more servers than it holds");
+    install_snapshot(0);
+    memset(msg + 16 + 40 + 17, 'x', 7); /* the address never ends */
+    expect(-1, "cut short");
 }
 
 /* Two messages back to back, and a refusal that sticks. */
@@ -172,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_unknown_type),
         cmocka_unit_test(test_entry_checks),
         cmocka_unit_test(test_install_snapshot),
+        cmocka_unit_test(test_install_snapshot_configuration),
         cmocka_unit_test(test_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
