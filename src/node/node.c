@@ -9,8 +9,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include "common/addr.h"
@@ -81,15 +79,6 @@ static int ensure_dir(const char *path)
  * it, raft's stderr tracer stays for debugging. */
 _Static_assert(NODE_MIN_CLUSTER_SECRET == RAFT_AUTH_MIN_SECRET, "one limit for the cluster secret");
 
-/* Whether host names this machine's loopback only. */
-static bool host_is_loopback(const char *host)
-{
-    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
-        return true;
-    struct in_addr a;
-    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
-
 /* Without a cluster secret anyone who reaches the raft port can speak raft
  * to this node (raft_tcp.h): fine on loopback, not elsewhere. */
 static void warn_if_raft_open(const struct node_config *cfg)
@@ -97,7 +86,7 @@ static void warn_if_raft_open(const struct node_config *cfg)
     const char *addr = cfg->raft_bind[0] != '\0' ? cfg->raft_bind : cfg->raft_address;
     char host[NODE_ADDR_MAX];
     unsigned port;
-    if (addr_split(addr, host, sizeof host, &port) == 0 && host_is_loopback(host))
+    if (addr_split(addr, host, sizeof host, &port) == 0 && addr_host_is_loopback(host))
         return;
     log_warn("raft listens on %s without a cluster secret: anyone who can reach that port can send raft messages "
              "that depose the leader or write to the log. Set --cluster-secret (or --cluster-secret-file) on every "

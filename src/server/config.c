@@ -335,8 +335,12 @@ static int set_address(struct config *cfg, const struct option_row *o, const cha
 static int set_cluster_secret(struct config *cfg, const struct option_row *o, const char *val, const char *src,
                               char *err, size_t errlen)
 {
-    if (*val != '\0' && strlen(val) < o->min)
-        return config_fail(err, errlen, "%s: %s", src, o->bad);
+    char **field = (char **)((char *)cfg + o->offset);
+    if (*val == '\0') {
+        free(*field);
+        *field = NULL;
+        return 0;
+    }
     return set_string(cfg, o, val, src, err, errlen);
 }
 
