@@ -73,7 +73,7 @@ static int preamble_done(struct raft_frame *f)
     case RAFT_REQUEST_VOTE_RESULT:
         return len == 16 || len == 24 ? 0 : refuse(f, "RequestVoteResult header of a bad length");
     case RAFT_INSTALL_SNAPSHOT:
-        if (len < IS_CONF_AT + 16 + 1 || len > IS_CONF_AT + 16 + (uint64_t)RAFT_FRAME_MAX_CONF)
+        if (len < IS_CONF_AT + 16 + 1 || len > IS_CONF_AT + 24 + (uint64_t)RAFT_FRAME_MAX_CONF)
             return refuse(f, "InstallSnapshot header of a bad length");
         f->field_at = IS_CONF_AT;
         return 0;
@@ -159,7 +159,10 @@ static int header_field(struct raft_frame *f, uint64_t v)
     }
     /* InstallSnapshot */
     if (f->field_at == IS_CONF_AT) {
-        if (v == 0 || v > RAFT_FRAME_MAX_CONF || f->header_len != IS_CONF_AT + 16 + v)
+        /* raft's encoder sizes the header one word larger, as for
+         * AppendEntries. */
+        if (v == 0 || v > RAFT_FRAME_MAX_CONF || f->header_len < IS_CONF_AT + 16 + v ||
+            f->header_len > IS_CONF_AT + 24 + v)
             return refuse(f, "InstallSnapshot configuration length does not match its header's");
         f->conf_len = v;
         f->conf_state = CONF_FORMAT_BYTE;

@@ -27,12 +27,13 @@
  *   RequestVote (3)          4 or 5 u64
  *   RequestVoteResult (4)    2 or 3 u64
  *   InstallSnapshot (5)      4 u64, u64 configuration length c, c bytes of
- *                            configuration, u64 snapshot data length
+ *                            configuration, u64 snapshot data length, then
+ *                            8 unused bytes (one word larger here too)
  *   TimeoutNow (6)           3 u64
  *
  * What is refused: an unknown type; a header length other than the type's
- * (AppendEntries: 40 + 16 n to 48 + 16 n; InstallSnapshot: exactly 48 + c,
- * c >= 1); more than RAFT_FRAME_MAX_ENTRIES entries; an entry type other
+ * (AppendEntries: 40 + 16 n to 48 + 16 n; InstallSnapshot: 48 + c to
+ * 56 + c, c >= 1); more than RAFT_FRAME_MAX_ENTRIES entries; an entry type other
  * than command, barrier or change; an InstallSnapshot configuration that
  * does not walk as raft's encoding (format 1, a count, that many servers of
  * id, NUL-terminated address and role) to within its length (raft's

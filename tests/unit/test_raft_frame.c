@@ -130,10 +130,11 @@ static void test_entry_checks(void **state)
     expect(-1, "unknown type");
 }
 
-/* A one-server configuration as raft encodes it, padded to 24 bytes. */
+/* A one-server configuration as raft encodes it, padded to 24 bytes; the
+ * header one word larger than what it holds, as raft's encoder makes it. */
 static void install_snapshot(uint64_t data_len)
 {
-    preamble(RAFT_INSTALL_SNAPSHOT, 48 + 24);
+    preamble(RAFT_INSTALL_SNAPSHOT, 56 + 24);
     put64(16 + 32, 24);
     uint8_t *conf = msg + 16 + 40;
     conf[0] = 1;          /* format */
@@ -156,6 +157,14 @@ static void test_install_snapshot(void **state)
     install_snapshot(0);
     put64(16 + 40 + 24, RAFT_FRAME_MAX_PAYLOAD + 1);
     expect(-1, "too large");
+    /* Without the unused word: what raft reads is all there. */
+    install_snapshot(0);
+    put64(8, 48 + 24);
+    len -= 8;
+    expect(0, NULL);
+    install_snapshot(0);
+    put64(16 + 32, 8); /* the data length would be read from inside the configuration */
+    expect(-1, "configuration length");
 }
 
 /* raft's configuration decoder reads past a configuration that does not
