@@ -31,7 +31,9 @@ bin="${BUILD:-$root/build}/src/daemon/eventflowd"
 [ -x "$bin" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build" >&2; exit 2; }
 against="${AGAINST:-}"
 [ -z "$against" ] || [ -x "$against" ] || { echo "bench-pairs: AGAINST=$against is not an executable" >&2; exit 2; }
-for c in redis-server redis-benchmark redis-cli python3; do
+# An A/B of two builds runs no Redis server.
+for c in ${against:+-}redis-server redis-benchmark redis-cli python3; do
+    [ "$c" = -redis-server ] && continue
     command -v "$c" >/dev/null || { echo "bench-pairs: $c not found (apt-get install redis-server redis-tools python3)" >&2; exit 2; }
 done
 nodes="${NODES:-1}" pairs="${PAIRS:-5}" n="${N:-200000}" conns="${CONNS:-50}"
