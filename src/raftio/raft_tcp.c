@@ -246,7 +246,8 @@ static void log_refusal(struct raft_tcp *t, const struct raft_tcp_hello *h, cons
 }
 
 /* A peer that did not prove it holds this node's cluster secret (or that
- * has one when this node has none): counted, logged at most every 10 s. */
+ * has one when this node has none, or sent no hello where one was due):
+ * counted, logged at most every 10 s. */
 static void log_unauthenticated(struct raft_tcp *t, const struct raft_tcp_hello *h, const char *why)
 {
     t->stats.unauthenticated++;
@@ -265,8 +266,8 @@ static bool hello_accepts(struct raft_tcp *t, struct raft_tcp_hello *h)
 {
     const uint8_t *p = h->theirs;
     if (memcmp(p, hello_magic, sizeof hello_magic) != 0 || p[9] == 0) {
-        log_warn("raft connection %s node %" PRIu64 ": not a hello; closing it", h->outgoing ? "to" : "from",
-                 (uint64_t)h->id);
+        /* Counted and logged as a refusal: anyone can send this. */
+        log_unauthenticated(t, h, "what it sent is not a hello");
         return false;
     }
     /* Later versions keep this layout and add what they need after it. */

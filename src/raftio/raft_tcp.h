@@ -103,7 +103,7 @@ struct raft_tcp_guard;
 struct raft_tcp_stats {
     uint64_t refused;         /* connections refused: a peer of another cluster */
     uint64_t legacy;          /* connections with a peer that sent no hello */
-    uint64_t unauthenticated; /* connections refused: no valid proof of the secret */
+    uint64_t unauthenticated; /* connections refused: no valid proof of the secret, or a broken hello */
     uint64_t bad_frames;      /* connections closed for a raft message that failed the checks */
 };
 

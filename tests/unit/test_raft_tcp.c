@@ -474,6 +474,7 @@ static void test_hello_close_cancels(void **state)
 
 /* ---- the cluster secret ------------------------------------------------------ */
 
+#define HELLO_JUNK_BYTES 32
 static const char secret_one[] = "0123456789abcdef-one";
 static const char secret_two[] = "0123456789abcdef-two";
 
@@ -549,6 +550,29 @@ static void test_secret_refuses_raw_raft(void **state)
     a_raft_stream = (uv_stream_t *)client_end;
 }
 
+/* A first byte that promises a hello, then something else: refused,
+ * counted, nothing for raft. */
+static uv_write_t junk_write;
+static const char junk[HELLO_JUNK_BYTES] = "EFHELLOX not a hello at all.....";
+
+static void junk_connected(uv_connect_t *req, int status)
+{
+    (void)req;
+    assert_int_equal(status, 0);
+    uv_buf_t buf = uv_buf_init((char *)junk, sizeof junk);
+    assert_int_equal(uv_write(&junk_write, (uv_stream_t *)client_end, &buf, 1, NULL), 0);
+}
+
+static void test_not_a_hello(void **state)
+{
+    (void)state;
+    set_secrets(NULL, secret_one);
+    connect_client(junk_connected);
+    RUN_UNTIL(b.stats.unauthenticated == 1);
+    assert_int_equal(b_accepts, 0);
+    a_raft_stream = (uv_stream_t *)client_end;
+}
+
 /* With a secret, an acceptor that never says hello is not taken for an
  * older version. */
 static void test_secret_silent_acceptor(void **state)
@@ -611,6 +635,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_acceptor_without, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_secret_refuses_raw_raft, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_secret_silent_acceptor, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_hello, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_bad_frame_closes, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
