@@ -536,13 +536,12 @@ static void test_secret_acceptor_without(void **state)
     expect_refused_at_both_ends(secret_one, NULL);
 }
 
-/* With a secret, a peer that speaks raft at once (an outsider) is refused
- * and raft reads none of its bytes. */
-static void test_secret_refuses_raw_raft(void **state)
+/* A raw client (no wrapper: the test sends what `connected` writes) to b,
+ * which has a secret: refused before raft reads a byte. */
+static void expect_raw_client_refused(uv_connect_cb connected)
 {
-    (void)state;
     set_secrets(NULL, secret_one);
-    connect_client(legacy_connected);
+    connect_client(connected);
     RUN_UNTIL(b.stats.unauthenticated == 1);
     assert_int_equal(b_accepts, 0);
     assert_int_equal(b_received_len, 0);
@@ -550,8 +549,14 @@ static void test_secret_refuses_raw_raft(void **state)
     a_raft_stream = (uv_stream_t *)client_end;
 }
 
-/* A first byte that promises a hello, then something else: refused,
- * counted, nothing for raft. */
+/* A peer that speaks raft at once (an outsider). */
+static void test_secret_refuses_raw_raft(void **state)
+{
+    (void)state;
+    expect_raw_client_refused(legacy_connected);
+}
+
+/* A first byte that promises a hello, then something else. */
 static uv_write_t junk_write;
 static const char junk[HELLO_JUNK_BYTES] = "EFHELLOX not a hello at all.....";
 
@@ -566,11 +571,7 @@ static void junk_connected(uv_connect_t *req, int status)
 static void test_not_a_hello(void **state)
 {
     (void)state;
-    set_secrets(NULL, secret_one);
-    connect_client(junk_connected);
-    RUN_UNTIL(b.stats.unauthenticated == 1);
-    assert_int_equal(b_accepts, 0);
-    a_raft_stream = (uv_stream_t *)client_end;
+    expect_raw_client_refused(junk_connected);
 }
 
 /* With a secret, an acceptor that never says hello is not taken for an
