@@ -5,7 +5,8 @@
 #   cluster/local.sh stop     stop them (SIGTERM, by the PIDs recorded at start)
 #   cluster/local.sh status   cluster status as the nodes see it
 #
-# Node settings are in cluster/node{1,2,3}.env; data goes to
+# Node settings are in cluster/node{1,2,3}.env; the cluster secret is made
+# once in ${EVENTFLOW_DATA:-./data}/cluster-secret; data goes to
 # ${EVENTFLOW_DATA:-./data}/node{1,2,3}, logs to ${EVENTFLOW_DATA:-./data}/node{1,2,3}.log.
 # Clients: 127.0.0.1:6543, :6544, :6545 (any node; writes redirect with -MOVED).
 # EVENTFLOWD=/path/to/eventflowd starts that binary instead of installing
@@ -22,6 +23,13 @@ start() {
         ninja -C build >/dev/null
     fi
     mkdir -p "$data"
+    # Every raft connection proves this secret (docs/operations.md, "The
+    # raft port"): made once, readable by this user only, read by the
+    # nodes from the file so that it stays out of ps.
+    if [ ! -s "$data/cluster-secret" ]; then
+        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$data/cluster-secret")
+    fi
+    export CLUSTER_SECRET_FILE="$data/cluster-secret"
     for i in 1 2 3; do
         pidf="$data/node$i.pid"
         if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then

@@ -17,8 +17,12 @@
 # NODES, same ADD workload): an A/B of two builds, alternated the same way,
 # reported as this build's throughput over the other's.
 #
+# ARGS adds eventflowd flags to this build's nodes only (e.g.
+# "--cluster-secret 0123456789abcdef0123": A/B of a setting with AGAINST
+# naming the same binary, or of a build whose other side lacks the flag).
+#
 # Env: BUILD (default ./build), NODES (1), PAIRS (5), N (requests per run,
-#      200000), CONNS (50), PIPELINE (empty: none; e.g. 16), AGAINST.
+#      200000), CONNS (50), PIPELINE (empty: none; e.g. 16), AGAINST, ARGS.
 set -uo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -27,7 +31,9 @@ bin="${BUILD:-$root/build}/src/daemon/eventflowd"
 [ -x "$bin" ] || { echo "build first: meson setup build --buildtype=release && ninja -C build" >&2; exit 2; }
 against="${AGAINST:-}"
 [ -z "$against" ] || [ -x "$against" ] || { echo "bench-pairs: AGAINST=$against is not an executable" >&2; exit 2; }
-for c in redis-server redis-benchmark redis-cli python3; do
+# An A/B of two builds runs no Redis server.
+for c in ${against:+-}redis-server redis-benchmark redis-cli python3; do
+    [ "$c" = -redis-server ] && continue
     command -v "$c" >/dev/null || { echo "bench-pairs: $c not found (apt-get install redis-server redis-tools python3)" >&2; exit 2; }
 done
 nodes="${NODES:-1}" pairs="${PAIRS:-5}" n="${N:-200000}" conns="${CONNS:-50}"
@@ -68,16 +74,18 @@ start_redis() {
     echo "redis-server did not start" >&2; return 1
 }
 
-# start_ours [BIN]: NODES nodes of BIN (default this build) in one cluster;
-# sets port to the leader's.
+# start_ours [BIN]: NODES nodes of BIN (default this build, with ARGS) in
+# one cluster; sets port to the leader's.
 start_ours() {
-    local exe="${1:-$bin}" d i members="" cports=() rports=()
+    local exe="${1:-$bin}" d i members="" cports=() rports=() extra=()
+    # shellcheck disable=SC2206 # ARGS is split into flags on purpose
+    [ $# -eq 0 ] && extra=(${ARGS:-})
     d="$(mktemp -d /tmp/eventflow-pairs.XXXXXX)"; dirs+=("$d")
     for i in $(seq 1 "$nodes"); do cports[$i]=$(free_port); rports[$i]=$(free_port); done
     for i in $(seq 1 "$nodes"); do members="${members:+$members,}$i@127.0.0.1:${rports[$i]}@127.0.0.1:${cports[$i]}"; done
     for i in $(seq 1 "$nodes"); do
         "$exe" --id "$i" --port "${cports[$i]}" --raft-address "127.0.0.1:${rports[$i]}" \
-            --data "$d/n$i" --cluster "$members" >"$d/n$i.log" 2>&1 &
+            --data "$d/n$i" --cluster "$members" "${extra[@]}" >"$d/n$i.log" 2>&1 &
         pids+=($!)
     done
     for _ in $(seq 1 300); do
@@ -94,6 +102,7 @@ start_ours() {
 echo "# bench-pairs $(date -Is): $(nproc) vCPU $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), nodes=$nodes pairs=$pairs n=$n c=$conns${PIPELINE:+ P=$PIPELINE}, 200-byte events"
 base=Redis
 [ -n "$against" ] && base="AGAINST" && echo "# AGAINST: $against"
+[ -n "${ARGS:-}" ] && echo "# ARGS (this build only): $ARGS"
 echo "| pair | $base rand | eventflow rand | ratio | $base hot | eventflow hot | ratio |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 ratios_rand=() ratios_hot=()

@@ -23,9 +23,10 @@ set -uo pipefail
 root="${1:-$(dirname "$0")/..}"
 cd "$root" || exit 2
 
-# C files the documents name that are not eventflow's: raft's legacy.c,
+# C files the documents name that are not eventflow's: raft's legacy.c and
+# uv_recv.c, uv_send.c, uv_encoding.c (its transport and wire format),
 # and the user's program in docs/client.md.
-EXTERNAL=" legacy.c app.c "
+EXTERNAL=" legacy.c uv_recv.c uv_send.c uv_encoding.c app.c "
 
 # The names of every file in the repository, for the C files named alone.
 names=$(git ls-files --cached --others --exclude-standard 2>/dev/null || find . -type f)

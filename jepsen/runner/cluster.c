@@ -184,6 +184,11 @@ static int start_process(struct cluster *c, int i, const char *faketime_spec, bo
     argv[n++] = st;
     argv[n++] = "--snapshot-trailing";
     argv[n++] = sk;
+    /* The nodes' raft ports listen on 0.0.0.0 in their namespaces: every
+     * raft connection proves the cluster secret, as production's should
+     * (docs/operations.md, "The raft port"). */
+    argv[n++] = "--cluster-secret";
+    argv[n++] = "jepsen-runner-cluster-secret";
     if (s->joined) {
         const char *target = join_target(c, i);
         if (target == NULL) {

@@ -1,7 +1,9 @@
 /* addr.c - see addr.h. */
 #include "common/addr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,4 +43,15 @@ int addr_split(const char *addr, char *host, size_t hostlen, unsigned *port)
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     return 0;
+}
+
+bool addr_host_is_loopback(const char *host)
+{
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    struct in6_addr a6;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }

@@ -31,6 +31,9 @@ void node_read_metrics(struct node *n, struct node_metrics *m)
     m->snapshots_taken = n->snapshots_taken;
     m->state_fetches = n->state_fetches;
     m->state_fetched_bytes = n->state_fetched_bytes;
+    m->raft_refused_cluster = n->rtcp.stats.refused;
+    m->raft_refused_secret = n->rtcp.stats.unauthenticated;
+    m->raft_refused_frame = n->rtcp.stats.bad_frames;
     m->state_copies_served = transfer_served(n->transfer);
 }
 

@@ -11,12 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/addr.h"
 #include "common/fatal.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "node/fsm.h"
 #include "node/membership.h"
 #include "node/transfer.h"
+#include "raftio/raft_auth.h"
 #include "version.h"
 
 /* The open LMDB batch is committed every NODE_FLUSH_MS, or at once when it
@@ -75,6 +77,23 @@ static int ensure_dir(const char *path)
  * all thrown away. Without LIBRAFT_TRACE in the environment nothing is
  * printed anyway, so raft and its uv backend get no tracer at all; with
  * it, raft's stderr tracer stays for debugging. */
+_Static_assert(NODE_MIN_CLUSTER_SECRET == RAFT_AUTH_MIN_SECRET, "one limit for the cluster secret");
+
+/* Without a cluster secret anyone who reaches the raft port can speak raft
+ * to this node (raft_tcp.h): fine on loopback, not elsewhere. */
+static void warn_if_raft_open(const struct node_config *cfg)
+{
+    const char *addr = cfg->raft_bind[0] != '\0' ? cfg->raft_bind : cfg->raft_address;
+    char host[NODE_ADDR_MAX];
+    unsigned port;
+    if (addr_split(addr, host, sizeof host, &port) == 0 && addr_host_is_loopback(host))
+        return;
+    log_warn("raft listens on %s without a cluster secret: anyone who can reach that port can send raft messages "
+             "that depose the leader or write to the log. Set --cluster-secret (or --cluster-secret-file) on every "
+             "member; running without one is for loopback only (docs/operations.md, \"The raft port\")",
+             addr);
+}
+
 static void node_quiet_raft_tracing(struct node *n)
 {
     if (getenv("LIBRAFT_TRACE") != NULL)
@@ -126,6 +145,10 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
         goto err_after_store_open;
     }
     raft_tcp_init(&n->rtcp, loop);
+    if (cfg->cluster_secret != NULL)
+        raft_tcp_set_secret(&n->rtcp, cfg->id, cfg->cluster_secret, strlen(cfg->cluster_secret));
+    else
+        warn_if_raft_open(cfg);
     node_identity_refresh(n);
     if (cfg->raft_bind[0] != '\0') {
         rv = raft_uv_tcp_set_bind_address(&n->rtcp.transport, cfg->raft_bind);

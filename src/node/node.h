@@ -228,6 +228,9 @@ struct node_metrics {
     uint64_t append_messages, append_messages_sent;
     uint64_t snapshots_taken;
     uint64_t state_fetches, state_fetched_bytes, state_copies_served;
+    /* Raft connections refused: of another cluster, without a valid proof
+     * of the cluster secret, closed for a bad message (raft_tcp.h). */
+    uint64_t raft_refused_cluster, raft_refused_secret, raft_refused_frame;
 };
 void node_read_metrics(struct node *n, struct node_metrics *m);
 

@@ -13,6 +13,9 @@
 /* Longest host:port kept, NUL included. */
 #define NODE_ADDR_MAX 256
 
+/* The shortest cluster secret a node takes (raft_auth.h's limit). */
+#define NODE_MIN_CLUSTER_SECRET 16
+
 /* One member of the initial cluster. */
 struct node_member {
     uint64_t id;
@@ -31,6 +34,7 @@ struct node_config {
     size_t n_members;
     const char *data_dir;
     const char *password;               /* for requests to other members; NULL = none */
+    const char *cluster_secret;         /* raft peers must prove it (raft_tcp.h); NULL = none */
     size_t map_size;                    /* LMDB map size */
     uint64_t min_free_disk;             /* kept free on the data directory's filesystem */
     unsigned snapshot_threshold;

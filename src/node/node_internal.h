@@ -50,7 +50,7 @@ struct node {
     struct store *store;      /* owned */
     struct raft raft;
     struct appendq rio;       /* raft_uv's io: appends per turn (appendq.h), AppendEntries coalesced (sendq.h) */
-    struct raft_tcp rtcp;     /* raft_uv_tcp with TCP_NODELAY and the hello (raft_tcp.h) */
+    struct raft_tcp rtcp;     /* raft_uv_tcp with TCP_NODELAY, the hello, the secret, frame checks (raft_tcp.h) */
     struct raft_fsm fsm;
     struct ulid_gen ids;      /* leader's id generator */
     uint64_t started_ms;      /* CLOCK_MONOTONIC at start, for UPTIME */

@@ -1,5 +1,5 @@
-/* raft_tcp.c - TCP_NODELAY and the cluster-identity hello on raft's
- * connections (see raft_tcp.h). */
+/* raft_tcp.c - TCP_NODELAY, the cluster-identity hello and the proofs of
+ * the cluster secret on raft's connections (see raft_tcp.h). */
 #include "raftio/raft_tcp.h"
 
 #include <errno.h>
@@ -7,15 +7,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <sys/socket.h>
 
 #include "common/be64.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "raftio/raft_auth.h"
+#include "raftio/raft_tcp_internal.h"
 
 #define HELLO_BYTES 32
-#define HELLO_VERSION 1
+/* Version 1: the identity alone. Version 2: the identity, then a nonce
+ * and proofs of the cluster secret (raft_tcp.h). */
+#define HELLO_VERSION_PLAIN 1
+#define HELLO_VERSION_SECRET 2
 #define HELLO_FLAG_ID 1u
+/* The longest a hello gets: the connector's fixed part, nonce and proof,
+ * or what an acceptor reads of it. */
+#define HELLO_MAX (RAFT_AUTH_HELLO_BYTES + RAFT_AUTH_PROOF_BYTES)
 #define HELLO_TICK_MS 250
 #define REFUSAL_LOG_EVERY_MS 10000
 
@@ -23,19 +33,22 @@ static const char hello_magic[8] = {'E', 'F', 'H', 'E', 'L', 'L', 'O', '1'};
 
 /* One connection between raft_uv_tcp's handshake and raft: ours until its
  * hello is done. Freed once nothing of libuv's refers to it: after its
- * write's callback, and, when we close the stream, after the close's. */
+ * writes' callbacks, and, when we close the stream, after the close's. */
 struct raft_tcp_hello {
     struct raft_tcp *t; /* NULL once the transport no longer knows it */
     uv_stream_t *stream;
     bool outgoing;
-    uint8_t mine[HELLO_BYTES];
-    uint8_t theirs[HELLO_BYTES];
+    uint8_t mine[HELLO_MAX];   /* what we send first (the connector: in answer) */
+    size_t mine_len;
+    uint8_t proof[RAFT_AUTH_PROOF_BYTES]; /* acceptor: its proof, sent last */
+    uint8_t theirs[HELLO_MAX];
     size_t nread;
+    size_t want;      /* read the peer's hello up to here */
     bool peeking;     /* acceptor: waiting to see the peer's first byte */
     uint64_t deadline_ms;
-    uv_write_t write;
-    bool writing;     /* `write` is in flight */
-    bool done;        /* handed to raft, or closed: only the write is left */
+    uv_write_t write[2];
+    unsigned writing; /* writes in flight */
+    bool done;        /* handed to raft, or closed: only the writes are left */
     bool closing;     /* we close the stream: its close callback frees this */
     bool refused;     /* connector: our hello goes out, then the stream closes */
     raft_id id;       /* the peer's raft id */
@@ -81,7 +94,7 @@ static void hello_free(struct raft_tcp_hello *h)
 
 static void hello_free_if_idle(struct raft_tcp_hello *h)
 {
-    if (h->done && !h->writing && !h->closing)
+    if (h->done && h->writing == 0 && !h->closing)
         hello_free(h);
 }
 
@@ -90,7 +103,7 @@ static void hello_stream_closed(uv_handle_t *handle)
     struct raft_tcp_hello *h = handle->data;
     /* raft_uv_tcp allocated the handle with raft's allocator. */
     raft_free(handle);
-    /* A write in flight was cancelled before this callback. */
+    /* Writes in flight were cancelled before this callback. */
     hello_free(h);
 }
 
@@ -111,7 +124,8 @@ static void hello_abort(struct raft_tcp_hello *h, int status)
     uv_close((uv_handle_t *)h->stream, hello_stream_closed);
 }
 
-/* The hello is done: raft gets the stream. */
+/* The hello is done: raft gets the stream, an accepted one behind the frame
+ * checks (raft_tcp_guard.c). */
 static void hello_hand_over(struct raft_tcp_hello *h)
 {
     struct raft_tcp *t = h->t;
@@ -126,6 +140,7 @@ static void hello_hand_over(struct raft_tcp_hello *h)
         cb(h->req, stream, 0);
     } else {
         t->accept_cb(&t->transport, h->id, h->address, stream);
+        raft_tcp_guard_attach(t, stream, h->id, h->address);
     }
     hello_free_if_idle(h);
 }
@@ -133,10 +148,11 @@ static void hello_hand_over(struct raft_tcp_hello *h)
 static void hello_written(uv_write_t *w, int status)
 {
     struct raft_tcp_hello *h = w->data;
-    h->writing = false;
+    h->writing--;
     if (h->refused && !h->closing) {
         /* The acceptor has our hello too, and logs the refusal itself. */
-        hello_abort(h, RAFT_NOCONNECTION);
+        if (h->writing == 0)
+            hello_abort(h, RAFT_NOCONNECTION);
         return;
     }
     if (status != 0 && !h->done) {
@@ -147,17 +163,19 @@ static void hello_written(uv_write_t *w, int status)
     hello_free_if_idle(h);
 }
 
-static void hello_send(struct raft_tcp_hello *h)
+/* Write p (which must live as long as h) to the peer. */
+static void hello_send(struct raft_tcp_hello *h, const uint8_t *p, size_t len)
 {
-    uv_buf_t b = uv_buf_init((char *)h->mine, HELLO_BYTES);
-    h->write.data = h;
-    int rv = uv_write(&h->write, h->stream, &b, 1, hello_written);
+    uv_write_t *w = &h->write[h->writing];
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+    w->data = h;
+    int rv = uv_write(w, h->stream, &b, 1, hello_written);
     if (rv != 0) {
         log_debug("raft connection: sending the hello: %s", uv_strerror(rv));
         hello_abort(h, RAFT_NOCONNECTION);
         return;
     }
-    h->writing = true;
+    h->writing++;
 }
 
 /* ---- checking a hello ------------------------------------------------------ */
@@ -167,33 +185,80 @@ static void hello_encode(const struct raft_tcp *t, uint8_t out[HELLO_BYTES])
     memset(out, 0, HELLO_BYTES);
     memcpy(out, hello_magic, sizeof hello_magic);
     out[8] = 0;
-    out[9] = HELLO_VERSION;
+    out[9] = t->secret != NULL ? HELLO_VERSION_SECRET : HELLO_VERSION_PLAIN;
     out[11] = t->has_id ? HELLO_FLAG_ID : 0;
     if (t->has_id)
         memcpy(out + 16, t->id, RAFT_TCP_ID_BYTES);
 }
 
+bool raft_tcp_refusal_to_log(struct raft_tcp *t, enum raft_tcp_refusal kind, char *more, size_t cap)
+{
+    uint64_t now = uv_now(t->loop);
+    if (t->refusal_logged_ms[kind] != 0 && now - t->refusal_logged_ms[kind] < REFUSAL_LOG_EVERY_MS) {
+        t->refusals_unlogged[kind]++;
+        return false;
+    }
+    more[0] = '\0';
+    if (t->refusals_unlogged[kind] != 0)
+        snprintf(more, cap, " (and %" PRIu64 " more since the last such message)", t->refusals_unlogged[kind]);
+    t->refusal_logged_ms[kind] = now;
+    t->refusals_unlogged[kind] = 0;
+    return true;
+}
+
+/* The peer's IP and port as the socket says (what it claims in raft's
+ * handshake may be anything). */
+static void peer_name(uv_stream_t *stream, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(out, cap, "?");
+    if (uv_tcp_getpeername((uv_tcp_t *)stream, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    char ip[64] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        uv_ip4_name(in, ip, sizeof ip);
+        port = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        uv_ip6_name(in6, ip, sizeof ip);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, cap, "%s:%d", ip, port);
+}
+
 static void log_refusal(struct raft_tcp *t, const struct raft_tcp_hello *h, const uint8_t theirs[RAFT_TCP_ID_BYTES])
 {
     t->stats.refused++;
-    uint64_t now = uv_now(t->loop);
-    if (t->refusal_logged_ms != 0 && now - t->refusal_logged_ms < REFUSAL_LOG_EVERY_MS) {
-        t->refusals_unlogged++;
+    char more[96];
+    if (!raft_tcp_refusal_to_log(t, RAFT_TCP_REFUSAL_CLUSTER, more, sizeof more))
         return;
-    }
     char mine[2 * RAFT_TCP_ID_BYTES + 1], other[2 * RAFT_TCP_ID_BYTES + 1];
     hex_id(t->id, mine);
     hex_id(theirs, other);
-    char more[64] = "";
-    if (t->refusals_unlogged != 0)
-        snprintf(more, sizeof more, " (and %" PRIu64 " more since the last such message)", t->refusals_unlogged);
     log_error("refusing a raft connection %s node %" PRIu64 "%s%s: it belongs to cluster %s, this node to cluster "
               "%s%s. A node with another cluster's history must never join: to add it, stop it, empty its data "
               "directory and start it with --join (docs/operations.md, \"Adding a member by hand\")",
               h->outgoing ? "to" : "from", (uint64_t)h->id, h->address != NULL ? " at " : "",
               h->address != NULL ? h->address : "", other, mine, more);
-    t->refusal_logged_ms = now;
-    t->refusals_unlogged = 0;
+}
+
+/* A peer that did not prove it holds this node's cluster secret (or that
+ * has one when this node has none, or sent no hello where one was due):
+ * counted, logged at most every 10 s. */
+static void log_unauthenticated(struct raft_tcp *t, const struct raft_tcp_hello *h, const char *why)
+{
+    t->stats.unauthenticated++;
+    char more[96];
+    if (!raft_tcp_refusal_to_log(t, RAFT_TCP_REFUSAL_SECRET, more, sizeof more))
+        return;
+    char peer[96];
+    peer_name(h->stream, peer, sizeof peer);
+    log_error("refusing a raft connection %s %s (claiming node %" PRIu64 "): %s%s. Every member must be started "
+              "with the same --cluster-secret (docs/operations.md, \"The raft port\")",
+              h->outgoing ? "to" : "from", peer, (uint64_t)h->id, why, more);
 }
 
 /* Is the peer's hello well-formed and of our cluster? Refusals are logged. */
@@ -201,8 +266,8 @@ static bool hello_accepts(struct raft_tcp *t, struct raft_tcp_hello *h)
 {
     const uint8_t *p = h->theirs;
     if (memcmp(p, hello_magic, sizeof hello_magic) != 0 || p[9] == 0) {
-        log_warn("raft connection %s node %" PRIu64 ": not a hello; closing it", h->outgoing ? "to" : "from",
-                 (uint64_t)h->id);
+        /* Counted and logged as a refusal: anyone can send this. */
+        log_unauthenticated(t, h, "what it sent is not a hello");
         return false;
     }
     /* Later versions keep this layout and add what they need after it. */
@@ -214,6 +279,33 @@ static bool hello_accepts(struct raft_tcp *t, struct raft_tcp_hello *h)
     return true;
 }
 
+/* Does the peer's hello version go with this node's secret, or its lack
+ * of one? Refusals are logged. */
+static bool hello_secret_matches(struct raft_tcp *t, struct raft_tcp_hello *h)
+{
+    unsigned version = (unsigned)h->theirs[8] << 8 | h->theirs[9];
+    if (t->secret != NULL && version < HELLO_VERSION_SECRET) {
+        log_unauthenticated(t, h, "it has no cluster secret");
+        return false;
+    }
+    if (t->secret == NULL && version >= HELLO_VERSION_SECRET) {
+        log_unauthenticated(t, h, "it has a cluster secret and this node none");
+        return false;
+    }
+    return true;
+}
+
+static struct raft_auth_transcript hello_transcript(const struct raft_tcp *t, const struct raft_tcp_hello *h)
+{
+    if (h->outgoing)
+        return (struct raft_auth_transcript){.connector_id = t->self,
+                                             .acceptor_id = h->id,
+                                             .acceptor_hello = h->theirs,
+                                             .connector_hello = h->mine};
+    return (struct raft_auth_transcript){
+        .connector_id = h->id, .acceptor_id = t->self, .acceptor_hello = h->mine, .connector_hello = h->theirs};
+}
+
 /* ---- exact reads of the peer's hello --------------------------------------- */
 
 static void hello_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -221,7 +313,94 @@ static void hello_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     struct raft_tcp_hello *h = handle->data;
     /* Never more than the hello: what follows is raft's. */
-    *buf = uv_buf_init((char *)h->theirs + h->nread, (unsigned)(HELLO_BYTES - h->nread));
+    *buf = uv_buf_init((char *)h->theirs + h->nread, (unsigned)(h->want - h->nread));
+}
+
+/* Connector: refuse, telling the acceptor who we are first (it logs the
+ * refusal too); raft hears of it now. */
+static void connector_refuse(struct raft_tcp_hello *h)
+{
+    h->refused = true;
+    hello_unlink(h);
+    h->done = true;
+    raft_uv_connect_cb cb = h->cb;
+    h->cb = NULL;
+    h->req->cb = cb;
+    cb(h->req, NULL, RAFT_NOCONNECTION);
+    hello_send(h, h->mine, HELLO_BYTES);
+}
+
+static void refuse(struct raft_tcp_hello *h)
+{
+    if (h->outgoing)
+        connector_refuse(h);
+    else
+        hello_abort(h, 0);
+}
+
+/* The steps of a hello, each run once the peer's bytes it needs are in.
+ * Each returns true if the hello goes on reading (h lives), false if it
+ * ended (h may be freed). */
+
+/* The peer's fixed part is in. */
+static bool hello_fixed_read(struct raft_tcp *t, struct raft_tcp_hello *h)
+{
+    if (!hello_accepts(t, h) || !hello_secret_matches(t, h)) {
+        refuse(h);
+        return false;
+    }
+    if (t->secret != NULL) {
+        /* The acceptor's nonce, or the connector's nonce and proof. */
+        h->want = h->outgoing ? RAFT_AUTH_HELLO_BYTES : HELLO_MAX;
+        return true;
+    }
+    if (h->outgoing) {
+        /* Ours goes out ahead of raft's messages: uv_write keeps order. */
+        hello_send(h, h->mine, HELLO_BYTES);
+        if (h->done)
+            return false;
+    }
+    hello_hand_over(h);
+    return false;
+}
+
+/* Connector: the acceptor's nonce is in; our nonce and proof go out. */
+static bool connector_prove(struct raft_tcp *t, struct raft_tcp_hello *h)
+{
+    struct raft_auth_transcript tr = hello_transcript(t, h);
+    if (raft_auth_prove(t->secret, t->secret_len, RAFT_AUTH_CONNECTOR, &tr, h->mine + RAFT_AUTH_HELLO_BYTES) != 0) {
+        log_warn("raft connection to node %" PRIu64 ": HMAC failed", (uint64_t)h->id);
+        hello_abort(h, RAFT_NOCONNECTION);
+        return false;
+    }
+    h->want = HELLO_MAX; /* then the acceptor's proof */
+    hello_send(h, h->mine, HELLO_MAX);
+    return !h->done;
+}
+
+/* The peer's proof is in. */
+static bool hello_proof_read(struct raft_tcp *t, struct raft_tcp_hello *h)
+{
+    struct raft_auth_transcript tr = hello_transcript(t, h);
+    enum raft_auth_role theirs = h->outgoing ? RAFT_AUTH_ACCEPTOR : RAFT_AUTH_CONNECTOR;
+    const uint8_t *proof = h->theirs + RAFT_AUTH_HELLO_BYTES; /* after the hello either way */
+    if (!raft_auth_check(t->secret, t->secret_len, theirs, &tr, proof)) {
+        log_unauthenticated(t, h, "its proof of the cluster secret is wrong (another secret?)");
+        hello_abort(h, RAFT_NOCONNECTION);
+        return false;
+    }
+    if (!h->outgoing) {
+        if (raft_auth_prove(t->secret, t->secret_len, RAFT_AUTH_ACCEPTOR, &tr, h->proof) != 0) {
+            log_warn("raft connection from node %" PRIu64 ": HMAC failed", (uint64_t)h->id);
+            hello_abort(h, 0);
+            return false;
+        }
+        hello_send(h, h->proof, sizeof h->proof);
+        if (h->done)
+            return false;
+    }
+    hello_hand_over(h);
+    return false;
 }
 
 static void hello_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -237,34 +416,21 @@ static void hello_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     h->nread += (size_t)nread;
-    if (h->nread < HELLO_BYTES)
+    if (h->nread < h->want)
         return;
+    /* Stopped before raft may start reading; started again by a step that
+     * needs more of the hello. */
     uv_read_stop(stream);
     struct raft_tcp *t = h->t;
-    if (!hello_accepts(t, h)) {
-        if (!h->outgoing) {
-            hello_abort(h, 0);
-            return;
-        }
-        /* Raft hears of it now; the stream closes once the acceptor was
-         * told who we are (hello_written). */
-        h->refused = true;
-        hello_unlink(h);
-        h->done = true;
-        raft_uv_connect_cb cb = h->cb;
-        h->cb = NULL;
-        h->req->cb = cb;
-        cb(h->req, NULL, RAFT_NOCONNECTION);
-        hello_send(h);
-        return;
-    }
-    if (h->outgoing) {
-        /* Ours goes out ahead of raft's messages: uv_write keeps order. */
-        hello_send(h);
-        if (h->done)
-            return;
-    }
-    hello_hand_over(h);
+    bool more;
+    if (h->nread == HELLO_BYTES)
+        more = hello_fixed_read(t, h);
+    else if (h->nread == RAFT_AUTH_HELLO_BYTES && h->outgoing)
+        more = connector_prove(t, h);
+    else
+        more = hello_proof_read(t, h);
+    if (more && uv_read_start(stream, hello_alloc, hello_read) != 0)
+        hello_abort(h, RAFT_NOCONNECTION);
 }
 
 /* Acceptor: a zero-length buffer makes libuv report readability (as
@@ -303,6 +469,13 @@ static void peek_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (first != hello_magic[0]) {
+        if (h->t->secret != NULL) {
+            /* An outsider speaking raft, or a node of an older version:
+             * raft must not read a byte of it. */
+            log_unauthenticated(h->t, h, "it sent raft messages without a hello");
+            hello_abort(h, 0);
+            return;
+        }
         /* An older version's raft message: the connection is raft's. */
         h->t->stats.legacy++;
         log_debug("raft connection from node %" PRIu64 ": no hello (an older version); identity unchecked",
@@ -327,7 +500,10 @@ static void tick_cb(uv_timer_t *timer)
         if (now < h->deadline_ms)
             continue;
         uv_read_stop(h->stream);
-        if (h->outgoing && h->nread == 0) {
+        if (h->outgoing && h->nread == 0 && t->secret != NULL) {
+            log_unauthenticated(t, h, "it sent no hello (a node without the cluster secret, or of an older version)");
+            hello_abort(h, RAFT_NOCONNECTION);
+        } else if (h->outgoing && h->nread == 0) {
             /* An acceptor of an older version never says hello. */
             t->stats.legacy++;
             log_debug("raft connection to node %" PRIu64 ": no hello within %d ms, taken for an older version; "
@@ -352,7 +528,9 @@ static struct raft_tcp_hello *hello_new(struct raft_tcp *t, uv_stream_t *stream,
     h->outgoing = outgoing;
     h->id = id;
     h->deadline_ms = uv_now(t->loop) + t->hello_wait_ms;
+    h->want = HELLO_BYTES;
     hello_encode(t, h->mine);
+    h->mine_len = HELLO_BYTES;
     stream->data = h;
     h->next = t->hellos;
     t->hellos = h;
@@ -377,7 +555,15 @@ static void raft_tcp_accept_cb(struct raft_uv_transport *transport, raft_id id, 
     struct raft_tcp_hello *h = hello_new(t, stream, false, id);
     h->address = xstrdup(address);
     h->peeking = true;
-    hello_send(h);
+    if (t->secret != NULL) {
+        if (raft_auth_nonce(h->mine + HELLO_BYTES) != 0) {
+            log_error("raft connection from node %" PRIu64 ": no random bytes for a nonce", (uint64_t)id);
+            hello_abort(h, 0);
+            return;
+        }
+        h->mine_len = RAFT_AUTH_HELLO_BYTES;
+    }
+    hello_send(h, h->mine, h->mine_len);
     if (h->done)
         return;
     int rv = uv_read_start(stream, peek_alloc, peek_read);
@@ -443,6 +629,11 @@ static void raft_tcp_connect_cb(struct raft_uv_connect *req, struct uv_stream_s 
     struct raft_tcp_hello *h = hello_new(t, stream, true, id);
     h->req = req;
     h->cb = cb;
+    if (t->secret != NULL && raft_auth_nonce(h->mine + HELLO_BYTES) != 0) {
+        log_error("raft connection to node %" PRIu64 ": no random bytes for a nonce", (uint64_t)id);
+        hello_abort(h, RAFT_NOCONNECTION);
+        return;
+    }
     int rv = uv_read_start(stream, hello_alloc, hello_read);
     if (rv != 0)
         hello_abort(h, RAFT_NOCONNECTION);
@@ -501,9 +692,12 @@ void raft_tcp_init(struct raft_tcp *t, uv_loop_t *loop)
     t->closing = false;
     t->has_id = false;
     memset(&t->stats, 0, sizeof t->stats);
-    t->refusal_logged_ms = 0;
-    t->refusals_unlogged = 0;
+    memset(t->refusal_logged_ms, 0, sizeof t->refusal_logged_ms);
+    memset(t->refusals_unlogged, 0, sizeof t->refusals_unlogged);
     t->hello_wait_ms = RAFT_TCP_HELLO_WAIT_MS;
+    t->secret = NULL;
+    t->secret_len = 0;
+    t->self = 0;
     uv_timer_init(loop, &t->tick);
     t->tick.data = t;
     t->tick_open = true;
@@ -520,8 +714,22 @@ void raft_tcp_set_cluster_id(struct raft_tcp *t, const uint8_t id[RAFT_TCP_ID_BY
     t->has_id = true;
 }
 
+void raft_tcp_set_secret(struct raft_tcp *t, raft_id self, const char *secret, size_t len)
+{
+    t->self = self;
+    t->secret = xmalloc(len);
+    memcpy(t->secret, secret, len);
+    t->secret_len = len;
+}
+
 void raft_tcp_close(struct raft_tcp *t)
 {
+    raft_tcp_guard_close(t);
+    if (t->secret != NULL) {
+        OPENSSL_cleanse(t->secret, t->secret_len);
+        free(t->secret);
+        t->secret = NULL;
+    }
     /* Set up but never closed through the transport's hook (node_init
      * failed before raft took the transport over). */
     if (t->tick_open && !t->closing) {

@@ -53,6 +53,7 @@ struct option_row {
 static option_set_fn set_number, set_text, set_string, set_address;
 static option_set_fn set_http_port, set_yes_no;
 static option_set_fn set_cluster, set_cluster_state, set_log_level, set_cpu_affinity, set_dedup_window;
+static option_set_fn set_cluster_secret, set_cluster_secret_file;
 static option_set_fn show_help, show_version;
 
 /* set_dedup_window's message names the store's limit. */
@@ -88,6 +89,15 @@ static const struct option_row options[] = {
     /* An empty password turns authentication off, as no password does. */
     {"password", "PASSWORD", "PW", "require AUTH with this password", NULL,
      .set = set_string, FIELD(password)},
+    /* Not the password by default: docs/operations.md, "The raft port". */
+    {"cluster-secret", "CLUSTER_SECRET", "SECRET",
+     "every raft connection must prove this secret, the same on every member (16 bytes at least)", NULL,
+     .set = set_cluster_secret, FIELD(cluster_secret), .min = NODE_MIN_CLUSTER_SECRET,
+     .bad = "a cluster secret needs at least " STRINGIFY(NODE_MIN_CLUSTER_SECRET) " bytes"},
+    {"cluster-secret-file", "CLUSTER_SECRET_FILE", "PATH",
+     "read --cluster-secret from this file (its first line), out of sight of ps", NULL,
+     .set = set_cluster_secret_file, FIELD(cluster_secret), .min = NODE_MIN_CLUSTER_SECRET,
+     .bad = "a cluster secret needs at least " STRINGIFY(NODE_MIN_CLUSTER_SECRET) " bytes"},
     {"http-port", "HTTP_PORT", "N", "HTTP (JSON API) port; 0 = off", "16543",
      .set = set_http_port, FIELD(http_port), .min = 0, .max = 65535, .bad = "invalid port '%s'"},
     {"http-bind", "HTTP_BIND", "ADDR", "HTTP listener address", "BIND",
@@ -318,6 +328,38 @@ static int set_address(struct config *cfg, const struct option_row *o, const cha
         return -1;
     snprintf((char *)cfg + o->offset, o->size, "%s", val);
     return 0;
+}
+
+/* An empty secret is none, like an empty password; whichever of the two
+ * options comes last (flags after the environment) wins. */
+static int set_cluster_secret(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                              char *err, size_t errlen)
+{
+    char **field = (char **)((char *)cfg + o->offset);
+    if (*val == '\0') {
+        free(*field);
+        *field = NULL;
+        return 0;
+    }
+    return set_string(cfg, o, val, src, err, errlen);
+}
+
+static int set_cluster_secret_file(struct config *cfg, const struct option_row *o, const char *val,
+                                   const char *src, char *err, size_t errlen)
+{
+    FILE *f = fopen(val, "r");
+    if (f == NULL)
+        return config_fail(err, errlen, "%s: cannot read %s: %s", src, val, strerror(errno));
+    char line[4096];
+    if (fgets(line, sizeof line, f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strlen(line) < o->min)
+        return config_fail(err, errlen, "%s: %s: %s", src, val, o->bad);
+    int rv = set_string(cfg, o, line, src, err, errlen);
+    explicit_bzero(line, sizeof line);
+    return rv;
 }
 
 static int set_cluster(struct config *cfg, const struct option_row *o, const char *val, const char *src,
@@ -565,6 +607,7 @@ void config_node(const struct config *cfg, struct node_config *out)
     out->n_members = cfg->n_members;
     out->data_dir = cfg->data_dir;
     out->password = cfg->password;
+    out->cluster_secret = cfg->cluster_secret;
     out->map_size = cfg->map_size;
     out->min_free_disk = cfg->min_free_disk;
     out->snapshot_threshold = cfg->snapshot_threshold;
@@ -581,5 +624,8 @@ void config_free(struct config *cfg)
     free(cfg->members);
     free(cfg->data_dir);
     free(cfg->password);
+    if (cfg->cluster_secret != NULL)
+        explicit_bzero(cfg->cluster_secret, strlen(cfg->cluster_secret));
+    free(cfg->cluster_secret);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -32,6 +32,7 @@ struct config {
     size_t n_members;
     char *data_dir;                       /* owned */
     char *password;                       /* owned; NULL = auth off */
+    char *cluster_secret;                 /* owned; NULL = raft peers prove nothing */
     unsigned http_port;                   /* HTTP listener port; 0 = off */
     bool http_port_set;                   /* given, not the default: failing to bind it is fatal */
     char http_bind[CONFIG_ADDR_MAX];      /* HTTP listener address; empty = bind */

@@ -96,6 +96,13 @@ static void render_node(struct buf *b, struct node *node)
     counter(b, "eventflow_raft_append_messages_total", "AppendEntries messages raft produced", m.append_messages);
     counter(b, "eventflow_raft_append_messages_sent_total", "AppendEntries messages sent after coalescing",
             m.append_messages_sent);
+    prom_family(b, "eventflow_raft_connections_refused_total", "counter",
+                "Raft connections refused or closed, by reason: a peer of another cluster, no valid proof of the "
+                "cluster secret, a raft message that failed the checks");
+    struct prom_label reasons[] = {{"reason", "other_cluster"}, {"reason", "unauthenticated"}, {"reason", "bad_frame"}};
+    uint64_t refused[] = {m.raft_refused_cluster, m.raft_refused_secret, m.raft_refused_frame};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        prom_u64(b, "eventflow_raft_connections_refused_total", &reasons[i], 1, refused[i]);
     counter(b, "eventflow_snapshots_total", "Raft snapshots this node took", m.snapshots_taken);
     counter(b, "eventflow_state_fetches_total", "Copies of a peer's store installed here", m.state_fetches);
     counter(b, "eventflow_state_fetched_bytes_total", "Bytes of peers' stores copied here", m.state_fetched_bytes);

@@ -144,6 +144,8 @@ export EF_PORT1="${ports[0]}" EF_PORT2="${ports[1]}" EF_PORT3="${ports[2]}" \
 export EF_HTTP_PORT1="${ports[5]}" EF_HTTP_PORT2="${ports[6]}" EF_HTTP_PORT3="${ports[7]}" \
     EF_HTTP_PORT4="${ports[8]}" EF_HTTP_PORT5="${ports[9]}"
 export EVENTFLOW_PASSWORD="$password" EVENTFLOW_IMAGE="eventflow:test"
+# The nodes prove it on every raft connection (docker-compose.yml requires it).
+export EVENTFLOW_CLUSTER_SECRET="compose-test-cluster-secret-$$"
 
 # A free /24 for the project's network (tests/docker/compose.subnet.yml):
 # one that overlaps no Docker network and no route of this host.

@@ -215,7 +215,7 @@ static void test_member_added_by_hand(void **state)
     c.n[3] = harness_add_node(fx, &o);
     assert_int_equal(harness_node_start(c.n[3]), 0);
     assert_int_equal(harness_wait_status(c.n[3], answers, NULL, CLUSTER_WAIT_MS), 0);
-    assert_true(harness_node_log_line(c.n[3], "waiting to be added to a cluster", NULL, 0));
+    assert_true(harness_node_log_says(c.n[3], "waiting to be added to a cluster"));
     /* It bootstrapped nothing: no log, no leader, no identity. */
     assert_int_equal(cluster_node_status_int(c.n[3], "last_index"), 0);
 
@@ -300,8 +300,8 @@ static void test_foreign_node_refused(void **state)
     resp_value_free(&v);
     assert_true(cluster_node_status_int(foreign, "raft_hellos_refused") > 0);
     assert_true(cluster_node_status_int(c.n[l], "raft_hellos_refused") > 0);
-    assert_true(harness_node_log_line(foreign, "refusing a raft connection from node", NULL, 0));
-    assert_true(harness_node_log_line(c.n[l], "refusing a raft connection to node 4", NULL, 0));
+    assert_true(harness_node_log_says(foreign, "refusing a raft connection from node"));
+    assert_true(harness_node_log_says(c.n[l], "refusing a raft connection to node 4"));
 
     /* Removed again; the cluster carries on, the foreign node is as it was. */
     assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "REMOVE", "4", NULL), 0);

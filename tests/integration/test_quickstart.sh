@@ -66,6 +66,11 @@ echo "$dup" | grep -q "concurrent stream modification" || fail "a second version
 status=$("$local_sh" status)
 [ "$(echo "$status" | grep -c '"role":"voter"')" -eq 3 ] || fail "status does not show three voters: $status"
 [ "$(echo "$status" | grep -c '"state":"leader"')" -eq 1 ] || fail "status does not show one leader: $status"
+for port in 6543 6544 6545; do
+    redis-cli -p "$port" STATUS | grep -q '"raft_cluster_secret":true' ||
+        fail "node on $port runs without the cluster secret local.sh made"
+done
+[ "$(stat -c %a "$EVENTFLOW_DATA/cluster-secret")" = 600 ] || fail "the cluster secret file is not private"
 
 out=$("$local_sh" stop)
 [ "$(echo "$out" | grep -c stopped)" -eq 3 ] || fail "local.sh stop: $out"

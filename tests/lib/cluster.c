@@ -166,6 +166,9 @@ void cluster_assert_converged(struct cluster *c, const char *last_id)
         if (c->n[i] == NULL || c->n[i]->pid == 0)
             continue;
         assert_int_equal(harness_wait_status(c->n[i], cluster_applied_id, &a, CLUSTER_WAIT_MS), 0);
+        /* Members' raft messages all pass the frame checks (raft_frame.h):
+         * one refused would be a check stricter than raft's encoding. */
+        assert_int_equal(cluster_node_status_int(c->n[i], "raft_frames_refused"), 0);
         char *sum = cluster_node_checksum(c->n[i]);
         if (first == NULL) {
             first = sum;

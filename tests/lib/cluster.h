@@ -50,7 +50,8 @@ size_t cluster_leader(struct cluster *c);
 char *cluster_add_ok(struct cluster *c, const char *stream, const char *version, const char *type);
 
 /* Wait until every running node has applied last_id, then assert that all
- * report the same CHECKSUM. */
+ * report the same CHECKSUM and that none refused a raft message
+ * (raft_frames_refused). */
 void cluster_assert_converged(struct cluster *c, const char *last_id);
 
 /* Move leadership to c->n[target], asking again on -TRYAGAIN. */

@@ -632,6 +632,11 @@ bool harness_node_log_line(const struct harness_node *n, const char *text, char 
     return found;
 }
 
+bool harness_node_log_says(const struct harness_node *n, const char *what)
+{
+    return harness_node_log_line(n, what, NULL, 0);
+}
+
 void harness_node_print_log(const struct harness_node *n, unsigned lines)
 {
     FILE *f = fopen(n->log_path, "r");

@@ -136,6 +136,9 @@ int harness_node_kill(struct harness_node *n);
  * exited; an exit nobody asked for marks the node failed). */
 bool harness_node_alive(struct harness_node *n);
 
+/* Whether a line of the node's log contains `what`. */
+bool harness_node_log_says(const struct harness_node *n, const char *what);
+
 /* Print the last `lines` lines of the node's log to stderr. */
 void harness_node_print_log(const struct harness_node *n, unsigned lines);
 

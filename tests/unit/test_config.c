@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -20,7 +21,7 @@ static const char *const env_names[] = {
     "DATA", "PASSWORD", "MAX_BULK", "MAX_CLIENTS", "MAX_EVENTS", "MAX_EVENT_SIZE", "MAX_READ", "MAP_SIZE",
     "MIN_FREE_DISK", "SNAPSHOT_THRESHOLD", "SNAPSHOT_TRAILING", "ELECTION_TIMEOUT", "HEARTBEAT_TIMEOUT",
     "MAX_STALENESS", "LOG_LEVEL", "CPU_AFFINITY", "DEDUP_WINDOW", "HTTP_PORT", "HTTP_BIND", "HTTP_ADVERTISE",
-    "HTTP_OPEN_HEALTH",
+    "HTTP_OPEN_HEALTH", "CLUSTER_SECRET", "CLUSTER_SECRET_FILE",
 };
 
 static int clear_env(void **state)
@@ -243,6 +244,9 @@ static const struct refused refused[] = {
     {NULL, {"--cluster", "1@a:1@b:2,1@a:1@b:2"}, "member id 1 listed twice"},
     {NULL, {"--cluster", "1@a@b:2"}, "invalid member raft address 'a': expected host:port"},
     {NULL, {"--cluster-state", "old"}, "--cluster-state: expected new or existing, not 'old'"},
+    {NULL, {"--cluster-secret", "short"}, "--cluster-secret: a cluster secret needs at least 16 bytes"},
+    {"CLUSTER_SECRET_FILE=/nonexistent/secret", {NULL},
+     "CLUSTER_SECRET_FILE: cannot read /nonexistent/secret: No such file or directory"},
     {"DATA=", {NULL}, "DATA: empty data directory"},
     {NULL, {"--max-bulk", "1023"}, "--max-bulk: expected 1024..1073741824 bytes"},
     {NULL, {"--max-clients", "1000001"}, "--max-clients: expected 1..1000000"},
@@ -295,6 +299,31 @@ static void test_refused(void **state)
     }
 }
 
+/* The secret from a file: its first line, without the newline; an empty
+ * CLUSTER_SECRET is none. */
+static void test_cluster_secret_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ef-test-secret.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] = "0123456789abcdef-from-a-file\nignored\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    struct config cfg;
+    char err[256];
+    const char *const args[] = {"--cluster-secret-file", path, NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, args), 0);
+    assert_string_equal(cfg.cluster_secret, "0123456789abcdef-from-a-file");
+    config_free(&cfg);
+    unlink(path);
+    assert_int_equal(setenv("CLUSTER_SECRET", "", 1), 0);
+    const char *const none[] = {NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, none), 0);
+    assert_null(cfg.cluster_secret);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +331,7 @@ int main(void)
         cmocka_unit_test_setup(test_every_flag, clear_env),
         cmocka_unit_test_setup(test_environment_and_flag, clear_env),
         cmocka_unit_test_setup(test_refused, clear_env),
+        cmocka_unit_test_setup(test_cluster_secret_file, clear_env),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

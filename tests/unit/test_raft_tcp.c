@@ -186,7 +186,7 @@ static uv_stream_t *a_raft_stream;
 static int b_accepts;
 static uv_stream_t *b_raft_stream;
 static raft_id b_accepted_id;
-static char b_received[64];
+static char b_received[256];
 static size_t b_received_len;
 static bool inner_closed[2];
 
@@ -231,12 +231,24 @@ static void b_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(b_received + b_received_len, (unsigned)(sizeof b_received - b_received_len));
 }
 
+static int b_read_errors;
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* As raft_uv does: an error closes the stream. */
 static void b_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    (void)stream;
     (void)buf;
     if (nread > 0)
         b_received_len += (size_t)nread;
+    if (nread < 0) {
+        b_read_errors++;
+        uv_close((uv_handle_t *)stream, free_handle);
+        b_raft_stream = NULL;
+    }
 }
 
 /* raft_uv's side of b: reads whatever follows the hello. */
@@ -284,7 +296,7 @@ static int pair_setup(void **state)
     assert_int_equal(uv_loop_init(&loop), 0);
     wrapper_init(&a);
     wrapper_init(&b);
-    a_raft_calls = a_raft_status = b_accepts = 0;
+    a_raft_calls = a_raft_status = b_accepts = b_read_errors = 0;
     a_raft_stream = b_raft_stream = NULL;
     b_accepted_id = 0;
     b_received_len = 0;
@@ -297,11 +309,6 @@ static int pair_setup(void **state)
     assert_int_equal(uv_tcp_bind(&listener, (const struct sockaddr *)&addr, 0), 0);
     assert_int_equal(uv_listen((uv_stream_t *)&listener, 4, on_listener_connection), 0);
     return 0;
-}
-
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
 }
 
 static int pair_teardown(void **state)
@@ -356,7 +363,8 @@ static void pair_connect_now(void)
     } while (0)
 
 static uv_write_t raft_write;
-static const char raft_bytes[] = "\x01\x00raft message";
+/* A RequestVote as raft_uv encodes it: type 3, a 40-byte header. */
+static const char raft_bytes[56] = {3, 0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0, 7};
 
 /* a's raft writes right after the hello: b's raft must read exactly that. */
 static void send_raft_bytes(uv_stream_t *stream)
@@ -464,6 +472,150 @@ static void test_hello_close_cancels(void **state)
     assert_int_equal(a_raft_status, RAFT_CANCELED);
 }
 
+/* ---- the cluster secret ------------------------------------------------------ */
+
+#define HELLO_JUNK_BYTES 32
+static const char secret_one[] = "0123456789abcdef-one";
+static const char secret_two[] = "0123456789abcdef-two";
+
+static void set_secrets(const char *sa, const char *sb)
+{
+    if (sa != NULL)
+        raft_tcp_set_secret(&a, 1, sa, strlen(sa));
+    if (sb != NULL)
+        raft_tcp_set_secret(&b, 2, sb, strlen(sb));
+}
+
+/* The same secret: both proofs hold, raft's bytes follow the hello intact. */
+static void test_secret_same(void **state)
+{
+    (void)state;
+    raft_tcp_set_cluster_id(&a, id_one);
+    raft_tcp_set_cluster_id(&b, id_one);
+    set_secrets(secret_one, secret_one);
+    pair_connect_now();
+    RUN_UNTIL(a_raft_calls == 1 && b_accepts == 1);
+    assert_int_equal(a_raft_status, 0);
+    send_raft_bytes(a_raft_stream);
+    RUN_UNTIL(b_received_len == sizeof raft_bytes);
+    assert_memory_equal(b_received, raft_bytes, sizeof raft_bytes);
+    assert_int_equal(a.stats.unauthenticated + b.stats.unauthenticated + b.stats.bad_frames, 0);
+}
+
+/* Different secrets: the acceptor refuses the connector's proof; raft on
+ * neither side gets the connection. */
+static void test_secret_different(void **state)
+{
+    (void)state;
+    set_secrets(secret_one, secret_two);
+    pair_connect_now();
+    RUN_UNTIL(a_raft_calls == 1 && b.stats.unauthenticated == 1);
+    assert_int_equal(a_raft_status, RAFT_NOCONNECTION);
+    assert_int_equal(b_accepts, 0);
+}
+
+/* One end has a secret, the other none: refused at both ends. */
+static void expect_refused_at_both_ends(const char *sa, const char *sb)
+{
+    set_secrets(sa, sb);
+    pair_connect_now();
+    RUN_UNTIL(a_raft_calls == 1 && a.stats.unauthenticated == 1 && b.stats.unauthenticated == 1);
+    assert_int_equal(a_raft_status, RAFT_NOCONNECTION);
+    assert_int_equal(b_accepts, 0);
+}
+
+static void test_secret_connector_without(void **state)
+{
+    (void)state;
+    expect_refused_at_both_ends(NULL, secret_one);
+}
+
+static void test_secret_acceptor_without(void **state)
+{
+    (void)state;
+    expect_refused_at_both_ends(secret_one, NULL);
+}
+
+/* A raw client (no wrapper: the test sends what `connected` writes) to b,
+ * which has a secret: refused before raft reads a byte. */
+static void expect_raw_client_refused(uv_connect_cb connected)
+{
+    set_secrets(NULL, secret_one);
+    connect_client(connected);
+    RUN_UNTIL(b.stats.unauthenticated == 1);
+    assert_int_equal(b_accepts, 0);
+    assert_int_equal(b_received_len, 0);
+    assert_int_equal(b.stats.legacy, 0);
+    a_raft_stream = (uv_stream_t *)client_end;
+}
+
+/* A peer that speaks raft at once (an outsider). */
+static void test_secret_refuses_raw_raft(void **state)
+{
+    (void)state;
+    expect_raw_client_refused(legacy_connected);
+}
+
+/* A first byte that promises a hello, then something else. */
+static uv_write_t junk_write;
+static const char junk[HELLO_JUNK_BYTES] = "EFHELLOX not a hello at all.....";
+
+static void junk_connected(uv_connect_t *req, int status)
+{
+    (void)req;
+    assert_int_equal(status, 0);
+    uv_buf_t buf = uv_buf_init((char *)junk, sizeof junk);
+    assert_int_equal(uv_write(&junk_write, (uv_stream_t *)client_end, &buf, 1, NULL), 0);
+}
+
+static void test_not_a_hello(void **state)
+{
+    (void)state;
+    expect_raw_client_refused(junk_connected);
+}
+
+/* With a secret, an acceptor that never says hello is not taken for an
+ * older version. */
+static void test_secret_silent_acceptor(void **state)
+{
+    (void)state;
+    set_secrets(secret_one, NULL);
+    a.hello_wait_ms = 50;
+    b_inner_accept = b_raft_accept;
+    pair_connect_now();
+    RUN_UNTIL(a_raft_calls == 1 && b_accepts == 1);
+    assert_int_equal(a_raft_status, RAFT_NOCONNECTION);
+    assert_int_equal(a.stats.unauthenticated, 1);
+    assert_int_equal(a.stats.legacy, 0);
+}
+
+/* ---- the frame checks ------------------------------------------------------------ */
+
+static uv_write_t bad_write;
+/* An AppendEntries whose batch header claims 2^31 entries in a 40-byte
+ * header: raft 0.22.1 would read far past it. */
+static const uint8_t bad_frame[56] = {1, 0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0,
+                                      [16 + 32 + 3] = 0x80};
+
+/* A bad message closes the connection (through raft's read callback)
+ * before raft has a byte of it. */
+static void test_bad_frame_closes(void **state)
+{
+    (void)state;
+    set_secrets(secret_one, secret_one);
+    pair_connect_now();
+    RUN_UNTIL(a_raft_calls == 1 && b_accepts == 1);
+    send_raft_bytes(a_raft_stream);
+    uv_buf_t buf = uv_buf_init((char *)bad_frame, sizeof bad_frame);
+    assert_int_equal(uv_write(&bad_write, a_raft_stream, &buf, 1, NULL), 0);
+    RUN_UNTIL(b_read_errors == 1);
+    assert_int_equal(b.stats.bad_frames, 1);
+    /* Not a byte of the bad message: a read that holds one is refused
+     * whole (raft_uv reads message by message, so it holds no other). */
+    assert_true(b_received_len == 0 || b_received_len == sizeof raft_bytes);
+    assert_memory_equal(b_received, raft_bytes, b_received_len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +630,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_legacy_connector, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_hello_legacy_acceptor, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(test_hello_close_cancels, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_same, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_different, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_connector_without, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_acceptor_without, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_refuses_raw_raft, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_silent_acceptor, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_hello, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_frame_closes, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
