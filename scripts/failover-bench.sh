@@ -41,7 +41,7 @@ extra=()
 start_node() {
     local i="$1"
     "$bin" --id "$i" --port "${cport[$i]}" --raft-address "127.0.0.1:${rport[$i]}" \
-        --data "$dir/n$i" --cluster "$members" "${extra[@]}" >>"$dir/n$i.log" 2>&1 &
+        --http-port 0 --data "$dir/n$i" --cluster "$members" "${extra[@]}" >>"$dir/n$i.log" 2>&1 &
     pids[$i]=$!
 }
 

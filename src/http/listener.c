@@ -169,6 +169,16 @@ static void unref_handle(uv_handle_t *handle, void *arg)
         uv_unref(handle);
 }
 
+/* A listener that never listened: libuv still holds its handle until the
+ * close completes, and the handle lives in h, so h is freed only then. */
+static void listener_unbound_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* Binds and listens. Returns 0; -1 (h is still the caller's to free); or a
+ * libuv error from bind or listen, in which case h belongs to the closing
+ * handle, which frees it. */
 static int listener_bind(struct http *h)
 {
     const struct config *cfg = h->cfg;
@@ -190,7 +200,7 @@ static int listener_bind(struct http *h)
     if (rv == 0)
         rv = uv_listen((uv_stream_t *)&h->listener, 511, listener_on_connection);
     if (rv != 0) {
-        uv_close((uv_handle_t *)&h->listener, NULL);
+        uv_close((uv_handle_t *)&h->listener, listener_unbound_closed);
         return rv;
     }
     return 0;
@@ -207,9 +217,10 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     h->loop = loop;
     int rv = listener_bind(h);
     if (rv != 0) {
-        free(h);
-        if (rv == -1)
+        if (rv == -1) {
+            free(h);
             return -1;
+        }
         if (!cfg->http_port_set) {
             log_warn("no HTTP listener: the default HTTP port %s:%u: %s (set --http-port, 0 for none)",
                      cfg->http_bind, cfg->http_port, uv_strerror(rv));
