@@ -44,6 +44,7 @@
 #include "common/fatal.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/mutant.h"
 #include "node/entry.h"
 #include "node/fetch.h"
 #include "node/node_internal.h"
@@ -117,6 +118,8 @@ void fsm_drain(struct raft_fsm *fsm)
         struct fsm_queued q = st->queue[i];
         const struct store_outcome *outcome;
         const void *payload = q.len != 0 ? st->bytes.data + q.off : NULL;
+        if (mutant_is(MUTANT_FOLLOWER_PARTIAL_APPLY) && raft_state(&n->raft) == RAFT_FOLLOWER && q.index % 16 == 0)
+            payload = NULL, q.len = 0;
         int rc = store_apply(n->store, q.index, payload, q.len, &outcome);
         if (rc != 0) {
             /* The entry is committed and must be applied; we cannot skip it
