@@ -39,8 +39,9 @@ enum mutant {
     /* role: a new leader's id generator starts from its own last id, not
      * from the last id applied (an earlier leader's). */
     MUTANT_ID_WITHOUT_FLOOR,
-    /* store_copy: a state transfer's image is written without committing
-     * the open batch of applied entries first. */
+    /* fsm: a follower whose store is up to 1024 entries (a batch) behind a
+     * snapshot it must install skips the state transfer, so that batch is
+     * never applied there. */
     MUTANT_TRANSFER_DROPS_LAST_BATCH,
     /* store: a retried idempotency key is taken for a retry whatever the
      * event it now comes with. */

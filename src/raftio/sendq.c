@@ -72,14 +72,7 @@ static void fake_ack_queue(struct sendq *q, const struct raft_message *m)
     struct sendq_fake_ack *f = xcalloc(1, sizeof *f);
     f->message.type = RAFT_APPEND_ENTRIES_RESULT;
     f->message.server_id = m->server_id;
-    size_t alen = strlen(m->server_address) + 1;
-    char *address = raft_malloc(alen);
-    if (address == NULL) {
-        free(f);
-        return; /* a made-up answer less: raft resends */
-    }
-    memcpy(address, m->server_address, alen);
-    f->message.server_address = address;
+    f->message.server_address = xstrdup(m->server_address);
     f->message.append_entries_result.version = 1;
     f->message.append_entries_result.term = ae->term;
     f->message.append_entries_result.last_log_index = ae->prev_log_index + ae->n_entries;
@@ -93,11 +86,10 @@ static void fake_acks_deliver(struct sendq *q, bool to_raft)
     while (q->fake_acks != NULL) {
         struct sendq_fake_ack *f = q->fake_acks;
         q->fake_acks = f->next;
-        /* raft frees a received message's address, as raft_uv allocated it. */
+        /* As with raft_uv's messages, the address stays the sender's. */
         if (to_raft && q->recv != NULL)
             q->recv(&q->io, &f->message);
-        else
-            raft_free((char *)f->message.server_address);
+        free((char *)f->message.server_address);
         free(f);
     }
 }

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/mutant.h"
 #include "common/mem.h"
 #include "store/store.h"
 #include "store/store_internal.h"
@@ -32,7 +31,7 @@ int store_copy_begin(struct store *s, struct store_copy **out)
         return STORE_EINVAL;
     *out = NULL;
     /* The image holds committed data only: commit what is applied. */
-    int rc = mutant_is(MUTANT_TRANSFER_DROPS_LAST_BATCH) ? 0 : store_flush(s);
+    int rc = store_flush(s);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&s->copy_lock);
