@@ -613,7 +613,11 @@ func TestFaultThatDidNotHappen(t *testing.T) {
 		f.nemesis(20, fault, "start", "n2")
 		f.faultCheck(21, fault, false, "n2")
 		f.nemesis(30, fault, "stop", "n2")
-		expectCaught(t, verdictOf(t, f, f.final3()), fault+" fault on n2", "faults")
+		v := verdictOf(t, f, f.final3())
+		expectCaught(t, v, fault+" fault on n2", "faults")
+		if s := checkerResult(v, "faults").Stats; s["faults_injected"] != 1 || s["faults_verified"] != 0 {
+			t.Fatalf("%s: faults statistics: %v", fault, s)
+		}
 	}
 }
 

@@ -683,6 +683,7 @@ func (r *Run) checkFaults() *Result {
 	type fault struct {
 		start     *Entry
 		confirmed bool
+		failed    bool // a check of it recorded "verified": false
 	}
 	openByName := map[string]*fault{}
 	injected, verified := 0, 0
@@ -691,9 +692,9 @@ func (r *Run) checkFaults() *Result {
 		if f == nil {
 			return
 		}
-		if f.confirmed {
+		if f.confirmed && !f.failed {
 			verified++
-		} else {
+		} else if !f.confirmed {
 			res.fail("%s fault on %s started at t=%.3fs (%s): %s", name, strings.Join(f.start.Nodes, " "),
 				float64(f.start.Time)/1e9, f.start.Value, why)
 		}
@@ -702,6 +703,7 @@ func (r *Run) checkFaults() *Result {
 	type clockFault struct {
 		start     *Entry
 		confirmed bool // a verified check since the start or the last jump
+		failed    bool // a check of it recorded "verified": false
 	}
 	open := map[string]*clockFault{}
 	clockFaults, checks, transfers, moved := 0, 0, 0, 0
@@ -709,7 +711,7 @@ func (r *Run) checkFaults() *Result {
 	closeFault := func(node string, f *clockFault, why string) {
 		if !f.confirmed {
 			res.fail("clock fault on %s started at %s (%s): %s", node, at(f.start), f.start.Value, why)
-		} else {
+		} else if !f.failed {
 			verified++
 		}
 		delete(open, node)
@@ -733,8 +735,12 @@ func (r *Run) checkFaults() *Result {
 				closeOther(e.Fault, "no check confirmed it before the next one")
 				injected++
 				openByName[e.Fault] = &fault{start: e}
-			case e.Phase == "check" && e.Verified != nil && *e.Verified && openByName[e.Fault] != nil:
-				openByName[e.Fault].confirmed = true
+			case e.Phase == "check" && e.Verified != nil && openByName[e.Fault] != nil:
+				if *e.Verified {
+					openByName[e.Fault].confirmed = true
+				} else {
+					openByName[e.Fault].failed = true
+				}
 			}
 			continue
 		}
@@ -760,8 +766,12 @@ func (r *Run) checkFaults() *Result {
 				f.confirmed = false
 			}
 		case "check":
-			if f := open[node]; f != nil && e.Verified != nil && *e.Verified {
-				f.confirmed = true
+			if f := open[node]; f != nil && e.Verified != nil {
+				if *e.Verified {
+					f.confirmed = true
+				} else {
+					f.failed = true
+				}
 			}
 		case "stop":
 			if f := open[node]; f != nil {
@@ -782,6 +792,9 @@ func (r *Run) checkFaults() *Result {
 	res.Stats["leader_transfers"] = transfers
 	res.Stats["leader_transfers_done"] = moved
 	counted := fmt.Sprintf("%d fault(s) injected, %d verified (%d checks)", injected, verified, checks)
+	if res.Valid != "true" {
+		counted = fmt.Sprintf("only %d of %d fault(s) injected verified (%d checks)", verified, injected, checks)
+	}
 	switch {
 	case res.Valid != "true":
 		res.Summary = counted

@@ -110,7 +110,7 @@ bool faultcheck_silent(struct cluster *c, int i, char *what, size_t len)
     return true;
 }
 
-bool faultcheck_blocked(struct cluster *c, int from, int to, char *what, size_t len)
+bool faultcheck_blocked(struct cluster *c, int from, int to, bool reset, char *what, size_t len)
 {
     struct slot *a = &c->slots[from], *b = &c->slots[to];
     /* raft_addr is host:port; bash's /dev/tcp wants host/port. */
@@ -151,6 +151,15 @@ bool faultcheck_blocked(struct cluster *c, int from, int to, char *what, size_t 
     if (rc == 0) {
         snprintf(what, len, "%s still reaches %s's raft port", a->name, b->name);
         return false;
+    }
+    if (reset) {
+        /* A reset refuses at once: bash says "Connection refused", 1. */
+        if (rc != 1) {
+            snprintf(what, len, "connecting from %s to %s was not refused (status %d)", a->name, b->name, rc);
+            return false;
+        }
+        snprintf(what, len, "%s cannot reach %s (connection reset)", a->name, b->name);
+        return true;
     }
     if (rc != 124) {
         /* Refused is not dropped: a DROP rule makes the SYN go unanswered. */

@@ -26,8 +26,9 @@ bool faultcheck_answers(struct cluster *c, int i, int timeout_ms, char *what, si
 bool faultcheck_silent(struct cluster *c, int i, char *what, size_t len);
 
 /* A TCP connection from slot `from`'s namespace to slot `to`'s raft port
- * cannot be made within a second (to's INPUT chain drops from's packets). */
-bool faultcheck_blocked(struct cluster *c, int from, int to, char *what, size_t len);
+ * cannot be made within a second: it times out (to's INPUT chain drops
+ * from's packets) or, with `reset`, is refused (it resets them). */
+bool faultcheck_blocked(struct cluster *c, int from, int to, bool reset, char *what, size_t len);
 
 /* Slot i's data filesystem has no block left for an unprivileged writer. */
 bool faultcheck_disk_full(struct cluster *c, int i, char *what, size_t len);

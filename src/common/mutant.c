@@ -38,8 +38,12 @@ enum mutant mutant_current(void)
 
 int mutant_select(const char *name, char *err, size_t errlen)
 {
-    if (name == NULL || name[0] == '\0')
+    if (name == NULL || name[0] == '\0' || strcmp(name, names[MUTANT_NONE]) == 0) {
+#ifdef EVENTFLOW_MUTANTS
+        mutant_active = MUTANT_NONE;
+#endif
         return 0;
+    }
 #ifdef EVENTFLOW_MUTANTS
     for (int m = 0; m < MUTANT_COUNT; m++) {
         if (strcmp(name, names[m]) == 0) {

@@ -69,7 +69,7 @@ static inline bool mutant_is(enum mutant m)
 }
 #endif
 
-/* Choose the active mutant by name (NULL or "" for none). Returns 0, or
+/* Choose the active mutant by name (NULL, "" or "none" for none). Returns 0, or
  * -1 with a message in err: an unknown name, or any name in a build
  * without mutants. */
 int mutant_select(const char *name, char *err, size_t errlen);

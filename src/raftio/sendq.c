@@ -242,7 +242,7 @@ static void sendq_io_close(struct raft_io *io, raft_io_close_cb cb)
     q->inner_close(io, cb);
 }
 
-/* Only to learn raft's receive callback. */
+/* Only to learn raft's receive callback (MUTANT_ACK_BEFORE_COMMIT). */
 static int sendq_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
 {
     struct sendq *q = (struct sendq *)io;
@@ -270,7 +270,8 @@ int sendq_init(struct sendq *q, uv_loop_t *loop)
 
     q->io.send = sendq_send;
     q->io.close = sendq_io_close;
-    q->io.start = sendq_start;
+    if (mutant_is(MUTANT_ACK_BEFORE_COMMIT))
+        q->io.start = sendq_start;
     return 0;
 }
 
