@@ -37,7 +37,7 @@ mutants=(
 "subscription-skips-at-switch|yes|--seed 1 --time-limit 20 --nemesis none -- --group-consumers 0"
 "read-without-barrier|no|--seed 1 --time-limit 30 --nemesis partition-leader,pause-leader -- --group-consumers 0 --subscribers 1 --stream-subscribers 0"
 "min-id-ignored|no|--seed 1 --time-limit 30 --nemesis pause-one,partition-half -- --group-consumers 0 --subscribers 1 --stream-subscribers 0"
-"ack-before-commit|no|--seed 1 --time-limit 30 --nemesis partition-leader -- --group-consumers 0 --subscribers 1 --stream-subscribers 0"
+"ack-before-commit|no|--seed 1 --time-limit 60 --nemesis partition-leader,partition-half -- --group-consumers 0 --subscribers 1 --stream-subscribers 0 --converge 10"
 "id-without-floor|no|--seed 3 --time-limit 60 --nemesis clock -- --group-consumers 0 --subscribers 1 --stream-subscribers 0"
 "transfer-drops-last-batch|no|--seed 1 --time-limit 40 --nemesis pause-one,kill-one -- --snapshot-threshold 64 --snapshot-trailing 0 --group-consumers 0 --subscribers 1 --stream-subscribers 0 --converge 10"
 "group-forgets-pending|no|--seed 1 --time-limit 40 --nemesis kill-leader -- --subscribers 0 --stream-subscribers 0"
