@@ -125,7 +125,8 @@ bash jepsen/netctl.sh up "$tag" "$nodes" || { echo "run.sh: could not create the
 {
     echo "seed=$seed time_limit=$time_limit nemesis=$nemesis nodes=$nodes workers=$workers"
     echo "commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "reproduce: jepsen/run.sh --seed $seed --time-limit $time_limit --nemesis $nemesis --nodes $nodes --workers $workers${extra[*]:+ -- ${extra[*]}}"
+    [ -z "${EVENTFLOW_MUTANT:-}" ] || echo "mutant=$EVENTFLOW_MUTANT (planted bug, src/common/mutant.h)"
+    echo "reproduce: ${EVENTFLOW_MUTANT:+EVENTFLOW_MUTANT=$EVENTFLOW_MUTANT }jepsen/run.sh --seed $seed --time-limit $time_limit --nemesis $nemesis --nodes $nodes --workers $workers${extra[*]:+ -- ${extra[*]}}"
 } >"$dir/run.txt"
 echo "jepsen: seed $seed, $time_limit s, nemesis $nemesis, $nodes nodes -> $dir"
 

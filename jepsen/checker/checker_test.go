@@ -109,6 +109,13 @@ func (f *fixture) nemesis(t int64, fault, phase string, nodes ...string) {
 	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t), Fault: fault, Phase: phase, Nodes: nodes})
 }
 
+// faultCheck adds the runner's check that a fault took effect (verified
+// or not), as nemesis.c records it.
+func (f *fixture) faultCheck(t int64, fault string, ok bool, nodes ...string) {
+	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(t), Fault: fault, Phase: "check", Nodes: nodes,
+		Value: "checked", Verified: &ok})
+}
+
 // history goes through JSON lines and the parser, as a real run does.
 func (f *fixture) history(t *testing.T) *History {
 	t.Helper()
@@ -532,16 +539,21 @@ func (f *fixture) clockFault(t0, t1 int64, start, stop bool) {
 		Value: "restarted with the true clock", Verified: &stop})
 }
 
+// validFaultStats: the history must pass; the faults checker's statistics.
+func validFaultStats(t *testing.T, f *fixture, what string) map[string]any {
+	t.Helper()
+	v := verdictOf(t, f, f.final3())
+	if v.Valid != "true" {
+		t.Fatalf("%s judged %q:\n%s", what, v.Valid, dump(v))
+	}
+	return checkerResult(v, "faults").Stats
+}
+
 func TestConfirmedClockFaultPasses(t *testing.T) {
 	f := good()
 	f.clockFault(20, 90, true, true)
-	v := verdictOf(t, f, f.final3())
-	if v.Valid != "true" {
-		t.Fatalf("a confirmed clock fault was judged %q:\n%s", v.Valid, dump(v))
-	}
-	r := checkerResult(v, "faults")
-	if r.Stats["clock_faults"] != 1 || r.Stats["leader_transfers_done"] != 1 {
-		t.Fatalf("faults statistics: %v", r.Stats)
+	if s := validFaultStats(t, f, "a confirmed clock fault was"); s["clock_faults"] != 1 || s["leader_transfers_done"] != 1 {
+		t.Fatalf("faults statistics: %v", s)
 	}
 }
 
@@ -577,6 +589,58 @@ func TestUncheckedLiveJump(t *testing.T) {
 	f.nemesis(50, "clock", "jump", "n2")
 	f.add(Entry{Type: "info", Process: -1, F: "nemesis", Time: ms(90), Fault: "clock", Phase: "stop", Nodes: []string{"n2"}, Verified: &yes})
 	expectCaught(t, verdictOf(t, f, f.final3()), "before the heal", "faults")
+}
+
+// Every fault the runner injects must be confirmed by a check: a kill, a
+// pause, a partition, a full disk, a membership change.
+func TestCheckedFaultsPass(t *testing.T) {
+	f := good()
+	for i, fault := range []string{"kill-one", "pause-leader", "partition-half", "disk", "member"} {
+		t0 := int64(20 + 10*i)
+		f.nemesis(t0, fault, "start", "n2")
+		f.faultCheck(t0+1, fault, true, "n2")
+		f.nemesis(t0+5, fault, "stop", "n2")
+	}
+	if s := validFaultStats(t, f, "confirmed faults were"); s["faults_injected"] != 5 || s["faults_verified"] != 5 {
+		t.Fatalf("faults statistics: %v", s)
+	}
+}
+
+// A kill (or any fault) whose check failed: the fault did not happen.
+func TestFaultThatDidNotHappen(t *testing.T) {
+	for _, fault := range []string{"kill-one", "pause-one", "partition-leader", "disk", "member", "snapshot"} {
+		f := good()
+		f.nemesis(20, fault, "start", "n2")
+		f.faultCheck(21, fault, false, "n2")
+		f.nemesis(30, fault, "stop", "n2")
+		v := verdictOf(t, f, f.final3())
+		expectCaught(t, v, fault+" fault on n2", "faults")
+		if s := checkerResult(v, "faults").Stats; s["faults_injected"] != 1 || s["faults_verified"] != 0 {
+			t.Fatalf("%s: faults statistics: %v", fault, s)
+		}
+	}
+}
+
+// A fault no check confirmed is not evidence of that fault.
+func TestUncheckedFault(t *testing.T) {
+	f := good()
+	f.nemesis(20, "partition-half", "start", "n2")
+	f.nemesis(30, "partition-half", "stop", "n2")
+	f.nemesis(40, "partition-half", "start", "n3")
+	f.faultCheck(41, "partition-half", true, "n3", "n1")
+	expectCaught(t, verdictOf(t, f, f.final3()), "no check confirmed it before the next one", "faults")
+	f = good()
+	f.nemesis(20, "kill-one", "start", "n2")
+	expectCaught(t, verdictOf(t, f, f.final3()), "no check confirmed it before the run ended", "faults")
+}
+
+// A start that names no node injected nothing (no victim to pick).
+func TestFaultWithoutVictimNeedsNoCheck(t *testing.T) {
+	f := good()
+	f.nemesis(20, "member", "start")
+	if s := validFaultStats(t, f, "a fault without a victim was"); s["faults_injected"] != 0 {
+		t.Fatalf("faults statistics: %v", s)
+	}
 }
 
 // nodeLogDir writes node logs and exits.jsonl into a results folder.
@@ -626,6 +690,18 @@ func TestLibfaketimeHangInNodeLog(t *testing.T) {
 	r := checkNodeLogs(dir)
 	expectNodeLogFailure(t, r, "libfaketime: Cannot recover")
 	expectNodeLogFailure(t, r, `never logged "started" in the 7.5 s`)
+}
+
+// The loader refusing the preload library: the node starts, but on the
+// true clock, so the clock fault it was started for never happened.
+func TestPreloadErrorInNodeLog(t *testing.T) {
+	dir := nodeLogDir(t, map[string]string{
+		"n2.log": "==== jepsen t=1.000s: n2 starts as id 2 (pid 20) under libfaketime -30s\n" +
+			"ERROR: ld.so: object '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1' from LD_PRELOAD cannot be preloaded (cannot open shared object file): ignored.\n" +
+			startedLine,
+		"exits.jsonl": `{"node":"n2","pid":20,"time":30000000000,"exit_code":0,"signal":0,"expected":true}` + "\n",
+	})
+	expectNodeLogFailure(t, checkNodeLogs(dir), "cannot be preloaded")
 }
 
 // A start that hangs without saying why is caught too; one the runner

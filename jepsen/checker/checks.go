@@ -657,18 +657,53 @@ func (r *Run) checkCoverage() *Result {
 
 // ---- faults that took effect ------------------------------------------------
 
+// checkedFaults are the faults the runner checks (jepsen/runner/faultcheck.h):
+// each start that names nodes must be confirmed by a verified check.
+var checkedFaults = map[string]bool{
+	"kill-one": true, "kill-leader": true, "kill-majority": true, "kill-all": true,
+	"pause-one": true, "pause-leader": true,
+	"partition-leader": true, "partition-half": true, "partition-ring": true, "partition-bridge": true,
+	"partition-oneway": true, "member": true, "disk": true, "snapshot": true,
+}
+
 // checkFaults: a fault that did not take effect tests nothing while the
-// history claims it did. The runner checks what it can (a clock fault: the
-// node answers and its STATUS time_ms is off by the offset set, or runs at
-// the rate set; after the heal, the true clock again) and records each
-// check with "verified". Any check that failed makes the run invalid, and
-// so does a clock fault (or a live jump of one) that no check confirmed,
-// whatever the reason: a run cannot pass on clock faults it never saw.
+// history claims it did. The runner checks every fault it injects (a kill:
+// the process is gone and STATUS fails, and the restart answers; a pause:
+// the process is stopped and silent, and answers once resumed; a partition:
+// a TCP connection across a cut link times out; a full disk: no byte free;
+// a membership change: its outcome shows in the configuration; a clock
+// fault: the node answers and its STATUS time_ms is off by the offset set,
+// or runs at the rate set, and after the heal the true clock again) and
+// records each check with "verified". Any check that failed makes the run
+// invalid, and so does a fault (or a live jump of a clock fault) that no
+// check confirmed, whatever the reason: a run cannot pass on faults it
+// never saw. A start that names no node injected nothing (no victim).
 func (r *Run) checkFaults() *Result {
 	res := newResult("faults")
+	type fault struct {
+		start     *Entry
+		confirmed bool
+		failed    bool // a check of it recorded "verified": false
+	}
+	openByName := map[string]*fault{}
+	injected, verified := 0, 0
+	closeOther := func(name string, why string) {
+		f := openByName[name]
+		if f == nil {
+			return
+		}
+		if f.confirmed && !f.failed {
+			verified++
+		} else if !f.confirmed {
+			res.fail("%s fault on %s started at t=%.3fs (%s): %s", name, strings.Join(f.start.Nodes, " "),
+				float64(f.start.Time)/1e9, f.start.Value, why)
+		}
+		delete(openByName, name)
+	}
 	type clockFault struct {
 		start     *Entry
 		confirmed bool // a verified check since the start or the last jump
+		failed    bool // a check of it recorded "verified": false
 	}
 	open := map[string]*clockFault{}
 	clockFaults, checks, transfers, moved := 0, 0, 0, 0
@@ -676,6 +711,8 @@ func (r *Run) checkFaults() *Result {
 	closeFault := func(node string, f *clockFault, why string) {
 		if !f.confirmed {
 			res.fail("clock fault on %s started at %s (%s): %s", node, at(f.start), f.start.Value, why)
+		} else if !f.failed {
+			verified++
 		}
 		delete(open, node)
 	}
@@ -692,6 +729,21 @@ func (r *Run) checkFaults() *Result {
 				moved++
 			}
 		}
+		if checkedFaults[e.Fault] {
+			switch {
+			case e.Phase == "start" && len(e.Nodes) > 0:
+				closeOther(e.Fault, "no check confirmed it before the next one")
+				injected++
+				openByName[e.Fault] = &fault{start: e}
+			case e.Phase == "check" && e.Verified != nil && openByName[e.Fault] != nil:
+				if *e.Verified {
+					openByName[e.Fault].confirmed = true
+				} else {
+					openByName[e.Fault].failed = true
+				}
+			}
+			continue
+		}
 		if e.Fault != "clock" || len(e.Nodes) == 0 {
 			continue
 		}
@@ -702,6 +754,7 @@ func (r *Run) checkFaults() *Result {
 				closeFault(node, f, "no check confirmed it before the next clock fault")
 			}
 			clockFaults++
+			injected++
 			open[node] = &clockFault{start: e}
 		case "jump":
 			// The live jump needs a check of its own.
@@ -713,8 +766,12 @@ func (r *Run) checkFaults() *Result {
 				f.confirmed = false
 			}
 		case "check":
-			if f := open[node]; f != nil && e.Verified != nil && *e.Verified {
-				f.confirmed = true
+			if f := open[node]; f != nil && e.Verified != nil {
+				if *e.Verified {
+					f.confirmed = true
+				} else {
+					f.failed = true
+				}
 			}
 		case "stop":
 			if f := open[node]; f != nil {
@@ -725,17 +782,27 @@ func (r *Run) checkFaults() *Result {
 	for node, f := range open {
 		closeFault(node, f, "no check confirmed it before the run ended")
 	}
+	for name := range openByName {
+		closeOther(name, "no check confirmed it before the run ended")
+	}
+	res.Stats["faults_injected"] = injected
+	res.Stats["faults_verified"] = verified
 	res.Stats["clock_faults"] = clockFaults
 	res.Stats["checks"] = checks
 	res.Stats["leader_transfers"] = transfers
 	res.Stats["leader_transfers_done"] = moved
+	counted := fmt.Sprintf("%d fault(s) injected, %d verified (%d checks)", injected, verified, checks)
+	if res.Valid != "true" {
+		counted = fmt.Sprintf("only %d of %d fault(s) injected verified (%d checks)", verified, injected, checks)
+	}
 	switch {
 	case res.Valid != "true":
+		res.Summary = counted
 	case clockFaults == 0:
-		res.Summary = "no clock fault in this run"
+		res.Summary = counted + "; no clock fault in this run"
 	default:
-		res.Summary = fmt.Sprintf("%d clock fault(s), every one confirmed (%d checks); leadership moved to the skewed node %d of %d time(s)",
-			clockFaults, checks, moved, transfers)
+		res.Summary = fmt.Sprintf("%s; %d clock fault(s), every one confirmed; leadership moved to the skewed node %d of %d time(s)",
+			counted, clockFaults, moved, transfers)
 	}
 	return res
 }
@@ -753,6 +820,11 @@ var snapshotRestore = regexp.MustCompile(`restored a snapshot`)
 // clock_gettime()", after which the node hangs): the clock fault is not
 // what the history says.
 var faketimeError = regexp.MustCompile(`libfaketime:`)
+
+// preloadError is the dynamic loader refusing an LD_PRELOAD library
+// ("ERROR: ld.so: object ... cannot be preloaded"): the node then runs
+// without it, so a clock fault would be the true clock.
+var preloadError = regexp.MustCompile(`ld\.so: object .* cannot be preloaded`)
 
 // startMarker is the line the runner writes before each start of a node
 // (cluster.c), and nodeStarted the line eventflowd logs once it is up
@@ -836,7 +908,7 @@ func checkNodeLogs(dir string) *Result {
 			if snapshotRestore.MatchString(line) {
 				restores++
 			}
-			if crashPatterns.MatchString(line) || faketimeError.MatchString(line) {
+			if crashPatterns.MatchString(line) || faketimeError.MatchString(line) || preloadError.MatchString(line) {
 				res.fail("%s:%d: %s", name, i+1, strings.TrimSpace(line))
 			}
 		}

@@ -108,6 +108,7 @@ func withGroups() *fixture {
 	f.add(Entry{Type: "info", Process: 21, F: "group_crash", Time: ms(2620), Consumer: "c1", Node: "n1",
 		Held: []HeldEvent{{Group: "gall", ID: f.lastDelivered("b")}}})
 	f.nemesis(3000, "kill-leader", "start", "n1")
+	f.faultCheck(3001, "kill-leader", true, "n1")
 	f.groupRead(21, 3100, 3200, "gall", "c1.1", "n3", "MOVED")
 	f.groupRead(20, 4700, 4710, "gall", "c0", "n2", "ok", "b/3")
 	f.groupRead(21, 4800, 9000, "gall", "c1.1", "n2", "info")

@@ -360,6 +360,15 @@ int cluster_drop(struct cluster *c, int to, int from)
     return run_cmd(argv);
 }
 
+int cluster_reset_link(struct cluster *c, int to, int from)
+{
+    /* Resets themselves pass: the other side's rule sends them, and a
+     * reset that cannot arrive would leave its connection hanging. */
+    char *argv[] = {"ip", "netns", "exec", c->slots[to].ns, "iptables", "-w", "-A", "INPUT", "-s", c->slots[from].host,
+                    "-p", "tcp", "--tcp-flags", "RST", "NONE", "-j", "REJECT", "--reject-with", "tcp-reset", NULL};
+    return run_cmd(argv);
+}
+
 void cluster_heal_network(struct cluster *c)
 {
     for (int i = 1; i <= c->cfg.n; i++) {

@@ -97,6 +97,11 @@ void cluster_endpoints(const struct cluster *c, char *out, size_t len);
 
 /* Drop every packet from slot `from` arriving at slot `to` (one way). */
 int cluster_drop(struct cluster *c, int to, int from);
+
+/* Slot `to` answers every TCP packet from slot `from` with a reset: unlike
+ * a drop, this ends the connections already open, so nothing queued in
+ * their socket buffers arrives after the heal. 0 or -1. */
+int cluster_reset_link(struct cluster *c, int to, int from);
 /* Remove every rule: all links work again. */
 void cluster_heal_network(struct cluster *c);
 

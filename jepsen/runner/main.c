@@ -77,6 +77,8 @@ struct options {
     int subscribers;
     int stream_subscribers;
     int group_consumers;
+    int key_reuse_pct;
+    const char *disable_faults;
 };
 
 static atomic_bool interrupted;
@@ -94,14 +96,15 @@ static void usage(void)
           "         [--think-ms MS] [--recovery S] [--converge S] [--election-timeout MS]\n"
           "         [--snapshot-threshold N] [--snapshot-trailing N] [--disk-mb MB]\n"
           "         [--faketime-lib PATH] [--prefix 10.77.0] [--subscribers N]\n"
-          "         [--stream-subscribers N] [--group-consumers N]\n",
+          "         [--stream-subscribers N] [--group-consumers N] [--key-reuse-pct P]\n"
+          "         [--disable-fault LIST (debug: announce and check these faults, inject nothing)]\n",
           stderr);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_TAG = 256, O_RUN, O_DATA, O_EFD, O_FT, O_NEM, O_PREFIX, O_SEED, O_NODES, O_TIME, O_REC, O_CONV,
-           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK, O_SUBS, O_SSUBS, O_GROUPS };
+           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK, O_SUBS, O_SSUBS, O_GROUPS, O_KEYREUSE, O_DISABLE };
     static const struct option longopts[] = {
         {"tag", required_argument, NULL, O_TAG},
         {"run-dir", required_argument, NULL, O_RUN},
@@ -124,6 +127,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"subscribers", required_argument, NULL, O_SUBS},
         {"stream-subscribers", required_argument, NULL, O_SSUBS},
         {"group-consumers", required_argument, NULL, O_GROUPS},
+        {"key-reuse-pct", required_argument, NULL, O_KEYREUSE},
+        {"disable-fault", required_argument, NULL, O_DISABLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -156,6 +161,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_SUBS: o->subscribers = atoi(optarg); break;
         case O_SSUBS: o->stream_subscribers = atoi(optarg); break;
         case O_GROUPS: o->group_consumers = atoi(optarg); break;
+        case O_KEYREUSE: o->key_reuse_pct = atoi(optarg); break;
+        case O_DISABLE: o->disable_faults = optarg; break;
         default: usage(); return -1;
         }
     }
@@ -481,6 +488,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "runner: %s\n", err);
         goto out;
     }
+    if (o.disable_faults != NULL) {
+        if (nemesis_disable(nem, o.disable_faults, err, sizeof err) != 0) {
+            fprintf(stderr, "runner: --disable-fault: %s\n", err);
+            goto out;
+        }
+        fprintf(stderr, "runner: DEBUG: faults %s are announced and checked but not injected\n", o.disable_faults);
+    }
 
     fprintf(stderr, "runner: seed %" PRIu64 ", %d nodes, %d s, nemesis %s, %d workers\n", o.seed, o.nodes,
             o.time_limit_s, o.nemesis, o.workers);
@@ -498,6 +512,7 @@ int main(int argc, char **argv)
         .workers = o.workers,
         .seed = o.seed,
         .think_ms = o.think_ms,
+        .key_reuse_pct = o.key_reuse_pct,
         .stream_slots = 6,
         .stream_max_events = 50,
         .request_timeout_ms = 2000,

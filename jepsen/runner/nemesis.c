@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "eventflow/eventflow.h"
+#include "faultcheck.h"
 #include "history.h"
 #include "rawresp.h"
 #include "rng.h"
@@ -62,19 +63,36 @@ struct active {
     uint64_t snap_from;  /* snapshot: the follower's applied index when cut off */
     bool clock_jump;     /* clock: a wall-clock offset, to be changed mid-hold */
     bool clock_up;       /* clock: the node came up with the clock it was given */
+    int cut_from, cut_to; /* partitions: one link cut (to drops from's packets); 0: none */
+    uint64_t removed_id;  /* member: the id a replacement removed */
+    long log_from;        /* snapshot: the victim's node log size when cut off */
 };
+
+/* How long a node restarted after a kill gets to answer (a restart
+ * replays its raft log; seconds on a loaded machine), and one resumed
+ * after a pause. */
+#define RESTART_ANSWER_MS 20000
+#define RESUME_ANSWER_MS 10000
+/* How long a follower healed after the snapshot fault gets to start
+ * installing the snapshot it needs. */
+#define SNAPSHOT_INSTALL_MS 20000
 
 struct nemesis {
     struct cluster *c;
     struct rng rng;
     bool enabled[F_COUNT];
     int n_enabled;
+    /* Debugging the checks themselves (--disable-fault): these faults are
+     * announced and checked but not injected, so their checks must fail. */
+    bool disabled[F_COUNT];
     struct eventflow_client *admin; /* membership changes */
     bool demoted[CLUSTER_MAX + 1];
     /* Per slot: the id of a removal whose outcome was unknown and which
      * did not look taken at the time (0: none); settled after healing. */
     uint64_t unsettled_removal[CLUSTER_MAX + 1];
 };
+
+static void fault_check(enum fault f, json_t *nodes, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void sleep_ms(int ms)
 {
@@ -97,14 +115,10 @@ void nemesis_idle(struct nemesis *n, int ms, const atomic_bool *stop)
     cluster_reap(n->c);
 }
 
-struct nemesis *nemesis_new(struct cluster *c, const char *list, uint64_t seed, const char *endpoints,
-                            char *err, size_t errlen)
+/* Fault and group names, comma-separated, into set[]. 0, or -1 with a
+ * message. */
+static int parse_faults(const char *list, bool set[F_COUNT], char *err, size_t errlen)
 {
-    struct nemesis *n = calloc(1, sizeof *n);
-    if (n == NULL)
-        abort();
-    n->c = c;
-    rng_seed(&n->rng, seed ^ UINT64_C(0x6e656d65736973));
     char copy[512];
     snprintf(copy, sizeof copy, "%s", list);
     for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
@@ -113,21 +127,40 @@ struct nemesis *nemesis_new(struct cluster *c, const char *list, uint64_t seed, 
         bool found = false;
         for (int f = 0; f < F_COUNT; f++) {
             if (strcmp(tok, fault_names[f]) == 0) {
-                n->enabled[f] = found = true;
+                set[f] = found = true;
             }
         }
         for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
             if (strcmp(tok, groups[g].name) == 0) {
                 for (int f = (int)groups[g].first; f <= (int)groups[g].last; f++)
-                    n->enabled[f] = true;
+                    set[f] = true;
                 found = true;
             }
         }
         if (!found) {
             snprintf(err, errlen, "unknown nemesis '%s'", tok);
-            free(n);
-            return NULL;
+            return -1;
         }
+    }
+    return 0;
+}
+
+int nemesis_disable(struct nemesis *n, const char *list, char *err, size_t errlen)
+{
+    return parse_faults(list, n->disabled, err, errlen);
+}
+
+struct nemesis *nemesis_new(struct cluster *c, const char *list, uint64_t seed, const char *endpoints,
+                            char *err, size_t errlen)
+{
+    struct nemesis *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        abort();
+    n->c = c;
+    rng_seed(&n->rng, seed ^ UINT64_C(0x6e656d65736973));
+    if (parse_faults(list, n->enabled, err, errlen) != 0) {
+        free(n);
+        return NULL;
     }
     for (int f = 0; f < F_COUNT; f++)
         n->n_enabled += n->enabled[f];
@@ -253,6 +286,8 @@ static void start_partition(struct nemesis *n, struct active *a)
             if (all[i] != l)
                 rest[r++] = all[i];
         cut_groups(n, &l, 1, rest, r);
+        a->cut_from = r > 0 ? rest[0] : 0;
+        a->cut_to = l;
         a->slots[0] = l;
         a->n = 1;
         describe_groups(desc, sizeof desc, c, &l, 1, rest, r);
@@ -262,6 +297,8 @@ static void start_partition(struct nemesis *n, struct active *a)
         /* 1 .. k/2 nodes on the minority side */
         int minority = 1 + (int)rng_below(&n->rng, (uint64_t)(k / 2 > 0 ? k / 2 : 1));
         cut_groups(n, all, minority, all + minority, k - minority);
+        a->cut_from = minority < k ? all[minority] : 0;
+        a->cut_to = all[0];
         memcpy(a->slots, all, sizeof(int) * (size_t)minority);
         a->n = minority;
         describe_groups(desc, sizeof desc, c, all, minority, all + minority, k - minority);
@@ -275,6 +312,8 @@ static void start_partition(struct nemesis *n, struct active *a)
                 for (int j = i + 2; j < k; j++)
                     if (!(i == 0 && j == k - 1))
                         cut_both(n, all[i], all[j]);
+            a->cut_from = all[2];
+            a->cut_to = all[0];
             size_t used = 0;
             for (int i = 0; i < k; i++) {
                 used += (size_t)snprintf(desc + used, sizeof desc - used, "%s-", c->slots[all[i]].name);
@@ -290,6 +329,10 @@ static void start_partition(struct nemesis *n, struct active *a)
         int half = (k - 1) / 2;
         int bridge = all[half];
         cut_groups(n, all, half, all + half + 1, k - half - 1);
+        if (half > 0 && k - half - 1 > 0) {
+            a->cut_from = all[half + 1];
+            a->cut_to = all[0];
+        }
         a->slots[0] = bridge;
         a->n = 1;
         snprintf(desc, sizeof desc, "bridge %s between ", c->slots[bridge].name);
@@ -298,9 +341,13 @@ static void start_partition(struct nemesis *n, struct active *a)
     }
     case F_PART_ONEWAY: {
         int x = rng_below(&n->rng, 2) ? leader_or_random(n) : all[0];
-        for (int i = 0; i < k; i++)
-            if (all[i] != x)
+        for (int i = 0; i < k; i++) {
+            if (all[i] != x) {
                 cluster_drop(c, x, all[i]);
+                a->cut_from = all[i];
+            }
+        }
+        a->cut_to = x;
         a->slots[0] = x;
         a->n = 1;
         snprintf(desc, sizeof desc, "%s hears nobody (its packets still go out)", c->slots[x].name);
@@ -309,6 +356,8 @@ static void start_partition(struct nemesis *n, struct active *a)
     default:
         break;
     }
+    if (n->disabled[a->f])
+        cluster_heal_network(c); /* --disable-fault: announced, never in force */
     history_nemesis(fault_names[a->f], "start", cluster_names(c, a->slots, a->n), "%s", desc);
 }
 
@@ -325,6 +374,66 @@ static bool is_member_id(struct nemesis *n, uint64_t id)
             found = true;
     eventflow_member_list_free(&ml);
     return found;
+}
+
+/* The configuration's entry for id, through any member: 1 found (role
+ * and committed filled in), 0 absent, -1 no answer. */
+static int member_lookup(struct nemesis *n, uint64_t id, enum eventflow_role *role, bool *committed)
+{
+    struct eventflow_member_list ml = {0};
+    if (eventflow_cluster_members(n->admin, &ml) != EF_OK)
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i < ml.n; i++) {
+        if (ml.members[i].id == id) {
+            found = 1;
+            *role = ml.members[i].role;
+            *committed = ml.members[i].committed;
+        }
+    }
+    eventflow_member_list_free(&ml);
+    return found;
+}
+
+/* How long a leader transfer the leader acknowledged may take to show. */
+#define TRANSFER_SHOW_MS 5000
+
+/* A membership change's outcome, checked against the cluster: an
+ * acknowledged transfer makes the target lead, an acknowledged demotion
+ * leaves it a committed standby, an acknowledged removal leaves it out.
+ * A refusal changed nothing, and an unknown outcome was settled by looking
+ * (start_member; reconciled after healing): both are outcomes known. */
+static void check_member(struct nemesis *n, const struct active *a, int rc)
+{
+    int victim = a->slots[0];
+    struct slot *s = &n->c->slots[victim];
+    char what[512];
+    bool ok = true;
+    if (rc != EF_OK) {
+        snprintf(what, sizeof what, "outcome settled: %s (%s)", eventflow_err_name(rc),
+                 rc == EF_EUNKNOWN ? "looked up in the configuration" : "refused, nothing changed");
+    } else if (a->m == M_TRANSFER) {
+        int64_t deadline = history_now() + (int64_t)TRANSFER_SHOW_MS * 1000000;
+        while (cluster_leader(n->c) != victim && history_now() < deadline)
+            nemesis_idle(n, 100, NULL);
+        ok = cluster_leader(n->c) == victim;
+        snprintf(what, sizeof what, "%s %s the leader within %d ms of the acknowledged transfer", s->name,
+                 ok ? "became" : "did NOT become", TRANSFER_SHOW_MS);
+    } else {
+        enum eventflow_role role = EF_ROLE_VOTER;
+        bool committed = false;
+        int found = member_lookup(n, a->m == M_DEMOTE ? s->id : a->removed_id, &role, &committed);
+        if (a->m == M_DEMOTE) {
+            ok = found == 1 && role == EF_ROLE_STANDBY && committed;
+            snprintf(what, sizeof what, "%s is %s", s->name,
+                     ok ? "a committed standby" : found < 0 ? "unknown (no member answered)" : "NOT a committed standby");
+        } else {
+            ok = found == 0;
+            snprintf(what, sizeof what, "id %" PRIu64 " is %s", a->removed_id,
+                     ok ? "out of the configuration" : found < 0 ? "unknown (no member answered)" : "STILL a member");
+        }
+    }
+    fault_check(F_MEMBER, names1(n, victim), ok, "%s", what);
 }
 
 /* Kill a removed member and delete its data directory; its next start
@@ -441,6 +550,7 @@ static void start_member(struct nemesis *n, struct active *a)
         rc = eventflow_leader_transfer(n->admin, s->id);
         history_nemesis("member", "start", names1(n, victim), "leader transfer to %s (id %" PRIu64 "): %s %s",
                         s->name, s->id, eventflow_err_name(rc), rc ? eventflow_client_last_error(n->admin) : "");
+        check_member(n, a, rc);
         break;
     case M_DEMOTE:
         rc = eventflow_member_assign(n->admin, s->id, EF_ROLE_STANDBY);
@@ -448,6 +558,7 @@ static void start_member(struct nemesis *n, struct active *a)
         n->demoted[victim] = a->member_done;
         history_nemesis("member", "start", names1(n, victim), "demote %s (id %" PRIu64 ") to standby: %s %s",
                         s->name, s->id, eventflow_err_name(rc), rc ? eventflow_client_last_error(n->admin) : "");
+        check_member(n, a, rc);
         break;
     default: {
         /* Every other member must be present, or removing one more could
@@ -455,15 +566,18 @@ static void start_member(struct nemesis *n, struct active *a)
         int all[CLUSTER_MAX];
         if (cluster_members(c, all) < c->cfg.n) {
             history_nemesis("member", "start", names1(n, victim), "replace %s skipped: a slot is still out", s->name);
+            fault_check(F_MEMBER, names1(n, victim), true, "outcome settled: nothing changed (skipped)");
             return;
         }
         uint64_t old = s->id;
+        a->removed_id = old;
         rc = eventflow_member_remove(n->admin, old);
         char why[512];
         snprintf(why, sizeof why, "%s", rc ? eventflow_client_last_error(n->admin) : "");
         bool removed = rc == EF_OK || (rc == EF_EUNKNOWN && !is_member_id(n, old));
         history_nemesis("member", "start", names1(n, victim), "remove %s (id %" PRIu64 "): %s %s%s", s->name, old,
                         eventflow_err_name(rc), why, rc == EF_EUNKNOWN ? (removed ? " (it is gone)" : " (still a member)") : "");
+        check_member(n, a, rc);
         if (!removed) {
             if (rc == EF_EUNKNOWN)
                 n->unsettled_removal[victim] = old;
@@ -610,16 +724,18 @@ static uint64_t ulid_text_ms(const char *id)
     return v;
 }
 
-static void record_check(struct nemesis *n, int i, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A check that fault f on `nodes` (taken) took effect: the history's
+ * "verified" line, which the checker's "faults" verdict judges. */
+static void fault_check(enum fault f, json_t *nodes, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void record_check(struct nemesis *n, int i, bool ok, const char *fmt, ...)
+static void fault_check(enum fault f, json_t *nodes, bool ok, const char *fmt, ...)
 {
     char text[900];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    history_nemesis_fields("clock", "check", names1(n, i), json_pack("{s:b}", "verified", ok), "%s%s",
+    history_nemesis_fields(fault_names[f], "check", nodes, json_pack("{s:b}", "verified", ok), "%s%s",
                            ok ? "" : "NOT APPLIED: ", text);
 }
 
@@ -632,25 +748,25 @@ static bool check_clock_start(struct nemesis *n, int v, bool jump, int64_t offse
     char what[512];
     if (jump) {
         bool ok = wait_clock(n, v, false, offset_ms, CLOCK_ANSWER_MS, &r1, what, sizeof what);
-        record_check(n, v, ok, "%s (set: %+.0f s)", what, (double)offset_ms / 1000);
+        fault_check(F_CLOCK, names1(n, v), ok, "%s (set: %+.0f s)", what, (double)offset_ms / 1000);
         return ok;
     }
     if (!wait_clock(n, v, true, 0, CLOCK_ANSWER_MS, &r1, what, sizeof what)) {
-        record_check(n, v, false, "%s", what);
+        fault_check(F_CLOCK, names1(n, v), false, "%s", what);
         return false;
     }
     /* The measurement window, not a wait for something to happen. */
     nemesis_idle(n, CLOCK_RATE_WINDOW_MS, NULL);
     char err[256];
     if (read_clock(n, v, &r2, err, sizeof err) != 0) {
-        record_check(n, v, false, "%s stopped answering STATUS while its clock rate was measured: %s",
+        fault_check(F_CLOCK, names1(n, v), false, "%s stopped answering STATUS while its clock rate was measured: %s",
                      n->c->slots[v].name, err);
         return false;
     }
     double measured = r2.at_ms > r1.at_ms ? (double)(r2.node_ms - r1.node_ms) / (double)(r2.at_ms - r1.at_ms) : 0;
     double off = measured - rate;
     bool ok = off <= CLOCK_RATE_TOLERANCE && -off <= CLOCK_RATE_TOLERANCE;
-    record_check(n, v, ok, "%s answers; its clock ran at x%.2f over %.1f s (set: x%.2f)", n->c->slots[v].name,
+    fault_check(F_CLOCK, names1(n, v), ok, "%s answers; its clock ran at x%.2f over %.1f s (set: x%.2f)", n->c->slots[v].name,
                  measured, (double)(r2.at_ms - r1.at_ms) / 1000, rate);
     return ok;
 }
@@ -720,6 +836,17 @@ static void clock_transfer(struct nemesis *n, int v)
 
 /* ---- the faults ---------------------------------------------------------------- */
 
+/* A partition is in force: one of the links it cut carries no traffic. */
+static void check_cut(struct nemesis *n, const struct active *a)
+{
+    if (a->cut_from == 0 || a->cut_to == 0)
+        return; /* nothing was cut: no member to cut off */
+    char what[512];
+    bool ok = faultcheck_blocked(n->c, a->cut_from, a->cut_to, a->f == F_SNAPSHOT, what, sizeof what);
+    int both[2] = {a->cut_from, a->cut_to};
+    fault_check(a->f, cluster_names(n->c, both, 2), ok, "%s", what);
+}
+
 static void start_fault(struct nemesis *n, struct active *a)
 {
     struct cluster *c = n->c;
@@ -743,18 +870,30 @@ static void start_fault(struct nemesis *n, struct active *a)
         }
         for (int i = 0; i < k; i++) {
             a->slots[a->n++] = s[i];
-            cluster_kill(c, s[i]);
+            if (!n->disabled[a->f])
+                cluster_kill(c, s[i]);
         }
         history_nemesis(fault_names[a->f], "start", cluster_names(c, a->slots, a->n), "kill -9");
+        for (int i = 0; i < a->n; i++) {
+            char what[512];
+            bool ok = faultcheck_gone(c, a->slots[i], what, sizeof what);
+            fault_check(a->f, names1(n, a->slots[i]), ok, "%s", what);
+        }
         break;
     case F_PAUSE_ONE:
     case F_PAUSE_LEADER:
         s[0] = a->f == F_PAUSE_LEADER ? leader_or_random(n) : random_member(n);
         if (s[0] != 0) {
-            cluster_pause(c, s[0]);
+            if (!n->disabled[a->f])
+                cluster_pause(c, s[0]);
             a->slots[a->n++] = s[0];
         }
         history_nemesis(fault_names[a->f], "start", cluster_names(c, a->slots, a->n), "SIGSTOP");
+        if (a->n > 0) {
+            char what[512];
+            bool ok = faultcheck_silent(c, a->slots[0], what, sizeof what);
+            fault_check(a->f, names1(n, a->slots[0]), ok, "%s", what);
+        }
         break;
     case F_PART_LEADER:
     case F_PART_HALF:
@@ -762,6 +901,7 @@ static void start_fault(struct nemesis *n, struct active *a)
     case F_PART_BRIDGE:
     case F_PART_ONEWAY:
         start_partition(n, a);
+        check_cut(n, a);
         break;
     case F_MEMBER:
         start_member(n, a);
@@ -786,13 +926,15 @@ static void start_fault(struct nemesis *n, struct active *a)
             snprintf(spec, sizeof spec, "+0 x%s", rates[which]);
             rate = rate_values[which];
         }
+        if (n->disabled[F_CLOCK])
+            snprintf(spec, sizeof spec, "%s", jump ? "+0s" : "+0 x1.0"); /* --disable-fault */
         int rc = cluster_start_faketime(c, v, spec, jump);
         a->slots[a->n++] = v;
         a->clock_jump = jump && rc == 0;
         history_nemesis("clock", "start", names1(n, v), "restarted under libfaketime \"%s\" (%s)%s", spec,
                         jump ? "wall clock only" : "wall and monotonic clocks", rc ? ": FAILED" : "");
         if (rc != 0) {
-            record_check(n, v, false, "%s could not be started under libfaketime", c->slots[v].name);
+            fault_check(F_CLOCK, names1(n, v), false, "%s could not be started under libfaketime", c->slots[v].name);
             break;
         }
         a->clock_up = check_clock_start(n, v, jump, offset_ms, rate);
@@ -804,9 +946,12 @@ static void start_fault(struct nemesis *n, struct active *a)
         int v = rng_below(&n->rng, 2) ? leader_or_random(n) : random_member(n);
         if (v == 0)
             break;
-        long long bytes = cluster_fill_disk(c, v);
+        long long bytes = n->disabled[F_DISK] ? 0 : cluster_fill_disk(c, v);
         a->slots[a->n++] = v;
         history_nemesis("disk", "start", names1(n, v), "data filesystem filled (%lld bytes of filler)", bytes);
+        char what[512];
+        bool ok = faultcheck_disk_full(c, v, what, sizeof what);
+        fault_check(F_DISK, names1(n, v), ok, "%s", what);
         break;
     }
     case F_SNAPSHOT: {
@@ -819,12 +964,25 @@ static void start_fault(struct nemesis *n, struct active *a)
         json_decref(st);
         int all[CLUSTER_MAX];
         k = cluster_members(c, all);
-        for (int i = 0; i < k; i++)
-            if (all[i] != v)
-                cut_both(n, v, all[i]);
+        /* Resets, not drops: AppendEntries the leader sent before the cut
+         * and that wait in the connection's socket buffers would otherwise
+         * arrive after the heal and catch the follower up without the
+         * snapshot this fault is about. */
+        for (int i = 0; i < k; i++) {
+            if (all[i] != v) {
+                cluster_reset_link(c, v, all[i]);
+                cluster_reset_link(c, all[i], v);
+                a->cut_from = all[i];
+            }
+        }
+        a->cut_to = v;
+        a->log_from = faultcheck_log_size(c, v);
+        if (n->disabled[F_SNAPSHOT])
+            cluster_heal_network(c);
         a->slots[a->n++] = v;
         history_nemesis("snapshot", "start", names1(n, v), "isolated at applied index %" PRIu64 " until it needs a snapshot",
                         a->snap_from);
+        check_cut(n, a);
         break;
     }
     default:
@@ -847,14 +1005,14 @@ static void mid_fault(struct nemesis *n, struct active *a)
     history_nemesis("clock", "jump", names1(n, v), "wall clock now \"%s\" while running%s", spec,
                     rc ? ": FAILED" : "");
     if (rc != 0) {
-        record_check(n, v, false, "the offset file of %s could not be rewritten", n->c->slots[v].name);
+        fault_check(F_CLOCK, names1(n, v), false, "the offset file of %s could not be rewritten", n->c->slots[v].name);
         return;
     }
     int64_t offset_ms = (ahead ? 1 : -1) * (int64_t)secs * 1000;
     struct clock_reading r;
     char what[512];
     bool ok = wait_clock(n, v, false, offset_ms, CLOCK_JUMP_MS, &r, what, sizeof what);
-    record_check(n, v, ok, "%s (set: %+.0f s, live)", what, (double)offset_ms / 1000);
+    fault_check(F_CLOCK, names1(n, v), ok, "%s (set: %+.0f s, live)", what, (double)offset_ms / 1000);
 }
 
 /* The snapshot fault holds until the rest of the cluster has applied more
@@ -893,12 +1051,22 @@ static void stop_fault(struct nemesis *n, struct active *a)
         for (int i = 0; i < a->n; i++)
             cluster_start(c, a->slots[i]);
         history_nemesis(fault_names[a->f], "stop", cluster_names(c, a->slots, a->n), "restarted");
+        for (int i = 0; i < a->n; i++) {
+            char what[512];
+            bool ok = faultcheck_answers(c, a->slots[i], RESTART_ANSWER_MS, what, sizeof what);
+            fault_check(a->f, names1(n, a->slots[i]), ok, "restarted: %s", what);
+        }
         break;
     case F_PAUSE_ONE:
     case F_PAUSE_LEADER:
         for (int i = 0; i < a->n; i++)
             cluster_resume(c, a->slots[i]);
         history_nemesis(fault_names[a->f], "stop", cluster_names(c, a->slots, a->n), "SIGCONT");
+        for (int i = 0; i < a->n; i++) {
+            char what[512];
+            bool ok = faultcheck_answers(c, a->slots[i], RESUME_ANSWER_MS, what, sizeof what);
+            fault_check(a->f, names1(n, a->slots[i]), ok, "resumed: %s", what);
+        }
         break;
     case F_PART_LEADER:
     case F_PART_HALF:
@@ -942,11 +1110,19 @@ static void stop_fault(struct nemesis *n, struct active *a)
                             crashed ? "; the node had stopped and was restarted" : "; the node kept running");
         }
         break;
-    case F_SNAPSHOT:
+    case F_SNAPSHOT: {
         cluster_heal_network(c);
         history_nemesis("snapshot", "stop", cluster_names(c, a->slots, a->n),
                         "network healed; the leader's snapshot is at index %" PRIu64, a->snap_from);
+        /* The point of the fault: the follower has to install a snapshot
+         * (fsm.c logs "restore: the store is at index ..." as it starts). */
+        char what[512];
+        bool ok = a->n > 0 && faultcheck_logged(c, a->slots[0], a->log_from, "restore: the store is at index",
+                                                SNAPSHOT_INSTALL_MS, what, sizeof what);
+        if (a->n > 0)
+            fault_check(F_SNAPSHOT, names1(n, a->slots[0]), ok, "after the heal: %s", what);
         break;
+    }
     default:
         break;
     }

@@ -30,7 +30,15 @@
  *   snapshot   isolate a follower until the others have written more than
  *              the snapshot threshold + trailing entries, so that it needs
  *              a snapshot install when it comes back
- *   all        everything above */
+ *   all        everything above
+ *
+ * Every fault is checked right after it is injected (faultcheck.h) and
+ * the check recorded with "verified": a kill leaves no process and no
+ * answer, and the restart answers again; a pause leaves a stopped process
+ * that does not answer, and the resume answers; a partition stops a TCP
+ * connection across a link it cut; a full disk has no byte free; a
+ * membership change the leader acknowledged shows in the configuration
+ * (or leadership); the clock checks below. */
 #ifndef JEPSEN_NEMESIS_H
 #define JEPSEN_NEMESIS_H
 
@@ -48,6 +56,13 @@ struct nemesis;
 struct nemesis *nemesis_new(struct cluster *c, const char *list, uint64_t seed, const char *endpoints,
                             char *err, size_t errlen);
 void nemesis_free(struct nemesis *n);
+
+/* For testing the fault checks themselves: the faults in list (names or
+ * groups) are announced, recorded and checked as usual, but not injected
+ * (no kill, no SIGSTOP, no iptables rule left, a clock offset of +0 s, no
+ * filler), so their checks fail and the run must be invalid. 0, or -1 on
+ * an unknown name. */
+int nemesis_disable(struct nemesis *n, const char *list, char *err, size_t errlen);
 
 /* Run the schedule until history_now() reaches end_ns or *stop is set.
  * Every fault started is healed before this returns. */

@@ -79,6 +79,7 @@ struct worker {
     int64_t known_len[KNOWN];
     int known_next;
     char cursor[EF_ID_LEN + 1]; /* GETALL offset: the last id seen */
+    char acked_key[64];         /* the first key of the last acknowledged append; "" before one */
 };
 
 static struct worker workers[MAX_WORKERS];
@@ -149,6 +150,9 @@ static void do_append(struct worker *w)
 {
     char stream[STREAM_NAME];
     int n = 1 + (int)rng_below(&w->rng, MAX_BATCH);
+    bool reuse = w->acked_key[0] != '\0' && (int)rng_below(&w->rng, 100) < w->cfg->key_reuse_pct;
+    if (reuse)
+        n = 1;
     pool_for_append(w->cfg, &w->rng, n, stream);
     int64_t expected = rng_below(&w->rng, 2) ? known_get(w, stream) : EF_VERSION_ANY;
 
@@ -159,7 +163,10 @@ static void do_append(struct worker *w)
     json_t *jv = json_array(), *jk = json_array();
     for (int j = 0; j < n; j++) {
         snprintf(values[j], sizeof values[j], "w%d-%" PRIu64 "-%d", w->id, seq, j);
-        snprintf(keys[j], sizeof keys[j], "k%" PRIu64 "-w%d-%" PRIu64 "-%d", w->cfg->seed, w->id, seq, j);
+        if (reuse)
+            snprintf(keys[j], sizeof keys[j], "%s", w->acked_key);
+        else
+            snprintf(keys[j], sizeof keys[j], "k%" PRIu64 "-w%d-%" PRIu64 "-%d", w->cfg->seed, w->id, seq, j);
         evs[j].type = "jepsen";
         evs[j].data.kind = EF_PAYLOAD_STRING;
         evs[j].data.bytes = values[j];
@@ -194,6 +201,7 @@ static void do_append(struct worker *w)
         json_object_set_new(done, "node", json_string(eventflow_client_last_node(w->main)));
         if (out.n > 0)
             known_set(w, stream, (int64_t)out.events[out.n - 1].version + 1);
+        snprintf(w->acked_key, sizeof w->acked_key, "%s", keys[0]);
     } else {
         set_error(done, w->main, rc);
     }

@@ -16,6 +16,9 @@
  *   read      GET of a whole stream, in one of the three modes;
  *   read_all  GETALL after the last id this worker saw (sometimes from
  *             the start), a page of at most 1000, in one of the modes.
+ * With key_reuse_pct, that share of appends is one event that reuses the
+ * key of the worker's last acknowledged append with a new value: the
+ * server must refuse it (EF_EKEYREUSE), never answer it as a retry.
  * Streams retire after stream_max_events events so that whole-stream reads
  * stay short; a new stream takes the slot. */
 #ifndef JEPSEN_WORKLOAD_H
@@ -35,6 +38,7 @@ struct workload_config {
     int stream_max_events;  /* events per stream before it retires */
     int request_timeout_ms;
     int retry_deadline_ms;
+    int key_reuse_pct;      /* appends (of one event) that reuse an acknowledged key with a new value */
 };
 
 /* Start the workers. 0 or -1. */

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/mutant.h"
 #include "http/http.h"
 #include "server/affinity.h"
 #include "server/config.h"
@@ -93,6 +94,15 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
     }
     log_setup(d.cfg.id, (enum log_level)d.cfg.log_level, node_log_role);
+    if (mutant_select(getenv("EVENTFLOW_MUTANT"), err, sizeof err) != 0) {
+        fprintf(stderr, "eventflowd: EVENTFLOW_MUTANT: %s\n", err);
+        config_free(&d.cfg);
+        return 2;
+    }
+#ifdef EVENTFLOW_MUTANTS
+    log_warn("#### MUTANT BUILD (-Dmutants=true): planted bug '%s' is active; never use this build for data ####",
+             mutant_name(mutant_current()));
+#endif
     /* A client that disconnects while we write must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
 

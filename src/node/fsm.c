@@ -44,6 +44,7 @@
 #include "common/fatal.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/mutant.h"
 #include "node/entry.h"
 #include "node/fetch.h"
 #include "node/node_internal.h"
@@ -117,6 +118,8 @@ void fsm_drain(struct raft_fsm *fsm)
         struct fsm_queued q = st->queue[i];
         const struct store_outcome *outcome;
         const void *payload = q.len != 0 ? st->bytes.data + q.off : NULL;
+        if (mutant_is(MUTANT_FOLLOWER_PARTIAL_APPLY) && raft_state(&n->raft) == RAFT_FOLLOWER && q.index % 16 == 0)
+            payload = NULL, q.len = 0;
         int rc = store_apply(n->store, q.index, payload, q.len, &outcome);
         if (rc != 0) {
             /* The entry is committed and must be applied; we cannot skip it
@@ -202,6 +205,11 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
     return 0;
 }
 
+/* MUTANT_TRANSFER_DROPS_LAST_BATCH: a store this many entries behind the
+ * snapshot is taken for current, so the transfer that would bring the
+ * last batch never happens. */
+#define FSM_MUTANT_BATCH 1024
+
 /* Bring the store to the snapshot's state. Returns 0 or a RAFT_* code. */
 static int fsm_restore_state(struct node *n, const struct store_snapshot_info *info)
 {
@@ -220,7 +228,7 @@ static int fsm_restore_state(struct node *n, const struct store_snapshot_info *i
                   (unsigned)info->checksum);
         return RAFT_CORRUPT;
     }
-    if (stats.applied_index >= info->applied_index)
+    if (stats.applied_index + (mutant_is(MUTANT_TRANSFER_DROPS_LAST_BATCH) ? FSM_MUTANT_BATCH : 0) >= info->applied_index)
         return 0; /* a restart: the store is durable at least this far */
     log_info("restore: the store is at index %" PRIu64 ", the snapshot at %" PRIu64
              ": fetching a copy of the state from a peer",

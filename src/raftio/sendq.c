@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "common/mem.h"
+#include "common/mutant.h"
 
 struct sendq_orig {
     struct raft_io_send *req;
@@ -57,6 +58,42 @@ static void complete_failed(struct sendq *q)
     }
 }
 
+/* MUTANT_ACK_BEFORE_COMMIT (common/mutant.h): the follower's answer to an
+ * AppendEntries, made up as if it had appended every entry, and given to
+ * raft on the next flush, never inside raft's own call to send. */
+struct sendq_fake_ack {
+    struct raft_message message;
+    struct sendq_fake_ack *next;
+};
+
+static void fake_ack_queue(struct sendq *q, const struct raft_message *m)
+{
+    const struct raft_append_entries *ae = &m->append_entries;
+    struct sendq_fake_ack *f = xcalloc(1, sizeof *f);
+    f->message.type = RAFT_APPEND_ENTRIES_RESULT;
+    f->message.server_id = m->server_id;
+    f->message.server_address = xstrdup(m->server_address);
+    f->message.append_entries_result.version = 1;
+    f->message.append_entries_result.term = ae->term;
+    f->message.append_entries_result.last_log_index = ae->prev_log_index + ae->n_entries;
+    f->next = q->fake_acks;
+    q->fake_acks = f;
+    turn_end_soon(&q->turn);
+}
+
+static void fake_acks_deliver(struct sendq *q, bool to_raft)
+{
+    while (q->fake_acks != NULL) {
+        struct sendq_fake_ack *f = q->fake_acks;
+        q->fake_acks = f->next;
+        /* As with raft_uv's messages, the address stays the sender's. */
+        if (to_raft && q->recv != NULL)
+            q->recv(&q->io, &f->message);
+        free((char *)f->message.server_address);
+        free(f);
+    }
+}
+
 /* Hand held batch i to the inner send and forget it. */
 static void batch_send(struct sendq *q, size_t i)
 {
@@ -66,6 +103,8 @@ static void batch_send(struct sendq *q, size_t i)
     b->message.append_entries.entries = b->entries;
     b->send.data = b;
     q->messages_out++;
+    if (mutant_is(MUTANT_ACK_BEFORE_COMMIT) && b->message.append_entries.n_entries > 0)
+        fake_ack_queue(q, &b->message);
     int rv = q->inner_send(&q->io, &b->send, &b->message, batch_sent_cb);
     if (rv != 0) {
         /* raft treats a lost AppendEntries like a dropped packet: it
@@ -180,6 +219,7 @@ void sendq_flush(struct sendq *q)
     while (q->n_batches > 0)
         batch_send(q, q->n_batches - 1);
     complete_failed(q);
+    fake_acks_deliver(q, true);
     turn_end_rest(&q->turn);
 }
 
@@ -197,8 +237,17 @@ static void sendq_io_close(struct raft_io *io, raft_io_close_cb cb)
         batch_complete(b, RAFT_CANCELED);
     }
     complete_failed(q);
+    fake_acks_deliver(q, false);
     turn_end_stop(&q->turn);
     q->inner_close(io, cb);
+}
+
+/* Only to learn raft's receive callback (MUTANT_ACK_BEFORE_COMMIT). */
+static int sendq_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
+{
+    struct sendq *q = (struct sendq *)io;
+    q->recv = recv;
+    return q->inner_start(io, msecs, tick, recv);
 }
 
 int sendq_init(struct sendq *q, uv_loop_t *loop)
@@ -207,6 +256,9 @@ int sendq_init(struct sendq *q, uv_loop_t *loop)
 
     q->inner_send = q->io.send;
     q->inner_close = q->io.close;
+    q->inner_start = q->io.start;
+    q->recv = NULL;
+    q->fake_acks = NULL;
     q->batches = NULL;
     q->n_batches = q->cap_batches = 0;
     q->messages_in = q->messages_out = 0;
@@ -218,6 +270,8 @@ int sendq_init(struct sendq *q, uv_loop_t *loop)
 
     q->io.send = sendq_send;
     q->io.close = sendq_io_close;
+    if (mutant_is(MUTANT_ACK_BEFORE_COMMIT))
+        q->io.start = sendq_start;
     return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "raftio/turn_end.h"
 
 struct sendq_batch;
+struct sendq_fake_ack;
 
 /* A batch is sent early once it holds this many entries or bytes, which
  * bounds a follower's receive buffer. */
@@ -46,6 +47,9 @@ struct sendq {
     int (*inner_send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *message,
                       raft_io_send_cb cb);
     void (*inner_close)(struct raft_io *io, raft_io_close_cb cb);
+    int (*inner_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+    raft_io_recv_cb recv; /* raft's, for MUTANT_ACK_BEFORE_COMMIT's made-up answers */
+    struct sendq_fake_ack *fake_acks; /* those answers, given to raft on flush */
     struct turn_end turn; /* flushes at the end of the loop turn */
     struct sendq_batch **batches; /* held batches, at most one per destination */
     size_t n_batches, cap_batches;

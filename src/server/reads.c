@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/mutant.h"
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
 #include "server/redis_cluster.h"
@@ -247,7 +248,7 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
         read_request_free(rq);
         return;
     }
-    if (o->linearizable) {
+    if (o->linearizable && !mutant_is(MUTANT_READ_WITHOUT_BARRIER)) {
         if (!node_is_leader(n)) {
             redis_cluster_not_leader(c, conn_reply_buf(c));
             read_request_free(rq);
@@ -272,7 +273,7 @@ void reads_submit(struct reads *r, struct conn *c, struct read_request *rq)
         read_request_free(rq);
         return;
     }
-    if (o->has_min_id && !reached(n, o->min_id)) {
+    if (o->has_min_id && !reached(n, o->min_id) && !mutant_is(MUTANT_MIN_ID_IGNORED)) {
         struct read_waiter *w = waiter_new(r, c, rq);
         list_push(&r->waiting, w);
         return;

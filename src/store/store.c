@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/mutant.h"
 #include "common/mem.h"
 #include "store/checksum.h"
 #include "store/store_internal.h"
@@ -708,6 +709,8 @@ static const char *store_dedup_differs(const Eventflow__AddCommand *add, size_t 
                                        const Eventflow__DedupRecord *rec, const Eventflow__StoredEvent *orig)
 {
     const Eventflow__NewEvent *ev = add->events[i];
+    if (mutant_is(MUTANT_DEDUP_IGNORES_CONTENT))
+        return NULL;
     if (strcmp(orig->stream, add->stream) != 0)
         return "a different stream";
     if (strcmp(orig->type, ev->type) != 0)
@@ -862,7 +865,7 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
     bool exists = length > 0;
     o->stream_length = length;
     o->first_position = s->pending.event_count + 1;
-    if (!add->any_version && add->expected_version != length) {
+    if (!add->any_version && add->expected_version != length && !mutant_is(MUTANT_EXPECTED_VERSION_SKIPPED)) {
         *status = add->expected_version < length ? STORE_VERSION_CONFLICT : STORE_VERSION_GAP;
         return 0;
     }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/mutant.h"
 #include "store/store.h"
 #include "store/store_group.h"
 #include "store/store_internal.h"
@@ -443,6 +444,13 @@ static int read_due(struct store *s, const char *g, size_t glen, Eventflow__Grou
         if (p == NULL || p->deadline_ms != deadline) {
             rc = store_fail(s, STORE_ECORRUPT, "group_deadlines: no matching pending record");
             break;
+        }
+        if (mutant_is(MUTANT_GROUP_FORGETS_PENDING) && p->delivered_at_ms < s->pending.group_leader_since_ms) {
+            consumer_adjust(s, p->consumer, -1, 0, 0, 0);
+            rec->pending--;
+            if ((rc = pending_delete(s, g, glen, id, p)) != 0)
+                break;
+            continue;
         }
         if (group_exhausted(rec, p)) {
             if ((rc = pending_park(s, g, glen, rec, id, p, now, "max_deliveries")) != 0)
