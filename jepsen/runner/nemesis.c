@@ -1017,12 +1017,18 @@ static void mid_fault(struct nemesis *n, struct active *a)
 
 /* The snapshot fault holds until the rest of the cluster has applied more
  * than threshold + trailing entries past the follower, so that the entries
- * it misses have been compacted away. */
+ * it misses have been compacted away; and then once more past what the
+ * leader's log held at that moment. The second round is for raft_uv's
+ * queue of messages for a peer it cannot reach: it sends them once the
+ * link is back, and those AppendEntries, built before the compaction,
+ * carried the follower past the first snapshot's window every time. */
 static void hold_snapshot(struct nemesis *n, struct active *a, int max_ms, const atomic_bool *stop)
 {
     /* raft keeps `trailing` entries before its snapshot: the follower
      * needs the snapshot once that window starts past it. */
-    uint64_t need = a->snap_from + (uint64_t)n->c->cfg.snapshot_trailing + 1;
+    uint64_t trailing = (uint64_t)n->c->cfg.snapshot_trailing;
+    uint64_t need = a->snap_from + trailing + 1;
+    bool second = false;
     for (int waited = 0; waited < max_ms && !stopped(stop); waited += 500) {
         int l = cluster_leader(n->c);
         if (l != 0 && l != a->slots[0]) {
@@ -1030,10 +1036,14 @@ static void hold_snapshot(struct nemesis *n, struct active *a, int max_ms, const
             json_t *st = rawresp_status(n->c->slots[l].client_addr, 1000, err, sizeof err);
             uint64_t applied = st ? (uint64_t)json_integer_value(json_object_get(st, "applied_index")) : 0;
             uint64_t snap = st ? (uint64_t)json_integer_value(json_object_get(st, "snapshot_index")) : 0;
+            uint64_t last = st ? (uint64_t)json_integer_value(json_object_get(st, "last_index")) : 0;
             json_decref(st);
             if (applied >= need && snap >= need) {
                 a->snap_from = snap;
-                return;
+                if (second)
+                    return;
+                second = true;
+                need = last + trailing + 1;
             }
         }
         nemesis_idle(n, 500, stop);
