@@ -287,9 +287,12 @@ ok "30 events written through the leader's port"
 stream_ok "$(port "$lead")" "$acct" || fail "the leader does not return versions 0..29"
 wait_for 30 "node1-3 at $total events, equal checksums" same_state "$total" 1 2 3
 ok "every node has the $total events, equal checksums"
-case "$(rc "$(port "$(( lead % 3 + 1 ))")" ADD '{"stream":"x","version":"any","events":[{"type":"T"}]}')" in
-    "MOVED 0 node$lead:6543") ok "a follower redirects writes to node$lead:6543 (an in-network name)" ;;
-    *) fail "a follower did not answer MOVED 0 node$lead:6543" ;;
+# The slot is the one a Redis Cluster client computes for the argument (its key).
+arg='{"stream":"x","version":"any","events":[{"type":"T"}]}'
+slot="$(rc "$(port "$lead")" CLUSTER KEYSLOT "$arg")"
+case "$(rc "$(port "$(( lead % 3 + 1 ))")" ADD "$arg")" in
+    "MOVED $slot node$lead:6543") ok "a follower redirects writes to node$lead:6543 (an in-network name), slot $slot" ;;
+    *) fail "a follower did not answer MOVED $slot node$lead:6543" ;;
 esac
 
 # ---- HTTP -----------------------------------------------------------------
