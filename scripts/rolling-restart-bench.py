@@ -14,8 +14,15 @@ write pause a client saw. ROUNDS times, each node is stopped with SIGTERM
 waited for (same CHECKSUM as the leader). At the end every acknowledged id
 is looked up on the leader: a missing one is a lost write.
 
+With KILLS=N it measures failover under the same load instead: N times,
+kill -9 the leader, note when the first write after the kill is
+acknowledged, restart the killed node and wait until it has caught up;
+it prints the median and max of those times and the raft terms used
+(one per kill when no election was wasted).
+
 Env: EVENTFLOWD (default build/src/daemon/eventflowd), WRITERS (default 8),
-     ROUNDS (default 1), ELECTION_TIMEOUT / HEARTBEAT_TIMEOUT (passed on).
+     ROUNDS (default 1), KILLS (default 0: a rolling restart),
+     ELECTION_TIMEOUT / HEARTBEAT_TIMEOUT (passed on).
 Needs python3-redis. Prints one summary line and exits 1 on a lost write.
 """
 import json
@@ -34,6 +41,7 @@ import redis
 BIN = os.environ.get("EVENTFLOWD", "build/src/daemon/eventflowd")
 WRITERS = int(os.environ.get("WRITERS", "8"))
 ROUNDS = int(os.environ.get("ROUNDS", "1"))
+KILLS = int(os.environ.get("KILLS", "0"))
 
 
 def free_port():
@@ -168,7 +176,24 @@ def main():
         time.sleep(2)  # load before the first restart: the baseline gap
         t_roll = time.monotonic()
         handovers = 0
-        for _ in range(ROUNDS):
+        samples = []
+        term0 = c.status(c.wait("a leader", c.leader))["term"]
+        for _ in range(KILLS):
+            lead = c.wait("a leader", c.leader)
+            p = c.procs.pop(lead)
+            t_kill = time.monotonic()
+            p.kill()
+            p.wait()
+
+            def acked_since():
+                with lock:
+                    return [a[0] for a in acks[-4 * WRITERS:] if a[0] > t_kill]
+            c.wait("a write acknowledged after the kill", acked_since)
+            with lock:
+                samples.append(min(a[0] for a in acks if a[0] > t_kill) - t_kill)
+            c.start(lead)
+            c.wait(f"node {lead} caught up", lambda: c.caught_up(lead))
+        for _ in range(ROUNDS if KILLS == 0 else 0):
             lead = c.wait("a leader", c.leader)
             for i in [x for x in (1, 2, 3) if x != lead] + [lead]:
                 before = len(open(f"{root}/n{i}.log", "rb").read().split(b"handed leadership"))
@@ -204,6 +229,14 @@ def main():
         for w in writers:
             for k, v in w.errors.items():
                 errors[k] = errors.get(k, 0) + v
+        if KILLS:
+            samples.sort()
+            terms = c.status(lead)["term"] - term0
+            print(f"kill -9 of the leader x {KILLS} under {WRITERS} writers ({len(acks) / (acks[-1][0] - acks[0][0]):.0f} "
+                  f"writes/s): first write acknowledged after the kill: median {samples[len(samples) // 2] * 1000:.0f} ms, "
+                  f"min {samples[0] * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms; raft terms used {terms}; "
+                  f"lost {lost}, error replies {errors}")
+            return 1 if lost else 0
         print(f"rolling restart of 3 nodes x {ROUNDS} round(s), {WRITERS} writers: {len(acks)} writes acknowledged "
               f"({len(acks) / (acks[-1][0] - acks[0][0]):.0f}/s), longest pause {pause * 1000:.0f} ms "
               f"({at - t_roll:.1f} s into the restarts; longest before them {max(base) * 1000 if base else 0:.0f} ms), "

@@ -145,6 +145,7 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
         goto err_after_store_open;
     }
     raft_tcp_init(&n->rtcp, loop);
+    raft_tcp_on_peer_closed(&n->rtcp, node_leader_link_closed, n);
     if (cfg->cluster_secret != NULL)
         raft_tcp_set_secret(&n->rtcp, cfg->id, cfg->cluster_secret, strlen(cfg->cluster_secret));
     else

@@ -66,6 +66,8 @@ struct node {
     bool barrier_pending;
     struct raft_barrier barrier;
     raft_term barrier_term;
+    bool fast_election;        /* the election timeout is shortened: the leader's link closed (role.c) */
+    raft_time fast_timer_start;/* raft's election_timer_start when it was */
     uint64_t last_contact_ms;  /* uv_now when a leader was last known in contact */
     uint64_t contact_since_ms; /* uv_now when the current run of contact began */
 
@@ -160,6 +162,9 @@ bool node_contact_steady(struct node *n);
 
 /* raft's state as a word, for logs and STATUS. */
 const char *node_state_name(unsigned short state);
+
+/* raft_tcp's peer_closed callback: a connection from `id` ended (role.c). */
+void node_leader_link_closed(void *data, raft_id id);
 
 /* A handover's step that waits for the writes in flight: each loop turn
  * (node_watch_role). */

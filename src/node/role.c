@@ -7,6 +7,10 @@
  * the last applied id (ids stay increasing across leader changes), and it
  * records what the log still lacks (write.c, node_record_cluster).
  *
+ * A dead leader: a follower whose connection from the leader ends (the
+ * kernel closes a killed process's sockets) campaigns after a fifth of the
+ * election timeout instead of the whole (node_leader_link_closed).
+ *
  * Contact: a follower knows when it last heard from a leader (raft restarts
  * its election timer at every message); a node cut off longer than
  * --max-staleness answers local reads with -STALE.
@@ -155,6 +159,66 @@ static void node_watch_leader(struct node *n, unsigned short state)
         n->last_leader = id;
 }
 
+/* ---- a leader whose process is gone ------------------------------------------ */
+
+/* The election timeout while the leader's link is closed: a fifth of the
+ * configured one, and never under two heartbeats. */
+static unsigned fast_election_timeout(const struct node *n)
+{
+    unsigned fast = n->cfg->election_timeout_ms / 5;
+    unsigned floor = 2 * n->cfg->heartbeat_timeout_ms;
+    return fast > floor ? fast : floor;
+}
+
+/* A follower whose connection from the leader ends (EOF or reset) has most
+ * likely lost the leader's process (kill -9, a crash: the kernel closes a
+ * dead process's sockets at once), and waiting the full election timeout
+ * (1-2 s by default) for silence to prove it is most of a failover's time.
+ * So it shortens its election timeout until it hears from a leader again.
+ * Safety is untouched (a timeout only decides when to campaign), and a
+ * live leader is not disrupted: the campaign starts with a pre-vote, which
+ * the other followers refuse while they still hear from the leader (raft
+ * rejects votes while it has a leader), and the leader's next message
+ * ends the campaign. The other followers saw the same connection end, so
+ * after a real crash they campaign soon too. A silent leader (a network
+ * cut, a paused process) is still found by the configured timeout. */
+void node_leader_link_closed(void *data, raft_id id)
+{
+    struct node *n = data;
+    if (!n->started || n->closing || n->fast_election || raft_state(&n->raft) != RAFT_FOLLOWER)
+        return;
+    raft_id leader;
+    const char *address;
+    raft_leader(&n->raft, &leader, &address);
+    if (leader == 0 || leader != id)
+        return;
+    unsigned fast = fast_election_timeout(n);
+    if (fast >= n->cfg->election_timeout_ms)
+        return;
+    n->fast_election = true;
+    n->fast_timer_start = n->raft.election_timer_start;
+    raft_set_election_timeout(&n->raft, fast);
+    log_info("the leader's (node %" PRIu64 ") connection closed: election timeout %u ms until a leader is heard from",
+             (uint64_t)id, fast);
+}
+
+/* Back to the configured timeout once a leader is heard from: this node
+ * leads, or follows one that has reset its election timer since. */
+static void node_watch_fast_election(struct node *n, unsigned short state)
+{
+    if (!n->fast_election)
+        return;
+    raft_id leader;
+    const char *address;
+    raft_leader(&n->raft, &leader, &address);
+    bool heard = state == RAFT_LEADER ||
+                 (state == RAFT_FOLLOWER && leader != 0 && n->raft.election_timer_start != n->fast_timer_start);
+    if (!heard)
+        return;
+    n->fast_election = false;
+    raft_set_election_timeout(&n->raft, n->cfg->election_timeout_ms);
+}
+
 void node_watch_role(struct node *n)
 {
     if (!n->started || n->closing)
@@ -163,6 +227,7 @@ void node_watch_role(struct node *n)
     raft_term term = n->raft.current_term;
     (void)node_contact_age(n);
     node_watch_leader(n, state);
+    node_watch_fast_election(n, state);
     node_handover_turn(n);
     if (state == n->last_state && term == n->last_term)
         return;

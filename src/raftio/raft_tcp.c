@@ -714,6 +714,12 @@ void raft_tcp_set_cluster_id(struct raft_tcp *t, const uint8_t id[RAFT_TCP_ID_BY
     t->has_id = true;
 }
 
+void raft_tcp_on_peer_closed(struct raft_tcp *t, void (*cb)(void *data, raft_id id), void *data)
+{
+    t->peer_closed = cb;
+    t->peer_closed_data = data;
+}
+
 void raft_tcp_set_secret(struct raft_tcp *t, raft_id self, const char *secret, size_t len)
 {
     t->self = self;

@@ -131,6 +131,8 @@ struct raft_tcp {
     uint8_t *secret;                /* owned; NULL: none */
     size_t secret_len;
     raft_id self;                   /* this node's raft id (with a secret) */
+    void (*peer_closed)(void *data, raft_id id); /* raft_tcp_on_peer_closed */
+    void *peer_closed_data;
 };
 
 /* Interpose on t->transport, which raft_uv_tcp_init must have filled in. */
@@ -144,6 +146,12 @@ void raft_tcp_set_cluster_id(struct raft_tcp *t, const uint8_t id[RAFT_TCP_ID_BY
  * in its hello; self is this node's raft id. Call before raft listens or
  * connects. */
 void raft_tcp_set_secret(struct raft_tcp *t, raft_id self, const char *secret, size_t len);
+
+/* Call cb(data, id) when a connection peer `id` opened to this node (the
+ * direction raft_uv receives on) ends with an EOF or a reset: the peer's
+ * process may be gone, since the kernel closes a dead process's sockets at
+ * once. Not for connections the frame checks cut, nor at close. */
+void raft_tcp_on_peer_closed(struct raft_tcp *t, void (*cb)(void *data, raft_id id), void *data);
 
 /* Free what is left after raft_uv_tcp_close. A connect callback that
  * arrives afterwards (a cancelled connect's, fired when its handle has

@@ -17,7 +17,12 @@
  * process-wide list (a node has one accepted stream per peer). raft frees
  * a stream only after closing it, and it closes one either in its read
  * callback (seen here: the guard goes when uv_is_closing says so) or when
- * raft_uv closes (raft_tcp_close forgets the guards then). */
+ * raft_uv closes (raft_tcp_close forgets the guards then).
+ *
+ * A stream that ends with an EOF or a reset is reported, once raft has
+ * seen it, to t->peer_closed with the peer's id (raft_tcp_on_peer_closed):
+ * the node uses it to notice a dead leader without waiting out its
+ * election timeout (node/role.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +89,13 @@ static void guard_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         nread = UV_EPROTO;
     }
     g->raft_read(stream, nread, buf);
+    bool ended = nread == UV_EOF || nread == UV_ECONNRESET;
+    struct raft_tcp *t = g->t;
+    raft_id id = g->id;
     if (uv_is_closing((uv_handle_t *)stream))
         guard_free(g);
+    if (ended && t->peer_closed != NULL && !t->closing)
+        t->peer_closed(t->peer_closed_data, id);
 }
 
 void raft_tcp_guard_attach(struct raft_tcp *t, uv_stream_t *stream, raft_id id, const char *address)

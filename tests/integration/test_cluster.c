@@ -6,8 +6,9 @@
  * read-your-writes on a follower held back with SIGSTOP, linearizable reads
  * after a leader change, the -STALE guard, the leader refusing writes a
  * follower's smaller store could not take, idempotency keys across leader
- * changes and restarts, the replicated CONFIG settings, and a stopping
- * leader handing leadership over. Membership is
+ * changes and restarts, the replicated CONFIG settings, a stopping
+ * leader handing leadership over, and a killed leader replaced within a
+ * fraction of the election timeout. Membership is
  * in test_membership.c.
  *
  * Every wait polls an observable condition (STATUS) with a deadline. */
@@ -504,6 +505,50 @@ static void test_stopping_leader_hands_over(void **state)
     harness_pass(*state);
 }
 
+/* kill -9 of the leader: its followers see its connections close and
+ * shorten their election timeout (src/node/role.c), so a new leader comes
+ * well within the configured timeout, which alone would take 3 to 6 s
+ * here. */
+static void test_killed_leader_found_fast(void **state)
+{
+    static const char *const slow[] = {"--election-timeout", "3000", NULL};
+    struct cluster c;
+    cluster_start(&c, *state, N, slow);
+    size_t l = cluster_leader(&c);
+    char *acked = cluster_node_write_events(c.n[l], "fast", 5);
+    int64_t term = cluster_node_status_int(c.n[l], "term");
+    int64_t t0 = harness_now_ms();
+    harness_assert_kill(c.n[l]);
+    size_t a = (l + 1) % N, b = (l + 2) % N;
+    size_t heir = N;
+    while (heir == N && harness_now_ms() - t0 < 20000) {
+        json_t *st[2] = {harness_status(c.n[a]), harness_status(c.n[b])};
+        for (int i = 0; i < 2; i++) {
+            if (st[i] != NULL && leads_ready(st[i], NULL))
+                heir = i == 0 ? a : b;
+            json_decref(st[i]);
+        }
+        if (heir == N)
+            cluster_poll_pause();
+    }
+    int64_t took = harness_now_ms() - t0;
+    assert_int_not_equal(heir, N);
+    /* The configured timeout cannot run out before 2900 ms (3000 after
+     * the last heartbeat, which came at most 100 ms before the kill): only
+     * the shortened one (600 to 1200 ms) gets there. */
+    assert_true(took < 2900);
+    assert_true(cluster_node_status_int(c.n[heir], "term") > term);
+    char want[64];
+    snprintf(want, sizeof want, "the leader's (node %u) connection closed", c.n[l]->id);
+    assert_true(harness_node_log_line(c.n[heir], want, NULL, 0));
+    json_t *got = cluster_node_get(c.n[heir], "{\"stream\":\"fast\"}");
+    assert_int_equal(json_array_size(got), 5);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 4), "id")), acked);
+    json_decref(got);
+    free(acked);
+    harness_pass(*state);
+}
+
 /* A follower whose store is far smaller than the leader's: the leader
  * refuses ADDs with -FULL naming it before it fills up. Without that check
  * the follower stops on the first entry it cannot apply, and again at every
@@ -753,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restarted_node_never_reads_back_in_time, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_stale_follower_says_so, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_stopping_leader_hands_over, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_killed_leader_found_fast, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_full_follower_refuses_writes, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_keys_across_leader_changes, harness_setup,
                                         harness_teardown),
