@@ -18,25 +18,7 @@ kills="${KILLS:-10}"
 [ -x "$bin" ] || { echo "no $bin: build first (meson setup build && ninja -C build)" >&2; exit 2; }
 command -v redis-cli >/dev/null || { echo "redis-cli missing (apt-get install redis-tools)" >&2; exit 2; }
 
-dir="$(mktemp -d /tmp/eventflow-failover.XXXXXX)"
-pids=()
-cleanup() {
-    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-declare -a cport rport
-for i in 1 2 3; do cport[$i]=$(free_port); rport[$i]=$(free_port); done
-members="1@127.0.0.1:${rport[1]}@127.0.0.1:${cport[1]},2@127.0.0.1:${rport[2]}@127.0.0.1:${cport[2]},3@127.0.0.1:${rport[3]}@127.0.0.1:${cport[3]}"
-extra=()
-[ -n "${ELECTION_TIMEOUT:-}" ] && extra+=(--election-timeout "$ELECTION_TIMEOUT")
-[ -n "${HEARTBEAT_TIMEOUT:-}" ] && extra+=(--heartbeat-timeout "$HEARTBEAT_TIMEOUT")
+. scripts/three-nodes-lib.sh failover
 
 start_node() {
     local i="$1"
