@@ -93,10 +93,13 @@ bool faultcheck_silent(struct cluster *c, int i, char *what, size_t len)
         snprintf(what, len, "%s is not running: nothing to pause", s->name);
         return false;
     }
-    /* ip netns exec execs eventflowd, so the pid is the node's. */
-    char state = proc_state(s->pid);
     char err[256];
     json_t *st = rawresp_status(s->client_addr, SILENT_MS, err, sizeof err);
+    /* ip netns exec execs eventflowd, so the pid is the node's. Read after
+     * the STATUS attempt: SIGSTOP is delivered when the process is next
+     * scheduled, which on a busy machine can be after kill() returned (a
+     * state read at once said R, a false "not applied"). */
+    char state = proc_state(s->pid);
     if (st != NULL) {
         json_decref(st);
         snprintf(what, len, "%s still answers STATUS (process state %c)", s->name, state);
