@@ -146,7 +146,11 @@ static void handover_transfer(struct node_handover *h)
                  ? node_transfer_leadership(n, h->target, handover_transferred, h)
                  : NODE_ENOTLEADER;
     if (rc != 0) {
-        log_info("no leadership to hand over (%s); stopping", h->target == 0 ? "no other voter" : "not leader");
+        log_info("no leadership to hand over (%s); stopping",
+                 h->target == 0              ? "no other voter in contact"
+                 : rc == NODE_ENOTLEADER     ? "not leader"
+                 : rc == NODE_EUNKNOWN       ? "not leader, or a transfer already under way"
+                                             : "raft refused the transfer");
         handover_finish(h);
         return;
     }
