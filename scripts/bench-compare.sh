@@ -61,7 +61,7 @@ start_nodes() {
     done
     local d; d="$(mktemp -d /tmp/eventflow-bench.XXXXXX)"; dirs+=("$d")
     for i in $(seq 1 "$n"); do
-        "$bin" --id "$i" --port "${ports[$i]}" --raft-address "127.0.0.1:${rports[$i]}" \
+        HTTP_PORT=0 "$bin" --id "$i" --port "${ports[$i]}" --raft-address "127.0.0.1:${rports[$i]}" \
             --data "$d/n$i" --cluster "$members" >"$d/n$i.log" 2>&1 &
         node_pids[$i]=$!; pids+=($!)
     done

@@ -48,7 +48,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="eventflow-bench-metrics-")
     log = open(os.path.join(tmp, "eventflowd.log"), "w")
     server = subprocess.Popen([os.path.join(build, "src/daemon/eventflowd"), "--port", str(port),
-                               "--raft-address", f"127.0.0.1:{free_port()}", "--data", os.path.join(tmp, "data")],
+                               "--raft-address", f"127.0.0.1:{free_port()}", "--data", os.path.join(tmp, "data"), "--http-port", "0"],
                               stdout=log, stderr=log)
     sockets = []
     try:

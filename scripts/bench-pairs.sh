@@ -84,7 +84,7 @@ start_ours() {
     for i in $(seq 1 "$nodes"); do cports[$i]=$(free_port); rports[$i]=$(free_port); done
     for i in $(seq 1 "$nodes"); do members="${members:+$members,}$i@127.0.0.1:${rports[$i]}@127.0.0.1:${cports[$i]}"; done
     for i in $(seq 1 "$nodes"); do
-        "$exe" --id "$i" --port "${cports[$i]}" --raft-address "127.0.0.1:${rports[$i]}" \
+        HTTP_PORT=0 "$exe" --id "$i" --port "${cports[$i]}" --raft-address "127.0.0.1:${rports[$i]}" \
             --data "$d/n$i" --cluster "$members" "${extra[@]}" >"$d/n$i.log" 2>&1 &
         pids+=($!)
     done

@@ -31,7 +31,7 @@ trap cleanup EXIT
 cluster="1@127.0.0.1:18543@127.0.0.1:17543,2@127.0.0.1:18544@127.0.0.1:17544,3@127.0.0.1:18545@127.0.0.1:17545"
 start() {
     local i="$1"
-    "$bin" --id "$i" --bind 127.0.0.1 --port $((17542 + i)) --raft-address "127.0.0.1:$((18542 + i))" \
+    HTTP_PORT=0 "$bin" --id "$i" --bind 127.0.0.1 --port $((17542 + i)) --raft-address "127.0.0.1:$((18542 + i))" \
         --data "$tmp/node$i" --cluster "$cluster" --snapshot-threshold 8192 --snapshot-trailing 16384 \
         2>>"$tmp/node$i.log" &
     pids[$i]=$!
