@@ -85,6 +85,10 @@ struct eventflow_group_spec {
     /* Deliveries before an event is parked: 0 the server's default (10),
      * EF_GROUP_NEVER_PARK never. */
     int32_t max_deliveries;
+    /* No first deliveries while this many events are pending (a worker
+     * that reads without acking cannot pile up the stream); redeliveries
+     * go on. 0: no limit. */
+    uint32_t max_ack_pending;
 };
 
 /* GROUP CREATE. A stream that does not exist yet is a valid group.
@@ -121,6 +125,7 @@ struct eventflow_group_info {
     const char *stream_prefix; /* NULL if none */
     uint32_t ack_wait_ms;
     uint32_t max_deliveries;   /* 0: never parks */
+    uint32_t max_ack_pending;  /* 0: no limit */
     char created_at[EF_TIME_MAX];
     uint64_t next_version;     /* a stream's group: the next version it delivers */
     char after_id[EF_ID_LEN + 1]; /* the log's: the last event passed, "" for none */

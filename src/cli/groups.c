@@ -100,12 +100,14 @@ static int cmd_create(struct cli *cli, const struct cli_args *a)
     else
         spec.stream = a->pos[1];
     const char *from = cli_flag(a, "from");
-    uint64_t wait = 0, maxd = 0;
+    uint64_t wait = 0, maxd = 0, maxp = 0;
     if ((from != NULL && position_arg(cli, "--from", from, &spec.start) != 0) ||
         cli_flag_u64(cli, a, "ack-wait", 86400000, &wait) != 0 ||
-        cli_flag_u64(cli, a, "max-deliveries", INT32_MAX, &maxd) != 0)
+        cli_flag_u64(cli, a, "max-deliveries", INT32_MAX, &maxd) != 0 ||
+        cli_flag_u64(cli, a, "max-ack-pending", UINT32_MAX, &maxp) != 0)
         return CLI_EXIT_USAGE;
     spec.ack_wait_ms = (uint32_t)wait;
+    spec.max_ack_pending = (uint32_t)maxp;
     /* Without the flag the server's default; 0 asks never to park. */
     if (cli_flag(a, "max-deliveries") != NULL)
         spec.max_deliveries = maxd == 0 ? EF_GROUP_NEVER_PARK : (int32_t)maxd;
@@ -227,6 +229,8 @@ static void print_info_table(const struct eventflow_group_info *g)
         printf("max deliveries  %" PRIu32 "\n", g->max_deliveries);
     else
         printf("max deliveries  never parks\n");
+    if (g->max_ack_pending > 0)
+        printf("max ack pending %" PRIu32 "\n", g->max_ack_pending);
     printf("created at      %s\n", g->created_at);
     if (g->all)
         printf("position        after %s (global position %" PRIu64 ")\n", g->after_id[0] ? g->after_id : "-",
@@ -452,6 +456,7 @@ static const struct cli_flag create_flags[] = {
     {"stream-prefix", 0, "P", "$all only: only streams whose names start with P"},
     {"ack-wait", 0, "MS", "time to acknowledge an event before it goes to another consumer (default 30000)"},
     {"max-deliveries", 0, "N", "deliveries before an event is parked; 0: never (default 10)"},
+    {"max-ack-pending", 0, "N", "no new deliveries while N events are pending; 0: no limit (default)"},
     END_OF_FLAGS,
 };
 

@@ -119,6 +119,8 @@ int ef_group_json_create(struct buf *out, const struct eventflow_group_spec *spe
         buf_printf(out, ",\"max_deliveries\":%" PRId32, spec->max_deliveries);
     else if (spec->max_deliveries < 0)
         return ef_json_fail(err, EF_EINVAL, "max_deliveries must be >= 0 or EF_GROUP_NEVER_PARK");
+    if (spec->max_ack_pending > 0)
+        buf_printf(out, ",\"max_ack_pending\":%" PRIu32, spec->max_ack_pending);
     buf_append_char(out, '}');
     return EF_OK;
 }
@@ -355,6 +357,7 @@ static int group_read(const char *text, size_t len, struct eventflow_group_info 
     g->stream_prefix = opt_dup(o, "stream_prefix");
     g->ack_wait_ms = (uint32_t)opt_u64(o, "ack_wait_ms");
     g->max_deliveries = (uint32_t)opt_u64(o, "max_deliveries");
+    g->max_ack_pending = (uint32_t)opt_u64(o, "max_ack_pending");
     opt_copy(o, "created_at", g->created_at, sizeof g->created_at);
     g->next_version = opt_u64(o, "next_version");
     opt_copy(o, "after_id", g->after_id, sizeof g->after_id);

@@ -16,7 +16,8 @@ static const struct {
     const char *const fields[12];
 } codec_group_cmds[] = {
     {"CREATE", CODEC_GROUP_CREATE, true,
-     {"group", "stream", "all", "from", "stream_prefix", "types", "ack_wait_ms", "max_deliveries", NULL}},
+     {"group", "stream", "all", "from", "stream_prefix", "types", "ack_wait_ms", "max_deliveries",
+      "max_ack_pending", NULL}},
     {"DESTROY", CODEC_GROUP_DESTROY, true, {"group", NULL}},
     {"INFO", CODEC_GROUP_INFO, false, {"group", NULL}},
     {"LIST", CODEC_GROUP_LIST, false, {NULL}},
@@ -201,12 +202,14 @@ static int codec_group_create(json_t *root, const struct codec_limits *lim, stru
             return codec_fail(err, "invalid 'stream_prefix': expected a non-empty string");
         out->stream_prefix = xstrndup(json_string_value(prefix), json_string_length(prefix));
     }
-    uint64_t wait = CODEC_GROUP_ACK_WAIT_DEFAULT, maxd = CODEC_GROUP_MAX_DELIVERIES_DEFAULT;
+    uint64_t wait = CODEC_GROUP_ACK_WAIT_DEFAULT, maxd = CODEC_GROUP_MAX_DELIVERIES_DEFAULT, maxp = 0;
     if (codec_group_uint(root, "ack_wait_ms", 1, CODEC_GROUP_ACK_WAIT_MAX, &wait, err) != 0 ||
-        codec_group_uint(root, "max_deliveries", 0, UINT32_MAX, &maxd, err) != 0)
+        codec_group_uint(root, "max_deliveries", 0, UINT32_MAX, &maxd, err) != 0 ||
+        codec_group_uint(root, "max_ack_pending", 0, UINT32_MAX, &maxp, err) != 0)
         return -1;
     out->ack_wait_ms = (uint32_t)wait;
     out->max_deliveries = (uint32_t)maxd;
+    out->max_ack_pending = (uint32_t)maxp;
     if (codec_group_position(root, "from", out->all, out, err) != 0)
         return -1;
     return codec_group_types(root, lim, out, err);

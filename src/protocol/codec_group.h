@@ -65,6 +65,7 @@ struct codec_group {
     size_t n_types;
     uint32_t ack_wait_ms;
     uint32_t max_deliveries;    /* 0: never park */
+    uint32_t max_ack_pending;   /* 0: no limit on events pending at once */
     /* CREATE and SEEK */
     enum codec_group_from from;
     uint64_t version;

@@ -119,6 +119,7 @@ static void op_build(struct group_request *r)
         c->from_end = q->from == CODEC_GROUP_FROM_END;
         c->ack_wait_ms = q->ack_wait_ms;
         c->max_deliveries = q->max_deliveries;
+        c->max_ack_pending = q->max_ack_pending;
         op->op_case = EVENTFLOW__GROUP_OP__OP_CREATE;
         op->create = c;
         break;
@@ -526,8 +527,8 @@ static void render_group(struct buf *b, const char *name, size_t len, const Even
         }
         buf_append_char(b, ']');
     }
-    buf_printf(b, ",\"ack_wait_ms\":%" PRIu32 ",\"max_deliveries\":%" PRIu32 ",", spec->ack_wait_ms,
-               spec->max_deliveries);
+    buf_printf(b, ",\"ack_wait_ms\":%" PRIu32 ",\"max_deliveries\":%" PRIu32 ",\"max_ack_pending\":%" PRIu32 ",",
+               spec->ack_wait_ms, spec->max_deliveries, spec->max_ack_pending);
     json_time_ms(b, "created_at", g->created_at_ms);
     if (spec->all) {
         static const uint8_t zero[ULID_BYTES];

@@ -599,6 +599,19 @@ static int read_all(struct store *s, const char *g, size_t glen, Eventflow__Grou
     return rc;
 }
 
+/* How many events a read may have handed out in all once it takes new
+ * ones, having handed out `got` redeliveries: its count, less what would
+ * take the group past max_ack_pending (redeliveries do not add to the
+ * pending count; first deliveries do). */
+static uint32_t read_room(const Eventflow__GroupRecord *rec, uint32_t got, uint32_t count)
+{
+    uint32_t max = rec->spec->max_ack_pending;
+    if (max == 0)
+        return count;
+    uint64_t room = rec->pending < max ? max - rec->pending : 0;
+    return room < (uint64_t)(count - got) ? got + (uint32_t)room : count;
+}
+
 static int op_read(struct store *s, const Eventflow__GroupRead *rd, int64_t now, struct store_group_result *r)
 {
     if (!store_group_name_ok(rd->group, false) || !store_group_name_ok(rd->consumer, false) || rd->count == 0 ||
@@ -624,8 +637,9 @@ static int op_read(struct store *s, const Eventflow__GroupRead *rd, int64_t now,
     r->deliveries = h.deliveries;
     if ((rc = read_due(s, rd->group, glen, rec, rd->consumer, rd->count, now, &h)) != 0)
         return rc;
-    rc = rec->spec->all ? read_all(s, rd->group, glen, rec, rd->consumer, rd->count, now, &h)
-                        : read_stream(s, rd->group, glen, rec, rd->consumer, rd->count, now, &h);
+    uint32_t count = read_room(rec, r->count, rd->count);
+    rc = rec->spec->all ? read_all(s, rd->group, glen, rec, rd->consumer, count, now, &h)
+                        : read_stream(s, rd->group, glen, rec, rd->consumer, count, now, &h);
     if (rc != 0)
         return rc;
     /* Every read is a sign of life, whatever it got. */

@@ -307,7 +307,10 @@ int store_group_ready(struct store *s, const char *name, size_t len, int64_t now
         rc = store_fail_mdb(s, rc, "reading stream_index");
         goto out;
     }
-    if (lag > 0) {
+    /* New events wake a read unless the group holds all the pending
+     * events it may: then only an ack (a new applied index, which has
+     * this asked again) or a deadline does. */
+    if (lag > 0 && (g->spec->max_ack_pending == 0 || g->pending < g->spec->max_ack_pending)) {
         *ready = true;
         goto out;
     }

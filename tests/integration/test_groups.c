@@ -2,7 +2,8 @@
  * group (each event to exactly one), one turn's operations coalesced into
  * one raft entry, redelivery to another consumer after the ack wait of one
  * that died, parking at max_deliveries and replay, blocking reads woken by
- * an ADD or ended by their deadline, bad input refused with nothing
+ * an ADD or ended by their deadline, max_ack_pending (a full group's read
+ * woken by an ack, not by new events), bad input refused with nothing
  * changed, followers answering -MOVED for group writes and serving INFO,
  * the leader killed with events pending (the new leader serves the group
  * from where it was), and every node restarted.
@@ -105,6 +106,16 @@ static int64_t group_ack(struct harness_conn *c, const char *group, json_t *even
 static void write_events(struct harness_node *n, const char *stream, int count)
 {
     free(cluster_node_write_events(n, stream, count));
+}
+
+/* Wait until `want` GROUP READs are parked on node n. */
+static void wait_reads_waiting(struct harness_node *n, int64_t want)
+{
+    int64_t deadline = harness_now_ms() + 10000;
+    while (cluster_node_status_int(n, "group_reads_waiting") != want) {
+        assert_true(harness_now_ms() < deadline);
+        cluster_poll_pause();
+    }
 }
 
 /* ---- tests --------------------------------------------------------------------- */
@@ -295,11 +306,7 @@ static void test_blocking_read(void **state)
                      0);
     /* Wait until the read is parked on the leader, then write: events the
      * filter skips do not answer it, one it takes does. */
-    int64_t deadline = harness_now_ms() + 10000;
-    while (cluster_node_status_int(n, "group_reads_waiting") != 1) {
-        assert_true(harness_now_ms() < deadline);
-        cluster_poll_pause();
-    }
+    wait_reads_waiting(n, 1);
     write_events(n, "user-1", 3);
     char *id = cluster_add_json("order-9", "\"any\"", "Placed");
     struct resp_value v;
@@ -319,6 +326,45 @@ static void test_blocking_read(void **state)
     assert_true(harness_now_ms() - t0 >= 300);
     json_decref(none);
     assert_int_equal(cluster_node_status_int(n, "group_reads_waiting"), 0);
+    harness_close(c);
+    harness_close(w);
+    harness_pass(*state);
+}
+
+/* max_ack_pending: a worker that reads without acking gets no more than
+ * the limit; a READ blocked at the limit answers when an ack makes room,
+ * not when events arrive. */
+static void test_max_ack_pending(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    struct harness_conn *c = harness_connect(n), *w = harness_connect(n);
+    write_events(n, "jobs", 5);
+    group_ok(c, "CREATE", "{\"group\":\"g\",\"stream\":\"jobs\",\"max_ack_pending\":2}");
+    assert_int_equal(info_int(c, "g", "max_ack_pending"), 2);
+    json_t *held = group_read(c, "g", "a", 10, 0);
+    assert_int_equal(json_array_size(held), 2);
+    json_t *none = group_read(c, "g", "b", 10, 0);
+    assert_int_equal(json_array_size(none), 0);
+    json_decref(none);
+
+    assert_int_equal(harness_send(c, "GROUP", "READ", "{\"group\":\"g\",\"consumer\":\"b\",\"block_ms\":8000}", NULL),
+                     0);
+    wait_reads_waiting(n, 1);
+    /* More events do not answer it: the group is full. An ADD's apply
+     * rechecks waiting reads, so once the ADD is acknowledged the read has
+     * been looked at and left waiting. */
+    write_events(n, "jobs", 1);
+    assert_int_equal(cluster_node_status_int(n, "group_reads_waiting"), 1);
+    assert_int_equal(group_ack(w, "g", held), 2);
+    json_decref(held);
+    struct resp_value v;
+    assert_int_equal(harness_read(c, &v), 1);
+    json_t *events = harness_assert_events(&v);
+    resp_value_free(&v);
+    assert_int_equal(json_array_size(events), 2);
+    assert_int_equal(harness_json_int(json_array_get(events, 0), "version"), 2);
+    json_decref(events);
+    assert_int_equal(info_int(c, "g", "pending"), 2);
     harness_close(c);
     harness_close(w);
     harness_pass(*state);
@@ -572,6 +618,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redelivered_after_ack_wait, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_parked_and_replayed, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_blocking_read, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_max_ack_pending, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_followers, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_leader_killed_with_pending, harness_setup, harness_teardown),

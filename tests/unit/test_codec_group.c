@@ -81,7 +81,15 @@ static void test_create(void **state)
     assert_int_equal(g.from, CODEC_GROUP_FROM_VERSION);
     assert_int_equal(g.version, 7);
     assert_int_equal(g.max_deliveries, CODEC_GROUP_MAX_DELIVERIES_DEFAULT);
+    assert_int_equal(g.max_ack_pending, 0);
     codec_group_free(&g);
+    parse_ok(CODEC_GROUP_CREATE, "{\"group\":\"g\",\"stream\":\"s\",\"max_ack_pending\":500}", &g);
+    assert_int_equal(g.max_ack_pending, 500);
+    codec_group_free(&g);
+    parse_err(CODEC_GROUP_CREATE, "{\"group\":\"g\",\"stream\":\"s\",\"max_ack_pending\":-1}",
+              "invalid 'max_ack_pending': expected an integer from 0 to 4294967295");
+    parse_err(CODEC_GROUP_CREATE, "{\"group\":\"g\",\"stream\":\"s\",\"max_ack_pending\":\"10\"}",
+              "invalid 'max_ack_pending': expected an integer from 0 to 4294967295");
     parse_err(CODEC_GROUP_CREATE, "{\"group\":\"g\",\"stream\":\"s\",\"stream_prefix\":\"x\"}",
               "'stream_prefix' is for a group over the global log ('all': true)");
     parse_err(CODEC_GROUP_DESTROY, "", "invalid 'group': cannot be empty");

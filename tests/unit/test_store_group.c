@@ -92,8 +92,8 @@ static const struct store_group_result *apply_op(struct fx *f, int64_t now, Even
     return &apply_ops(f, now, false, &op, 1)->groups[0];
 }
 
-static enum store_group_status create_group(struct fx *f, int64_t now, const char *group, const char *stream,
-                                            uint32_t max_deliveries)
+static enum store_group_status create_group_limited(struct fx *f, int64_t now, const char *group, const char *stream,
+                                                    uint32_t max_deliveries, uint32_t max_ack_pending)
 {
     Eventflow__GroupCreate c = EVENTFLOW__GROUP_CREATE__INIT;
     c.group = (char *)group;
@@ -101,10 +101,17 @@ static enum store_group_status create_group(struct fx *f, int64_t now, const cha
     c.all = stream == NULL;
     c.ack_wait_ms = ACK_WAIT;
     c.max_deliveries = max_deliveries;
+    c.max_ack_pending = max_ack_pending;
     Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
     op.op_case = EVENTFLOW__GROUP_OP__OP_CREATE;
     op.create = &c;
     return apply_op(f, now, &op)->status;
+}
+
+static enum store_group_status create_group(struct fx *f, int64_t now, const char *group, const char *stream,
+                                            uint32_t max_deliveries)
+{
+    return create_group_limited(f, now, group, stream, max_deliveries, 0);
 }
 
 static Eventflow__GroupRead read_of(const char *group, const char *consumer, uint32_t count)
@@ -692,6 +699,47 @@ static void test_ready(void **state)
     assert_true(ready);
 }
 
+/* max_ack_pending stops first deliveries while the group holds that many
+ * pending events, in a READ and in what wakes a blocked one; an ack makes
+ * room; redeliveries go on at the limit. */
+static void test_max_ack_pending(void **state)
+{
+    struct fx *f = *state;
+    for (int all = 0; all <= 1; all++) {
+        const char *group = all ? "ga" : "gs";
+        size_t glen = strlen(group);
+        int64_t t = 1000 + 1000 * all; /* the group clock never runs back */
+        uint64_t first = add_events(f, all ? "other" : "limited", 10, NULL);
+        assert_int_equal(create_group_limited(f, t, group, all ? NULL : "limited", 0, 3), STORE_GROUP_OK);
+        if (all) /* the global group starts at the log's start: skip the stream group's events */
+            first -= 10;
+        uint64_t got[16];
+        uint32_t d[16];
+        assert_int_equal(group_read(f, t, group, "a", 10, got, NULL), 3);
+        assert_int_equal(got[0], first);
+        assert_int_equal(got[2], first + 2);
+        bool ready;
+        int64_t wake;
+        assert_int_equal(store_group_ready(f->s, group, glen, t, &ready, &wake), 0);
+        assert_false(ready); /* events wait past the position, but the group is full */
+        assert_int_equal(wake, t + ACK_WAIT);
+        assert_int_equal(group_read(f, t, group, "b", 10, NULL, NULL), 0);
+
+        ACK(f, t, group, first);
+        assert_int_equal(store_group_ready(f->s, group, glen, t, &ready, &wake), 0);
+        assert_true(ready);
+        assert_int_equal(group_read(f, t, group, "b", 10, got, NULL), 1);
+        assert_int_equal(got[0], first + 3);
+        assert_int_equal(group_info(f, group).rec.pending, 3);
+
+        /* Their ack waits over: the three come again, nothing new. */
+        assert_int_equal(group_read(f, t + ACK_WAIT, group, "c", 10, got, d), 3);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(d[i], 2);
+        assert_int_equal(group_info(f, group).rec.pending, 3);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +755,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ops_in_one_entry, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_persist_and_destroy, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ready, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_ack_pending, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
