@@ -61,7 +61,8 @@ enum eventflow_error {
      * eventflow_subscription_next). Not a failure: call again. */
     EF_ETIMEDOUT = -14,
     /* What the request names does not exist: no consumer group of that
-     * name (NOGROUP). Nothing was changed. */
+     * name (NOGROUP), or no such consumer in it (NOCONSUMER). Nothing was
+     * changed. */
     EF_ENOTFOUND = -15,
     /* What the request would create exists already: a consumer group of
      * that name (EXISTS). Nothing was changed. */

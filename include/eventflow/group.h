@@ -100,6 +100,15 @@ EF_API int eventflow_group_create(struct eventflow_client *c,
  * Errors: EF_ENOTFOUND, EF_EUNKNOWN, and the client's. */
 EF_API int eventflow_group_destroy(struct eventflow_client *c, const char *group);
 
+/* GROUP DELCONSUMER: forget a consumer (its name, counters and last read,
+ * as INFO lists them) that holds no pending event: consumers are
+ * otherwise kept for good, so workers with throwaway names (a pod's) pile
+ * up. Errors: EF_ENOTFOUND (no such group, or no such consumer), EF_EINVAL
+ * (it holds pending events: ack or nack them, or let their ack wait run
+ * out; nothing was changed), and the client's. */
+EF_API int eventflow_group_delete_consumer(struct eventflow_client *c, const char *group,
+                                           const char *consumer);
+
 /* GROUP SEEK: move the position (pending and parked events stay as they
  * are; moving back delivers events again). EF_GROUP_FROM_VERSION for a
  * stream's group, EF_GROUP_AFTER_ID for the log's. Resent when its reply

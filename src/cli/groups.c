@@ -144,6 +144,18 @@ static int cmd_destroy(struct cli *cli, const struct cli_args *a)
     return rc;
 }
 
+static int cmd_delconsumer(struct cli *cli, const struct cli_args *a)
+{
+    struct eventflow_client *c;
+    int rc = group_client(cli, &c);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = report_done(cli, c, eventflow_group_delete_consumer(c, a->pos[0], a->pos[1]), a->pos[0],
+                     "cannot delete the consumer");
+    eventflow_client_free(c);
+    return rc;
+}
+
 static int cmd_seek(struct cli *cli, const struct cli_args *a)
 {
     struct eventflow_group_position to;
@@ -559,5 +571,17 @@ const struct cli_command cli_group_commands[] = {
      "  eventflowctl group replay billing 01JDB8M2Z1M9W6Q4B3XJ8Y3T5R\n"
      "  eventflowctl group replay billing --count 50",
      replay_flags, cmd_replay},
+    {"group delconsumer", "<group> <consumer>", 2, 2, "forget a consumer that holds no events",
+     "Deletes a consumer's record (GROUP DELCONSUMER): its name and counters, as\n"
+     "group info lists them. Consumers are kept until deleted, so workers with\n"
+     "throwaway names pile up without it. A consumer that holds pending events\n"
+     "is refused (exit code 1): ack or nack them, or wait for their ack wait to\n"
+     "run out (they go to other consumers). Exit code 1 also if there is no such\n"
+     "group or consumer.\n"
+     "\n" CHANGE_OUTPUT_HELP
+     "\n"
+     "Example:\n"
+     "  eventflowctl group delconsumer billing worker-7f9c",
+     no_flags, cmd_delconsumer},
     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
 };

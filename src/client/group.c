@@ -77,6 +77,9 @@ static const struct group_cmd READ = {"READ", "GROUP READ", true, true};
 static const struct group_cmd ACK = {"ACK", "GROUP ACK", true, true};
 static const struct group_cmd NACK = {"NACK", "GROUP NACK", true, false};
 static const struct group_cmd REPLAY = {"REPLAY", "GROUP REPLAY", true, false};
+/* Not resent after a lost reply, like DESTROY: a second try would answer
+ * NOCONSUMER for a deletion that succeeded. */
+static const struct group_cmd DELCONSUMER = {"DELCONSUMER", "GROUP DELCONSUMER", true, false};
 static const struct group_cmd INFO = {"INFO", "GROUP INFO", false, true};
 static const struct group_cmd LIST = {"LIST", "GROUP LIST", false, true};
 static const struct group_cmd PENDING = {"PENDING", "GROUP PENDING", false, true};
@@ -123,6 +126,15 @@ int eventflow_group_destroy(struct eventflow_client *c, const char *group)
     char err[EF_ERR_LEN];
     int rc = ef_group_json_name(&arg, group, err);
     return group_ask(c, &DESTROY, &arg, rc, err, 0, answer_ok, NULL);
+}
+
+int eventflow_group_delete_consumer(struct eventflow_client *c, const char *group, const char *consumer)
+{
+    struct buf arg;
+    buf_init(&arg);
+    char err[EF_ERR_LEN];
+    int rc = ef_group_json_consumer(&arg, group, consumer, err);
+    return group_ask(c, &DELCONSUMER, &arg, rc, err, 0, answer_ok, NULL);
 }
 
 int eventflow_group_seek(struct eventflow_client *c, const char *group, const struct eventflow_group_position *to)

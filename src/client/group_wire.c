@@ -135,20 +135,33 @@ int ef_group_json_seek(struct buf *out, const char *group, const struct eventflo
     return rc;
 }
 
-int ef_group_json_read(struct buf *out, const char *group, const char *consumer, uint32_t count,
-                       uint32_t block_ms, char err[EF_ERR_LEN])
+/* `{"group":g,"consumer":c` with both names checked. */
+static int open_consumer(struct buf *out, const char *group, const char *consumer, char err[EF_ERR_LEN])
 {
     int rc = open_group(out, group, err);
     if (rc == EF_OK)
         rc = ef_group_name_check(consumer, "consumer", err);
+    return rc == EF_OK ? put_field(out, "consumer", consumer, err) : rc;
+}
+
+int ef_group_json_consumer(struct buf *out, const char *group, const char *consumer, char err[EF_ERR_LEN])
+{
+    int rc = open_consumer(out, group, consumer, err);
+    if (rc == EF_OK)
+        buf_append_char(out, '}');
+    return rc;
+}
+
+int ef_group_json_read(struct buf *out, const char *group, const char *consumer, uint32_t count,
+                       uint32_t block_ms, char err[EF_ERR_LEN])
+{
+    int rc = open_consumer(out, group, consumer, err);
     if (rc != EF_OK)
         return rc;
     if (count > EF_GROUP_READ_MAX)
         return ef_json_fail(err, EF_EINVAL, "a read hands out at most %d events", EF_GROUP_READ_MAX);
     if (block_ms > EF_GROUP_BLOCK_MAX)
         return ef_json_fail(err, EF_EINVAL, "a read waits at most %d ms", EF_GROUP_BLOCK_MAX);
-    if ((rc = put_field(out, "consumer", consumer, err)) != EF_OK)
-        return rc;
     if (count > 0)
         buf_printf(out, ",\"count\":%" PRIu32, count);
     if (block_ms > 0)

@@ -38,6 +38,8 @@ int ef_group_json_create(struct buf *out, const struct eventflow_group_spec *spe
                          char err[EF_ERR_LEN]);
 int ef_group_json_seek(struct buf *out, const char *group,
                        const struct eventflow_group_position *to, char err[EF_ERR_LEN]);
+/* {"group":group,"consumer":consumer}: DELCONSUMER. */
+int ef_group_json_consumer(struct buf *out, const char *group, const char *consumer, char err[EF_ERR_LEN]);
 int ef_group_json_read(struct buf *out, const char *group, const char *consumer, uint32_t count,
                        uint32_t block_ms, char err[EF_ERR_LEN]);
 /* ACK, NACK (park: with "park":true) and REPLAY by ids. */

@@ -81,14 +81,15 @@ int ef_reply_error_code(const char *text)
     if (first_word_is(text, "TOOBIG") || starts_with(text, "too many events") ||
         (starts_with(text, "event ") && strstr(text, " too large") != NULL))
         return EF_ETOOBIG;
-    /* Consumer groups: a missing or existing group has a code of its own;
-     * an ACK or NACK naming an event the group did not hand out (or that
-     * is no longer pending) is a refused request. */
-    if (first_word_is(text, "NOGROUP"))
+    /* Consumer groups: a missing or existing group (or consumer) has a
+     * code of its own; an ACK or NACK naming an event the group did not
+     * hand out (or that is no longer pending), or the deletion of a
+     * consumer holding events, is a refused request. */
+    if (first_word_is(text, "NOGROUP") || first_word_is(text, "NOCONSUMER"))
         return EF_ENOTFOUND;
     if (first_word_is(text, "EXISTS"))
         return EF_EEXISTS;
-    if (first_word_is(text, "NOTDELIVERED") || first_word_is(text, "NOTPENDING"))
+    if (first_word_is(text, "NOTDELIVERED") || first_word_is(text, "NOTPENDING") || first_word_is(text, "HOLDING"))
         return EF_EINVAL;
     if (starts_with(text, "Protocol error"))
         return EF_EPROTO;

@@ -28,6 +28,7 @@ static const struct {
     {"PARKED", CODEC_GROUP_PARKED, false, {"group", "after", "count", NULL}},
     {"REPLAY", CODEC_GROUP_REPLAY, true, {"group", "ids", "count", NULL}},
     {"SEEK", CODEC_GROUP_SEEK, true, {"group", "to", NULL}},
+    {"DELCONSUMER", CODEC_GROUP_DELCONSUMER, true, {"group", "consumer", NULL}},
 };
 #define CODEC_GROUP_NCMDS (sizeof codec_group_cmds / sizeof codec_group_cmds[0])
 
@@ -281,6 +282,8 @@ static int codec_group_object(json_t *root, const struct codec_limits *lim, cons
     case CODEC_GROUP_PENDING:
     case CODEC_GROUP_PARKED:
         return codec_group_listing(root, lim, out, err);
+    case CODEC_GROUP_DELCONSUMER:
+        return codec_group_string_field(root, "consumer", lim, true, &out->consumer, err);
     case CODEC_GROUP_SEEK: {
         /* Whether the group is a stream's or the log's is the state's to
          * say: an integer is a version, a string an id, "start" or "end". */

@@ -30,6 +30,7 @@ enum codec_group_cmd {
     CODEC_GROUP_PARKED,
     CODEC_GROUP_REPLAY,
     CODEC_GROUP_SEEK,
+    CODEC_GROUP_DELCONSUMER,
 };
 
 /* Defaults and limits, as docs/protocol.md states them. */
@@ -55,7 +56,8 @@ enum codec_group_from {
 struct codec_group {
     enum codec_group_cmd cmd;
     char *group;                /* owned; NULL only for LIST */
-    /* READ: who reads; PENDING: only this holder's (NULL: anyone's). */
+    /* READ: who reads; PENDING: only this holder's (NULL: anyone's);
+     * DELCONSUMER: who is forgotten. */
     char *consumer;
     /* CREATE */
     bool all;

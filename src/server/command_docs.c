@@ -80,6 +80,7 @@ static const struct subcommand subcommands[] = {
     {"GROUP", "replay", "write"},               {"GROUP", "seek", "write"},
     {"GROUP", "info", "readonly"},              {"GROUP", "list", "readonly"},
     {"GROUP", "pending", "readonly"},           {"GROUP", "parked", "readonly"},
+    {"GROUP", "delconsumer", "write"},
 };
 
 static void write_subcommands(struct buf *out, const char *container)

@@ -37,6 +37,7 @@ struct group_request {
         Eventflow__GroupNack nack;
         Eventflow__GroupSeek seek;
         Eventflow__GroupReplay replay;
+        Eventflow__GroupDelConsumer delconsumer;
     } u;
     ProtobufCBinaryData *ids; /* owned: q.ids as protobuf bytes */
 };
@@ -172,6 +173,13 @@ static void op_build(struct group_request *r)
         op->op_case = EVENTFLOW__GROUP_OP__OP_SEEK;
         op->seek = &r->u.seek;
         break;
+    case CODEC_GROUP_DELCONSUMER:
+        eventflow__group_del_consumer__init(&r->u.delconsumer);
+        r->u.delconsumer.group = q->group;
+        r->u.delconsumer.consumer = q->consumer;
+        op->op_case = EVENTFLOW__GROUP_OP__OP_DELCONSUMER;
+        op->delconsumer = &r->u.delconsumer;
+        break;
     default:
         break;
     }
@@ -249,8 +257,8 @@ static void render_read(struct groups *gs, const struct store_group_result *res,
 
 static const char *cmd_name(enum codec_group_cmd cmd)
 {
-    static const char *const names[] = {"CREATE", "DESTROY", "INFO", "LIST", "READ", "ACK",
-                                        "NACK", "PENDING", "PARKED", "REPLAY", "SEEK"};
+    static const char *const names[] = {"CREATE", "DESTROY", "INFO",   "LIST", "READ",       "ACK",
+                                        "NACK",   "PENDING", "PARKED", "REPLAY", "SEEK", "DELCONSUMER"};
     return (size_t)cmd < sizeof names / sizeof names[0] ? names[cmd] : "?";
 }
 
@@ -276,6 +284,15 @@ static void render_result(struct groups *gs, struct group_request *r, const stru
     case STORE_GROUP_ENOTPENDING:
         ulid_format(res->bad_id, id);
         resp_write_errorf(out, "NOTPENDING event %s is not pending in group \"%s\"; nothing was changed", id, g);
+        return;
+    case STORE_GROUP_ENOCONSUMER:
+        resp_write_errorf(out, "NOCONSUMER group \"%s\" has no consumer named \"%s\"", g, r->q.consumer);
+        return;
+    case STORE_GROUP_EHOLDING:
+        resp_write_errorf(out,
+                          "HOLDING consumer \"%s\" holds %" PRIu64 " pending events of group \"%s\"; nothing was "
+                          "deleted (they go to others as their ack wait runs out, or by NACK)",
+                          r->q.consumer, res->count, g);
         return;
     default:
         if (r->q.cmd == CODEC_GROUP_SEEK)
@@ -693,7 +710,7 @@ void groups_command(struct conn *c, const struct resp_command *cmd)
     int sub = cmd->argc >= 2 ? codec_group_lookup(cmd->argv[1].ptr, cmd->argv[1].len) : -1;
     if (sub < 0) {
         resp_write_error(conn_reply_buf(c), "unknown GROUP subcommand: expected CREATE, DESTROY, INFO, LIST, READ, "
-                                            "ACK, NACK, PENDING, PARKED, REPLAY or SEEK");
+                                            "ACK, NACK, PENDING, PARKED, REPLAY, SEEK or DELCONSUMER");
         return;
     }
     if (cmd->argc > 3) {

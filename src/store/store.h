@@ -140,6 +140,9 @@ enum store_group_status {
                                 * group (not an event of its range, or past
                                 * its position): nothing acked */
     STORE_GROUP_ENOTPENDING,   /* NACK: `bad_id` is not pending: nothing done */
+    STORE_GROUP_ENOCONSUMER,   /* DELCONSUMER: the group has no such consumer */
+    STORE_GROUP_EHOLDING,      /* DELCONSUMER: the consumer holds `count`
+                                * pending events: nothing done */
 };
 
 struct store_group_result {

@@ -908,6 +908,49 @@ static int op_seek(struct store *s, Eventflow__GroupSeek *sk, struct store_group
     return group_save(s, sk->group, glen, rec);
 }
 
+/* ---- DELCONSUMER ------------------------------------------------------------------ */
+
+/* A consumer that holds nothing is only a name and its counters; one that
+ * holds pending events is refused: deleting it would leave them held by a
+ * name nobody reads as (they would still come due, but INFO would lose
+ * who holds them). Its events go to others as they come due, or by NACK. */
+static int op_delconsumer(struct store *s, const Eventflow__GroupDelConsumer *dc, struct store_group_result *r)
+{
+    if (!store_group_name_ok(dc->group, false) || !store_group_name_ok(dc->consumer, false)) {
+        r->status = STORE_GROUP_EINVALID;
+        return 0;
+    }
+    size_t glen = strlen(dc->group);
+    Eventflow__GroupRecord *rec;
+    int rc = store_group_load(s, s->wtxn, &s->apply_arena, dc->group, glen, &rec);
+    if (rc != 0)
+        return rc;
+    if (rec == NULL) {
+        r->status = STORE_GROUP_ENOGROUP;
+        return 0;
+    }
+    uint8_t key[STORE_GROUP_KEY_MAX];
+    MDB_val k = {.mv_size = store_group_key(key, dc->group, glen, dc->consumer, strlen(dc->consumer)),
+                 .mv_data = key},
+            v;
+    rc = mdb_get(s->wtxn, s->group_consumers, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        r->status = STORE_GROUP_ENOCONSUMER;
+        return 0;
+    }
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading group_consumers");
+    Eventflow__ConsumerRecord *c = eventflow__consumer_record__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
+    if (c == NULL)
+        return store_fail(s, STORE_ECORRUPT, "group_consumers: undecodable record");
+    if (c->pending > 0) {
+        r->status = STORE_GROUP_EHOLDING;
+        r->count = c->pending;
+        return 0;
+    }
+    return group_del(s, s->group_consumers, key, k.mv_size, "deleting from group_consumers");
+}
+
 /* ---- the entry ------------------------------------------------------------------ */
 
 /* An operation missing its body is malformed, like one with a bad field. */
@@ -949,6 +992,11 @@ static int group_op(struct store *s, Eventflow__GroupOp *op, int64_t now, struct
             return 0;
         r->status = STORE_GROUP_OK;
         return op_replay(s, op->replay, r);
+    case EVENTFLOW__GROUP_OP__OP_DELCONSUMER:
+        if (op->delconsumer == NULL)
+            return 0;
+        r->status = STORE_GROUP_OK;
+        return op_delconsumer(s, op->delconsumer, r);
     default:
         return 0;
     }

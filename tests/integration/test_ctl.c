@@ -13,7 +13,8 @@
  *   - tail on a follower of a three-node cluster while writes go on and
  *     both followers are killed with kill -9 in turn: every event exactly
  *     once, in the leader's order;
- *   - group create, info, list, pending, parked, replay, seek and destroy
+ *   - group create, info, list, pending, parked, replay, seek, delconsumer
+ *     and destroy
  *     around a worker that reads and parks over a raw connection, with
  *     -o json parsed field by field.
  *
@@ -1094,7 +1095,7 @@ static void test_group_commands(void **state)
     assert_one_line_error(&r);
     run_free(&r);
     assert_int_equal(ctl_run(&r, ep, NULL, "group", "create", "all", "$all", "--types", "A,B", "--stream-prefix",
-                             "wo", "--max-deliveries", "0", NULL),
+                             "wo", "--max-deliveries", "0", "--max-ack-pending", "5", NULL),
                      0);
     assert_string_equal(r.out, "OK\n");
     run_free(&r);
@@ -1165,6 +1166,7 @@ static void test_group_commands(void **state)
     assert_string_equal(str_of(json_array_get(j, 0), "group"), "all");
     assert_true(json_is_true(json_object_get(json_array_get(j, 0), "all")));
     assert_string_equal(str_of(json_array_get(j, 0), "stream_prefix"), "wo");
+    assert_int_equal(int_of(json_array_get(j, 0), "max_ack_pending"), 5);
     assert_string_equal(str_of(json_array_get(j, 1), "group"), "jobs");
     assert_int_equal(int_of(json_array_get(j, 1), "parked"), 0);
     json_decref(j);
@@ -1174,6 +1176,32 @@ static void test_group_commands(void **state)
     j = group_json(ep, "info", "jobs", NULL, false);
     assert_int_equal(int_of(j, "next_version"), 0);
     assert_int_equal(int_of(j, "lag"), 3);
+    json_decref(j);
+
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "info", "all", NULL), 0);
+    assert_non_null(strstr(r.out, "max ack pending 5\n"));
+    run_free(&r);
+
+    /* w1 holds ids[1]: not deleted until it is acked. */
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "delconsumer", "jobs", "w1", NULL), 1);
+    assert_one_line_error(&r);
+    assert_non_null(strstr(r.err, "EF_EINVAL"));
+    assert_non_null(strstr(r.err, "holds 1 pending events"));
+    run_free(&r);
+    assert_int_equal(ctl_run(&r, ep, NULL, "group", "delconsumer", "jobs", "w9", NULL), 1);
+    assert_non_null(strstr(r.err, "EF_ENOTFOUND"));
+    run_free(&r);
+    char ack[128];
+    snprintf(ack, sizeof ack, "{\"group\":\"jobs\",\"ids\":[\"%s\"]}", ids[1]);
+    v = group_cmd(h, "ACK", ack);
+    assert_int_equal(v.type, RESP_T_INT);
+    assert_int_equal(v.integer, 1);
+    resp_value_free(&v);
+    j = group_json(ep, "delconsumer", "jobs", "w1", false);
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    j = group_json(ep, "info", "jobs", NULL, false);
+    assert_int_equal(json_array_size(json_object_get(j, "consumers")), 0);
     json_decref(j);
 
     assert_int_equal(ctl_run(&r, ep, NULL, "group", "destroy", "jobs", NULL), 0);

@@ -370,6 +370,39 @@ static void test_max_ack_pending(void **state)
     harness_pass(*state);
 }
 
+/* GROUP DELCONSUMER refuses a consumer that holds events and forgets one
+ * that holds none, on every node's INFO. */
+static void test_delete_consumer(void **state)
+{
+    struct harness_node *n = harness_start_single(*state, NULL);
+    struct harness_conn *c = harness_connect(n);
+    write_events(n, "jobs", 2);
+    group_ok(c, "CREATE", "{\"group\":\"g\",\"stream\":\"jobs\"}");
+    json_t *held = group_read(c, "g", "a", 1, 0);
+    json_decref(group_read(c, "g", "b", 1, 0));
+    struct resp_value v;
+    group_cmd(c, &v, "DELCONSUMER", "{\"group\":\"g\",\"consumer\":\"a\"}");
+    harness_assert_error_prefix(&v, "HOLDING consumer \"a\" holds 1 pending events of group \"g\"");
+    resp_value_free(&v);
+    group_cmd(c, &v, "DELCONSUMER", "{\"group\":\"g\",\"consumer\":\"z\"}");
+    harness_assert_error_prefix(&v, "NOCONSUMER group \"g\" has no consumer named \"z\"");
+    resp_value_free(&v);
+    group_cmd(c, &v, "DELCONSUMER", "{\"group\":\"g\"}");
+    harness_assert_error_prefix(&v, "missing field 'consumer'");
+    resp_value_free(&v);
+
+    assert_int_equal(group_ack(c, "g", held), 1);
+    json_decref(held);
+    group_ok(c, "DELCONSUMER", "{\"group\":\"g\",\"consumer\":\"a\"}");
+    json_t *info = group_info(c, "g");
+    json_t *consumers = json_object_get(info, "consumers");
+    assert_int_equal(json_array_size(consumers), 1);
+    assert_string_equal(harness_json_str(json_array_get(consumers, 0), "name"), "b");
+    json_decref(info);
+    harness_close(c);
+    harness_pass(*state);
+}
+
 /* Each refusal is a clear error and changes nothing. */
 static void test_bad_input_changes_nothing(void **state)
 {
@@ -619,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parked_and_replayed, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_blocking_read, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_max_ack_pending, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_consumer, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_followers, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_leader_killed_with_pending, harness_setup, harness_teardown),

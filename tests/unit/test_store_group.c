@@ -740,6 +740,43 @@ static void test_max_ack_pending(void **state)
     }
 }
 
+static const struct store_group_result *delconsumer(struct fx *f, int64_t now, const char *group, const char *consumer)
+{
+    Eventflow__GroupDelConsumer dc = EVENTFLOW__GROUP_DEL_CONSUMER__INIT;
+    dc.group = (char *)group;
+    dc.consumer = (char *)consumer;
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_DELCONSUMER;
+    op.delconsumer = &dc;
+    return apply_op(f, now, &op);
+}
+
+/* A consumer holding pending events is not deleted (nothing changes); once
+ * it holds none it is, and only it. */
+static void test_delete_consumer(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "s", 3, NULL);
+    assert_int_equal(delconsumer(f, 1000, "g", "a")->status, STORE_GROUP_ENOGROUP);
+    assert_int_equal(create_group(f, 1000, "g", "s", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 2, NULL, NULL), 2);
+    assert_int_equal(group_read(f, 1000, "g", "b", 1, NULL, NULL), 1);
+    assert_int_equal(delconsumer(f, 1000, "g", "nobody")->status, STORE_GROUP_ENOCONSUMER);
+    const struct store_group_result *r = delconsumer(f, 1000, "g", "a");
+    assert_int_equal(r->status, STORE_GROUP_EHOLDING);
+    assert_int_equal(r->count, 2);
+    assert_int_equal(group_info(f, "g").n_consumers, 2);
+
+    ACK(f, 1000, "g", first, first + 1);
+    assert_int_equal(delconsumer(f, 1000, "g", "a")->status, STORE_GROUP_OK);
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.n_consumers, 1);
+    assert_string_equal(gi.consumers[0], "b");
+    assert_int_equal(gi.rec.pending, 1);
+    assert_int_equal(delconsumer(f, 1000, "g", "a")->status, STORE_GROUP_ENOCONSUMER);
+    assert_int_equal(delconsumer(f, 1000, "g", "")->status, STORE_GROUP_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -756,6 +793,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persist_and_destroy, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ready, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_max_ack_pending, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_consumer, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
