@@ -189,6 +189,11 @@ static int start_process(struct cluster *c, int i, const char *faketime_spec, bo
      * (docs/operations.md, "The raft port"). */
     argv[n++] = "--cluster-secret";
     argv[n++] = "jepsen-runner-cluster-secret";
+    /* The nodes share this machine under addresses of their own, which
+     * --cpu-affinity auto takes for separate machines: it would pin every
+     * node to the disk's interrupt CPU. */
+    argv[n++] = "--cpu-affinity";
+    argv[n++] = "off";
     if (s->joined) {
         const char *target = join_target(c, i);
         if (target == NULL) {

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,4 +55,29 @@ bool addr_host_is_loopback(const char *host)
         return (ntohl(a4.s_addr) >> 24) == 127;
     struct in6_addr a6;
     return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+bool addr_host_is_local(const char *host)
+{
+    if (addr_host_is_loopback(host))
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    bool v4 = inet_pton(AF_INET, host, &a4) == 1;
+    if (!v4 && inet_pton(AF_INET6, host, &a6) != 1)
+        return false;
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) != 0)
+        return false;
+    bool found = false;
+    for (const struct ifaddrs *i = ifs; i != NULL && !found; i = i->ifa_next) {
+        if (i->ifa_addr == NULL)
+            continue;
+        if (v4 && i->ifa_addr->sa_family == AF_INET)
+            found = memcmp(&((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, &a4, sizeof a4) == 0;
+        else if (!v4 && i->ifa_addr->sa_family == AF_INET6)
+            found = memcmp(&((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, &a6, sizeof a6) == 0;
+    }
+    freeifaddrs(ifs);
+    return found;
 }

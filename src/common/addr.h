@@ -16,4 +16,10 @@ int addr_split(const char *addr, char *host, size_t hostlen, unsigned *port);
  * or a wildcard (0.0.0.0, ::), is not. */
 bool addr_host_is_loopback(const char *host);
 
+/* Whether host names this machine: a loopback host, or an address literal
+ * one of this machine's interfaces has (getifaddrs: in this network
+ * namespace). Names are not resolved (no DNS at start-up): a name other
+ * than localhost is taken as another machine's. */
+bool addr_host_is_local(const char *host);
+
 #endif

@@ -123,7 +123,9 @@ int main(int argc, char **argv)
     if (d.node == NULL)
         goto err_loop;
     /* After node_init, which created the data directory "disk" looks at. */
-    if (affinity_apply(&d.cfg.cpu_affinity, d.cfg.data_dir, &d.loop) != 0)
+    char shared[300];
+    bool sharing = config_shares_machine(&d.cfg, shared, sizeof shared);
+    if (affinity_apply(&d.cfg.cpu_affinity, d.cfg.data_dir, sharing ? shared : NULL, &d.loop) != 0)
         goto err_node;
     if (server_init(&d.server, &d.cfg, d.node, &d.loop) != 0)
         goto err_node;

@@ -69,6 +69,10 @@ void affinity_cpulist_format(const cpu_set_t *set, char *buf, size_t buflen)
 int affinity_parse(const char *s, struct affinity_spec *spec, char *err, size_t errlen)
 {
     CPU_ZERO(&spec->cpus);
+    if (strcmp(s, "auto") == 0) {
+        spec->mode = AFFINITY_AUTO;
+        return 0;
+    }
     if (strcmp(s, "off") == 0) {
         spec->mode = AFFINITY_OFF;
         return 0;
@@ -78,7 +82,7 @@ int affinity_parse(const char *s, struct affinity_spec *spec, char *err, size_t 
         return 0;
     }
     if (affinity_cpulist_parse(s, &spec->cpus) != 0) {
-        snprintf(err, errlen, "invalid CPU affinity '%s' (off, disk, or a CPU list such as 1 or 0,2-3)", s);
+        snprintf(err, errlen, "invalid CPU affinity '%s' (auto, off, disk, or a CPU list such as 1 or 0,2-3)", s);
         return -1;
     }
     spec->mode = AFFINITY_LIST;
@@ -193,10 +197,15 @@ static void pool_start_done(uv_work_t *w, int status)
     (void)status;
 }
 
-int affinity_apply(const struct affinity_spec *spec, const char *data_dir, uv_loop_t *loop)
+int affinity_apply(const struct affinity_spec *spec, const char *data_dir, const char *shared, uv_loop_t *loop)
 {
     if (spec->mode == AFFINITY_OFF)
         return 0;
+    const char *mode = spec->mode == AFFINITY_AUTO ? "auto" : "disk";
+    if (spec->mode == AFFINITY_AUTO && shared != NULL) {
+        log_info("cpu affinity auto: %s; not pinning (--cpu-affinity disk pins anyway)", shared);
+        return 0;
+    }
     cpu_set_t allowed, want;
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
         log_error("sched_getaffinity: %s", strerror(errno));
@@ -217,18 +226,21 @@ int affinity_apply(const struct affinity_spec *spec, const char *data_dir, uv_lo
         char why[256];
         cpu_set_t disk;
         if (stat(data_dir, &st) != 0) {
-            log_warn("cpu affinity disk: %s: %s; not pinning", data_dir, strerror(errno));
+            log_warn("cpu affinity %s: %s: %s; not pinning", mode, data_dir, strerror(errno));
             return 0;
         }
         if (affinity_disk_cpus("/sys", "/proc", st.st_dev, &disk, why, sizeof why) != 0) {
-            log_warn("cpu affinity disk: %s; not pinning", why);
+            if (spec->mode == AFFINITY_AUTO)
+                log_info("cpu affinity auto: %s; not pinning", why);
+            else
+                log_warn("cpu affinity disk: %s; not pinning", why);
             return 0;
         }
         CPU_AND(&want, &disk, &allowed);
         affinity_cpulist_format(&disk, want_s, sizeof want_s);
         if (CPU_COUNT(&want) == 0 || CPU_EQUAL(&want, &allowed)) {
-            log_info("cpu affinity disk: the data disk's interrupts go to CPUs %s, this node may use %s; not pinning",
-                     want_s, allowed_s);
+            log_info("cpu affinity %s: the data disk's interrupts go to CPUs %s, this node may use %s; not pinning",
+                     mode, want_s, allowed_s);
             return 0;
         }
     }
@@ -248,6 +260,9 @@ int affinity_apply(const struct affinity_spec *spec, const char *data_dir, uv_lo
     }
     affinity_cpulist_format(&want, want_s, sizeof want_s);
     log_info("loop thread pinned to CPUs %s%s", want_s,
-             spec->mode == AFFINITY_DISK ? " (where the data disk's interrupts go)" : "");
+             spec->mode == AFFINITY_DISK   ? " (where the data disk's interrupts go)"
+             : spec->mode == AFFINITY_AUTO ? " (where the data disk's interrupts go; --cpu-affinity auto, as this "
+                                             "node has no fellow member on this machine: set off if others share it)"
+                                           : "");
     return 0;
 }

@@ -15,17 +15,23 @@
  * delivers its interrupts to one CPU; a multi-queue disk (NVMe) completes
  * on the submitting CPU and needs nothing.
  *
- * What: "off" (the default) leaves placement to the scheduler; a CPU list
- * ("1", "0,2-3") pins the loop thread there; "disk" pins it to the CPUs
- * that serve the interrupts of the device holding the data directory, and
- * does nothing (with a log line saying why) when those reach every CPU the
- * node may use or cannot be found (device-mapper, overlay and network
+ * What: "off" leaves placement to the scheduler; a CPU list ("1",
+ * "0,2-3") pins the loop thread there; "disk" pins it to the CPUs that
+ * serve the interrupts of the device holding the data directory, and does
+ * nothing (with a log line saying why) when those reach every CPU the node
+ * may use or cannot be found (device-mapper, overlay and network
  * filesystems have none of their own). Only the loop thread is pinned:
  * libuv's thread pool (raft's segment preparation, snapshot writes) is
  * started first and keeps the CPUs the process had.
  *
  * Pin one node per machine this way: nodes of one cluster sharing a
- * machine would all land on the same CPU.
+ * machine would all land on the same CPU. "auto" (the default) is "disk"
+ * for a node that is alone on its machine as far as its configuration
+ * shows, and "off" for one whose fellow members are on this machine
+ * (config_shares_machine: loopback or local addresses). Nodes that share
+ * a machine under addresses of their own (containers, network namespaces)
+ * look alone: those deployments set "off" (docker-compose.yml and the
+ * jepsen runner do).
  *
  * Loop thread only; no state outside the arguments except the pool
  * start-up request (affinity_apply). */
@@ -37,14 +43,14 @@
 #include <sys/types.h>
 #include <uv.h>
 
-enum affinity_mode { AFFINITY_OFF, AFFINITY_LIST, AFFINITY_DISK };
+enum affinity_mode { AFFINITY_AUTO, AFFINITY_OFF, AFFINITY_LIST, AFFINITY_DISK };
 
 struct affinity_spec {
     enum affinity_mode mode;
     cpu_set_t cpus; /* AFFINITY_LIST */
 };
 
-/* Parse "off", "disk" or a CPU list into spec. Returns 0, or -1 with the
+/* Parse "auto", "off", "disk" or a CPU list into spec. Returns 0, or -1 with the
  * reason in err. */
 int affinity_parse(const char *s, struct affinity_spec *spec, char *err, size_t errlen);
 
@@ -66,9 +72,11 @@ int affinity_disk_cpus(const char *sys_root, const char *proc_root, dev_t dev, c
 
 /* Start libuv's thread pool on loop (so its threads keep the process's
  * CPUs), then pin the calling thread as spec says, data_dir naming the
- * disk for AFFINITY_DISK. Logs what it did. Returns 0, or -1 if a CPU list
+ * disk for AFFINITY_DISK and AFFINITY_AUTO; shared (or NULL) says why
+ * this node shares its machine with other members, which makes "auto"
+ * leave placement alone. Logs what it did. Returns 0, or -1 if a CPU list
  * names no CPU this process may use or the kernel refuses the pinning
- * (logged); "disk" never fails, it falls back to no pinning. */
-int affinity_apply(const struct affinity_spec *spec, const char *data_dir, uv_loop_t *loop);
+ * (logged); "disk" and "auto" never fail, they fall back to no pinning. */
+int affinity_apply(const struct affinity_spec *spec, const char *data_dir, const char *shared, uv_loop_t *loop);
 
 #endif

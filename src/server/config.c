@@ -142,8 +142,9 @@ static const struct option_row options[] = {
      .set = set_number, FIELD(max_staleness_ms), .min = 0, .max = 3600000, .bad = "expected 0..3600000 ms"},
     {"log-level", "LOG_LEVEL", "LEVEL", "debug, info, warn or error", "info",
      .set = set_log_level},
-    {"cpu-affinity", "CPU_AFFINITY", "off|disk|LIST",
-     "CPUs of the loop thread: a list (0,2-3), or disk: those taking the data disk's interrupts", "off",
+    {"cpu-affinity", "CPU_AFFINITY", "auto|off|disk|LIST",
+     "CPUs of the loop thread: a list (0,2-3); disk: those taking the data disk's interrupts; auto: disk "
+     "unless other members run on this machine", "auto",
      .set = set_cpu_affinity},
     /* The default is the store's own, spelled out by the preprocessor. */
     {"dedup-window", "DEDUP_WINDOW", "N",
@@ -397,6 +398,25 @@ static int set_cpu_affinity(struct config *cfg, const struct option_row *o, cons
     if (affinity_parse(val, &cfg->cpu_affinity, why, sizeof why) != 0)
         return config_fail(err, errlen, "%s: %s", src, why);
     return 0;
+}
+
+bool config_shares_machine(const struct config *cfg, char *why, size_t whylen)
+{
+    char host[CONFIG_ADDR_MAX];
+    unsigned port;
+    for (size_t i = 0; i < cfg->n_members; i++) {
+        const struct node_member *m = &cfg->members[i];
+        if (m->id != cfg->id && addr_split(m->raft_address, host, sizeof host, &port) == 0 &&
+            addr_host_is_local(host)) {
+            snprintf(why, whylen, "member %" PRIu64 " (%s) runs on this machine too", m->id, m->raft_address);
+            return true;
+        }
+    }
+    if (cfg->join[0] != '\0' && addr_split(cfg->join, host, sizeof host, &port) == 0 && addr_host_is_local(host)) {
+        snprintf(why, whylen, "the member to join (%s) runs on this machine too", cfg->join);
+        return true;
+    }
+    return false;
 }
 
 /* Only a port given explicitly must be had: the default one may be

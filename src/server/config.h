@@ -53,7 +53,7 @@ struct config {
     unsigned heartbeat_timeout_ms;
     unsigned max_staleness_ms;  /* refuse local reads after this long without a leader; 0 = never */
     int log_level;
-    struct affinity_spec cpu_affinity; /* default off */
+    struct affinity_spec cpu_affinity; /* default auto */
     /* Idempotency keys a new cluster remembers: the first leader records
      * it in the log, where CONFIG SET changes it (node.c). */
     uint64_t dedup_window;
@@ -72,6 +72,13 @@ void config_free(struct config *cfg);
 /* What the node needs of cfg, into out; strings and members stay cfg's. */
 void config_node(const struct config *cfg, struct node_config *out);
 void config_usage(FILE *out);
+
+/* Whether another member of the initial cluster (or the member to join
+ * through) runs on this machine, as far as the configuration shows: its
+ * address is a loopback one or one of this machine's (addr_host_is_local).
+ * If so, why (naming it) goes into why. --cpu-affinity auto pins only a
+ * node alone on its machine (affinity.h). */
+bool config_shares_machine(const struct config *cfg, char *why, size_t whylen);
 
 /* Parse "id@raft_host:port@client_host:port[,...]" into cfg->members. */
 int config_parse_members(const char *spec, struct config *cfg, char *err, size_t errlen);

@@ -3,7 +3,8 @@
  * A CPU list pins the main (loop) thread to those CPUs while libuv's pool
  * threads keep the process's CPUs; "disk" either pins (and the loop
  * thread's CPUs are the ones it logged) or says why not, and the node
- * serves either way; a list naming no usable CPU, or a malformed value,
+ * serves either way; the default, "auto", does the same for a node alone
+ * and leaves one whose fellow member is on this machine unpinned; a list naming no usable CPU, or a malformed value,
  * keeps the node from starting. The CPUs are read from /proc/PID/task. */
 #include <sched.h>
 #include <setjmp.h>
@@ -108,9 +109,10 @@ static void test_list_pins_loop_thread_only(void **state)
     harness_pass(*state);
 }
 
-static void test_disk_pins_or_says_why(void **state)
+/* A node started with args (NULL: none, the default "auto") either pins
+ * its loop thread where the disk's interrupts go, or logs why not. */
+static void pins_or_says_why(void **state, const char *const *args)
 {
-    const char *const args[] = {"--cpu-affinity", "disk", NULL};
     struct harness_node_opts o = {.args = args};
     struct harness_node *n = harness_add_node(*state, &o);
     assert_int_equal(harness_node_start(n), 0);
@@ -130,6 +132,46 @@ static void test_disk_pins_or_says_why(void **state)
         assert_true(harness_node_log_line(n, "not pinning", line, sizeof line));
         assert_string_equal(have, all);
     }
+    harness_assert_stop(n);
+    harness_pass(*state);
+}
+
+static void test_disk_pins_or_says_why(void **state)
+{
+    const char *const args[] = {"--cpu-affinity", "disk", NULL};
+    pins_or_says_why(state, args);
+}
+
+/* The default, auto, is disk for a node alone on its machine. */
+static void test_auto_alone_is_disk(void **state)
+{
+    pins_or_says_why(state, NULL);
+}
+
+/* auto leaves a node whose fellow member runs on this machine unpinned,
+ * and says so; disk pins it anyway. */
+static void test_auto_with_a_neighbour(void **state)
+{
+    unsigned port;
+    assert_int_equal(harness_free_port(&port), 0);
+    char target[32], want[160], line[2048], have[512], all[512];
+    snprintf(target, sizeof target, "127.0.0.1:%u", port);
+    (void)our_cpus(all, sizeof all);
+    const char *const args[] = {"--join", target, NULL};
+    struct harness_node_opts o = {.args = args};
+    struct harness_node *n = harness_add_node(*state, &o);
+    assert_int_equal(harness_node_start(n), 0);
+    snprintf(want, sizeof want, "cpu affinity auto: the member to join (%s) runs on this machine too; not pinning",
+             target);
+    int64_t deadline = harness_now_ms() + WAIT_MS;
+    while (!harness_node_log_line(n, want, line, sizeof line)) {
+        assert_true(harness_now_ms() < deadline);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    thread_cpus(n->pid, n->pid, have, sizeof have);
+    assert_string_equal(have, all);
+    assert_false(harness_node_log_says(n, "loop thread pinned"));
     harness_assert_stop(n);
     harness_pass(*state);
 }
@@ -172,6 +214,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_list_pins_loop_thread_only, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_disk_pins_or_says_why, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_auto_alone_is_disk, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_auto_with_a_neighbour, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_refused, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("affinity", tests, NULL, NULL);

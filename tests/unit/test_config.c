@@ -119,7 +119,7 @@ static void test_defaults(void **state)
         .heartbeat_timeout_ms = 100,
         .max_staleness_ms = 5000,
         .log_level = LOG_LEVEL_INFO,
-        .cpu_affinity = {.mode = AFFINITY_OFF},
+        .cpu_affinity = {.mode = AFFINITY_AUTO},
         .dedup_window = STORE_DEFAULT_DEDUP_WINDOW,
         .http_port = 16543,
         .http_bind = "127.0.0.1",
@@ -262,7 +262,7 @@ static const struct refused refused[] = {
     {"MAX_STALENESS=3600001", {NULL}, "MAX_STALENESS: expected 0..3600000 ms"},
     {NULL, {"--log-level", "loud"}, "--log-level: unknown log level 'loud'"},
     {NULL, {"--cpu-affinity", "0-"},
-     "--cpu-affinity: invalid CPU affinity '0-' (off, disk, or a CPU list such as 1 or 0,2-3)"},
+     "--cpu-affinity: invalid CPU affinity '0-' (auto, off, disk, or a CPU list such as 1 or 0,2-3)"},
     {NULL, {"--dedup-window", "1073741825"}, "--dedup-window: expected 1..1073741824 keys"},
     {NULL, {"--http-port", "65536"}, "--http-port: invalid port '65536'"},
     {"HTTP_OPEN_HEALTH=maybe", {NULL}, "HTTP_OPEN_HEALTH: expected yes or no, not 'maybe'"},
@@ -324,6 +324,34 @@ static void test_cluster_secret_file(void **state)
     config_free(&cfg);
 }
 
+/* --cpu-affinity auto's question: does the configuration show another
+ * member on this machine? */
+static void test_shares_machine(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256], why[300];
+    const char *const alone[] = {"--id", "1", "--cluster", "1@127.0.0.1:7543@127.0.0.1:6543,2@node2:7543@node2:6543", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, alone), 0);
+    assert_false(config_shares_machine(&cfg, why, sizeof why));
+    config_free(&cfg);
+    const char *const local[] = {"--id", "2", "--raft-address", "node2:7543", "--cluster",
+                                 "1@127.0.0.1:7543@127.0.0.1:6543,2@node2:7543@node2:6543", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, local), 0);
+    assert_true(config_shares_machine(&cfg, why, sizeof why));
+    assert_string_equal(why, "member 1 (127.0.0.1:7543) runs on this machine too");
+    config_free(&cfg);
+    const char *const join[] = {"--join", "[::1]:6543", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, join), 0);
+    assert_true(config_shares_machine(&cfg, why, sizeof why));
+    assert_string_equal(why, "the member to join ([::1]:6543) runs on this machine too");
+    config_free(&cfg);
+    const char *const none[] = {NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, none), 0);
+    assert_false(config_shares_machine(&cfg, why, sizeof why));
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +360,7 @@ int main(void)
         cmocka_unit_test_setup(test_environment_and_flag, clear_env),
         cmocka_unit_test_setup(test_refused, clear_env),
         cmocka_unit_test_setup(test_cluster_secret_file, clear_env),
+        cmocka_unit_test_setup(test_shares_machine, clear_env),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
