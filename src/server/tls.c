@@ -252,6 +252,10 @@ enum tls_status tls_session_read(struct tls_session *s, const char *data, size_t
         int r = SSL_read(s->ssl, buf_reserve(plain, TLS_READ_CHUNK), TLS_READ_CHUNK);
         if (r > 0) {
             buf_commit(plain, (size_t)r);
+            /* Nothing left to decrypt: spare the call that would say so
+             * (one per read on the request path). */
+            if (s->established && SSL_pending(s->ssl) == 0 && BIO_ctrl_pending(s->rbio) == 0)
+                break;
             continue;
         }
         int code = SSL_get_error(s->ssl, r);
