@@ -13,8 +13,10 @@
 # The certificates (a CA and a 127.0.0.1 server certificate, EC P-256) are
 # made at the start by tests/integration/tls_certs.sh. Each run opens its
 # c connections once (one handshake each) and then sends N requests.
-# Results: the median of ROUNDS rounds, min..max, and the ratios
-# TLS/plaintext and eventflow-TLS/Redis-TLS of the medians.
+# Results: the median of ROUNDS rounds, min..max; the ratios TLS/plaintext
+# and eventflow-TLS/Redis-TLS within each round (their median is the
+# figure to quote on a shared machine, where rounds drift), and the same
+# ratios of the medians.
 #
 # Env: BUILD (default ./build), ROUNDS (default 3), N (requests per run,
 # default 100000), C (connections, default 50), SHARED_BENCH
@@ -104,16 +106,26 @@ echo "machine: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(n
     "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(uname -sr)"
 echo "versions: eventflow ($(git -C "$root" rev-parse --short HEAD 2>/dev/null)), $(redis-server --version | awk '{print $3}'), $(openssl version)"
 echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg); N=$N per run, c=$C, $REPS rounds"
+# last_rps METRIC : the latest round's figure of METRIC's rps.
+last_rps() { printf '%s\n' ${BENCH_VALS["$1: rps"]} | tail -1; }
 for round in $(seq 1 "$REPS"); do
     if [ $((round % 2)) = 1 ]; then ef_round "$round"; redis_round "$round"
     else redis_round "$round"; ef_round "$round"; fi
+    p="$(last_rps "eventflow ADD plaintext c=$C")"
+    t="$(last_rps "eventflow ADD TLS c=$C")"
+    r="$(last_rps "redis XADD TLS c=$C (appendfsync always)")"
+    record ratio "round ratio: eventflow TLS / eventflow plaintext" "$round" \
+        "$(awk -v a="$t" -v b="$p" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "NA" }')"
+    record ratio "round ratio: eventflow TLS / Redis TLS" "$round" \
+        "$(awk -v a="$t" -v b="$r" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "NA" }')"
 done
 echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 print_table "ADD over TLS against plaintext and Redis XADD over TLS (redis-benchmark, 200-byte events)"
 plain="$(median_of "eventflow ADD plaintext c=$C: rps")"
 tls="$(median_of "eventflow ADD TLS c=$C: rps")"
 rtls="$(median_of "redis XADD TLS c=$C (appendfsync always): rps")"
+echo "median of the rounds' ratios: eventflow TLS / plaintext $(median_of "round ratio: eventflow TLS / eventflow plaintext")," \
+    "eventflow TLS / Redis TLS $(median_of "round ratio: eventflow TLS / Redis TLS")"
 awk -v p="$plain" -v t="$tls" -v r="$rtls" 'BEGIN {
-    printf "eventflow TLS / eventflow plaintext: %.2f (%s / %s rps)\n", t / p, t, p
-    printf "eventflow TLS / Redis TLS:           %.2f (%s / %s rps)\n", t / r, t, r
+    printf "ratios of the medians: eventflow TLS / plaintext %.2f (%s / %s rps), eventflow TLS / Redis TLS %.2f (%s rps)\n", t / p, t, p, t / r, r
 }'
