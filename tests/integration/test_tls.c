@@ -3,11 +3,11 @@
  *
  * The certificates are made at test time by tls_certs.sh into a temporary
  * directory (a CA, two server certificates with different serials, a
- * client certificate, an expired one and one from another CA), so nothing
- * checked in ever expires. The test speaks TLS itself through OpenSSL
- * where it must see the server's certificate or stop halfway through a
- * handshake, and runs redis-cli --tls and redis-benchmark --tls as users
- * would. */
+ * client certificate, an expired one, one from another CA and one of
+ * 70 KB), so nothing checked in ever expires. The test speaks TLS itself
+ * through OpenSSL where it must see the server's certificate or stop
+ * halfway through a handshake, and runs redis-cli --tls and
+ * redis-benchmark --tls as users would. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -358,8 +358,8 @@ static void test_tls_clients(void **state)
     harness_pass(fx);
 }
 
-/* --tls-client-auth required refuses no certificate, an expired one and
- * one from another CA, saying why; optional takes no certificate but not
+/* --tls-client-auth required refuses no certificate, an expired one, one
+ * from another CA and one too big for the handshake bound, saying why; optional takes no certificate but not
  * a bad one. */
 static void test_tls_client_auth(void **state)
 {
@@ -374,6 +374,9 @@ static void test_tls_client_auth(void **state)
     refused_with_reason(req.n, req.tls_port, "expired", "certificate has expired");
     refused_with_reason(req.n, req.tls_port, "wrongca", "unable to get local issuer certificate");
     refused_with_reason(req.n, req.tls_port, NULL, "peer did not return a certificate");
+    /* Within OpenSSL's own limit on a certificate chain (100 KiB), over
+     * the node's bound on a handshake. */
+    refused_with_reason(req.n, req.tls_port, "big", "handshake over 65536 bytes");
     /* The connection made before is not disturbed. */
     assert_tls_pong(&t);
     tls_close(&t);

@@ -7,6 +7,8 @@
 #   client.crt/.key               a client, by the CA
 #   expired.crt/.key              a client, by the CA, expired in 2020
 #   wrongca.crt/.key              a client, by another CA
+#   big.crt/.key                  a client, by the CA, 70 KB (a 70,000-byte comment):
+#                                 over the server's 64 KiB handshake bound
 set -eu
 dir=$1
 cd "$dir"
@@ -32,6 +34,11 @@ openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -set_serial 0x3003 -da
 key wrongca; csr wrongca eventflow-wrong-ca-client
 openssl x509 -req -in wrongca.csr -CA other-ca.crt -CAkey other-ca.key -set_serial 0x4004 -days 2 \
     -out wrongca.crt 2>/dev/null
+
+key big; csr big eventflow-big-client
+printf 'nsComment=%s\n' "$(head -c 52500 /dev/urandom | base64 -w0)" >big.ext
+openssl x509 -req -in big.csr -CA ca.crt -CAkey ca.key -set_serial 0x6006 -days 2 -extfile big.ext \
+    -out big.crt 2>/dev/null
 
 # openssl x509 cannot back-date: `openssl ca` can, with a minimal CA setup.
 key expired; csr expired eventflow-expired-client
