@@ -161,6 +161,15 @@ static void assert_tls_pong(struct tls_client *t)
     assert_string_equal(reply, "+PONG");
 }
 
+/* A new connection completes its handshake and answers PING. */
+static void assert_new_tls_pong(unsigned port, const char *client)
+{
+    struct tls_client t;
+    assert_int_equal(tls_open(&t, port, client), 0);
+    assert_tls_pong(&t);
+    tls_close(&t);
+}
+
 static long tls_serial(struct tls_client *t)
 {
     X509 *x = SSL_get1_peer_certificate(t->ssl);
@@ -352,15 +361,13 @@ static void test_tls_clients(void **state)
     assert_int_equal(tls_open(&t, tn.n->port, NULL), -1);
     tls_close(&t);
     HARNESS_EXPECT(plain, "+PONG", "PING");
-    assert_int_equal(tls_open(&t, tn.tls_port, NULL), 0);
-    assert_tls_pong(&t);
-    tls_close(&t);
+    assert_new_tls_pong(tn.tls_port, NULL);
     harness_pass(fx);
 }
 
 /* --tls-client-auth required refuses no certificate, an expired one, one
- * from another CA and one too big for the handshake bound, saying why; optional takes no certificate but not
- * a bad one. */
+ * from another CA and one too big for the handshake bound, saying why;
+ * optional takes no certificate but not a bad one. */
 static void test_tls_client_auth(void **state)
 {
     struct harness_fixture *fx = *state;
@@ -383,13 +390,9 @@ static void test_tls_client_auth(void **state)
 
     const char *const optional[] = {"--tls-ca", cert_path("ca.crt"), "--tls-client-auth", "optional", NULL};
     start_tls_node(fx, &opt, cert_path("server.crt"), cert_path("server.key"), optional);
-    assert_int_equal(tls_open(&t, opt.tls_port, NULL), 0);
-    assert_tls_pong(&t);
-    tls_close(&t);
+    assert_new_tls_pong(opt.tls_port, NULL);
     assert_true(tls_refused(opt.tls_port, "wrongca"));
-    assert_int_equal(tls_open(&t, opt.tls_port, "client"), 0);
-    assert_tls_pong(&t);
-    tls_close(&t);
+    assert_new_tls_pong(opt.tls_port, "client");
     harness_pass(fx);
 }
 
@@ -418,12 +421,18 @@ static void test_tls_handshake_deadline(void **state)
     close(silent);
     close(halfway);
     assert_true(harness_node_log_says(tn.n, "no TLS handshake within --tls-handshake-timeout"));
-
-    struct tls_client t;
-    assert_int_equal(tls_open(&t, tn.tls_port, NULL), 0);
-    assert_tls_pong(&t);
-    tls_close(&t);
+    assert_new_tls_pong(tn.tls_port, NULL);
     harness_pass(fx);
+}
+
+/* Send the node SIGHUP and wait for its log to say `outcome`. */
+static void sighup(struct harness_node *n, const char *outcome)
+{
+    assert_int_equal(kill(n->pid, SIGHUP), 0);
+    int64_t end = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
+    while (!harness_node_log_says(n, outcome) && harness_now_ms() < end)
+        poll(NULL, 0, 20);
+    assert_true(harness_node_log_says(n, outcome));
 }
 
 /* SIGHUP: new connections get the new certificate, an open one keeps
@@ -444,11 +453,7 @@ static void test_tls_sighup_reload(void **state)
 
     assert_int_equal(copy_file(cert_path("server2.crt"), cert), 0);
     assert_int_equal(copy_file(cert_path("server2.key"), key), 0);
-    assert_int_equal(kill(tn.n->pid, SIGHUP), 0);
-    int64_t end = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
-    while (!harness_node_log_says(tn.n, "TLS certificate, key and CA reloaded") && harness_now_ms() < end)
-        poll(NULL, 0, 20);
-    assert_true(harness_node_log_says(tn.n, "TLS certificate, key and CA reloaded"));
+    sighup(tn.n, "TLS certificate, key and CA reloaded");
     assert_int_equal(tls_open(&after, tn.tls_port, NULL), 0);
     assert_int_equal(tls_serial(&after), RELOADED_SERIAL);
     assert_tls_pong(&after);
@@ -457,11 +462,7 @@ static void test_tls_sighup_reload(void **state)
 
     /* A certificate file cut short: refused, the last good one stays. */
     assert_int_equal(truncate(cert, 100), 0);
-    assert_int_equal(kill(tn.n->pid, SIGHUP), 0);
-    end = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
-    while (!harness_node_log_says(tn.n, "TLS files not reloaded") && harness_now_ms() < end)
-        poll(NULL, 0, 20);
-    assert_true(harness_node_log_says(tn.n, "TLS files not reloaded"));
+    sighup(tn.n, "TLS files not reloaded");
     assert_int_equal(tls_open(&after, tn.tls_port, NULL), 0);
     assert_int_equal(tls_serial(&after), RELOADED_SERIAL);
     assert_tls_pong(&after);
