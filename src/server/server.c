@@ -1,6 +1,7 @@
 /* server.c - the client listener and the end of a loop turn (see server.h). */
 #include "server/server.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -83,6 +84,9 @@ void server_write_status(struct server *s, struct buf *b)
         buf_printf(b, ",\"clients\":%zu,", s->n_conns);
         if (s->http_address != NULL)
             buf_printf(b, "\"http_address\":\"%s\",", s->http_address);
+        if (s->tls != NULL)
+            buf_printf(b, "\"tls_port\":%u,\"tls_failures\":%" PRIu64 ",", s->cfg->tls_port,
+                       tls_server_failures(s->tls));
         subs_write_status(s->subs, b);
         groups_write_status(s->groups, b);
         b->data[b->len - 1] = '}';

@@ -56,7 +56,7 @@ void server_close(struct server *s);
 void server_tls_reload(struct server *s);
 
 /* STATUS: the node's object (node_write_status) with the server's fields
- * (connections, subscriptions, http_address) added. */
+ * (connections, subscriptions, http_address, the TLS port's) added. */
 void server_write_status(struct server *s, struct buf *b);
 
 /* Queue c for writing at the end of this loop turn. */

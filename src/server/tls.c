@@ -178,6 +178,11 @@ uint64_t tls_server_note_failure(struct tls_server *t, uint64_t now_ms, const ch
     return t->failures;
 }
 
+uint64_t tls_server_failures(const struct tls_server *t)
+{
+    return t->failures;
+}
+
 struct tls_session *tls_session_new(struct tls_server *t)
 {
     struct tls_session *s = xcalloc(1, sizeof *s);

@@ -61,6 +61,9 @@ void tls_server_free(struct tls_server *t);
  * the log. Returns the number of failures so far. */
 uint64_t tls_server_note_failure(struct tls_server *t, uint64_t now_ms, const char *peer, const char *why);
 
+/* Failures noted so far (STATUS tls_failures). */
+uint64_t tls_server_failures(const struct tls_server *t);
+
 /* A server-side session with the current context. Never NULL (aborts on
  * out-of-memory, as the rest of the server does). */
 struct tls_session *tls_session_new(struct tls_server *t);

@@ -355,6 +355,11 @@ static void test_tls_clients(void **state)
     assert_true(harness_node_log_says(tn.n, "wrong version number"));
     unsigned logged = log_count(tn.n, "TLS: client");
     assert_true(logged >= 1 && logged < 20);
+    json_t *status = harness_status(tn.n);
+    assert_non_null(status);
+    assert_int_equal(harness_json_int(status, "tls_port"), tn.tls_port);
+    assert_int_equal(harness_json_int(status, "tls_failures"), 20);
+    json_decref(status);
 
     /* TLS on the plaintext port: the handshake fails, the port serves on. */
     struct tls_client t;
