@@ -128,16 +128,10 @@ static void tls_close(struct tls_client *t)
     t->fd = -1;
 }
 
-/* Send an inline command and read one line of reply into out. Returns 0,
- * or -1 if the session failed or closed first. */
-static int tls_cmd(struct tls_client *t, const char *cmd, char *out, size_t outlen)
+/* Read one line (without its CRLF) into out. Returns 0, or -1 if the
+ * session failed or closed first. */
+static int tls_line(struct tls_client *t, char *out, size_t outlen)
 {
-    char line[256];
-    int n = snprintf(line, sizeof line, "%s\r\n", cmd);
-    if (SSL_write(t->ssl, line, n) != n) {
-        ERR_clear_error();
-        return -1;
-    }
     size_t len = 0;
     while (len + 1 < outlen) {
         int r = SSL_read(t->ssl, out + len, 1);
@@ -152,6 +146,19 @@ static int tls_cmd(struct tls_client *t, const char *cmd, char *out, size_t outl
         }
     }
     return -1;
+}
+
+/* Send an inline command and read the first line of its reply into out.
+ * Returns 0, or -1 if the session failed or closed first. */
+static int tls_cmd(struct tls_client *t, const char *cmd, char *out, size_t outlen)
+{
+    char line[256];
+    int n = snprintf(line, sizeof line, "%s\r\n", cmd);
+    if (SSL_write(t->ssl, line, n) != n) {
+        ERR_clear_error();
+        return -1;
+    }
+    return tls_line(t, out, outlen);
 }
 
 static void assert_tls_pong(struct tls_client *t)
@@ -340,6 +347,24 @@ static void test_tls_clients(void **state)
     struct harness_conn *plain = harness_connect(tn.n);
     assert_non_null(plain);
     HARNESS_EXPECT(plain, ":201", "EVENTCOUNT");
+
+    /* A subscription's messages leave through the same encryption. */
+    struct tls_client sub;
+    assert_int_equal(tls_open(&sub, tn.tls_port, NULL), 0);
+    char line[4096];
+    assert_int_equal(tls_cmd(&sub, "SUBSCRIBE tls-live", line, sizeof line), 0);
+    assert_string_equal(line, "*3");
+    struct resp_value added;
+    assert_int_equal(harness_cmd(plain, &added, "ADD",
+                                 "{\"stream\":\"tls-live\",\"version\":\"any\",\"events\":[{\"type\":\"Pushed\"}]}",
+                                 (const char *)NULL),
+                     0);
+    resp_value_free(&added);
+    bool pushed = false;
+    for (int i = 0; i < 20 && !pushed && tls_line(&sub, line, sizeof line) == 0; i++)
+        pushed = strstr(line, "\"type\":\"Pushed\"") != NULL;
+    assert_true(pushed);
+    tls_close(&sub);
 
     /* Plaintext on the TLS port: closed without an answer, and logged,
      * though only once a second however many clients do it. */
