@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "server/conn.h"
 
@@ -72,8 +73,14 @@ int conn_tls_read(struct conn_tls *t, const char *data, size_t n, struct buf *in
         conn_tls_fail(t, why);
         return -1;
     }
-    if (!was_established && tls_session_established(t->session))
+    if (!was_established && tls_session_established(t->session)) {
         uv_timer_stop(&t->deadline);
+        if (log_min_level <= LOG_LEVEL_DEBUG) {
+            char desc[96];
+            tls_session_describe(t->session, desc, sizeof desc);
+            log_debug("client %s: TLS established, %s", t->c->peer, desc);
+        }
+    }
     return 0;
 }
 

@@ -91,7 +91,7 @@ struct buf *tls_session_out(struct tls_session *s);
 
 bool tls_session_established(const struct tls_session *s);
 /* The protocol and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384", for
- * logs and CLIENT INFO; "" before the handshake. */
+ * the log; "" before the handshake. */
 void tls_session_describe(const struct tls_session *s, char *out, size_t outlen);
 
 #endif
