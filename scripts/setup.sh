@@ -14,6 +14,8 @@ PKGS=(build-essential meson ninja-build pkg-config
       libuv1-dev liblmdb-dev lmdb-utils libprotobuf-c-dev protobuf-c-compiler
       libjansson-dev zlib1g-dev libjemalloc-dev libh2o-dev libssl-dev libcmocka-dev redis-tools python3-redis clang llvm libclang-rt-14-dev
       iproute2 procps
+      # test_tls makes its certificates with the openssl command.
+      openssl
       # test_metrics checks METRICS with promtool (only Debian's prometheus
       # package has it) and prometheus_client's parser; test_console drives
       # the web console in headless chromium; the docker test asks the

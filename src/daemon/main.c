@@ -2,7 +2,8 @@
  *
  * One libuv loop on one thread owns everything: the client listeners (RESP,
  * and HTTP on top of it) and their connections, raft (raft_uv storage + raft_uv_tcp transport) and the LMDB
- * write transactions. Shutdown on SIGTERM/SIGINT: a leader hands leadership
+ * write transactions. SIGHUP reloads the TLS files for new clients.
+ * Shutdown on SIGTERM/SIGINT: a leader hands leadership
  * to another voter first; then stop accepting and close
  * client connections (HTTP's first: its requests run on the server's
  * connections), then close raft (which fails requests still in flight
@@ -28,6 +29,7 @@ struct daemon {
     struct http *http;    /* owned; NULL without an HTTP listener */
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_signal_t sighup;   /* reloads the TLS files */
     bool stopping;
     int exit_code;
 };
@@ -39,6 +41,7 @@ static void on_node_closed(void *data)
     struct daemon *d = data;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
 }
 
 static void daemon_shutdown(void *data)
@@ -71,6 +74,16 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     log_info("received %s, shutting down", name);
     daemon_stop(d);
+}
+
+/* New connections get the files as they are now; open ones, and the
+ * cluster, are not touched. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    (void)signum;
+    if (!d->stopping)
+        server_tls_reload(&d->server);
 }
 
 /* The node could not start (identity check refused, raft failed). */
@@ -114,9 +127,11 @@ int main(int argc, char **argv)
      * opens is handled as soon as the loop runs, instead of killing us. */
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);
-    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_init(&d.loop, &d.sighup);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sighup, on_sighup, SIGHUP);
     struct node_config ncfg;
     config_node(&d.cfg, &ncfg);
     d.node = node_new(&ncfg, &d.loop);
@@ -151,6 +166,7 @@ err_node:
 err_loop:
     uv_close((uv_handle_t *)&d.sigterm, NULL);
     uv_close((uv_handle_t *)&d.sigint, NULL);
+    uv_close((uv_handle_t *)&d.sighup, NULL);
     uv_run(&d.loop, UV_RUN_DEFAULT);
     node_free(d.node);
     uv_loop_close(&d.loop);

@@ -12,6 +12,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/tls.h"
 #include "version.h"
 
 struct option_row;
@@ -51,7 +52,7 @@ struct option_row {
 #define STRINGIFY_(x) #x
 
 static option_set_fn set_number, set_text, set_string, set_address;
-static option_set_fn set_http_port, set_yes_no;
+static option_set_fn set_http_port, set_yes_no, set_tls_client_auth;
 static option_set_fn set_cluster, set_cluster_state, set_log_level, set_cpu_affinity, set_dedup_window;
 static option_set_fn set_cluster_secret, set_cluster_secret_file;
 static option_set_fn show_help, show_version;
@@ -106,6 +107,20 @@ static const struct option_row options[] = {
      "ADVERTISE's host:HTTP_PORT", .derived = true, .set = set_address, FIELD(http_advertise)},
     {"http-open-health", "HTTP_OPEN_HEALTH", "yes|no", "answer /health and /metrics without the password", "no",
      .set = set_yes_no, FIELD(http_open_health)},
+    {"tls-port", "TLS_PORT", "N", "TLS client (RESP) port, beside --port; 0 = off", "0",
+     .set = set_number, FIELD(tls_port), .min = 0, .max = 65535, .bad = "invalid port '%s'"},
+    {"tls-cert", "TLS_CERT", "PATH", "PEM certificate chain of the TLS port (reloaded on SIGHUP)", NULL,
+     .set = set_string, FIELD(tls_cert)},
+    {"tls-key", "TLS_KEY", "PATH", "PEM private key of --tls-cert (reloaded on SIGHUP)", NULL,
+     .set = set_string, FIELD(tls_key)},
+    {"tls-ca", "TLS_CA", "PATH", "PEM CA certificates that client certificates must chain to", NULL,
+     .set = set_string, FIELD(tls_ca)},
+    {"tls-client-auth", "TLS_CLIENT_AUTH", "none|optional|required",
+     "client certificates on the TLS port: not asked for, checked if given, or required", "none",
+     .set = set_tls_client_auth},
+    {"tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT", "MS", "a TLS client not through its handshake by then is closed",
+     "10000",
+     .set = set_number, FIELD(tls_handshake_timeout_ms), .min = 100, .max = 600000, .bad = "expected 100..600000 ms"},
     {"max-bulk", "MAX_BULK", "BYTES", "largest request argument", "16 MiB",
      .set = set_number, FIELD(max_bulk), .min = 1024, .max = 1u << 30, .bad = "expected 1024..1073741824 bytes"},
     {"max-clients", "MAX_CLIENTS", "N", "connections accepted at once", "10000",
@@ -430,6 +445,20 @@ static int set_http_port(struct config *cfg, const struct option_row *o, const c
     return 0;
 }
 
+static int set_tls_client_auth(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                               char *err, size_t errlen)
+{
+    if (strcmp(val, "none") == 0)
+        cfg->tls_client_auth = TLS_CLIENT_AUTH_NONE;
+    else if (strcmp(val, "optional") == 0)
+        cfg->tls_client_auth = TLS_CLIENT_AUTH_OPTIONAL;
+    else if (strcmp(val, "required") == 0)
+        cfg->tls_client_auth = TLS_CLIENT_AUTH_REQUIRED;
+    else
+        return config_fail(err, errlen, "%s: expected none, optional or required, not '%s'", src, val);
+    return 0;
+}
+
 /* A bool field. */
 static int set_yes_no(struct config *cfg, const struct option_row *o, const char *val, const char *src,
                       char *err, size_t errlen)
@@ -562,6 +591,14 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
         if (!found)
             return config_fail(err, errlen, "--cluster does not list this node's id %" PRIu64, cfg->id);
     }
+    if (cfg->tls_port != 0 && (cfg->tls_cert == NULL || cfg->tls_key == NULL))
+        return config_fail(err, errlen, "--tls-port needs --tls-cert and --tls-key");
+    if (cfg->tls_port == 0 && (cfg->tls_cert != NULL || cfg->tls_key != NULL || cfg->tls_ca != NULL))
+        return config_fail(err, errlen, "--tls-cert, --tls-key and --tls-ca need --tls-port");
+    if (cfg->tls_port != 0 && cfg->tls_port == cfg->port)
+        return config_fail(err, errlen, "--tls-port must differ from --port");
+    if (cfg->tls_client_auth != TLS_CLIENT_AUTH_NONE && cfg->tls_ca == NULL)
+        return config_fail(err, errlen, "--tls-client-auth optional or required needs --tls-ca");
     if (cfg->heartbeat_timeout_ms * 2 > cfg->election_timeout_ms)
         return config_fail(err, errlen, "--heartbeat-timeout must be at most half of --election-timeout");
     if (cfg->codec.max_event_size > cfg->max_bulk)
@@ -644,6 +681,9 @@ void config_free(struct config *cfg)
     free(cfg->members);
     free(cfg->data_dir);
     free(cfg->password);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->tls_ca);
     if (cfg->cluster_secret != NULL)
         explicit_bzero(cfg->cluster_secret, strlen(cfg->cluster_secret));
     free(cfg->cluster_secret);

@@ -38,6 +38,12 @@ struct config {
     char http_bind[CONFIG_ADDR_MAX];      /* HTTP listener address; empty = bind */
     char http_advertise[CONFIG_ADDR_MAX]; /* HTTP address redirects name; empty = advertise's host:http_port */
     bool http_open_health;                /* /health and /metrics answer without a password */
+    unsigned tls_port;                    /* TLS client listener port; 0 = off */
+    char *tls_cert;                       /* owned; PEM chain for the TLS port */
+    char *tls_key;                        /* owned */
+    char *tls_ca;                         /* owned; NULL = no client certificates checked */
+    int tls_client_auth;                  /* enum tls_client_auth (server/tls.h) */
+    unsigned tls_handshake_timeout_ms;    /* a TLS client's handshake must end within this */
 
     size_t max_bulk;            /* largest bulk accepted after AUTH */
     size_t max_clients;

@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
 #include "server/commands.h"
+#include "server/conn_tls.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/subscribe.h"
@@ -63,6 +64,10 @@ static void conn_unlink(struct conn *c)
     c->closing = true;
     subs_conn_closed(c);
     struct server *s = c->srv;
+    if (c->tls != NULL) {
+        conn_tls_close(c->tls);
+        c->tls = NULL;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -156,6 +161,10 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     struct conn *c = h->data;
     (void)suggested;
+    if (c->tls != NULL) {
+        conn_tls_read_buffer(out);
+        return;
+    }
     /* Compact before growing, so a long pipeline does not grow the buffer
      * without bound. */
     if (c->in_pos > 0) {
@@ -167,6 +176,26 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 }
 
 static void conn_maybe_resume(struct conn *c);
+
+/* Ciphertext read: decrypt it into `in`, in which requests are parsed as
+ * a plaintext connection's. */
+static void conn_read_tls(struct conn *c, const char *data, size_t n)
+{
+    if (c->in_pos > 0) {
+        buf_consume(&c->in, c->in_pos);
+        c->in_pos = 0;
+    }
+    size_t before = c->in.len;
+    if (conn_tls_read(c->tls, data, n, &c->in) != 0) {
+        /* The alert that says why still goes out first. */
+        conn_close_after_write(c);
+        return;
+    }
+    if (conn_tls_pending(c->tls))
+        server_mark_dirty(c->srv, c);
+    if (c->in.len > before)
+        conn_parse(c);
+}
 
 static void conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 {
@@ -181,6 +210,10 @@ static void conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     }
     if (nread == 0)
         return;
+    if (c->tls != NULL) {
+        conn_read_tls(c, b->base, (size_t)nread);
+        return;
+    }
     buf_commit(&c->in, (size_t)nread);
     conn_parse(c);
 }
@@ -420,7 +453,7 @@ static void conn_write_cb(uv_write_t *req, int status)
         conn_unref(c);
         return;
     }
-    if (c->out.len > 0 || c->close_after_write)
+    if (c->out.len > 0 || c->close_after_write || (c->tls != NULL && conn_tls_pending(c->tls)))
         server_mark_dirty(c->srv, c);
     conn_unref(c);
 }
@@ -442,32 +475,44 @@ void conn_flush(struct conn *c)
     }
     if (c->write_busy)
         return;
-    if (c->out.len > 0) {
+    /* What goes to the socket: the replies themselves, or a TLS
+     * connection's ciphertext of them. */
+    struct buf *src = &c->out;
+    if (c->tls != NULL) {
+        src = conn_tls_encrypt(c->tls, &c->out);
+        if (src == NULL) {
+            conn_close(c);
+            return;
+        }
+        if (c->out.len == 0)
+            buf_shrink(&c->out, CONN_IDLE_BUF_KEEP);
+    }
+    if (src->len > 0) {
         /* Most replies fit in the socket buffer: write them here. uv_write
          * would do the same write but then re-arm the poll watcher, one
          * epoll_ctl per reply. Only what the socket refuses goes through a
          * write request. */
-        uv_buf_t now = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        uv_buf_t now = uv_buf_init(src->data, (unsigned)src->len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
         if (n < 0 && n != UV_EAGAIN) {
             conn_close(c);
             return;
         }
         if (n > 0)
-            buf_consume(&c->out, (size_t)n);
-        if (c->out.len == 0)
-            buf_shrink(&c->out, CONN_IDLE_BUF_KEEP);
+            buf_consume(src, (size_t)n);
+        if (src->len == 0)
+            buf_shrink(src, CONN_IDLE_BUF_KEEP);
     }
-    if (c->out.len == 0) {
+    if (src->len == 0) {
         if (c->close_after_write && c->slots_head == NULL)
             conn_close(c);
         return;
     }
     /* Swap buffers: `writing` is owned by the write until its callback. */
     struct buf tmp = c->writing;
-    c->writing = c->out;
-    c->out = tmp;
-    c->out.len = 0;
+    c->writing = *src;
+    *src = tmp;
+    src->len = 0;
     uv_buf_t b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
     c->write_req.data = c;
     int rv = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
@@ -479,7 +524,7 @@ void conn_flush(struct conn *c)
     c->refs++;
 }
 
-int conn_accept(struct server *s, uv_stream_t *listener)
+int conn_accept(struct server *s, uv_stream_t *listener, struct tls_server *tls)
 {
     struct conn *c = xcalloc(1, sizeof *c);
     c->srv = s;
@@ -504,6 +549,8 @@ int conn_accept(struct server *s, uv_stream_t *listener)
     }
     /* Link first so conn_close can unlink it. */
     conn_link(s, c);
+    if (tls != NULL)
+        c->tls = conn_tls_new(c, tls, s->loop, s->cfg->tls_handshake_timeout_ms);
     if (s->n_conns > s->cfg->max_clients) {
         resp_write_error(&c->out, "max number of clients reached");
         conn_close_after_write(c);

@@ -24,7 +24,11 @@
  * as the TCP path does, and receives the completed replies, in order, in
  * its sink's flush callback instead of a socket write. Everything above the
  * transport (auth, ordering, deferred ADDs, reads, subscriptions) is the
- * same code for both; the TCP path pays one branch per flush. */
+ * same code for both; the TCP path pays one branch per flush.
+ *
+ * A TCP client is plaintext or TLS (conn_tls.h): a TLS connection's reads
+ * are decrypted into `in` and its output encrypted at flush time, so the
+ * layers above see the same bytes either way. */
 #ifndef EVENTFLOW_CONN_H
 #define EVENTFLOW_CONN_H
 
@@ -36,8 +40,10 @@
 #include "protocol/resp_parser.h"
 
 struct conn;
+struct conn_tls;
 struct server;
 struct sub;
+struct tls_server;
 
 /* The other end of a connection without a socket. */
 struct conn_sink {
@@ -62,6 +68,7 @@ struct conn_slot {
 
 struct conn {
     uv_tcp_t tcp;                 /* unused when sink is set */
+    struct conn_tls *tls;         /* owned; NULL: plaintext (conn_tls.h) */
     const struct conn_sink *sink; /* NULL: a TCP client */
     void *sink_data;
     struct server *srv;           /* borrowed */
@@ -115,8 +122,10 @@ struct conn {
     char peer[64];
 };
 
-/* Accept a new connection from the server's listener. Returns 0 or -1. */
-int conn_accept(struct server *srv, uv_stream_t *listener);
+/* Accept a new connection from one of the server's listeners; tls (the
+ * server's, borrowed) makes it a TLS connection, NULL a plaintext one.
+ * Returns 0 or -1. */
+int conn_accept(struct server *srv, uv_stream_t *listener, struct tls_server *tls);
 
 /* Open a connection without a socket whose output goes to sink (see
  * "Transports" above). It counts as a client (STATUS, --max-clients is the

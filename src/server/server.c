@@ -1,12 +1,14 @@
 /* server.c - the client listener and the end of a loop turn (see server.h). */
 #include "server/server.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "server/conn.h"
 #include "server/groups.h"
 #include "server/subscribe.h"
+#include "server/tls.h"
 #include "node/node.h"
 
 static void server_on_connection(uv_stream_t *listener, int status)
@@ -16,7 +18,8 @@ static void server_on_connection(uv_stream_t *listener, int status)
         log_warn("accept: %s", uv_strerror(status));
         return;
     }
-    (void)conn_accept(s, listener);
+    struct tls_server *tls = listener == (uv_stream_t *)&s->tls_listener ? s->tls : NULL;
+    (void)conn_accept(s, listener, tls);
 }
 
 /* The end of every loop turn, in this order. libuv runs a turn as: due
@@ -81,6 +84,9 @@ void server_write_status(struct server *s, struct buf *b)
         buf_printf(b, ",\"clients\":%zu,", s->n_conns);
         if (s->http_address != NULL)
             buf_printf(b, "\"http_address\":\"%s\",", s->http_address);
+        if (s->tls != NULL)
+            buf_printf(b, "\"tls_port\":%u,\"tls_failures\":%" PRIu64 ",", s->cfg->tls_port,
+                       tls_server_failures(s->tls));
         subs_write_status(s->subs, b);
         groups_write_status(s->groups, b);
         b->data[b->len - 1] = '}';
@@ -94,6 +100,75 @@ void server_mark_dirty(struct server *s, struct conn *c)
     c->dirty = true;
     c->next_dirty = s->dirty;
     s->dirty = c;
+}
+
+/* Bind and listen on cfg->bind:port. Returns 0 or -1 (logged). */
+static int server_listen(struct server *s, uv_tcp_t *listener, unsigned port)
+{
+    const struct config *cfg = s->cfg;
+    struct sockaddr_storage addr;
+    int rv = uv_ip4_addr(cfg->bind, (int)port, (struct sockaddr_in *)&addr);
+    if (rv != 0)
+        rv = uv_ip6_addr(cfg->bind, (int)port, (struct sockaddr_in6 *)&addr);
+    if (rv != 0) {
+        log_error("invalid bind address %s: expected an IPv4 or IPv6 literal", cfg->bind);
+        return -1;
+    }
+    rv = uv_tcp_init(s->loop, listener);
+    if (rv != 0) {
+        log_error("listener: %s", uv_strerror(rv));
+        return -1;
+    }
+    listener->data = s;
+    rv = uv_tcp_bind(listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0)
+        rv = uv_listen((uv_stream_t *)listener, 511, server_on_connection);
+    if (rv != 0) {
+        log_error("cannot listen on %s:%u: %s", cfg->bind, port, uv_strerror(rv));
+        uv_close((uv_handle_t *)listener, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* The TLS context first: a node whose certificate cannot be loaded does
+ * not start. */
+static int server_tls_open(struct server *s)
+{
+    const struct config *cfg = s->cfg;
+    struct tls_options o = {
+        .cert = cfg->tls_cert,
+        .key = cfg->tls_key,
+        .ca = cfg->tls_ca,
+        .client_auth = (enum tls_client_auth)cfg->tls_client_auth,
+    };
+    char err[512];
+    s->tls = tls_server_new(&o, err, sizeof err);
+    if (s->tls == NULL) {
+        log_error("TLS: %s", err);
+        return -1;
+    }
+    if (server_listen(s, &s->tls_listener, cfg->tls_port) != 0) {
+        tls_server_free(s->tls);
+        s->tls = NULL;
+        return -1;
+    }
+    log_info("listening for TLS clients on %s:%u", cfg->bind, cfg->tls_port);
+    return 0;
+}
+
+void server_tls_reload(struct server *s)
+{
+    if (s->tls == NULL) {
+        log_info("SIGHUP: no --tls-port, nothing to reload");
+        return;
+    }
+    char err[512];
+    if (tls_server_reload(s->tls, err, sizeof err) != 0) {
+        log_error("SIGHUP: TLS files not reloaded, still serving the previous ones: %s", err);
+        return;
+    }
+    log_info("SIGHUP: TLS certificate, key and CA reloaded for new connections");
 }
 
 int server_init(struct server *s, const struct config *cfg, struct node *node, uv_loop_t *loop)
@@ -113,25 +188,9 @@ int server_init(struct server *s, const struct config *cfg, struct node *node, u
     s->limits_preauth.max_args = 8;
     s->limits_preauth.max_inline = 4096;
 
-    struct sockaddr_storage addr;
-    int rv = uv_ip4_addr(cfg->bind, (int)cfg->port, (struct sockaddr_in *)&addr);
-    if (rv != 0)
-        rv = uv_ip6_addr(cfg->bind, (int)cfg->port, (struct sockaddr_in6 *)&addr);
-    if (rv != 0) {
-        log_error("invalid bind address %s: expected an IPv4 or IPv6 literal", cfg->bind);
+    if (server_listen(s, &s->listener, cfg->port) != 0)
         return -1;
-    }
-    rv = uv_tcp_init(loop, &s->listener);
-    if (rv != 0) {
-        log_error("listener: %s", uv_strerror(rv));
-        return -1;
-    }
-    s->listener.data = s;
-    rv = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
-    if (rv == 0)
-        rv = uv_listen((uv_stream_t *)&s->listener, 511, server_on_connection);
-    if (rv != 0) {
-        log_error("cannot listen on %s:%u: %s", cfg->bind, cfg->port, uv_strerror(rv));
+    if (cfg->tls_port != 0 && server_tls_open(s) != 0) {
         uv_close((uv_handle_t *)&s->listener, NULL);
         return -1;
     }
@@ -150,10 +209,16 @@ void server_close(struct server *s)
     groups_free(s->groups);
     s->groups = NULL;
     uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->tls != NULL)
+        uv_close((uv_handle_t *)&s->tls_listener, NULL);
     uv_prepare_stop(&s->before_sleep);
     uv_close((uv_handle_t *)&s->before_sleep, NULL);
     while (s->conns != NULL)
         conn_close(s->conns);
+    /* After the connections: their sessions are gone, and their deadline
+     * timers are closing, never to fire. */
+    tls_server_free(s->tls);
+    s->tls = NULL;
     subs_free(s->subs);
     s->subs = NULL;
     metrics_free(&s->metrics);

@@ -16,12 +16,15 @@
 
 struct node;
 struct conn;
+struct tls_server;
 
 struct server {
     const struct config *cfg;   /* borrowed */
     struct node *node;          /* borrowed */
     uv_loop_t *loop;            /* borrowed */
     uv_tcp_t listener;
+    uv_tcp_t tls_listener;      /* open when tls is set */
+    struct tls_server *tls;     /* owned; NULL without --tls-port */
     uv_prepare_t before_sleep;  /* runs server_turn_end */
     struct conn *conns;         /* open connections */
     size_t n_conns;
@@ -39,14 +42,21 @@ struct server {
     const char *http_address;
 };
 
-/* Bind and listen on cfg->bind:cfg->port. Returns 0 or -1 (logged). */
+/* Bind and listen on cfg->bind:cfg->port, and on cfg->bind:cfg->tls_port
+ * for TLS clients if it is set (after loading the certificate and key).
+ * Returns 0 or -1 (logged). */
 int server_init(struct server *s, const struct config *cfg, struct node *node, uv_loop_t *loop);
 /* Stop listening, answer waiting reads, close every connection. A
  * connection with a request still in raft is freed when raft answers it. */
 void server_close(struct server *s);
 
+/* SIGHUP: read the TLS certificate, key and CA files again for the
+ * connections accepted from now on; open ones keep theirs. A failure is
+ * logged and keeps the files loaded before. Nothing without --tls-port. */
+void server_tls_reload(struct server *s);
+
 /* STATUS: the node's object (node_write_status) with the server's fields
- * (connections, subscriptions, http_address) added. */
+ * (connections, subscriptions, http_address, the TLS port's) added. */
 void server_write_status(struct server *s, struct buf *b);
 
 /* Queue c for writing at the end of this loop turn. */

@@ -1,0 +1,320 @@
+/* tls.c - TLS contexts and memory-BIO sessions for the client port (see
+ * tls.h). */
+#include "server/tls.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+
+/* TLS 1.2's ciphers: forward secrecy and AEAD only (TLS 1.3's suites all
+ * are, and keep OpenSSL's defaults). */
+#define TLS12_CIPHERS                                                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                    \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+/* One SSL_read at most: a TLS record's plaintext. */
+#define TLS_READ_CHUNK 16384
+/* A failure is logged at most this often. */
+#define TLS_LOG_INTERVAL_MS 1000
+
+struct tls_server {
+    SSL_CTX *ctx;          /* owned reference; sessions hold their own */
+    char *cert, *key, *ca; /* owned copies of the options; ca may be NULL */
+    enum tls_client_auth client_auth;
+    uint64_t failures;     /* since start */
+    uint64_t unlogged;     /* failures not logged since the last line */
+    uint64_t last_log_ms;
+    bool logged;
+};
+
+/* As mem.h's allocators: out of memory is fatal. */
+static _Noreturn void tls_oom(const char *what)
+{
+    fprintf(stderr, "eventflow: out of memory: %s\n", what);
+    abort();
+}
+
+struct tls_session {
+    SSL *ssl;    /* owned; owns both BIOs */
+    BIO *rbio;   /* ciphertext from the client */
+    BIO *wbio;   /* ciphertext for the client, moved to out */
+    struct buf out;
+    size_t handshake_bytes;
+    bool established;
+};
+
+/* OpenSSL's reason for the last failure on this thread, and clear its
+ * queue: it is the thread's, and a stale entry would be blamed on the
+ * next client. */
+static void tls_error_text(const char *what, char *err, size_t errlen)
+{
+    unsigned long code = ERR_peek_last_error();
+    const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
+    snprintf(err, errlen, "%s: %s", what, reason != NULL ? reason : "unknown error");
+    ERR_clear_error();
+}
+
+static SSL_CTX *tls_ctx_build(const struct tls_server *t, char *err, size_t errlen)
+{
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        tls_error_text("creating the TLS context", err, errlen);
+        return NULL;
+    }
+    char what[PATH_MAX + 64];
+    const char *step = "setting the protocol version";
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        goto fail;
+    step = "setting the ciphers";
+    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
+        goto fail;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    /* Resumed sessions must belong to this server, and a session id
+     * context is required once client certificates are verified. */
+    step = "setting the session id context";
+    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"eventflow", 9) != 1)
+        goto fail;
+    snprintf(what, sizeof what, "reading --tls-cert %s", t->cert);
+    step = what;
+    if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1)
+        goto fail;
+    snprintf(what, sizeof what, "reading --tls-key %s", t->key);
+    if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1)
+        goto fail;
+    step = "--tls-key does not belong to --tls-cert";
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        goto fail;
+    if (t->ca != NULL) {
+        snprintf(what, sizeof what, "reading --tls-ca %s", t->ca);
+        step = what;
+        if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1)
+            goto fail;
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->ca);
+        if (names == NULL)
+            goto fail;
+        SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    int mode = t->client_auth == TLS_CLIENT_AUTH_NONE       ? SSL_VERIFY_NONE
+               : t->client_auth == TLS_CLIENT_AUTH_OPTIONAL ? SSL_VERIFY_PEER
+                                                            : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ctx, mode, NULL);
+    /* Not fatal: the operator may be about to replace it (SIGHUP), and
+     * clients will say so themselves. */
+    X509 *leaf = SSL_CTX_get0_certificate(ctx);
+    if (leaf != NULL && X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0)
+        log_warn("TLS: the certificate %s has expired", t->cert);
+    return ctx;
+
+fail:
+    tls_error_text(step, err, errlen);
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+struct tls_server *tls_server_new(const struct tls_options *o, char *err, size_t errlen)
+{
+    if (o->client_auth != TLS_CLIENT_AUTH_NONE && o->ca == NULL) {
+        snprintf(err, errlen, "--tls-client-auth optional or required needs --tls-ca");
+        return NULL;
+    }
+    struct tls_server *t = xcalloc(1, sizeof *t);
+    t->cert = xstrdup(o->cert);
+    t->key = xstrdup(o->key);
+    t->ca = o->ca != NULL ? xstrdup(o->ca) : NULL;
+    t->client_auth = o->client_auth;
+    t->ctx = tls_ctx_build(t, err, errlen);
+    if (t->ctx == NULL) {
+        tls_server_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int tls_server_reload(struct tls_server *t, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = tls_ctx_build(t, err, errlen);
+    if (ctx == NULL)
+        return -1;
+    /* Open sessions hold their own reference to the old context. */
+    SSL_CTX_free(t->ctx);
+    t->ctx = ctx;
+    return 0;
+}
+
+void tls_server_free(struct tls_server *t)
+{
+    if (t == NULL)
+        return;
+    SSL_CTX_free(t->ctx);
+    free(t->cert);
+    free(t->key);
+    free(t->ca);
+    free(t);
+}
+
+uint64_t tls_server_note_failure(struct tls_server *t, uint64_t now_ms, const char *peer, const char *why)
+{
+    t->failures++;
+    if (t->logged && now_ms - t->last_log_ms < TLS_LOG_INTERVAL_MS) {
+        t->unlogged++;
+        return t->failures;
+    }
+    if (t->unlogged > 0)
+        log_warn("TLS: client %s: %s (%" PRIu64 " more TLS failures since the last logged)", peer, why,
+                 t->unlogged);
+    else
+        log_warn("TLS: client %s: %s", peer, why);
+    t->logged = true;
+    t->last_log_ms = now_ms;
+    t->unlogged = 0;
+    return t->failures;
+}
+
+uint64_t tls_server_failures(const struct tls_server *t)
+{
+    return t->failures;
+}
+
+struct tls_session *tls_session_new(struct tls_server *t)
+{
+    struct tls_session *s = xcalloc(1, sizeof *s);
+    s->ssl = SSL_new(t->ctx);
+    s->rbio = BIO_new(BIO_s_mem());
+    s->wbio = BIO_new(BIO_s_mem());
+    if (s->ssl == NULL || s->rbio == NULL || s->wbio == NULL)
+        tls_oom("a TLS session");
+    /* An empty input BIO means "wait for more", not end of stream. */
+    BIO_set_mem_eof_return(s->rbio, -1);
+    SSL_set_bio(s->ssl, s->rbio, s->wbio);
+    SSL_set_accept_state(s->ssl);
+    buf_init(&s->out);
+    return s;
+}
+
+void tls_session_free(struct tls_session *s)
+{
+    if (s == NULL)
+        return;
+    SSL_free(s->ssl);
+    buf_free(&s->out);
+    free(s);
+}
+
+/* Move what OpenSSL wrote for the client into out. */
+static void tls_session_drain(struct tls_session *s)
+{
+    size_t pending = BIO_ctrl_pending(s->wbio);
+    while (pending > 0) {
+        int want = pending > INT_MAX ? INT_MAX : (int)pending;
+        int n = BIO_read(s->wbio, buf_reserve(&s->out, (size_t)want), want);
+        if (n <= 0)
+            break;
+        buf_commit(&s->out, (size_t)n);
+        pending -= (size_t)n;
+    }
+}
+
+/* Why a session failed: OpenSSL's reason, with the certificate check's
+ * verdict when that was the cause. */
+static void tls_session_error(const struct tls_session *s, int code, char *why, size_t whylen)
+{
+    unsigned long e = ERR_peek_last_error();
+    long verify = SSL_get_verify_result(s->ssl);
+    const char *reason = e != 0 ? ERR_reason_error_string(e) : NULL;
+    if (reason == NULL)
+        reason = code == SSL_ERROR_SYSCALL ? "unexpected end of stream" : "protocol error";
+    if (verify != X509_V_OK)
+        snprintf(why, whylen, "%s: %s", reason, X509_verify_cert_error_string(verify));
+    else
+        snprintf(why, whylen, "%s", reason);
+    ERR_clear_error();
+}
+
+enum tls_status tls_session_read(struct tls_session *s, const char *data, size_t n, struct buf *plain, char *why,
+                                 size_t whylen)
+{
+    if (!s->established) {
+        s->handshake_bytes += n;
+        if (s->handshake_bytes > TLS_HANDSHAKE_MAX_BYTES) {
+            snprintf(why, whylen, "handshake over %u bytes", TLS_HANDSHAKE_MAX_BYTES);
+            return TLS_ERROR;
+        }
+    }
+    /* A memory BIO takes everything or fails for lack of memory. */
+    if (n > 0 && (n > INT_MAX || BIO_write(s->rbio, data, (int)n) != (int)n))
+        tls_oom("TLS input");
+    ERR_clear_error();
+    enum tls_status st = TLS_OK;
+    for (;;) {
+        int r = SSL_read(s->ssl, buf_reserve(plain, TLS_READ_CHUNK), TLS_READ_CHUNK);
+        if (r > 0) {
+            buf_commit(plain, (size_t)r);
+            /* Nothing left to decrypt: spare the call that would say so
+             * (one per read on the request path). */
+            if (s->established && SSL_pending(s->ssl) == 0 && BIO_ctrl_pending(s->rbio) == 0)
+                break;
+            continue;
+        }
+        int code = SSL_get_error(s->ssl, r);
+        if (code == SSL_ERROR_WANT_READ)
+            break;
+        if (code == SSL_ERROR_ZERO_RETURN) {
+            st = TLS_CLOSED;
+            break;
+        }
+        tls_session_error(s, code, why, whylen);
+        st = TLS_ERROR;
+        break;
+    }
+    s->established = SSL_is_init_finished(s->ssl);
+    /* Handshake messages, and the alert that tells the client why. */
+    tls_session_drain(s);
+    return st;
+}
+
+enum tls_status tls_session_write(struct tls_session *s, struct buf *plain, char *why, size_t whylen)
+{
+    if (!s->established || plain->len == 0)
+        return TLS_OK;
+    ERR_clear_error();
+    size_t done = 0;
+    while (done < plain->len) {
+        size_t left = plain->len - done;
+        int r = SSL_write(s->ssl, plain->data + done, left > INT_MAX ? INT_MAX : (int)left);
+        if (r <= 0) {
+            tls_session_error(s, SSL_get_error(s->ssl, r), why, whylen);
+            return TLS_ERROR;
+        }
+        done += (size_t)r;
+    }
+    buf_reset(plain);
+    tls_session_drain(s);
+    return TLS_OK;
+}
+
+struct buf *tls_session_out(struct tls_session *s)
+{
+    return &s->out;
+}
+
+bool tls_session_established(const struct tls_session *s)
+{
+    return s->established;
+}
+
+void tls_session_describe(const struct tls_session *s, char *out, size_t outlen)
+{
+    if (!s->established) {
+        snprintf(out, outlen, "%s", "");
+        return;
+    }
+    snprintf(out, outlen, "%s %s", SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
+}

@@ -1,0 +1,514 @@
+/* test_tls.c - TLS on the client port (--tls-port; src/server/tls.h,
+ * docs/operations.md "TLS").
+ *
+ * The certificates are made at test time by tls_certs.sh into a temporary
+ * directory (a CA, two server certificates with different serials, a
+ * client certificate, an expired one, one from another CA and one of
+ * 70 KB), so nothing checked in ever expires. The test speaks TLS itself
+ * through OpenSSL where it must see the server's certificate or stop
+ * halfway through a handshake, and runs redis-cli --tls and
+ * redis-benchmark --tls as users would. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define CERTS_SCRIPT_NAME "tls_certs.sh"
+#define SERVER_SERIAL 0x1001
+#define RELOADED_SERIAL 0x2002
+
+/* The certificates' directory, made once for the whole run. */
+static char certs[256];
+
+static const char *cert_path(const char *name)
+{
+    static char paths[8][512];
+    static unsigned next;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", certs, name);
+    return p;
+}
+
+static int make_certs(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    snprintf(certs, sizeof certs, "%s/eventflow-tls-XXXXXX", tmp);
+    if (mkdtemp(certs) == NULL)
+        return -1;
+    const char *root = getenv("EF_SOURCE_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/integration/%s' '%s'", root != NULL ? root : ".", CERTS_SCRIPT_NAME,
+             certs);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_tls: %s failed\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_certs(void **state)
+{
+    (void)state;
+    if (getenv("EVENTFLOW_ITEST_KEEP") != NULL || certs[0] == '\0')
+        return 0;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", certs);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- a TLS client of our own ------------------------------------------ */
+
+struct tls_client {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+};
+
+/* Connect to port and complete a handshake that checks the server's
+ * certificate against the test CA and 127.0.0.1; client names a client
+ * certificate of the directory ("client", "expired", "wrongca") or is
+ * NULL. Returns 0, or -1 if the handshake failed (the client is still to
+ * be closed). */
+static int tls_open(struct tls_client *t, unsigned port, const char *client)
+{
+    memset(t, 0, sizeof *t);
+    t->fd = harness_dial(port, false);
+    assert_true(t->fd >= 0);
+    t->ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(t->ctx);
+    assert_int_equal(SSL_CTX_load_verify_locations(t->ctx, cert_path("ca.crt"), NULL), 1);
+    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+    if (client != NULL) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.crt", client);
+        assert_int_equal(SSL_CTX_use_certificate_file(t->ctx, cert_path(name), SSL_FILETYPE_PEM), 1);
+        snprintf(name, sizeof name, "%s.key", client);
+        assert_int_equal(SSL_CTX_use_PrivateKey_file(t->ctx, cert_path(name), SSL_FILETYPE_PEM), 1);
+    }
+    t->ssl = SSL_new(t->ctx);
+    assert_non_null(t->ssl);
+    assert_int_equal(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), "127.0.0.1"), 1);
+    assert_int_equal(SSL_set_fd(t->ssl, t->fd), 1);
+    int rv = SSL_connect(t->ssl) == 1 ? 0 : -1;
+    ERR_clear_error();
+    return rv;
+}
+
+static void tls_close(struct tls_client *t)
+{
+    SSL_free(t->ssl);
+    SSL_CTX_free(t->ctx);
+    if (t->fd >= 0)
+        close(t->fd);
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+}
+
+/* Read one line (without its CRLF) into out. Returns 0, or -1 if the
+ * session failed or closed first. */
+static int tls_line(struct tls_client *t, char *out, size_t outlen)
+{
+    size_t len = 0;
+    while (len + 1 < outlen) {
+        int r = SSL_read(t->ssl, out + len, 1);
+        if (r <= 0) {
+            ERR_clear_error();
+            return -1;
+        }
+        len++;
+        if (len >= 2 && out[len - 2] == '\r' && out[len - 1] == '\n') {
+            out[len - 2] = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Send an inline command and read the first line of its reply into out.
+ * Returns 0, or -1 if the session failed or closed first. */
+static int tls_cmd(struct tls_client *t, const char *cmd, char *out, size_t outlen)
+{
+    char line[256];
+    int n = snprintf(line, sizeof line, "%s\r\n", cmd);
+    if (SSL_write(t->ssl, line, n) != n) {
+        ERR_clear_error();
+        return -1;
+    }
+    return tls_line(t, out, outlen);
+}
+
+static void assert_tls_pong(struct tls_client *t)
+{
+    char reply[64];
+    assert_int_equal(tls_cmd(t, "PING", reply, sizeof reply), 0);
+    assert_string_equal(reply, "+PONG");
+}
+
+/* A new connection completes its handshake and answers PING. */
+static void assert_new_tls_pong(unsigned port, const char *client)
+{
+    struct tls_client t;
+    assert_int_equal(tls_open(&t, port, client), 0);
+    assert_tls_pong(&t);
+    tls_close(&t);
+}
+
+static long tls_serial(struct tls_client *t)
+{
+    X509 *x = SSL_get1_peer_certificate(t->ssl);
+    assert_non_null(x);
+    long serial = ASN1_INTEGER_get(X509_get_serialNumber(x));
+    X509_free(x);
+    return serial;
+}
+
+/* A client refused: its handshake fails, or (TLS 1.3, where the server
+ * checks the client's certificate after the client has finished) its
+ * first request gets no reply. */
+static bool tls_refused(unsigned port, const char *client)
+{
+    struct tls_client t;
+    char reply[64];
+    bool refused = tls_open(&t, port, client) != 0 || tls_cmd(&t, "PING", reply, sizeof reply) != 0;
+    tls_close(&t);
+    return refused;
+}
+
+/* ---- raw sockets --------------------------------------------------------- */
+
+/* Read until the server closes fd or deadline_ms passes; what was read
+ * (NUL-terminated, truncated) goes into got. True if it closed. */
+static bool wait_closed(int fd, int deadline_ms, char *got, size_t gotlen)
+{
+    size_t len = 0;
+    int64_t end = harness_now_ms() + deadline_ms;
+    for (;;) {
+        int64_t left = end - harness_now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0)
+            continue;
+        char b[512];
+        ssize_t r = recv(fd, b, sizeof b, 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET)) {
+            got[len] = '\0';
+            return true;
+        }
+        if (r < 0)
+            break;
+        size_t take = (size_t)r < gotlen - 1 - len ? (size_t)r : gotlen - 1 - len;
+        memcpy(got + len, b, take);
+        len += take;
+    }
+    got[len] = '\0';
+    return false;
+}
+
+/* The first bytes a real client sends: its ClientHello, made by OpenSSL
+ * into a memory BIO. */
+static size_t client_hello(unsigned char *out, size_t cap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(ctx);
+    BIO *rbio = BIO_new(BIO_s_mem());
+    BIO *wbio = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, rbio, wbio);
+    assert_int_equal(SSL_connect(ssl), -1); /* wants the server's reply */
+    int n = BIO_read(wbio, out, (int)cap);
+    assert_true(n > 100);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return (size_t)n;
+}
+
+/* Lines of the node's log that contain text. */
+static unsigned log_count(const struct harness_node *n, const char *text)
+{
+    FILE *f = fopen(n->log_path, "r");
+    assert_non_null(f);
+    char line[4096];
+    unsigned count = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        count += strstr(line, text) != NULL;
+    fclose(f);
+    return count;
+}
+
+/* Failures are logged at most once a second: retry the failing
+ * connection until its reason is logged. */
+static void refused_with_reason(struct harness_node *n, unsigned port, const char *client, const char *reason)
+{
+    int64_t end = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
+    do {
+        assert_true(tls_refused(port, client));
+        if (harness_node_log_says(n, reason))
+            return;
+    } while (harness_now_ms() < end);
+    fail_msg("the log never said '%s'", reason);
+}
+
+/* ---- nodes --------------------------------------------------------------- */
+
+struct tls_node {
+    struct harness_node *n;
+    unsigned tls_port;
+    char tls_port_text[16];
+};
+
+/* Start one node with TLS on a free port: the server certificate, and
+ * extra flags (NULL-terminated, up to 6). */
+static void start_tls_node(struct harness_fixture *fx, struct tls_node *tn, const char *cert, const char *key,
+                           const char *const *extra)
+{
+    assert_int_equal(harness_free_port(&tn->tls_port), 0);
+    snprintf(tn->tls_port_text, sizeof tn->tls_port_text, "%u", tn->tls_port);
+    const char *args[16] = {"--tls-port", tn->tls_port_text, "--tls-cert", cert, "--tls-key", key};
+    size_t argc = 6;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 15; i++)
+        args[argc++] = extra[i];
+    args[argc] = NULL;
+    struct harness_node_opts o = {.args = args};
+    tn->n = harness_start_single(fx, &o);
+}
+
+/* redis-benchmark --tls with an ADD per request: exits 0 and reports. */
+static void run_benchmark(const struct tls_node *tn, unsigned requests)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 redis-benchmark -h 127.0.0.1 -p %u --tls --cacert '%s' -n %u -c 5 -q "
+             "ADD '{\"stream\":\"bench-__rand_int__\",\"version\":\"any\",\"events\":[{\"type\":\"B\"}]}' "
+             "2>/dev/null",
+             tn->tls_port, cert_path("ca.crt"), requests);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096];
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "requests per second"));
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+/* redis-cli and redis-benchmark over TLS; plaintext to the TLS port and
+ * TLS to the plaintext port are closed; the node serves both throughout. */
+static void test_tls_clients(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_node tn;
+    start_tls_node(fx, &tn, cert_path("server.crt"), cert_path("server.key"), NULL);
+    const char *ca = cert_path("ca.crt");
+
+    int code;
+    char *out = harness_redis_cli(tn.n, NULL, &code, "-p", tn.tls_port_text, "--tls", "--cacert", ca, "PING", NULL);
+    assert_int_equal(code, 0);
+    assert_string_equal(out, "PONG\n");
+    free(out);
+    out = harness_redis_cli(tn.n, NULL, &code, "-p", tn.tls_port_text, "--tls", "--cacert", ca, "ADD",
+                            "{\"stream\":\"tls-1\",\"version\":0,\"events\":[{\"type\":\"Sealed\",\"data\":{\"n\":7}}]}",
+                            NULL);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out, "\"type\":\"Sealed\""));
+    free(out);
+    out = harness_redis_cli(tn.n, NULL, &code, "-p", tn.tls_port_text, "--tls", "--cacert", ca, "GET",
+                            "{\"stream\":\"tls-1\"}", NULL);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out, "\"data\":{\"n\":7}"));
+    free(out);
+
+    run_benchmark(&tn, 200);
+    struct harness_conn *plain = harness_connect(tn.n);
+    assert_non_null(plain);
+    HARNESS_EXPECT(plain, ":201", "EVENTCOUNT");
+
+    /* A subscription's messages leave through the same encryption. */
+    struct tls_client sub;
+    assert_int_equal(tls_open(&sub, tn.tls_port, NULL), 0);
+    char line[4096];
+    assert_int_equal(tls_cmd(&sub, "SUBSCRIBE tls-live", line, sizeof line), 0);
+    assert_string_equal(line, "*3");
+    struct resp_value added;
+    assert_int_equal(harness_cmd(plain, &added, "ADD",
+                                 "{\"stream\":\"tls-live\",\"version\":\"any\",\"events\":[{\"type\":\"Pushed\"}]}",
+                                 (const char *)NULL),
+                     0);
+    resp_value_free(&added);
+    bool pushed = false;
+    for (int i = 0; i < 20 && !pushed && tls_line(&sub, line, sizeof line) == 0; i++)
+        pushed = strstr(line, "\"type\":\"Pushed\"") != NULL;
+    assert_true(pushed);
+    tls_close(&sub);
+
+    /* Plaintext on the TLS port: closed without an answer, and logged,
+     * though only once a second however many clients do it. */
+    for (int i = 0; i < 20; i++) {
+        int fd = harness_dial(tn.tls_port, false);
+        assert_true(fd >= 0);
+        assert_int_equal(send(fd, "PING\r\n", 6, MSG_NOSIGNAL), 6);
+        char got[256];
+        assert_true(wait_closed(fd, HARNESS_IO_TIMEOUT_MS, got, sizeof got));
+        assert_null(strstr(got, "PONG"));
+        close(fd);
+    }
+    assert_true(harness_node_log_says(tn.n, "wrong version number"));
+    unsigned logged = log_count(tn.n, "TLS: client");
+    assert_true(logged >= 1 && logged < 20);
+    json_t *status = harness_status(tn.n);
+    assert_non_null(status);
+    assert_int_equal(harness_json_int(status, "tls_port"), tn.tls_port);
+    assert_int_equal(harness_json_int(status, "tls_failures"), 20);
+    json_decref(status);
+
+    /* TLS on the plaintext port: the handshake fails, the port serves on. */
+    struct tls_client t;
+    assert_int_equal(tls_open(&t, tn.n->port, NULL), -1);
+    tls_close(&t);
+    HARNESS_EXPECT(plain, "+PONG", "PING");
+    assert_new_tls_pong(tn.tls_port, NULL);
+    harness_pass(fx);
+}
+
+/* --tls-client-auth required refuses no certificate, an expired one, one
+ * from another CA and one too big for the handshake bound, saying why;
+ * optional takes no certificate but not a bad one. */
+static void test_tls_client_auth(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_node req, opt;
+    const char *const required[] = {"--tls-ca", cert_path("ca.crt"), "--tls-client-auth", "required", NULL};
+    start_tls_node(fx, &req, cert_path("server.crt"), cert_path("server.key"), required);
+
+    struct tls_client t;
+    assert_int_equal(tls_open(&t, req.tls_port, "client"), 0);
+    assert_tls_pong(&t);
+    refused_with_reason(req.n, req.tls_port, "expired", "certificate has expired");
+    refused_with_reason(req.n, req.tls_port, "wrongca", "unable to get local issuer certificate");
+    refused_with_reason(req.n, req.tls_port, NULL, "peer did not return a certificate");
+    /* Within OpenSSL's own limit on a certificate chain (100 KiB), over
+     * the node's bound on a handshake. */
+    refused_with_reason(req.n, req.tls_port, "big", "handshake over 65536 bytes");
+    /* The connection made before is not disturbed. */
+    assert_tls_pong(&t);
+    tls_close(&t);
+
+    const char *const optional[] = {"--tls-ca", cert_path("ca.crt"), "--tls-client-auth", "optional", NULL};
+    start_tls_node(fx, &opt, cert_path("server.crt"), cert_path("server.key"), optional);
+    assert_new_tls_pong(opt.tls_port, NULL);
+    assert_true(tls_refused(opt.tls_port, "wrongca"));
+    assert_new_tls_pong(opt.tls_port, "client");
+    harness_pass(fx);
+}
+
+/* A client that connects and says nothing, and one that stops halfway
+ * through its ClientHello, are closed at --tls-handshake-timeout (far
+ * sooner than the harness's 10 s receive timeout), and the node serves on. */
+static void test_tls_handshake_deadline(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_node tn;
+    const char *const deadline[] = {"--tls-handshake-timeout", "300", NULL};
+    start_tls_node(fx, &tn, cert_path("server.crt"), cert_path("server.key"), deadline);
+
+    unsigned char hello[2048];
+    size_t hello_len = client_hello(hello, sizeof hello);
+    int silent = harness_dial(tn.tls_port, false);
+    int halfway = harness_dial(tn.tls_port, false);
+    assert_true(silent >= 0 && halfway >= 0);
+    assert_int_equal(send(halfway, hello, hello_len / 2, MSG_NOSIGNAL), (ssize_t)(hello_len / 2));
+
+    int64_t start = harness_now_ms();
+    char got[256];
+    assert_true(wait_closed(silent, 5000, got, sizeof got));
+    assert_true(wait_closed(halfway, 5000, got, sizeof got));
+    assert_true(harness_now_ms() - start < 5000);
+    close(silent);
+    close(halfway);
+    assert_true(harness_node_log_says(tn.n, "no TLS handshake within --tls-handshake-timeout"));
+    assert_new_tls_pong(tn.tls_port, NULL);
+    harness_pass(fx);
+}
+
+/* Send the node SIGHUP and wait for its log to say `outcome`. */
+static void sighup(struct harness_node *n, const char *outcome)
+{
+    assert_int_equal(kill(n->pid, SIGHUP), 0);
+    int64_t end = harness_now_ms() + HARNESS_IO_TIMEOUT_MS;
+    while (!harness_node_log_says(n, outcome) && harness_now_ms() < end)
+        poll(NULL, 0, 20);
+    assert_true(harness_node_log_says(n, outcome));
+}
+
+/* SIGHUP: new connections get the new certificate, an open one keeps
+ * working; a reload that fails keeps the certificate loaded before. */
+static void test_tls_sighup_reload(void **state)
+{
+    struct harness_fixture *fx = *state;
+    const char *cert = cert_path("live.crt"), *key = cert_path("live.key");
+    assert_int_equal(copy_file(cert_path("server.crt"), cert), 0);
+    assert_int_equal(copy_file(cert_path("server.key"), key), 0);
+    struct tls_node tn;
+    start_tls_node(fx, &tn, cert, key, NULL);
+
+    struct tls_client before, after;
+    assert_int_equal(tls_open(&before, tn.tls_port, NULL), 0);
+    assert_int_equal(tls_serial(&before), SERVER_SERIAL);
+    assert_tls_pong(&before);
+
+    assert_int_equal(copy_file(cert_path("server2.crt"), cert), 0);
+    assert_int_equal(copy_file(cert_path("server2.key"), key), 0);
+    sighup(tn.n, "TLS certificate, key and CA reloaded");
+    assert_int_equal(tls_open(&after, tn.tls_port, NULL), 0);
+    assert_int_equal(tls_serial(&after), RELOADED_SERIAL);
+    assert_tls_pong(&after);
+    assert_tls_pong(&before);
+    tls_close(&after);
+
+    /* A certificate file cut short: refused, the last good one stays. */
+    assert_int_equal(truncate(cert, 100), 0);
+    sighup(tn.n, "TLS files not reloaded");
+    assert_int_equal(tls_open(&after, tn.tls_port, NULL), 0);
+    assert_int_equal(tls_serial(&after), RELOADED_SERIAL);
+    assert_tls_pong(&after);
+    tls_close(&after);
+    assert_tls_pong(&before);
+    tls_close(&before);
+    harness_pass(fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tls_clients, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_client_auth, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_handshake_deadline, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_sighup_reload, harness_setup, harness_teardown),
+    };
+    return cmocka_run_group_tests_name("tls", tests, make_certs, remove_certs);
+}
