@@ -506,8 +506,12 @@ static void test_stalled_subscriber(void **state)
                 (half + 1) * ADDS / 2 * PER_ADD, rss[half], held, kernel);
         assert_true(held <= (int64_t)(SUBS_HIGH_WATER_BYTES + 4 * DATA));
         /* The socket's send buffer is fixed (docs/protocol.md): what the
-         * kernel holds is bounded too, not grown to tcp_wmem's 4 MiB. */
-        assert_true(kernel <= (int64_t)SUBS_KERNEL_BYTES);
+         * kernel holds is bounded too, not grown to tcp_wmem's 4 MiB. The
+         * kernel checks its booking before it takes a write, not after,
+         * so the queue may pass it by part of one write (seen: 527,360
+         * bytes on a loaded machine): a 64 KiB margin, still far below
+         * what an unfixed buffer grows to. */
+        assert_true(kernel <= (int64_t)SUBS_KERNEL_BYTES + (64 << 10));
     }
     /* Unbounded, the second half alone would add some 120 MB. */
     assert_true(rss[1] - rss[0] < 32 * 1024);
