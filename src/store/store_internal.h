@@ -170,6 +170,10 @@ int store_code_from_mdb(int rc);
 /* Read the meta table into *m (absent keys read as zero). */
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
 
+/* Write *m to the meta table (the format marker aside). Returns an LMDB
+ * code. */
+int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m);
+
 /* The format recorded in the meta table (0 when none is). */
 int store_meta_format(MDB_txn *txn, MDB_dbi dbi, uint32_t *format);
 
