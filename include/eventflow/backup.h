@@ -30,7 +30,7 @@ struct eventflow_backup_info {
     uint64_t term;               /* the member's raft term when it began */
     uint64_t events;
     uint64_t streams;
-    uint32_t checksum;           /* the chained checksum (CHECKSUM) */
+    char checksum[16];           /* the chained checksum, as CHECKSUM shows it */
     char last_id[EF_ID_LEN + 1]; /* "" when empty */
     uint32_t store_format;
     char version[32];            /* the member's eventflowd version */

@@ -107,11 +107,12 @@ static int backup_describe(struct session *s, const struct resp_value *reply, st
     const char *last_id = json_string_value(json_object_get(o, "last_id"));
     const char *cluster_id = json_string_value(json_object_get(o, "cluster_id"));
     const char *version = json_string_value(json_object_get(o, "version"));
+    const char *sum_text = json_string_value(json_object_get(o, "checksum_text"));
     int rc = EF_OK;
     memset(h, 0, sizeof *h);
     if (!json_is_integer(size) || !json_is_integer(crc) || !json_is_integer(applied) || !json_is_integer(term) ||
         !json_is_integer(events) || !json_is_integer(streams) || !json_is_integer(sum) || !json_is_integer(fmt) ||
-        last_id == NULL || cluster_id == NULL || version == NULL || hex_id(cluster_id, h->cluster_id) != 0 ||
+        last_id == NULL || cluster_id == NULL || version == NULL || sum_text == NULL || hex_id(cluster_id, h->cluster_id) != 0 ||
         (*last_id != '\0' && ulid_parse(last_id, strlen(last_id), h->last_id) != 0)) {
         rc = ef_fail(s->c, EF_EPROTO, "%s: SNAPSHOT INFO: missing or malformed fields", s->ep.addr);
         goto out;
@@ -135,7 +136,7 @@ static int backup_describe(struct session *s, const struct resp_value *reply, st
     out->term = h->term;
     out->events = h->event_count;
     out->streams = h->stream_count;
-    out->checksum = h->checksum;
+    snprintf(out->checksum, sizeof out->checksum, "%s", sum_text);
     snprintf(out->last_id, sizeof out->last_id, "%s", last_id);
     out->store_format = h->store_format;
     snprintf(out->version, sizeof out->version, "%s", version);

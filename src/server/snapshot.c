@@ -15,6 +15,7 @@
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
 #include "server/server.h"
+#include "store/checksum.h"
 #include "version.h"
 
 static const char USAGE[] = "usage: SNAPSHOT BEGIN | INFO <id> | READ <id> <offset> <count> | END <id>";
@@ -118,14 +119,16 @@ static void snapshot_info(struct conn *c, struct transfer *t, const struct resp_
     char cluster_id[2 * STORE_CLUSTER_ID_BYTES + 1] = "";
     if (im.stats.has_cluster_id)
         node_cluster_id_hex(im.stats.cluster_id, cluster_id);
+    char sum[CHECKSUM_B32_LEN + 1];
+    checksum_format(im.stats.checksum, sum);
     char json[768];
     int n = snprintf(json, sizeof json,
                      "{\"size\":%" PRIu64 ",\"crc\":%" PRIu32 ",\"applied_index\":%" PRIu64
                      ",\"term\":%" PRIu64 ",\"events\":%" PRIu64 ",\"streams\":%" PRIu64
-                     ",\"checksum\":%" PRIu32 ",\"last_id\":\"%s\",\"cluster_id\":\"%s\""
+                     ",\"checksum\":%" PRIu32 ",\"checksum_text\":\"%s\",\"last_id\":\"%s\",\"cluster_id\":\"%s\""
                      ",\"store_format\":%" PRIu32 ",\"version\":\"%s\"}",
                      im.size, im.crc, im.stats.applied_index, im.term, im.stats.event_count,
-                     im.stats.stream_count, im.stats.checksum, last_id, cluster_id, store_format(),
+                     im.stats.stream_count, im.stats.checksum, sum, last_id, cluster_id, store_format(),
                      EVENTFLOW_VERSION);
     resp_write_bulk(out, json, (size_t)n);
 }
