@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "node/fsm.h"
 #include "node/membership.h"
+#include "node/restore.h"
 #include "node/transfer.h"
 #include "raftio/raft_auth.h"
 #include "version.h"
@@ -119,6 +120,8 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
     ulid_gen_init(&n->ids);
     node_current = n;
 
+    if (cfg->restore != NULL && restore_install(cfg->restore, cfg->data_dir) != 0)
+        return -1;
     if (ensure_dir(cfg->data_dir) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/store", cfg->data_dir);
@@ -128,6 +131,12 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
     if (store_open(&sopts, &n->store, err, sizeof err) != 0) {
         log_error("cannot open the store in %s: %s", path, err);
         return -1;
+    }
+    /* Without a durable point, an OS crash before the first snapshot would
+     * find the store untrusted and start it empty (store_durable.c). */
+    if (cfg->restore != NULL && store_sync(n->store) != 0) {
+        log_error("syncing the restored store: %s", store_errmsg(n->store));
+        goto err_after_store_open;
     }
 
     if (served_open(&n->served, cfg->data_dir) != 0)

@@ -18,6 +18,7 @@
  *   space.c       other members' room, while leading
  *   transfer.c    serving store images; fetch.c, installing a peer's
  *   served.c      how far replies reached, across restarts
+ *   restore.c     a backup file installed as a new cluster's store
  *   entry.c       encoding entries; peer.c, one-shot requests to members */
 #ifndef EVENTFLOW_NODE_INTERNAL_H
 #define EVENTFLOW_NODE_INTERNAL_H

@@ -84,6 +84,9 @@ static const struct option_row options[] = {
      "with an empty data directory: bootstrap the --cluster members (new), or wait to be added with "
      "'member add' (existing)", "new",
      .set = set_cluster_state},
+    {"restore", "RESTORE", "FILE",
+     "with an empty data directory: start a new one-node cluster from this backup (eventflowctl backup)", NULL,
+     .set = set_string, FIELD(restore), .min = 1, .bad = "empty backup file name"},
     {"data", "DATA", "DIR", "data directory", "./data",
      .set = set_string, FIELD(data_dir), .min = 1, .bad = "empty data directory"},
     /* An empty password turns authentication off, as no password does. */
@@ -542,6 +545,12 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
         if (!found)
             return config_fail(err, errlen, "--cluster does not list this node's id %" PRIu64, cfg->id);
     }
+    /* A restored store is the whole state of a new cluster: members that
+     * bootstrapped beside it would hold none of it. */
+    if (cfg->restore != NULL && (cfg->n_members > 1 || cfg->join[0] != '\0' || cfg->cluster_state_existing))
+        return config_fail(err, errlen,
+                           "--restore starts a new cluster of this node alone: give it no --join, "
+                           "--cluster-state existing or other --cluster members; the others join it with --join");
     if (cfg->heartbeat_timeout_ms * 2 > cfg->election_timeout_ms)
         return config_fail(err, errlen, "--heartbeat-timeout must be at most half of --election-timeout");
     if (cfg->codec.max_event_size > cfg->max_bulk)
@@ -606,6 +615,7 @@ void config_node(const struct config *cfg, struct node_config *out)
     out->members = cfg->members;
     out->n_members = cfg->n_members;
     out->data_dir = cfg->data_dir;
+    out->restore = cfg->restore;
     out->password = cfg->password;
     out->cluster_secret = cfg->cluster_secret;
     out->map_size = cfg->map_size;
@@ -623,6 +633,7 @@ void config_free(struct config *cfg)
 {
     free(cfg->members);
     free(cfg->data_dir);
+    free(cfg->restore);
     free(cfg->password);
     if (cfg->cluster_secret != NULL)
         explicit_bzero(cfg->cluster_secret, strlen(cfg->cluster_secret));
