@@ -88,6 +88,7 @@ struct node {
     /* Identity and membership (membership.c). */
     uint64_t incarnation;      /* random, drawn when the data directory was new */
     bool pristine;             /* the data directory had no identity at start */
+    bool restore_compacting;   /* a restored store waits for its first snapshot (restore.h) */
     int join_step;
     bool membership_busy;      /* a join/register request is in flight */
     uv_timer_t membership_timer;

@@ -24,6 +24,47 @@
 #include "store/store.h"
 
 #define RESTORE_CHUNK ((size_t)1 << 20)
+#define RESTORE_MARKER "restored"
+
+static int restore_marker_path(const char *data_dir, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/" RESTORE_MARKER, data_dir);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+bool restore_compaction_pending(const char *data_dir)
+{
+    char path[4200];
+    return restore_marker_path(data_dir, path, sizeof path) == 0 && access(path, F_OK) == 0;
+}
+
+int restore_compaction_done(const char *data_dir)
+{
+    char path[4200];
+    if (restore_marker_path(data_dir, path, sizeof path) != 0 || unlink(path) != 0) {
+        log_error("removing %s/" RESTORE_MARKER ": %s", data_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Create the marker before the store is in place: a crash between the two
+ * leaves a marker beside an empty store, which costs one early snapshot. */
+static int restore_marker_create(const char *data_dir)
+{
+    char path[4200];
+    int fd = restore_marker_path(data_dir, path, sizeof path) == 0
+                 ? open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)
+                 : -1;
+    if (fd < 0 || fsync(fd) != 0) {
+        log_error("--restore: creating %s/" RESTORE_MARKER ": %s", data_dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
 
 /* 0 if dir is absent or empty; -1 (logged) otherwise. */
 static int restore_dir_empty(const char *dir)
@@ -186,8 +227,8 @@ static int restore_new_identity(uint8_t id[STORE_CLUSTER_ID_BYTES])
     return 0;
 }
 
-static int restore_place(const char *file, const char *store_dir, int fd, const struct backup_header *h,
-                         uint8_t id[STORE_CLUSTER_ID_BYTES])
+static int restore_place(const char *file, const char *data_dir, const char *store_dir, int fd,
+                         const struct backup_header *h, uint8_t id[STORE_CLUSTER_ID_BYTES])
 {
     char tmp[4200], target[4200], err[512];
     snprintf(tmp, sizeof tmp, "%s/restore.mdb", store_dir);
@@ -207,17 +248,29 @@ static int restore_place(const char *file, const char *store_dir, int fd, const 
         log_error("--restore: %s", err);
         rc = -1;
     }
+    if (rc == 0)
+        rc = restore_marker_create(data_dir);
     if (rc == 0 && rename(tmp, target) != 0) {
         log_error("--restore: moving %s to %s: %s", tmp, target, strerror(errno));
         rc = -1;
     }
     if (rc != 0) {
         (void)unlink(tmp);
+        char marker[4200];
+        if (restore_marker_path(data_dir, marker, sizeof marker) == 0)
+            (void)unlink(marker);
         return -1;
     }
     int dfd = open(store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0) {
         log_error("--restore: syncing %s: %s", store_dir, strerror(errno));
+        rc = -1;
+    }
+    if (dfd >= 0)
+        close(dfd);
+    dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rc == 0 && (dfd < 0 || fsync(dfd) != 0)) {
+        log_error("--restore: syncing %s: %s", data_dir, strerror(errno));
         rc = -1;
     }
     if (dfd >= 0)
@@ -257,7 +310,7 @@ int restore_install(const char *file, const char *data_dir)
     if (mkdir(store_dir, 0700) != 0)
         log_error("--restore: cannot create %s: %s", store_dir, strerror(errno));
     else
-        rc = restore_place(file, store_dir, fd, &h, id);
+        rc = restore_place(file, data_dir, store_dir, fd, &h, id);
     close(fd);
     if (rc != 0) {
         /* Leave the data directory as it was: empty (or absent). */
