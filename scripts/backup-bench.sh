@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# backup-bench.sh - what a backup costs: its time on a store of a given size,
+# the cluster's ADD rate while backups run back to back (served by a
+# follower, then by the leader) against the same load with none, and the time
+# a restore takes to serve the backup's events.
+#
+#   scripts/backup-bench.sh [MB]        (default 1000 MB of events)
+#
+# Starts three eventflowd on free 127.0.0.1 ports in a temporary directory,
+# loads MB megabytes of 4000-byte events (ten per ADD), takes one backup from a
+# follower (eventflowctl backup, timed), then runs four ADD loads of SECONDS
+# each against the leader (eventflow-bench, 200-byte events, 50 connections):
+# none, with follower-served backups back to back, with leader-served backups
+# back to back, none again (the machine may drift; both baselines are
+# printed). Then restores the first backup into a fourth node, timed from the
+# process's start until it is a ready leader, and checks that its CHECKSUM is
+# the one the backup recorded. Removes everything on exit.
+#
+# Env: BUILD (default build: eventflowd, eventflowctl and eventflow-bench in
+# it), SECONDS_EACH (default 20).
+set -euo pipefail
+
+mb="${1:-1000}"
+build="${BUILD:-build}"
+secs="${SECONDS_EACH:-20}"
+bin="$build/src/daemon/eventflowd"
+ctl="$build/src/cli/eventflowctl"
+bench="$build/src/bench/eventflow-bench"
+for b in "$bin" "$ctl" "$bench"; do
+    [ -x "$b" ] || { echo "no $b: build first (meson setup build --buildtype=release && ninja -C build)" >&2; exit 2; }
+done
+. "$(dirname "$0")/three-nodes-lib.sh" backup
+
+for i in 1 2 3; do
+    "$bin" --id "$i" --port "${cport[$i]}" --raft-address "127.0.0.1:${rport[$i]}" --http-port 0 \
+        --cluster "$members" --data "$dir/node$i" 2>>"$dir/node$i.log" &
+    pids+=($!)
+done
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+ready_leader() {
+    redis-cli -p "$1" STATUS 2>/dev/null | grep -q '"state":"leader","stale":false,"last_contact_ms":[0-9]*,"ready":true'
+}
+leader=""
+for _ in $(seq 1 200); do
+    for i in 1 2 3; do if ready_leader "${cport[$i]}"; then leader=$i; fi; done
+    [ -n "$leader" ] && break
+    sleep 0.1
+done
+[ -n "$leader" ] || { echo "no leader within 20 s" >&2; tail -n 5 "$dir"/node*.log >&2; exit 1; }
+follower=$((leader % 3 + 1))
+lp="${cport[$leader]}"
+fp="${cport[$follower]}"
+
+events=$((mb * 250))
+echo "loading $events events of 4000 bytes through 127.0.0.1:$lp"
+"$bench" --port "$lp" -c 20 -P 4 -n $((events / 10)) --events-per-add 10 --event-size 4000 --streams 1000 \
+    >"$dir/load.txt" || { echo "the load failed:" >&2; tail -5 "$dir/load.txt" >&2; exit 1; }
+for _ in $(seq 1 600); do
+    [ "$(field "$(redis-cli -p "$fp" STATUS)" events)" = "$(field "$(redis-cli -p "$lp" STATUS)" events)" ] && break
+    sleep 0.1
+done
+st="$(redis-cli -p "$lp" STATUS)"
+echo "store: $(field "$st" events) events, LMDB file $(field "$st" db_bytes) bytes"
+
+start=$(date +%s.%N)
+"$ctl" -e "127.0.0.1:$fp" -o json backup "$dir/first.efb" >"$dir/first.json"
+end=$(date +%s.%N)
+echo "backup from the follower: $(cat "$dir/first.json")"
+echo "backup time: $(echo "$end - $start" | bc) s, file $(stat -c %s "$dir/first.efb") bytes"
+
+# Backups back to back from `node` until the file `stop` appears.
+backups_loop() {
+    local node="$1" n=0
+    while [ ! -e "$dir/stop" ]; do
+        rm -f "$dir/loop.efb"
+        "$ctl" -e "127.0.0.1:$node" backup --node "127.0.0.1:$node" "$dir/loop.efb" >/dev/null
+        n=$((n + 1))
+    done
+    echo "$n" >"$dir/loop.count"
+}
+load() {
+    "$bench" --port "$lp" -c 50 -d "$secs" --event-size 200 --streams 1000 --json >"$dir/$1.json" ||
+        { echo "the load failed:" >&2; cat "$dir/$1.json" >&2; exit 1; }
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f" % r["events_per_s"])' "$dir/$1.json"
+}
+run_with_backups() {
+    rm -f "$dir/stop"
+    backups_loop "$1" &
+    local loop=$!
+    local rate
+    rate="$(load "$2")"
+    touch "$dir/stop"
+    wait "$loop"
+    echo "$rate $(cat "$dir/loop.count")"
+}
+base1="$(load base1)"
+read -r fol fol_n <<<"$(run_with_backups "$fp" follower)"
+read -r lead lead_n <<<"$(run_with_backups "$lp" leader)"
+base2="$(load base2)"
+echo "ADD events/s, ${secs} s each: no backup $base1; $fol_n follower-served backups $fol; $lead_n leader-served backups $lead; no backup again $base2"
+python3 -c 'import sys; b=(float(sys.argv[1])+float(sys.argv[2]))/2; print("ratio to the mean baseline: follower-served %.3f, leader-served %.3f" % (float(sys.argv[3])/b, float(sys.argv[4])/b))' \
+    "$base1" "$base2" "$fol" "$lead"
+
+rport4=$(free_port)
+cport4=$(free_port)
+start=$(date +%s.%N)
+"$bin" --id 1 --port "$cport4" --raft-address "127.0.0.1:$rport4" --http-port 0 --data "$dir/restored" \
+    --restore "$dir/first.efb" 2>>"$dir/restored.log" &
+pids+=($!)
+for _ in $(seq 1 6000); do ready_leader "$cport4" && break; sleep 0.05; done
+end=$(date +%s.%N)
+ready_leader "$cport4" || { echo "the restored node is not ready" >&2; tail -5 "$dir/restored.log" >&2; exit 1; }
+want="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["last_id"], r["checksum"])' "$dir/first.json")"
+got="$(redis-cli -p "$cport4" CHECKSUM | tr '\n' ' ' | sed 's/ $//')"
+[ "$got" = "$want" ] || { echo "restored CHECKSUM $got, the backup recorded $want" >&2; exit 1; }
+echo "restore: ready leader after $(echo "$end - $start" | bc) s, CHECKSUM $got as recorded"
