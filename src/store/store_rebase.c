@@ -27,74 +27,40 @@ int store_file_rebase(const char *path, const uint8_t cluster_id[STORE_CLUSTER_I
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return STORE_EIO;
     }
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi meta, members;
-    const char *what = "mdb_env_create";
-    int rc = mdb_env_create(&env);
+    struct store_file f;
+    int rc = store_file_open(path, (size_t)st.st_size + REBASE_MAP_SLACK, &f, err, errlen);
     if (rc != 0)
-        goto fail_mdb;
-    what = "mdb_env_set_maxdbs";
-    if ((rc = mdb_env_set_maxdbs(env, STORE_MAX_DBS)) != 0)
-        goto fail_mdb;
-    what = "mdb_env_set_mapsize";
-    if ((rc = mdb_env_set_mapsize(env, (size_t)st.st_size + REBASE_MAP_SLACK)) != 0)
-        goto fail_mdb;
-    /* Without the lock file: the image is not in a store directory yet and
-     * nothing else has it open. */
-    what = "mdb_env_open";
-    if ((rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK, 0600)) != 0)
-        goto fail_mdb;
-    what = "mdb_txn_begin";
-    if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
-        goto fail_mdb;
-    what = "opening the meta table";
-    if ((rc = mdb_dbi_open(txn, "meta", 0, &meta)) != 0)
-        goto fail_mdb;
-    struct store_meta m;
-    uint32_t format = 0;
-    int code = store_meta_format(txn, meta, &format);
-    if (code == 0)
-        code = store_meta_read(txn, meta, &m);
-    if (code != 0 || format < STORE_FORMAT_OLDEST || format > STORE_FORMAT) {
-        snprintf(err, errlen, "%s: %s", path, code != 0 ? "unreadable meta table" : "not a store of this format");
-        rc = code != 0 ? code : STORE_ECORRUPT;
-        goto out;
-    }
-    m.applied_index = 0;
-    memcpy(m.cluster_id, cluster_id, STORE_CLUSTER_ID_BYTES);
-    what = "writing the meta table";
-    if ((rc = store_meta_write(txn, meta, &m)) != 0)
+        return rc;
+    f.m.applied_index = 0;
+    memcpy(f.m.cluster_id, cluster_id, STORE_CLUSTER_ID_BYTES);
+    const char *what = "writing the meta table";
+    MDB_dbi members;
+    if ((rc = store_meta_write(f.txn, f.meta, &f.m)) != 0)
         goto fail_mdb;
     /* The old members' client addresses name machines of the old cluster;
      * the new one's members record theirs as they start. */
     what = "opening the members table";
-    rc = mdb_dbi_open(txn, "members", 0, &members);
+    rc = mdb_dbi_open(f.txn, "members", 0, &members);
     if (rc == 0) {
         what = "emptying the members table";
-        if ((rc = mdb_drop(txn, members, 0)) != 0)
+        if ((rc = mdb_drop(f.txn, members, 0)) != 0)
             goto fail_mdb;
     } else if (rc != MDB_NOTFOUND) {
         goto fail_mdb;
     }
     what = "mdb_txn_commit";
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
+    rc = mdb_txn_commit(f.txn);
+    f.txn = NULL;
     if (rc != 0)
         goto fail_mdb;
     what = "mdb_env_sync";
-    if ((rc = mdb_env_sync(env, 1)) != 0)
+    if ((rc = mdb_env_sync(f.env, 1)) != 0)
         goto fail_mdb;
-    rc = 0;
-    goto out;
+    store_file_close(&f);
+    return 0;
 
 fail_mdb:
     snprintf(err, errlen, "%s %s: %s", what, path, mdb_strerror(rc));
-    rc = store_code_from_mdb(rc);
-out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    if (env != NULL)
-        mdb_env_close(env);
-    return rc;
+    store_file_close(&f);
+    return store_code_from_mdb(rc);
 }
