@@ -8,21 +8,22 @@
 #
 # Starts three eventflowd on free 127.0.0.1 ports in a temporary directory,
 # loads MB megabytes of 4000-byte events (ten per ADD), takes one backup from a
-# follower (eventflowctl backup, timed), then runs four ADD loads of SECONDS
-# each against the leader (eventflow-bench, 200-byte events, 50 connections):
-# none, with follower-served backups back to back, with leader-served backups
-# back to back, none again (the machine may drift; both baselines are
-# printed). Then restores the first backup into a fourth node, timed from the
+# follower (eventflowctl backup, timed), then ROUNDS rounds of three ADD
+# loads of SECONDS_EACH seconds against the leader (eventflow-bench, 200-byte
+# events, 50 connections): none, with follower-served backups back to back,
+# with leader-served backups back to back; each round's ratios are against
+# its own load without backups. Then restores the first backup into a fourth node, timed from the
 # process's start until it is a ready leader, and checks that its CHECKSUM is
 # the one the backup recorded. Removes everything on exit.
 #
 # Env: BUILD (default build: eventflowd, eventflowctl and eventflow-bench in
-# it), SECONDS_EACH (default 20).
+# it), SECONDS_EACH (default 15), ROUNDS (default 3).
 set -euo pipefail
 
 mb="${1:-1000}"
 build="${BUILD:-build}"
-secs="${SECONDS_EACH:-20}"
+secs="${SECONDS_EACH:-15}"
+rounds="${ROUNDS:-3}"
 bin="$build/src/daemon/eventflowd"
 ctl="$build/src/cli/eventflowctl"
 bench="$build/src/bench/eventflow-bench"
@@ -93,13 +94,23 @@ run_with_backups() {
     wait "$loop"
     echo "$rate $(cat "$dir/loop.count")"
 }
-base1="$(load base1)"
-read -r fol fol_n <<<"$(run_with_backups "$fp" follower)"
-read -r lead lead_n <<<"$(run_with_backups "$lp" leader)"
-base2="$(load base2)"
-echo "ADD events/s, ${secs} s each: no backup $base1; $fol_n follower-served backups $fol; $lead_n leader-served backups $lead; no backup again $base2"
-python3 -c 'import sys; b=(float(sys.argv[1])+float(sys.argv[2]))/2; print("ratio to the mean baseline: follower-served %.3f, leader-served %.3f" % (float(sys.argv[3])/b, float(sys.argv[4])/b))' \
-    "$base1" "$base2" "$fol" "$lead"
+# Rounds of three loads, alternated so that the machine's drift falls on
+# every kind alike; ratios are within a round.
+ratios=()
+for r in $(seq 1 "$rounds"); do
+    base="$(load "base$r")"
+    read -r fol fol_n <<<"$(run_with_backups "$fp" "follower$r")"
+    read -r lead lead_n <<<"$(run_with_backups "$lp" "leader$r")"
+    echo "round $r, ADD events/s over ${secs} s: no backup $base; during $fol_n follower-served backups $fol; during $lead_n leader-served backups $lead"
+    ratios+=("$(python3 -c 'import sys; b=float(sys.argv[1]); print("%.3f %.3f" % (float(sys.argv[2])/b, float(sys.argv[3])/b))' "$base" "$fol" "$lead")")
+done
+python3 -c '
+import statistics, sys
+pairs = [tuple(map(float, a.split())) for a in sys.argv[1:]]
+f = [p[0] for p in pairs]; l = [p[1] for p in pairs]
+print("ADD rate during backups over the rate without, per round: follower-served %s (median %.2f), leader-served %s (median %.2f)" %
+      (", ".join("%.2f" % x for x in f), statistics.median(f), ", ".join("%.2f" % x for x in l), statistics.median(l)))
+' "${ratios[@]}"
 
 rport4=$(free_port)
 cport4=$(free_port)
