@@ -38,7 +38,9 @@ struct eventflow_backup_info {
     uint64_t file_bytes;         /* all written to fd */
 };
 
-/* Called after each chunk: image bytes written so far, of total. */
+/* Called once with total 0 while the member writes its image (which may
+ * take minutes on a large store), then after each chunk: image bytes
+ * written so far, of total. */
 typedef void (*eventflow_backup_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /* Write a backup file to fd (a regular file or a pipe, written in order

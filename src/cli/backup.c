@@ -41,9 +41,16 @@ static double seconds_since(const struct timespec *t0)
 static void show_progress(void *arg, uint64_t done, uint64_t total)
 {
     struct progress *p = arg;
-    int percent = total > 0 ? (int)(done * 100 / total) : 100;
+    if (total == 0) {
+        fprintf(stderr, "backup: the member is writing an image of its store ");
+        p->shown = true;
+        return;
+    }
+    int percent = (int)(done * 100 / total);
     if (percent == p->last_percent)
         return;
+    if (p->last_percent < 0)
+        fputc('\n', stderr);
     p->last_percent = percent;
     char d[16], t[16];
     human_bytes(done, HUMAN_SHORT, d, sizeof d);

@@ -229,6 +229,8 @@ int eventflow_backup(struct eventflow_client *c, const char *address, int fd,
         return rc;
     struct resp_value reply;
     const char *begin[] = {"SNAPSHOT", "BEGIN"};
+    if (progress != NULL)
+        progress(arg, 0, 0);
     if ((rc = session_call(&s, 2, begin, BACKUP_BEGIN_WAIT_MS, &reply)) != EF_OK)
         goto out;
     if (reply.type != RESP_T_ARRAY || reply.n < 1 || reply.elems[0].type != RESP_T_BULK ||
