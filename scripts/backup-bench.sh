@@ -14,7 +14,8 @@
 # with leader-served backups back to back; each round's ratios are against
 # its own load without backups. Then restores the first backup into a fourth node, timed from the
 # process's start until it is a ready leader, and checks that its CHECKSUM is
-# the one the backup recorded. Removes everything on exit.
+# the one the backup recorded. Prints the peak memory (VmHWM, max RSS) of the
+# first backup's client and of the node serving it. Removes everything on exit.
 #
 # Env: BUILD (default build: eventflowd, eventflowctl and eventflow-bench in
 # it), SECONDS_EACH (default 15), ROUNDS (default 3).
@@ -63,11 +64,15 @@ done
 st="$(redis-cli -p "$lp" STATUS)"
 echo "store: $(field "$st" events) events, LMDB file $(field "$st" db_bytes) bytes"
 
+hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+fpid="${pids[$((follower - 1))]}"
+before="$(hwm "$fpid")"
 start=$(date +%s.%N)
-"$ctl" -e "127.0.0.1:$fp" -o json backup "$dir/first.efb" >"$dir/first.json"
+/usr/bin/time -f %M -o "$dir/ctl.rss" "$ctl" -e "127.0.0.1:$fp" -o json backup "$dir/first.efb" >"$dir/first.json"
 end=$(date +%s.%N)
 echo "backup from the follower: $(cat "$dir/first.json")"
 echo "backup time: $(echo "$end - $start" | bc) s, file $(stat -c %s "$dir/first.efb") bytes"
+echo "peak memory: eventflowctl $(cat "$dir/ctl.rss") kB; serving node's VmHWM $before kB before, $(hwm "$fpid") kB after"
 
 # Backups back to back from `node` until the file `stop` appears.
 backups_loop() {
