@@ -14,8 +14,8 @@
 # with leader-served backups back to back; each round's ratios are against
 # its own load without backups. Then restores the first backup into a fourth node, timed from the
 # process's start until it is a ready leader, and checks that its CHECKSUM is
-# the one the backup recorded. Prints the peak memory (VmHWM, max RSS) of the
-# first backup's client and of the node serving it. Removes everything on exit.
+# the one the backup recorded. Prints the peak memory of the first backup's
+# client (max RSS) and of the node serving it (RssAnon, sampled). Removes everything on exit.
 #
 # Env: BUILD (default build: eventflowd, eventflowctl and eventflow-bench in
 # it), SECONDS_EACH (default 15), ROUNDS (default 3).
@@ -64,15 +64,31 @@ done
 st="$(redis-cli -p "$lp" STATUS)"
 echo "store: $(field "$st" events) events, LMDB file $(field "$st" db_bytes) bytes"
 
-hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+# The peak of a process's anonymous memory (RssAnon: heap and stacks; the
+# store's mapped file pages are page cache, not counted), sampled every
+# 20 ms into $2 until $dir/sampled appears.
+anon() { sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+sample_anon() {
+    local peak=0 v
+    while [ ! -e "$dir/sampled" ]; do
+        v="$(anon "$1")"
+        [ -n "$v" ] && [ "$v" -gt "$peak" ] && peak="$v"
+        sleep 0.02
+    done
+    echo "$peak" >"$2"
+}
 fpid="${pids[$((follower - 1))]}"
-before="$(hwm "$fpid")"
+before="$(anon "$fpid")"
+sample_anon "$fpid" "$dir/serving.anon" &
+sampler=$!
 start=$(date +%s.%N)
 /usr/bin/time -f %M -o "$dir/ctl.rss" "$ctl" -e "127.0.0.1:$fp" -o json backup "$dir/first.efb" >"$dir/first.json"
 end=$(date +%s.%N)
+touch "$dir/sampled"
+wait "$sampler"
 echo "backup from the follower: $(cat "$dir/first.json")"
 echo "backup time: $(echo "$end - $start" | bc) s, file $(stat -c %s "$dir/first.efb") bytes"
-echo "peak memory: eventflowctl $(cat "$dir/ctl.rss") kB; serving node's VmHWM $before kB before, $(hwm "$fpid") kB after"
+echo "peak memory: eventflowctl max RSS $(cat "$dir/ctl.rss") kB; serving node's RssAnon $before kB before, peak $(cat "$dir/serving.anon") kB during"
 
 # Backups back to back from `node` until the file `stop` appears.
 backups_loop() {

@@ -227,6 +227,17 @@ static int restore_new_identity(uint8_t id[STORE_CLUSTER_ID_BYTES])
     return 0;
 }
 
+static int restore_sync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = dfd >= 0 && fsync(dfd) == 0 ? 0 : -1;
+    if (rc != 0)
+        log_error("--restore: syncing %s: %s", dir, strerror(errno));
+    if (dfd >= 0)
+        close(dfd);
+    return rc;
+}
+
 static int restore_place(const char *file, const char *data_dir, const char *store_dir, int fd,
                          const struct backup_header *h, uint8_t id[STORE_CLUSTER_ID_BYTES])
 {
@@ -250,31 +261,22 @@ static int restore_place(const char *file, const char *data_dir, const char *sto
     }
     if (rc == 0)
         rc = restore_marker_create(data_dir);
+    bool placed = false;
     if (rc == 0 && rename(tmp, target) != 0) {
         log_error("--restore: moving %s to %s: %s", tmp, target, strerror(errno));
         rc = -1;
+    } else if (rc == 0) {
+        placed = true;
+        if (restore_sync_dir(store_dir) != 0 || restore_sync_dir(data_dir) != 0)
+            rc = -1;
     }
     if (rc != 0) {
-        (void)unlink(tmp);
+        /* Nothing of the restore stays behind. */
+        (void)unlink(placed ? target : tmp);
         char marker[4200];
         if (restore_marker_path(data_dir, marker, sizeof marker) == 0)
             (void)unlink(marker);
-        return -1;
     }
-    int dfd = open(store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        log_error("--restore: syncing %s: %s", store_dir, strerror(errno));
-        rc = -1;
-    }
-    if (dfd >= 0)
-        close(dfd);
-    dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rc == 0 && (dfd < 0 || fsync(dfd) != 0)) {
-        log_error("--restore: syncing %s: %s", data_dir, strerror(errno));
-        rc = -1;
-    }
-    if (dfd >= 0)
-        close(dfd);
     return rc;
 }
 
