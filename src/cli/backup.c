@@ -139,7 +139,7 @@ static int cmd_backup(struct cli *cli, const struct cli_args *a)
 }
 
 static const struct cli_flag backup_flags[] = {
-    {"node", 0, "HOST:PORT", "the member to copy from (default: a follower, else the leader)"},
+    {"node", 0, "HOST:PORT", "the member to copy from (default: a follower, else the leader; needed without a leader)"},
     {NULL, 0, NULL, NULL},
 };
 
