@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/backup_file.h"
@@ -280,8 +281,17 @@ static int restore_place(const char *file, const char *data_dir, const char *sto
     return rc;
 }
 
+static double restore_seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 int restore_install(const char *file, const char *data_dir)
 {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (restore_dir_empty(data_dir) != 0)
         return -1;
     int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -328,8 +338,9 @@ int restore_install(const char *file, const char *data_dir)
     if (memcmp(h.cluster_id, zero, sizeof zero) != 0)
         node_cluster_id_hex(h.cluster_id, old);
     node_cluster_id_hex(id, fresh);
-    log_info("restored %s: %" PRIu64 " events in %" PRIu64 " streams, last id %s, taken at raft index %" PRIu64
+    log_info("restored %s in %.1f s: %" PRIu64 " events in %" PRIu64 " streams, last id %s, taken at raft index %" PRIu64
              " term %" PRIu64 " of cluster %s by eventflowd %s; this is a new cluster, identity %s",
-             file, h.event_count, h.stream_count, last, h.applied_index, h.term, old, h.eventflow_version, fresh);
+             file, restore_seconds_since(&t0), h.event_count, h.stream_count, last, h.applied_index, h.term, old,
+             h.eventflow_version, fresh);
     return 0;
 }
