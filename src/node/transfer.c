@@ -206,6 +206,12 @@ static void transfer_copy_work(uv_work_t *req)
     s->copy_rc = store_file_stats(path, &s->stats, s->copy_err, sizeof s->copy_err);
 }
 
+static void session_image(const struct session *s, struct transfer_image *out)
+{
+    *out = (struct transfer_image){.id = s->id, .size = s->size, .crc = s->crc, .min_index = s->min_index,
+                                   .term = s->term, .stats = s->stats};
+}
+
 static void transfer_copy_done(uv_work_t *req, int status)
 {
     struct session *s = req->data;
@@ -229,7 +235,7 @@ static void transfer_copy_done(uv_work_t *req, int status)
     log_info("state transfer %016" PRIx64 ": image of %" PRIu64 " bytes ready (store at index %" PRIu64 " or later)",
              s->id, s->size, s->min_index);
     struct transfer_image info;
-    (void)transfer_info(t, s->id, &info);
+    session_image(s, &info);
     cb(data, 0, NULL, &info);
 }
 
@@ -320,8 +326,7 @@ int transfer_info(struct transfer *t, uint64_t id, struct transfer_image *out)
     struct session *s = transfer_find(t, id);
     if (s == NULL)
         return TRANSFER_ENOENT;
-    *out = (struct transfer_image){.id = s->id, .size = s->size, .crc = s->crc, .min_index = s->min_index,
-                                   .term = s->term, .stats = s->stats};
+    session_image(s, out);
     return 0;
 }
 
