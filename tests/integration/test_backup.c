@@ -309,6 +309,17 @@ static void test_bad_backups_refused(void **state)
     snprintf(endpoints, sizeof endpoints, "127.0.0.1:%u", n->port);
     snprintf(good, sizeof good, "%s/good.efb", n->dir);
     json_decref(backup_now(n->dir, endpoints, good));
+    /* SNAPSHOT INFO with no image, or no id: an error, nothing else. */
+    struct harness_conn *conn = harness_connect(n);
+    assert_non_null(conn);
+    HARNESS_EXPECT(conn, "-usage: SNAPSHOT INFO <id>", "SNAPSHOT", "INFO");
+    HARNESS_EXPECT(conn, "-no such state transfer (expired or never begun)", "SNAPSHOT", "INFO", "zz");
+    HARNESS_EXPECT(conn, "-no such state transfer (expired or never begun)", "SNAPSHOT", "INFO", "1234");
+    HARNESS_EXPECT(conn,
+                   "-usage: SNAPSHOT BEGIN | INFO <id> | READ <id> <offset> <count> | END <id>",
+                   "SNAPSHOT", "LIST");
+    harness_close(conn);
+
     /* A backup never overwrites a file. */
     pid_t pid = backup_spawn(n->dir, endpoints, good);
     int code = -1;
