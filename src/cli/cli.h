@@ -3,7 +3,7 @@
  *
  * main.c parses the command line into a struct cli and a struct cli_args and
  * runs the command; each command group (status.c, members.c, data.c,
- * groups.c) defines its commands, with their flags and help, next to their
+ * groups.c, backup.c) defines its commands, with their flags and help, next to their
  * code.
  *
  * Errors go to stderr as one line, "eventflowctl: <command>: <message>". */
@@ -74,6 +74,7 @@ extern const struct cli_command cli_status_commands[];
 extern const struct cli_command cli_member_commands[];
 extern const struct cli_command cli_data_commands[];
 extern const struct cli_command cli_group_commands[];
+extern const struct cli_command cli_backup_commands[];
 
 /* ---- flag values ---------------------------------------------------------- */
 

@@ -125,6 +125,11 @@ static void change_cb(struct raft_change *ch, int status)
 int node_change_membership(struct node *n, enum node_change_kind kind, uint64_t id, const char *raft_address,
                            enum node_role role, node_done_cb cb, void *data)
 {
+    /* A restored node's log still holds entries that do not carry its
+     * store (restore.h): a member added now would be sent them instead of
+     * a snapshot. The compaction comes within a second; joiners retry. */
+    if (kind == NODE_CHANGE_ADD && n->restore_compacting)
+        return NODE_EBUSY;
     struct node_change *c = change_new(n, cb, data);
     int rv;
     switch (kind) {

@@ -17,6 +17,7 @@
 #include "common/mem.h"
 #include "node/fsm.h"
 #include "node/membership.h"
+#include "node/restore.h"
 #include "node/transfer.h"
 #include "raftio/raft_auth.h"
 #include "version.h"
@@ -119,6 +120,8 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
     ulid_gen_init(&n->ids);
     node_current = n;
 
+    if (cfg->restore != NULL && restore_install(cfg->restore, cfg->data_dir) != 0)
+        return -1;
     if (ensure_dir(cfg->data_dir) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/store", cfg->data_dir);
@@ -128,6 +131,12 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
     if (store_open(&sopts, &n->store, err, sizeof err) != 0) {
         log_error("cannot open the store in %s: %s", path, err);
         return -1;
+    }
+    /* Without a durable point, an OS crash before the first snapshot would
+     * find the store untrusted and start it empty (store_durable.c). */
+    if (cfg->restore != NULL && store_sync(n->store) != 0) {
+        log_error("syncing the restored store: %s", store_errmsg(n->store));
+        goto err_after_store_open;
     }
 
     if (served_open(&n->served, cfg->data_dir) != 0)
@@ -194,6 +203,15 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
     raft_set_heartbeat_timeout(&n->raft, cfg->heartbeat_timeout_ms);
     raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
     raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
+    if (restore_compaction_pending(cfg->data_dir)) {
+        /* Snapshot at the first entry applied and keep none behind it
+         * (restore.h); node_restore_settle puts the settings back. */
+        n->restore_compacting = true;
+        raft_set_snapshot_threshold(&n->raft, 1);
+        raft_set_snapshot_trailing(&n->raft, 0);
+        log_info("restored store: the first raft snapshot compacts the log, so that joining members fetch the "
+                 "store");
+    }
     /* Pre-vote keeps a node that was cut off from disrupting a healthy
      * leader when it comes back with a higher term (thesis 9.6). */
     raft_set_pre_vote(&n->raft, true);
@@ -247,9 +265,23 @@ void node_free(struct node *n)
     free(n);
 }
 
+/* Once a restored node's first snapshot is taken, back to the configured
+ * snapshot settings. */
+static void node_restore_settle(struct node *n)
+{
+    if (!n->restore_compacting || n->raft.trail.snapshot.index == 0)
+        return;
+    n->restore_compacting = false;
+    raft_set_snapshot_threshold(&n->raft, n->cfg->snapshot_threshold);
+    raft_set_snapshot_trailing(&n->raft, n->cfg->snapshot_trailing);
+    if (restore_compaction_done(n->cfg->data_dir) == 0)
+        log_info("restored store: raft log compacted at index %" PRIu64, (uint64_t)n->raft.trail.snapshot.index);
+}
+
 static void node_flush_timer_cb(uv_timer_t *t)
 {
     node_flush(t->data);
+    node_restore_settle(t->data);
 }
 
 static void node_preflight_done(struct node *n, int status)

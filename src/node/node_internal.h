@@ -18,6 +18,7 @@
  *   space.c       other members' room, while leading
  *   transfer.c    serving store images; fetch.c, installing a peer's
  *   served.c      how far replies reached, across restarts
+ *   restore.c     a backup file installed as a new cluster's store
  *   entry.c       encoding entries; peer.c, one-shot requests to members */
 #ifndef EVENTFLOW_NODE_INTERNAL_H
 #define EVENTFLOW_NODE_INTERNAL_H
@@ -87,6 +88,7 @@ struct node {
     /* Identity and membership (membership.c). */
     uint64_t incarnation;      /* random, drawn when the data directory was new */
     bool pristine;             /* the data directory had no identity at start */
+    bool restore_compacting;   /* a restored store waits for its first snapshot (restore.h) */
     int join_step;
     bool membership_busy;      /* a join/register request is in flight */
     uv_timer_t membership_timer;

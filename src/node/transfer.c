@@ -37,6 +37,8 @@ struct session {
     uint64_t size;
     uint32_t crc;
     uint64_t min_index;         /* the store's applied index when BEGIN ran */
+    uint64_t term;              /* raft's term when BEGIN ran */
+    struct store_stats stats;   /* the image's own meta */
     uint64_t last_used_ms;
 
     /* The copy in flight (worker thread) and who waits for it. */
@@ -194,6 +196,20 @@ static void transfer_copy_work(uv_work_t *req)
     free(buf);
     s->size = off;
     s->crc = crc;
+    if (s->copy_rc != 0)
+        return;
+    /* What the image records (a backup's header carries it): the copy's
+     * read transaction may have begun after min_index, so only the image
+     * knows. LMDB opens by path; the image is unlinked, so through /proc. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", s->fd);
+    s->copy_rc = store_file_stats(path, &s->stats, s->copy_err, sizeof s->copy_err);
+}
+
+static void session_image(const struct session *s, struct transfer_image *out)
+{
+    *out = (struct transfer_image){.id = s->id, .size = s->size, .crc = s->crc, .min_index = s->min_index,
+                                   .term = s->term, .stats = s->stats};
 }
 
 static void transfer_copy_done(uv_work_t *req, int status)
@@ -218,7 +234,8 @@ static void transfer_copy_done(uv_work_t *req, int status)
     s->last_used_ms = uv_now(t->node->loop);
     log_info("state transfer %016" PRIx64 ": image of %" PRIu64 " bytes ready (store at index %" PRIu64 " or later)",
              s->id, s->size, s->min_index);
-    struct transfer_image info = {.id = s->id, .size = s->size, .crc = s->crc, .min_index = s->min_index};
+    struct transfer_image info;
+    session_image(s, &info);
     cb(data, 0, NULL, &info);
 }
 
@@ -273,6 +290,7 @@ int transfer_begin(struct transfer *t, const char *peer, transfer_begin_cb cb, v
         return TRANSFER_EIO;
     }
     s->min_index = st.applied_index;
+    s->term = n->raft.current_term;
     s->cb = cb;
     s->cb_data = data;
     s->work.data = s;
@@ -300,6 +318,15 @@ int transfer_size(struct transfer *t, uint64_t id, uint64_t *size)
     if (s == NULL)
         return TRANSFER_ENOENT;
     *size = s->size;
+    return 0;
+}
+
+int transfer_info(struct transfer *t, uint64_t id, struct transfer_image *out)
+{
+    struct session *s = transfer_find(t, id);
+    if (s == NULL)
+        return TRANSFER_ENOENT;
+    session_image(s, out);
     return 0;
 }
 

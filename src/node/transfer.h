@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
+
 struct node;
 struct transfer;
 
@@ -34,6 +36,8 @@ struct transfer_image {
     uint64_t size;
     uint32_t crc;       /* CRC-32 of its bytes */
     uint64_t min_index; /* the store's applied index is at least this */
+    uint64_t term;      /* this node's raft term when the copy began */
+    struct store_stats stats; /* what the image itself records (a backup's header) */
 };
 
 struct transfer *transfer_new(struct node *n);
@@ -55,6 +59,9 @@ int transfer_begin(struct transfer *t, const char *peer, transfer_begin_cb cb, v
 
 /* The size of ready image id: 0, or TRANSFER_ENOENT. */
 int transfer_size(struct transfer *t, uint64_t id, uint64_t *size);
+
+/* What ready image id holds: 0, or TRANSFER_ENOENT. */
+int transfer_info(struct transfer *t, uint64_t id, struct transfer_image *out);
 
 /* Copy len bytes of image id at off into dst: 0, TRANSFER_ENOENT,
  * TRANSFER_ERANGE (off + len beyond its end), or TRANSFER_EIO (err says). */

@@ -85,6 +85,9 @@ static const struct option_row options[] = {
      "with an empty data directory: bootstrap the --cluster members (new), or wait to be added with "
      "'member add' (existing)", "new",
      .set = set_cluster_state},
+    {"restore", "RESTORE", "FILE",
+     "with an empty data directory: start a new one-node cluster from this backup (eventflowctl backup)", NULL,
+     .set = set_string, FIELD(restore), .min = 1, .bad = "empty backup file name"},
     {"data", "DATA", "DIR", "data directory", "./data",
      .set = set_string, FIELD(data_dir), .min = 1, .bad = "empty data directory"},
     /* An empty password turns authentication off, as no password does. */
@@ -599,6 +602,12 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
         return config_fail(err, errlen, "--tls-port must differ from --port");
     if (cfg->tls_client_auth != TLS_CLIENT_AUTH_NONE && cfg->tls_ca == NULL)
         return config_fail(err, errlen, "--tls-client-auth optional or required needs --tls-ca");
+    /* A restored store is the whole state of a new cluster: members that
+     * bootstrapped beside it would hold none of it. */
+    if (cfg->restore != NULL && (cfg->n_members > 1 || cfg->join[0] != '\0' || cfg->cluster_state_existing))
+        return config_fail(err, errlen,
+                           "--restore starts a new cluster of this node alone: give it no --join, "
+                           "--cluster-state existing or other --cluster members; the others join it with --join");
     if (cfg->heartbeat_timeout_ms * 2 > cfg->election_timeout_ms)
         return config_fail(err, errlen, "--heartbeat-timeout must be at most half of --election-timeout");
     if (cfg->codec.max_event_size > cfg->max_bulk)
@@ -663,6 +672,7 @@ void config_node(const struct config *cfg, struct node_config *out)
     out->members = cfg->members;
     out->n_members = cfg->n_members;
     out->data_dir = cfg->data_dir;
+    out->restore = cfg->restore;
     out->password = cfg->password;
     out->cluster_secret = cfg->cluster_secret;
     out->map_size = cfg->map_size;
@@ -680,6 +690,7 @@ void config_free(struct config *cfg)
 {
     free(cfg->members);
     free(cfg->data_dir);
+    free(cfg->restore);
     free(cfg->password);
     free(cfg->tls_cert);
     free(cfg->tls_key);

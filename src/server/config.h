@@ -31,6 +31,7 @@ struct config {
     struct node_member *members;          /* owned; initial cluster */
     size_t n_members;
     char *data_dir;                       /* owned */
+    char *restore;                        /* owned; a backup to start a new cluster from, or NULL */
     char *password;                       /* owned; NULL = auth off */
     char *cluster_secret;                 /* owned; NULL = raft peers prove nothing */
     unsigned http_port;                   /* HTTP listener port; 0 = off */

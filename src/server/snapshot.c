@@ -9,13 +9,16 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/ulid.h"
 #include "node/node.h"
 #include "node/transfer.h"
 #include "protocol/resp_writer.h"
 #include "server/conn.h"
 #include "server/server.h"
+#include "store/checksum.h"
+#include "version.h"
 
-static const char USAGE[] = "usage: SNAPSHOT BEGIN | READ <id> <offset> <count> | END <id>";
+static const char USAGE[] = "usage: SNAPSHOT BEGIN | INFO <id> | READ <id> <offset> <count> | END <id>";
 
 struct begin_req {
     struct conn *conn;
@@ -96,6 +99,40 @@ static void snapshot_read(struct conn *c, struct transfer *t, const struct resp_
     buf_commit(out, (size_t)hlen + (size_t)len + 2);
 }
 
+/* What a backup's header records about the image, as one JSON object. */
+static void snapshot_info(struct conn *c, struct transfer *t, const struct resp_command *cmd)
+{
+    struct buf *out = conn_reply_buf(c);
+    uint64_t id;
+    struct transfer_image im;
+    if (cmd->argc != 3) {
+        resp_write_error(out, "usage: SNAPSHOT INFO <id>");
+        return;
+    }
+    if (resp_arg_u64(&cmd->argv[2], 16, &id) != 0 || transfer_info(t, id, &im) != 0) {
+        resp_write_error(out, "no such state transfer (expired or never begun)");
+        return;
+    }
+    char last_id[ULID_STR_LEN + 1] = "";
+    if (!ulid_is_zero(im.stats.last_id))
+        ulid_format(im.stats.last_id, last_id);
+    char cluster_id[2 * STORE_CLUSTER_ID_BYTES + 1] = "";
+    if (im.stats.has_cluster_id)
+        node_cluster_id_hex(im.stats.cluster_id, cluster_id);
+    char sum[CHECKSUM_B32_LEN + 1];
+    checksum_format(im.stats.checksum, sum);
+    char json[768];
+    int n = snprintf(json, sizeof json,
+                     "{\"size\":%" PRIu64 ",\"crc\":%" PRIu32 ",\"applied_index\":%" PRIu64
+                     ",\"term\":%" PRIu64 ",\"events\":%" PRIu64 ",\"streams\":%" PRIu64
+                     ",\"checksum\":%" PRIu32 ",\"checksum_text\":\"%s\",\"last_id\":\"%s\",\"cluster_id\":\"%s\""
+                     ",\"store_format\":%" PRIu32 ",\"version\":\"%s\"}",
+                     im.size, im.crc, im.stats.applied_index, im.term, im.stats.event_count,
+                     im.stats.stream_count, im.stats.checksum, sum, last_id, cluster_id, store_format(),
+                     EVENTFLOW_VERSION);
+    resp_write_bulk(out, json, (size_t)n);
+}
+
 static void snapshot_end(struct conn *c, struct transfer *t, const struct resp_command *cmd)
 {
     uint64_t id;
@@ -111,6 +148,8 @@ void snapshot_command(struct conn *c, const struct resp_command *cmd)
     const struct resp_arg *sub = cmd->argc >= 2 ? &cmd->argv[1] : NULL;
     if (sub != NULL && resp_arg_is(sub, "BEGIN") && cmd->argc == 2)
         snapshot_begin(c, t);
+    else if (sub != NULL && resp_arg_is(sub, "INFO"))
+        snapshot_info(c, t, cmd);
     else if (sub != NULL && resp_arg_is(sub, "READ"))
         snapshot_read(c, t, cmd);
     else if (sub != NULL && resp_arg_is(sub, "END"))

@@ -1,8 +1,11 @@
 /* snapshot.h - the SNAPSHOT command, with which a node copies another's
- * store (node/fetch.c asks, node/transfer.c writes the images):
+ * store (node/fetch.c asks, node/transfer.c writes the images) and a
+ * backup is taken (libeventflow's eventflow_backup):
  *
  *   SNAPSHOT BEGIN               write an image of the store, then answer
  *                                [id, size, crc32, min applied index]
+ *   SNAPSHOT INFO <id>           what the image holds, as one JSON object
+ *                                (a backup file's header)
  *   SNAPSHOT READ <id> <off> <n> up to n bytes (at most 1 MiB) of the image
  *   SNAPSHOT END <id>            release the image
  *

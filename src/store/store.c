@@ -176,6 +176,11 @@ const char *store_errmsg(const struct store *s)
     return s != NULL && s->errmsg[0] != '\0' ? s->errmsg : "no error";
 }
 
+uint32_t store_format(void)
+{
+    return STORE_FORMAT;
+}
+
 /* ---- meta ---------------------------------------------------------------- */
 
 static const char META_APPLIED[] = "applied_index";
@@ -258,8 +263,7 @@ static int store_meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const voi
     return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-/* Returns an LMDB code. */
-static int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
+int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
 {
     uint8_t applied[8], events[8], streams[8], dedup[8];
     uint8_t sum[4] = {(uint8_t)(m->checksum >> 24), (uint8_t)(m->checksum >> 16),

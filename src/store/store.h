@@ -100,6 +100,10 @@ struct store_options {
 #define STORE_MAX_DEDUP_WINDOW (1ull << 30)
 #define STORE_CLUSTER_ID_BYTES 16
 
+/* The store format this build writes; an open store has been upgraded to
+ * it, so its images have it too. */
+uint32_t store_format(void);
+
 /* Open or create the store. On error *out is NULL and err holds a message. */
 int store_open(const struct store_options *opts, struct store **out, char *err, size_t errlen);
 /* Commits any pending batch, then closes. NULL is a no-op. */
@@ -361,6 +365,14 @@ void store_copy_end(struct store_copy *c);
  * store_copy_write), read without modifying it. db_bytes is the file's
  * size. */
 int store_file_stats(const char *path, struct store_stats *out, char *err, size_t errlen);
+
+/* Make a store image the start of a new cluster (eventflowd --restore):
+ * record `cluster_id` as its identity, set its applied index to 0 so a new
+ * raft log applies from its first entry, and forget the old members'
+ * addresses; events, streams, idempotency keys, groups and settings stay.
+ * The file is synced. Nothing else may have it open. */
+int store_file_rebase(const char *path, const uint8_t cluster_id[STORE_CLUSTER_ID_BYTES], char *err,
+                      size_t errlen);
 
 /* Replace the whole state with the image in `path`, which is moved into the
  * store's directory (same file system). The image must be fsynced by the

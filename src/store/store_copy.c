@@ -76,6 +76,58 @@ void store_copy_wait(struct store *s)
     pthread_mutex_unlock(&s->copy_lock);
 }
 
+int store_file_open(const char *path, size_t map_size, struct store_file *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    bool writable = map_size > 0;
+    const char *what = "mdb_env_create";
+    int rc = mdb_env_create(&f->env);
+    if (rc != 0)
+        goto fail_mdb;
+    what = "mdb_env_set_maxdbs";
+    if ((rc = mdb_env_set_maxdbs(f->env, STORE_MAX_DBS)) != 0)
+        goto fail_mdb;
+    what = "mdb_env_set_mapsize";
+    if (writable && (rc = mdb_env_set_mapsize(f->env, map_size)) != 0)
+        goto fail_mdb;
+    /* Without the lock file: nothing else has this file open. Read-only
+     * unless asked: inspecting it must not change it. */
+    what = "mdb_env_open";
+    if ((rc = mdb_env_open(f->env, path, MDB_NOSUBDIR | MDB_NOLOCK | (writable ? 0 : MDB_RDONLY), 0600)) != 0)
+        goto fail_mdb;
+    what = "mdb_txn_begin";
+    if ((rc = mdb_txn_begin(f->env, NULL, writable ? 0 : MDB_RDONLY, &f->txn)) != 0)
+        goto fail_mdb;
+    what = "opening the meta table";
+    if ((rc = mdb_dbi_open(f->txn, "meta", 0, &f->meta)) != 0)
+        goto fail_mdb;
+    uint32_t format = 0;
+    int code = store_meta_format(f->txn, f->meta, &format);
+    if (code == 0)
+        code = store_meta_read(f->txn, f->meta, &f->m);
+    if (code != 0 || format < STORE_FORMAT_OLDEST || format > STORE_FORMAT) {
+        snprintf(err, errlen, "%s: %s", path, code != 0 ? "unreadable meta table" : "not a store of this format");
+        store_file_close(f);
+        return code != 0 ? code : STORE_ECORRUPT;
+    }
+    return 0;
+
+fail_mdb:
+    snprintf(err, errlen, "%s %s: %s", what, path, mdb_strerror(rc));
+    store_file_close(f);
+    return store_code_from_mdb(rc);
+}
+
+void store_file_close(struct store_file *f)
+{
+    if (f->txn != NULL)
+        mdb_txn_abort(f->txn);
+    if (f->env != NULL)
+        mdb_env_close(f->env);
+    f->txn = NULL;
+    f->env = NULL;
+}
+
 int store_file_stats(const char *path, struct store_stats *out, char *err, size_t errlen)
 {
     if (path == NULL || out == NULL)
@@ -86,52 +138,14 @@ int store_file_stats(const char *path, struct store_stats *out, char *err, size_
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return STORE_EIO;
     }
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi meta;
-    const char *what = "mdb_env_create";
-    int rc = mdb_env_create(&env);
+    struct store_file f;
+    int rc = store_file_open(path, 0, &f, err, errlen);
     if (rc != 0)
-        goto fail_mdb;
-    what = "mdb_env_set_maxdbs";
-    if ((rc = mdb_env_set_maxdbs(env, STORE_MAX_DBS)) != 0)
-        goto fail_mdb;
-    /* Read-only and without the lock file: nothing else has this file open,
-     * and inspecting it must not change it. */
-    what = "mdb_env_open";
-    if ((rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0)) != 0)
-        goto fail_mdb;
-    what = "mdb_txn_begin";
-    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
-        goto fail_mdb;
-    what = "opening the meta table";
-    if ((rc = mdb_dbi_open(txn, "meta", 0, &meta)) != 0)
-        goto fail_mdb;
-    struct store_meta m;
-    uint32_t format = 0;
-    int code = store_meta_format(txn, meta, &format);
-    if (code == 0)
-        code = store_meta_read(txn, meta, &m);
-    if (code != 0 || format < STORE_FORMAT_OLDEST || format > STORE_FORMAT) {
-        snprintf(err, errlen, "%s: %s", path,
-                 code != 0 ? "unreadable meta table" : "not a store of this format");
-        rc = code != 0 ? code : STORE_ECORRUPT;
-        goto out;
-    }
-    store_stats_from_meta(&m, out);
+        return rc;
+    store_stats_from_meta(&f.m, out);
     out->db_bytes = (uint64_t)st.st_size;
-    rc = 0;
-    goto out;
-
-fail_mdb:
-    snprintf(err, errlen, "%s %s: %s", what, path, mdb_strerror(rc));
-    rc = store_code_from_mdb(rc);
-out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    if (env != NULL)
-        mdb_env_close(env);
-    return rc;
+    store_file_close(&f);
+    return 0;
 }
 
 int store_replace(struct store *s, const char *path)

@@ -170,6 +170,10 @@ int store_code_from_mdb(int rc);
 /* Read the meta table into *m (absent keys read as zero). */
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
 
+/* Write *m to the meta table (the format marker aside). Returns an LMDB
+ * code. */
+int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m);
+
 /* The format recorded in the meta table (0 when none is). */
 int store_meta_format(MDB_txn *txn, MDB_dbi dbi, uint32_t *format);
 
@@ -205,6 +209,21 @@ int store_env_open(struct store *s, char *err, size_t errlen);
 void store_env_close(struct store *s);
 /* Block until no copy is in flight. */
 void store_copy_wait(struct store *s);
+
+/* A store file opened on its own, outside any struct store (an image):
+ * its environment, one transaction, its meta table and what it holds. */
+struct store_file {
+    MDB_env *env; /* owned */
+    MDB_txn *txn; /* owned; NULL once committed */
+    MDB_dbi meta;
+    struct store_meta m;
+};
+/* Open the image at path and read its meta: read-only when map_size is 0,
+ * else writable with that map size. Its format must be one this build
+ * reads. 0, or a STORE_E* code with err set (nothing left open). */
+int store_file_open(const char *path, size_t map_size, struct store_file *f, char *err, size_t errlen);
+/* Abort the transaction if it is open, close the environment. */
+void store_file_close(struct store_file *f);
 
 /* Durability across OS crashes (store_durable.c). store_marker_open runs
  * before the environment opens: it notices an OS crash and takes the file

@@ -23,7 +23,7 @@ if [ -z "$pc" ]; then
     echo "client_install: eventflow.pc was not installed" >&2
     exit 1
 fi
-for h in eventflow.h client.h errors.h subscribe.h group.h types.h export.h; do
+for h in eventflow.h backup.h client.h errors.h subscribe.h group.h types.h export.h; do
     if [ -z "$(find "$dest" -path "*/include/eventflow/$h")" ]; then
         echo "client_install: header eventflow/$h was not installed" >&2
         exit 1

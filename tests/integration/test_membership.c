@@ -268,54 +268,8 @@ static void test_foreign_node_refused(void **state)
     assert_int_equal(harness_node_start(foreign), 0);
     assert_int_equal(harness_wait_ready(foreign, CLUSTER_WAIT_MS), 0);
     free(cluster_node_write_events(foreign, "theirs", 5));
-    json_t *before = harness_status(foreign);
-    assert_non_null(before);
 
-    size_t l = cluster_leader(&c);
-    char raft[32], client[32];
-    snprintf(raft, sizeof raft, "127.0.0.1:%u", foreign->raft_port);
-    snprintf(client, sizeof client, "127.0.0.1:%u", foreign->port);
-    struct harness_conn *conn = harness_connect(c.n[l]);
-    assert_non_null(conn);
-    struct resp_value v;
-    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "ADD", "4", raft, client, NULL), 0);
-    harness_assert_error_prefix(&v, "REFUSED the node at 127.0.0.1:");
-    assert_non_null(strstr(v.str, "belongs to another cluster"));
-    assert_non_null(strstr(v.str, "holds 5 events"));
-    resp_value_free(&v);
-    assert_true(cluster_node_member_count(c.n[l], 3, NULL));
-
-    /* Added with a client address nobody answers at, the check cannot
-     * see it: raft's connections are what keep it out. The promotion's
-     * catch-up never reaches it, and the error says where to look. */
-    unsigned nobody;
-    assert_int_equal(harness_free_port(&nobody), 0);
-    snprintf(client, sizeof client, "127.0.0.1:%u", nobody);
-    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "ADD", "4", raft, client, NULL), 0);
-    harness_assert_simple(&v, "OK");
-    resp_value_free(&v);
-    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "PROMOTE", "4", NULL), 0);
-    harness_assert_error_prefix(&v, "the membership change failed: member 4 could not be reached");
-    assert_non_null(strstr(v.str, "raft_hellos_refused"));
-    resp_value_free(&v);
-    assert_true(cluster_node_status_int(foreign, "raft_hellos_refused") > 0);
-    assert_true(cluster_node_status_int(c.n[l], "raft_hellos_refused") > 0);
-    assert_true(harness_node_log_says(foreign, "refusing a raft connection from node"));
-    assert_true(harness_node_log_says(c.n[l], "refusing a raft connection to node 4"));
-
-    /* Removed again; the cluster carries on, the foreign node is as it was. */
-    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "REMOVE", "4", NULL), 0);
-    harness_assert_simple(&v, "OK");
-    resp_value_free(&v);
-    harness_close(conn);
-    json_t *after = harness_status(foreign);
-    assert_non_null(after);
-    static const char *const same[] = {"state", "term", "events", "checksum", "cluster_id", "leader_id"};
-    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
-        assert_true(json_equal(json_object_get(before, same[i]), json_object_get(after, same[i])));
-    assert_string_not_equal(json_string_value(json_object_get(after, "cluster_id")), "");
-    json_decref(before);
-    json_decref(after);
+    cluster_assert_foreign_refused(&c, foreign, 5);
     free(last);
     last = cluster_add_ok(&c, "ours", "1", "StillOurs");
     cluster_assert_converged(&c, last);

@@ -320,3 +320,58 @@ void cluster_transfer_ok(struct cluster *c, size_t target)
     }
 }
 
+
+void cluster_assert_foreign_refused(struct cluster *c, struct harness_node *foreign, unsigned events)
+{
+    json_t *before = harness_status(foreign);
+    assert_non_null(before);
+    size_t l = cluster_leader(c);
+    char raft[32], client[32], id[16], holds[48], to[64];
+    snprintf(raft, sizeof raft, "127.0.0.1:%u", foreign->raft_port);
+    snprintf(client, sizeof client, "127.0.0.1:%u", foreign->port);
+    snprintf(id, sizeof id, "%u", foreign->id);
+    snprintf(holds, sizeof holds, "holds %u events", events);
+    snprintf(to, sizeof to, "refusing a raft connection to node %u", foreign->id);
+    struct harness_conn *conn = harness_connect(c->n[l]);
+    assert_non_null(conn);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "ADD", id, raft, client, NULL), 0);
+    harness_assert_error_prefix(&v, "REFUSED the node at 127.0.0.1:");
+    assert_non_null(strstr(v.str, "belongs to another cluster"));
+    assert_non_null(strstr(v.str, holds));
+    resp_value_free(&v);
+    assert_true(cluster_node_member_count(c->n[l], c->count, NULL));
+
+    /* Added with a client address nobody answers at, the check cannot
+     * see it: raft's connections are what keep it out. The promotion's
+     * catch-up never reaches it, and the error says where to look. */
+    unsigned nobody;
+    assert_int_equal(harness_free_port(&nobody), 0);
+    snprintf(client, sizeof client, "127.0.0.1:%u", nobody);
+    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "ADD", id, raft, client, NULL), 0);
+    harness_assert_simple(&v, "OK");
+    resp_value_free(&v);
+    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "PROMOTE", id, NULL), 0);
+    harness_assert_error_prefix(&v, "the membership change failed: member ");
+    assert_non_null(strstr(v.str, "could not be reached"));
+    assert_non_null(strstr(v.str, "raft_hellos_refused"));
+    resp_value_free(&v);
+    assert_true(cluster_node_status_int(foreign, "raft_hellos_refused") > 0);
+    assert_true(cluster_node_status_int(c->n[l], "raft_hellos_refused") > 0);
+    assert_true(harness_node_log_says(foreign, "refusing a raft connection from node"));
+    assert_true(harness_node_log_says(c->n[l], to));
+
+    /* Removed again; the cluster carries on, the foreign node is as it was. */
+    assert_int_equal(harness_cmd(conn, &v, "CLUSTER", "REMOVE", id, NULL), 0);
+    harness_assert_simple(&v, "OK");
+    resp_value_free(&v);
+    harness_close(conn);
+    json_t *after = harness_status(foreign);
+    assert_non_null(after);
+    static const char *const same[] = {"state", "term", "events", "checksum", "cluster_id", "leader_id"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        assert_true(json_equal(json_object_get(before, same[i]), json_object_get(after, same[i])));
+    assert_string_not_equal(json_string_value(json_object_get(after, "cluster_id")), "");
+    json_decref(before);
+    json_decref(after);
+}

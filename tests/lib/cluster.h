@@ -93,4 +93,12 @@ bool cluster_node_members_addressed(struct harness_node *n, size_t want);
  * CLUSTER_WAIT_MS. */
 void cluster_node_wait_members_addressed(struct harness_node *n, size_t want);
 
+/* `foreign`, a running node of another cluster holding `events` events, is
+ * kept out of c: CLUSTER ADD on c's leader refuses it, naming why; added
+ * anyway under a client address nobody answers at (so the check cannot
+ * see it), its promotion fails because both ends refuse each other's raft
+ * connections (both logs say so); removed again, foreign's state, term
+ * and identity are as they were. */
+void cluster_assert_foreign_refused(struct cluster *c, struct harness_node *foreign, unsigned events);
+
 #endif

@@ -21,7 +21,7 @@ static const char *const env_names[] = {
     "DATA", "PASSWORD", "MAX_BULK", "MAX_CLIENTS", "MAX_EVENTS", "MAX_EVENT_SIZE", "MAX_READ", "MAP_SIZE",
     "MIN_FREE_DISK", "SNAPSHOT_THRESHOLD", "SNAPSHOT_TRAILING", "ELECTION_TIMEOUT", "HEARTBEAT_TIMEOUT",
     "MAX_STALENESS", "LOG_LEVEL", "CPU_AFFINITY", "DEDUP_WINDOW", "HTTP_PORT", "HTTP_BIND", "HTTP_ADVERTISE",
-    "HTTP_OPEN_HEALTH", "CLUSTER_SECRET", "CLUSTER_SECRET_FILE",
+    "HTTP_OPEN_HEALTH", "CLUSTER_SECRET", "CLUSTER_SECRET_FILE", "RESTORE",
 };
 
 static int clear_env(void **state)
@@ -222,7 +222,20 @@ static void test_environment_and_flag(void **state)
     assert_int_equal(load(&cfg, err, sizeof err, v6), 0);
     assert_string_equal(cfg.http_advertise, "[fd00::1]:8080");
     assert_true(cfg.http_port_set);
+    assert_null(cfg.restore);
     config_free(&cfg);
+
+    /* --restore with this node alone in --cluster. */
+    assert_int_equal(setenv("RESTORE", "env.efb", 1), 0);
+    const char *const alone[] = {"--port", "6543", "--restore", "b.efb", "--cluster", "1@127.0.0.1:7543@127.0.0.1:6543",
+                                 NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, alone), 0);
+    assert_string_equal(cfg.restore, "b.efb");
+    struct node_config ncfg;
+    config_node(&cfg, &ncfg);
+    assert_string_equal(ncfg.restore, "b.efb");
+    config_free(&cfg);
+    assert_int_equal(unsetenv("RESTORE"), 0);
 }
 
 struct refused {
@@ -275,6 +288,10 @@ static const struct refused refused[] = {
     {NULL, {"--cluster", "2@a:1@b:2"}, "--cluster does not list this node's id 1"},
     {NULL, {"--cluster", "1@a:1@b:2"}, "--cluster gives node 1 raft address a:1 but --raft-address is 127.0.0.1:7543"},
     {NULL, {"--heartbeat-timeout", "600"}, "--heartbeat-timeout must be at most half of --election-timeout"},
+    {"RESTORE=", {NULL}, "RESTORE: empty backup file name"},
+    {NULL, {"--restore", "b.efb", "--join", "j:6"}, "--restore starts a new cluster of this node alone: give it no --join, --cluster-state existing or other --cluster members; the others join it with --join"},
+    {"RESTORE=b.efb", {"--cluster-state", "existing"}, "--restore starts a new cluster of this node alone: give it no --join, --cluster-state existing or other --cluster members; the others join it with --join"},
+    {NULL, {"--restore", "b.efb", "--cluster", "1@127.0.0.1:7543@127.0.0.1:6543,2@x:1@y:2"}, "--restore starts a new cluster of this node alone: give it no --join, --cluster-state existing or other --cluster members; the others join it with --join"},
 };
 
 static void test_refused(void **state)

@@ -3,6 +3,7 @@
  * keeps applying, inspecting an image, and replacing a store with one. */
 #include "test_store_util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -250,6 +251,57 @@ static void test_copy_replace(void **state)
     assert_same_state(f->a, f->b);
 }
 
+/* A rebased image is a new cluster's first state: the same events and
+ * checksum, applied index 0 (a new log's first entries apply), the new
+ * identity, no members of the old cluster; ids go on from its last. */
+static void test_rebase(void **state)
+{
+    struct fx *f = *state;
+    uint64_t next_id = 1;
+    fill(f->a, 1, 300, &next_id); /* members 1 and 2 recorded at 97, 194, 291 */
+    char path[96];
+    image_path(f, path);
+    copy_to(f->a, path);
+    uint8_t id[STORE_CLUSTER_ID_BYTES];
+    for (size_t i = 0; i < sizeof id; i++)
+        id[i] = (uint8_t)(0xa0 + i);
+    char err[256] = "";
+    if (store_file_rebase(path, id, err, sizeof err) != 0)
+        fail_msg("store_file_rebase: %s", err);
+    struct store_stats img, sa = tstats(f->a);
+    assert_int_equal(store_file_stats(path, &img, err, sizeof err), 0);
+    assert_int_equal(img.applied_index, 0);
+    assert_true(img.has_cluster_id);
+    assert_memory_equal(img.cluster_id, id, sizeof id);
+    assert_int_equal(img.event_count, sa.event_count);
+    assert_int_equal(img.stream_count, sa.stream_count);
+    assert_int_equal(img.checksum, sa.checksum);
+    assert_memory_equal(img.last_id, sa.last_id, ULID_BYTES);
+
+    assert_int_equal(store_replace(f->b, path), 0);
+    char addr[64];
+    assert_int_equal(store_member_get(f->a, 1, addr, sizeof addr, NULL), 0);
+    assert_int_equal(store_member_get(f->b, 1, addr, sizeof addr, NULL), -ENOENT);
+    struct tcol *ca = tcol_new(), *cb = tcol_new();
+    assert_int_equal(tread_all(f->a, ca, NULL, 10000), tread_all(f->b, cb, NULL, 10000));
+    free(ca);
+    free(cb);
+    /* Entry 1 of the new log applies on top of the restored events. */
+    uint64_t seq = next_id;
+    size_t len;
+    uint8_t *buf = tadd("after-restore", true, 0, &seq, 1, &len);
+    assert_int_equal(tapply(f->b, 1, buf, len, NULL), STORE_APPLIED);
+    assert_int_equal(tstats(f->b).event_count, sa.event_count + 1);
+
+    /* Not a store: refused, the file untouched. */
+    FILE *junk = fopen(path, "w");
+    assert_non_null(junk);
+    assert_int_equal(fputs("not lmdb", junk) >= 0, 1);
+    assert_int_equal(fclose(junk), 0);
+    assert_int_not_equal(store_file_rebase(path, id, err, sizeof err), 0);
+    assert_int_equal(remove(path), 0);
+}
+
 static void test_file_stats_rejects(void **state)
 {
     struct fx *f = *state;
@@ -374,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_roundtrip, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_header_corrupt, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_copy_replace, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rebase, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_file_stats_rejects, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_copy_concurrently, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_close_waits_for_copy, fx_setup, fx_teardown),
