@@ -56,7 +56,8 @@ static int client_tls(const struct eventflow_options *opts, struct ef_tls **out)
     if (!opts->tls && (on == NULL || strcmp(on, "1") != 0))
         return 0;
     char why[400];
-    *out = ef_tls_new(option_or_env(opts->tls_ca_file, EF_TLS_CA_ENV), option_or_env(opts->tls_cert_file, EF_TLS_CERT_ENV),
+    *out = ef_tls_new(option_or_env(opts->tls_ca_file, EF_TLS_CA_ENV),
+                      option_or_env(opts->tls_cert_file, EF_TLS_CERT_ENV),
                       option_or_env(opts->tls_key_file, EF_TLS_KEY_ENV), !opts->tls_no_verify_name, why, sizeof why);
     return *out != NULL ? 0 : -1;
 }
