@@ -136,6 +136,9 @@ int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what)
         code = CLI_EXIT_DEGRADED;
         break;
     }
+    /* libeventflow's EF_EAUTH also stands for a TLS certificate refused. */
+    if (rc == EF_EAUTH && cli->tls && strstr(msg, "TLS") != NULL)
+        return cli_fail(cli, code, "%s: %s (--cacert, --cert, --key)", what, msg);
     if (rc == EF_EAUTH)
         return cli_fail(cli, code, "%s: wrong or missing password (--password or $EVENTFLOW_PASSWORD): %s", what,
                         msg);
