@@ -688,6 +688,9 @@ static int ctl_tls(struct tls_cluster *tc, bool env, const char *ca, const char 
     return run_shell(line, out, cap);
 }
 
+/* eventflowctl over TLS: status asks every member at its TLS address;
+ * append, get and tail through the follower; the wrong CA refused with
+ * nothing written. */
 static void check_ctl(struct tls_cluster *tc)
 {
     const char *ca = cert_path("ca.crt");
@@ -696,6 +699,12 @@ static void check_ctl(struct tls_cluster *tc)
     assert_non_null(strstr(out, "healthy"));
     assert_int_equal(ctl_tls(tc, false, ca, "append tls-ctl ViaCtl '{\"n\":1}'", out, sizeof out), 0);
     assert_int_equal(ctl_tls(tc, true, ca, "get tls-ctl -o json", out, sizeof out), 0);
+    assert_non_null(strstr(out, "ViaCtl"));
+    /* A subscription, on a client of its own, served by a follower. */
+    assert_int_equal(ctl_tls(tc, false, ca, "tail --from-start --limit 3 --read-from follower -o json", out,
+                             sizeof out),
+                     0);
+    assert_non_null(strstr(out, "ViaMoved"));
     assert_non_null(strstr(out, "ViaCtl"));
     assert_int_equal(ctl_tls(tc, false, cert_path("other-ca.crt"), "append tls-ctl Refused", out, sizeof out), 3);
     assert_non_null(strstr(out, "certificate is not trusted"));
