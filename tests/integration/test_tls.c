@@ -521,12 +521,13 @@ static void test_tls_sighup_reload(void **state)
 
 struct tls_cluster {
     struct cluster c;
-    unsigned tls_port[TLS_NODES];
+    size_t n_tls;                      /* nodes [0, n_tls) have a TLS port */
+    unsigned tls_port[TLS_NODES];      /* 0: none */
     char tls_port_text[TLS_NODES][16];
     size_t leader, follower;
 };
 
-/* Whether n's CLUSTER MEMBERS names every node's TLS address. */
+/* Whether n's CLUSTER MEMBERS names every TLS address. */
 static bool members_have_tls(struct tls_cluster *tc, struct harness_node *n)
 {
     struct harness_conn *conn = harness_connect(n);
@@ -534,7 +535,7 @@ static bool members_have_tls(struct tls_cluster *tc, struct harness_node *n)
     char *members = harness_cmd_repr(conn, "CLUSTER", "MEMBERS", (const char *)NULL);
     harness_close(conn);
     bool all = members != NULL;
-    for (size_t i = 0; all && i < TLS_NODES; i++) {
+    for (size_t i = 0; all && i < tc->n_tls; i++) {
         char want[64];
         /* As harness_repr renders the JSON: its quotes escaped. */
         snprintf(want, sizeof want, "\\\"tls_address\\\":\\\"127.0.0.1:%u\\\"", tc->tls_port[i]);
@@ -544,14 +545,16 @@ static bool members_have_tls(struct tls_cluster *tc, struct harness_node *n)
     return all;
 }
 
-/* Three nodes, each with a TLS port; returns once the follower used by the
- * test knows every member's TLS address. */
-static void start_tls_cluster(struct harness_fixture *fx, struct tls_cluster *tc)
+/* Three nodes, the first n_tls with a TLS port. Returns once the follower
+ * used by the test knows every TLS address. */
+static void start_tls_cluster(struct harness_fixture *fx, struct tls_cluster *tc, size_t n_tls)
 {
     const char *crt = cert_path("server.crt"), *key = cert_path("server.key");
     const char *args[TLS_NODES][7];
-    const char *const *each[TLS_NODES];
-    for (size_t i = 0; i < TLS_NODES; i++) {
+    const char *const *each[TLS_NODES] = {NULL};
+    memset(tc, 0, sizeof *tc);
+    tc->n_tls = n_tls;
+    for (size_t i = 0; i < n_tls; i++) {
         assert_int_equal(harness_free_port(&tc->tls_port[i]), 0);
         snprintf(tc->tls_port_text[i], sizeof tc->tls_port_text[i], "%u", tc->tls_port[i]);
         const char *a[] = {"--tls-port", tc->tls_port_text[i], "--tls-cert", crt, "--tls-key", key, NULL};
@@ -718,10 +721,55 @@ static void test_tls_cluster(void **state)
 {
     struct harness_fixture *fx = *state;
     struct tls_cluster tc;
-    start_tls_cluster(fx, &tc);
+    start_tls_cluster(fx, &tc, TLS_NODES);
     check_redirects(&tc);
     check_library(&tc);
     check_ctl(&tc);
+    harness_pass(fx);
+}
+
+/* STATUS predicate: the leader is member *(uint64_t *)arg. */
+static bool leader_is(const json_t *st, void *arg)
+{
+    return (uint64_t)json_integer_value(json_object_get(st, "leader_id")) == *(uint64_t *)arg;
+}
+
+/* A leader without a TLS port: a TLS client is never sent to its
+ * plaintext port. It is told there is no leader it can reach, which it
+ * retries, and the Redis Cluster view lists the leader without an address;
+ * plaintext clients are redirected as ever. */
+static void test_tls_leader_without_tls(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_cluster tc;
+    start_tls_cluster(fx, &tc, 2);
+    size_t plain = 2;
+    cluster_transfer_ok(&tc.c, plain);
+    uint64_t plain_id = plain + 1;
+    struct harness_node *f = tc.c.n[0];
+    assert_int_equal(harness_wait_status(f, leader_is, &plain_id, CLUSTER_WAIT_MS), 0);
+
+    const char *ca = cert_path("ca.crt");
+    const char *add = "{\"stream\":\"tls-none\",\"version\":\"any\",\"events\":[{\"type\":\"T\"}]}";
+    char leader_plain[64];
+    snprintf(leader_plain, sizeof leader_plain, "127.0.0.1:%u", tc.c.n[plain]->port);
+    int code;
+    char *out = harness_redis_cli(f, NULL, &code, "-p", tc.tls_port_text[0], "--tls", "--cacert", ca, "ADD", add, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "NOLEADER"));
+    assert_null(strstr(out, leader_plain));
+    free(out);
+    out = harness_redis_cli(f, NULL, &code, "ADD", add, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "MOVED"));
+    assert_non_null(strstr(out, leader_plain));
+    free(out);
+    out = harness_redis_cli(f, NULL, &code, "-p", tc.tls_port_text[0], "--tls", "--cacert", ca, "CLUSTER", "SLOTS",
+                            NULL);
+    assert_int_equal(code, 0);
+    assert_true(has_port_line(out, tc.tls_port[0]) && has_port_line(out, tc.tls_port[1]));
+    assert_false(has_port_line(out, tc.c.n[plain]->port));
+    free(out);
     harness_pass(fx);
 }
 
@@ -733,6 +781,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_handshake_deadline, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_sighup_reload, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_cluster, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_leader_without_tls, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("tls", tests, make_certs, remove_certs);
 }
