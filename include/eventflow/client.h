@@ -116,7 +116,10 @@ struct eventflow_options {
      * follows the TLS addresses the cluster names (CLUSTER MEMBERS'
      * tls_address, -MOVED on a TLS connection). Off unless tls is set or
      * $EVENTFLOW_TLS is "1"; a CA, certificate or key given (here or by
-     * environment) does not turn it on by itself. */
+     * environment) does not turn it on by itself. The files are read once,
+     * by eventflow_client_new: a client made before a CA or certificate
+     * was renewed keeps the old one (make a new client). Subscriptions
+     * made from the client share what it read. */
     bool tls;
     /* PEM CA certificates the servers' certificates must chain to. NULL:
      * $EVENTFLOW_CACERT, and if that is unset, the system's default CAs. */
