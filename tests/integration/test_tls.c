@@ -578,6 +578,22 @@ static bool has_port_line(const char *out, unsigned port)
     return strstr(out, line) != NULL;
 }
 
+/* redis-cli ADD `add` on n, through its TLS port tls_port (with the test
+ * CA) or, tls_port NULL, its plaintext port: the answer is the error
+ * `error`, and names addr or (names false) does not. */
+static void assert_add_answer(struct harness_node *n, const char *tls_port, const char *add, const char *error,
+                              const char *addr, bool names)
+{
+    int code;
+    char *out = tls_port != NULL ? harness_redis_cli(n, NULL, &code, "-p", tls_port, "--tls", "--cacert",
+                                                     cert_path("ca.crt"), "ADD", add, NULL)
+                                 : harness_redis_cli(n, NULL, &code, "ADD", add, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, error));
+    assert_true((strstr(out, addr) != NULL) == names);
+    free(out);
+}
+
 /* redis-cli on a follower: -MOVED names the leader's TLS address to a TLS
  * client and its plaintext one to a plaintext client; -c follows it over
  * TLS; CLUSTER SLOTS names the ports of the connection's kind only. */
@@ -591,19 +607,11 @@ static void check_redirects(struct tls_cluster *tc)
     snprintf(leader_tls, sizeof leader_tls, "127.0.0.1:%u", tc->tls_port[tc->leader]);
     snprintf(leader_plain, sizeof leader_plain, "127.0.0.1:%u", l->port);
 
-    int code;
-    char *out = harness_redis_cli(f, NULL, &code, "-p", tls_port, "--tls", "--cacert", ca, "ADD", add, NULL);
-    assert_non_null(out);
-    assert_non_null(strstr(out, "MOVED"));
-    assert_non_null(strstr(out, leader_tls));
-    free(out);
-    out = harness_redis_cli(f, NULL, &code, "ADD", add, NULL);
-    assert_non_null(out);
-    assert_non_null(strstr(out, "MOVED"));
-    assert_non_null(strstr(out, leader_plain));
-    free(out);
+    assert_add_answer(f, tls_port, add, "MOVED", leader_tls, true);
+    assert_add_answer(f, NULL, add, "MOVED", leader_plain, true);
 
-    out = harness_redis_cli(f, NULL, &code, "-c", "-p", tls_port, "--tls", "--cacert", ca, "ADD", add, NULL);
+    int code;
+    char *out = harness_redis_cli(f, NULL, &code, "-c", "-p", tls_port, "--tls", "--cacert", ca, "ADD", add, NULL);
     assert_int_equal(code, 0);
     assert_non_null(strstr(out, "\"type\":\"ViaMoved\""));
     free(out);
@@ -753,18 +761,10 @@ static void test_tls_leader_without_tls(void **state)
     const char *add = "{\"stream\":\"tls-none\",\"version\":\"any\",\"events\":[{\"type\":\"T\"}]}";
     char leader_plain[64];
     snprintf(leader_plain, sizeof leader_plain, "127.0.0.1:%u", tc.c.n[plain]->port);
+    assert_add_answer(f, tc.tls_port_text[0], add, "NOLEADER", leader_plain, false);
+    assert_add_answer(f, NULL, add, "MOVED", leader_plain, true);
     int code;
-    char *out = harness_redis_cli(f, NULL, &code, "-p", tc.tls_port_text[0], "--tls", "--cacert", ca, "ADD", add, NULL);
-    assert_non_null(out);
-    assert_non_null(strstr(out, "NOLEADER"));
-    assert_null(strstr(out, leader_plain));
-    free(out);
-    out = harness_redis_cli(f, NULL, &code, "ADD", add, NULL);
-    assert_non_null(out);
-    assert_non_null(strstr(out, "MOVED"));
-    assert_non_null(strstr(out, leader_plain));
-    free(out);
-    out = harness_redis_cli(f, NULL, &code, "-p", tc.tls_port_text[0], "--tls", "--cacert", ca, "CLUSTER", "SLOTS",
+    char *out = harness_redis_cli(f, NULL, &code, "-p", tc.tls_port_text[0], "--tls", "--cacert", ca, "CLUSTER", "SLOTS",
                             NULL);
     assert_int_equal(code, 0);
     assert_true(has_port_line(out, tc.tls_port[0]) && has_port_line(out, tc.tls_port[1]));
