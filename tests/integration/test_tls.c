@@ -545,6 +545,15 @@ static bool members_have_tls(struct tls_cluster *tc, struct harness_node *n)
     return all;
 }
 
+/* Wait until n has applied every TLS address's registration. */
+static void wait_members_have_tls(struct tls_cluster *tc, struct harness_node *n)
+{
+    int64_t end = harness_now_ms() + CLUSTER_WAIT_MS;
+    while (!members_have_tls(tc, n) && harness_now_ms() < end)
+        cluster_poll_pause();
+    assert_true(members_have_tls(tc, n));
+}
+
 /* Three nodes, the first n_tls with a TLS port. Returns once the follower
  * used by the test knows every TLS address. */
 static void start_tls_cluster(struct harness_fixture *fx, struct tls_cluster *tc, size_t n_tls)
@@ -564,10 +573,7 @@ static void start_tls_cluster(struct harness_fixture *fx, struct tls_cluster *tc
     cluster_start_each(&tc->c, fx, TLS_NODES, each);
     tc->leader = cluster_leader(&tc->c);
     tc->follower = (tc->leader + 1) % TLS_NODES;
-    int64_t end = harness_now_ms() + CLUSTER_WAIT_MS;
-    while (!members_have_tls(tc, tc->c.n[tc->follower]) && harness_now_ms() < end)
-        cluster_poll_pause();
-    assert_true(members_have_tls(tc, tc->c.n[tc->follower]));
+    wait_members_have_tls(tc, tc->c.n[tc->follower]);
 }
 
 /* Whether redis-cli's rendering of a reply has `port` as a line of its own. */
@@ -756,6 +762,7 @@ static void test_tls_leader_without_tls(void **state)
     uint64_t plain_id = plain + 1;
     struct harness_node *f = tc.c.n[0];
     assert_int_equal(harness_wait_status(f, leader_is, &plain_id, CLUSTER_WAIT_MS), 0);
+    wait_members_have_tls(&tc, f);
 
     const char *ca = cert_path("ca.crt");
     const char *add = "{\"stream\":\"tls-none\",\"version\":\"any\",\"events\":[{\"type\":\"T\"}]}";
@@ -767,8 +774,10 @@ static void test_tls_leader_without_tls(void **state)
     char *out = harness_redis_cli(f, NULL, &code, "-p", tc.tls_port_text[0], "--tls", "--cacert", ca, "CLUSTER", "SLOTS",
                             NULL);
     assert_int_equal(code, 0);
-    assert_true(has_port_line(out, tc.tls_port[0]) && has_port_line(out, tc.tls_port[1]));
-    assert_false(has_port_line(out, tc.c.n[plain]->port));
+    if (!has_port_line(out, tc.tls_port[0]) || !has_port_line(out, tc.tls_port[1]) ||
+        has_port_line(out, tc.c.n[plain]->port))
+        fail_msg("CLUSTER SLOTS over TLS, TLS ports %u and %u, leader's plaintext port %u:\n%s", tc.tls_port[0],
+                 tc.tls_port[1], tc.c.n[plain]->port, out);
     free(out);
     harness_pass(fx);
 }
