@@ -110,7 +110,36 @@ struct eventflow_options {
      * Then an append whose outcome is unknown is not retried: it fails
      * with EF_EUNKNOWN. */
     bool no_idempotency_keys;
+
+    /* TLS (docs/client.md, "TLS"). When on, every connection is TLS: the
+     * endpoints are the nodes' TLS ports (--tls-port), and the client
+     * follows the TLS addresses the cluster names (CLUSTER MEMBERS'
+     * tls_address, -MOVED on a TLS connection). Off unless tls is set or
+     * $EVENTFLOW_TLS is "1"; a CA, certificate or key given (here or by
+     * environment) does not turn it on by itself. The files are read once,
+     * by eventflow_client_new: a client made before a CA or certificate
+     * was renewed keeps the old one (make a new client). Subscriptions
+     * made from the client share what it read. */
+    bool tls;
+    /* PEM CA certificates the servers' certificates must chain to. NULL:
+     * $EVENTFLOW_CACERT, and if that is unset, the system's default CAs. */
+    const char *tls_ca_file;
+    /* The client's PEM certificate chain and key, for servers that ask
+     * for one (--tls-client-auth). NULL: $EVENTFLOW_CERT and
+     * $EVENTFLOW_KEY; give both or neither. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    /* Do not check that the server's certificate names the host of the
+     * endpoint (an IP address against its IP entries, a name against its
+     * DNS names). The chain to the CA is checked regardless. */
+    bool tls_no_verify_name;
 };
+
+/* Environment variables of the TLS options (see above). */
+#define EF_TLS_ENV "EVENTFLOW_TLS"
+#define EF_TLS_CA_ENV "EVENTFLOW_CACERT"
+#define EF_TLS_CERT_ENV "EVENTFLOW_CERT"
+#define EF_TLS_KEY_ENV "EVENTFLOW_KEY"
 
 /* Set every field to its default (all zero). */
 EF_API void eventflow_options_init(struct eventflow_options *opts);
@@ -120,9 +149,16 @@ struct eventflow_client;
 /* Create a client. opts may be NULL for every default. No connection is
  * made yet (see eventflow_client_connect). On success *out holds the
  * client, which the caller frees with eventflow_client_free.
- * Errors: EF_EINVAL (bad endpoint list or option; *out is set to NULL and
- * there is no client to ask for a message, so the reason is the only
- * thing lost: check the list format above), EF_ENOMEM. */
+ * Errors: EF_EINVAL (bad endpoint list or option, or with TLS on, a CA,
+ * certificate or key file that cannot be read or does not match; *out is
+ * set to NULL and there is no client to ask for a message, so the reason
+ * is the only thing lost: check the list format above and the files),
+ * EF_ENOMEM.
+ * TLS failures later: a server certificate that does not verify against
+ * the CAs (or does not name the endpoint's host), or a client
+ * certificate the server refuses, fail a call at once with EF_EAUTH and
+ * the reason in the last error; a node that does not speak TLS on the
+ * endpoint counts as unreachable (EF_EUNAVAILABLE after the retries). */
 EF_API int eventflow_client_new(const struct eventflow_options *opts,
                                 struct eventflow_client **out);
 

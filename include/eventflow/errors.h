@@ -29,7 +29,9 @@ enum eventflow_error {
      * deadline passed before a retry could settle it. Retrying with the
      * same idempotency keys is safe and tells which. */
     EF_EUNKNOWN = -3,
-    /* Wrong or missing password. Not retried. */
+    /* Wrong or missing password, or with TLS, a certificate refused: the
+     * server's by the client (not signed by its CAs, not naming the host)
+     * or the client's by the server. Not retried. */
     EF_EAUTH = -4,
     /* The expected version is below the stream's length: another writer
      * appended first ("concurrent stream modification"). */

@@ -133,6 +133,8 @@ struct eventflow_node_status {
     uint64_t uptime_ms;
     char version[32];
     char error[128];   /* why an unreachable member did not answer */
+    char tls_address[EF_ADDR_MAX];        /* its --tls-advertise; empty without TLS */
+    char leader_tls_address[EF_ADDR_MAX]; /* the leader's; empty when unknown */
 };
 
 struct eventflow_status_list {
@@ -158,6 +160,7 @@ struct eventflow_member {
     bool committed;                   /* false while this configuration is a change
                                        * not yet committed by a quorum (servers that
                                        * do not say are taken as committed) */
+    char tls_address[EF_ADDR_MAX];    /* TLS client address; empty without one */
 };
 
 struct eventflow_member_list {

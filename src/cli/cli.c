@@ -99,9 +99,8 @@ static bool any_endpoint_answers(const struct cli *cli)
     size_t n = cli_endpoint_list(cli, eps, 16);
     for (size_t i = 0; i < n; i++) {
         struct eventflow_options o;
-        eventflow_options_init(&o);
+        cli_options(cli, &o);
         o.endpoints = eps[i];
-        o.password = cli->password;
         o.connect_timeout_ms = PROBE_TIMEOUT_MS;
         o.request_timeout_ms = PROBE_TIMEOUT_MS;
         struct eventflow_client *c;
@@ -137,6 +136,9 @@ int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what)
         code = CLI_EXIT_DEGRADED;
         break;
     }
+    /* libeventflow's EF_EAUTH also stands for a TLS certificate refused. */
+    if (rc == EF_EAUTH && cli->tls && strstr(msg, "TLS") != NULL)
+        return cli_fail(cli, code, "%s: %s (--cacert, --cert, --key)", what, msg);
     if (rc == EF_EAUTH)
         return cli_fail(cli, code, "%s: wrong or missing password (--password or $EVENTFLOW_PASSWORD): %s", what,
                         msg);
@@ -146,6 +148,21 @@ int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what)
 }
 
 /* ---- clients --------------------------------------------------------------- */
+
+void cli_options(const struct cli *cli, struct eventflow_options *o)
+{
+    eventflow_options_init(o);
+    o->password = cli->password;
+    o->tls = cli->tls;
+    o->tls_ca_file = cli->cacert;
+    o->tls_cert_file = cli->cert;
+    o->tls_key_file = cli->key;
+}
+
+const char *cli_member_address(const struct cli *cli, const struct eventflow_member *m)
+{
+    return cli->tls ? m->tls_address : m->client_address;
+}
 
 int cli_timeout(const struct cli *cli, int dflt_ms)
 {
@@ -157,14 +174,16 @@ int cli_client(struct cli *cli, enum eventflow_read_preference pref, int timeout
 {
     int half = timeout_ms / 2 > 0 ? timeout_ms / 2 : 1;
     struct eventflow_options o;
-    eventflow_options_init(&o);
+    cli_options(cli, &o);
     o.endpoints = cli->endpoints;
-    o.password = cli->password;
     o.retry_deadline_ms = timeout_ms;
     o.connect_timeout_ms = half < 1000 ? half : 1000;
     o.request_timeout_ms = half < 5000 ? half : 5000;
     o.read_preference = pref;
     int rc = eventflow_client_new(&o, out);
+    if (rc == EF_EINVAL && cli->tls)
+        return cli_usage(cli, "invalid endpoint list \"%s\" (host:port,host:port,...), or TLS files that are not "
+                         "PEM or do not match (--cacert, --cert, --key)", cli->endpoints);
     if (rc == EF_EINVAL)
         return cli_usage(cli, "invalid endpoint list \"%s\" (host:port,host:port,...)", cli->endpoints);
     if (rc != EF_OK)

@@ -37,6 +37,10 @@ struct cli {
     const char *password;  /* borrowed: --password or $EVENTFLOW_PASSWORD; NULL: none */
     enum cli_output output;
     int timeout_ms;        /* --timeout; 0: the command's default */
+    bool tls;              /* --tls or $EVENTFLOW_TLS=1: the endpoints are TLS ports */
+    const char *cacert;    /* borrowed: --cacert or $EVENTFLOW_CACERT; NULL: the system's CAs */
+    const char *cert;      /* borrowed: --cert or $EVENTFLOW_CERT; NULL: none */
+    const char *key;       /* borrowed: --key or $EVENTFLOW_KEY; NULL: none */
 };
 
 /* A flag of one command. */
@@ -115,6 +119,14 @@ int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what);
 
 /* --timeout if given, else dflt_ms. */
 int cli_timeout(const struct cli *cli, int dflt_ms);
+
+/* Options with the configured password and TLS settings, every other
+ * field its default (endpoints too: the caller names them). */
+void cli_options(const struct cli *cli, struct eventflow_options *o);
+
+/* The address of a member that this command's clients reach: its TLS
+ * address under --tls, else its client address. */
+const char *cli_member_address(const struct cli *cli, const struct eventflow_member *m);
 
 /* A client for the configured endpoints and password, whose calls take at
  * most timeout_ms, retries included (a connect at most half of it and 1 s,

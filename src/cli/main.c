@@ -4,9 +4,11 @@
  *
  * Global flags may appear anywhere on the line; a command's own flags after
  * its name. "--" ends the flags (for arguments that begin with '-'). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "version.h"
@@ -19,10 +21,14 @@ static const struct cli_flag global_flags[] = {
     {"password", 0, "PASSWORD", "the cluster's password (default: $EVENTFLOW_PASSWORD)"},
     {"output", 'o', "table|json", "output format (default: table)"},
     {"timeout", 't', "MS", "time limit of the command's requests, retries included (see each command)"},
+    {"tls", 0, NULL, "TLS to the nodes' TLS ports, named by -e (default: on if $EVENTFLOW_TLS is 1)"},
+    {"cacert", 0, "PATH", "PEM CA certificates for TLS (default: $EVENTFLOW_CACERT, else the system's)"},
+    {"cert", 0, "PATH", "PEM client certificate for TLS (default: $EVENTFLOW_CERT)"},
+    {"key", 0, "PATH", "PEM key of --cert (default: $EVENTFLOW_KEY)"},
     {"help", 'h', NULL, "show help"},
     {NULL, 0, NULL, NULL},
 };
-enum { G_ENDPOINTS, G_PASSWORD, G_OUTPUT, G_TIMEOUT, G_HELP, G_COUNT };
+enum { G_ENDPOINTS, G_PASSWORD, G_OUTPUT, G_TIMEOUT, G_TLS, G_CACERT, G_CERT, G_KEY, G_HELP, G_COUNT };
 
 static const struct cli_command *const groups[] = {
     cli_status_commands,
@@ -77,6 +83,7 @@ static void print_main_help(FILE *out)
           "  eventflowctl status\n"
           "  eventflowctl -e 10.0.0.1:6543,10.0.0.2:6543 status -o json\n"
           "  EVENTFLOW_ENDPOINTS=10.0.0.1:6543 eventflowctl member promote 4\n"
+          "  eventflowctl -e 10.0.0.1:6544 --tls --cacert ca.crt status\n"
           "\n"
           "Run 'eventflowctl <command> --help' for a command's flags and examples.\n",
           out);
@@ -241,6 +248,32 @@ static int group_usage(struct cli *cli, const char *word)
     return cli_usage(cli, "needs a subcommand: %s %s", word, names);
 }
 
+/* A TLS file from its flag or environment variable into *out (NULL: none
+ * given). Checked here, where the reason can be told: the library only
+ * says that a client could not be made. */
+static int tls_file(struct cli *cli, const char *flag, const char *value, const char *env, const char **out)
+{
+    *out = value != NULL ? value : getenv(env);
+    if (*out != NULL && (*out)[0] == '\0')
+        *out = NULL;
+    if (*out != NULL && access(*out, R_OK) != 0)
+        return cli_usage(cli, "cannot read --%s %s: %s", flag, *out, strerror(errno));
+    return CLI_EXIT_OK;
+}
+
+static int apply_tls(struct cli *cli, const struct parse_state *ps)
+{
+    const char *on = getenv(EF_TLS_ENV);
+    cli->tls = ps->globals[G_TLS] != NULL || (on != NULL && strcmp(on, "1") == 0);
+    if (tls_file(cli, "cacert", ps->globals[G_CACERT], EF_TLS_CA_ENV, &cli->cacert) != CLI_EXIT_OK ||
+        tls_file(cli, "cert", ps->globals[G_CERT], EF_TLS_CERT_ENV, &cli->cert) != CLI_EXIT_OK ||
+        tls_file(cli, "key", ps->globals[G_KEY], EF_TLS_KEY_ENV, &cli->key) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    if ((cli->cert == NULL) != (cli->key == NULL))
+        return cli_usage(cli, "--cert and --key go together");
+    return CLI_EXIT_OK;
+}
+
 static int apply_globals(struct cli *cli, const struct parse_state *ps)
 {
     cli->endpoints = ps->globals[G_ENDPOINTS];
@@ -266,7 +299,7 @@ static int apply_globals(struct cli *cli, const struct parse_state *ps)
             return CLI_EXIT_USAGE;
         cli->timeout_ms = (int)ms;
     }
-    return CLI_EXIT_OK;
+    return apply_tls(cli, ps);
 }
 
 static int print_version(void)

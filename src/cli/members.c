@@ -100,6 +100,7 @@ static int cmd_members(struct cli *cli, const struct cli_args *a)
             json_object_set_new(o, "role", json_string(output_role_name(m->role)));
             json_object_set_new(o, "raft_address", json_string(m->raft_address));
             json_object_set_new(o, "client_address", json_string(m->client_address));
+            json_object_set_new(o, "tls_address", m->tls_address[0] ? json_string(m->tls_address) : json_null());
             json_object_set_new(o, "incarnation", m->incarnation[0] ? json_string(m->incarnation) : json_null());
             json_object_set_new(o, "committed", json_boolean(m->committed));
             json_array_append_new(arr, o);

@@ -98,22 +98,22 @@ static void *probe_run(void *arg)
     struct probe *p = arg;
     struct member_view *mv = p->mv;
     int half = p->timeout_ms / 2 > 0 ? p->timeout_ms / 2 : 1;
+    const char *addr = cli_member_address(p->cli, &mv->cfg);
     struct eventflow_options o;
-    eventflow_options_init(&o);
-    o.endpoints = mv->cfg.client_address;
-    o.password = p->cli->password;
+    cli_options(p->cli, &o);
+    o.endpoints = addr;
     o.connect_timeout_ms = half;
     o.request_timeout_ms = half;
     o.retry_deadline_ms = p->timeout_ms;
     struct eventflow_client *c;
     int rc = eventflow_client_new(&o, &c);
     if (rc != EF_OK) {
-        snprintf(mv->error, sizeof mv->error, "invalid client address \"%s\"", mv->cfg.client_address);
+        snprintf(mv->error, sizeof mv->error, "invalid client address \"%s\"", addr);
         mv->reachable = false;
         return NULL;
     }
     struct eventflow_node_status st;
-    rc = eventflow_node_status(c, mv->cfg.client_address, &st);
+    rc = eventflow_node_status(c, addr, &st);
     if (rc == EF_OK) {
         mv->st = st;
         mv->reachable = true;
@@ -137,9 +137,9 @@ static void probe_members(const struct cli *cli, struct cluster_view *v, const b
         if (!which[i])
             continue;
         struct member_view *mv = &v->m[i];
-        if (mv->cfg.client_address[0] == '\0') {
+        if (cli_member_address(cli, &mv->cfg)[0] == '\0') {
             mv->reachable = false;
-            snprintf(mv->error, sizeof mv->error, "no client address registered");
+            snprintf(mv->error, sizeof mv->error, "no %s address registered", cli->tls ? "TLS" : "client");
             continue;
         }
         probes[i] = (struct probe){.cli = cli, .timeout_ms = timeout, .mv = mv};
@@ -387,6 +387,7 @@ static json_t *member_json(const struct cluster_view *v, const struct member_vie
     json_t *o = json_object();
     json_object_set_new(o, "id", output_json_u64(mv->cfg.id));
     json_object_set_new(o, "client_address", json_string(mv->cfg.client_address));
+    json_object_set_new(o, "tls_address", mv->cfg.tls_address[0] ? json_string(mv->cfg.tls_address) : json_null());
     json_object_set_new(o, "raft_address", json_string(mv->cfg.raft_address));
     json_object_set_new(o, "role", json_string(output_role_name(mv->cfg.role)));
     json_object_set_new(o, "state", json_string(r ? st->state : "unreachable"));

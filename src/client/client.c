@@ -41,6 +41,27 @@ static int resolve_timeout(int given, int dflt, int *out)
     return 0;
 }
 
+/* An option, else its environment variable (NULL when neither). */
+static const char *option_or_env(const char *given, const char *env)
+{
+    return given != NULL ? given : getenv(env);
+}
+
+/* The TLS context the options ask for into *out (NULL: plaintext).
+ * Returns 0, or -1 if its files cannot be used. */
+static int client_tls(const struct eventflow_options *opts, struct ef_tls **out)
+{
+    const char *on = getenv(EF_TLS_ENV);
+    *out = NULL;
+    if (!opts->tls && (on == NULL || strcmp(on, "1") != 0))
+        return 0;
+    char why[400];
+    *out = ef_tls_new(option_or_env(opts->tls_ca_file, EF_TLS_CA_ENV),
+                      option_or_env(opts->tls_cert_file, EF_TLS_CERT_ENV),
+                      option_or_env(opts->tls_key_file, EF_TLS_KEY_ENV), !opts->tls_no_verify_name, why, sizeof why);
+    return *out != NULL ? 0 : -1;
+}
+
 int eventflow_client_new(const struct eventflow_options *opts, struct eventflow_client **out)
 {
     struct eventflow_options dflt;
@@ -75,6 +96,11 @@ int eventflow_client_new(const struct eventflow_options *opts, struct eventflow_
         free(c);
         return EF_EINVAL;
     }
+    if (client_tls(opts, &c->tls) != 0) {
+        free(c->seeds);
+        free(c);
+        return EF_EINVAL;
+    }
     if (opts->password != NULL)
         c->password = xstrdup(opts->password);
 
@@ -101,6 +127,7 @@ struct eventflow_client *ef_client_clone(const struct eventflow_client *c)
     d->read_preference = c->read_preference;
     d->consistency = c->consistency;
     d->send_keys = c->send_keys;
+    d->tls = ef_tls_clone(c->tls);
     d->password = c->password != NULL ? xstrdup(c->password) : NULL;
     d->seeds = xcalloc(c->n_seeds, sizeof *d->seeds);
     memcpy(d->seeds, c->seeds, c->n_seeds * sizeof *d->seeds);
@@ -132,6 +159,7 @@ void eventflow_client_free(struct eventflow_client *c)
         ef_conn_close(&c->nodes[i].conn);
     free(c->nodes);
     free(c->seeds);
+    ef_tls_free(c->tls);
     if (c->password != NULL) {
         /* Do not leave the password in freed memory. */
         volatile char *p = c->password;

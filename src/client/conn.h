@@ -1,4 +1,5 @@
-/* conn.h - one TCP connection to an eventflow node, and the clock.
+/* conn.h - one TCP connection to an eventflow node, plaintext or TLS
+ * (tls.h), and the clock.
  *
  * Sockets are non-blocking; every wait is a poll() bounded by an absolute
  * deadline on the monotonic clock (milliseconds, ef_now_ms), so no call
@@ -37,8 +38,11 @@ enum {
     EF_IO_PROTO = -3,   /* the bytes are not RESP */
 };
 
+struct ef_tls;
+
 struct ef_conn {
     int fd;                    /* -1 while closed */
+    struct ssl_st *ssl;        /* owned TLS session over fd; NULL: plaintext */
     struct resp_reader reader; /* initialized while open */
     struct buf out;            /* requests queued, not yet written */
 };
@@ -50,9 +54,11 @@ void ef_conn_init(struct ef_conn *cn);
  * be opened again. */
 void ef_conn_close(struct ef_conn *cn);
 
-/* Connect to ep before deadline_ms. Returns 0, or -1 with a reason in err. */
-int ef_conn_open(struct ef_conn *cn, const struct ef_endpoint *ep, int64_t deadline_ms, char *err,
-                 size_t err_cap);
+/* Connect to ep before deadline_ms, with TLS when tls is not NULL.
+ * Returns 0, or -1 with a reason in err, or -2 (TLS: a certificate was
+ * refused, see tls.h) with a reason in err. */
+int ef_conn_open(struct ef_conn *cn, const struct ef_endpoint *ep, const struct ef_tls *tls, int64_t deadline_ms,
+                 char *err, size_t err_cap);
 
 static inline bool ef_conn_is_open(const struct ef_conn *cn)
 {

@@ -125,6 +125,11 @@ void ef_node_failed(struct eventflow_client *c, int i)
         c->reader = -1;
 }
 
+const char *ef_member_address(const struct eventflow_client *c, const struct eventflow_member *m)
+{
+    return c->tls != NULL ? m->tls_address : m->client_address;
+}
+
 /* Replace the table with the members' client addresses, carrying over the
  * connections and failure marks of nodes that stay. Spares are left out:
  * they hold no replicated data to read. */
@@ -141,8 +146,8 @@ static void table_from_members(struct eventflow_client *c, const struct eventflo
     for (size_t m = 0; m < ml->n; m++) {
         const struct eventflow_member *mb = &ml->members[m];
         struct ef_endpoint ep;
-        if (mb->role == EF_ROLE_SPARE || mb->client_address[0] == '\0' ||
-            ef_endpoint_parse(mb->client_address, strlen(mb->client_address), &ep) != 0 ||
+        const char *addr = ef_member_address(c, mb);
+        if (mb->role == EF_ROLE_SPARE || addr[0] == '\0' || ef_endpoint_parse(addr, strlen(addr), &ep) != 0 ||
             node_find(c, ep.addr) >= 0)
             continue;
         int i = node_add(c, &ep);
@@ -179,8 +184,9 @@ int ef_conn_connect(struct eventflow_client *c, struct ef_conn *cn, const struct
     if (cdl > deadline_ms)
         cdl = deadline_ms;
     char why[400];
-    if (ef_conn_open(cn, ep, cdl, why, sizeof why) != 0)
-        return ef_fail(c, EF_EUNAVAILABLE, "%s", why);
+    int opened = ef_conn_open(cn, ep, c->tls, cdl, why, sizeof why);
+    if (opened != 0)
+        return ef_fail(c, opened == -2 ? EF_EAUTH : EF_EUNAVAILABLE, "%s", why);
     if (c->password == NULL)
         return EF_OK;
     const char *argv[] = {"AUTH", c->password};
@@ -267,11 +273,13 @@ static bool apply_answer(struct eventflow_client *c, const char *asked,
 {
     if (members->n > 0)
         table_from_members(c, members);
+    const char *self = c->tls != NULL ? st->tls_address : st->client_address;
+    const char *named = c->tls != NULL ? st->leader_tls_address : st->leader_address;
     const char *leader = NULL;
     if (strcmp(st->state, "leader") == 0)
-        leader = st->client_address[0] != '\0' ? st->client_address : asked;
-    else if (st->leader_id != 0 && st->leader_address[0] != '\0')
-        leader = st->leader_address;
+        leader = self[0] != '\0' ? self : asked;
+    else if (st->leader_id != 0 && named[0] != '\0')
+        leader = named;
     if (leader == NULL)
         return false;
     return ef_set_leader(c, leader) >= 0;

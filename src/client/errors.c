@@ -14,7 +14,7 @@ static const struct error_text error_texts[] = {
     {EF_EINVAL, "EF_EINVAL", "invalid argument or request refused by the server"},
     {EF_EUNAVAILABLE, "EF_EUNAVAILABLE", "no node could serve the request before the deadline"},
     {EF_EUNKNOWN, "EF_EUNKNOWN", "outcome unknown: the write may or may not have been applied"},
-    {EF_EAUTH, "EF_EAUTH", "authentication failed (wrong or missing password)"},
+    {EF_EAUTH, "EF_EAUTH", "authentication failed (wrong or missing password, or a TLS certificate refused)"},
     {EF_ECONFLICT, "EF_ECONFLICT", "concurrent stream modification (expected version too low)"},
     {EF_EGAP, "EF_EGAP", "expected version leaves a gap in the stream"},
     {EF_EKEYREUSE, "EF_EKEYREUSE", "idempotency key reused for a different write"},

@@ -14,6 +14,7 @@
 #include "client/conn.h"
 #include "client/json.h"
 #include "client/retry.h"
+#include "client/tls.h"
 #include "eventflow/eventflow.h"
 
 #define EF_MAX_SEEDS 64
@@ -58,6 +59,7 @@ struct eventflow_client {
     enum eventflow_read_preference read_preference;
     enum eventflow_consistency consistency;
     bool send_keys;
+    struct ef_tls *tls; /* owned; NULL: plaintext */
 
     struct ef_endpoint *seeds; /* owned, n_seeds entries */
     size_t n_seeds;
@@ -104,8 +106,9 @@ int ef_node_intern(struct eventflow_client *c, const char *addr);
  * reader). */
 void ef_node_failed(struct eventflow_client *c, int i);
 
-/* Open cn to ep and AUTH if the client has a password. Returns EF_OK,
- * EF_EAUTH, or EF_EUNAVAILABLE (message set). */
+/* Open cn to ep (TLS if the client has it) and AUTH if the client has a
+ * password. Returns EF_OK, EF_EAUTH (also: a TLS certificate refused), or
+ * EF_EUNAVAILABLE (message set). */
 int ef_conn_connect(struct eventflow_client *c, struct ef_conn *cn, const struct ef_endpoint *ep,
                     int64_t deadline_ms);
 
@@ -125,6 +128,10 @@ int ef_view_refresh(struct eventflow_client *c, int64_t deadline_ms);
  * EF_EUNAVAILABLE (no leader known / every node failed in this round;
  * the caller backs off and tries again). */
 int ef_route(struct eventflow_client *c, enum ef_route route, int64_t deadline_ms);
+
+/* The address a client reaches member m at: its TLS address when the
+ * client speaks TLS, else its client address ("" when not registered). */
+const char *ef_member_address(const struct eventflow_client *c, const struct eventflow_member *m);
 
 /* The leader is the node at addr (from MOVED). Returns its index, or -1
  * if addr is not a valid address. May grow (move) the node table. */

@@ -652,6 +652,8 @@ int ef_json_status(const char *text, size_t len, struct eventflow_node_status *o
         opt_u64(o, "leader_id", &out->leader_id);
         opt_string(o, "leader_address", out->leader_address, sizeof out->leader_address);
         opt_string(o, "client_address", out->client_address, sizeof out->client_address);
+        opt_string(o, "tls_address", out->tls_address, sizeof out->tls_address);
+        opt_string(o, "leader_tls_address", out->leader_tls_address, sizeof out->leader_tls_address);
         opt_string(o, "raft_address", out->raft_address, sizeof out->raft_address);
         opt_u64(o, "term", &out->term);
         opt_u64(o, "last_index", &out->last_index);
@@ -729,6 +731,7 @@ int ef_json_members(const struct resp_value *reply, struct eventflow_member_list
             rc = copy_string(o, "raft_address", ms[i].raft_address, sizeof ms[i].raft_address, err);
         if (rc == EF_OK) {
             opt_string(o, "client_address", ms[i].client_address, sizeof ms[i].client_address);
+            opt_string(o, "tls_address", ms[i].tls_address, sizeof ms[i].tls_address);
             opt_string(o, "role", role, sizeof role);
             opt_string(o, "incarnation", ms[i].incarnation, sizeof ms[i].incarnation);
             ms[i].committed = true;

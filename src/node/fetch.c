@@ -75,7 +75,7 @@ static int fetch_from(struct node *n, const char *address, const struct store_sn
         return -1;
     }
     ef_conn_init(&fc);
-    if (ef_conn_open(&fc, &ep, ef_now_ms() + FETCH_CONNECT_MS, err, errlen) != 0)
+    if (ef_conn_open(&fc, &ep, NULL, ef_now_ms() + FETCH_CONNECT_MS, err, errlen) != 0)
         return -1;
     if (n->cfg->password != NULL) {
         const char *auth[] = {"AUTH", n->cfg->password};

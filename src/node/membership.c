@@ -2,8 +2,9 @@
  *
  * Identity. DATA/node-id holds "<id> <incarnation>": the node id the
  * directory belongs to and a random incarnation drawn when the directory was
- * first used. Every member records its incarnation in the replicated members
- * table (CLUSTER REGISTER, sent to the leader until it is recorded).
+ * first used. Every member records its incarnation, with its client and TLS
+ * addresses, in the replicated members table (CLUSTER REGISTER, sent to the
+ * leader until it is recorded).
  *
  * A wiped directory must not rejoin under its old id: it has forgotten its
  * votes and the entries it acknowledged, which can elect a second leader in a
@@ -295,6 +296,10 @@ static void membership_send(struct node *n, const char *address, int redirects)
     } else {
         argv[0] = "CLUSTER", argv[1] = "REGISTER", argv[2] = id, argv[3] = n->cfg->advertise, argv[4] = inc;
         argc = 5;
+        /* Only with one, so that a leader of a version before TLS
+         * addresses, which takes five arguments, still registers us. */
+        if (n->cfg->tls_advertise[0] != '\0')
+            argv[argc++] = n->cfg->tls_advertise;
     }
     struct membership_req *r = xcalloc(1, sizeof *r);
     r->node = n;
@@ -318,10 +323,7 @@ static void membership_tick(uv_timer_t *t)
     }
     /* Registered once the replicated table holds our address and
      * incarnation. The leader records itself; others ask the leader. */
-    char addr[NODE_ADDR_MAX];
-    uint64_t inc = 0;
-    if (store_member_get(n->store, n->cfg->id, addr, sizeof addr, &inc) == 0 && inc == n->incarnation &&
-        strcmp(addr, n->cfg->advertise) == 0)
+    if (node_registered(n))
         return;
     if (raft_state(&n->raft) == RAFT_LEADER) {
         if (n->ready)

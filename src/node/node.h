@@ -199,6 +199,16 @@ int node_member_client_address(struct node *n, uint64_t id, char *out, size_t ca
  * leader or its address is unknown. */
 int node_leader_client_address(struct node *n, char *out, size_t cap);
 
+/* TLS client address of member id (its --tls-advertise, as it registered
+ * it in the replicated members table) into out; returns 0, or -1 (out
+ * empty) if it registered none: TLS clients are never sent to a plaintext
+ * address. */
+int node_member_tls_address(struct node *n, uint64_t id, char *out, size_t cap);
+
+/* TLS client address of the current leader into out; returns 0, or -1 if
+ * no leader or it registered no TLS address. */
+int node_leader_tls_address(struct node *n, char *out, size_t cap);
+
 /* Append this node's status as one JSON object (STATUS in docs/protocol.md). */
 void node_write_status(struct node *n, struct buf *b);
 

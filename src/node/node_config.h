@@ -26,6 +26,7 @@ struct node_member {
 struct node_config {
     uint64_t id;
     char advertise[NODE_ADDR_MAX];      /* client address told to others */
+    char tls_advertise[NODE_ADDR_MAX];  /* TLS client address told to others; empty = no TLS port */
     char raft_address[NODE_ADDR_MAX];   /* this node's raft host:port */
     char raft_bind[NODE_ADDR_MAX];      /* raft listener; empty = raft_address */
     char join[NODE_ADDR_MAX];           /* client address of a member to join through; empty = none */

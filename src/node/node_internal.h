@@ -139,9 +139,13 @@ _Noreturn void node_stop_for_reapply(struct node *n, const char *what);
  * hands the outcome to the request that proposed it, if this node did. */
 void node_entry_applied(struct node *n, uint64_t index, const struct store_outcome *outcome);
 
-/* Record this node's client address and incarnation in the replicated
- * members table (leader only; a no-op elsewhere). */
+/* Record this node's client and TLS addresses and incarnation in the
+ * replicated members table (leader only; a no-op elsewhere). */
 void node_publish_self(struct node *n);
+
+/* Whether the replicated members table holds this node's client and TLS
+ * addresses and incarnation as they are now. */
+bool node_registered(struct node *n);
 
 /* A new leader records what the log lacks: the cluster identity, the
  * idempotency-key window (write.c). */

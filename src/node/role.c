@@ -304,16 +304,36 @@ int node_member_client_address(struct node *n, uint64_t id, char *out, size_t ca
     return -1;
 }
 
-int node_leader_client_address(struct node *n, char *out, size_t cap)
+int node_member_tls_address(struct node *n, uint64_t id, char *out, size_t cap)
+{
+    if (id == n->cfg->id)
+        snprintf(out, cap, "%s", n->cfg->tls_advertise);
+    else if (store_member_tls_get(n->store, id, out, cap) != 0 && cap > 0)
+        out[0] = '\0';
+    return cap > 0 && out[0] != '\0' ? 0 : -1;
+}
+
+/* The leader's raft id, 0 when none is known. */
+static uint64_t node_leader_id(struct node *n)
 {
     raft_id id;
     const char *raft_addr;
     if (!n->raft_running)
-        return -1;
+        return 0;
     raft_leader(&n->raft, &id, &raft_addr);
-    if (id == 0)
-        return -1;
-    return node_member_client_address(n, id, out, cap);
+    return id;
+}
+
+int node_leader_client_address(struct node *n, char *out, size_t cap)
+{
+    uint64_t id = node_leader_id(n);
+    return id != 0 ? node_member_client_address(n, id, out, cap) : -1;
+}
+
+int node_leader_tls_address(struct node *n, char *out, size_t cap)
+{
+    uint64_t id = node_leader_id(n);
+    return id != 0 ? node_member_tls_address(n, id, out, cap) : -1;
 }
 
 size_t node_state_sources(struct node *n, char ***out)

@@ -39,6 +39,9 @@ void node_write_status(struct node *n, struct buf *b)
         raft_leader(&n->raft, &leader_id, &leader_raft);
     if (leader_id != 0 && node_leader_client_address(n, leader, sizeof leader) != 0)
         leader[0] = '\0';
+    char leader_tls[NODE_ADDR_MAX] = "";
+    if (leader_id != 0 && node_leader_tls_address(n, leader_tls, sizeof leader_tls) != 0)
+        leader_tls[0] = '\0';
     char sum[CHECKSUM_B32_LEN + 1];
     checksum_format(st.checksum, sum);
     char last_id[ULID_STR_LEN + 1];
@@ -54,7 +57,9 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"caught_up\":%s,", node_caught_up(n, NULL, NULL) ? "true" : "false");
     buf_printf(b, "\"leader_id\":%" PRIu64 ",", (uint64_t)leader_id);
     json_str(b, "leader_address", leader);
+    json_str(b, "leader_tls_address", leader_tls);
     json_str(b, "client_address", n->cfg->advertise);
+    json_str(b, "tls_address", n->cfg->tls_advertise);
     json_str(b, "raft_address", n->cfg->raft_address);
     buf_printf(b, "\"term\":%" PRIu64 ",", (uint64_t)n->raft.current_term);
     buf_printf(b, "\"last_index\":%" PRIu64 ",", (uint64_t)(n->raft_running ? raft_last_index(&n->raft) : 0));

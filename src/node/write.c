@@ -430,16 +430,23 @@ int node_propose_entry(struct node *n, const Eventflow__Entry *entry, node_done_
     return 0;
 }
 
+bool node_registered(struct node *n)
+{
+    char addr[NODE_ADDR_MAX], tls[NODE_ADDR_MAX];
+    uint64_t inc = 0;
+    return store_member_get(n->store, n->cfg->id, addr, sizeof addr, &inc) == 0 && inc == n->incarnation &&
+           strcmp(addr, n->cfg->advertise) == 0 && store_member_tls_get(n->store, n->cfg->id, tls, sizeof tls) == 0 &&
+           strcmp(tls, n->cfg->tls_advertise) == 0;
+}
+
 void node_publish_self(struct node *n)
 {
-    char current[NODE_ADDR_MAX];
-    uint64_t inc = 0;
-    if (store_member_get(n->store, n->cfg->id, current, sizeof current, &inc) == 0 &&
-        strcmp(current, n->cfg->advertise) == 0 && inc == n->incarnation)
+    if (node_registered(n))
         return;
     Eventflow__MemberAddress ma = EVENTFLOW__MEMBER_ADDRESS__INIT;
     ma.id = n->cfg->id;
     ma.client_address = (char *)n->cfg->advertise;
+    ma.tls_address = (char *)n->cfg->tls_advertise;
     ma.incarnation = n->incarnation;
     Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;

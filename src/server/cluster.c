@@ -29,11 +29,14 @@ static void write_member(struct node *n, struct buf *b, const struct node_server
 {
     char client[CONFIG_ADDR_MAX];
     char stored[CONFIG_ADDR_MAX];
+    char tls[CONFIG_ADDR_MAX];
     uint64_t inc = 0;
     (void)node_member_client_address(n, s->id, client, sizeof client);
     (void)store_member_get(node_store(n), s->id, stored, sizeof stored, &inc);
     buf_printf(b, "{\"id\":%" PRIu64 ",\"raft_address\":\"%s\",\"client_address\":\"%s\",\"role\":\"%s\"",
                s->id, s->raft_address, client, node_role_name(s->role));
+    if (node_member_tls_address(n, s->id, tls, sizeof tls) == 0)
+        buf_printf(b, ",\"tls_address\":\"%s\"", tls);
     if (inc != 0)
         buf_printf(b, ",\"incarnation\":\"%016" PRIx64 "\"", inc);
     /* The configuration shown may be a change still waiting for a quorum. */

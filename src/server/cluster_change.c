@@ -73,6 +73,7 @@ struct change_req {
     uint64_t id;
     uint64_t incarnation;
     char client[CONFIG_ADDR_MAX];
+    char tls[CONFIG_ADDR_MAX]; /* REGISTER's TLS client address; empty = none */
     char raft[CONFIG_ADDR_MAX];
 };
 
@@ -145,14 +146,16 @@ static void change_start(struct change_req *r, enum node_change_kind kind, enum 
     }
 }
 
-/* Record a member's client address through the log, so that every node
- * can send clients to it; cb as node_propose_entry's. */
-static int publish_member_address(struct node *n, uint64_t id, const char *client, uint64_t incarnation,
-                                  node_done_cb cb, void *data)
+/* Record a member's client addresses through the log, so that every node
+ * can send clients to it; tls is "" when it has no TLS port; cb as
+ * node_propose_entry's. */
+static int publish_member_address(struct node *n, uint64_t id, const char *client, const char *tls,
+                                  uint64_t incarnation, node_done_cb cb, void *data)
 {
     Eventflow__MemberAddress ma = EVENTFLOW__MEMBER_ADDRESS__INIT;
     ma.id = id;
     ma.client_address = (char *)client;
+    ma.tls_address = (char *)tls;
     ma.incarnation = incarnation;
     Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
@@ -185,7 +188,7 @@ static void add_cb(void *data, int status, const char *why)
         change_done(r);
         return;
     }
-    int rv = publish_member_address(r->conn->srv->node, r->id, r->client, r->incarnation, add_address_cb, r);
+    int rv = publish_member_address(r->conn->srv->node, r->id, r->client, r->tls, r->incarnation, add_address_cb, r);
     if (rv != 0)
         add_address_cb(r, rv, NULL);
 }
@@ -426,11 +429,13 @@ void cluster_change(struct conn *c, const struct resp_command *cmd)
             change_start(r, NODE_CHANGE_ASSIGN, role, change_cb, "the membership change");
         }
     } else if (resp_arg_is(sub, "REGISTER")) {
-        /* A member records its client address and incarnation. */
-        if (argc < 5 || arg_address(&cmd->argv[3], r->client, sizeof r->client) != 0 ||
-            arg_hex(&cmd->argv[4], &r->incarnation) != 0) {
-            resp_write_error(out, "usage: CLUSTER REGISTER <id> <client host:port> <incarnation>");
-        } else if (publish_member_address(n, r->id, r->client, r->incarnation, NULL, NULL) != 0) {
+        /* A member records its client address, incarnation and TLS
+         * address (absent: it has no TLS port). */
+        if (argc < 5 || argc > 6 || arg_address(&cmd->argv[3], r->client, sizeof r->client) != 0 ||
+            arg_hex(&cmd->argv[4], &r->incarnation) != 0 ||
+            (argc == 6 && arg_address(&cmd->argv[5], r->tls, sizeof r->tls) != 0)) {
+            resp_write_error(out, "usage: CLUSTER REGISTER <id> <client host:port> <incarnation> [<TLS host:port>]");
+        } else if (publish_member_address(n, r->id, r->client, r->tls, r->incarnation, NULL, NULL) != 0) {
             resp_write_error(out, "TRYAGAIN could not propose the registration; retry");
         } else {
             resp_write_simple(out, "OK");

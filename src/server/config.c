@@ -112,6 +112,8 @@ static const struct option_row options[] = {
      .set = set_yes_no, FIELD(http_open_health)},
     {"tls-port", "TLS_PORT", "N", "TLS client (RESP) port, beside --port; 0 = off", "0",
      .set = set_number, FIELD(tls_port), .min = 0, .max = 65535, .bad = "invalid port '%s'"},
+    {"tls-advertise", "TLS_ADVERTISE", "HOST:PORT", "TLS address redirects on TLS connections name",
+     "ADVERTISE's host:TLS_PORT", .derived = true, .set = set_address, FIELD(tls_advertise)},
     {"tls-cert", "TLS_CERT", "PATH", "PEM certificate chain of the TLS port (reloaded on SIGHUP)", NULL,
      .set = set_string, FIELD(tls_cert)},
     {"tls-key", "TLS_KEY", "PATH", "PEM private key of --tls-cert (reloaded on SIGHUP)", NULL,
@@ -538,6 +540,26 @@ static int config_defaults(struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* --advertise's host with another port, into out (CONFIG_ADDR_MAX bytes):
+ * the default of the HTTP and TLS addresses. */
+static int advertise_port(const struct config *cfg, unsigned port, char *out, const char *what, char *err,
+                          size_t errlen)
+{
+    char host[CONFIG_ADDR_MAX], addr[CONFIG_ADDR_MAX + 16];
+    unsigned ignored;
+    if (addr_split(cfg->advertise, host, sizeof host, &ignored) != 0)
+        return config_fail(err, errlen, "invalid --advertise '%s'", cfg->advertise);
+    /* An IPv6 literal keeps its brackets in an address. */
+    if (strchr(host, ':') != NULL)
+        snprintf(addr, sizeof addr, "[%s]:%u", host, port);
+    else
+        snprintf(addr, sizeof addr, "%s:%u", host, port);
+    if (strlen(addr) >= CONFIG_ADDR_MAX)
+        return config_fail(err, errlen, "%s address too long", what);
+    memcpy(out, addr, strlen(addr) + 1);
+    return 0;
+}
+
 /* Fill what defaults to other settings, and check settings together. */
 static int config_finish(struct config *cfg, char *err, size_t errlen)
 {
@@ -550,20 +572,12 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->http_bind[0] == '\0')
         memcpy(cfg->http_bind, cfg->bind, sizeof cfg->http_bind);
-    if (cfg->http_advertise[0] == '\0') {
-        char host[CONFIG_ADDR_MAX];
-        unsigned ignored;
-        if (addr_split(cfg->advertise, host, sizeof host, &ignored) != 0)
-            return config_fail(err, errlen, "invalid --advertise '%s'", cfg->advertise);
-        /* An IPv6 literal keeps its brackets in an address. */
-        if (strchr(host, ':') != NULL)
-            snprintf(addr, sizeof addr, "[%s]:%u", host, cfg->http_port);
-        else
-            snprintf(addr, sizeof addr, "%s:%u", host, cfg->http_port);
-        if (strlen(addr) >= CONFIG_ADDR_MAX)
-            return config_fail(err, errlen, "HTTP address too long");
-        memcpy(cfg->http_advertise, addr, strlen(addr) + 1);
-    }
+    if (cfg->http_advertise[0] == '\0' &&
+        advertise_port(cfg, cfg->http_port, cfg->http_advertise, "HTTP", err, errlen) != 0)
+        return -1;
+    if (cfg->tls_port != 0 && cfg->tls_advertise[0] == '\0' &&
+        advertise_port(cfg, cfg->tls_port, cfg->tls_advertise, "TLS", err, errlen) != 0)
+        return -1;
     if (cfg->raft_address[0] == '\0') {
         if (cfg->port + 1000 > 65535)
             return config_fail(err, errlen, "--raft-address is required when --port > 64535");
@@ -596,8 +610,9 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->tls_port != 0 && (cfg->tls_cert == NULL || cfg->tls_key == NULL))
         return config_fail(err, errlen, "--tls-port needs --tls-cert and --tls-key");
-    if (cfg->tls_port == 0 && (cfg->tls_cert != NULL || cfg->tls_key != NULL || cfg->tls_ca != NULL))
-        return config_fail(err, errlen, "--tls-cert, --tls-key and --tls-ca need --tls-port");
+    if (cfg->tls_port == 0 &&
+        (cfg->tls_cert != NULL || cfg->tls_key != NULL || cfg->tls_ca != NULL || cfg->tls_advertise[0] != '\0'))
+        return config_fail(err, errlen, "--tls-advertise, --tls-cert, --tls-key and --tls-ca need --tls-port");
     if (cfg->tls_port != 0 && cfg->tls_port == cfg->port)
         return config_fail(err, errlen, "--tls-port must differ from --port");
     if (cfg->tls_client_auth != TLS_CLIENT_AUTH_NONE && cfg->tls_ca == NULL)
@@ -665,6 +680,7 @@ void config_node(const struct config *cfg, struct node_config *out)
     memset(out, 0, sizeof *out);
     out->id = cfg->id;
     snprintf(out->advertise, sizeof out->advertise, "%s", cfg->advertise);
+    snprintf(out->tls_advertise, sizeof out->tls_advertise, "%s", cfg->tls_advertise);
     snprintf(out->raft_address, sizeof out->raft_address, "%s", cfg->raft_address);
     snprintf(out->raft_bind, sizeof out->raft_bind, "%s", cfg->raft_bind);
     snprintf(out->join, sizeof out->join, "%s", cfg->join);

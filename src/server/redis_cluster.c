@@ -53,6 +53,23 @@ unsigned redis_cluster_key_slot(const char *key, size_t len)
 
 /* ---- the topology ------------------------------------------------------- */
 
+/* The address of member id that clients on c's port reach: a TLS client
+ * is only ever sent to a TLS port, as Redis announces its TLS ports to
+ * TLS clients (tls-cluster). */
+static int member_address(struct conn *c, uint64_t id, char *out, size_t cap)
+{
+    if (c->tls != NULL)
+        return node_member_tls_address(c->srv->node, id, out, cap);
+    return node_member_client_address(c->srv->node, id, out, cap);
+}
+
+static int leader_address(struct conn *c, char *out, size_t cap)
+{
+    if (c->tls != NULL)
+        return node_leader_tls_address(c->srv->node, out, cap);
+    return node_leader_client_address(c->srv->node, out, cap);
+}
+
 void redis_view_free(struct redis_view *v)
 {
     free(v->m);
@@ -75,7 +92,7 @@ void redis_view_load(struct conn *c, struct redis_view *v)
     struct node_metrics nm;
     node_read_metrics(n, &nm);
     char leader_addr[CONFIG_ADDR_MAX];
-    v->has_leader = nm.leader_id != 0 && node_leader_client_address(n, leader_addr, sizeof leader_addr) == 0;
+    v->has_leader = nm.leader_id != 0 && leader_address(c, leader_addr, sizeof leader_addr) == 0;
     uint64_t primary = v->has_leader ? nm.leader_id : c->srv->cfg->id;
     v->term = nm.term;
     v->applied = nm.applied_index;
@@ -96,7 +113,7 @@ void redis_view_load(struct conn *c, struct redis_view *v)
         m->primary = s->id == primary;
         m->myself = s->id == c->srv->cfg->id;
         char addr[CONFIG_ADDR_MAX];
-        if (node_member_client_address(n, s->id, addr, sizeof addr) != 0 ||
+        if (member_address(c, s->id, addr, sizeof addr) != 0 ||
             addr_split(addr, m->host, sizeof m->host, &m->port) != 0) {
             m->host[0] = '\0';
             m->port = 0;
@@ -272,7 +289,7 @@ void redis_cluster_no_leader(struct conn *c, struct buf *out)
 void redis_cluster_not_leader(struct conn *c, struct buf *out)
 {
     char leader[CONFIG_ADDR_MAX];
-    if (node_leader_client_address(c->srv->node, leader, sizeof leader) != 0) {
+    if (leader_address(c, leader, sizeof leader) != 0) {
         redis_cluster_no_leader(c, out);
         return;
     }

@@ -29,7 +29,9 @@ struct node;
 #define REDIS_CLUSTER_SLOTS 16384
 #define REDIS_NODE_ID_LEN 40
 
-/* One member of the shard, as this node knows it. */
+/* One member of the shard, as this node knows it. Its address is the
+ * one clients of the asking connection's port reach: its TLS address to a
+ * TLS connection, else its plaintext client address. */
 struct redis_member {
     uint64_t id;       /* raft id */
     char host[NODE_ADDR_MAX]; /* of its client address; empty if unknown */
@@ -70,7 +72,9 @@ unsigned redis_cluster_key_slot(const char *key, size_t len);
 bool redis_cluster_command(struct conn *c, const struct resp_command *cmd);
 
 /* The reply to a write (or a linearizable read) on a node that is not the
- * leader: -MOVED <slot> <leader's client address>, the slot being the one
+ * leader: -MOVED <slot> <leader's client address> (its TLS address on a
+ * TLS connection, and no-leader's error while it has registered none: a
+ * TLS client is never sent to a plaintext port), the slot being the one
  * the client computed for the request's key (conn's key_arg; 0 for keyless
  * requests and for connections without a socket, whose readers expect
  * "MOVED 0"); with no leader known, -CLUSTERDOWN to TCP connections that

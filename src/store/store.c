@@ -1240,9 +1240,12 @@ int store_space_room_estimate(struct store *s, uint64_t *room)
 
 /* ---- members ------------------------------------------------------------- */
 
-int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation)
+/* members[id]'s client address (into out), TLS address (into tls) and
+ * incarnation; any of them may be left out (a cap of 0, a NULL). */
+static int store_member_read(struct store *s, uint64_t id, char *out, size_t cap, char *tls, size_t tls_cap,
+                             uint64_t *incarnation)
 {
-    if (s == NULL || (out == NULL && cap != 0))
+    if (s == NULL || (out == NULL && cap != 0) || (tls == NULL && tls_cap != 0))
         return STORE_EINVAL;
     MDB_txn *txn;
     int rc = store_read_txn_begin(s, &txn);
@@ -1263,12 +1266,24 @@ int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64
         } else {
             if (cap != 0)
                 snprintf(out, cap, "%s", m->client_address != NULL ? m->client_address : "");
+            if (tls_cap != 0)
+                snprintf(tls, tls_cap, "%s", m->tls_address != NULL ? m->tls_address : "");
             if (incarnation != NULL)
                 *incarnation = m->incarnation;
         }
     }
     store_read_txn_end(s, txn);
     return rc;
+}
+
+int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation)
+{
+    return store_member_read(s, id, out, cap, NULL, 0, incarnation);
+}
+
+int store_member_tls_get(struct store *s, uint64_t id, char *out, size_t cap)
+{
+    return store_member_read(s, id, NULL, 0, out, cap, NULL);
 }
 
 

@@ -323,6 +323,11 @@ int store_group_ready(struct store *s, const char *name, size_t len, int64_t now
  * -ENOENT. */
 int store_member_get(struct store *s, uint64_t id, char *out, size_t cap, uint64_t *incarnation);
 
+/* The TLS client address member id registered, as store_member_get's
+ * address: empty when it registered none (no TLS port, or a version
+ * without TLS addresses). Returns 0 or -ENOENT. */
+int store_member_tls_get(struct store *s, uint64_t id, char *out, size_t cap);
+
 /* Make everything applied durable and recoverable after an OS crash: a
  * durable point (store_durable.c). Costs an fsync of what changed since
  * the last one; called at every Raft snapshot. */

@@ -23,10 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <eventflow/eventflow.h>
 
+#include "cluster.h"
 #include "harness.h"
 
 #define CERTS_SCRIPT_NAME "tls_certs.sh"
@@ -297,6 +300,19 @@ static void start_tls_node(struct harness_fixture *fx, struct tls_node *tn, cons
     tn->n = harness_start_single(fx, &o);
 }
 
+/* Run a shell command; its standard output (at most cap - 1 bytes) goes
+ * into out. Returns its exit code. */
+static int run_shell(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = fread(out, 1, cap - 1, p);
+    out[len] = '\0';
+    int status = pclose(p);
+    assert_true(status != -1 && WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
 /* redis-benchmark --tls with an ADD per request: exits 0 and reports. */
 static void run_benchmark(const struct tls_node *tn, unsigned requests)
 {
@@ -306,12 +322,8 @@ static void run_benchmark(const struct tls_node *tn, unsigned requests)
              "ADD '{\"stream\":\"bench-__rand_int__\",\"version\":\"any\",\"events\":[{\"type\":\"B\"}]}' "
              "2>/dev/null",
              tn->tls_port, cert_path("ca.crt"), requests);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     char out[4096];
-    size_t len = fread(out, 1, sizeof out - 1, p);
-    out[len] = '\0';
-    assert_int_equal(pclose(p), 0);
+    assert_int_equal(run_shell(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "requests per second"));
 }
 
@@ -502,6 +514,274 @@ static void test_tls_sighup_reload(void **state)
     harness_pass(fx);
 }
 
+
+/* ---- a cluster with TLS on every node ------------------------------------ */
+
+#define TLS_NODES 3
+
+struct tls_cluster {
+    struct cluster c;
+    size_t n_tls;                      /* nodes [0, n_tls) have a TLS port */
+    unsigned tls_port[TLS_NODES];      /* 0: none */
+    char tls_port_text[TLS_NODES][16];
+    size_t leader, follower;
+};
+
+/* Whether n's CLUSTER MEMBERS names every TLS address. */
+static bool members_have_tls(struct tls_cluster *tc, struct harness_node *n)
+{
+    struct harness_conn *conn = harness_connect(n);
+    assert_non_null(conn);
+    char *members = harness_cmd_repr(conn, "CLUSTER", "MEMBERS", (const char *)NULL);
+    harness_close(conn);
+    bool all = members != NULL;
+    for (size_t i = 0; all && i < tc->n_tls; i++) {
+        char want[64];
+        /* As harness_repr renders the JSON: its quotes escaped. */
+        snprintf(want, sizeof want, "\\\"tls_address\\\":\\\"127.0.0.1:%u\\\"", tc->tls_port[i]);
+        all = strstr(members, want) != NULL;
+    }
+    free(members);
+    return all;
+}
+
+/* Wait until n has applied every TLS address's registration. */
+static void wait_members_have_tls(struct tls_cluster *tc, struct harness_node *n)
+{
+    int64_t end = harness_now_ms() + CLUSTER_WAIT_MS;
+    while (!members_have_tls(tc, n) && harness_now_ms() < end)
+        cluster_poll_pause();
+    assert_true(members_have_tls(tc, n));
+}
+
+/* Three nodes, the first n_tls with a TLS port. Returns once the follower
+ * used by the test knows every TLS address. */
+static void start_tls_cluster(struct harness_fixture *fx, struct tls_cluster *tc, size_t n_tls)
+{
+    const char *crt = cert_path("server.crt"), *key = cert_path("server.key");
+    const char *args[TLS_NODES][7];
+    const char *const *each[TLS_NODES] = {NULL};
+    memset(tc, 0, sizeof *tc);
+    tc->n_tls = n_tls;
+    for (size_t i = 0; i < n_tls; i++) {
+        assert_int_equal(harness_free_port(&tc->tls_port[i]), 0);
+        snprintf(tc->tls_port_text[i], sizeof tc->tls_port_text[i], "%u", tc->tls_port[i]);
+        const char *a[] = {"--tls-port", tc->tls_port_text[i], "--tls-cert", crt, "--tls-key", key, NULL};
+        memcpy(args[i], a, sizeof a);
+        each[i] = args[i];
+    }
+    cluster_start_each(&tc->c, fx, TLS_NODES, each);
+    tc->leader = cluster_leader(&tc->c);
+    tc->follower = (tc->leader + 1) % TLS_NODES;
+    wait_members_have_tls(tc, tc->c.n[tc->follower]);
+}
+
+/* Whether redis-cli's rendering of a reply has `port` as a line of its own. */
+static bool has_port_line(const char *out, unsigned port)
+{
+    char line[16];
+    snprintf(line, sizeof line, "\n%u\n", port);
+    return strstr(out, line) != NULL;
+}
+
+/* redis-cli ADD `add` on n, through its TLS port tls_port (with the test
+ * CA) or, tls_port NULL, its plaintext port: the answer is the error
+ * `error`, and names addr or (names false) does not. */
+static void assert_add_answer(struct harness_node *n, const char *tls_port, const char *add, const char *error,
+                              const char *addr, bool names)
+{
+    int code;
+    char *out = tls_port != NULL ? harness_redis_cli(n, NULL, &code, "-p", tls_port, "--tls", "--cacert",
+                                                     cert_path("ca.crt"), "ADD", add, NULL)
+                                 : harness_redis_cli(n, NULL, &code, "ADD", add, NULL);
+    assert_non_null(out);
+    assert_non_null(strstr(out, error));
+    assert_true((strstr(out, addr) != NULL) == names);
+    free(out);
+}
+
+/* redis-cli on a follower: -MOVED names the leader's TLS address to a TLS
+ * client and its plaintext one to a plaintext client; -c follows it over
+ * TLS; CLUSTER SLOTS names the ports of the connection's kind only. */
+static void check_redirects(struct tls_cluster *tc)
+{
+    struct harness_node *f = tc->c.n[tc->follower], *l = tc->c.n[tc->leader];
+    const char *ca = cert_path("ca.crt");
+    const char *tls_port = tc->tls_port_text[tc->follower];
+    const char *add = "{\"stream\":\"tls-moved\",\"version\":\"any\",\"events\":[{\"type\":\"ViaMoved\"}]}";
+    char leader_tls[64], leader_plain[64];
+    snprintf(leader_tls, sizeof leader_tls, "127.0.0.1:%u", tc->tls_port[tc->leader]);
+    snprintf(leader_plain, sizeof leader_plain, "127.0.0.1:%u", l->port);
+
+    assert_add_answer(f, tls_port, add, "MOVED", leader_tls, true);
+    assert_add_answer(f, NULL, add, "MOVED", leader_plain, true);
+
+    int code;
+    char *out = harness_redis_cli(f, NULL, &code, "-c", "-p", tls_port, "--tls", "--cacert", ca, "ADD", add, NULL);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out, "\"type\":\"ViaMoved\""));
+    free(out);
+
+    char *tls_slots = harness_redis_cli(f, NULL, &code, "-p", tls_port, "--tls", "--cacert", ca, "CLUSTER", "SLOTS",
+                                        NULL);
+    assert_int_equal(code, 0);
+    char *plain_slots = harness_redis_cli(f, NULL, &code, "CLUSTER", "SLOTS", NULL);
+    assert_int_equal(code, 0);
+    for (size_t i = 0; i < TLS_NODES; i++) {
+        assert_true(has_port_line(tls_slots, tc->tls_port[i]));
+        assert_false(has_port_line(tls_slots, tc->c.n[i]->port));
+        assert_true(has_port_line(plain_slots, tc->c.n[i]->port));
+        assert_false(has_port_line(plain_slots, tc->tls_port[i]));
+    }
+    free(tls_slots);
+    free(plain_slots);
+}
+
+/* A libeventflow client over TLS, seeded with the follower's TLS port and
+ * the CA file ca. */
+static int tls_lib_client(struct tls_cluster *tc, const char *ca, struct eventflow_client **out)
+{
+    char seed[64];
+    snprintf(seed, sizeof seed, "127.0.0.1:%u", tc->tls_port[tc->follower]);
+    struct eventflow_options o;
+    eventflow_options_init(&o);
+    o.endpoints = seed;
+    o.tls = true;
+    o.tls_ca_file = ca;
+    o.retry_deadline_ms = 5000;
+    return eventflow_client_new(&o, out);
+}
+
+/* libeventflow finds the leader over TLS from a follower and appends and
+ * reads there; with the wrong CA it fails at once with EF_EAUTH, having
+ * written nothing. */
+static void check_library(struct tls_cluster *tc)
+{
+    struct eventflow_client *c;
+    assert_int_equal(tls_lib_client(tc, cert_path("ca.crt"), &c), EF_OK);
+    struct eventflow_new_event ev = {.type = "ViaLibrary"};
+    struct eventflow_event_list added = {0}, read = {0};
+    assert_int_equal(eventflow_append(c, "tls-lib", 0, &ev, 1, &added), EF_OK);
+    assert_int_equal(added.n, 1);
+    char leader_tls[64];
+    snprintf(leader_tls, sizeof leader_tls, "127.0.0.1:%u", tc->tls_port[tc->leader]);
+    assert_string_equal(eventflow_client_last_node(c), leader_tls);
+    assert_int_equal(eventflow_read_stream(c, "tls-lib", 0, 10, &read), EF_OK);
+    assert_int_equal(read.n, 1);
+    assert_string_equal(read.events[0].type, "ViaLibrary");
+    assert_string_equal(read.events[0].id, added.events[0].id);
+    eventflow_event_list_free(&added);
+    eventflow_event_list_free(&read);
+    eventflow_client_free(c);
+
+    struct harness_conn *plain = harness_connect(tc->c.n[tc->leader]);
+    assert_non_null(plain);
+    HARNESS_EXPECT(plain, ":2", "EVENTCOUNT"); /* ViaMoved and ViaLibrary */
+    assert_int_equal(tls_lib_client(tc, cert_path("other-ca.crt"), &c), EF_OK);
+    int64_t start = harness_now_ms();
+    assert_int_equal(eventflow_append(c, "tls-wrong-ca", 0, &ev, 1, &added), EF_EAUTH);
+    assert_true(harness_now_ms() - start < 4000); /* not retried to the deadline */
+    assert_non_null(strstr(eventflow_client_last_error(c), "certificate is not trusted"));
+    assert_int_equal(added.n, 0);
+    eventflow_client_free(c);
+    HARNESS_EXPECT(plain, ":2", "EVENTCOUNT");
+    harness_close(plain);
+}
+
+/* eventflowctl CMD over TLS through the follower (flags, or the
+ * environment when env is set); its stdout into out, its exit code back. */
+static int ctl_tls(struct tls_cluster *tc, bool env, const char *ca, const char *cmd, char *out, size_t cap)
+{
+    const char *ctl = getenv("EVENTFLOWCTL");
+    assert_non_null(ctl);
+    char line[2048];
+    if (env)
+        snprintf(line, sizeof line,
+                 "EVENTFLOW_ENDPOINTS=127.0.0.1:%u EVENTFLOW_TLS=1 EVENTFLOW_CACERT='%s' timeout 30 '%s' %s 2>&1",
+                 tc->tls_port[tc->follower], ca, ctl, cmd);
+    else
+        snprintf(line, sizeof line, "timeout 30 '%s' -e 127.0.0.1:%u --tls --cacert '%s' %s 2>&1", ctl,
+                 tc->tls_port[tc->follower], ca, cmd);
+    return run_shell(line, out, cap);
+}
+
+/* eventflowctl over TLS: status asks every member at its TLS address;
+ * append, get and tail through the follower; the wrong CA refused with
+ * nothing written. */
+static void check_ctl(struct tls_cluster *tc)
+{
+    const char *ca = cert_path("ca.crt");
+    char out[8192];
+    assert_int_equal(ctl_tls(tc, false, ca, "status", out, sizeof out), 0);
+    assert_non_null(strstr(out, "healthy"));
+    assert_int_equal(ctl_tls(tc, false, ca, "append tls-ctl ViaCtl '{\"n\":1}'", out, sizeof out), 0);
+    assert_int_equal(ctl_tls(tc, true, ca, "get tls-ctl -o json", out, sizeof out), 0);
+    assert_non_null(strstr(out, "ViaCtl"));
+    /* A subscription, on a client of its own, served by a follower. */
+    assert_int_equal(ctl_tls(tc, false, ca, "tail --from-start --limit 3 --read-from follower -o json", out,
+                             sizeof out),
+                     0);
+    assert_non_null(strstr(out, "ViaMoved"));
+    assert_non_null(strstr(out, "ViaCtl"));
+    assert_int_equal(ctl_tls(tc, false, cert_path("other-ca.crt"), "append tls-ctl Refused", out, sizeof out), 3);
+    assert_non_null(strstr(out, "certificate is not trusted"));
+    assert_int_equal(ctl_tls(tc, true, ca, "get tls-ctl -o json", out, sizeof out), 0);
+    assert_null(strstr(out, "Refused"));
+}
+
+/* TLS across a cluster: redirects, the Redis Cluster view, libeventflow
+ * and eventflowctl. */
+static void test_tls_cluster(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_cluster tc;
+    start_tls_cluster(fx, &tc, TLS_NODES);
+    check_redirects(&tc);
+    check_library(&tc);
+    check_ctl(&tc);
+    harness_pass(fx);
+}
+
+/* STATUS predicate: the leader is member *(uint64_t *)arg. */
+static bool leader_is(const json_t *st, void *arg)
+{
+    return (uint64_t)json_integer_value(json_object_get(st, "leader_id")) == *(uint64_t *)arg;
+}
+
+/* A leader without a TLS port: a TLS client is never sent to its
+ * plaintext port. It is told there is no leader it can reach, which it
+ * retries, and the Redis Cluster view lists the leader without an address;
+ * plaintext clients are redirected as ever. */
+static void test_tls_leader_without_tls(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_cluster tc;
+    start_tls_cluster(fx, &tc, 2);
+    size_t plain = 2;
+    cluster_transfer_ok(&tc.c, plain);
+    uint64_t plain_id = plain + 1;
+    struct harness_node *f = tc.c.n[0];
+    assert_int_equal(harness_wait_status(f, leader_is, &plain_id, CLUSTER_WAIT_MS), 0);
+    wait_members_have_tls(&tc, f);
+
+    const char *ca = cert_path("ca.crt");
+    const char *add = "{\"stream\":\"tls-none\",\"version\":\"any\",\"events\":[{\"type\":\"T\"}]}";
+    char leader_plain[64];
+    snprintf(leader_plain, sizeof leader_plain, "127.0.0.1:%u", tc.c.n[plain]->port);
+    assert_add_answer(f, tc.tls_port_text[0], add, "NOLEADER", leader_plain, false);
+    assert_add_answer(f, NULL, add, "MOVED", leader_plain, true);
+    int code;
+    char *out = harness_redis_cli(f, NULL, &code, "-p", tc.tls_port_text[0], "--tls", "--cacert", ca, "CLUSTER", "SLOTS",
+                            NULL);
+    assert_int_equal(code, 0);
+    if (!has_port_line(out, tc.tls_port[0]) || !has_port_line(out, tc.tls_port[1]) ||
+        has_port_line(out, tc.c.n[plain]->port))
+        fail_msg("CLUSTER SLOTS over TLS, TLS ports %u and %u, leader's plaintext port %u:\n%s", tc.tls_port[0],
+                 tc.tls_port[1], tc.c.n[plain]->port, out);
+    free(out);
+    harness_pass(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +789,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_client_auth, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_handshake_deadline, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_sighup_reload, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_cluster, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_leader_without_tls, harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests_name("tls", tests, make_certs, remove_certs);
 }

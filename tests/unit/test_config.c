@@ -21,7 +21,7 @@ static const char *const env_names[] = {
     "DATA", "PASSWORD", "MAX_BULK", "MAX_CLIENTS", "MAX_EVENTS", "MAX_EVENT_SIZE", "MAX_READ", "MAP_SIZE",
     "MIN_FREE_DISK", "SNAPSHOT_THRESHOLD", "SNAPSHOT_TRAILING", "ELECTION_TIMEOUT", "HEARTBEAT_TIMEOUT",
     "MAX_STALENESS", "LOG_LEVEL", "CPU_AFFINITY", "DEDUP_WINDOW", "HTTP_PORT", "HTTP_BIND", "HTTP_ADVERTISE",
-    "HTTP_OPEN_HEALTH", "CLUSTER_SECRET", "CLUSTER_SECRET_FILE", "RESTORE",
+    "HTTP_OPEN_HEALTH", "CLUSTER_SECRET", "CLUSTER_SECRET_FILE", "RESTORE", "TLS_ADVERTISE",
 };
 
 static int clear_env(void **state)
@@ -238,6 +238,33 @@ static void test_environment_and_flag(void **state)
     assert_int_equal(unsetenv("RESTORE"), 0);
 }
 
+/* The TLS address: --advertise's host with --tls-port unless given;
+ * none without a TLS port. */
+static void test_tls_advertise(void **state)
+{
+    struct config cfg;
+    char err[256];
+    const char *const none[] = {NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, none), 0);
+    assert_string_equal(cfg.tls_advertise, "");
+    config_free(&cfg);
+
+    const char *const derived[] = {"--advertise", "[fd00::1]:6543", "--tls-port", "6643", "--tls-cert", "c",
+                                   "--tls-key", "k", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, derived), 0);
+    assert_string_equal(cfg.tls_advertise, "[fd00::1]:6643");
+    struct node_config nc;
+    config_node(&cfg, &nc);
+    assert_string_equal(nc.tls_advertise, "[fd00::1]:6643");
+    config_free(&cfg);
+
+    assert_int_equal(setenv("TLS_ADVERTISE", "tls.example:443", 1), 0);
+    const char *const given[] = {"--tls-port", "6643", "--tls-cert", "c", "--tls-key", "k", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, given), 0);
+    assert_string_equal(cfg.tls_advertise, "tls.example:443");
+    config_free(&cfg);
+}
+
 struct refused {
     const char *env; /* NAME=value, or NULL */
     const char *args[6];
@@ -292,6 +319,8 @@ static const struct refused refused[] = {
     {NULL, {"--restore", "b.efb", "--join", "j:6"}, "--restore starts a new cluster of this node alone: give it no --join, --cluster-state existing or other --cluster members; the others join it with --join"},
     {"RESTORE=b.efb", {"--cluster-state", "existing"}, "--restore starts a new cluster of this node alone: give it no --join, --cluster-state existing or other --cluster members; the others join it with --join"},
     {NULL, {"--restore", "b.efb", "--cluster", "1@127.0.0.1:7543@127.0.0.1:6543,2@x:1@y:2"}, "--restore starts a new cluster of this node alone: give it no --join, --cluster-state existing or other --cluster members; the others join it with --join"},
+    {NULL, {"--tls-advertise", "t:1"}, "--tls-advertise, --tls-cert, --tls-key and --tls-ca need --tls-port"},
+    {NULL, {"--tls-advertise", "t"}, "invalid --tls-advertise 't': expected host:port"},
 };
 
 static void test_refused(void **state)
@@ -375,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup(test_defaults, clear_env),
         cmocka_unit_test_setup(test_every_flag, clear_env),
         cmocka_unit_test_setup(test_environment_and_flag, clear_env),
+        cmocka_unit_test_setup(test_tls_advertise, clear_env),
         cmocka_unit_test_setup(test_refused, clear_env),
         cmocka_unit_test_setup(test_cluster_secret_file, clear_env),
         cmocka_unit_test_setup(test_shares_machine, clear_env),

@@ -784,16 +784,47 @@ static void test_reads_see_applied(void **state)
 
 /* ---- members -------------------------------------------------------------- */
 
-static uint8_t *tmember(uint64_t id, const char *addr, uint64_t incarnation, size_t *len)
+/* A MemberAddress entry; tls may be NULL (a record without one). */
+static uint8_t *tmember_tls(uint64_t id, const char *addr, const char *tls, uint64_t incarnation, size_t *len)
 {
     Eventflow__MemberAddress m = EVENTFLOW__MEMBER_ADDRESS__INIT;
     m.id = id;
     m.client_address = (char *)addr;
+    if (tls != NULL)
+        m.tls_address = (char *)tls;
     m.incarnation = incarnation;
     Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
     e.command_case = EVENTFLOW__ENTRY__COMMAND_MEMBER_ADDRESS;
     e.member_address = &m;
     return tpack_entry(&e, len);
+}
+
+static uint8_t *tmember(uint64_t id, const char *addr, uint64_t incarnation, size_t *len)
+{
+    return tmember_tls(id, addr, NULL, incarnation, len);
+}
+
+/* The TLS address is kept beside the client address, empty for a record
+ * without one; the client address and incarnation read as before. */
+static void test_member_tls(void **state)
+{
+    struct fx *f = *state;
+    size_t len;
+    uint8_t *buf = tmember_tls(7, "10.0.0.1:6543", "10.0.0.1:6643", 5, &len);
+    assert_int_equal(tapply(f->s, 1, buf, len, NULL), STORE_MEMBER_UPDATED);
+    buf = tmember(8, "10.0.0.2:6543", 6, &len);
+    assert_int_equal(tapply(f->s, 2, buf, len, NULL), STORE_MEMBER_UPDATED);
+    fx_reopen(f);
+    char addr[64], tls[64] = "x";
+    uint64_t inc = 0;
+    assert_int_equal(store_member_tls_get(f->s, 7, tls, sizeof tls), 0);
+    assert_string_equal(tls, "10.0.0.1:6643");
+    assert_int_equal(store_member_get(f->s, 7, addr, sizeof addr, &inc), 0);
+    assert_string_equal(addr, "10.0.0.1:6543");
+    assert_int_equal(inc, 5);
+    assert_int_equal(store_member_tls_get(f->s, 8, tls, sizeof tls), 0);
+    assert_string_equal(tls, "");
+    assert_int_equal(store_member_tls_get(f->s, 9, tls, sizeof tls), -ENOENT);
 }
 
 static void test_members(void **state)
@@ -1431,6 +1462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_streams, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reads_see_applied, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_members, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_member_tls, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_batch_bytes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_space_full, fx_setup, fx_teardown),
         cmocka_unit_test(test_space_check_counts_open_batch),
