@@ -26,6 +26,10 @@
 
 #define RESTORE_CHUNK ((size_t)1 << 20)
 #define RESTORE_MARKER "restored"
+/* Which backup the directory was restored from, kept for good: a node
+ * restarted with the same --restore (a service's settings) starts from
+ * its store instead of being refused for a non-empty directory. */
+#define RESTORE_FROM "restored-from"
 
 static int restore_marker_path(const char *data_dir, char *out, size_t cap)
 {
@@ -239,6 +243,65 @@ static int restore_sync_dir(const char *dir)
     return rc;
 }
 
+/* The line DATA/restored-from holds for a backup: what tells it from
+ * another (its image's CRC-32, raft index and time taken). */
+static void restore_from_line(const struct backup_header *h, char *out, size_t cap)
+{
+    snprintf(out, cap, "image_crc=%08" PRIx32 " applied_index=%" PRIu64 " taken_ms=%" PRId64 "\n", h->image_crc,
+             h->applied_index, h->created_ms);
+}
+
+static int restore_from_write(const char *data_dir, const struct backup_header *h)
+{
+    char path[4200], line[160];
+    snprintf(path, sizeof path, "%s/" RESTORE_FROM, data_dir);
+    restore_from_line(h, line, sizeof line);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = strlen(line);
+    if (fd < 0 || write(fd, line, len) != (ssize_t)len || fsync(fd) != 0) {
+        log_error("--restore: writing %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* 1 if data_dir was restored from the backup in `file` already, 0 if it
+ * holds no record of a restore, -1 (logged) if it was restored from
+ * another backup or the file cannot be read. */
+static int restore_done_before(const char *file, const char *data_dir)
+{
+    char path[4200], had[160] = "", want[160];
+    snprintf(path, sizeof path, "%s/" RESTORE_FROM, data_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    bool read_ok = fgets(had, sizeof had, f) != NULL;
+    fclose(f);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("--restore: cannot open %s: %s", file, strerror(errno));
+        return -1;
+    }
+    struct backup_header h;
+    int rc = restore_header(file, fd, &h);
+    close(fd);
+    if (rc != 0)
+        return -1;
+    restore_from_line(&h, want, sizeof want);
+    if (!read_ok || strcmp(had, want) != 0) {
+        log_error("--restore: the data directory %s was restored from another backup (%.*s), not from %s: "
+                  "a restore never replaces a store; give it an empty or new --data directory",
+                  data_dir, (int)strcspn(had, "\n"), had, file);
+        return -1;
+    }
+    log_info("--restore: the data directory %s was restored from %s already; starting from its store", data_dir,
+             file);
+    return 1;
+}
+
 static int restore_place(const char *file, const char *data_dir, const char *store_dir, int fd,
                          const struct backup_header *h, uint8_t id[STORE_CLUSTER_ID_BYTES])
 {
@@ -268,7 +331,8 @@ static int restore_place(const char *file, const char *data_dir, const char *sto
         rc = -1;
     } else if (rc == 0) {
         placed = true;
-        if (restore_sync_dir(store_dir) != 0 || restore_sync_dir(data_dir) != 0)
+        if (restore_from_write(data_dir, h) != 0 || restore_sync_dir(store_dir) != 0 ||
+            restore_sync_dir(data_dir) != 0)
             rc = -1;
     }
     if (rc != 0) {
@@ -277,6 +341,8 @@ static int restore_place(const char *file, const char *data_dir, const char *sto
         char marker[4200];
         if (restore_marker_path(data_dir, marker, sizeof marker) == 0)
             (void)unlink(marker);
+        snprintf(marker, sizeof marker, "%s/" RESTORE_FROM, data_dir);
+        (void)unlink(marker);
     }
     return rc;
 }
@@ -292,6 +358,9 @@ int restore_install(const char *file, const char *data_dir)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    int before = restore_done_before(file, data_dir);
+    if (before != 0)
+        return before > 0 ? 0 : -1;
     if (restore_dir_empty(data_dir) != 0)
         return -1;
     int fd = open(file, O_RDONLY | O_CLOEXEC);

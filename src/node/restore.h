@@ -12,8 +12,10 @@
 
 #include <stdbool.h>
 
-/* Install `file` as DATA/store/data.mdb. data_dir must be absent or empty.
- * Returns 0, or -1 after logging why. Before the store opens. */
+/* Install `file` as DATA/store/data.mdb. data_dir must be absent or empty,
+ * or restored from this very backup before (DATA/restored-from: then
+ * nothing is done, so a node whose settings keep --restore restarts from
+ * its store). Returns 0, or -1 after logging why. Before the store opens. */
 int restore_install(const char *file, const char *data_dir);
 
 /* A restored store's events are in no entry of the new raft log, so a

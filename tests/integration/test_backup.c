@@ -212,6 +212,15 @@ static void test_backup_under_writes_restores(void **state)
     cluster_assert_converged(&rc, next);
     assert_int_equal(cluster_node_status_int(rc.n[1], "events"), events + 3);
 
+    /* Restarted with its settings unchanged (--restore still given), the
+     * restored node starts from its store, not refused, not restored over. */
+    harness_assert_stop(r);
+    assert_int_equal(harness_node_start(r), 0); /* either node may lead now */
+    cluster_assert_converged(&rc, next);
+    assert_true(harness_node_log_says(r, "was restored from"));
+    assert_true(harness_node_log_says(r, "already; starting from its store"));
+    assert_int_equal(cluster_node_status_int(r, "events"), events + 3);
+
     free(next);
     free(old_cluster);
     json_decref(prefix);
