@@ -33,7 +33,7 @@ struct node_config {
     const struct node_member *members;  /* the initial cluster (this node alone by default) */
     size_t n_members;
     const char *data_dir;
-    const char *password;               /* for requests to other members; NULL = none */
+    const char *peer_token;             /* for requests to other members, as "@peer" (acl_peer.h); NULL = none */
     const char *cluster_secret;         /* raft peers must prove it (raft_tcp.h); NULL = none */
     size_t map_size;                    /* LMDB map size */
     uint64_t min_free_disk;             /* kept free on the data directory's filesystem */

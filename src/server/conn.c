@@ -2,12 +2,15 @@
  * flow-control design). */
 #include "server/conn.h"
 
+#include "server/acl_conn.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
+#include "server/acl_conn.h"
 #include "server/commands.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -50,6 +53,7 @@ static void conn_unref(struct conn *c)
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->writing);
+    acl_conn_set_user(c, NULL);
     free(c);
 }
 
