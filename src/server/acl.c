@@ -81,6 +81,10 @@ static bool change_allowed(struct conn *c, const struct resp_command *cmd, const
                                             "would bind anyone; nothing was done");
         return false;
     }
+    if (cmd->argv[2].len > 0 && cmd->argv[2].ptr[0] == '@') {
+        resp_write_error(conn_reply_buf(c), "names starting with '@' are the nodes' own; nothing was done");
+        return false;
+    }
     if (!name_valid(&cmd->argv[2])) {
         resp_write_errorf(conn_reply_buf(c),
                           "invalid user name: 1 to %d letters, digits, '_', '-' or '.'; nothing was done",
@@ -171,10 +175,8 @@ static void acl_setuser(struct conn *c, const struct resp_command *cmd)
     if (!change_allowed(c, cmd, "ACL SETUSER"))
         return;
     const struct resp_arg *user = &cmd->argv[2], *pw = &cmd->argv[3];
-    if (user->ptr[0] == '@' || pw->len == 0 || pw->len > ACL_PASSWORD_MAX) {
-        resp_write_errorf(conn_reply_buf(c), "%s; nothing was done",
-                          user->ptr[0] == '@' ? "names starting with '@' are the nodes' own"
-                                              : "a password has 1 to 1024 bytes");
+    if (pw->len == 0 || pw->len > ACL_PASSWORD_MAX) {
+        resp_write_errorf(conn_reply_buf(c), "a password has 1 to %d bytes; nothing was done", ACL_PASSWORD_MAX);
         return;
     }
     /* Every rule is checked before anything is proposed. */

@@ -51,6 +51,12 @@ static void auth_succeeded(struct conn *c, struct buf *out, const char *user, co
     then->ok(c, out, then);
 }
 
+static void close_for_failures(struct conn *c)
+{
+    log_warn("client %s: %u failed AUTH attempts; closing the connection", c->peer, c->auth_failures);
+    conn_close_after_write(c);
+}
+
 static void auth_failed(struct conn *c, struct buf *out, bool named)
 {
     c->authenticated = false;
@@ -61,8 +67,7 @@ static void auth_failed(struct conn *c, struct buf *out, bool named)
     else
         resp_write_error(out, "unauthorized");
     if (c->auth_failures >= ACL_AUTH_MAX_FAILURES) {
-        log_warn("client %s: %u failed AUTH attempts; closing the connection", c->peer, c->auth_failures);
-        conn_close_after_write(c);
+        close_for_failures(c);
         return;
     }
     if (c->auth_failures < ACL_AUTH_FREE_FAILURES)
@@ -161,10 +166,14 @@ void acl_auth_login(struct conn *c, const struct resp_arg *user, const struct re
     bool named = user != NULL;
     uint64_t now = uv_now(s->loop);
     if (c->auth_retry_ms > now) {
+        /* An attempt that did not wait counts as a failure: a guesser that
+         * ignores the delay reaches the close sooner. */
         resp_write_errorf(conn_reply_buf(c),
                           "TOOMANY failed AUTH attempts on this connection; nothing was checked: retry in %" PRIu64
                           " ms",
                           c->auth_retry_ms - now);
+        if (++c->auth_failures >= ACL_AUTH_MAX_FAILURES)
+            close_for_failures(c);
         return;
     }
     char name[ACL_CONN_NAME_MAX + 1] = "default";
