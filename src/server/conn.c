@@ -127,6 +127,10 @@ struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void
     buf_init(&c->writing);
     resp_parser_init(&c->parser, &s->limits);
     c->authenticated = authenticated;
+    /* The HTTP layer lets in the password's holders: they are the default
+     * user, bound by its rules like a RESP client's AUTH <password>. */
+    if (authenticated && s->cfg->password != NULL)
+        acl_conn_set_user(c, "default");
     snprintf(c->peer, sizeof c->peer, "http");
     conn_link(s, c);
     return c;

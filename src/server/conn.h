@@ -90,7 +90,8 @@ struct conn {
 
     bool authenticated;
     /* Who authenticated and what they may do (acl_conn.h): the user's name
-     * ("" before AUTH, when authentication is off, or through HTTP), and
+     * ("" before AUTH or when authentication is off; "default" through
+     * HTTP), and
      * its rules as resolved at users generation acl_gen; NULL: every right
      * (no authentication, the peer identity, "default" without a record). */
     char user[ACL_CONN_NAME_MAX + 1];
