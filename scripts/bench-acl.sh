@@ -5,8 +5,10 @@
 #   B: the default user restricted to prefixes (ACL SETUSER default ...):
 #      every ADD and GET compares the stream name with its write or read
 #      prefixes, the matching one last of four;
-# in the same run, PAIRS times each, and prints each run and the median
-# ratio B/A per workload. The node binds 127.0.0.1 on free ports, is
+# in the same run, PAIRS times each (after one uncounted run; A first in
+# odd pairs, B first in even ones), and prints each pair and the median
+# ratios B/A per workload: throughput, and the loop thread's CPU time per
+# request. The node binds 127.0.0.1 on free ports, is
 # stopped by PID and its directory removed.
 #
 # Env: BUILD (default ./build), PAIRS (5), SECONDS_EACH (10), CONNS (50).
@@ -34,26 +36,46 @@ for _ in $(seq 100); do [ "$(cli PING 2>/dev/null)" = PONG ] && break; sleep 0.1
 "$bench" --port "$port" --password "$pw" --workload add --streams 100 --prefill 100 -n 1 -c 1 > /dev/null
 restrict() { cli ACL SETUSER default "$pw" write:aa write:ab write:ac write:bench: read:aa read:ab read:ac read:bench: > /dev/null; }
 open() { cli ACL DELUSER default > /dev/null; }
-# Requests per second, from eventflow-bench's summary; a run with a failed
-# request (a -NOPERM would be one) stops the script.
+# The server's loop thread's CPU time so far, in clock ticks (utime +
+# stime): where commands and their ACL checks run. Not the worker threads,
+# where B's logins (PBKDF2, before the measurement) would count.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/task/$pid/stat"; }
+# "<requests/s> <loop thread CPU µs per request>", from eventflow-bench's
+# summary and /proc; a run with a failed request (a -NOPERM would be one) stops
+# the script. The CPU figure counts the warmup second too, alike on both
+# sides: it is less disturbed by other work on a shared machine than
+# throughput is.
 run() {
-    local out
+    local out t0 t1
+    t0=$(cpu_ticks)
     out=$("$bench" --port "$port" --password "$pw" --workload "$1" --streams 100 -c "$conns" --warmup 1 -d "$secs")
+    t1=$(cpu_ticks)
     echo "$out" | grep -q ' 0 failed, 0 connections lost' || { echo "bench-acl: failures in $1:" >&2; echo "$out" >&2; exit 1; }
-    echo "$out" | awk '/^throughput/ { print $2; exit }'
+    echo "$out" | awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v secs="$secs" '
+        /^throughput/ { printf "%s %.1f\n", $2, ticks / hz * 1e6 / ($2 * (secs + 1)); exit }'
 }
-declare -A ratios
+declare -A ratios cpu_ratios
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for w in add get; do
+    # One run first, not counted: the first after a start or a switch of
+    # workload is slower whatever its side. Then A and B alternate which
+    # goes first, so a drift of the machine does not favour one side.
+    open; run "$w" > /dev/null || exit 1
     for p in $(seq "$pairs"); do
-        open; a=$(run "$w") || exit 1
-        restrict; b=$(run "$w") || exit 1
+        if [ $((p % 2)) = 1 ]; then
+            open; out=$(run "$w") || exit 1; read -r a acpu <<< "$out"
+            restrict; out=$(run "$w") || exit 1; read -r b bcpu <<< "$out"
+        else
+            restrict; out=$(run "$w") || exit 1; read -r b bcpu <<< "$out"
+            open; out=$(run "$w") || exit 1; read -r a acpu <<< "$out"
+        fi
         r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", (a > 0 ? b / a : 0) }')
-        echo "$w pair $p: A (no rules) $a/s, B (prefix rules) $b/s, B/A $r"
-        ratios[$w]+="$r "
+        rc=$(awk -v a="$acpu" -v b="$bcpu" 'BEGIN { printf "%.3f", (a > 0 ? b / a : 0) }')
+        echo "$w pair $p: A (no rules) $a/s, $acpu µs loop CPU/request; B (prefix rules) $b/s, $bcpu µs; B/A throughput $r, CPU $rc"
+        ratios[$w]+="$r " cpu_ratios[$w]+="$rc "
     done
 done
 open
 for w in add get; do
-    m=$(echo "${ratios[$w]}" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-    echo "$w: median B/A $m over $pairs pairs"
+    echo "$w: median B/A throughput $(echo "${ratios[$w]}" | median), loop CPU per request $(echo "${cpu_ratios[$w]}" | median) over $pairs pairs"
 done

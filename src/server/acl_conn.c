@@ -82,22 +82,24 @@ static bool refuse(struct conn *c, const char *what)
     return false;
 }
 
+/* Whether c's rules have `flag`; if not, -NOPERM naming the right. */
+static bool has_flag(struct conn *c, unsigned flag, const char *right, const char *what)
+{
+    if (c->acl == NULL || (c->acl->flags & flag))
+        return true;
+    char why[128];
+    snprintf(why, sizeof why, "%s right (%s)", right, what);
+    return refuse(c, why);
+}
+
 bool acl_conn_admin(struct conn *c, const char *what)
 {
-    if (c->acl == NULL || (c->acl->flags & ACL_ADMIN))
-        return true;
-    char why[96];
-    snprintf(why, sizeof why, "admin right (%s)", what);
-    return refuse(c, why);
+    return has_flag(c, ACL_ADMIN, "admin", what);
 }
 
 bool acl_conn_all(struct conn *c, const char *what)
 {
-    if (c->acl == NULL || (c->acl->flags & ACL_ALL))
-        return true;
-    char why[96];
-    snprintf(why, sizeof why, "'all' right (%s reads the global log)", what);
-    return refuse(c, why);
+    return has_flag(c, ACL_ALL, "'all'", what);
 }
 
 bool acl_conn_stream(struct conn *c, enum acl_right right, const char *name, size_t len)

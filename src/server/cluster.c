@@ -152,8 +152,8 @@ static void cluster_status(struct conn *c)
         }
         f->pending++;
         const char *argv[] = {"STATUS"};
-        int rv = peer_request(c->srv->loop, p->client, config_peer_token(c->srv->cfg), 1, argv, CLUSTER_STATUS_TIMEOUT_MS,
-                              status_probe_cb, p);
+        int rv = peer_request(c->srv->loop, p->client, config_peer_token(c->srv->cfg), 1, argv,
+                              CLUSTER_STATUS_TIMEOUT_MS, status_probe_cb, p);
         if (rv != 0)
             status_probe_cb(p, rv, NULL);
     }

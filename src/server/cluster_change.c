@@ -261,7 +261,8 @@ static void add_check_start(struct change_req *r)
         return;
     }
     const char *argv[] = {"STATUS"};
-    int rv = peer_request(srv->loop, r->client, config_peer_token(srv->cfg), 1, argv, ADD_CHECK_TIMEOUT_MS, add_check_cb, r);
+    int rv = peer_request(srv->loop, r->client, config_peer_token(srv->cfg), 1, argv, ADD_CHECK_TIMEOUT_MS,
+                          add_check_cb, r);
     if (rv != 0)
         add_check_cb(r, rv, NULL);
 }
