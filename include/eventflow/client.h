@@ -110,6 +110,11 @@ struct eventflow_options {
      * Then an append whose outcome is unknown is not retried: it fails
      * with EF_EUNKNOWN. */
     bool no_idempotency_keys;
+    /* The user to AUTH as (`AUTH <user> <password>`, docs/protocol.md
+     * "Users and ACLs"), or NULL for the password's own login (the user
+     * "default"). Added last: a program built against an older header
+     * must be rebuilt. */
+    const char *user;
 };
 
 /* Set every field to its default (all zero). */

@@ -29,7 +29,8 @@ enum eventflow_error {
      * deadline passed before a retry could settle it. Retrying with the
      * same idempotency keys is safe and tells which. */
     EF_EUNKNOWN = -3,
-    /* Wrong or missing password. Not retried. */
+    /* Wrong or missing password, an unknown user, or a user whose rules do
+     * not allow the request (NOPERM: nothing was done). Not retried. */
     EF_EAUTH = -4,
     /* The expected version is below the stream's length: another writer
      * appended first ("concurrent stream modification"). */

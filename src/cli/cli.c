@@ -102,6 +102,7 @@ static bool any_endpoint_answers(const struct cli *cli)
         eventflow_options_init(&o);
         o.endpoints = eps[i];
         o.password = cli->password;
+        o.user = cli->user;
         o.connect_timeout_ms = PROBE_TIMEOUT_MS;
         o.request_timeout_ms = PROBE_TIMEOUT_MS;
         struct eventflow_client *c;
@@ -138,8 +139,9 @@ int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what)
         break;
     }
     if (rc == EF_EAUTH)
-        return cli_fail(cli, code, "%s: wrong or missing password (--password or $EVENTFLOW_PASSWORD): %s", what,
-                        msg);
+        return cli_fail(cli, code,
+                        "%s: wrong or missing user or password, or the user may not do this (--user, --password): %s",
+                        what, msg);
     if (code == CLI_EXIT_USAGE && rc == EF_EUNAVAILABLE)
         return cli_fail(cli, code, "%s: no endpoint could be reached (%s): %s", what, cli->endpoints, msg);
     return cli_fail(cli, code, "%s: %s: %s", what, eventflow_err_name(rc), msg);
@@ -160,6 +162,7 @@ int cli_client(struct cli *cli, enum eventflow_read_preference pref, int timeout
     eventflow_options_init(&o);
     o.endpoints = cli->endpoints;
     o.password = cli->password;
+    o.user = cli->user;
     o.retry_deadline_ms = timeout_ms;
     o.connect_timeout_ms = half < 1000 ? half : 1000;
     o.request_timeout_ms = half < 5000 ? half : 5000;

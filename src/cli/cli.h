@@ -35,6 +35,7 @@ struct cli {
     const char *command;   /* the command's name, for messages ("member add") */
     const char *endpoints; /* borrowed: --endpoints, $EVENTFLOW_ENDPOINTS or the default */
     const char *password;  /* borrowed: --password or $EVENTFLOW_PASSWORD; NULL: none */
+    const char *user;      /* borrowed: --user or $EVENTFLOW_USER; NULL: the password's login */
     enum cli_output output;
     int timeout_ms;        /* --timeout; 0: the command's default */
 };

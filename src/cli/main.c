@@ -16,13 +16,14 @@
 static const struct cli_flag global_flags[] = {
     {"endpoints", 'e', "HOST:PORT,...",
      "members to ask first (default: $EVENTFLOW_ENDPOINTS, else " DEFAULT_ENDPOINTS ")"},
-    {"password", 0, "PASSWORD", "the cluster's password (default: $EVENTFLOW_PASSWORD)"},
+    {"password", 0, "PASSWORD", "the cluster's password, or --user's (default: $EVENTFLOW_PASSWORD)"},
+    {"user", 0, "USER", "log in as this user of the ACL (default: $EVENTFLOW_USER, else the password's own)"},
     {"output", 'o', "table|json", "output format (default: table)"},
     {"timeout", 't', "MS", "time limit of the command's requests, retries included (see each command)"},
     {"help", 'h', NULL, "show help"},
     {NULL, 0, NULL, NULL},
 };
-enum { G_ENDPOINTS, G_PASSWORD, G_OUTPUT, G_TIMEOUT, G_HELP, G_COUNT };
+enum { G_ENDPOINTS, G_PASSWORD, G_USER, G_OUTPUT, G_TIMEOUT, G_HELP, G_COUNT };
 
 static const struct cli_command *const groups[] = {
     cli_status_commands,
@@ -252,6 +253,11 @@ static int apply_globals(struct cli *cli, const struct parse_state *ps)
         cli->password = getenv("EVENTFLOW_PASSWORD");
     if (cli->password != NULL && cli->password[0] == '\0')
         cli->password = NULL;
+    cli->user = ps->globals[G_USER];
+    if (cli->user == NULL)
+        cli->user = getenv("EVENTFLOW_USER");
+    if (cli->user != NULL && cli->user[0] == '\0')
+        cli->user = NULL;
     const char *out = ps->globals[G_OUTPUT];
     if (out == NULL || strcmp(out, "table") == 0)
         cli->output = CLI_OUTPUT_TABLE;

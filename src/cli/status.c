@@ -102,6 +102,7 @@ static void *probe_run(void *arg)
     eventflow_options_init(&o);
     o.endpoints = mv->cfg.client_address;
     o.password = p->cli->password;
+    o.user = p->cli->user;
     o.connect_timeout_ms = half;
     o.request_timeout_ms = half;
     o.retry_deadline_ms = p->timeout_ms;

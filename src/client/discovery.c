@@ -183,8 +183,8 @@ int ef_conn_connect(struct eventflow_client *c, struct ef_conn *cn, const struct
         return ef_fail(c, EF_EUNAVAILABLE, "%s", why);
     if (c->password == NULL)
         return EF_OK;
-    const char *argv[] = {"AUTH", c->password};
-    ef_conn_queue(cn, 2, argv, NULL);
+    const char *argv[] = {"AUTH", c->user != NULL ? c->user : c->password, c->password};
+    ef_conn_queue(cn, c->user != NULL ? 3 : 2, c->user != NULL ? argv : argv + 1, NULL);
     if (ef_conn_flush(cn, cdl, why, sizeof why) != 0) {
         ef_conn_close(cn);
         return ef_fail(c, EF_EUNAVAILABLE, "%s: AUTH: %s", ep->addr, why);
@@ -196,8 +196,8 @@ int ef_conn_connect(struct eventflow_client *c, struct ef_conn *cn, const struct
         return ef_fail(c, EF_EUNAVAILABLE, "%s: no reply to AUTH", ep->addr);
     }
     int result = EF_OK;
-    if (v.type == RESP_T_ERROR && strcmp(v.str, "unauthorized") == 0)
-        result = ef_fail(c, EF_EAUTH, "%s: wrong password (AUTH answered -unauthorized)", ep->addr);
+    if (v.type == RESP_T_ERROR && ef_reply_error_code(v.str) == EF_EAUTH)
+        result = ef_fail(c, EF_EAUTH, "%s: wrong user or password (AUTH answered -%s)", ep->addr, v.str);
     else if (v.type != RESP_T_SIMPLE || strcmp(v.str, "OK") != 0)
         result = ef_fail(c, EF_EUNAVAILABLE, "%s: AUTH answered %s", ep->addr,
                          v.type == RESP_T_ERROR ? v.str : "something unexpected");

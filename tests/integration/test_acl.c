@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -79,6 +80,25 @@ static void expect_noperm(struct harness_conn *c, const char *a0, const char *a1
     if (strncmp(r, "-NOPERM ", 8) != 0)
         fail_msg("%s %s: expected -NOPERM, got %s", a0, a1 != NULL ? a1 : "", r);
     free(r);
+}
+
+/* eventflowctl against n with args (fixed words: no quoting needed); its
+ * output and stderr, and its exit code in *code. */
+static char *ctl(const struct harness_node *n, const char *args, int *code)
+{
+    const char *bin = getenv("EVENTFLOWCTL");
+    assert_non_null(bin);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' -e 127.0.0.1:%u %s 2>&1", bin, n->port, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = calloc(1, 8192);
+    assert_non_null(out);
+    size_t len = fread(out, 1, 8191, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
 }
 
 static void test_rights(void **state)
@@ -244,6 +264,23 @@ static void test_rights(void **state)
     HARNESS_EXPECT(w, "[]", "GET", "{\"stream\":\"orders-2\"}");
     assert_false(can_login(n, "reader", "rpw"));
     harness_close(w);
+
+    /* eventflowctl (libeventflow) logs in as a user too. */
+    char *out2 = ctl(n, "--user writer --password wpw get orders-1", &code);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out2, "orders-1"));
+    free(out2);
+    out2 = ctl(n, "--user writer --password wpw append orders-1 T", &code);
+    assert_int_equal(code, 3);
+    assert_non_null(strstr(out2, "NOPERM user 'writer' has no write right on stream 'orders-1'"));
+    free(out2);
+    out2 = ctl(n, "--user writer --password wrong get orders-1", &code);
+    assert_int_equal(code, 3);
+    assert_non_null(strstr(out2, "WRONGPASS"));
+    free(out2);
+    d = login(n, NULL, PASSWORD);
+    HARNESS_EXPECT(d, ":1", "EC");
+    harness_close(d);
     free(ok_add);
     free(other_add);
     harness_pass(*state);
