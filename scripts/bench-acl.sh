@@ -55,7 +55,10 @@ run() {
         /^throughput/ { printf "%s %.1f\n", $2, ticks / hz * 1e6 / ($2 * (secs + 1)); exit }'
 }
 declare -A ratios cpu_ratios
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() {
+    tr ' ' '\n' | grep . | sort -n |
+        awk '{ v[NR] = $1 } END { printf "%.3f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 for w in add get; do
     # One run first, not counted: the first after a start or a switch of
     # workload is slower whatever its side. Then A and B alternate which

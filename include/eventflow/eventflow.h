@@ -14,6 +14,7 @@
 #ifndef EVENTFLOW_EVENTFLOW_H
 #define EVENTFLOW_EVENTFLOW_H
 
+#include "eventflow/acl.h"
 #include "eventflow/client.h"
 #include "eventflow/errors.h"
 #include "eventflow/group.h"

@@ -75,6 +75,7 @@ extern const struct cli_command cli_status_commands[];
 extern const struct cli_command cli_member_commands[];
 extern const struct cli_command cli_data_commands[];
 extern const struct cli_command cli_group_commands[];
+extern const struct cli_command cli_user_commands[];
 
 /* ---- flag values ---------------------------------------------------------- */
 

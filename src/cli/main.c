@@ -29,6 +29,7 @@ static const struct cli_command *const groups[] = {
     cli_status_commands,
     cli_member_commands,
     cli_data_commands,
+    cli_user_commands,
     cli_group_commands,
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])

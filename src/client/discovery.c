@@ -183,8 +183,14 @@ int ef_conn_connect(struct eventflow_client *c, struct ef_conn *cn, const struct
         return ef_fail(c, EF_EUNAVAILABLE, "%s", why);
     if (c->password == NULL)
         return EF_OK;
-    const char *argv[] = {"AUTH", c->user != NULL ? c->user : c->password, c->password};
-    ef_conn_queue(cn, c->user != NULL ? 3 : 2, c->user != NULL ? argv : argv + 1, NULL);
+    /* AUTH <user> <password>, or AUTH <password> for the password's own
+     * login. */
+    const char *with_user[] = {"AUTH", c->user, c->password};
+    const char *alone[] = {"AUTH", c->password};
+    if (c->user != NULL)
+        ef_conn_queue(cn, 3, with_user, NULL);
+    else
+        ef_conn_queue(cn, 2, alone, NULL);
     if (ef_conn_flush(cn, cdl, why, sizeof why) != 0) {
         ef_conn_close(cn);
         return ef_fail(c, EF_EUNAVAILABLE, "%s: AUTH: %s", ep->addr, why);

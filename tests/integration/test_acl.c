@@ -4,8 +4,9 @@
  * <password> (and HELLO, and redis-cli --user); each right lets through
  * what it names and nothing else, a refusal answers -NOPERM and changes
  * nothing, bad ACL input changes nothing, a rule changed or a user deleted
- * binds connections already open; failed AUTHs are throttled and then the
- * connection is closed;
+ * binds connections already open; HTTP requests with the password are the
+ * default user; eventflowctl logs in as a user and manages users; failed
+ * AUTHs are throttled and then the connection is closed;
  *
  * three nodes: users made through the leader log in on every node, a
  * follower brought back by a state transfer gets them with the store (the
@@ -278,6 +279,28 @@ static void test_rights(void **state)
     assert_int_equal(code, 3);
     assert_non_null(strstr(out2, "WRONGPASS"));
     free(out2);
+    /* eventflowctl's user commands, as the admin ops. */
+    out2 = ctl(n, "--user ops --password opw user add cli-u cpw read:orders- all", &code);
+    assert_int_equal(code, 0);
+    assert_string_equal(out2, "user cli-u set\n");
+    free(out2);
+    out2 = ctl(n, "--user ops --password opw -o json user list", &code);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out2, "{\"user\":\"cli-u\",\"rules\":[\"read:orders-\",\"all\"]}\n"));
+    free(out2);
+    out2 = ctl(n, "--user cli-u --password cpw user whoami", &code);
+    assert_int_equal(code, 0);
+    assert_string_equal(out2, "cli-u\n");
+    free(out2);
+    out2 = ctl(n, "--user cli-u --password cpw user add x y admin", &code);
+    assert_int_equal(code, 3);
+    assert_non_null(strstr(out2, "NOPERM"));
+    free(out2);
+    out2 = ctl(n, "--user ops --password opw user del cli-u", &code);
+    assert_int_equal(code, 0);
+    free(out2);
+    assert_false(can_login(n, "cli-u", "cpw"));
+    assert_false(can_login(n, "x", "y"));
     d = login(n, NULL, PASSWORD);
     HARNESS_EXPECT(d, ":1", "EC");
     harness_close(d);
