@@ -83,9 +83,9 @@ static void expect_noperm(struct harness_conn *c, const char *a0, const char *a1
     free(r);
 }
 
-/* eventflowctl against n with args (fixed words: no quoting needed); its
- * output and stderr, and its exit code in *code. */
-static char *ctl(const struct harness_node *n, const char *args, int *code)
+/* Run eventflowctl against n with args (fixed words: no quoting needed):
+ * it must exit with code and print `want` (output and stderr). */
+static void expect_ctl(const struct harness_node *n, const char *args, int code, const char *want)
 {
     const char *bin = getenv("EVENTFLOWCTL");
     assert_non_null(bin);
@@ -93,13 +93,12 @@ static char *ctl(const struct harness_node *n, const char *args, int *code)
     snprintf(cmd, sizeof cmd, "'%s' -e 127.0.0.1:%u %s 2>&1", bin, n->port, args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
-    char *out = calloc(1, 8192);
-    assert_non_null(out);
-    size_t len = fread(out, 1, 8191, p);
+    char out[8192];
+    size_t len = fread(out, 1, sizeof out - 1, p);
     out[len] = '\0';
     int st = pclose(p);
-    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return out;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != code || strstr(out, want) == NULL)
+        fail_msg("eventflowctl %s: expected exit %d and \"%s\", got status %d: %s", args, code, want, st, out);
 }
 
 static void test_rights(void **state)
@@ -266,39 +265,18 @@ static void test_rights(void **state)
     assert_false(can_login(n, "reader", "rpw"));
     harness_close(w);
 
-    /* eventflowctl (libeventflow) logs in as a user too. */
-    char *out2 = ctl(n, "--user writer --password wpw get orders-1", &code);
-    assert_int_equal(code, 0);
-    assert_non_null(strstr(out2, "orders-1"));
-    free(out2);
-    out2 = ctl(n, "--user writer --password wpw append orders-1 T", &code);
-    assert_int_equal(code, 3);
-    assert_non_null(strstr(out2, "NOPERM user 'writer' has no write right on stream 'orders-1'"));
-    free(out2);
-    out2 = ctl(n, "--user writer --password wrong get orders-1", &code);
-    assert_int_equal(code, 3);
-    assert_non_null(strstr(out2, "WRONGPASS"));
-    free(out2);
-    /* eventflowctl's user commands, as the admin ops. */
-    out2 = ctl(n, "--user ops --password opw user add cli-u cpw read:orders- all", &code);
-    assert_int_equal(code, 0);
-    assert_string_equal(out2, "user cli-u set\n");
-    free(out2);
-    out2 = ctl(n, "--user ops --password opw -o json user list", &code);
-    assert_int_equal(code, 0);
-    assert_non_null(strstr(out2, "{\"user\":\"cli-u\",\"rules\":[\"read:orders-\",\"all\"]}\n"));
-    free(out2);
-    out2 = ctl(n, "--user cli-u --password cpw user whoami", &code);
-    assert_int_equal(code, 0);
-    assert_string_equal(out2, "cli-u\n");
-    free(out2);
-    out2 = ctl(n, "--user cli-u --password cpw user add x y admin", &code);
-    assert_int_equal(code, 3);
-    assert_non_null(strstr(out2, "NOPERM"));
-    free(out2);
-    out2 = ctl(n, "--user ops --password opw user del cli-u", &code);
-    assert_int_equal(code, 0);
-    free(out2);
+    /* eventflowctl (libeventflow) logs in as a user too, and manages
+     * users as the admin ops. */
+    expect_ctl(n, "--user writer --password wpw get orders-1", 0, "orders-1");
+    expect_ctl(n, "--user writer --password wpw append orders-1 T", 3,
+               "NOPERM user 'writer' has no write right on stream 'orders-1'");
+    expect_ctl(n, "--user writer --password wrong get orders-1", 3, "WRONGPASS");
+    expect_ctl(n, "--user ops --password opw user add cli-u cpw read:orders- all", 0, "user cli-u set\n");
+    expect_ctl(n, "--user ops --password opw -o json user list", 0,
+               "{\"user\":\"cli-u\",\"rules\":[\"read:orders-\",\"all\"]}\n");
+    expect_ctl(n, "--user cli-u --password cpw user whoami", 0, "cli-u\n");
+    expect_ctl(n, "--user cli-u --password cpw user add x y admin", 3, "NOPERM");
+    expect_ctl(n, "--user ops --password opw user del cli-u", 0, "user cli-u deleted\n");
     assert_false(can_login(n, "cli-u", "cpw"));
     assert_false(can_login(n, "x", "y"));
     d = login(n, NULL, PASSWORD);
