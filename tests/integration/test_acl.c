@@ -185,6 +185,20 @@ static void test_rights(void **state)
     HARNESS_EXPECT(root, "[\"dedup-window\", \"1048576\"]", "CONFIG", "GET", "dedup-window");
     HARNESS_EXPECT(root, list, "ACL", "LIST");
 
+    /* Groups: administration is admin's; reading one needs the read
+     * right on its stream. */
+    HARNESS_EXPECT(root, "+OK", "GROUP", "CREATE", "{\"group\":\"go\",\"stream\":\"orders-1\"}");
+    HARNESS_EXPECT(root, "+OK", "GROUP", "CREATE", "{\"group\":\"gp\",\"stream\":\"payments-1\"}");
+    assert_int_equal(harness_cmd(w, &v, "GROUP", "READ", "{\"group\":\"go\",\"consumer\":\"c\"}", NULL), 0);
+    got = harness_assert_events(&v);
+    assert_int_equal(json_array_size(got), 1);
+    json_decref(got);
+    resp_value_free(&v);
+    expect_noperm(w, "GROUP", "READ", "{\"group\":\"gp\",\"consumer\":\"c\"}");
+    expect_noperm(w, "GROUP", "INFO", "gp");
+    expect_noperm(w, "GROUP", "DESTROY", "go");
+    expect_noperm(w, "GROUP", "LIST", NULL);
+
     /* reader reads, never writes. */
     struct harness_conn *rd = login(n, "reader", "rpw");
     expect_noperm(rd, "ADD", ok_add, NULL);
