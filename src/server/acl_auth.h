@@ -33,12 +33,11 @@ struct buf;
 struct conn;
 
 /* What to answer once the user is authenticated: AUTH's +OK, or HELLO's
- * map (copied, so it may live on the caller's stack). */
+ * map in the protocol it chose (copied, so it may live on the caller's
+ * stack). */
 struct acl_auth_then {
     void (*ok)(struct conn *c, struct buf *out, const struct acl_auth_then *then);
     bool resp3;
-    char name[64]; /* HELLO's SETNAME, NUL-terminated; "" = none */
-    bool has_name;
 };
 
 /* The AUTH command. */

@@ -93,11 +93,6 @@ static void cmd_version(struct conn *c, const struct resp_command *cmd)
  * answers it (mode "cluster"), as a map in RESP3. */
 static void hello_reply(struct conn *c, struct buf *out, const struct acl_auth_then *then)
 {
-    if (then->has_name) {
-        struct resp_arg name = {.ptr = then->name, .len = strlen(then->name)};
-        if (!client_set_name(c, out, &name))
-            return;
-    }
     c->resp3 = then->resp3;
     c->redis_client = true;
     if (then->resp3)
@@ -138,36 +133,30 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
         then.resp3 = v == 3;
         i = 2;
     }
-    const struct resp_arg *user = NULL, *password = NULL;
+    const struct resp_arg *user = NULL, *password = NULL, *name = NULL;
     for (; i < argc; i++) {
         if (resp_arg_is(&cmd->argv[i], "AUTH") && i + 2 < argc) {
             user = &cmd->argv[i + 1];
             password = &cmd->argv[i + 2];
             i += 2;
         } else if (resp_arg_is(&cmd->argv[i], "SETNAME") && i + 1 < argc) {
-            const struct resp_arg *name = &cmd->argv[++i];
-            /* client_set_name checks it; a name that does not fit is
-             * refused there as too long. */
-            size_t len = name->len < sizeof then.name ? name->len : sizeof then.name - 1;
-            memcpy(then.name, name->ptr, len);
-            then.name[len] = '\0';
-            then.has_name = true;
-            if (name->len >= sizeof then.name || memchr(name->ptr, '\0', name->len) != NULL) {
-                (void)client_set_name(c, conn_reply_buf(c), name);
-                return;
-            }
+            name = &cmd->argv[++i];
         } else {
             resp_write_error(conn_reply_buf(c),
                              "syntax error: HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]");
             return;
         }
     }
-    if (user != NULL && c->srv->cfg->password != NULL) {
-        acl_auth_login(c, user, password, &then);
-        return;
-    }
     if (!c->authenticated && user == NULL) {
         resp_write_error(conn_reply_buf(c), "unauthorized");
+        return;
+    }
+    /* Named before an AUTH's outcome is known (a name grants nothing): a
+     * bad one is refused before anything is checked. */
+    if (name != NULL && !client_set_name(c, conn_reply_buf(c), name))
+        return;
+    if (user != NULL && c->srv->cfg->password != NULL) {
+        acl_auth_login(c, user, password, &then);
         return;
     }
     c->authenticated = true;
