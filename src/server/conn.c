@@ -223,6 +223,13 @@ static void conn_parse(struct conn *c)
             conn_stop_reading(c);
             break;
         }
+        if (c->auth_pending) {
+            /* What follows an AUTH being checked is parsed with the limits
+             * its outcome sets: resumed once it answers (conn_complete). */
+            c->blocked = true;
+            conn_stop_reading(c);
+            break;
+        }
         struct resp_command cmd;
         const char *err = NULL;
         c->parser.limits = c->authenticated ? &s->limits : &s->limits_preauth;

@@ -147,6 +147,31 @@ static void test_rights(void **state)
     HARNESS_EXPECT(w, "+OK", "AUTH", "writer", "wpw");
     HARNESS_EXPECT(w, "\"writer\"", "ACL", "WHOAMI");
 
+    /* A request pipelined behind a user's AUTH waits for it, and is read
+     * with the limits of an authenticated connection (this argument is
+     * over the 4 KiB allowed before AUTH). */
+    struct resp_value pv;
+    struct harness_conn *pl = harness_connect(n);
+    assert_non_null(pl);
+    char *big = malloc(6000);
+    assert_non_null(big);
+    snprintf(big, 6000, "{\"stream\":\"orders-1\",\"limit\":1}");
+    size_t blen = strlen(big);
+    memset(big + blen, ' ', 5000);
+    big[blen + 5000] = '\0';
+    harness_queue(pl, "AUTH", "writer", "wpw", NULL);
+    harness_queue(pl, "GET", big, NULL);
+    size_t want = 2;
+    assert_int_equal(harness_pump(&pl, 1, &want, 10000), 0);
+    assert_int_equal(harness_read(pl, &pv), 1);
+    harness_assert_simple(&pv, "OK");
+    resp_value_free(&pv);
+    assert_int_equal(harness_read(pl, &pv), 1);
+    json_decref(harness_assert_events(&pv));
+    resp_value_free(&pv);
+    free(big);
+    harness_close(pl);
+
     /* writer: write and read under orders-, nothing else. */
     char *ok_add = add_req("orders-1");
     char *other_add = add_req("payments-1");
