@@ -7,7 +7,9 @@
 #                                commands, reads, cluster commands
 #   3  node                      replication: the only owner of raft
 #   2  store  raftio  client     the LMDB state machine; raft's I/O; the
-#                                client library (public headers eventflow/)
+#      acl                       client library (public headers eventflow/);
+#                                users' rules, password hashes, the nodes'
+#                                credential
 #   1  protocol                  RESP and the JSON codec
 #   0  common  proto             buffers, logs, ids; the protobuf records
 #   5  http                      the HTTP listener, on top of server's
@@ -30,7 +32,7 @@ floor_of() {
     case "$1" in
         common|proto) echo 0 ;;
         protocol) echo 1 ;;
-        store|raftio|client|eventflow) echo 2 ;;
+        store|raftio|client|eventflow|acl) echo 2 ;;
         node) echo 3 ;;
         server) echo 4 ;;
         http|cli|bench) echo 5 ;;

@@ -133,6 +133,11 @@ struct eventflow_options {
      * endpoint (an IP address against its IP entries, a name against its
      * DNS names). The chain to the CA is checked regardless. */
     bool tls_no_verify_name;
+    /* The user to AUTH as (`AUTH <user> <password>`, docs/protocol.md
+     * "Users and ACLs"), or NULL for the password's own login (the user
+     * "default"). Added last: a program built against an older header
+     * must be rebuilt. */
+    const char *user;
 };
 
 /* Environment variables of the TLS options (see above). */

@@ -29,9 +29,11 @@ enum eventflow_error {
      * deadline passed before a retry could settle it. Retrying with the
      * same idempotency keys is safe and tells which. */
     EF_EUNKNOWN = -3,
-    /* Wrong or missing password, or with TLS, a certificate refused: the
-     * server's by the client (not signed by its CAs, not naming the host)
-     * or the client's by the server. Not retried. */
+    /* Wrong or missing password, an unknown user, or a user whose rules do
+     * not allow the request (NOPERM: nothing was done); or with TLS, a
+     * certificate refused: the server's by the client (not signed by its
+     * CAs, not naming the host) or the client's by the server. Not
+     * retried. */
     EF_EAUTH = -4,
     /* The expected version is below the stream's length: another writer
      * appended first ("concurrent stream modification"). */

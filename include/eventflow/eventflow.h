@@ -15,6 +15,7 @@
 #define EVENTFLOW_EVENTFLOW_H
 
 #include "eventflow/backup.h"
+#include "eventflow/acl.h"
 #include "eventflow/client.h"
 #include "eventflow/errors.h"
 #include "eventflow/group.h"

@@ -140,8 +140,9 @@ int cli_fail_msg(struct cli *cli, int rc, const char *msg, const char *what)
     if (rc == EF_EAUTH && cli->tls && strstr(msg, "TLS") != NULL)
         return cli_fail(cli, code, "%s: %s (--cacert, --cert, --key)", what, msg);
     if (rc == EF_EAUTH)
-        return cli_fail(cli, code, "%s: wrong or missing password (--password or $EVENTFLOW_PASSWORD): %s", what,
-                        msg);
+        return cli_fail(cli, code,
+                        "%s: wrong or missing user or password, or the user may not do this (--user, --password): %s",
+                        what, msg);
     if (code == CLI_EXIT_USAGE && rc == EF_EUNAVAILABLE)
         return cli_fail(cli, code, "%s: no endpoint could be reached (%s): %s", what, cli->endpoints, msg);
     return cli_fail(cli, code, "%s: %s: %s", what, eventflow_err_name(rc), msg);
@@ -153,6 +154,7 @@ void cli_options(const struct cli *cli, struct eventflow_options *o)
 {
     eventflow_options_init(o);
     o->password = cli->password;
+    o->user = cli->user;
     o->tls = cli->tls;
     o->tls_ca_file = cli->cacert;
     o->tls_cert_file = cli->cert;

@@ -35,6 +35,7 @@ struct cli {
     const char *command;   /* the command's name, for messages ("member add") */
     const char *endpoints; /* borrowed: --endpoints, $EVENTFLOW_ENDPOINTS or the default */
     const char *password;  /* borrowed: --password or $EVENTFLOW_PASSWORD; NULL: none */
+    const char *user;      /* borrowed: --user or $EVENTFLOW_USER; NULL: the password's login */
     enum cli_output output;
     int timeout_ms;        /* --timeout; 0: the command's default */
     bool tls;              /* --tls or $EVENTFLOW_TLS=1: the endpoints are TLS ports */
@@ -79,6 +80,7 @@ extern const struct cli_command cli_member_commands[];
 extern const struct cli_command cli_data_commands[];
 extern const struct cli_command cli_group_commands[];
 extern const struct cli_command cli_backup_commands[];
+extern const struct cli_command cli_user_commands[];
 
 /* ---- flag values ---------------------------------------------------------- */
 

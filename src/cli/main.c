@@ -18,7 +18,8 @@
 static const struct cli_flag global_flags[] = {
     {"endpoints", 'e', "HOST:PORT,...",
      "members to ask first (default: $EVENTFLOW_ENDPOINTS, else " DEFAULT_ENDPOINTS ")"},
-    {"password", 0, "PASSWORD", "the cluster's password (default: $EVENTFLOW_PASSWORD)"},
+    {"password", 0, "PASSWORD", "the cluster's password, or --user's (default: $EVENTFLOW_PASSWORD)"},
+    {"user", 0, "USER", "log in as this user of the ACL (default: $EVENTFLOW_USER, else the password's own)"},
     {"output", 'o', "table|json", "output format (default: table)"},
     {"timeout", 't', "MS", "time limit of the command's requests, retries included (see each command)"},
     {"tls", 0, NULL, "TLS to the nodes' TLS ports, named by -e (default: on if $EVENTFLOW_TLS is 1)"},
@@ -28,12 +29,13 @@ static const struct cli_flag global_flags[] = {
     {"help", 'h', NULL, "show help"},
     {NULL, 0, NULL, NULL},
 };
-enum { G_ENDPOINTS, G_PASSWORD, G_OUTPUT, G_TIMEOUT, G_TLS, G_CACERT, G_CERT, G_KEY, G_HELP, G_COUNT };
+enum { G_ENDPOINTS, G_PASSWORD, G_USER, G_OUTPUT, G_TIMEOUT, G_TLS, G_CACERT, G_CERT, G_KEY, G_HELP, G_COUNT };
 
 static const struct cli_command *const groups[] = {
     cli_status_commands,
     cli_member_commands,
     cli_data_commands,
+    cli_user_commands,
     cli_group_commands,
     cli_backup_commands,
 };
@@ -286,6 +288,11 @@ static int apply_globals(struct cli *cli, const struct parse_state *ps)
         cli->password = getenv("EVENTFLOW_PASSWORD");
     if (cli->password != NULL && cli->password[0] == '\0')
         cli->password = NULL;
+    cli->user = ps->globals[G_USER];
+    if (cli->user == NULL)
+        cli->user = getenv("EVENTFLOW_USER");
+    if (cli->user != NULL && cli->user[0] == '\0')
+        cli->user = NULL;
     const char *out = ps->globals[G_OUTPUT];
     if (out == NULL || strcmp(out, "table") == 0)
         cli->output = CLI_OUTPUT_TABLE;

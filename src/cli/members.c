@@ -38,26 +38,6 @@ static int member_id(struct cli *cli, const char *s, uint64_t *id)
 }
 
 /* Print the outcome of a change: a line, or {"ok":true,...} with -o json. */
-static int done(struct cli *cli, json_t *j, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int done(struct cli *cli, json_t *j, const char *fmt, ...)
-{
-    int rc = CLI_EXIT_OK;
-    if (cli->output == CLI_OUTPUT_JSON) {
-        json_object_set_new(j, "ok", json_true());
-        if (output_json(stdout, j, false) != 0)
-            rc = CLI_EXIT_USAGE;
-    } else {
-        va_list ap;
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-    }
-    json_decref(j);
-    return rc;
-}
-
 /* ---- members ------------------------------------------------------------------ */
 
 /* CLUSTER MEMBERS from a node of the given preference. */
@@ -166,7 +146,7 @@ static int cmd_member_add(struct cli *cli, const struct cli_args *a)
     }
     eventflow_client_free(c);
     const char *name = output_role_name(role);
-    return done(cli, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", name),
+    return output_done(cli->output == CLI_OUTPUT_JSON, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", name),
                 "added member %" PRIu64 " (raft %s, clients %s) as %s", id, a->pos[1], a->pos[2],
                 name);
 }
@@ -195,7 +175,7 @@ static int assign(struct cli *cli, const struct cli_args *a, enum eventflow_role
     }
     eventflow_client_free(c);
     const char *name = output_role_name(role);
-    return done(cli, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", name),
+    return output_done(cli->output == CLI_OUTPUT_JSON, json_pack("{s:I, s:s}", "id", (json_int_t)id, "role", name),
                 "member %" PRIu64 " is now a %s", id, name);
 }
 
@@ -225,7 +205,7 @@ static int cmd_member_remove(struct cli *cli, const struct cli_args *a)
         return rc;
     }
     eventflow_client_free(c);
-    return done(cli, json_pack("{s:I}", "id", (json_int_t)id), "removed member %" PRIu64, id);
+    return output_done(cli->output == CLI_OUTPUT_JSON, json_pack("{s:I}", "id", (json_int_t)id), "removed member %" PRIu64, id);
 }
 
 static int cmd_transfer(struct cli *cli, const struct cli_args *a)
@@ -241,7 +221,7 @@ static int cmd_transfer(struct cli *cli, const struct cli_args *a)
     struct eventflow_node_status before;
     if (id != 0 && eventflow_node_status(c, NULL, &before) == EF_OK && before.id == id) {
         eventflow_client_free(c);
-        return done(cli, json_pack("{s:I, s:s}", "leader_id", (json_int_t)id, "client_address", before.client_address),
+        return output_done(cli->output == CLI_OUTPUT_JSON, json_pack("{s:I, s:s}", "leader_id", (json_int_t)id, "client_address", before.client_address),
                     "member %" PRIu64 " (%s) already leads", id, before.client_address);
     }
     rc = eventflow_leader_transfer(c, id);
@@ -255,8 +235,8 @@ static int cmd_transfer(struct cli *cli, const struct cli_args *a)
     rc = eventflow_node_status(c, NULL, &st);
     eventflow_client_free(c);
     if (rc != EF_OK)
-        return done(cli, json_pack("{s:n}", "leader_id"), "leadership transferred");
-    return done(cli, json_pack("{s:I, s:s}", "leader_id", (json_int_t)st.id, "client_address", st.client_address),
+        return output_done(cli->output == CLI_OUTPUT_JSON, json_pack("{s:n}", "leader_id"), "leadership transferred");
+    return output_done(cli->output == CLI_OUTPUT_JSON, json_pack("{s:I, s:s}", "leader_id", (json_int_t)st.id, "client_address", st.client_address),
                 "leadership transferred to member %" PRIu64 " (%s)", st.id, st.client_address);
 }
 

@@ -6,7 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "common/mem.h"
+
+int output_done(bool json, json_t *j, const char *fmt, ...)
+{
+    int rc = CLI_EXIT_OK;
+    if (json) {
+        json_object_set_new(j, "ok", json_true());
+        if (output_json(stdout, j, false) != 0)
+            rc = CLI_EXIT_USAGE;
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        putchar('\n');
+    }
+    json_decref(j);
+    return rc;
+}
 
 /* ---- tables ------------------------------------------------------------- */
 

@@ -41,6 +41,11 @@ void table_print(const struct table *t, FILE *out);
  * line (JSON Lines). Returns 0, or -1 if it could not be written. */
 int output_json(FILE *out, const json_t *v, bool pretty);
 
+/* A change's outcome: with -o json, j with "ok": true added, on one line;
+ * else the message. Takes j's reference; returns CLI_EXIT_OK, or
+ * CLI_EXIT_USAGE if it could not be written. */
+int output_done(bool json, json_t *j, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* A JSON integer from a uint64_t (values above INT64_MAX are clamped: the
  * server never reports such counts). New reference. */
 json_t *output_json_u64(uint64_t v);

@@ -103,6 +103,8 @@ int eventflow_client_new(const struct eventflow_options *opts, struct eventflow_
     }
     if (opts->password != NULL)
         c->password = xstrdup(opts->password);
+    if (opts->user != NULL)
+        c->user = xstrdup(opts->user);
 
     c->nodes = xcalloc(c->n_seeds, sizeof *c->nodes);
     for (size_t i = 0; i < c->n_seeds; i++) {
@@ -129,6 +131,7 @@ struct eventflow_client *ef_client_clone(const struct eventflow_client *c)
     d->send_keys = c->send_keys;
     d->tls = ef_tls_clone(c->tls);
     d->password = c->password != NULL ? xstrdup(c->password) : NULL;
+    d->user = c->user != NULL ? xstrdup(c->user) : NULL;
     d->seeds = xcalloc(c->n_seeds, sizeof *d->seeds);
     memcpy(d->seeds, c->seeds, c->n_seeds * sizeof *d->seeds);
     d->n_seeds = c->n_seeds;
@@ -167,6 +170,7 @@ void eventflow_client_free(struct eventflow_client *c)
             *p++ = '\0';
         free(c->password);
     }
+    free(c->user);
     free(c);
 }
 

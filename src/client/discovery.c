@@ -189,8 +189,14 @@ int ef_conn_connect(struct eventflow_client *c, struct ef_conn *cn, const struct
         return ef_fail(c, opened == -2 ? EF_EAUTH : EF_EUNAVAILABLE, "%s", why);
     if (c->password == NULL)
         return EF_OK;
-    const char *argv[] = {"AUTH", c->password};
-    ef_conn_queue(cn, 2, argv, NULL);
+    /* AUTH <user> <password>, or AUTH <password> for the password's own
+     * login. */
+    const char *with_user[] = {"AUTH", c->user, c->password};
+    const char *alone[] = {"AUTH", c->password};
+    if (c->user != NULL)
+        ef_conn_queue(cn, 3, with_user, NULL);
+    else
+        ef_conn_queue(cn, 2, alone, NULL);
     if (ef_conn_flush(cn, cdl, why, sizeof why) != 0) {
         ef_conn_close(cn);
         return ef_fail(c, EF_EUNAVAILABLE, "%s: AUTH: %s", ep->addr, why);
@@ -202,8 +208,8 @@ int ef_conn_connect(struct eventflow_client *c, struct ef_conn *cn, const struct
         return ef_fail(c, EF_EUNAVAILABLE, "%s: no reply to AUTH", ep->addr);
     }
     int result = EF_OK;
-    if (v.type == RESP_T_ERROR && strcmp(v.str, "unauthorized") == 0)
-        result = ef_fail(c, EF_EAUTH, "%s: wrong password (AUTH answered -unauthorized)", ep->addr);
+    if (v.type == RESP_T_ERROR && ef_reply_error_code(v.str) == EF_EAUTH)
+        result = ef_fail(c, EF_EAUTH, "%s: wrong user or password (AUTH answered -%s)", ep->addr, v.str);
     else if (v.type != RESP_T_SIMPLE || strcmp(v.str, "OK") != 0)
         result = ef_fail(c, EF_EUNAVAILABLE, "%s: AUTH answered %s", ep->addr,
                          v.type == RESP_T_ERROR ? v.str : "something unexpected");

@@ -53,6 +53,7 @@ enum ef_route {
 struct eventflow_client {
     /* options, resolved */
     char *password; /* owned, or NULL */
+    char *user;     /* owned, or NULL: AUTH <password> alone */
     int connect_timeout_ms;
     int request_timeout_ms;
     int retry_deadline_ms;

@@ -63,7 +63,7 @@ enum ef_reply_class ef_reply_classify(const struct resp_value *v, char *moved_to
 
 int ef_reply_error_code(const char *text)
 {
-    if (strcmp(text, "unauthorized") == 0)
+    if (strcmp(text, "unauthorized") == 0 || first_word_is(text, "WRONGPASS") || first_word_is(text, "NOPERM"))
         return EF_EAUTH;
     if (starts_with(text, "concurrent stream modification"))
         return EF_ECONFLICT;

@@ -140,7 +140,7 @@ static const struct {
     {"MOVED", 421},    {"NOLEADER", 503}, {"TRYAGAIN", 503}, {"STALE", 503},   {"SHUTDOWN", 503},
     {"FULL", 507},     {"TOOBIG", 413},   {"KEYREUSE", 409}, {"UNKNOWN", 500}, {"IOERR", 500},
     {"TIMEOUT", 504}, {"BUSY", 503},  {"NOGROUP", 404}, {"EXISTS", 409},
-    {"NOTDELIVERED", 409}, {"NOTPENDING", 409}, {"NOCONSUMER", 404}, {"HOLDING", 409},
+    {"NOTDELIVERED", 409}, {"NOTPENDING", 409}, {"NOCONSUMER", 404}, {"HOLDING", 409}, {"NOPERM", 403},
 };
 
 int reply_status_of(const char *message, size_t len, const char **code, size_t *code_len)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl/acl_peer.h"
 #include "client/conn.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -77,9 +78,9 @@ static int fetch_from(struct node *n, const char *address, const struct store_sn
     ef_conn_init(&fc);
     if (ef_conn_open(&fc, &ep, NULL, ef_now_ms() + FETCH_CONNECT_MS, err, errlen) != 0)
         return -1;
-    if (n->cfg->password != NULL) {
-        const char *auth[] = {"AUTH", n->cfg->password};
-        if (fetch_call(&fc, FETCH_READ_MS, &v, err, errlen, 2, auth) != 0)
+    if (n->cfg->peer_token != NULL) {
+        const char *auth[] = {"AUTH", ACL_PEER_USER, n->cfg->peer_token};
+        if (fetch_call(&fc, FETCH_READ_MS, &v, err, errlen, 3, auth) != 0)
             goto out;
         if (fetch_expect(&v, RESP_T_SIMPLE, err, errlen) != 0)
             goto out;

@@ -35,7 +35,7 @@ struct node_config {
     size_t n_members;
     const char *data_dir;
     const char *restore;                /* a backup file an empty data_dir starts from; NULL = none */
-    const char *password;               /* for requests to other members; NULL = none */
+    const char *peer_token;             /* for requests to other members, as "@peer" (acl_peer.h); NULL = none */
     const char *cluster_secret;         /* raft peers must prove it (raft_tcp.h); NULL = none */
     size_t map_size;                    /* LMDB map size */
     uint64_t min_free_disk;             /* kept free on the data directory's filesystem */

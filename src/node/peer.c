@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl_peer.h"
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/mem.h"
@@ -158,7 +159,7 @@ static void peer_encode(struct buf *b, int argc, const char *const *argv)
         resp_write_bulk_str(b, argv[i]);
 }
 
-int peer_request(uv_loop_t *loop, const char *address, const char *password, int argc,
+int peer_request(uv_loop_t *loop, const char *address, const char *peer_token, int argc,
                  const char *const *argv, unsigned timeout_ms, peer_cb cb, void *arg)
 {
     struct peer_req *p = xcalloc(1, sizeof *p);
@@ -174,9 +175,9 @@ int peer_request(uv_loop_t *loop, const char *address, const char *password, int
     buf_init(&p->out);
     resp_reader_init(&p->reader, NULL);
     p->replies_wanted = 1;
-    if (password != NULL) {
-        const char *auth[2] = {"AUTH", password};
-        peer_encode(&p->out, 2, auth);
+    if (peer_token != NULL) {
+        const char *auth[3] = {"AUTH", ACL_PEER_USER, peer_token};
+        peer_encode(&p->out, 3, auth);
         p->replies_wanted = 2;
     }
     peer_encode(&p->out, argc, argv);

@@ -1,8 +1,8 @@
 /* peer.h - one-shot RESP requests from a node to another node's client
  * port: cluster status fan-out, joining, and the start-up identity check.
  *
- * Each request resolves the address, connects, authenticates if a password
- * is set, sends one command, reads one reply and closes; the whole exchange
+ * Each request resolves the address, connects, authenticates as the peer
+ * identity (acl_peer.h) if authentication is on, sends one command, reads one reply and closes; the whole exchange
  * is bounded by a timeout. Loop thread only. */
 #ifndef EVENTFLOW_PEER_H
 #define EVENTFLOW_PEER_H
@@ -19,8 +19,8 @@ typedef void (*peer_cb)(void *arg, int status, const struct resp_value *reply);
 
 /* Send argv[0..argc) to address ("host:port"). Returns 0 and later calls cb
  * exactly once, or returns a negative libuv error and never calls cb.
- * Strings are copied; password may be NULL. */
-int peer_request(uv_loop_t *loop, const char *address, const char *password, int argc,
+ * Strings are copied; peer_token (acl_peer.h) may be NULL: no AUTH. */
+int peer_request(uv_loop_t *loop, const char *address, const char *peer_token, int argc,
                  const char *const *argv, unsigned timeout_ms, peer_cb cb, void *arg);
 
 #endif

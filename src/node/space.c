@@ -118,7 +118,7 @@ static void space_ask(struct space *sp, uint64_t id)
     p->sp = sp;
     p->id = id;
     const char *argv[] = {"STATUS"};
-    if (peer_request(sp->node->loop, client, sp->node->cfg->password, 1, argv, SPACE_REQUEST_TIMEOUT_MS,
+    if (peer_request(sp->node->loop, client, sp->node->cfg->peer_token, 1, argv, SPACE_REQUEST_TIMEOUT_MS,
                      space_answer, p) != 0) {
         free(p);
         return;

@@ -48,8 +48,9 @@ static void client_line(struct buf *b, const struct conn *c, uint64_t now_ms)
 {
     buf_printf(b,
                "id=%" PRIu64 " addr=%s name=%s age=%" PRIu64 " db=0 sub=%zu psub=0 ssub=0 multi=-1 "
-               "user=default resp=%d lib-name=%s lib-ver=%s\n",
-               c->id, c->peer, c->name, (now_ms - c->opened_ms) / 1000, c->n_subs, c->resp3 ? 3 : 2, c->lib_name,
+               "user=%s resp=%d lib-name=%s lib-ver=%s\n",
+               c->id, c->peer, c->name, (now_ms - c->opened_ms) / 1000, c->n_subs,
+               c->user[0] != '\0' ? c->user : "default", c->resp3 ? 3 : 2, c->lib_name,
                c->lib_ver);
 }
 

@@ -18,6 +18,7 @@
 #include "node/node.h"
 #include "node/peer.h"
 #include "protocol/resp_writer.h"
+#include "server/acl_conn.h"
 #include "server/conn.h"
 #include "server/redis_cluster.h"
 #include "server/server.h"
@@ -154,8 +155,8 @@ static void cluster_status(struct conn *c)
         }
         f->pending++;
         const char *argv[] = {"STATUS"};
-        int rv = peer_request(c->srv->loop, p->client, c->srv->cfg->password, 1, argv, CLUSTER_STATUS_TIMEOUT_MS,
-                              status_probe_cb, p);
+        int rv = peer_request(c->srv->loop, p->client, config_peer_token(c->srv->cfg), 1, argv,
+                              CLUSTER_STATUS_TIMEOUT_MS, status_probe_cb, p);
         if (rv != 0)
             status_probe_cb(p, rv, NULL);
     }
@@ -186,6 +187,6 @@ void cluster_command(struct conn *c, const struct resp_command *cmd)
         cluster_status(c);
     else if (redis_cluster_command(c, cmd))
         return;
-    else
+    else if (acl_conn_admin(c, "CLUSTER changes"))
         cluster_change(c, cmd);
 }

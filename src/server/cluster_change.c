@@ -264,7 +264,8 @@ static void add_check_start(struct change_req *r)
         return;
     }
     const char *argv[] = {"STATUS"};
-    int rv = peer_request(srv->loop, r->client, srv->cfg->password, 1, argv, ADD_CHECK_TIMEOUT_MS, add_check_cb, r);
+    int rv = peer_request(srv->loop, r->client, config_peer_token(srv->cfg), 1, argv, ADD_CHECK_TIMEOUT_MS,
+                          add_check_cb, r);
     if (rv != 0)
         add_check_cb(r, rv, NULL);
 }
@@ -349,7 +350,7 @@ static void quorum_check_start(struct change_req *r, bool remove, enum node_role
             continue;
         q->pending++;
         const char *argv[] = {"STATUS"};
-        int rv = peer_request(srv->loop, client, srv->cfg->password, 1, argv, QUORUM_CHECK_TIMEOUT_MS,
+        int rv = peer_request(srv->loop, client, config_peer_token(srv->cfg), 1, argv, QUORUM_CHECK_TIMEOUT_MS,
                               quorum_probe_cb, q);
         if (rv != 0)
             quorum_probe_cb(q, rv, NULL);

@@ -26,6 +26,9 @@
 #include "common/mem.h"
 #include "version.h"
 #include "protocol/resp_writer.h"
+#include "server/acl.h"
+#include "server/acl_auth.h"
+#include "server/acl_conn.h"
 #include "server/client_cmd.h"
 #include "server/cluster.h"
 #include "server/command_docs.h"
@@ -86,77 +89,13 @@ static void cmd_version(struct conn *c, const struct resp_command *cmd)
     resp_write_simple(conn_reply_buf(c), EVENTFLOW_VERSION);
 }
 
-static void cmd_auth(struct conn *c, const struct resp_command *cmd)
+/* HELLO's reply, once authenticated: Redis 6's, as a Redis Cluster node
+ * answers it (mode "cluster"), as a map in RESP3. */
+static void hello_reply(struct conn *c, struct buf *out, const struct acl_auth_then *then)
 {
-    const char *password = c->srv->cfg->password;
-    struct buf *out = conn_reply_buf(c);
-    if (password == NULL) {
-        resp_write_simple(out, "OK");
-        return;
-    }
-    if (cmd->argc < 2) {
-        resp_write_error(out, "insufficient arguments");
-        return;
-    }
-    if (text_secret_equal(password, cmd->argv[1].ptr, cmd->argv[1].len)) {
-        c->authenticated = true;
-        resp_write_simple(out, "OK");
-    } else {
-        c->authenticated = false;
-        resp_write_error(out, "unauthorized");
-    }
-}
-
-/* HELLO [protover [AUTH username password] [SETNAME name]], as Redis 6+
- * clients send it on connecting: the protocol version (2, or 3 for push
- * frames and maps) and authentication in one step. The only user is
- * "default"; SETNAME names the connection (CLIENT GETNAME). Answers what a
- * Redis Cluster node answers (mode "cluster"), as a map in RESP3. */
-static void cmd_hello(struct conn *c, const struct resp_command *cmd)
-{
-    struct buf *out = conn_reply_buf(c);
-    size_t argc = cmd->argc < RESP_MAX_ARGV ? cmd->argc : RESP_MAX_ARGV;
-    bool resp3 = c->resp3;
-    size_t i = 1;
-    if (argc > 1) {
-        uint64_t v;
-        if (resp_arg_u64(&cmd->argv[1], 10, &v) != 0 || (v != 2 && v != 3)) {
-            resp_write_error(out, "NOPROTO unsupported protocol version: 2 or 3");
-            return;
-        }
-        resp3 = v == 3;
-        i = 2;
-    }
-    bool authenticated = c->authenticated;
-    const char *password = c->srv->cfg->password;
-    const struct resp_arg *name = NULL;
-    for (; i < argc; i++) {
-        if (resp_arg_is(&cmd->argv[i], "AUTH") && i + 2 < argc) {
-            if (password != NULL && (!resp_arg_is(&cmd->argv[i + 1], "default") ||
-                                     !text_secret_equal(password, cmd->argv[i + 2].ptr, cmd->argv[i + 2].len))) {
-                c->authenticated = false;
-                resp_write_error(out, "unauthorized");
-                return;
-            }
-            authenticated = true;
-            i += 2;
-        } else if (resp_arg_is(&cmd->argv[i], "SETNAME") && i + 1 < argc) {
-            name = &cmd->argv[++i];
-        } else {
-            resp_write_error(out, "syntax error: HELLO [2|3 [AUTH default <password>] [SETNAME <name>]]");
-            return;
-        }
-    }
-    if (!authenticated) {
-        resp_write_error(out, "unauthorized");
-        return;
-    }
-    if (name != NULL && !client_set_name(c, out, name))
-        return;
-    c->authenticated = true;
-    c->resp3 = resp3;
+    c->resp3 = then->resp3;
     c->redis_client = true;
-    if (resp3)
+    if (then->resp3)
         resp_write_map_header(out, 7);
     else
         resp_write_array_header(out, 14);
@@ -165,7 +104,7 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
     resp_write_bulk_str(out, "version");
     resp_write_bulk_str(out, EVENTFLOW_VERSION);
     resp_write_bulk_str(out, "proto");
-    resp_write_int(out, resp3 ? 3 : 2);
+    resp_write_int(out, then->resp3 ? 3 : 2);
     resp_write_bulk_str(out, "id");
     resp_write_int(out, (int64_t)c->id);
     resp_write_bulk_str(out, "mode");
@@ -174,6 +113,54 @@ static void cmd_hello(struct conn *c, const struct resp_command *cmd)
     resp_write_bulk_str(out, node_is_leader(cmd_node(c)) ? "master" : "replica");
     resp_write_bulk_str(out, "modules");
     resp_write_array_header(out, 0);
+}
+
+/* HELLO [protover [AUTH username password] [SETNAME name]], as Redis 6+
+ * clients send it on connecting: the protocol version (2, or 3 for push
+ * frames and maps) and authentication in one step (as AUTH <user>
+ * <password>, acl_auth.h). SETNAME names the connection (CLIENT GETNAME). */
+static void cmd_hello(struct conn *c, const struct resp_command *cmd)
+{
+    size_t argc = cmd->argc < RESP_MAX_ARGV ? cmd->argc : RESP_MAX_ARGV;
+    struct acl_auth_then then = {.ok = hello_reply, .resp3 = c->resp3};
+    size_t i = 1;
+    if (argc > 1) {
+        uint64_t v;
+        if (resp_arg_u64(&cmd->argv[1], 10, &v) != 0 || (v != 2 && v != 3)) {
+            resp_write_error(conn_reply_buf(c), "NOPROTO unsupported protocol version: 2 or 3");
+            return;
+        }
+        then.resp3 = v == 3;
+        i = 2;
+    }
+    const struct resp_arg *user = NULL, *password = NULL, *name = NULL;
+    for (; i < argc; i++) {
+        if (resp_arg_is(&cmd->argv[i], "AUTH") && i + 2 < argc) {
+            user = &cmd->argv[i + 1];
+            password = &cmd->argv[i + 2];
+            i += 2;
+        } else if (resp_arg_is(&cmd->argv[i], "SETNAME") && i + 1 < argc) {
+            name = &cmd->argv[++i];
+        } else {
+            resp_write_error(conn_reply_buf(c),
+                             "syntax error: HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]");
+            return;
+        }
+    }
+    if (!c->authenticated && user == NULL) {
+        resp_write_error(conn_reply_buf(c), "unauthorized");
+        return;
+    }
+    /* Named before an AUTH's outcome is known (a name grants nothing): a
+     * bad one is refused before anything is checked. */
+    if (name != NULL && !client_set_name(c, conn_reply_buf(c), name))
+        return;
+    if (user != NULL && c->srv->cfg->password != NULL) {
+        acl_auth_login(c, user, password, &then);
+        return;
+    }
+    c->authenticated = true;
+    hello_reply(c, conn_reply_buf(c), &then);
 }
 
 /* The counters, CHECKSUM and SIZE answer from the local store, so they
@@ -295,6 +282,10 @@ static void cmd_get(struct conn *c, const struct resp_command *cmd)
         codec_get_free(&rq.u.get);
         return;
     }
+    if (c->acl != NULL && !acl_conn_stream(c, ACL_READ, rq.u.get.stream, strlen(rq.u.get.stream))) {
+        codec_get_free(&rq.u.get);
+        return;
+    }
     reads_submit(&c->srv->reads, c, &rq);
 }
 
@@ -306,6 +297,8 @@ static void cmd_getall(struct conn *c, const struct resp_command *cmd)
         resp_write_error(conn_reply_buf(c), err);
         return;
     }
+    if (c->acl != NULL && !acl_conn_all(c, "GETALL"))
+        return;
     reads_submit(&c->srv->reads, c, &rq);
 }
 
@@ -319,6 +312,9 @@ static void cmd_liststreams(struct conn *c, const struct resp_command *cmd)
         resp_write_error(conn_reply_buf(c), err);
         return;
     }
+    /* It names every stream, whatever the user may read of them. */
+    if (c->acl != NULL && !acl_conn_all(c, "LISTSTREAMS"))
+        return;
     reads_submit(&c->srv->reads, c, &rq);
 }
 
@@ -426,6 +422,10 @@ static void cmd_add(struct conn *c, const struct resp_command *cmd)
         codec_add_free(&add);
         return;
     }
+    if (c->acl != NULL && !acl_conn_stream(c, ACL_WRITE, add.stream, strlen(add.stream))) {
+        codec_add_free(&add);
+        return;
+    }
     struct add_request *req = xcalloc(1, sizeof *req);
     req->conn = c;
     req->na.data = req;
@@ -454,8 +454,8 @@ static void cmd_add(struct conn *c, const struct resp_command *cmd)
  * do not do for keyless commands. */
 static const struct command command_table[] = {
     {"PING", "P", -1, "fast stale", 0, CMD_SUBSCRIBED, cmd_ping, METRICS_UNTIMED, "answers PONG"},
-    {"AUTH", NULL, -2, "fast no_auth noscript stale", 0, CMD_NOAUTH, cmd_auth, METRICS_UNTIMED,
-     "authenticates the connection"},
+    {"AUTH", NULL, -2, "fast no_auth noscript stale", 0, CMD_NOAUTH, acl_auth_command, METRICS_UNTIMED,
+     "authenticates the connection, as the default user or as a user"},
     {"HELLO", NULL, -1, "fast no_auth noscript stale", 0, CMD_NOAUTH | CMD_SUBSCRIBED, cmd_hello, METRICS_UNTIMED,
      "chooses the protocol version (2 or 3) and authenticates"},
     {"QUIT", NULL, -1, "fast no_auth stale", 0, CMD_SUBSCRIBED, cmd_quit, METRICS_UNTIMED, "closes the connection"},
@@ -484,8 +484,10 @@ static const struct command command_table[] = {
      "membership (MEMBERS, STATUS, ADD, PROMOTE, DEMOTE, REMOVE, TRANSFER) and the Redis Cluster view "
      "(SLOTS, SHARDS, NODES, MYID, INFO)"},
     {"CONFIG", NULL, -2, "admin", 0, CMD_ARG, settings_command, METRICS_UNTIMED, "cluster-wide settings"},
-    {"SNAPSHOT", NULL, -2, "admin", 0, 0, snapshot_command, METRICS_UNTIMED, "a copy of the store"},
+    {"SNAPSHOT", NULL, -2, "admin", 0, CMD_ADMIN, snapshot_command, METRICS_UNTIMED, "a copy of the store"},
     {"GROUP", NULL, -2, "write", 0, CMD_ARG, groups_command, METRICS_UNTIMED, "consumer groups"},
+    {"ACL", NULL, -2, "admin noscript stale", 0, CMD_ARG, acl_command, METRICS_UNTIMED,
+     "users and their rights: SETUSER, DELUSER, LIST, WHOAMI"},
     {"INFO", NULL, -1, "stale", 0, CMD_ARITY, info_command, METRICS_UNTIMED,
      "server, clients, replication and cluster sections, as Redis's INFO"},
     {"CLIENT", NULL, -2, "stale", 0, CMD_ARITY, client_command, METRICS_UNTIMED,
@@ -527,6 +529,9 @@ static const struct command *command_lookup(const struct resp_arg *a)
 
 bool commands_may_start(const struct conn *c, const struct resp_command *cmd)
 {
+    /* Whoever sent them, they run as the AUTH before them decides. */
+    if (acl_auth_pending(c))
+        return false;
     if (c->writes_pending == 0 && c->others_pending == 0)
         return true;
     if (cmd->argc == 0)
@@ -548,10 +553,13 @@ bool commands_may_start(const struct conn *c, const struct resp_command *cmd)
 /* A known command: checks, then its handler. */
 static void dispatch_known(struct conn *c, const struct command *command, const struct resp_command *cmd)
 {
+    acl_conn_refresh(c);
     if (!c->authenticated && !(command->flags & CMD_NOAUTH)) {
         resp_write_error(conn_reply_buf(c), "unauthorized");
         return;
     }
+    if ((command->flags & CMD_ADMIN) && !acl_conn_admin(c, command->name))
+        return;
     if ((command->flags & CMD_ARITY) &&
         (command->arity >= 0 ? cmd->argc != (size_t)command->arity : cmd->argc < (size_t)-command->arity)) {
         char low[16];

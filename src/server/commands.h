@@ -16,6 +16,7 @@ enum {
     CMD_SUBSCRIBED = 1 << 2, /* allowed on a subscribed RESP2 connection */
     CMD_ALONE = 1 << 3,      /* waits until nothing is in flight on the connection */
     CMD_ARITY = 1 << 4,      /* dispatch checks the arity, with Redis's error (Redis's own commands) */
+    CMD_ADMIN = 1 << 5,      /* needs the admin right (acl_conn.h); other commands check theirs */
 };
 
 /* One row of the command table (commands.c lists them). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl_peer.h"
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -627,6 +628,11 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
         return config_fail(err, errlen, "--heartbeat-timeout must be at most half of --election-timeout");
     if (cfg->codec.max_event_size > cfg->max_bulk)
         cfg->codec.max_event_size = cfg->max_bulk;
+    /* Nodes call each other as the peer identity, which no ACL rule binds
+     * (acl_peer.h); without a password there is no authentication at all. */
+    if (cfg->password != NULL &&
+        acl_peer_token(cfg->cluster_secret != NULL ? cfg->cluster_secret : cfg->password, cfg->peer_token) != 0)
+        return config_fail(err, errlen, "cannot derive the peer credential (libcrypto failed)");
     return 0;
 }
 
@@ -689,7 +695,7 @@ void config_node(const struct config *cfg, struct node_config *out)
     out->n_members = cfg->n_members;
     out->data_dir = cfg->data_dir;
     out->restore = cfg->restore;
-    out->password = cfg->password;
+    out->peer_token = cfg->peer_token[0] != '\0' ? cfg->peer_token : NULL;
     out->cluster_secret = cfg->cluster_secret;
     out->map_size = cfg->map_size;
     out->min_free_disk = cfg->min_free_disk;
@@ -711,6 +717,7 @@ void config_free(struct config *cfg)
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_ca);
+    explicit_bzero(cfg->peer_token, sizeof cfg->peer_token);
     if (cfg->cluster_secret != NULL)
         explicit_bzero(cfg->cluster_secret, strlen(cfg->cluster_secret));
     free(cfg->cluster_secret);

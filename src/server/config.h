@@ -34,6 +34,7 @@ struct config {
     char *restore;                        /* owned; a backup to start a new cluster from, or NULL */
     char *password;                       /* owned; NULL = auth off */
     char *cluster_secret;                 /* owned; NULL = raft peers prove nothing */
+    char peer_token[64 + 1];              /* acl_peer.h: what nodes AUTH with as "@peer"; empty = auth off */
     unsigned http_port;                   /* HTTP listener port; 0 = off */
     bool http_port_set;                   /* given, not the default: failing to bind it is fatal */
     char http_bind[CONFIG_ADDR_MAX];      /* HTTP listener address; empty = bind */
@@ -76,6 +77,12 @@ struct config {
  * also after an error. */
 int config_load(int argc, char **argv, struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* The peer credential (acl_peer.h), or NULL when authentication is off. */
+static inline const char *config_peer_token(const struct config *cfg)
+{
+    return cfg->peer_token[0] != '\0' ? cfg->peer_token : NULL;
+}
 
 /* What the node needs of cfg, into out; strings and members stay cfg's. */
 void config_node(const struct config *cfg, struct node_config *out);

@@ -2,12 +2,15 @@
  * flow-control design). */
 #include "server/conn.h"
 
+#include "server/acl_conn.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/resp_writer.h"
+#include "server/acl_conn.h"
 #include "server/commands.h"
 #include "server/conn_tls.h"
 #include "server/metrics.h"
@@ -51,6 +54,7 @@ static void conn_unref(struct conn *c)
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->writing);
+    acl_conn_set_user(c, NULL);
     free(c);
 }
 
@@ -128,6 +132,10 @@ struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void
     buf_init(&c->writing);
     resp_parser_init(&c->parser, &s->limits);
     c->authenticated = authenticated;
+    /* The HTTP layer lets in the password's holders: they are the default
+     * user, bound by its rules like a RESP client's AUTH <password>. */
+    if (authenticated && s->cfg->password != NULL)
+        acl_conn_set_user(c, "default");
     snprintf(c->peer, sizeof c->peer, "http");
     conn_link(s, c);
     return c;
@@ -245,6 +253,13 @@ static void conn_parse(struct conn *c)
     while (!c->closing && !c->close_after_write) {
         if (c->n_slots >= s->cfg->max_pending) {
             /* Too much in flight: stop reading until replies drain. */
+            conn_stop_reading(c);
+            break;
+        }
+        if (c->auth_pending) {
+            /* What follows an AUTH being checked is parsed with the limits
+             * its outcome sets: resumed once it answers (conn_complete). */
+            c->blocked = true;
             conn_stop_reading(c);
             break;
         }

@@ -39,6 +39,10 @@
 #include "common/buf.h"
 #include "protocol/resp_parser.h"
 
+/* Longest user name (ACL SETUSER refuses longer ones). */
+#define ACL_CONN_NAME_MAX 64
+
+struct acl_rules;
 struct conn;
 struct conn_tls;
 struct server;
@@ -92,6 +96,19 @@ struct conn {
     size_t others_pending;        /* other deferred requests not yet complete */
 
     bool authenticated;
+    /* Who authenticated and what they may do (acl_conn.h): the user's name
+     * ("" before AUTH or when authentication is off; "default" through
+     * HTTP), and
+     * its rules as resolved at users generation acl_gen; NULL: every right
+     * (no authentication, the peer identity, "default" without a record). */
+    char user[ACL_CONN_NAME_MAX + 1];
+    struct acl_rules *acl;        /* owned */
+    uint64_t acl_gen;
+    /* Failed AUTHs and the loop time before which the next is refused
+     * (acl_auth.c's rate limit). */
+    unsigned auth_failures;
+    uint64_t auth_retry_ms;
+    bool auth_pending;            /* an AUTH is being checked on the thread pool */
     bool resp3;                   /* HELLO 3: pub/sub messages go as push frames */
     uint64_t id;                  /* HELLO's client id: unique in the process */
     /* The client introduced itself as a Redis client (HELLO, CLIENT,

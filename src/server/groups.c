@@ -11,6 +11,7 @@
 #include "protocol/codec.h"
 #include "protocol/codec_group.h"
 #include "protocol/resp_writer.h"
+#include "server/acl_conn.h"
 #include "server/commands.h"
 #include "server/conn.h"
 #include "server/reads.h"
@@ -705,6 +706,52 @@ bool groups_command_is_write(const struct resp_command *cmd)
     return sub >= 0 && codec_group_is_write((enum codec_group_cmd)sub);
 }
 
+/* The group's spec, copied out of the read arena: what its rights are
+ * about. */
+struct group_scope {
+    bool found, all;
+    char *stream; /* owned */
+};
+
+static int scope_group(void *arg, const char *name, size_t len, const Eventflow__GroupRecord *g, uint64_t lag)
+{
+    struct group_scope *sc = arg;
+    (void)name, (void)len, (void)lag;
+    sc->found = true;
+    sc->all = g->spec->all;
+    sc->stream = xstrdup(g->spec->stream != NULL ? g->spec->stream : "");
+    return 1; /* stop: the consumers are not needed */
+}
+
+/* ACLs (acl_conn.h): creating, destroying, moving a group, replaying its
+ * parked events and deleting its consumers are admin operations; the others read the group's
+ * stream (a global group's: the global log); LIST reads the global log. A
+ * group that does not exist is left to the handler's answer. */
+static bool group_permitted(struct conn *c, const struct codec_group *q)
+{
+    if (c->acl == NULL)
+        return true;
+    switch (q->cmd) {
+    case CODEC_GROUP_CREATE:
+    case CODEC_GROUP_DESTROY:
+    case CODEC_GROUP_SEEK:
+    case CODEC_GROUP_REPLAY:
+    case CODEC_GROUP_DELCONSUMER:
+        return acl_conn_admin(c, "GROUP CREATE, DESTROY, SEEK, REPLAY and DELCONSUMER");
+    case CODEC_GROUP_LIST:
+        return acl_conn_all(c, "GROUP LIST");
+    default:
+        break;
+    }
+    struct group_scope sc = {0};
+    struct store_group_visitor v = {.arg = &sc, .group = scope_group};
+    (void)store_group_info(node_store(c->srv->node), q->group, strlen(q->group), &v);
+    bool ok = !sc.found || (sc.all ? acl_conn_all(c, "a group over the global log")
+                                   : acl_conn_stream(c, ACL_READ, sc.stream, strlen(sc.stream)));
+    free(sc.stream);
+    return ok;
+}
+
 void groups_command(struct conn *c, const struct resp_command *cmd)
 {
     int sub = cmd->argc >= 2 ? codec_group_lookup(cmd->argv[1].ptr, cmd->argv[1].len) : -1;
@@ -723,6 +770,10 @@ void groups_command(struct conn *c, const struct resp_command *cmd)
     size_t arg_len = cmd->argc >= 3 ? cmd->argv[2].len : 0;
     if (codec_parse_group((enum codec_group_cmd)sub, arg, arg_len, &c->srv->cfg->codec, &q, err) != 0) {
         resp_write_error(conn_reply_buf(c), err);
+        return;
+    }
+    if (!group_permitted(c, &q)) {
+        codec_group_free(&q);
         return;
     }
     if (!codec_group_is_write(q.cmd)) {

@@ -20,6 +20,7 @@
 #include "common/mem.h"
 #include "eventflow.pb-c.h"
 #include "protocol/resp_writer.h"
+#include "server/acl_conn.h"
 #include "server/cluster.h"
 #include "server/conn.h"
 #include "node/node.h"
@@ -116,8 +117,10 @@ void settings_command(struct conn *c, const struct resp_command *cmd)
 {
     if (cmd->argc >= 2 && resp_arg_is(&cmd->argv[1], "GET"))
         settings_get(c, cmd);
-    else if (cmd->argc >= 2 && resp_arg_is(&cmd->argv[1], "SET"))
-        settings_set(c, cmd);
+    else if (cmd->argc >= 2 && resp_arg_is(&cmd->argv[1], "SET")) {
+        if (acl_conn_admin(c, "CONFIG SET"))
+            settings_set(c, cmd);
+    }
     else
         resp_write_error(conn_reply_buf(c), "unknown CONFIG subcommand (GET, SET)");
 }

@@ -27,6 +27,7 @@
 #include "node/node.h"
 #include "protocol/codec.h"
 #include "protocol/resp_writer.h"
+#include "server/acl_conn.h"
 #include "server/conn.h"
 #include "server/server.h"
 
@@ -445,6 +446,12 @@ void subs_subscribe(struct conn *c, const struct resp_command *cmd)
         struct codec_subscription spec;
         if (codec_parse_subscription(a->ptr, a->len, &c->srv->cfg->codec, &spec, err) != 0) {
             resp_write_errorf(conn_reply_buf(c), "invalid subscription %zu: %s", i + 1, err);
+            goto refuse;
+        }
+        /* Rights are checked when a subscription starts (acl_conn.h). */
+        if (c->acl != NULL && (spec.all ? !acl_conn_all(c, "a subscription to the global log")
+                                        : !acl_conn_stream(c, ACL_SUBSCRIBE, spec.stream, spec.stream_len))) {
+            codec_subscription_free(&spec);
             goto refuse;
         }
         bool known = conn_find(c, a->ptr, a->len) != NULL;

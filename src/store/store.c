@@ -362,8 +362,11 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
         (rc = mdb_dbi_open(txn, "group_pending", MDB_CREATE, &s->group_pending)) != 0 ||
         (rc = mdb_dbi_open(txn, "group_deadlines", MDB_CREATE, &s->group_deadlines)) != 0 ||
         (rc = mdb_dbi_open(txn, "group_parked", MDB_CREATE, &s->group_parked)) != 0 ||
-        (rc = mdb_dbi_open(txn, "group_consumers", MDB_CREATE, &s->group_consumers)) != 0)
+        (rc = mdb_dbi_open(txn, "group_consumers", MDB_CREATE, &s->group_consumers)) != 0 ||
+        (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &s->users)) != 0)
         goto fail_mdb;
+    /* A new file (opened, or a peer's copy) may hold other users. */
+    s->users_gen++;
 
     uint32_t format = 0;
     int code = store_meta_format(txn, s->meta, &format);
@@ -514,6 +517,7 @@ static void store_batch_abort(struct store *s)
     }
     s->pending = s->committed;
     s->batch_bytes = 0;
+    s->users_gen++; /* users applied in the batch are gone */
 }
 
 static int store_fail_lost(struct store *s)
@@ -1015,6 +1019,8 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
         store_apply_identity(s, e->identity, &status);
     else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_GROUPS && e->groups != NULL)
         rc = store_apply_groups(s, e->groups, &status);
+    else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_USER && e->user != NULL)
+        rc = store_apply_user(s, e->user, &status);
     if (rc != 0) {
         /* Aborting drops the entries applied before this one in the batch
          * too; this entry itself was not consumed and may be retried. */

@@ -29,6 +29,9 @@
  *                    redelivery order (0 = given back, first)
  *   group_parked     G + event id               -> ParkedRecord
  *   group_consumers  G + consumer name          -> ConsumerRecord
+ * Users (store_user.c):
+ *   users            user name                  -> UserRecord (salted
+ *                    password hash and rules; never a password)
  *
  * Durability. The Raft log is the durable record of every entry until a
  * snapshot covers it; from then on this store is. Raft snapshots are only a
@@ -131,6 +134,7 @@ enum store_status {
                                 * applied: ignored, the first is kept */
     STORE_GROUPS_APPLIED,      /* a GroupOps entry: each operation's result
                                 * is in `groups` */
+    STORE_USER_APPLIED,        /* a UserOp entry: a user set or deleted */
 };
 
 /* What one operation of a GroupOps entry did (store_group.c). */
@@ -190,6 +194,23 @@ struct store_outcome {
  * run here, so two racing ADDs cannot both succeed. *out is set on 0. */
 int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t len,
                 const struct store_outcome **out);
+
+/* ---- users (store_user.c) ----------------------------------------------- */
+
+/* A number that changes whenever the users table may have changed: a
+ * UserOp applied, or the file replaced by a peer's copy. Connections keep
+ * the rules they resolved at AUTH until it moves. */
+uint64_t store_users_generation(const struct store *s);
+
+/* The record of user `name` (NUL-terminated), as applied so far, unpacked
+ * with protobuf-c's default allocator: the caller frees it with
+ * eventflow__user_record__free_unpacked. STORE_ENOENT when there is none. */
+int store_user_get(struct store *s, const char *name, Eventflow__UserRecord **out);
+
+/* Calls visit for every user, in name order; stops at the first non-zero
+ * return and returns it. The record is valid during the call only. */
+typedef int (*store_user_visit_fn)(void *data, const char *name, size_t len, const Eventflow__UserRecord *u);
+int store_user_list(struct store *s, store_user_visit_fn visit, void *data);
 
 /* Commit the pending batch, if any. Cheap when nothing is pending. */
 int store_flush(struct store *s);

@@ -35,11 +35,14 @@
  *      clock in meta. A format-3 store is a format-4 store without groups;
  *      a binary that knows format 3 would not apply group entries, so it
  *      refuses a format-4 store. */
-#define STORE_FORMAT 4
+/*   5: users (store_user.c): one more table. A format-4 store is a
+ *      format-5 store without users; a binary that knows format 4 would
+ *      not apply user entries, so it refuses a format-5 store. */
+#define STORE_FORMAT 5
 #define STORE_FORMAT_OLDEST 1
 
 /* Named databases in the environment (store.h lists them). */
-#define STORE_MAX_DBS 12
+#define STORE_MAX_DBS 13
 
 /* Bytes a stream_index key adds to the stream name: a NUL and a u64. */
 #define STORE_INDEX_KEY_EXTRA 9
@@ -100,6 +103,8 @@ struct store {
     MDB_dbi events, stream_index, streams, meta, members, dedup, dedup_order;
     /* Consumer groups (store_group.c). */
     MDB_dbi groups, group_pending, group_deadlines, group_parked, group_consumers;
+    MDB_dbi users; /* store_user.c */
+    uint64_t users_gen; /* store_users_generation */
     char *dir;         /* owned */
     size_t map_size;
     uint64_t min_free; /* bytes kept free on the directory's filesystem */
@@ -158,6 +163,9 @@ struct store {
 
     char errmsg[256];
 };
+
+/* Apply a UserOp (store_user.c). */
+int store_apply_user(struct store *s, const Eventflow__UserOp *op, enum store_status *status);
 
 /* Record an error message; returns `code`. */
 int store_fail(struct store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -69,12 +69,19 @@ static void test_everything_needs_auth(void **state)
     harness_assert_error(&v, "unauthorized");
     resp_value_free(&v);
 
-    /* Wrong passwords, including prefixes and extensions of the right one. */
+    /* Wrong passwords, including prefixes and extensions of the right one,
+     * each on a connection of its own: failures on one connection are
+     * throttled (test_acl.c). */
     const char *wrong[] = {"", "s3cret", "s3cret-p", "s3cret-pw ", "s3cret-pwx", "S3CRET-PW", "x"};
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
-        HARNESS_EXPECT(c, "-unauthorized", "AUTH", wrong[i]);
-        HARNESS_EXPECT(c, "-unauthorized", "PING");
+        struct harness_conn *w = harness_connect(n);
+        assert_non_null(w);
+        HARNESS_EXPECT(w, "-unauthorized", "AUTH", wrong[i]);
+        HARNESS_EXPECT(w, "-unauthorized", "PING");
+        harness_close(w);
     }
+    HARNESS_EXPECT(c, "-unauthorized", "AUTH", "x");
+    HARNESS_EXPECT(c, "-unauthorized", "PING");
 
     HARNESS_EXPECT(c, "+OK", "AUTH", PASSWORD);
     HARNESS_EXPECT(c, "+PONG", "PING");

@@ -207,7 +207,7 @@ int64_t cluster_node_status_int(struct harness_node *n, const char *key)
  * the last one (caller frees). */
 char *cluster_node_write_events(struct harness_node *n, const char *stream, int count)
 {
-    struct harness_conn *conn = harness_connect(n);
+    struct harness_conn *conn = harness_connect_auth(n);
     assert_non_null(conn);
     for (int i = 0; i < count; i++) {
         char *arg = cluster_add_json(stream, "\"any\"", "Written");
