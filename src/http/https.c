@@ -85,6 +85,12 @@ static void https_handshake_done(h2o_socket_t *sock, const char *err)
     h2o_timeout_unlink(&hs->deadline);
     free(hs);
     if (err != NULL) {
+        /* At shutdown every connection's reading is shut down (http_close):
+         * that is no client's failure. */
+        if (h->closing) {
+            h2o_socket_close(sock);
+            return;
+        }
         /* h2o says only that it failed; OpenSSL's queue says why, when
          * OpenSSL was the one to fail. */
         char why[512];
