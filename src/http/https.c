@@ -18,11 +18,11 @@
 #include "common/mem.h"
 #include "http/http.h"
 #include "http/http_internal.h"
-/* After h2o.h (http_internal.h), which they need and do not include. */
-#include "h2o/http1.h"
-#include "h2o/http2.h"
 #include "server/config.h"
 #include "server/tls.h"
+/* After h2o.h (http_internal.h), which they need and do not include. */
+#include <h2o/http1.h>
+#include <h2o/http2.h>
 
 /* Offered by ALPN, HTTP/2 first: what h2o serves. */
 #define HTTPS_ALPN "\x02h2\x08http/1.1"
