@@ -265,6 +265,26 @@ static unsigned log_count(const struct harness_node *n, const char *text)
     return count;
 }
 
+/* Twenty clients send plaintext `request` to TLS port `port` of n: each
+ * is closed with no `answer`. The log says `reason`, in fewer lines
+ * (those with `counted`) than clients: at most one a second. */
+static void plaintext_refused(const struct harness_node *n, unsigned port, const char *request, const char *answer,
+                              const char *reason, const char *counted)
+{
+    for (int i = 0; i < 20; i++) {
+        int fd = harness_dial(port, false);
+        assert_true(fd >= 0);
+        assert_int_equal(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t)strlen(request));
+        char got[256];
+        assert_true(wait_closed(fd, HARNESS_IO_TIMEOUT_MS, got, sizeof got));
+        assert_null(strstr(got, answer));
+        close(fd);
+    }
+    assert_true(harness_node_log_says(n, reason));
+    unsigned logged = log_count(n, counted);
+    assert_true(logged >= 1 && logged < 20);
+}
+
 /* Failures are logged at most once a second: retry the failing
  * connection until its reason is logged. */
 static void refused_with_reason(struct harness_node *n, unsigned port, const char *client, const char *reason)
@@ -382,18 +402,7 @@ static void test_tls_clients(void **state)
 
     /* Plaintext on the TLS port: closed without an answer, and logged,
      * though only once a second however many clients do it. */
-    for (int i = 0; i < 20; i++) {
-        int fd = harness_dial(tn.tls_port, false);
-        assert_true(fd >= 0);
-        assert_int_equal(send(fd, "PING\r\n", 6, MSG_NOSIGNAL), 6);
-        char got[256];
-        assert_true(wait_closed(fd, HARNESS_IO_TIMEOUT_MS, got, sizeof got));
-        assert_null(strstr(got, "PONG"));
-        close(fd);
-    }
-    assert_true(harness_node_log_says(tn.n, "wrong version number"));
-    unsigned logged = log_count(tn.n, "TLS: client");
-    assert_true(logged >= 1 && logged < 20);
+    plaintext_refused(tn.n, tn.tls_port, "PING\r\n", "PONG", "wrong version number", "TLS: client");
     json_t *status = harness_status(tn.n);
     assert_non_null(status);
     assert_int_equal(harness_json_int(status, "tls_port"), tn.tls_port);
@@ -534,19 +543,8 @@ static void test_https(void **state)
     assert_non_null(plain);
 
     /* First, so that the first line the log gives failures is theirs. */
-    const char *get = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    for (int i = 0; i < 20; i++) {
-        int fd = harness_dial(tn.n->http_port, false);
-        assert_true(fd >= 0);
-        assert_int_equal(send(fd, get, strlen(get), MSG_NOSIGNAL), (ssize_t)strlen(get));
-        char got[256];
-        assert_true(wait_closed(fd, HARNESS_IO_TIMEOUT_MS, got, sizeof got));
-        assert_null(strstr(got, "HTTP/1.1"));
-        close(fd);
-    }
-    assert_true(harness_node_log_says(tn.n, "HTTPS ssl handshake failure: http request"));
-    unsigned logged = log_count(tn.n, "HTTPS ssl handshake failure");
-    assert_true(logged >= 1 && logged < 20);
+    plaintext_refused(tn.n, tn.n->http_port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "HTTP/1.1",
+                      "HTTPS ssl handshake failure: http request", "HTTPS ssl handshake failure");
     HARNESS_EXPECT(plain, "+PONG", "PING");
 
     char out[4096];
