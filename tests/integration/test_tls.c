@@ -450,8 +450,9 @@ static void test_tls_client_auth(void **state)
 }
 
 /* A client that connects and says nothing, and one that stops halfway
- * through its ClientHello, are closed at --tls-handshake-timeout (far
- * sooner than the harness's 10 s receive timeout), and the node serves on. */
+ * through its ClientHello (on the TLS port and on the HTTPS port), are
+ * closed at --tls-handshake-timeout (far sooner than the harness's 10 s
+ * receive timeout), and the node serves on. */
 static void test_tls_handshake_deadline(void **state)
 {
     struct harness_fixture *fx = *state;
@@ -463,17 +464,22 @@ static void test_tls_handshake_deadline(void **state)
     size_t hello_len = client_hello(hello, sizeof hello);
     int silent = harness_dial(tn.tls_port, false);
     int halfway = harness_dial(tn.tls_port, false);
-    assert_true(silent >= 0 && halfway >= 0);
+    int https_halfway = harness_dial(tn.n->http_port, false);
+    assert_true(silent >= 0 && halfway >= 0 && https_halfway >= 0);
     assert_int_equal(send(halfway, hello, hello_len / 2, MSG_NOSIGNAL), (ssize_t)(hello_len / 2));
+    assert_int_equal(send(https_halfway, hello, hello_len / 2, MSG_NOSIGNAL), (ssize_t)(hello_len / 2));
 
     int64_t start = harness_now_ms();
     char got[256];
     assert_true(wait_closed(silent, 5000, got, sizeof got));
     assert_true(wait_closed(halfway, 5000, got, sizeof got));
+    assert_true(wait_closed(https_halfway, 5000, got, sizeof got));
     assert_true(harness_now_ms() - start < 5000);
     close(silent);
     close(halfway);
+    close(https_halfway);
     assert_true(harness_node_log_says(tn.n, "no TLS handshake within --tls-handshake-timeout"));
+    assert_true(harness_node_log_says(tn.n, "HTTPS handshake not done within --tls-handshake-timeout"));
     assert_new_tls_pong(tn.tls_port, NULL);
     harness_pass(fx);
 }
