@@ -172,7 +172,8 @@ read_back() {
 wait_for 10 "the event on node$follower" read_back
 ok "ADD through the leader's (node$leader) TLS port, read back over TLS on node$follower"
 
-health="$(timeout 10 curl -sS --cacert "$ca" "https://127.0.0.1:$(http_port 1)/health" 2>&1)"
+health="$(timeout 10 curl -sS --cacert "$ca" -H "Authorization: Bearer $password" \
+    "https://127.0.0.1:$(http_port 1)/health" 2>&1)"
 [[ "$health" == *'"healthy":true'* ]] || fail "curl over HTTPS to node1's HTTP port: $health"
 if timeout 10 curl -sS "http://127.0.0.1:$(http_port 1)/health" >/dev/null 2>&1; then
     fail "plain HTTP answered on the HTTPS port"
