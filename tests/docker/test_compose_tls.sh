@@ -30,23 +30,9 @@ password="tls-test-secret-$$"
 compose_cmd=()
 certs=""
 
-say() { printf '[%4ds] %s\n' "$((SECONDS - started))" "$*"; }
+# shellcheck source=tests/docker/common.sh
+. tests/docker/common.sh
 ok() { say "ok: $*"; }
-fail() {
-    say "FAIL: $*"
-    exit 1
-}
-
-# wait_for SECONDS WHAT CMD...: run CMD until it succeeds, at most SECONDS.
-wait_for() {
-    local limit="$1" what="$2"
-    shift 2
-    local deadline=$((SECONDS + limit))
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "$what: not after ${limit}s"
-        sleep 0.5
-    done
-}
 
 compose_files=(-f docker-compose.yml -f docker-compose.tls.yml)
 compose() { timeout 600 "${compose_cmd[@]}" -p "$project" "${compose_files[@]}" "$@"; }
@@ -75,37 +61,16 @@ trap 'exit 130' INT TERM
 
 # ---- tools, certificates, ports ---------------------------------------------
 
-command -v docker >/dev/null || fail "docker is not installed"
-timeout 20 docker info >/dev/null 2>&1 || fail "no Docker Engine answers"
-command -v redis-cli >/dev/null || fail "redis-cli is not installed (scripts/setup.sh)"
+check_tools
 command -v curl >/dev/null || fail "curl is not installed"
-if [ -n "${EVENTFLOW_COMPOSE:-}" ]; then
-    read -r -a compose_cmd <<<"$EVENTFLOW_COMPOSE"
-elif docker compose version >/dev/null 2>&1; then
-    compose_cmd=(docker compose)
-elif command -v docker-compose >/dev/null; then
-    compose_cmd=(docker-compose)
-else
-    fail "neither 'docker compose' nor 'docker-compose' is installed"
-fi
 
 certs="$(mktemp -d "${TMPDIR:-/tmp}/eventflow-compose-tls-XXXXXX")"
 sh cluster/tls-certs.sh "$certs" >/dev/null || fail "cluster/tls-certs.sh"
 ok "certificates made by cluster/tls-certs.sh"
 ca="$certs/ca.crt"
 
-# Free 127.0.0.1 ports: plaintext, HTTP and TLS of node1-3 (below Linux's
-# ephemeral range, so no outgoing connection takes one meanwhile).
-ports=()
-port_taken() {
-    local p="$1" q
-    for q in "${ports[@]}"; do [ "$q" = "$p" ] && return 0; done
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
-}
-while [ "${#ports[@]}" -lt 9 ]; do
-    p=$((20000 + RANDOM % 12000))
-    port_taken "$p" || ports+=("$p")
-done
+# The published ports: plaintext, HTTP and TLS of node1-3.
+free_ports 9
 export EF_PORT1="${ports[0]}" EF_PORT2="${ports[1]}" EF_PORT3="${ports[2]}" \
     EF_HTTP_PORT1="${ports[3]}" EF_HTTP_PORT2="${ports[4]}" EF_HTTP_PORT3="${ports[5]}" \
     EF_TLS_PORT1="${ports[6]}" EF_TLS_PORT2="${ports[7]}" EF_TLS_PORT3="${ports[8]}"
@@ -116,11 +81,7 @@ http_port() { echo "${ports[$(($1 + 2))]}"; }
 
 # ---- image --------------------------------------------------------------------
 
-if [ -z "${EVENTFLOW_BASE_IMAGE:-}" ]; then
-    bash cluster/docker-base.sh 2>&1 | sed 's/^/    /'
-    [ "${PIPESTATUS[0]}" -eq 0 ] || fail "cluster/docker-base.sh"
-    export EVENTFLOW_BASE_IMAGE=eventflow-base:runtime EVENTFLOW_BUILD_IMAGE=eventflow-base:build
-fi
+base_images
 t=$SECONDS
 compose build node1 >"/tmp/$project.build.log" 2>&1 ||
     { tail -40 "/tmp/$project.build.log"; rm -f "/tmp/$project.build.log"; fail "image build"; }
@@ -129,17 +90,9 @@ ok "image $EVENTFLOW_IMAGE built ($((SECONDS - t))s)"
 
 # ---- the TLS cluster ------------------------------------------------------------
 
-healthy() {
-    local n c
-    for n in 1 2 3; do
-        c="$(compose ps -q "node$n" 2>/dev/null)"
-        [ -n "$c" ] || return 1
-        [ "$(docker inspect -f '{{.State.Health.Status}}' "$c" 2>/dev/null)" = healthy ] || return 1
-    done
-}
 t=$SECONDS
 compose up -d >/dev/null 2>&1 || fail "compose up with docker-compose.tls.yml"
-wait_for 120 "node1-3 healthy" healthy
+wait_for 120 "node1-3 healthy" healthy 1 2 3
 ok "node1-3 healthy with TLS ($((SECONDS - t))s after up)"
 
 # tls PORT ARGS...: redis-cli over TLS to a published TLS port.
@@ -180,13 +133,6 @@ if timeout 10 curl -sS "http://127.0.0.1:$(http_port 1)/health" >/dev/null 2>&1;
 fi
 ok "the HTTP port speaks HTTPS, not plain HTTP"
 
-ctl="${EVENTFLOWCTL:-}"
-if [ -z "$ctl" ]; then
-    for c in build-tests/release/src/cli/eventflowctl build/src/cli/eventflowctl; do
-        [ -x "$c" ] && { ctl="$c"; break; }
-    done
-    [ -n "$ctl" ] || ctl="$(command -v eventflowctl || true)"
-fi
 if [ -n "$ctl" ]; then
     EVENTFLOW_PASSWORD="$password" timeout 20 "$ctl" -e "127.0.0.1:$(tls_port "$leader")" --tls --cacert "$ca" \
         health --local >/dev/null || fail "eventflowctl --tls health --local on node$leader's TLS port"
