@@ -63,7 +63,7 @@ int https_open(struct http *h)
 /* Log (rate-limited) and count a failed handshake of sock. */
 static void https_failure(struct http *h, h2o_socket_t *sock, const char *why)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0}; /* AF_UNSPEC if getpeername fails */
     char host[NI_MAXHOST] = "?";
     char peer[NI_MAXHOST + 16];
     socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);

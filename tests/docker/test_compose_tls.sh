@@ -13,7 +13,7 @@
 # 3. redis-cli --tls PING on every published TLS port; an ADD through the
 #    leader's TLS port, read back over TLS on a follower; curl over HTTPS
 #    on the published HTTP port; plaintext HTTP there refused; eventflowctl
-#    --tls health --local from the host;
+#    --tls health --local from the host, --tls status in a container;
 # 4. `down -v`, the certificates removed.
 #
 # Every wait is bounded. Ends with "test_compose_tls: 1 passed, 0 failed"
@@ -140,4 +140,10 @@ if [ -n "$ctl" ]; then
 else
     say "no eventflowctl binary: its check skipped"
 fi
+# Inside the network the members' TLS addresses resolve: the cluster-wide
+# status over TLS, with the CA the override gives eventflowctl there.
+status="$(compose exec -T node1 eventflowctl -e node1:6643 --tls status 2>&1)" ||
+    fail "eventflowctl --tls status in node1's container: $status"
+[[ "$status" == *"healthy: leader $leader"* ]] || fail "eventflowctl --tls status in node1's container: $status"
+ok "eventflowctl --tls status inside the network"
 say "PASS: the compose TLS profile ($((SECONDS - started))s)"
