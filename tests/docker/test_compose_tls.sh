@@ -2,7 +2,7 @@
 # test_compose_tls.sh - the compose cluster's TLS profile of docs/docker.md
 # ("TLS"), end to end, from the host:
 #
-#   tests/docker/test_compose_tls.sh     (not run by tests/run: docs/testing.md)
+#   tests/docker/test_compose_tls.sh     (tests/run calls it after test_compose.sh)
 #
 # 1. cluster/tls-certs.sh into a temporary directory; the base images
 #    (cluster/docker-base.sh, cached) and the image, as test_compose.sh
