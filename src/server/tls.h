@@ -1,5 +1,7 @@
 /* tls.h - TLS on the client port: the server's context (certificate, key,
- * CA and client-certificate policy), and one session per connection.
+ * CA and client-certificate policy), and one session per connection. The
+ * HTTP listener makes a context of its own here (http/https.c) and hands
+ * it to h2o, whose sockets run OpenSSL themselves.
  *
  * A session runs OpenSSL over two memory BIOs, not over the socket: the
  * connection (conn.c) keeps its own libuv reads and writes, hands the
