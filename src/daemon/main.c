@@ -82,8 +82,10 @@ static void on_sighup(uv_signal_t *h, int signum)
 {
     struct daemon *d = h->data;
     (void)signum;
-    if (!d->stopping)
-        server_tls_reload(&d->server);
+    if (d->stopping)
+        return;
+    server_tls_reload(&d->server);
+    http_tls_reload(d->http);
 }
 
 /* The node could not start (identity check refused, raft failed). */

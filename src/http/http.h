@@ -22,6 +22,10 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
 /* Stop accepting and end every connection once its answer is out. NULL:
  * no-op. */
 void http_close(struct http *h);
+/* SIGHUP: read the HTTPS files again for new connections; open ones keep
+ * theirs, and a failure (logged) keeps the previous files. NULL, or plain
+ * HTTP: no-op. */
+void http_tls_reload(struct http *h);
 /* After uv_run returned. NULL: no-op. */
 void http_free(struct http *h);
 

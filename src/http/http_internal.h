@@ -14,6 +14,7 @@ struct config;
 struct server;
 struct http_socket;
 struct redirect;
+struct tls_server;
 
 struct http {
     struct server *srv;          /* borrowed */
@@ -29,6 +30,7 @@ struct http {
     bool closing;
     bool grace_open;             /* grace is initialized and not closed */
     struct redirect *redirect;   /* the leader's HTTP address (redirect.c), owned; NULL until needed */
+    struct tls_server *tls;      /* owned (https.c); NULL: plain HTTP */
 };
 
 /* One request being answered: lives in the request's pool. */
@@ -64,6 +66,17 @@ void call_run(struct http_request *rq, size_t argc, const struct resp_arg *argv,
  * cannot be had. */
 void redirect_reply(struct http_request *rq, const char *moved, size_t len);
 void redirect_free(struct http *h);
+
+/* ---- https.c: the listener's TLS -------------------------------------- */
+
+/* With --tls-port and --http-tls: make h->tls from the TLS port's files.
+ * Before h2o_context_init, whose handshake timeout it sets. Returns 0
+ * (h->tls NULL when HTTP stays plain), or -1, logged. */
+int https_open(struct http *h);
+/* Run sock's TLS handshake, then hand it to h2o. */
+void https_accept(struct http *h, h2o_socket_t *sock);
+/* After the last connection is gone. */
+void https_free(struct http *h);
 
 /* ---- the routes' handlers ---------------------------------------------- */
 

@@ -149,7 +149,10 @@ static void listener_on_connection(uv_stream_t *listener, int status)
     if (uv_tcp_nodelay(&s->tcp, 1) != 0)
         log_debug("http: TCP_NODELAY refused on a connection");
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&s->tcp, listener_socket_closed);
-    h2o_accept(&h->accept_ctx, sock);
+    if (h->tls != NULL)
+        https_accept(h, sock);
+    else
+        h2o_accept(&h->accept_ctx, sock);
 }
 
 static void count_handle(uv_handle_t *handle, void *arg)
@@ -173,7 +176,9 @@ static void unref_handle(uv_handle_t *handle, void *arg)
  * close completes, and the handle lives in h, so h is freed only then. */
 static void listener_unbound_closed(uv_handle_t *handle)
 {
-    free(handle->data);
+    struct http *h = handle->data;
+    https_free(h);
+    free(h);
 }
 
 /* Binds and listens. Returns 0; -1 (h is still the caller's to free); or a
@@ -215,9 +220,17 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     h->srv = srv;
     h->cfg = cfg;
     h->loop = loop;
+    h2o_config_init(&h->globalconf);
+    if (https_open(h) != 0) {
+        h2o_config_dispose(&h->globalconf);
+        free(h);
+        return -1;
+    }
     int rv = listener_bind(h);
     if (rv != 0) {
+        h2o_config_dispose(&h->globalconf);
         if (rv == -1) {
+            https_free(h);
             free(h);
             return -1;
         }
@@ -229,7 +242,6 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
         log_error("cannot listen for HTTP on %s:%u: %s", cfg->http_bind, cfg->http_port, uv_strerror(rv));
         return -1;
     }
-    h2o_config_init(&h->globalconf);
     /* A body is one command's argument: RESP's limit on one. */
     h->globalconf.max_request_entity_size = cfg->max_bulk;
     h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("eventflow/" EVENTFLOW_VERSION));
@@ -246,7 +258,8 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     h->accept_ctx.ctx = &h->ctx;
     h->accept_ctx.hosts = h->globalconf.hosts;
     srv->http_address = cfg->http_advertise;
-    log_info("listening for HTTP on %s:%u (advertised as %s)", cfg->http_bind, cfg->http_port, cfg->http_advertise);
+    log_info("listening for %s on %s:%u (advertised as %s)", h->tls != NULL ? "HTTPS" : "HTTP", cfg->http_bind,
+             cfg->http_port, cfg->http_advertise);
     *out = h;
     return 0;
 }
@@ -297,5 +310,6 @@ void http_free(struct http *h)
     redirect_free(h);
     h2o_context_dispose(&h->ctx);
     h2o_config_dispose(&h->globalconf);
+    https_free(h);
     free(h);
 }

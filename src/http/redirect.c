@@ -63,9 +63,12 @@ static void redirect_moved(struct http_request *rq, const char *moved, size_t le
 static void redirect_send(struct http_request *rq, const char *http, const char *moved, size_t len)
 {
     h2o_req_t *req = rq->req;
-    size_t n = strlen("http://") + strlen(http) + req->path.len + 1;
+    /* Every node of a cluster is given the same TLS settings: the leader
+     * speaks what this node speaks. */
+    const char *scheme = rq->http->tls != NULL ? "https" : "http";
+    size_t n = strlen(scheme) + strlen("://") + strlen(http) + req->path.len + 1;
     char *location = h2o_mem_alloc_pool(&req->pool, n);
-    snprintf(location, n, "http://%s%.*s", http, (int)req->path.len, req->path.base);
+    snprintf(location, n, "%s://%s%.*s", scheme, http, (int)req->path.len, req->path.base);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location, strlen(location));
     struct buf body;
     buf_init(&body);

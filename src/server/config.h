@@ -40,6 +40,7 @@ struct config {
     char http_bind[CONFIG_ADDR_MAX];      /* HTTP listener address; empty = bind */
     char http_advertise[CONFIG_ADDR_MAX]; /* HTTP address redirects name; empty = advertise's host:http_port */
     bool http_open_health;                /* /health and /metrics answer without a password */
+    bool http_tls;                        /* with tls_port: the HTTP port speaks HTTPS */
     unsigned tls_port;                    /* TLS client listener port; 0 = off */
     char tls_advertise[CONFIG_ADDR_MAX];  /* TLS address TLS clients are sent to; empty = advertise's host:tls_port */
     char *tls_cert;                       /* owned; PEM chain for the TLS port */

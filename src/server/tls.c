@@ -28,6 +28,7 @@ struct tls_server {
     SSL_CTX *ctx;          /* owned reference; sessions hold their own */
     char *cert, *key, *ca; /* owned copies of the options; ca may be NULL */
     enum tls_client_auth client_auth;
+    const char *alpn;      /* borrowed string constant; NULL: no ALPN */
     uint64_t failures;     /* since start */
     uint64_t unlogged;     /* failures not logged since the last line */
     uint64_t last_log_ms;
@@ -50,15 +51,26 @@ struct tls_session {
     bool established;
 };
 
-/* OpenSSL's reason for the last failure on this thread, and clear its
- * queue: it is the thread's, and a stale entry would be blamed on the
- * next client. */
-static void tls_error_text(const char *what, char *err, size_t errlen)
+void tls_error_text(const char *what, char *err, size_t errlen)
 {
     unsigned long code = ERR_peek_last_error();
     const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
     snprintf(err, errlen, "%s: %s", what, reason != NULL ? reason : "unknown error");
     ERR_clear_error();
+}
+
+/* The first of our protocols the client offers; none in common: no
+ * ALPN answer, and the client decides whether it goes on. */
+static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                           unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    const unsigned char *ours = arg;
+    unsigned char *chosen;
+    if (SSL_select_next_proto(&chosen, outlen, ours, (unsigned int)strlen(arg), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
 }
 
 static SSL_CTX *tls_ctx_build(const struct tls_server *t, char *err, size_t errlen)
@@ -106,6 +118,8 @@ static SSL_CTX *tls_ctx_build(const struct tls_server *t, char *err, size_t errl
                : t->client_auth == TLS_CLIENT_AUTH_OPTIONAL ? SSL_VERIFY_PEER
                                                             : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(ctx, mode, NULL);
+    if (t->alpn != NULL)
+        SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, (void *)t->alpn);
     /* Not fatal: the operator may be about to replace it (SIGHUP), and
      * clients will say so themselves. */
     X509 *leaf = SSL_CTX_get0_certificate(ctx);
@@ -130,6 +144,7 @@ struct tls_server *tls_server_new(const struct tls_options *o, char *err, size_t
     t->key = xstrdup(o->key);
     t->ca = o->ca != NULL ? xstrdup(o->ca) : NULL;
     t->client_auth = o->client_auth;
+    t->alpn = o->alpn;
     t->ctx = tls_ctx_build(t, err, errlen);
     if (t->ctx == NULL) {
         tls_server_free(t);
@@ -181,6 +196,11 @@ uint64_t tls_server_note_failure(struct tls_server *t, uint64_t now_ms, const ch
 uint64_t tls_server_failures(const struct tls_server *t)
 {
     return t->failures;
+}
+
+SSL_CTX *tls_server_ctx(struct tls_server *t)
+{
+    return t->ctx;
 }
 
 struct tls_session *tls_session_new(struct tls_server *t)

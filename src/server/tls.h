@@ -1,5 +1,7 @@
 /* tls.h - TLS on the client port: the server's context (certificate, key,
- * CA and client-certificate policy), and one session per connection.
+ * CA and client-certificate policy), and one session per connection. The
+ * HTTP listener makes a context of its own here (http/https.c) and hands
+ * it to h2o, whose sockets run OpenSSL themselves.
  *
  * A session runs OpenSSL over two memory BIOs, not over the socket: the
  * connection (conn.c) keeps its own libuv reads and writes, hands the
@@ -37,6 +39,10 @@ struct tls_options {
     const char *key;    /* PEM private key of the leaf */
     const char *ca;     /* PEM CA bundle client certificates verify against; NULL: none */
     enum tls_client_auth client_auth;
+    /* Protocols offered through ALPN, in ALPN's wire format (each name
+     * after its length byte) and in our order of preference; NULL: no
+     * ALPN. Borrowed for as long as any context lives: a string constant. */
+    const char *alpn;
 };
 
 /* The most ciphertext a handshake may take before it completes: a client
@@ -63,6 +69,16 @@ uint64_t tls_server_note_failure(struct tls_server *t, uint64_t now_ms, const ch
 
 /* Failures noted so far (STATUS tls_failures). */
 uint64_t tls_server_failures(const struct tls_server *t);
+
+/* The current context, for a transport that runs OpenSSL itself (the
+ * HTTP listener's h2o). Borrowed: valid until the next reload; a session
+ * made from it holds its own reference. */
+struct ssl_ctx_st *tls_server_ctx(struct tls_server *t);
+
+/* OpenSSL's reason for the last failure on this thread, as "what: reason"
+ * in err, and its error queue cleared: it is the thread's, and a stale
+ * entry would be blamed on the next client. */
+void tls_error_text(const char *what, char *err, size_t errlen);
 
 /* A server-side session with the current context. Never NULL (aborts on
  * out-of-memory, as the rest of the server does). */

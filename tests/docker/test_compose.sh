@@ -51,23 +51,9 @@ checks=0
 skipped=()
 compose_cmd=()
 
-say() { printf '[%4ds] %s\n' "$((SECONDS - started))" "$*"; }
+# shellcheck source=tests/docker/common.sh
+. tests/docker/common.sh
 ok() { checks=$((checks + 1)); say "ok: $*"; }
-fail() {
-    say "FAIL: $*"
-    exit 1
-}
-
-# wait_for SECONDS WHAT CMD...: run CMD until it succeeds, at most SECONDS.
-wait_for() {
-    local limit="$1" what="$2"
-    shift 2
-    local deadline=$((SECONDS + limit))
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "$what: not after ${limit}s"
-        sleep 0.5
-    done
-}
 
 # The compose files: the one under test, and the test's subnet (below).
 compose_files=(-f docker-compose.yml -f tests/docker/compose.subnet.yml)
@@ -104,40 +90,11 @@ trap 'exit 130' INT TERM
 
 # ---- tools ------------------------------------------------------------------
 
-command -v docker >/dev/null || fail "docker is not installed"
-timeout 20 docker info >/dev/null 2>&1 || fail "no Docker Engine answers"
-command -v redis-cli >/dev/null || fail "redis-cli is not installed (scripts/setup.sh)"
-if [ -n "${EVENTFLOW_COMPOSE:-}" ]; then
-    read -r -a compose_cmd <<<"$EVENTFLOW_COMPOSE"
-elif docker compose version >/dev/null 2>&1; then
-    compose_cmd=(docker compose)
-elif command -v docker-compose >/dev/null; then
-    compose_cmd=(docker-compose)
-else
-    fail "neither 'docker compose' nor 'docker-compose' is installed"
-fi
+check_tools
 say "compose: ${compose_cmd[*]} ($("${compose_cmd[@]}" version 2>/dev/null | head -n1))"
 
-ctl="${EVENTFLOWCTL:-}"
-if [ -z "$ctl" ]; then
-    for c in build-tests/release/src/cli/eventflowctl build/src/cli/eventflowctl; do
-        [ -x "$c" ] && { ctl="$c"; break; }
-    done
-    [ -n "$ctl" ] || ctl="$(command -v eventflowctl || true)"
-fi
-
-# Free 127.0.0.1 ports for the five published client ports (below Linux's
-# ephemeral range, so no outgoing connection takes one meanwhile).
-ports=()
-port_taken() {
-    local p="$1" q
-    for q in "${ports[@]}"; do [ "$q" = "$p" ] && return 0; done
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
-}
-while [ "${#ports[@]}" -lt 10 ]; do
-    p=$((20000 + RANDOM % 12000))
-    port_taken "$p" || ports+=("$p")
-done
+# Free 127.0.0.1 ports for the five published client ports ...
+free_ports 10
 export EF_PORT1="${ports[0]}" EF_PORT2="${ports[1]}" EF_PORT3="${ports[2]}" \
     EF_PORT4="${ports[3]}" EF_PORT5="${ports[4]}"
 # ... and for the five published HTTP ports.
@@ -181,11 +138,7 @@ http_port() { echo "${ports[$(($1 + 4))]}"; }
 # ---- image ------------------------------------------------------------------
 
 t=$SECONDS
-if [ -z "${EVENTFLOW_BASE_IMAGE:-}" ]; then
-    bash cluster/docker-base.sh 2>&1 | sed 's/^/    /'
-    [ "${PIPESTATUS[0]}" -eq 0 ] || fail "cluster/docker-base.sh"
-    export EVENTFLOW_BASE_IMAGE=eventflow-base:runtime EVENTFLOW_BUILD_IMAGE=eventflow-base:build
-fi
+base_images
 t_base=$((SECONDS - t))
 say "base images: $EVENTFLOW_BASE_IMAGE, ${EVENTFLOW_BUILD_IMAGE:-debian:bookworm-slim} (${t_base}s)"
 
@@ -202,16 +155,6 @@ timeout 30 docker run --rm --entrypoint sh "$EVENTFLOW_IMAGE" -c 'command -v eve
     image_has_ctl=1
 
 # ---- cluster up ------------------------------------------------------------
-
-cid() { compose ps -q "node$1" 2>/dev/null; }
-healthy() {
-    local n c
-    for n in "$@"; do
-        c="$(cid "$n")"
-        [ -n "$c" ] || return 1
-        [ "$(docker inspect -f '{{.State.Health.Status}}' "$c" 2>/dev/null)" = healthy ] || return 1
-    done
-}
 
 t=$SECONDS
 compose up -d >/dev/null 2>&1 || fail "compose up"

@@ -7,7 +7,9 @@
  * 70 KB), so nothing checked in ever expires. The test speaks TLS itself
  * through OpenSSL where it must see the server's certificate or stop
  * halfway through a handshake, and runs redis-cli --tls and
- * redis-benchmark --tls as users would. */
+ * redis-benchmark --tls as users would. The HTTP port of a node with a TLS
+ * port speaks HTTPS with the same files (--http-tls): curl checks it as
+ * users would. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
@@ -263,6 +265,26 @@ static unsigned log_count(const struct harness_node *n, const char *text)
     return count;
 }
 
+/* Twenty clients send plaintext `request` to TLS port `port` of n: each
+ * is closed with no `answer`. The log says `reason`, in fewer lines
+ * (those with `counted`) than clients: at most one a second. */
+static void plaintext_refused(const struct harness_node *n, unsigned port, const char *request, const char *answer,
+                              const char *reason, const char *counted)
+{
+    for (int i = 0; i < 20; i++) {
+        int fd = harness_dial(port, false);
+        assert_true(fd >= 0);
+        assert_int_equal(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t)strlen(request));
+        char got[256];
+        assert_true(wait_closed(fd, HARNESS_IO_TIMEOUT_MS, got, sizeof got));
+        assert_null(strstr(got, answer));
+        close(fd);
+    }
+    assert_true(harness_node_log_says(n, reason));
+    unsigned logged = log_count(n, counted);
+    assert_true(logged >= 1 && logged < 20);
+}
+
 /* Failures are logged at most once a second: retry the failing
  * connection until its reason is logged. */
 static void refused_with_reason(struct harness_node *n, unsigned port, const char *client, const char *reason)
@@ -380,18 +402,7 @@ static void test_tls_clients(void **state)
 
     /* Plaintext on the TLS port: closed without an answer, and logged,
      * though only once a second however many clients do it. */
-    for (int i = 0; i < 20; i++) {
-        int fd = harness_dial(tn.tls_port, false);
-        assert_true(fd >= 0);
-        assert_int_equal(send(fd, "PING\r\n", 6, MSG_NOSIGNAL), 6);
-        char got[256];
-        assert_true(wait_closed(fd, HARNESS_IO_TIMEOUT_MS, got, sizeof got));
-        assert_null(strstr(got, "PONG"));
-        close(fd);
-    }
-    assert_true(harness_node_log_says(tn.n, "wrong version number"));
-    unsigned logged = log_count(tn.n, "TLS: client");
-    assert_true(logged >= 1 && logged < 20);
+    plaintext_refused(tn.n, tn.tls_port, "PING\r\n", "PONG", "wrong version number", "TLS: client");
     json_t *status = harness_status(tn.n);
     assert_non_null(status);
     assert_int_equal(harness_json_int(status, "tls_port"), tn.tls_port);
@@ -439,8 +450,9 @@ static void test_tls_client_auth(void **state)
 }
 
 /* A client that connects and says nothing, and one that stops halfway
- * through its ClientHello, are closed at --tls-handshake-timeout (far
- * sooner than the harness's 10 s receive timeout), and the node serves on. */
+ * through its ClientHello (on the TLS port and on the HTTPS port), are
+ * closed at --tls-handshake-timeout (far sooner than the harness's 10 s
+ * receive timeout), and the node serves on. */
 static void test_tls_handshake_deadline(void **state)
 {
     struct harness_fixture *fx = *state;
@@ -452,18 +464,128 @@ static void test_tls_handshake_deadline(void **state)
     size_t hello_len = client_hello(hello, sizeof hello);
     int silent = harness_dial(tn.tls_port, false);
     int halfway = harness_dial(tn.tls_port, false);
-    assert_true(silent >= 0 && halfway >= 0);
+    int https_halfway = harness_dial(tn.n->http_port, false);
+    assert_true(silent >= 0 && halfway >= 0 && https_halfway >= 0);
     assert_int_equal(send(halfway, hello, hello_len / 2, MSG_NOSIGNAL), (ssize_t)(hello_len / 2));
+    assert_int_equal(send(https_halfway, hello, hello_len / 2, MSG_NOSIGNAL), (ssize_t)(hello_len / 2));
 
     int64_t start = harness_now_ms();
     char got[256];
     assert_true(wait_closed(silent, 5000, got, sizeof got));
     assert_true(wait_closed(halfway, 5000, got, sizeof got));
+    assert_true(wait_closed(https_halfway, 5000, got, sizeof got));
     assert_true(harness_now_ms() - start < 5000);
     close(silent);
     close(halfway);
+    close(https_halfway);
     assert_true(harness_node_log_says(tn.n, "no TLS handshake within --tls-handshake-timeout"));
+    assert_true(harness_node_log_says(tn.n, "HTTPS handshake not done within --tls-handshake-timeout"));
     assert_new_tls_pong(tn.tls_port, NULL);
+    harness_pass(fx);
+}
+
+/* ---- HTTPS on the HTTP port ---------------------------------------------- */
+
+/* curl over HTTPS to path on n's HTTP port, trusting the test CA, with
+ * more curl arguments (shell words); what it printed goes into out.
+ * Returns curl's exit code. */
+static int https_curl(const struct harness_node *n, const char *args, const char *path, char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "timeout 20 curl -sS --max-time 15 --cacert '%s' %s 'https://127.0.0.1:%u%s' 2>/dev/null",
+             cert_path("ca.crt"), args, n->http_port, path);
+    return run_shell(cmd, out, cap);
+}
+
+/* The serial of the certificate n's HTTP port shows a new connection. */
+static long https_serial(const struct harness_node *n)
+{
+    struct tls_client t;
+    assert_int_equal(tls_open(&t, n->http_port, NULL), 0);
+    long serial = tls_serial(&t);
+    tls_close(&t);
+    return serial;
+}
+
+/* An event stream over HTTPS (HTTP/1.1 through our own client): once
+ * subscribed, an event appended over HTTP/2 reaches it. */
+static void check_https_events(const struct harness_node *n)
+{
+    struct tls_client sse;
+    assert_int_equal(tls_open(&sse, n->http_port, NULL), 0);
+    const char *get = "GET /all/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(SSL_write(sse.ssl, get, (int)strlen(get)), (int)strlen(get));
+    char line[4096];
+    assert_int_equal(tls_line(&sse, line, sizeof line), 0);
+    assert_string_equal(line, "HTTP/1.1 200 OK");
+    /* The stream's first comment says the subscription is in place: an
+     * event appended after it is delivered. */
+    bool subscribed = false;
+    for (int i = 0; i < 20 && !subscribed && tls_line(&sse, line, sizeof line) == 0; i++)
+        subscribed = strstr(line, ": subscribed") != NULL;
+    assert_true(subscribed);
+    char out[4096];
+    assert_int_equal(https_curl(n, "-X POST -H 'Content-Type: application/json' -d '{\"events\":[{\"type\":\"OverHttps\"}]}'",
+                                "/streams/https-1", out, sizeof out),
+                     0);
+    assert_non_null(strstr(out, "\"type\":\"OverHttps\""));
+    bool delivered = false;
+    for (int i = 0; i < 20 && !delivered && tls_line(&sse, line, sizeof line) == 0; i++)
+        delivered = strstr(line, "\"type\":\"OverHttps\"") != NULL;
+    assert_true(delivered);
+    tls_close(&sse);
+}
+
+/* With --tls-port the HTTP port speaks HTTPS with the TLS port's
+ * certificate: HTTP/2 or HTTP/1.1 as ALPN chooses, appends, an event
+ * stream. Plaintext HTTP is closed unanswered and logged at most once a
+ * second; RESP is served throughout. */
+static void test_https(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_node tn;
+    start_tls_node(fx, &tn, cert_path("server.crt"), cert_path("server.key"), NULL);
+    struct harness_conn *plain = harness_connect(tn.n);
+    assert_non_null(plain);
+
+    /* First, so that the first line the log gives failures is theirs. */
+    plaintext_refused(tn.n, tn.n->http_port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "HTTP/1.1",
+                      "HTTPS ssl handshake failure: http request", "HTTPS ssl handshake failure");
+    HARNESS_EXPECT(plain, "+PONG", "PING");
+
+    char out[4096];
+    assert_int_equal(https_curl(tn.n, "-w ' %{http_version}'", "/health", out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"healthy\":true"));
+    assert_non_null(strstr(out, "} 2"));
+    assert_int_equal(https_curl(tn.n, "--http1.1 -w ' %{http_version}'", "/health", out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"healthy\":true"));
+    assert_non_null(strstr(out, "} 1.1"));
+    check_https_events(tn.n);
+
+    HARNESS_EXPECT(plain, ":1", "EVENTCOUNT");
+    harness_close(plain);
+    assert_new_tls_pong(tn.tls_port, NULL);
+    harness_pass(fx);
+}
+
+/* --tls-client-auth required holds on the HTTP port: no certificate, no
+ * answer (and the log says why); the client certificate is served. */
+static void test_https_client_auth(void **state)
+{
+    struct harness_fixture *fx = *state;
+    struct tls_node tn;
+    const char *const required[] = {"--tls-ca", cert_path("ca.crt"), "--tls-client-auth", "required", NULL};
+    start_tls_node(fx, &tn, cert_path("server.crt"), cert_path("server.key"), required);
+
+    char out[4096];
+    assert_int_not_equal(https_curl(tn.n, "", "/health", out, sizeof out), 0);
+    assert_null(strstr(out, "healthy"));
+    refused_with_reason(tn.n, tn.n->http_port, NULL, "HTTPS ssl handshake failure: peer did not return a certificate");
+    char args[1200];
+    snprintf(args, sizeof args, "--cert '%s' --key '%s'", cert_path("client.crt"), cert_path("client.key"));
+    assert_int_equal(https_curl(tn.n, args, "/health", out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"healthy\":true"));
+    assert_new_tls_pong(tn.tls_port, "client");
     harness_pass(fx);
 }
 
@@ -482,7 +604,10 @@ static void sighup(struct harness_node *n, const char *outcome)
 static void test_tls_sighup_reload(void **state)
 {
     struct harness_fixture *fx = *state;
-    const char *cert = cert_path("live.crt"), *key = cert_path("live.key");
+    /* Copies: cert_path's buffers are reused after eight calls. */
+    char cert[512], key[512];
+    snprintf(cert, sizeof cert, "%s", cert_path("live.crt"));
+    snprintf(key, sizeof key, "%s", cert_path("live.key"));
     assert_int_equal(copy_file(cert_path("server.crt"), cert), 0);
     assert_int_equal(copy_file(cert_path("server.key"), key), 0);
     struct tls_node tn;
@@ -492,23 +617,29 @@ static void test_tls_sighup_reload(void **state)
     assert_int_equal(tls_open(&before, tn.tls_port, NULL), 0);
     assert_int_equal(tls_serial(&before), SERVER_SERIAL);
     assert_tls_pong(&before);
+    assert_int_equal(https_serial(tn.n), SERVER_SERIAL);
 
     assert_int_equal(copy_file(cert_path("server2.crt"), cert), 0);
     assert_int_equal(copy_file(cert_path("server2.key"), key), 0);
-    sighup(tn.n, "TLS certificate, key and CA reloaded");
+    /* The HTTP listener reloads after the TLS port: its line is the last. */
+    sighup(tn.n, "HTTPS certificate, key and CA reloaded");
+    assert_true(harness_node_log_says(tn.n, "TLS certificate, key and CA reloaded"));
     assert_int_equal(tls_open(&after, tn.tls_port, NULL), 0);
     assert_int_equal(tls_serial(&after), RELOADED_SERIAL);
     assert_tls_pong(&after);
     assert_tls_pong(&before);
     tls_close(&after);
+    assert_int_equal(https_serial(tn.n), RELOADED_SERIAL);
 
     /* A certificate file cut short: refused, the last good one stays. */
     assert_int_equal(truncate(cert, 100), 0);
-    sighup(tn.n, "TLS files not reloaded");
+    sighup(tn.n, "HTTPS files not reloaded");
+    assert_true(harness_node_log_says(tn.n, "TLS files not reloaded"));
     assert_int_equal(tls_open(&after, tn.tls_port, NULL), 0);
     assert_int_equal(tls_serial(&after), RELOADED_SERIAL);
     assert_tls_pong(&after);
     tls_close(&after);
+    assert_int_equal(https_serial(tn.n), RELOADED_SERIAL);
     assert_tls_pong(&before);
     tls_close(&before);
     harness_pass(fx);
@@ -635,6 +766,15 @@ static void check_redirects(struct tls_cluster *tc)
     }
     free(tls_slots);
     free(plain_slots);
+
+    /* An append over HTTPS to a follower is sent to the leader's HTTPS
+     * address. */
+    char location[512], want[128];
+    assert_int_equal(https_curl(f, "-o /dev/null -w '%{redirect_url}' -X POST -d '[{\"type\":\"T\"}]'",
+                                "/streams/tls-https-moved", location, sizeof location),
+                     0);
+    snprintf(want, sizeof want, "https://127.0.0.1:%u/streams/tls-https-moved", l->http_port);
+    assert_string_equal(location, want);
 }
 
 /* A libeventflow client over TLS, seeded with the follower's TLS port and
@@ -789,6 +929,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_client_auth, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_handshake_deadline, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_sighup_reload, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_https, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_https_client_auth, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_cluster, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_tls_leader_without_tls, harness_setup, harness_teardown),
     };

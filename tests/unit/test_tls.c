@@ -263,6 +263,51 @@ static void test_failed_reload_keeps_context(void **state)
     tls_server_free(t);
 }
 
+/* A handshake on t by a client offering the ALPN protocols offer (wire
+ * format, offer_len bytes): the protocol chosen is want ("": none). */
+static void alpn_chosen(struct tls_server *t, const struct files *fs, const char *offer, size_t offer_len,
+                        const char *want)
+{
+    struct tls_session *s = tls_session_new(t);
+    struct client c;
+    client_init(&c, fs);
+    assert_int_equal(SSL_set_alpn_protos(c.ssl, (const unsigned char *)offer, (unsigned int)offer_len), 0);
+    struct buf plain;
+    buf_init(&plain);
+    handshake(&c, s, &plain);
+    const unsigned char *got = NULL;
+    unsigned int got_len = 0;
+    SSL_get0_alpn_selected(c.ssl, &got, &got_len);
+    assert_int_equal(got_len, strlen(want));
+    if (got_len > 0)
+        assert_memory_equal(got, want, got_len);
+    buf_free(&plain);
+    client_free(&c);
+    tls_session_free(s);
+}
+
+/* ALPN (the HTTPS listener's h2 and http/1.1): our order of preference
+ * wins, a client offering none of ours gets no answer but its handshake,
+ * a reload keeps it, and a server without it answers nothing. */
+static void test_alpn(void **state)
+{
+    struct files *fs = *state;
+    struct tls_options o = {.cert = fs->cert, .key = fs->key, .alpn = "\x02h2\x08http/1.1"};
+    char err[256];
+    struct tls_server *t = tls_server_new(&o, err, sizeof err);
+    assert_non_null(t);
+    alpn_chosen(t, fs, "\x08http/1.1\x02h2", 12, "h2");
+    alpn_chosen(t, fs, "\x08http/1.1", 9, "http/1.1");
+    alpn_chosen(t, fs, "\x03" "foo", 4, "");
+    assert_int_equal(tls_server_reload(t, err, sizeof err), 0);
+    alpn_chosen(t, fs, "\x02h2", 3, "h2");
+    tls_server_free(t);
+
+    struct tls_server *plain = server_new(fs);
+    alpn_chosen(plain, fs, "\x02h2", 3, "");
+    tls_server_free(plain);
+}
+
 /* Failures are logged at most once a second, the next line counting
  * those left out. stderr goes to a file meanwhile. */
 static void test_failure_log_rate_limited(void **state)
@@ -305,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_plaintext_refused),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_failed_reload_keeps_context),
+        cmocka_unit_test(test_alpn),
         cmocka_unit_test(test_failure_log_rate_limited),
     };
     return cmocka_run_group_tests_name("tls", tests, files_setup, files_teardown);

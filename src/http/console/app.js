@@ -87,11 +87,12 @@ function fill(tbody, rows) {
 // ---- the cluster ----------------------------------------------------
 
 // A member's HTTP address (STATUS's http_address, absent while it has no
-// HTTP listener) as a link to its own console.
+// HTTP listener) as a link to its own console, in this page's scheme: the
+// members of a cluster share their TLS settings, so all serve HTTPS or none.
 function consoleLink(address) {
   if (typeof address !== 'string' || address === '')
     return el('td', { className: 'note' }, 'none');
-  return el('td', { className: 'mono' }, el('a', { href: `http://${address}/` }, address));
+  return el('td', { className: 'mono' }, el('a', { href: `${location.protocol}//${address}/` }, address));
 }
 
 function renderCluster(self, members) {
