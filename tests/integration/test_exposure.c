@@ -44,28 +44,13 @@ static char certs[256];
 
 static int make_certs(void **state)
 {
-    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-    snprintf(certs, sizeof certs, "%s/eventflow-exposure-XXXXXX", tmp);
-    if (mkdtemp(certs) == NULL)
-        return -1;
-    const char *root = getenv("EF_SOURCE_ROOT");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/integration/tls_certs.sh' '%s'", root != NULL ? root : ".", certs);
-    if (system(cmd) != 0)
-        return -1;
-    return harness_setup(state);
+    return harness_make_certs(certs, sizeof certs) == 0 ? harness_setup(state) : -1;
 }
 
 static int remove_certs(void **state)
 {
     int rc = harness_teardown(state);
-    if (getenv("EVENTFLOW_ITEST_KEEP") == NULL && certs[0] != '\0') {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", certs);
-        if (system(cmd) != 0)
-            rc = -1;
-    }
-    return rc;
+    return harness_remove_certs(certs) == 0 ? rc : -1;
 }
 
 /* ---- what the process listens on ------------------------------------------------ */

@@ -34,7 +34,6 @@
 #include "cluster.h"
 #include "harness.h"
 
-#define CERTS_SCRIPT_NAME "tls_certs.sh"
 #define SERVER_SERIAL 0x1001
 #define RELOADED_SERIAL 0x2002
 
@@ -53,29 +52,13 @@ static const char *cert_path(const char *name)
 static int make_certs(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-    snprintf(certs, sizeof certs, "%s/eventflow-tls-XXXXXX", tmp);
-    if (mkdtemp(certs) == NULL)
-        return -1;
-    const char *root = getenv("EF_SOURCE_ROOT");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "sh '%s/tests/integration/%s' '%s'", root != NULL ? root : ".", CERTS_SCRIPT_NAME,
-             certs);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "test_tls: %s failed\n", cmd);
-        return -1;
-    }
-    return 0;
+    return harness_make_certs(certs, sizeof certs);
 }
 
 static int remove_certs(void **state)
 {
     (void)state;
-    if (getenv("EVENTFLOW_ITEST_KEEP") != NULL || certs[0] == '\0')
-        return 0;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", certs);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_remove_certs(certs);
 }
 
 static int copy_file(const char *from, const char *to)

@@ -1544,3 +1544,31 @@ void harness_assert_kill_at(struct harness_node *n, const char *file, int line)
     if (harness_node_kill(n) != 0)
         fail_at(file, line, "node %u was not running when killed", n->id);
 }
+
+int harness_make_certs(char *dir, size_t cap)
+{
+    const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    snprintf(dir, cap, "%s/eventflow-certs-XXXXXX", tmp);
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "harness: mkdtemp %s: %s\n", dir, strerror(errno));
+        dir[0] = '\0';
+        return -1;
+    }
+    const char *root = getenv("EF_SOURCE_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/integration/tls_certs.sh' '%s'", root != NULL ? root : ".", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "harness: %s failed\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
+int harness_remove_certs(const char *dir)
+{
+    if (getenv("EVENTFLOW_ITEST_KEEP") != NULL || dir[0] == '\0')
+        return 0;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}

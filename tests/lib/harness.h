@@ -335,6 +335,15 @@ int harness_setup(void **state);
  * did not stop cleanly; else 0. */
 int harness_teardown(void **state);
 
+/* Throwaway TLS certificates, made at test time by
+ * tests/integration/tls_certs.sh (which lists them) in a new temporary
+ * directory whose path goes into dir. 0, or -1 (printed). */
+int harness_make_certs(char *dir, size_t cap);
+
+/* Remove that directory (kept with EVENTFLOW_ITEST_KEEP); 0 or -1. An
+ * empty dir (never made) is nothing to do. */
+int harness_remove_certs(const char *dir);
+
 /* Mark the test as having reached its end (so node logs are not printed). */
 void harness_pass(struct harness_fixture *f);
 
