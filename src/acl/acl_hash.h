@@ -27,4 +27,27 @@ int acl_hash_new(const char *password, size_t len, uint32_t iterations, uint8_t 
 bool acl_hash_verify(const char *password, size_t len, const uint8_t *salt, size_t salt_len, uint32_t iterations,
                      const uint8_t *hash, size_t hash_len);
 
+/* One password checked off the loop against a user's record: the
+ * candidate copied in (and wiped by acl_hash_check_clear), the record's
+ * salt, hash and count, or, for a name that has no record, a dummy one
+ * that costs the same and never matches (timing does not tell which names
+ * exist). Fill on the loop with acl_hash_check_init, run on a worker
+ * thread, read `ok` back on the loop. */
+struct acl_hash_check {
+    char *password;      /* owned */
+    size_t password_len;
+    bool known;          /* false: the dummy record */
+    uint8_t salt[ACL_SALT_BYTES * 4];
+    size_t salt_len;
+    uint8_t hash[ACL_HASH_BYTES];
+    uint32_t iterations;
+    bool ok;             /* acl_hash_check_run's verdict */
+};
+
+/* salt/hash NULL (or of a shape no record of ours has): the dummy. */
+void acl_hash_check_init(struct acl_hash_check *k, const char *password, size_t len, const uint8_t *salt,
+                         size_t salt_len, const uint8_t *hash, size_t hash_len, uint32_t iterations);
+void acl_hash_check_run(struct acl_hash_check *k);
+void acl_hash_check_clear(struct acl_hash_check *k);
+
 #endif

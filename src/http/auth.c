@@ -58,22 +58,27 @@ static size_t auth_scheme(const char *h, size_t len, const char *scheme)
     return n;
 }
 
-bool auth_check(const char *h, size_t len, const char *password)
+bool auth_parse(const char *h, size_t len, char *scratch, struct auth_creds *out)
 {
     size_t at = auth_scheme(h, len, "Bearer");
-    if (at > 0)
-        return text_secret_equal(password, h + at, len - at);
+    if (at > 0) {
+        *out = (struct auth_creds){.user = NULL, .password = h + at, .password_len = len - at};
+        return len > at;
+    }
     at = auth_scheme(h, len, "Basic");
-    if (at == 0 || len - at > 4096)
+    if (at == 0 || len - at > AUTH_HEADER_MAX)
         return false;
-    char *plain = malloc(len - at + 1);
-    if (plain == NULL)
+    long n = b64_decode(h + at, len - at, scratch);
+    const char *colon = n > 0 ? memchr(scratch, ':', (size_t)n) : NULL;
+    if (colon == NULL)
         return false;
-    long n = b64_decode(h + at, len - at, plain);
-    const char *colon = n > 0 ? memchr(plain, ':', (size_t)n) : NULL;
-    bool ok = colon != NULL && text_secret_equal(password, colon + 1, (size_t)(plain + n - (colon + 1)));
-    free(plain);
-    return ok;
+    *out = (struct auth_creds){
+        .user = scratch,
+        .user_len = (size_t)(colon - scratch),
+        .password = colon + 1,
+        .password_len = (size_t)(scratch + n - (colon + 1)),
+    };
+    return true;
 }
 
 bool auth_check_query(const char *q, size_t len, const char *password)

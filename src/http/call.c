@@ -82,7 +82,7 @@ void call_run(struct http_request *rq, size_t argc, const struct resp_arg *argv,
     struct http_call *call = h2o_mem_alloc_shared(&rq->req->pool, sizeof *call, call_dispose);
     call->rq = rq;
     call->finish = finish != NULL ? finish : call_finish_json;
-    call->conn = conn_open_sink(rq->http->srv, &call_sink, call, true);
+    call->conn = conn_open_sink(rq->http->srv, &call_sink, call, rq->user);
     /* PING echoes its argument; every other command's JSON is rendered by
      * the server. */
     rq->reply_trusted = !(argc > 0 && argv[0].len == 4 && strncasecmp(argv[0].ptr, "PING", 4) == 0);

@@ -31,6 +31,7 @@ struct http {
     bool grace_open;             /* grace is initialized and not closed */
     struct redirect *redirect;   /* the leader's HTTP address (redirect.c), owned; NULL until needed */
     struct tls_server *tls;      /* owned (https.c); NULL: plain HTTP */
+    struct login *login;         /* owned (login.c) */
 };
 
 /* One request being answered: lives in the request's pool. */
@@ -40,6 +41,8 @@ struct http_request {
     const char *query;           /* after '?', not decoded; NULL: none */
     size_t query_len;
     bool reply_trusted;          /* the command's JSON replies are the server's own (reply.h) */
+    struct router_match *match;  /* the route and its parameters, in the pool */
+    const char *user;            /* who it runs as (login.h), in the pool; NULL: no --password */
 };
 
 /* ---- respond.c: answers ------------------------------------------------ */

@@ -15,7 +15,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "http/auth.h"
+#include "http/login.h"
 #include "http/http_internal.h"
 #include "http/routes.h"
 #include "server/config.h"
@@ -34,20 +34,11 @@ struct http_handler {
     struct http *http;
 };
 
-static bool listener_authorized(struct http *h, struct http_request *rq, const struct route *r)
+/* Logged in (login.h): the route's handler runs. */
+static void listener_run(struct http_request *rq)
 {
-    const char *password = h->cfg->password;
-    if (password == NULL || (r->flags & ROUTE_PUBLIC))
-        return true;
-    if ((r->flags & ROUTE_OPEN) && h->cfg->http_open_health)
-        return true;
-    if ((r->flags & ROUTE_QUERY_TOKEN) && auth_check_query(rq->query, rq->query_len, password))
-        return true;
-    ssize_t i = h2o_find_header(&rq->req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    if (i < 0)
-        return false;
-    const h2o_iovec_t *v = &rq->req->headers.entries[i].value;
-    return auth_check(v->base, v->len, password);
+    const struct router_match *m = rq->match;
+    m->route->handler(rq, m->route, m->params, m->param_lens);
 }
 
 static int listener_on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -59,6 +50,7 @@ static int listener_on_req(h2o_handler_t *self, h2o_req_t *req)
     size_t path_len = req->path.len;
     rq->query = NULL;
     rq->query_len = 0;
+    rq->user = NULL;
     if (req->query_at != SIZE_MAX) {
         path_len = req->query_at;
         rq->query = req->path.base + req->query_at + 1;
@@ -69,9 +61,10 @@ static int listener_on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     char *scratch = h2o_mem_alloc_pool(&req->pool, path_len + 1);
-    struct router_match m;
+    struct router_match *m = h2o_mem_alloc_pool(&req->pool, sizeof *m);
+    rq->match = m;
     enum router_result rc = router_match(http_routes, http_n_routes, req->method.base, req->method.len,
-                                         req->path.base, path_len, scratch, &m);
+                                         req->path.base, path_len, scratch, m);
     switch (rc) {
     case ROUTER_FOUND:
         break;
@@ -86,12 +79,7 @@ static int listener_on_req(h2o_handler_t *self, h2o_req_t *req)
         respond_error(rq, 404, "not_found", "no such path (docs/http.md lists them)");
         return 0;
     }
-    if (!listener_authorized(h, rq, m.route)) {
-        respond_error(rq, 401, "unauthorized",
-                      "unauthorized: send the password as Authorization: Bearer <password> (or Basic)");
-        return 0;
-    }
-    m.route->handler(rq, m.route, m.params, m.param_lens);
+    login_request(rq, listener_run);
     return 0;
 }
 
@@ -260,6 +248,7 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     srv->http_address = cfg->http_advertise;
     log_info("listening for %s on %s:%u (advertised as %s)", h->tls != NULL ? "HTTPS" : "HTTP", cfg->http_bind,
              cfg->http_port, cfg->http_advertise);
+    h->login = login_new();
     *out = h;
     return 0;
 }
@@ -311,5 +300,6 @@ void http_free(struct http *h)
     h2o_context_dispose(&h->ctx);
     h2o_config_dispose(&h->globalconf);
     https_free(h);
+    login_free(h->login);
     free(h);
 }

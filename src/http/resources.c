@@ -35,7 +35,7 @@ static void resources_run(struct http_request *rq, const char *command, json_t *
 static bool resources_numbers(struct http_request *rq, json_t *obj, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t v;
+        uint64_t v = 0; /* query_get_u64 leaves it alone when the parameter is absent */
         int rc = query_get_u64(rq->query, rq->query_len, names[i], &v);
         if (rc < 0 || v > INT64_MAX) {
             char msg[96];

@@ -17,6 +17,7 @@ static const char *respond_reason(int status)
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";

@@ -307,7 +307,7 @@ static void sse_run(struct http_request *rq, json_t *spec, bool by_version)
     uv_unref((uv_handle_t *)&s->heartbeat); /* the socket keeps the loop, not the heartbeat */
     struct sse **holder = h2o_mem_alloc_shared(&rq->req->pool, sizeof *holder, sse_dispose);
     *holder = s;
-    s->conn = conn_open_sink(rq->http->srv, &sse_sink, s, true);
+    s->conn = conn_open_sink(rq->http->srv, &sse_sink, s, rq->user);
     struct resp_command cmd;
     memset(&cmd, 0, sizeof cmd);
     cmd.argc = 2;

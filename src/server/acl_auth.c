@@ -2,7 +2,6 @@
 #include "server/acl_auth.h"
 
 #include <inttypes.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,15 +26,7 @@ struct auth_work {
     struct acl_auth_then then;
     bool named;                      /* a user other than "default": -WRONGPASS */
     char user[ACL_CONN_NAME_MAX + 1];
-    char *password;                  /* owned */
-    size_t password_len;
-    bool known;                      /* false: a dummy hash, never a match */
-    uint8_t salt[ACL_SALT_BYTES * 4];
-    size_t salt_len;
-    uint8_t hash[ACL_HASH_BYTES];
-    size_t hash_len;
-    uint32_t iterations;
-    bool ok;                         /* set by the worker */
+    struct acl_hash_check check;
 };
 
 bool acl_auth_pending(const struct conn *c)
@@ -84,9 +75,7 @@ static void auth_failed(struct conn *c, struct buf *out, bool named)
 static void auth_work_run(uv_work_t *req)
 {
     struct auth_work *w = req->data;
-    bool ok = acl_hash_verify(w->password, w->password_len, w->salt, w->salt_len, w->iterations, w->hash,
-                              w->hash_len);
-    w->ok = ok && w->known;
+    acl_hash_check_run(&w->check);
 }
 
 /* Whether the record still holds the hash that was checked: a password
@@ -96,7 +85,7 @@ static bool record_unchanged(struct conn *c, const struct auth_work *w)
     Eventflow__UserRecord *u = NULL;
     if (store_user_get(node_store(c->srv->node), w->user, &u) != 0)
         return false;
-    bool same = u->hash.len == w->hash_len && memcmp(u->hash.data, w->hash, w->hash_len) == 0;
+    bool same = u->hash.len == ACL_HASH_BYTES && memcmp(u->hash.data, w->check.hash, ACL_HASH_BYTES) == 0;
     eventflow__user_record__free_unpacked(u, NULL);
     return same;
 }
@@ -107,12 +96,11 @@ static void auth_work_done(uv_work_t *req, int status)
     struct conn *c = w->conn;
     struct buf *out = &w->slot->out;
     c->auth_pending = false;
-    if (status == 0 && w->ok && record_unchanged(c, w))
+    if (status == 0 && w->check.ok && record_unchanged(c, w))
         auth_succeeded(c, out, w->user, &w->then);
     else
         auth_failed(c, out, w->named);
-    OPENSSL_cleanse(w->password, w->password_len);
-    free(w->password);
+    acl_hash_check_clear(&w->check);
     conn_complete(c, w->slot);
     free(w);
 }
@@ -128,19 +116,11 @@ static void auth_queue(struct conn *c, const char *user, bool named, const struc
     w->then = *then;
     w->named = named;
     snprintf(w->user, sizeof w->user, "%s", user);
-    w->password = xmalloc(password->len + 1);
-    memcpy(w->password, password->ptr, password->len);
-    w->password_len = password->len;
-    w->iterations = ACL_HASH_ITERATIONS;
-    w->salt_len = ACL_SALT_BYTES;
-    w->hash_len = ACL_HASH_BYTES;
-    if (u != NULL && u->salt.len <= sizeof w->salt && u->hash.len == ACL_HASH_BYTES) {
-        w->known = true;
-        memcpy(w->salt, u->salt.data, u->salt.len);
-        w->salt_len = u->salt.len;
-        memcpy(w->hash, u->hash.data, u->hash.len);
-        w->iterations = u->iterations;
-    }
+    if (u != NULL)
+        acl_hash_check_init(&w->check, password->ptr, password->len, u->salt.data, u->salt.len, u->hash.data,
+                            u->hash.len, u->iterations);
+    else
+        acl_hash_check_init(&w->check, password->ptr, password->len, NULL, 0, NULL, 0, 0);
     w->slot = conn_defer(c, false);
     c->auth_pending = true;
     int rc = uv_queue_work(c->srv->loop, &w->req, auth_work_run, auth_work_done);
@@ -148,7 +128,7 @@ static void auth_queue(struct conn *c, const char *user, bool named, const struc
         log_error("AUTH: cannot queue the password check: %s", uv_strerror(rc));
         c->auth_pending = false;
         resp_write_error(&w->slot->out, "IOERR cannot check the password now; retry");
-        free(w->password);
+        acl_hash_check_clear(&w->check);
         conn_complete(c, w->slot);
         free(w);
     }

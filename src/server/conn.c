@@ -117,7 +117,7 @@ static void conn_link(struct server *s, struct conn *c)
     s->n_conns++;
 }
 
-struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void *data, bool authenticated)
+struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void *data, const char *user)
 {
     struct conn *c = xcalloc(1, sizeof *c);
     c->srv = s;
@@ -131,11 +131,10 @@ struct conn *conn_open_sink(struct server *s, const struct conn_sink *sink, void
     buf_init(&c->out);
     buf_init(&c->writing);
     resp_parser_init(&c->parser, &s->limits);
-    c->authenticated = authenticated;
-    /* The HTTP layer lets in the password's holders: they are the default
-     * user, bound by its rules like a RESP client's AUTH <password>. */
-    if (authenticated && s->cfg->password != NULL)
-        acl_conn_set_user(c, "default");
+    /* The front end has authenticated the request (HTTP: login.h). */
+    c->authenticated = true;
+    if (user != NULL && s->cfg->password != NULL)
+        acl_conn_set_user(c, user);
     snprintf(c->peer, sizeof c->peer, "http");
     conn_link(s, c);
     return c;

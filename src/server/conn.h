@@ -145,10 +145,12 @@ struct conn {
 int conn_accept(struct server *srv, uv_stream_t *listener, struct tls_server *tls);
 
 /* Open a connection without a socket whose output goes to sink (see
- * "Transports" above). It counts as a client (STATUS, --max-clients is the
- * caller's to check). The caller runs requests on it with commands_dispatch
- * (after commands_may_start) and ends it with conn_release. */
-struct conn *conn_open_sink(struct server *srv, const struct conn_sink *sink, void *data, bool authenticated);
+ * "Transports" above), authenticated by the front end as `user` (bound by
+ * its rules, acl_conn.h; NULL: no --password, every right). It counts as a
+ * client (STATUS, --max-clients is the caller's to check). The caller runs
+ * requests on it with commands_dispatch (after commands_may_start) and
+ * ends it with conn_release. */
+struct conn *conn_open_sink(struct server *srv, const struct conn_sink *sink, void *data, const char *user);
 /* The sink's owner is done with c: close it without calling sink->closed.
  * Replies still deferred are dropped when they complete. */
 void conn_release(struct conn *c);

@@ -101,6 +101,23 @@ static void expect_ctl(const struct harness_node *n, const char *args, int code,
         fail_msg("eventflowctl %s: expected exit %d and \"%s\", got status %d: %s", args, code, want, st, out);
 }
 
+/* An HTTP request with Basic credentials (base64 of "user:password"):
+ * its status; the body, when want_in_body is given, must contain it. */
+static int http_as(const struct harness_node *n, const char *method, const char *path, const char *basic,
+                   const char *body, const char *want_in_body)
+{
+    char header[256];
+    snprintf(header, sizeof header, "Authorization: Basic %s", basic);
+    const char *const headers[] = {header, NULL};
+    struct http_reply hr;
+    assert_int_equal(http_request_once(n->http_port, method, path, headers, body, &hr), 0);
+    if (want_in_body != NULL && strstr(hr.body, want_in_body) == NULL)
+        fail_msg("%s %s: %d %s lacks %s", method, path, hr.status, hr.body, want_in_body);
+    int status = hr.status;
+    http_reply_free(&hr);
+    return status;
+}
+
 static void test_rights(void **state)
 {
     struct harness_node_opts o = {.password = PASSWORD};
@@ -266,14 +283,34 @@ static void test_rights(void **state)
     assert_string_equal(out, "writer\n");
     free(out);
 
+    /* Over HTTP, Basic credentials name the user, bound by its rules. */
+    static const char writer_b64[] = "d3JpdGVyOndwdw==", reader_b64[] = "cmVhZGVyOnJwdw==";
+    assert_int_equal(http_as(n, "POST", "/streams/orders-9", writer_b64, "[{\"type\":\"T\"}]", NULL), 200);
+    assert_int_equal(http_as(n, "POST", "/streams/payments-1", writer_b64, "[{\"type\":\"T\"}]",
+                             "no write right on stream 'payments-1'"),
+                     403);
+    /* The same header again: the remembered login, the same verdicts. */
+    assert_int_equal(http_as(n, "GET", "/streams/orders-9", writer_b64, NULL, "\"type\":\"T\""), 200);
+    assert_int_equal(http_as(n, "GET", "/streams/orders-9", reader_b64, NULL, "\"type\":\"T\""), 200);
+    assert_int_equal(http_as(n, "GET", "/all", reader_b64, NULL, "NOPERM"), 403);
+    assert_int_equal(http_as(n, "GET", "/streams/orders-9", "d3JpdGVyOndyb25n" /* writer:wrong */, NULL, NULL), 401);
+    assert_int_equal(http_as(n, "GET", "/streams/orders-9", "QHBlZXI6eA==" /* @peer:x */, NULL, NULL), 401);
+    assert_int_equal(http_as(n, "GET", "/streams/orders-9", "bm9zdWNoOg==" /* nosuch: */, NULL, NULL), 401);
+    /* A name that is no user, with the password, is the default user
+     * (curl -u any:<password>). */
+    static const char any_b64[] = "YW55OnMzY3JldC1wdw=="; /* any:s3cret-pw */
+    assert_int_equal(http_as(n, "GET", "/all", any_b64, NULL, "orders-9"), 200);
+
     /* A changed rule binds the open connection at its next command; a
-     * deleted user is logged out. */
+     * deleted user is logged out, over RESP and HTTP alike. */
     HARNESS_EXPECT(root, "+OK", "ACL", "SETUSER", "writer", "wpw", "read:orders-");
     expect_noperm(w, "ADD", ok_add, NULL);
+    assert_int_equal(http_as(n, "POST", "/streams/orders-9", writer_b64, "[{\"type\":\"T\"}]", "NOPERM"), 403);
     HARNESS_EXPECT(root, "+OK", "ACL", "DELUSER", "reader");
     HARNESS_EXPECT(rd, "-unauthorized", "GET", "{\"stream\":\"orders-1\"}");
     assert_false(can_login(n, "reader", "rpw"));
-    HARNESS_EXPECT(root, ":1", "EC");
+    assert_int_equal(http_as(n, "GET", "/streams/orders-9", reader_b64, NULL, NULL), 401);
+    HARNESS_EXPECT(root, ":2", "EC");
 
     /* Restricting the default user binds the password login too. */
     HARNESS_EXPECT(root, "+OK", "ACL", "SETUSER", "default", PASSWORD, "read:*");
@@ -292,7 +329,7 @@ static void test_rights(void **state)
     assert_int_equal(http_request_once(n->http_port, "GET", "/streams/orders-1", bearer, NULL, &hr), 0);
     assert_int_equal(hr.status, 200);
     http_reply_free(&hr);
-    HARNESS_EXPECT(d, ":1", "EC");
+    HARNESS_EXPECT(d, ":2", "EC");
 
     /* Rules are in the store: a restart keeps them. */
     harness_close(w), harness_close(rd), harness_close(au), harness_close(op), harness_close(d), harness_close(root);
@@ -319,7 +356,7 @@ static void test_rights(void **state)
     assert_false(can_login(n, "cli-u", "cpw"));
     assert_false(can_login(n, "x", "y"));
     d = login(n, NULL, PASSWORD);
-    HARNESS_EXPECT(d, ":1", "EC");
+    HARNESS_EXPECT(d, ":2", "EC");
     harness_close(d);
     free(ok_add);
     free(other_add);
