@@ -132,6 +132,7 @@ void fsm_drain(struct raft_fsm *fsm)
             log_warn("entry %" PRIu64 " rejected by the state machine (undecodable or ids out of order)",
                      q.index);
         node_entry_applied(n, q.index, outcome);
+        node_log_budget_applied(n, q.len);
     }
     st->n_queued = 0;
     buf_reset(&st->bytes);
@@ -180,6 +181,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     *bufs = out;
     *n_bufs = 1;
     n->snapshots_taken++;
+    node_log_budget_snapshot(n, raft_last_applied(&n->raft));
     log_info("snapshot at raft index %" PRIu64 ": store synced, %zu-byte header, %" PRIu64 " ms",
              (uint64_t)raft_last_applied(&n->raft), len, fsm_now_ms() - t0);
     return 0;

@@ -29,6 +29,7 @@ void node_read_metrics(struct node *n, struct node_metrics *m)
     m->append_messages = n->rio.sendq.messages_in;
     m->append_messages_sent = n->rio.sendq.messages_out;
     m->snapshots_taken = n->snapshots_taken;
+    m->log_bytes_since_snapshot = n->log_budget.bytes;
     m->state_fetches = n->state_fetches;
     m->state_fetched_bytes = n->state_fetched_bytes;
     m->raft_refused_cluster = n->rtcp.stats.refused;

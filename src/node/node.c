@@ -282,6 +282,7 @@ static void node_flush_timer_cb(uv_timer_t *t)
 {
     node_flush(t->data);
     node_restore_settle(t->data);
+    node_log_budget_settle(t->data);
 }
 
 static void node_preflight_done(struct node *n, int status)

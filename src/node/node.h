@@ -237,6 +237,7 @@ struct node_metrics {
     const struct hist *log_write_latency_ns;
     uint64_t append_messages, append_messages_sent;
     uint64_t snapshots_taken;
+    uint64_t log_bytes_since_snapshot; /* entries applied since the last snapshot (log_budget.c) */
     uint64_t state_fetches, state_fetched_bytes, state_copies_served;
     /* Raft connections refused: of another cluster, without a valid proof
      * of the cluster secret, closed for a bad message (raft_tcp.h). */

@@ -41,6 +41,7 @@ struct node_config {
     uint64_t min_free_disk;             /* kept free on the data directory's filesystem */
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
+    uint64_t snapshot_log_bytes;        /* snapshot once this many bytes of entries were applied; 0 = never */
     unsigned election_timeout_ms;
     unsigned heartbeat_timeout_ms;
     unsigned max_staleness_ms;          /* refuse local reads after this long without a leader; 0 = never */

@@ -44,6 +44,16 @@ struct node_write {
     struct node_write *prev, *next;   /* in the in-flight list (index order), or the finished one */
 };
 
+/* The raft log's bytes since the last snapshot (log_budget.c). */
+struct node_log_budget {
+    uint64_t bytes;            /* of the entries applied since the last snapshot */
+    uint64_t entries;
+    bool threshold_lowered;    /* a snapshot by bytes is due at the next applied entry */
+    bool trailing_lowered;     /* raft's trailing count is lowered until that snapshot is installed */
+    raft_index snapshot_index; /* that snapshot, once taken; 0 before */
+    bool logged;
+};
+
 struct node {
     struct node_config cfg_copy;
     const struct node_config *cfg; /* &cfg_copy */
@@ -101,6 +111,7 @@ struct node {
     uint64_t state_fetches;    /* copies of a peer's store installed here */
     uint64_t state_fetched_bytes;
     uint64_t snapshots_taken;  /* raft snapshots this node took (fsm.c) */
+    struct node_log_budget log_budget; /* log_budget.c */
 
     struct space space;        /* other members' store room, while leading (space.h) */
     struct node_handover *handover; /* handover.c's; NULL unless stopping as the leader */
@@ -175,5 +186,15 @@ void node_leader_link_closed(void *data, raft_id id);
 /* A handover's step that waits for the writes in flight: each loop turn
  * (node_watch_role). */
 void node_handover_turn(struct node *n);
+
+/* ---- log_budget.c: snapshots by the raft log's bytes ------------------- */
+
+/* An entry of len bytes was applied (fsm.c). */
+void node_log_budget_applied(struct node *n, size_t len);
+/* A snapshot was taken at index (fsm.c). */
+void node_log_budget_snapshot(struct node *n, raft_index index);
+/* Once a second (the flush timer): the configured settings back once the
+ * snapshot by bytes is installed. */
+void node_log_budget_settle(struct node *n);
 
 #endif

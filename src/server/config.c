@@ -157,6 +157,12 @@ static const struct option_row options[] = {
      .set = set_number, FIELD(snapshot_threshold), .min = 16, .max = UINT_MAX, .bad = "expected at least 16"},
     {"snapshot-trailing", "SNAPSHOT_TRAILING", "N", "raft entries kept after a snapshot", "32768",
      .set = set_number, FIELD(snapshot_trailing), .min = 0, .max = UINT_MAX, .bad = "expected a number of entries"},
+    /* raft holds its log since the last snapshot in memory: large events
+     * must not turn 131072 entries into gigabytes (node/log_budget.c). */
+    {"snapshot-log-bytes", "SNAPSHOT_LOG_BYTES", "BYTES",
+     "also snapshot once this many bytes of raft entries were applied since the last snapshot (0 = by count only)",
+     "128 MiB", .set = set_number, FIELD(snapshot_log_bytes), .min = 0, .max = UINT64_MAX / 2,
+     .bad = "expected a number of bytes"},
     {"election-timeout", "ELECTION_TIMEOUT", "MS", "raft election timeout", "1000",
      .set = set_number, FIELD(election_timeout_ms), .min = 50, .max = 600000, .bad = "expected 50..600000 ms"},
     {"heartbeat-timeout", "HEARTBEAT_TIMEOUT", "MS", "raft heartbeat interval", "100",
@@ -704,6 +710,7 @@ void config_node(const struct config *cfg, struct node_config *out)
     out->min_free_disk = cfg->min_free_disk;
     out->snapshot_threshold = cfg->snapshot_threshold;
     out->snapshot_trailing = cfg->snapshot_trailing;
+    out->snapshot_log_bytes = cfg->snapshot_log_bytes;
     out->election_timeout_ms = cfg->election_timeout_ms;
     out->heartbeat_timeout_ms = cfg->heartbeat_timeout_ms;
     out->max_staleness_ms = cfg->max_staleness_ms;

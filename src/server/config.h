@@ -59,6 +59,7 @@ struct config {
 
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
+    uint64_t snapshot_log_bytes;
     unsigned election_timeout_ms;
     unsigned heartbeat_timeout_ms;
     unsigned max_staleness_ms;  /* refuse local reads after this long without a leader; 0 = never */

@@ -104,6 +104,9 @@ static void render_node(struct buf *b, struct node *node)
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         prom_u64(b, "eventflow_raft_connections_refused_total", &reasons[i], 1, refused[i]);
     counter(b, "eventflow_snapshots_total", "Raft snapshots this node took", m.snapshots_taken);
+    gauge(b, "eventflow_raft_log_since_snapshot_bytes",
+          "Bytes of raft entries applied since the last snapshot (held in memory; --snapshot-log-bytes bounds them)",
+          m.log_bytes_since_snapshot);
     counter(b, "eventflow_state_fetches_total", "Copies of a peer's store installed here", m.state_fetches);
     counter(b, "eventflow_state_fetched_bytes_total", "Bytes of peers' stores copied here", m.state_fetched_bytes);
     counter(b, "eventflow_state_copies_served_total", "Copies of this node's store served to peers",
