@@ -45,6 +45,12 @@ struct http_request {
     const char *user;            /* who it runs as (login.h), in the pool; NULL: no --password */
 };
 
+/* ---- h2o_errors.c: h2o's own refusals as JSON -------------------------- */
+
+/* Before the host's paths: h2o's answers on its fallback path get a JSON
+ * body. */
+void h2o_errors_register(h2o_hostconf_t *host);
+
 /* ---- respond.c: answers ------------------------------------------------ */
 
 /* Send status and a JSON body (copied). */

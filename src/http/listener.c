@@ -234,6 +234,7 @@ int http_open(struct server *srv, const struct config *cfg, uv_loop_t *loop, str
     h->globalconf.max_request_entity_size = cfg->max_bulk;
     h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("eventflow/" EVENTFLOW_VERSION));
     h2o_hostconf_t *host = h2o_config_register_host(&h->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_errors_register(host);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     struct http_handler *handler = (struct http_handler *)h2o_create_handler(path, sizeof *handler);
     handler->http = h;

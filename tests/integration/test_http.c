@@ -380,7 +380,20 @@ static void test_bad_input(void **state)
      * does not read a body it refused). */
     assert_int_equal(http_request_once(n->http_port, "POST", "/streams/x", NULL, big, &r), 0);
     assert_int_equal(r.status, 413);
+    /* h2o's own refusal, in the API's JSON shape all the same. */
+    assert_string_equal(error_code(&r), "TOOBIG");
     http_reply_free(&r);
+
+    /* A chunked body that does not parse: h2o's 400, as JSON too. */
+    c = http_client_open(n->http_port);
+    assert_non_null(c);
+    static const char bad_chunk[] = "POST /streams/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n";
+    assert_int_equal(http_client_send_raw(c, bad_chunk, sizeof bad_chunk - 1), 0);
+    assert_int_equal(http_client_read(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(error_code(&r), "bad_request");
+    http_reply_free(&r);
+    http_client_close(c);
 
     /* Malformed HTTP: 400. */
     c = http_client_open(n->http_port);
