@@ -78,6 +78,11 @@ void node_close(struct node *n, void (*closed)(void *data), void *data);
  * node closing. NULL is a no-op. */
 void node_free(struct node *n);
 
+/* Read raft's TLS files again (SIGHUP): raft connections made from now on
+ * use them, open ones stay, so the cluster is not disturbed. 0 (also
+ * without raft TLS), or -1 with the reason in err and the old files kept. */
+int node_reload_tls(struct node *n, char *err, size_t errlen);
+
 /* The current raft role of this process's node for log lines ("leader",
  * "follower", "candidate", or "-" before it started). */
 const char *node_log_role(void);
