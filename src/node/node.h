@@ -245,7 +245,7 @@ struct node_metrics {
     uint64_t state_fetches, state_fetched_bytes, state_copies_served;
     /* Raft connections refused: of another cluster, without a valid proof
      * of the cluster secret, closed for a bad message (raft_tcp.h). */
-    uint64_t raft_refused_cluster, raft_refused_secret, raft_refused_frame;
+    uint64_t raft_refused_cluster, raft_refused_secret, raft_refused_frame, raft_refused_tls;
 };
 void node_read_metrics(struct node *n, struct node_metrics *m);
 
