@@ -87,23 +87,6 @@ static bool closed_by_node(int fd)
     return false;
 }
 
-struct counter_at_least {
-    const char *key;
-    json_int_t want;
-};
-
-static bool counter_reached(const json_t *st, void *arg)
-{
-    const struct counter_at_least *c = arg;
-    return json_integer_value(json_object_get(st, c->key)) >= c->want;
-}
-
-static void wait_counter(struct harness_node *n, const char *key, json_int_t want)
-{
-    struct counter_at_least c = {key, want};
-    assert_int_equal(harness_wait_status(n, counter_reached, &c, CLUSTER_WAIT_MS), 0);
-}
-
 /* The cluster's term and leader, as the leader sees them. */
 struct reign {
     size_t leader;
@@ -148,7 +131,7 @@ static void test_outsider_refused(void **state)
     assert_true(closed_by_node(fd));
     close(fd);
 
-    wait_counter(leader, "raft_peers_unauthenticated", 1);
+    cluster_node_wait_counter(leader, "raft_peers_unauthenticated", 1);
     assert_true(harness_node_log_says(leader, "it sent raft messages without a hello"));
     assert_reign_unchanged(&c, before);
     char *last = cluster_add_ok(&c, "after", "0", "T");
@@ -198,7 +181,7 @@ static void test_crash_frame_from_peer(void **state)
     assert_true(closed_by_node(fd));
     close(fd);
 
-    wait_counter(leader, "raft_frames_refused", 1);
+    cluster_node_wait_counter(leader, "raft_frames_refused", 1);
     assert_int_equal(cluster_node_status_int(leader, "raft_peers_unauthenticated"), 0);
     assert_true(harness_node_log_says(leader, "AppendEntries with too many entries"));
     assert_reign_unchanged(&c, before);
@@ -221,8 +204,8 @@ static void test_other_secret_never_joins(void **state)
     assert_true(r.leader != 2);
     free(cluster_add_ok(&c, "ours", "0", "T"));
     /* Refused more than once: it kept trying, and kept being refused. */
-    wait_counter(c.n[2], "raft_peers_unauthenticated", 2);
-    wait_counter(c.n[r.leader], "raft_peers_unauthenticated", 1);
+    cluster_node_wait_counter(c.n[2], "raft_peers_unauthenticated", 2);
+    cluster_node_wait_counter(c.n[r.leader], "raft_peers_unauthenticated", 1);
     assert_true(harness_node_log_says(c.n[2], "proof of the cluster secret is wrong"));
     assert_int_equal(cluster_node_status_int(c.n[2], "events"), 0);
     assert_int_equal(cluster_node_status_int(c.n[2], "leader_id"), 0);

@@ -41,18 +41,7 @@ static char certs[400];
 
 static const char *cert_path(const char *name)
 {
-    static char paths[8][600];
-    static unsigned next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", certs, name);
-    return p;
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_cert_path(certs, name);
 }
 
 static void send_all(int fd, const void *p, size_t n)
@@ -130,23 +119,6 @@ static void outsider_close(SSL *ssl, SSL_CTX *ctx, int fd)
     close(fd);
 }
 
-struct counter_at_least {
-    const char *key;
-    json_int_t want;
-};
-
-static bool counter_reached(const json_t *st, void *arg)
-{
-    const struct counter_at_least *c = arg;
-    return json_integer_value(json_object_get(st, c->key)) >= c->want;
-}
-
-static void wait_counter(struct harness_node *n, const char *key, json_int_t want)
-{
-    struct counter_at_least c = {key, want};
-    assert_int_equal(harness_wait_status(n, counter_reached, &c, CLUSTER_WAIT_MS), 0);
-}
-
 static void assert_term_unchanged(struct cluster *c, size_t leader, int64_t term)
 {
     assert_int_equal(cluster_leader(c), leader);
@@ -186,8 +158,8 @@ static void test_raft_tls(void **state)
     char crt[600], key[600];
     snprintf(crt, sizeof crt, "%s", cert_path("node.crt"));
     snprintf(key, sizeof key, "%s", cert_path("node.key"));
-    assert_int_equal(copy_file(cert_path("server.crt"), crt), 0);
-    assert_int_equal(copy_file(cert_path("server.key"), key), 0);
+    assert_int_equal(harness_copy_file(cert_path("server.crt"), crt), 0);
+    assert_int_equal(harness_copy_file(cert_path("server.key"), key), 0);
     const char *args[] = {"--raft-tls", "yes", "--tls-peer-cert", crt, "--tls-peer-key", key,
                           "--tls-peer-ca", cert_path("ca.crt"), "--cluster-secret", SECRET, NULL};
     struct cluster c;
@@ -210,13 +182,13 @@ static void test_raft_tls(void **state)
     SSL *ssl = outsider_tls(leader->raft_port, "wrongca", &ctx, &fd);
     assert_null(ssl);
     outsider_close(NULL, ctx, fd);
-    wait_counter(leader, "raft_tls_refused", 1);
+    cluster_node_wait_counter(leader, "raft_tls_refused", 1);
     assert_true(harness_node_log_says(leader, "refusing a raft connection from 127.0.0.1"));
     assert_true(harness_node_log_says(leader, "certificate"));
     ssl = outsider_tls(leader->raft_port, NULL, &ctx, &fd);
     assert_null(ssl);
     outsider_close(NULL, ctx, fd);
-    wait_counter(leader, "raft_tls_refused", 2);
+    cluster_node_wait_counter(leader, "raft_tls_refused", 2);
 
     /* A well-formed AppendEntries at term 99 in plaintext: not TLS. */
     fd = harness_dial(leader->raft_port, false);
@@ -227,13 +199,13 @@ static void test_raft_tls(void **state)
     send_all(fd, msg, len);
     assert_true(closed_by_node(fd));
     close(fd);
-    wait_counter(leader, "raft_tls_refused", 3);
+    cluster_node_wait_counter(leader, "raft_tls_refused", 3);
     assert_term_unchanged(&c, l, term);
     assert_int_equal(cluster_node_status_int(leader, "events"), events);
 
     /* New certificates, reloaded by every node. */
-    assert_int_equal(copy_file(cert_path("server2.crt"), crt), 0);
-    assert_int_equal(copy_file(cert_path("server2.key"), key), 0);
+    assert_int_equal(harness_copy_file(cert_path("server2.crt"), crt), 0);
+    assert_int_equal(harness_copy_file(cert_path("server2.key"), key), 0);
     for (size_t i = 0; i < c.count; i++)
         sighup(c.n[i], "raft TLS certificate, key and CA reloaded");
 
@@ -248,7 +220,7 @@ static void test_raft_tls(void **state)
     assert_int_equal(SSL_write(ssl, msg, (int)len), (int)len);
     assert_true(closed_by_node(fd));
     outsider_close(ssl, ctx, fd);
-    wait_counter(leader, "raft_peers_unauthenticated", 1);
+    cluster_node_wait_counter(leader, "raft_peers_unauthenticated", 1);
     assert_term_unchanged(&c, l, term);
 
     /* A member restarted after the reload reconnects with the new files
