@@ -189,6 +189,22 @@ static int start_process(struct cluster *c, int i, const char *faketime_spec, bo
      * (docs/operations.md, "The raft port"). */
     argv[n++] = "--cluster-secret";
     argv[n++] = "jepsen-runner-cluster-secret";
+    /* --tls-certs: raft inside mutual TLS too, the secret's hello inside
+     * it (docs/operations.md, "TLS between nodes"). */
+    char peer_cert[600], peer_key[600], peer_ca[600];
+    if (c->cfg.tls_certs != NULL) {
+        snprintf(peer_cert, sizeof peer_cert, "%s/server.crt", c->cfg.tls_certs);
+        snprintf(peer_key, sizeof peer_key, "%s/server.key", c->cfg.tls_certs);
+        snprintf(peer_ca, sizeof peer_ca, "%s/ca.crt", c->cfg.tls_certs);
+        argv[n++] = "--raft-tls";
+        argv[n++] = "yes";
+        argv[n++] = "--tls-peer-cert";
+        argv[n++] = peer_cert;
+        argv[n++] = "--tls-peer-key";
+        argv[n++] = peer_key;
+        argv[n++] = "--tls-peer-ca";
+        argv[n++] = peer_ca;
+    }
     /* The nodes share this machine under addresses of their own, which
      * --cpu-affinity auto takes for separate machines: it would pin every
      * node to the disk's interrupt CPU. */
