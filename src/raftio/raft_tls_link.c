@@ -357,10 +357,10 @@ static int link_decrypt(struct raft_tls_link *l)
                 break;
             w->len += (size_t)ret;
         }
-        if (w->len > 0 && link_write_send(l, w) != 0)
-            return -1;
         if (w->len == 0)
             free(w);
+        else if (link_write_send(l, w) != 0) /* w is the write's now, or freed */
+            return -1;
         if (ret > 0)
             continue; /* the write was full: more may be in */
         int err = SSL_get_error(l->ssl, ret);
