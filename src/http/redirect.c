@@ -164,7 +164,7 @@ void redirect_reply(struct http_request *rq, const char *moved, size_t len)
     if (!r->asking) {
         memcpy(r->client, client, sizeof client);
         const char *argv[] = {"STATUS"};
-        int rv = peer_request(h->loop, client, config_peer_token(h->cfg), 1, argv, REDIRECT_ASK_TIMEOUT_MS,
+        int rv = peer_request(h->loop, client, NULL, config_peer_token(h->cfg), 1, argv, REDIRECT_ASK_TIMEOUT_MS,
                               redirect_answered, h);
         if (rv != 0) {
             redirect_moved(rq, moved, len);

@@ -33,6 +33,7 @@
 #include "store/store.h"
 
 struct node;
+struct raft_tls;
 struct transfer;
 
 enum {
@@ -209,6 +210,12 @@ int node_leader_client_address(struct node *n, char *out, size_t cap);
  * empty) if it registered none: TLS clients are never sent to a plaintext
  * address. */
 int node_member_tls_address(struct node *n, uint64_t id, char *out, size_t cap);
+/* Where a node-to-node request (peer.h) for member id goes: with raft TLS
+ * on and a TLS address registered for the member, that address, and the
+ * peers' TLS context in *tls (borrowed, valid while the node lives); else
+ * its plaintext client address and *tls NULL. 0, or -1 when no address is
+ * known. */
+int node_member_peer_address(struct node *n, uint64_t id, char *out, size_t cap, struct raft_tls **tls);
 
 /* TLS client address of the current leader into out; returns 0, or -1 if
  * no leader or it registered no TLS address. */

@@ -65,8 +65,8 @@ struct raft_tls *raft_tls_new(const char *cert, const char *key, const char *ca,
  * open ones keep theirs. 0, or -1 with the reason in err and the old
  * context kept. */
 int raft_tls_reload(struct raft_tls *tls, char *err, size_t errlen);
-/* Close every link (transport close): raft's ends read an EOF. Links
- * still in their handshake end without their callback. */
+/* Close every link (transport close): raft's ends read an EOF; links
+ * still in their handshake call back with a failure. */
 void raft_tls_close_links(struct raft_tls *tls);
 /* Free the context; links still closing keep their own reference. */
 void raft_tls_free(struct raft_tls *tls);

@@ -493,11 +493,8 @@ void raft_tls_link_abort(struct raft_tls_link *l)
 
 void raft_tls_close_links(struct raft_tls *tls)
 {
-    while (tls->links != NULL) {
-        struct raft_tls_link *l = tls->links;
-        l->cb = NULL;
-        link_close(l); /* unlists it */
-    }
+    while (tls->links != NULL)
+        link_fail(tls->links, "closing"); /* unlists it */
 }
 
 void raft_tls_forget_links(struct raft_tls *tls)

@@ -11,7 +11,9 @@
  *   - one with a certificate of the right CA (a user's, say) gets through
  *     TLS and is refused by the hello inside it (the secret);
  *   - SIGHUP with new certificates: a new connection is served with the
- *     new one, and a restarted member rejoins and gets new writes. */
+ *     new one, and a restarted member rejoins and gets new writes;
+ *   - the nodes' own RESP requests (the leader's free-space reports,
+ *     CLUSTER STATUS's fan-out) go to the members' TLS ports over TLS. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -160,10 +162,23 @@ static void test_raft_tls(void **state)
     snprintf(key, sizeof key, "%s", cert_path("node.key"));
     assert_int_equal(harness_copy_file(cert_path("server.crt"), crt), 0);
     assert_int_equal(harness_copy_file(cert_path("server.key"), key), 0);
-    const char *args[] = {"--raft-tls", "yes", "--tls-peer-cert", crt, "--tls-peer-key", key,
-                          "--tls-peer-ca", cert_path("ca.crt"), "--cluster-secret", SECRET, NULL};
+    /* Each node gets a TLS port (for the peer requests) of its own. */
+    unsigned tls_port[3];
+    char tls_port_text[3][8];
+    const char *args[3][17];
+    const char *const *each[3];
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(harness_free_port(&tls_port[i]), 0);
+        snprintf(tls_port_text[i], sizeof tls_port_text[i], "%u", tls_port[i]);
+        const char *a[] = {"--raft-tls", "yes", "--tls-peer-cert", crt, "--tls-peer-key", key,
+                           "--tls-peer-ca", cert_path("ca.crt"), "--cluster-secret", SECRET,
+                           "--tls-port", tls_port_text[i], "--tls-cert", crt, "--tls-key", key, NULL};
+        _Static_assert(sizeof a == sizeof args[0], "one row of args");
+        memcpy(args[i], a, sizeof a);
+        each[i] = args[i];
+    }
     struct cluster c;
-    cluster_start(&c, fx, 3, args);
+    cluster_start_each(&c, fx, 3, each);
     size_t l = cluster_leader(&c);
     struct harness_node *leader = c.n[l];
     json_t *st = harness_status(leader);
@@ -173,6 +188,8 @@ static void test_raft_tls(void **state)
     char *last = cluster_add_ok(&c, "before", "0", "T");
     cluster_assert_converged(&c, last);
     free(last);
+    /* The leader asks every member for its room twice a second: over TLS. */
+    cluster_node_wait_counter(leader, "peer_tls_answers", 2);
     int64_t term = cluster_node_status_int(leader, "term");
     int64_t events = cluster_node_status_int(leader, "events");
 
