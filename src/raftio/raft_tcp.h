@@ -8,6 +8,8 @@
  *   frame checks (raft_tcp_guard.c)       accepted streams: each message
  *                                         checked before raft reads it
  *   hello (raft_tcp.c, raft_auth.c)       identity, proofs of the secret
+ *   TLS link (raft_tcp_tls.c, raft_tls.h) with raft_tcp_set_tls: mutual TLS,
+ *                                         and a plaintext stream for the above
  *   raft_uv_tcp (uv_tcp_*.c)              connect, listen, its handshake
  *   TCP
  *
@@ -59,7 +61,9 @@
  * older version), a version 1 hello, or a wrong proof is refused before
  * raft reads a byte; so is a version 2 hello at a node without a secret.
  * The secret binds nothing but the hello: the raft messages that follow
- * are neither signed nor encrypted (TLS is another matter).
+ * are neither signed nor encrypted, unless the connection runs inside TLS
+ * (raft_tcp_set_tls), where the hello and everything after it cross the
+ * TLS link's plaintext stream.
  *
  * Older versions. Without a secret, a peer without the hello still works,
  * with its identity unchecked, so that a cluster can be upgraded one node
