@@ -13,7 +13,9 @@
  *   - SIGHUP with new certificates: a new connection is served with the
  *     new one, and a restarted member rejoins and gets new writes;
  *   - the nodes' own RESP requests (the leader's free-space reports,
- *     CLUSTER STATUS's fan-out) go to the members' TLS ports over TLS. */
+ *     CLUSTER STATUS's fan-out) go to the members' TLS ports over TLS;
+ *   - a node whose raft listener is not on loopback warns at start when it
+ *     has neither TLS nor a secret, and not when it has TLS. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -252,6 +254,38 @@ static void test_raft_tls(void **state)
     harness_pass(fx);
 }
 
+/* One node whose raft listens on every address, with extra flags. */
+static struct harness_node *open_raft_node(struct harness_fixture *fx, const char *const *extra)
+{
+    unsigned port;
+    assert_int_equal(harness_free_port(&port), 0);
+    char bind[32];
+    snprintf(bind, sizeof bind, "0.0.0.0:%u", port);
+    const char *args[12] = {"--raft-bind", bind};
+    size_t n = 2;
+    for (; extra[n - 2] != NULL; n++) {
+        assert_true(n < 11);
+        args[n] = extra[n - 2];
+    }
+    args[n] = NULL;
+    struct harness_node_opts o = {.args = args};
+    return harness_start_single(fx, &o);
+}
+
+static void test_open_raft_warning(void **state)
+{
+    struct harness_fixture *fx = *state;
+    const char *const none[] = {NULL};
+    struct harness_node *open = open_raft_node(fx, none);
+    assert_true(harness_node_log_says(open, "without TLS or a cluster secret"));
+    const char *const tls[] = {"--raft-tls", "yes", "--tls-peer-cert", cert_path("server.crt"), "--tls-peer-key",
+                               cert_path("server.key"), "--tls-peer-ca", cert_path("ca.crt"), NULL};
+    struct harness_node *safe = open_raft_node(fx, tls);
+    assert_true(harness_node_log_says(safe, "raft connections run inside mutual TLS"));
+    assert_false(harness_node_log_says(safe, "without TLS or a cluster secret"));
+    harness_pass(fx);
+}
+
 static int setup(void **state)
 {
     if (harness_make_certs(certs, sizeof certs) != 0)
@@ -271,6 +305,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_raft_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_raft_warning, setup, teardown),
     };
     return cmocka_run_group_tests_name("raft_tls", tests, NULL, NULL);
 }
