@@ -132,6 +132,11 @@ static void assert_term_unchanged(struct cluster *c, size_t leader, int64_t term
     }
 }
 
+static bool snapshot_at_least(const json_t *st, void *arg)
+{
+    return json_integer_value(json_object_get(st, "snapshot_index")) >= *(const int64_t *)arg;
+}
+
 /* Send the node SIGHUP and wait for its log to say `outcome`. */
 static void sighup(struct harness_node *n, const char *outcome)
 {
@@ -167,14 +172,16 @@ static void test_raft_tls(void **state)
     /* Each node gets a TLS port (for the peer requests) of its own. */
     unsigned tls_port[3];
     char tls_port_text[3][8];
-    const char *args[3][17];
+    const char *args[3][21];
     const char *const *each[3];
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(harness_free_port(&tls_port[i]), 0);
         snprintf(tls_port_text[i], sizeof tls_port_text[i], "%u", tls_port[i]);
         const char *a[] = {"--raft-tls", "yes", "--tls-peer-cert", crt, "--tls-peer-key", key,
                            "--tls-peer-ca", cert_path("ca.crt"), "--cluster-secret", SECRET,
-                           "--tls-port", tls_port_text[i], "--tls-cert", crt, "--tls-key", key, NULL};
+                           "--tls-port", tls_port_text[i], "--tls-cert", crt, "--tls-key", key,
+                           /* A follower that misses a few hundred writes catches up by a copy. */
+                           "--snapshot-threshold", "64", "--snapshot-trailing", "16", NULL};
         _Static_assert(sizeof a == sizeof args[0], "one row of args");
         memcpy(args[i], a, sizeof a);
         each[i] = args[i];
@@ -243,11 +250,23 @@ static void test_raft_tls(void **state)
     assert_term_unchanged(&c, l, term);
 
     /* A member restarted after the reload reconnects with the new files
-     * on both ends, and gets what is written next. */
+     * on both ends. It missed more than the leader's log keeps (two rounds
+     * of writes, each followed by a snapshot), so it copies a peer's store:
+     * over TLS, from a TLS port. */
     size_t f = (l + 1) % c.count;
     harness_assert_stop(c.n[f]);
+    free(cluster_node_write_events(leader, "snap", 300));
+    int64_t snap = 1;
+    assert_int_equal(harness_wait_status(leader, snapshot_at_least, &snap, CLUSTER_WAIT_MS), 0);
+    snap = cluster_node_status_int(leader, "snapshot_index") + 200;
+    last = cluster_node_write_events(leader, "snap", 300);
+    assert_int_equal(harness_wait_status(leader, snapshot_at_least, &snap, CLUSTER_WAIT_MS), 0);
     assert_int_equal(harness_node_start(c.n[f]), 0);
-    assert_int_equal(harness_wait_status(c.n[f], cluster_has_leader, NULL, CLUSTER_WAIT_MS), 0);
+    cluster_assert_converged(&c, last);
+    free(last);
+    assert_true(cluster_node_status_int(c.n[f], "state_fetches") >= 1);
+    assert_true(harness_node_log_says(c.n[f], "of state from 127.0.0.1:"));
+    assert_true(harness_node_log_says(c.n[f], " over TLS in "));
     last = cluster_add_ok(&c, "after", "0", "T");
     cluster_assert_converged(&c, last);
     free(last);
