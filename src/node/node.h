@@ -216,6 +216,8 @@ int node_member_tls_address(struct node *n, uint64_t id, char *out, size_t cap);
  * its plaintext client address and *tls NULL. 0, or -1 when no address is
  * known. */
 int node_member_peer_address(struct node *n, uint64_t id, char *out, size_t cap, struct raft_tls **tls);
+/* The same for the leader; -1 when none is known. */
+int node_leader_peer_address(struct node *n, char *out, size_t cap, struct raft_tls **tls);
 
 /* TLS client address of the current leader into out; returns 0, or -1 if
  * no leader or it registered no TLS address. */

@@ -340,6 +340,13 @@ int node_leader_client_address(struct node *n, char *out, size_t cap)
     return id != 0 ? node_member_client_address(n, id, out, cap) : -1;
 }
 
+int node_leader_peer_address(struct node *n, char *out, size_t cap, struct raft_tls **tls)
+{
+    uint64_t id = node_leader_id(n);
+    *tls = NULL;
+    return id != 0 ? node_member_peer_address(n, id, out, cap, tls) : -1;
+}
+
 int node_leader_tls_address(struct node *n, char *out, size_t cap)
 {
     uint64_t id = node_leader_id(n);
