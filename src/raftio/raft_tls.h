@@ -19,6 +19,10 @@
  *   link (raft_tls_link.c)          pair end <-> SSL over memory BIOs
  *   raft_uv_tcp                     the TCP stream (ciphertext)
  *
+ * The node's own RESP requests to other nodes (node/peer.c) run their
+ * connection through a client link of the same context, so that they too
+ * show the peer certificate and check the other's.
+ *
  * Who proves what. Both ends present a certificate and both verify the
  * other's against the peer CA (--tls-peer-ca, by default --tls-ca): a
  * certificate that CA signed is a member's. Names are not checked (raft
