@@ -6,7 +6,10 @@
 #   ca.crt, ca.key            a CA of its own, valid 825 days
 #   node1..node5.crt/.key     one per node, by the CA; names nodeN (in the
 #                             compose network), localhost and 127.0.0.1 (from
-#                             the host, through the published ports)
+#                             the host, through the published ports); usable
+#                             as a server's and a client's certificate: the
+#                             nodes show them to each other on raft's mutual
+#                             TLS (docs/operations.md, "TLS between nodes")
 #   client.crt/.key           a client certificate, by the CA, for
 #                             TLS_CLIENT_AUTH optional or required
 #
@@ -49,7 +52,7 @@ fi
 for n in 1 2 3 4 5; do
     key "node$n"
     sign "node$n" "node$n" "subjectAltName=DNS:node$n,DNS:localhost,IP:127.0.0.1
-extendedKeyUsage=serverAuth"
+extendedKeyUsage=serverAuth,clientAuth"
 done
 key client
 sign client eventflow-client "extendedKeyUsage=clientAuth"

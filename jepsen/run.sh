@@ -4,7 +4,11 @@
 #
 #   jepsen/run.sh --seed S --time-limit SECONDS --nemesis kill,pause,partition,...
 #                 [--nodes 3|5] [--workers N] [--results DIR] [--build DIR]
-#                 [--lin-timeout 120s] [-- extra eventflow-jepsen options]
+#                 [--lin-timeout 120s] [--tls] [-- extra eventflow-jepsen options]
+#
+# --tls runs raft inside mutual TLS as well as behind the cluster secret
+# (the runner's --tls-certs, with certificates tests/integration/tls_certs.sh
+# makes in the run's directory; docs/operations.md, "TLS between nodes").
 #
 # Writes jepsen/results/<UTC time>-seed<S>/ (or --results DIR/<...>):
 #   history.jsonl   every operation (invoke/ok/fail/info) and nemesis action
@@ -33,6 +37,7 @@ workers=6
 results_root="$repo/jepsen/results"
 build="${JEPSEN_BUILD:-}"
 lin_timeout=120s
+tls=0
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -44,6 +49,7 @@ while [ $# -gt 0 ]; do
         --results) results_root="$2"; shift 2 ;;
         --build) build="$2"; shift 2 ;;
         --lin-timeout) lin_timeout="$2"; shift 2 ;;
+        --tls) tls=1; shift ;;
         --) shift; extra=("$@"); break ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown option $1" >&2; exit 1 ;;
@@ -126,16 +132,22 @@ bash jepsen/netctl.sh up "$tag" "$nodes" || { echo "run.sh: could not create the
     echo "seed=$seed time_limit=$time_limit nemesis=$nemesis nodes=$nodes workers=$workers"
     echo "commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     [ -z "${EVENTFLOW_MUTANT:-}" ] || echo "mutant=$EVENTFLOW_MUTANT (planted bug, src/common/mutant.h)"
-    echo "reproduce: ${EVENTFLOW_MUTANT:+EVENTFLOW_MUTANT=$EVENTFLOW_MUTANT }jepsen/run.sh --seed $seed --time-limit $time_limit --nemesis $nemesis --nodes $nodes --workers $workers${extra[*]:+ -- ${extra[*]}}"
+    echo "reproduce: ${EVENTFLOW_MUTANT:+EVENTFLOW_MUTANT=$EVENTFLOW_MUTANT }jepsen/run.sh --seed $seed --time-limit $time_limit --nemesis $nemesis --nodes $nodes --workers $workers$([ "$tls" -eq 1 ] && echo " --tls")${extra[*]:+ -- ${extra[*]}}"
 } >"$dir/run.txt"
-echo "jepsen: seed $seed, $time_limit s, nemesis $nemesis, $nodes nodes -> $dir"
+tls_args=()
+if [ "$tls" -eq 1 ]; then
+    mkdir -p "$dir/certs" && sh tests/integration/tls_certs.sh "$dir/certs" >/dev/null 2>&1 ||
+        { echo "run.sh: making the TLS certificates failed" >&2; exit 1; }
+    tls_args=(--tls-certs "$dir/certs")
+fi
+echo "jepsen: seed $seed, $time_limit s, nemesis $nemesis, $nodes nodes${tls_args[*]:+, raft inside TLS} -> $dir"
 
 # The runner writes runner.log; tail shows it here while it runs. runner_pid
 # is timeout's, which passes a TERM on to the runner.
 timeout --kill-after=20 $((time_limit + 300)) \
     "$build/jepsen/eventflow-jepsen" --tag "$tag" --run-dir "$dir" --eventflowd "$build/src/daemon/eventflowd" \
     --seed "$seed" --time-limit "$time_limit" --nemesis "$nemesis" --nodes "$nodes" --workers "$workers" \
-    --faketime-lib "$faketime_lib" "${extra[@]}" >"$dir/runner.log" 2>&1 &
+    --faketime-lib "$faketime_lib" "${tls_args[@]}" "${extra[@]}" >"$dir/runner.log" 2>&1 &
 runner_pid=$!
 tail --pid="$runner_pid" -n +1 -f "$dir/runner.log" &
 tail_pid=$!

@@ -18,6 +18,7 @@
 
 #define CLIENT_PORT 6543
 #define RAFT_PORT 7543
+#define TLS_PORT "6643"
 #define STATUS_TIMEOUT_MS 700
 
 static void sleep_ms(int ms)
@@ -151,7 +152,7 @@ static int start_process(struct cluster *c, int i, const char *faketime_spec, bo
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", c->cfg.faketime_lib ? c->cfg.faketime_lib : "");
     snprintf(tsfile, sizeof tsfile, "FAKETIME_TIMESTAMP_FILE=%s", s->faketime_file);
 
-    const char *argv[48];
+    const char *argv[64];
     int n = 0;
     argv[n++] = "ip";
     argv[n++] = "netns";
@@ -189,6 +190,30 @@ static int start_process(struct cluster *c, int i, const char *faketime_spec, bo
      * (docs/operations.md, "The raft port"). */
     argv[n++] = "--cluster-secret";
     argv[n++] = "jepsen-runner-cluster-secret";
+    /* --tls-certs: raft inside mutual TLS too, the secret's hello inside
+     * it, and a TLS port, so that the nodes' own requests to each other
+     * (free-space reports, store copies) go over TLS as well
+     * (docs/operations.md, "TLS between nodes"). */
+    char peer_cert[600], peer_key[600], peer_ca[600];
+    if (c->cfg.tls_certs != NULL) {
+        snprintf(peer_cert, sizeof peer_cert, "%s/server.crt", c->cfg.tls_certs);
+        snprintf(peer_key, sizeof peer_key, "%s/server.key", c->cfg.tls_certs);
+        snprintf(peer_ca, sizeof peer_ca, "%s/ca.crt", c->cfg.tls_certs);
+        argv[n++] = "--raft-tls";
+        argv[n++] = "yes";
+        argv[n++] = "--tls-peer-cert";
+        argv[n++] = peer_cert;
+        argv[n++] = "--tls-peer-key";
+        argv[n++] = peer_key;
+        argv[n++] = "--tls-peer-ca";
+        argv[n++] = peer_ca;
+        argv[n++] = "--tls-port";
+        argv[n++] = TLS_PORT;
+        argv[n++] = "--tls-cert";
+        argv[n++] = peer_cert;
+        argv[n++] = "--tls-key";
+        argv[n++] = peer_key;
+    }
     /* The nodes share this machine under addresses of their own, which
      * --cpu-affinity auto takes for separate machines: it would pin every
      * node to the disk's interrupt CPU. */

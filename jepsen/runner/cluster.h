@@ -59,6 +59,7 @@ struct cluster_config {
     int snapshot_threshold;
     int snapshot_trailing;
     int disk_mb;               /* tmpfs size of each data directory */
+    const char *tls_certs;     /* raft inside mutual TLS with this directory's server.crt/.key, ca.crt; NULL: off */
 };
 
 struct cluster {

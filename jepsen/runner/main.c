@@ -79,6 +79,7 @@ struct options {
     int group_consumers;
     int key_reuse_pct;
     const char *disable_faults;
+    const char *tls_certs;
 };
 
 static atomic_bool interrupted;
@@ -97,14 +98,15 @@ static void usage(void)
           "         [--snapshot-threshold N] [--snapshot-trailing N] [--disk-mb MB]\n"
           "         [--faketime-lib PATH] [--prefix 10.77.0] [--subscribers N]\n"
           "         [--stream-subscribers N] [--group-consumers N] [--key-reuse-pct P]\n"
-          "         [--disable-fault LIST (debug: announce and check these faults, inject nothing)]\n",
+          "         [--disable-fault LIST (debug: announce and check these faults, inject nothing)]\n"
+          "         [--tls-certs DIR (raft inside mutual TLS with DIR/server.crt, .key and ca.crt)]\n",
           stderr);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_TAG = 256, O_RUN, O_DATA, O_EFD, O_FT, O_NEM, O_PREFIX, O_SEED, O_NODES, O_TIME, O_REC, O_CONV,
-           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK, O_SUBS, O_SSUBS, O_GROUPS, O_KEYREUSE, O_DISABLE };
+           O_WORKERS, O_THINK, O_ET, O_ST, O_SK, O_DISK, O_SUBS, O_SSUBS, O_GROUPS, O_KEYREUSE, O_DISABLE, O_TLS };
     static const struct option longopts[] = {
         {"tag", required_argument, NULL, O_TAG},
         {"run-dir", required_argument, NULL, O_RUN},
@@ -129,6 +131,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"group-consumers", required_argument, NULL, O_GROUPS},
         {"key-reuse-pct", required_argument, NULL, O_KEYREUSE},
         {"disable-fault", required_argument, NULL, O_DISABLE},
+        {"tls-certs", required_argument, NULL, O_TLS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -163,6 +166,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_GROUPS: o->group_consumers = atoi(optarg); break;
         case O_KEYREUSE: o->key_reuse_pct = atoi(optarg); break;
         case O_DISABLE: o->disable_faults = optarg; break;
+        case O_TLS: o->tls_certs = optarg; break;
         default: usage(); return -1;
         }
     }
@@ -474,6 +478,7 @@ int main(int argc, char **argv)
         .snapshot_threshold = o.snapshot_threshold,
         .snapshot_trailing = o.snapshot_trailing,
         .disk_mb = o.disk_mb,
+        .tls_certs = o.tls_certs,
     };
     int status = 1;
     struct nemesis *nem = NULL;

@@ -86,6 +86,14 @@ static void on_sighup(uv_signal_t *h, int signum)
         return;
     server_tls_reload(&d->server);
     http_tls_reload(d->http);
+    char err[512];
+    if (d->node != NULL && d->cfg.raft_tls_on) {
+        if (node_reload_tls(d->node, err, sizeof err) != 0)
+            log_error("SIGHUP: raft TLS files not reloaded, new raft connections still use the previous ones: %s",
+                      err);
+        else
+            log_info("SIGHUP: raft TLS certificate, key and CA reloaded for new raft connections");
+    }
 }
 
 /* The node could not start (identity check refused, raft failed). */

@@ -18,9 +18,11 @@
 #include "common/mem.h"
 #include "http/http_internal.h"
 #include "http/reply.h"
+#include "node/node.h"
 #include "node/node_config.h"
 #include "node/peer.h"
 #include "server/config.h"
+#include "server/server.h"
 
 #define REDIRECT_CACHE_MS 10000
 #define REDIRECT_ASK_TIMEOUT_MS 1000
@@ -164,7 +166,15 @@ void redirect_reply(struct http_request *rq, const char *moved, size_t len)
     if (!r->asking) {
         memcpy(r->client, client, sizeof client);
         const char *argv[] = {"STATUS"};
-        int rv = peer_request(h->loop, client, config_peer_token(h->cfg), 1, argv, REDIRECT_ASK_TIMEOUT_MS,
+        /* Over TLS to the leader's TLS port when the node runs raft TLS
+         * (node/peer.h); the cache stays keyed by the client address. */
+        char to[NODE_ADDR_MAX];
+        struct raft_tls *tls = NULL;
+        if (node_leader_peer_address(h->srv->node, to, sizeof to, &tls) != 0 || tls == NULL) {
+            snprintf(to, sizeof to, "%s", client);
+            tls = NULL;
+        }
+        int rv = peer_request(h->loop, to, tls, config_peer_token(h->cfg), 1, argv, REDIRECT_ASK_TIMEOUT_MS,
                               redirect_answered, h);
         if (rv != 0) {
             redirect_moved(rq, moved, len);

@@ -2,7 +2,14 @@
  *
  * The requests go over libeventflow's blocking connection (client/conn.h):
  * non-blocking sockets driven by poll() with a deadline per request, so a
- * peer that stops answering costs a timeout, not a hang. */
+ * peer that stops answering costs a timeout, not a hang.
+ *
+ * With raft TLS on, the copy comes over TLS from the members' TLS ports,
+ * with this node's peer certificate and the peer CA (as peer.h's requests):
+ * the leader's first, then every member's this node knows the id of. Only
+ * when no member has a TLS address (a cluster without TLS ports) does it
+ * fall back to the plaintext client addresses, which are all it has
+ * otherwise (the snapshot's sources, the configured members, --join). */
 #include "node/fetch.h"
 
 #include <errno.h>
@@ -16,6 +23,7 @@
 
 #include "acl/acl_peer.h"
 #include "client/conn.h"
+#include "client/tls.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/resp_reader.h"
@@ -63,8 +71,9 @@ static int fetch_expect(const struct resp_value *v, enum resp_type type, char *e
 }
 
 /* Copy the image from one source into `path`. Returns 0, or -1 with err. */
-static int fetch_from(struct node *n, const char *address, const struct store_snapshot_info *info,
-                      const char *path, uint64_t *bytes, char *err, size_t errlen)
+static int fetch_from(struct node *n, const char *address, const struct ef_tls *tls,
+                      const struct store_snapshot_info *info, const char *path, uint64_t *bytes, char *err,
+                      size_t errlen)
 {
     struct ef_endpoint ep;
     struct ef_conn fc;
@@ -76,7 +85,7 @@ static int fetch_from(struct node *n, const char *address, const struct store_sn
         return -1;
     }
     ef_conn_init(&fc);
-    if (ef_conn_open(&fc, &ep, NULL, ef_now_ms() + FETCH_CONNECT_MS, err, errlen) != 0)
+    if (ef_conn_open(&fc, &ep, tls, ef_now_ms() + FETCH_CONNECT_MS, err, errlen) != 0)
         return -1;
     if (n->cfg->peer_token != NULL) {
         const char *auth[] = {"AUTH", ACL_PEER_USER, n->cfg->peer_token};
@@ -205,6 +214,36 @@ static size_t fetch_add_source(char **list, size_t count, const char *addr, cons
     return count + 1;
 }
 
+/* The members' TLS addresses, the leader's first; count of sources. */
+static size_t fetch_tls_sources(struct node *n, char **list)
+{
+    size_t count = 0;
+    char addr[NODE_ADDR_MAX];
+    if (node_leader_tls_address(n, addr, sizeof addr) == 0)
+        count = fetch_add_source(list, count, addr, n->cfg->tls_advertise);
+    const struct raft_configuration *conf = &n->raft.configuration;
+    for (unsigned i = 0; i < conf->n; i++)
+        if (node_member_tls_address(n, conf->servers[i].id, addr, sizeof addr) == 0)
+            count = fetch_add_source(list, count, addr, n->cfg->tls_advertise);
+    for (size_t i = 0; i < n->cfg->n_members; i++)
+        if (node_member_tls_address(n, n->cfg->members[i].id, addr, sizeof addr) == 0)
+            count = fetch_add_source(list, count, addr, n->cfg->tls_advertise);
+    return count;
+}
+
+/* The peers' TLS context for the copy (files read now, so a SIGHUP's new
+ * ones count), or NULL without raft TLS or when they cannot be read. */
+static struct ef_tls *fetch_tls(const struct node_config *cfg)
+{
+    if (cfg->peer_cert == NULL)
+        return NULL;
+    char err[256];
+    struct ef_tls *tls = ef_tls_new(cfg->peer_ca, cfg->peer_cert, cfg->peer_key, false, err, sizeof err);
+    if (tls == NULL)
+        log_error("fetch: the peer TLS files: %s", err);
+    return tls;
+}
+
 int fetch_state(struct node *n, const struct store_snapshot_info *info)
 {
     const struct node_config *cfg = n->cfg;
@@ -218,14 +257,21 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
 
     char *sources[FETCH_MAX_SOURCES];
     size_t count = 0;
-    char leader[NODE_ADDR_MAX];
-    if (node_leader_client_address(n, leader, sizeof leader) == 0)
-        count = fetch_add_source(sources, count, leader, cfg->advertise);
-    for (size_t i = 0; i < info->n_sources; i++)
-        count = fetch_add_source(sources, count, info->sources[i], cfg->advertise);
-    for (size_t i = 0; i < cfg->n_members; i++)
-        count = fetch_add_source(sources, count, cfg->members[i].client_address, cfg->advertise);
-    count = fetch_add_source(sources, count, cfg->join, cfg->advertise);
+    struct ef_tls *tls = fetch_tls(cfg);
+    if (tls != NULL)
+        count = fetch_tls_sources(n, sources);
+    if (count == 0) {
+        ef_tls_free(tls);
+        tls = NULL;
+        char leader[NODE_ADDR_MAX];
+        if (node_leader_client_address(n, leader, sizeof leader) == 0)
+            count = fetch_add_source(sources, count, leader, cfg->advertise);
+        for (size_t i = 0; i < info->n_sources; i++)
+            count = fetch_add_source(sources, count, info->sources[i], cfg->advertise);
+        for (size_t i = 0; i < cfg->n_members; i++)
+            count = fetch_add_source(sources, count, cfg->members[i].client_address, cfg->advertise);
+        count = fetch_add_source(sources, count, cfg->join, cfg->advertise);
+    }
     if (count == 0) {
         log_error("fetch: no other member is known to copy the state from");
         return -1;
@@ -238,7 +284,7 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
             char err[512];
             uint64_t bytes = 0;
             int64_t t0 = ef_now_ms();
-            if (fetch_from(n, sources[i], info, path, &bytes, err, sizeof err) != 0) {
+            if (fetch_from(n, sources[i], tls, info, path, &bytes, err, sizeof err) != 0) {
                 log_warn("fetch: from %s: %s", sources[i], err);
                 continue;
             }
@@ -253,8 +299,8 @@ int fetch_state(struct node *n, const struct store_snapshot_info *info)
                 n->apply_watch.reset(n->apply_watch.data);
             n->state_fetches++;
             n->state_fetched_bytes += bytes;
-            log_info("fetch: copied %" PRIu64 " bytes of state from %s in %" PRId64 " ms", bytes, sources[i],
-                     ef_now_ms() - t0);
+            log_info("fetch: copied %" PRIu64 " bytes of state from %s%s in %" PRId64 " ms", bytes, sources[i],
+                     tls != NULL ? " over TLS" : "", ef_now_ms() - t0);
             rc = 0;
         }
         if (rc == 0 || ef_now_ms() - start >= FETCH_GIVE_UP_MS)
@@ -267,5 +313,6 @@ out:
     (void)unlink(path);
     for (size_t i = 0; i < count; i++)
         free(sources[i]);
+    ef_tls_free(tls);
     return rc;
 }

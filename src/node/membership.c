@@ -193,7 +193,7 @@ static void preflight_ask(struct preflight *p, const char *address)
     snprintf(probe->address, sizeof probe->address, "%s", address);
     const char *argv[] = {"CLUSTER", "MEMBERS"};
     p->pending++;
-    int rv = peer_request(p->node->loop, address, p->node->cfg->peer_token, 2, argv, PREFLIGHT_TIMEOUT_MS,
+    int rv = peer_request(p->node->loop, address, NULL, p->node->cfg->peer_token, 2, argv, PREFLIGHT_TIMEOUT_MS,
                           preflight_probe_cb, probe);
     if (rv != 0)
         preflight_probe_cb(probe, rv, NULL);
@@ -305,7 +305,7 @@ static void membership_send(struct node *n, const char *address, int redirects)
     r->node = n;
     r->redirects = redirects;
     n->membership_busy = true;
-    int rv = peer_request(n->loop, address, n->cfg->peer_token, argc, argv, timeout, membership_reply, r);
+    int rv = peer_request(n->loop, address, NULL, n->cfg->peer_token, argc, argv, timeout, membership_reply, r);
     if (rv != 0) {
         free(r);
         n->membership_busy = false;

@@ -35,6 +35,7 @@ void node_read_metrics(struct node *n, struct node_metrics *m)
     m->raft_refused_cluster = n->rtcp.stats.refused;
     m->raft_refused_secret = n->rtcp.stats.unauthenticated;
     m->raft_refused_frame = n->rtcp.stats.bad_frames;
+    m->raft_refused_tls = n->rtcp.stats.tls_refused;
     m->state_copies_served = transfer_served(n->transfer);
 }
 

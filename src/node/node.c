@@ -80,8 +80,8 @@ static int ensure_dir(const char *path)
  * it, raft's stderr tracer stays for debugging. */
 _Static_assert(NODE_MIN_CLUSTER_SECRET == RAFT_AUTH_MIN_SECRET, "one limit for the cluster secret");
 
-/* Without a cluster secret anyone who reaches the raft port can speak raft
- * to this node (raft_tcp.h): fine on loopback, not elsewhere. */
+/* Without a cluster secret or TLS anyone who reaches the raft port can
+ * speak raft to this node (raft_tcp.h): fine on loopback, not elsewhere. */
 static void warn_if_raft_open(const struct node_config *cfg)
 {
     const char *addr = cfg->raft_bind[0] != '\0' ? cfg->raft_bind : cfg->raft_address;
@@ -89,10 +89,34 @@ static void warn_if_raft_open(const struct node_config *cfg)
     unsigned port;
     if (addr_split(addr, host, sizeof host, &port) == 0 && addr_host_is_loopback(host))
         return;
-    log_warn("raft listens on %s without a cluster secret: anyone who can reach that port can send raft messages "
-             "that depose the leader or write to the log. Set --cluster-secret (or --cluster-secret-file) on every "
-             "member; running without one is for loopback only (docs/operations.md, \"The raft port\")",
+    log_warn("raft listens on %s without TLS or a cluster secret: anyone who can reach that port can send raft "
+             "messages that depose the leader or write to the log. Give every member --raft-tls with certificates "
+             "from one peer CA, or --cluster-secret (or --cluster-secret-file), or both; running without either "
+             "is for loopback only (docs/operations.md, \"The raft port\")",
              addr);
+}
+
+/* Raft's transport: TLS, the secret, and the warning without either. */
+static int node_protect_raft(struct node *n, const struct node_config *cfg)
+{
+    if (cfg->cluster_secret != NULL)
+        raft_tcp_set_secret(&n->rtcp, cfg->id, cfg->cluster_secret, strlen(cfg->cluster_secret));
+    if (cfg->peer_cert != NULL) {
+        char err[512];
+        if (raft_tcp_set_tls(&n->rtcp, cfg->peer_cert, cfg->peer_key, cfg->peer_ca, err, sizeof err) != 0) {
+            log_error("raft TLS: %s", err);
+            return -1;
+        }
+        log_info("raft connections run inside mutual TLS (peer CA %s)", cfg->peer_ca);
+    }
+    if (cfg->cluster_secret == NULL && cfg->peer_cert == NULL)
+        warn_if_raft_open(cfg);
+    return 0;
+}
+
+int node_reload_tls(struct node *n, char *err, size_t errlen)
+{
+    return raft_tcp_reload_tls(&n->rtcp, err, errlen);
 }
 
 static void node_quiet_raft_tracing(struct node *n)
@@ -155,10 +179,8 @@ static int node_init(struct node *n, const struct node_config *cfg_in, uv_loop_t
     }
     raft_tcp_init(&n->rtcp, loop);
     raft_tcp_on_peer_closed(&n->rtcp, node_leader_link_closed, n);
-    if (cfg->cluster_secret != NULL)
-        raft_tcp_set_secret(&n->rtcp, cfg->id, cfg->cluster_secret, strlen(cfg->cluster_secret));
-    else
-        warn_if_raft_open(cfg);
+    if (node_protect_raft(n, cfg) != 0)
+        goto err_after_transport_init;
     node_identity_refresh(n);
     if (cfg->raft_bind[0] != '\0') {
         rv = raft_uv_tcp_set_bind_address(&n->rtcp.transport, cfg->raft_bind);

@@ -33,6 +33,7 @@
 #include "store/store.h"
 
 struct node;
+struct raft_tls;
 struct transfer;
 
 enum {
@@ -77,6 +78,11 @@ void node_close(struct node *n, void (*closed)(void *data), void *data);
  * to other members may still call back after node_close, and they find the
  * node closing. NULL is a no-op. */
 void node_free(struct node *n);
+
+/* Read raft's TLS files again (SIGHUP): raft connections made from now on
+ * use them, open ones stay, so the cluster is not disturbed. 0 (also
+ * without raft TLS), or -1 with the reason in err and the old files kept. */
+int node_reload_tls(struct node *n, char *err, size_t errlen);
 
 /* The current raft role of this process's node for log lines ("leader",
  * "follower", "candidate", or "-" before it started). */
@@ -204,6 +210,14 @@ int node_leader_client_address(struct node *n, char *out, size_t cap);
  * empty) if it registered none: TLS clients are never sent to a plaintext
  * address. */
 int node_member_tls_address(struct node *n, uint64_t id, char *out, size_t cap);
+/* Where a node-to-node request (peer.h) for member id goes: with raft TLS
+ * on and a TLS address registered for the member, that address, and the
+ * peers' TLS context in *tls (borrowed, valid while the node lives); else
+ * its plaintext client address and *tls NULL. 0, or -1 when no address is
+ * known. */
+int node_member_peer_address(struct node *n, uint64_t id, char *out, size_t cap, struct raft_tls **tls);
+/* The same for the leader; -1 when none is known. */
+int node_leader_peer_address(struct node *n, char *out, size_t cap, struct raft_tls **tls);
 
 /* TLS client address of the current leader into out; returns 0, or -1 if
  * no leader or it registered no TLS address. */
@@ -241,7 +255,7 @@ struct node_metrics {
     uint64_t state_fetches, state_fetched_bytes, state_copies_served;
     /* Raft connections refused: of another cluster, without a valid proof
      * of the cluster secret, closed for a bad message (raft_tcp.h). */
-    uint64_t raft_refused_cluster, raft_refused_secret, raft_refused_frame;
+    uint64_t raft_refused_cluster, raft_refused_secret, raft_refused_frame, raft_refused_tls;
 };
 void node_read_metrics(struct node *n, struct node_metrics *m);
 

@@ -37,6 +37,9 @@ struct node_config {
     const char *restore;                /* a backup file an empty data_dir starts from; NULL = none */
     const char *peer_token;             /* for requests to other members, as "@peer" (acl_peer.h); NULL = none */
     const char *cluster_secret;         /* raft peers must prove it (raft_tcp.h); NULL = none */
+    const char *peer_cert;              /* raft inside mutual TLS with this PEM chain (raft_tls.h); NULL = off */
+    const char *peer_key;               /* its key */
+    const char *peer_ca;                /* the CA peers' certificates must chain to */
     size_t map_size;                    /* LMDB map size */
     uint64_t min_free_disk;             /* kept free on the data directory's filesystem */
     unsigned snapshot_threshold;

@@ -313,6 +313,16 @@ int node_member_tls_address(struct node *n, uint64_t id, char *out, size_t cap)
     return cap > 0 && out[0] != '\0' ? 0 : -1;
 }
 
+int node_member_peer_address(struct node *n, uint64_t id, char *out, size_t cap, struct raft_tls **tls)
+{
+    *tls = NULL;
+    if (n->rtcp.tls != NULL && node_member_tls_address(n, id, out, cap) == 0) {
+        *tls = n->rtcp.tls;
+        return 0;
+    }
+    return node_member_client_address(n, id, out, cap);
+}
+
 /* The leader's raft id, 0 when none is known. */
 static uint64_t node_leader_id(struct node *n)
 {
@@ -328,6 +338,13 @@ int node_leader_client_address(struct node *n, char *out, size_t cap)
 {
     uint64_t id = node_leader_id(n);
     return id != 0 ? node_member_client_address(n, id, out, cap) : -1;
+}
+
+int node_leader_peer_address(struct node *n, char *out, size_t cap, struct raft_tls **tls)
+{
+    uint64_t id = node_leader_id(n);
+    *tls = NULL;
+    return id != 0 ? node_member_peer_address(n, id, out, cap, tls) : -1;
 }
 
 int node_leader_tls_address(struct node *n, char *out, size_t cap)

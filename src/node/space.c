@@ -112,13 +112,14 @@ static void space_ask(struct space *sp, uint64_t id)
     if (r->asking)
         return;
     char client[NODE_ADDR_MAX];
-    if (node_member_client_address(sp->node, id, client, sizeof client) != 0 || client[0] == '\0')
+    struct raft_tls *tls;
+    if (node_member_peer_address(sp->node, id, client, sizeof client, &tls) != 0 || client[0] == '\0')
         return;
     struct space_probe *p = xcalloc(1, sizeof *p);
     p->sp = sp;
     p->id = id;
     const char *argv[] = {"STATUS"};
-    if (peer_request(sp->node->loop, client, sp->node->cfg->peer_token, 1, argv, SPACE_REQUEST_TIMEOUT_MS,
+    if (peer_request(sp->node->loop, client, tls, sp->node->cfg->peer_token, 1, argv, SPACE_REQUEST_TIMEOUT_MS,
                      space_answer, p) != 0) {
         free(p);
         return;

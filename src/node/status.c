@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "node/peer.h"
 #include "node/transfer.h"
 #include "store/checksum.h"
 #include "version.h"
@@ -82,6 +83,8 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"raft_peers_unauthenticated\":%" PRIu64 ",\"raft_frames_refused\":%" PRIu64 ",",
                n->rtcp.stats.unauthenticated, n->rtcp.stats.bad_frames);
     buf_printf(b, "\"raft_cluster_secret\":%s,", n->rtcp.secret != NULL ? "true" : "false");
+    buf_printf(b, "\"raft_tls\":%s,\"raft_tls_refused\":%" PRIu64 ",\"peer_tls_answers\":%" PRIu64 ",",
+               n->rtcp.tls != NULL ? "true" : "false", n->rtcp.stats.tls_refused, peer_tls_answers());
     buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
     /* The room other members' leader checks against (space.h); 0 if it
      * could not be measured (the failed commit stops the node). */

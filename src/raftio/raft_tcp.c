@@ -16,6 +16,7 @@
 #include "common/mem.h"
 #include "raftio/raft_auth.h"
 #include "raftio/raft_tcp_internal.h"
+#include "raftio/raft_tls.h"
 
 #define HELLO_BYTES 32
 /* Version 1: the identity alone. Version 2: the identity, then a nonce
@@ -53,6 +54,7 @@ struct raft_tcp_hello {
     bool refused;     /* connector: our hello goes out, then the stream closes */
     raft_id id;       /* the peer's raft id */
     char *address;    /* owned: the peer's raft address (acceptor) */
+    char peer[96];    /* the peer's IP:port, as the TCP socket says */
     struct raft_uv_connect *req; /* connector: raft's request and callback */
     raft_uv_connect_cb cb;
     struct raft_tcp_hello *next;
@@ -208,7 +210,7 @@ bool raft_tcp_refusal_to_log(struct raft_tcp *t, enum raft_tcp_refusal kind, cha
 
 /* The peer's IP and port as the socket says (what it claims in raft's
  * handshake may be anything). */
-static void peer_name(uv_stream_t *stream, char *out, size_t cap)
+void raft_tcp_peer_name(uv_stream_t *stream, char *out, size_t cap)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -254,11 +256,9 @@ static void log_unauthenticated(struct raft_tcp *t, const struct raft_tcp_hello 
     char more[96];
     if (!raft_tcp_refusal_to_log(t, RAFT_TCP_REFUSAL_SECRET, more, sizeof more))
         return;
-    char peer[96];
-    peer_name(h->stream, peer, sizeof peer);
     log_error("refusing a raft connection %s %s (claiming node %" PRIu64 "): %s%s. Every member must be started "
               "with the same --cluster-secret (docs/operations.md, \"The raft port\")",
-              h->outgoing ? "to" : "from", peer, (uint64_t)h->id, why, more);
+              h->outgoing ? "to" : "from", h->peer, (uint64_t)h->id, why, more);
 }
 
 /* Is the peer's hello well-formed and of our cluster? Refusals are logged. */
@@ -516,13 +516,16 @@ static void tick_cb(uv_timer_t *timer)
             hello_abort(h, RAFT_NOCONNECTION);
         }
     }
-    if (t->hellos == NULL)
+    raft_tcp_tls_tick(t, now);
+    if (t->hellos == NULL && t->tls_waits == NULL)
         uv_timer_stop(&t->tick);
 }
 
-static struct raft_tcp_hello *hello_new(struct raft_tcp *t, uv_stream_t *stream, bool outgoing, raft_id id)
+static struct raft_tcp_hello *hello_new(struct raft_tcp *t, uv_stream_t *stream, bool outgoing, raft_id id,
+                                        const char *peer)
 {
     struct raft_tcp_hello *h = xcalloc(1, sizeof *h);
+    snprintf(h->peer, sizeof h->peer, "%s", peer);
     h->t = t;
     h->stream = stream;
     h->outgoing = outgoing;
@@ -534,25 +537,24 @@ static struct raft_tcp_hello *hello_new(struct raft_tcp *t, uv_stream_t *stream,
     stream->data = h;
     h->next = t->hellos;
     t->hellos = h;
+    raft_tcp_tick_start(t);
+    return h;
+}
+
+void raft_tcp_tick_start(struct raft_tcp *t)
+{
     if (t->tick_open && !uv_is_active((uv_handle_t *)&t->tick)) {
         unsigned every = t->hello_wait_ms < HELLO_TICK_MS ? t->hello_wait_ms : HELLO_TICK_MS;
         uv_timer_start(&t->tick, tick_cb, every, every);
     }
-    return h;
 }
 
 /* ---- the transport's hooks ---------------------------------------------------- */
 
-static void raft_tcp_accept_cb(struct raft_uv_transport *transport, raft_id id, const char *address,
-                               struct uv_stream_s *stream)
+void raft_tcp_hello_accepted(struct raft_tcp *t, raft_id id, const char *address, uv_stream_t *stream,
+                             const char *peer)
 {
-    struct raft_tcp *t = (struct raft_tcp *)transport; /* first member */
-    if (stream == NULL || t->closing) {
-        t->accept_cb(transport, id, address, stream);
-        return;
-    }
-    set_nodelay(stream);
-    struct raft_tcp_hello *h = hello_new(t, stream, false, id);
+    struct raft_tcp_hello *h = hello_new(t, stream, false, id, peer);
     h->address = xstrdup(address);
     h->peeking = true;
     if (t->secret != NULL) {
@@ -569,6 +571,24 @@ static void raft_tcp_accept_cb(struct raft_uv_transport *transport, raft_id id, 
     int rv = uv_read_start(stream, peek_alloc, peek_read);
     if (rv != 0)
         hello_abort(h, 0);
+}
+
+static void raft_tcp_accept_cb(struct raft_uv_transport *transport, raft_id id, const char *address,
+                               struct uv_stream_s *stream)
+{
+    struct raft_tcp *t = (struct raft_tcp *)transport; /* first member */
+    if (stream == NULL || t->closing) {
+        t->accept_cb(transport, id, address, stream);
+        return;
+    }
+    set_nodelay(stream);
+    char peer[96];
+    raft_tcp_peer_name(stream, peer, sizeof peer);
+    /* With TLS the hello runs inside it, once the handshake is through. */
+    if (t->tls != NULL)
+        raft_tcp_tls_accepted(t, id, address, stream, peer);
+    else
+        raft_tcp_hello_accepted(t, id, address, stream, peer);
 }
 
 static int raft_tcp_listen(struct raft_uv_transport *transport, raft_uv_accept_cb cb)
@@ -626,7 +646,18 @@ static void raft_tcp_connect_cb(struct raft_uv_connect *req, struct uv_stream_s 
         return;
     }
     set_nodelay(stream);
-    struct raft_tcp_hello *h = hello_new(t, stream, true, id);
+    char peer[96];
+    raft_tcp_peer_name(stream, peer, sizeof peer);
+    if (t->tls != NULL)
+        raft_tcp_tls_connected(t, req, cb, id, stream, peer);
+    else
+        raft_tcp_hello_connected(t, req, cb, id, stream, peer);
+}
+
+void raft_tcp_hello_connected(struct raft_tcp *t, struct raft_uv_connect *req, raft_uv_connect_cb cb, raft_id id,
+                              uv_stream_t *stream, const char *peer)
+{
+    struct raft_tcp_hello *h = hello_new(t, stream, true, id, peer);
     h->req = req;
     h->cb = cb;
     if (t->secret != NULL && raft_auth_nonce(h->mine + HELLO_BYTES) != 0) {
@@ -674,6 +705,7 @@ static void raft_tcp_transport_close(struct raft_uv_transport *transport, raft_u
     t->close_cb = cb;
     while (t->hellos != NULL)
         hello_abort(t->hellos, RAFT_CANCELED);
+    raft_tcp_tls_cancel(t);
     if (t->tick_open) {
         uv_close((uv_handle_t *)&t->tick, raft_tcp_tick_closed);
         return;
@@ -698,6 +730,8 @@ void raft_tcp_init(struct raft_tcp *t, uv_loop_t *loop)
     t->secret = NULL;
     t->secret_len = 0;
     t->self = 0;
+    t->tls = NULL;
+    t->tls_waits = NULL;
     uv_timer_init(loop, &t->tick);
     t->tick.data = t;
     t->tick_open = true;
@@ -731,6 +765,8 @@ void raft_tcp_set_secret(struct raft_tcp *t, raft_id self, const char *secret, s
 void raft_tcp_close(struct raft_tcp *t)
 {
     raft_tcp_guard_close(t);
+    raft_tls_free(t->tls);
+    t->tls = NULL;
     if (t->secret != NULL) {
         OPENSSL_cleanse(t->secret, t->secret_len);
         free(t->secret);

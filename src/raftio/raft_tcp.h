@@ -8,6 +8,8 @@
  *   frame checks (raft_tcp_guard.c)       accepted streams: each message
  *                                         checked before raft reads it
  *   hello (raft_tcp.c, raft_auth.c)       identity, proofs of the secret
+ *   TLS link (raft_tcp_tls.c, raft_tls.h) with raft_tcp_set_tls: mutual TLS,
+ *                                         and a plaintext stream for the above
  *   raft_uv_tcp (uv_tcp_*.c)              connect, listen, its handshake
  *   TCP
  *
@@ -59,7 +61,9 @@
  * older version), a version 1 hello, or a wrong proof is refused before
  * raft reads a byte; so is a version 2 hello at a node without a secret.
  * The secret binds nothing but the hello: the raft messages that follow
- * are neither signed nor encrypted (TLS is another matter).
+ * are neither signed nor encrypted, unless the connection runs inside TLS
+ * (raft_tcp_set_tls), where the hello and everything after it cross the
+ * TLS link's plaintext stream.
  *
  * Older versions. Without a secret, a peer without the hello still works,
  * with its identity unchecked, so that a cluster can be upgraded one node
@@ -98,6 +102,8 @@
 
 struct raft_tcp_hello;
 struct raft_tcp_guard;
+struct raft_tcp_tls_wait;
+struct raft_tls;
 
 /* What the hellos and frame checks saw, for STATUS and METRICS. */
 struct raft_tcp_stats {
@@ -105,6 +111,7 @@ struct raft_tcp_stats {
     uint64_t legacy;          /* connections with a peer that sent no hello */
     uint64_t unauthenticated; /* connections refused: no valid proof of the secret, or a broken hello */
     uint64_t bad_frames;      /* connections closed for a raft message that failed the checks */
+    uint64_t tls_refused;     /* connections refused: TLS handshake failed (no certificate, another CA...) */
 };
 
 struct raft_tcp {
@@ -125,12 +132,14 @@ struct raft_tcp {
     bool has_id;
     uint8_t id[RAFT_TCP_ID_BYTES];
     /* Refusals are logged at most every 10 s per kind (RAFT_TCP_REFUSAL_*). */
-    uint64_t refusal_logged_ms[3];
-    uint64_t refusals_unlogged[3];
+    uint64_t refusal_logged_ms[4];
+    uint64_t refusals_unlogged[4];
     unsigned hello_wait_ms;         /* RAFT_TCP_HELLO_WAIT_MS; tests shorten it */
     uint8_t *secret;                /* owned; NULL: none */
     size_t secret_len;
     raft_id self;                   /* this node's raft id (with a secret) */
+    struct raft_tls *tls;           /* owned; NULL: raft's connections are not encrypted */
+    struct raft_tcp_tls_wait *tls_waits; /* connections in their TLS handshake */
     void (*peer_closed)(void *data, raft_id id); /* raft_tcp_on_peer_closed */
     void *peer_closed_data;
 };
@@ -146,6 +155,18 @@ void raft_tcp_set_cluster_id(struct raft_tcp *t, const uint8_t id[RAFT_TCP_ID_BY
  * in its hello; self is this node's raft id. Call before raft listens or
  * connects. */
 void raft_tcp_set_secret(struct raft_tcp *t, raft_id self, const char *secret, size_t len);
+
+/* Run every raft connection inside mutual TLS (raft_tls.h): cert and key
+ * are this node's, ca the one peers' certificates must chain to (paths,
+ * copied). Call before raft listens or connects. 0, or -1 with the reason
+ * in err. */
+int raft_tcp_set_tls(struct raft_tcp *t, const char *cert, const char *key, const char *ca, char *err,
+                     size_t errlen);
+
+/* Read the TLS files again (SIGHUP): connections made from now on use
+ * them; open ones, and so the cluster, are not touched. 0 (also without
+ * TLS), or -1 with the reason in err and the old files still in use. */
+int raft_tcp_reload_tls(struct raft_tcp *t, char *err, size_t errlen);
 
 /* Call cb(data, id) when a connection peer `id` opened to this node (the
  * direction raft_uv receives on) ends with an EOF or a reset: the peer's

@@ -155,7 +155,12 @@ static void cluster_status(struct conn *c)
         }
         f->pending++;
         const char *argv[] = {"STATUS"};
-        int rv = peer_request(c->srv->loop, p->client, config_peer_token(c->srv->cfg), 1, argv,
+        /* Over TLS when this node and the member both can (peer.h). */
+        char to[CONFIG_ADDR_MAX];
+        struct raft_tls *tls = NULL;
+        if (node_member_peer_address(n, s->id, to, sizeof to, &tls) != 0)
+            snprintf(to, sizeof to, "%s", p->client);
+        int rv = peer_request(c->srv->loop, to, tls, config_peer_token(c->srv->cfg), 1, argv,
                               CLUSTER_STATUS_TIMEOUT_MS, status_probe_cb, p);
         if (rv != 0)
             status_probe_cb(p, rv, NULL);

@@ -264,7 +264,7 @@ static void add_check_start(struct change_req *r)
         return;
     }
     const char *argv[] = {"STATUS"};
-    int rv = peer_request(srv->loop, r->client, config_peer_token(srv->cfg), 1, argv, ADD_CHECK_TIMEOUT_MS,
+    int rv = peer_request(srv->loop, r->client, NULL, config_peer_token(srv->cfg), 1, argv, ADD_CHECK_TIMEOUT_MS,
                           add_check_cb, r);
     if (rv != 0)
         add_check_cb(r, rv, NULL);
@@ -346,11 +346,12 @@ static void quorum_check_start(struct change_req *r, bool remove, enum node_role
             continue;
         }
         char client[CONFIG_ADDR_MAX];
-        if (node_member_client_address(srv->node, s->id, client, sizeof client) != 0)
+        struct raft_tls *tls;
+        if (node_member_peer_address(srv->node, s->id, client, sizeof client, &tls) != 0)
             continue;
         q->pending++;
         const char *argv[] = {"STATUS"};
-        int rv = peer_request(srv->loop, client, config_peer_token(srv->cfg), 1, argv, QUORUM_CHECK_TIMEOUT_MS,
+        int rv = peer_request(srv->loop, client, tls, config_peer_token(srv->cfg), 1, argv, QUORUM_CHECK_TIMEOUT_MS,
                               quorum_probe_cb, q);
         if (rv != 0)
             quorum_probe_cb(q, rv, NULL);

@@ -53,7 +53,7 @@ struct option_row {
 #define STRINGIFY_(x) #x
 
 static option_set_fn set_number, set_text, set_string, set_address;
-static option_set_fn set_http_port, set_yes_no, set_tls_client_auth;
+static option_set_fn set_http_port, set_yes_no, set_tls_client_auth, set_raft_tls;
 static option_set_fn set_cluster, set_cluster_state, set_log_level, set_cpu_affinity, set_dedup_window;
 static option_set_fn set_cluster_secret, set_cluster_secret_file;
 static option_set_fn show_help, show_version;
@@ -130,6 +130,16 @@ static const struct option_row options[] = {
     {"tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT", "MS", "a TLS client not through its handshake by then is closed",
      "10000",
      .set = set_number, FIELD(tls_handshake_timeout_ms), .min = 100, .max = 600000, .bad = "expected 100..600000 ms"},
+    {"raft-tls", "RAFT_TLS", "auto|yes|no",
+     "raft connections inside mutual TLS; auto: with --tls-port and a CA. Every member must agree", "auto",
+     .set = set_raft_tls},
+    {"tls-peer-cert", "TLS_PEER_CERT", "PATH",
+     "PEM certificate chain this node shows other nodes (raft, peer requests; reloaded on SIGHUP)", "TLS_CERT",
+     .derived = true, .set = set_string, FIELD(tls_peer_cert)},
+    {"tls-peer-key", "TLS_PEER_KEY", "PATH", "PEM private key of --tls-peer-cert (reloaded on SIGHUP)", "TLS_KEY",
+     .derived = true, .set = set_string, FIELD(tls_peer_key)},
+    {"tls-peer-ca", "TLS_PEER_CA", "PATH", "PEM CA that other nodes' certificates must chain to", "TLS_CA",
+     .derived = true, .set = set_string, FIELD(tls_peer_ca)},
     {"max-bulk", "MAX_BULK", "BYTES", "largest request argument", "16 MiB",
      .set = set_number, FIELD(max_bulk), .min = 1024, .max = 1u << 30, .bad = "expected 1024..1073741824 bytes"},
     {"max-clients", "MAX_CLIENTS", "N", "connections accepted at once", "10000",
@@ -474,6 +484,21 @@ static int set_tls_client_auth(struct config *cfg, const struct option_row *o, c
     return 0;
 }
 
+static int set_raft_tls(struct config *cfg, const struct option_row *o, const char *val, const char *src,
+                        char *err, size_t errlen)
+{
+    (void)o;
+    if (strcmp(val, "auto") == 0)
+        cfg->raft_tls = CONFIG_RAFT_TLS_AUTO;
+    else if (strcmp(val, "yes") == 0)
+        cfg->raft_tls = CONFIG_RAFT_TLS_YES;
+    else if (strcmp(val, "no") == 0)
+        cfg->raft_tls = CONFIG_RAFT_TLS_NO;
+    else
+        return config_fail(err, errlen, "%s: expected auto, yes or no, not '%s'", src, val);
+    return 0;
+}
+
 /* A bool field. */
 static int set_yes_no(struct config *cfg, const struct option_row *o, const char *val, const char *src,
                       char *err, size_t errlen)
@@ -570,6 +595,27 @@ static int advertise_port(const struct config *cfg, unsigned port, char *out, co
     return 0;
 }
 
+/* The peer files default to the TLS port's; raft TLS is on when asked
+ * for, or by default with a TLS port and a CA to check peers against:
+ * nodes that have certificates encrypt raft unless told not to. */
+static int config_finish_raft_tls(struct config *cfg, char *err, size_t errlen)
+{
+    if (cfg->tls_peer_cert == NULL && cfg->tls_cert != NULL)
+        cfg->tls_peer_cert = xstrdup(cfg->tls_cert);
+    if (cfg->tls_peer_key == NULL && cfg->tls_key != NULL)
+        cfg->tls_peer_key = xstrdup(cfg->tls_key);
+    if (cfg->tls_peer_ca == NULL && cfg->tls_ca != NULL)
+        cfg->tls_peer_ca = xstrdup(cfg->tls_ca);
+    bool complete = cfg->tls_peer_cert != NULL && cfg->tls_peer_key != NULL && cfg->tls_peer_ca != NULL;
+    if (cfg->raft_tls == CONFIG_RAFT_TLS_YES && !complete)
+        return config_fail(err, errlen,
+                           "--raft-tls yes needs a certificate, key and CA: --tls-peer-cert, --tls-peer-key and "
+                           "--tls-peer-ca, or --tls-cert, --tls-key and --tls-ca");
+    cfg->raft_tls_on = cfg->raft_tls == CONFIG_RAFT_TLS_YES ||
+                       (cfg->raft_tls == CONFIG_RAFT_TLS_AUTO && cfg->tls_port != 0 && complete);
+    return 0;
+}
+
 /* Fill what defaults to other settings, and check settings together. */
 static int config_finish(struct config *cfg, char *err, size_t errlen)
 {
@@ -627,6 +673,8 @@ static int config_finish(struct config *cfg, char *err, size_t errlen)
         return config_fail(err, errlen, "--tls-port must differ from --port");
     if (cfg->tls_client_auth != TLS_CLIENT_AUTH_NONE && cfg->tls_ca == NULL)
         return config_fail(err, errlen, "--tls-client-auth optional or required needs --tls-ca");
+    if (config_finish_raft_tls(cfg, err, errlen) != 0)
+        return -1;
     /* A restored store is the whole state of a new cluster: members that
      * bootstrapped beside it would hold none of it. */
     if (cfg->restore != NULL && (cfg->n_members > 1 || cfg->join[0] != '\0' || cfg->cluster_state_existing))
@@ -706,6 +754,11 @@ void config_node(const struct config *cfg, struct node_config *out)
     out->restore = cfg->restore;
     out->peer_token = cfg->peer_token[0] != '\0' ? cfg->peer_token : NULL;
     out->cluster_secret = cfg->cluster_secret;
+    if (cfg->raft_tls_on) {
+        out->peer_cert = cfg->tls_peer_cert;
+        out->peer_key = cfg->tls_peer_key;
+        out->peer_ca = cfg->tls_peer_ca;
+    }
     out->map_size = cfg->map_size;
     out->min_free_disk = cfg->min_free_disk;
     out->snapshot_threshold = cfg->snapshot_threshold;
@@ -727,6 +780,9 @@ void config_free(struct config *cfg)
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_ca);
+    free(cfg->tls_peer_cert);
+    free(cfg->tls_peer_key);
+    free(cfg->tls_peer_ca);
     explicit_bzero(cfg->peer_token, sizeof cfg->peer_token);
     if (cfg->cluster_secret != NULL)
         explicit_bzero(cfg->cluster_secret, strlen(cfg->cluster_secret));

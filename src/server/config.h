@@ -20,6 +20,10 @@
 
 #define CONFIG_ADDR_MAX NODE_ADDR_MAX
 
+/* --raft-tls: auto turns it on with --tls-port and a CA to check peers
+ * against (docs/operations.md, "TLS between nodes"). */
+enum config_raft_tls { CONFIG_RAFT_TLS_AUTO, CONFIG_RAFT_TLS_YES, CONFIG_RAFT_TLS_NO };
+
 struct config {
     uint64_t id;
     char bind[CONFIG_ADDR_MAX];           /* client listener address */
@@ -48,6 +52,11 @@ struct config {
     char *tls_ca;                         /* owned; NULL = no client certificates checked */
     int tls_client_auth;                  /* enum tls_client_auth (server/tls.h) */
     unsigned tls_handshake_timeout_ms;    /* a TLS client's handshake must end within this */
+    char *tls_peer_cert;                  /* owned; NULL = tls_cert */
+    char *tls_peer_key;                   /* owned; NULL = tls_key */
+    char *tls_peer_ca;                    /* owned; NULL = tls_ca */
+    int raft_tls;                         /* enum config_raft_tls, as given */
+    bool raft_tls_on;                     /* resolved: raft's connections run inside mutual TLS */
 
     size_t max_bulk;            /* largest bulk accepted after AUTH */
     size_t max_clients;

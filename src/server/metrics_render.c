@@ -98,9 +98,10 @@ static void render_node(struct buf *b, struct node *node)
             m.append_messages_sent);
     prom_family(b, "eventflow_raft_connections_refused_total", "counter",
                 "Raft connections refused or closed, by reason: a peer of another cluster, no valid proof of the "
-                "cluster secret, a raft message that failed the checks");
-    struct prom_label reasons[] = {{"reason", "other_cluster"}, {"reason", "unauthenticated"}, {"reason", "bad_frame"}};
-    uint64_t refused[] = {m.raft_refused_cluster, m.raft_refused_secret, m.raft_refused_frame};
+                "cluster secret, a raft message that failed the checks, a failed TLS handshake");
+    struct prom_label reasons[] = {
+        {"reason", "other_cluster"}, {"reason", "unauthenticated"}, {"reason", "bad_frame"}, {"reason", "tls"}};
+    uint64_t refused[] = {m.raft_refused_cluster, m.raft_refused_secret, m.raft_refused_frame, m.raft_refused_tls};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         prom_u64(b, "eventflow_raft_connections_refused_total", &reasons[i], 1, refused[i]);
     counter(b, "eventflow_snapshots_total", "Raft snapshots this node took", m.snapshots_taken);

@@ -14,11 +14,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 
-/* TLS 1.2's ciphers: forward secrecy and AEAD only (TLS 1.3's suites all
- * are, and keep OpenSSL's defaults). */
-#define TLS12_CIPHERS                                                                                              \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                    \
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 /* One SSL_read at most: a TLS record's plaintext. */
 #define TLS_READ_CHUNK 16384
 /* A failure is logged at most this often. */
@@ -51,14 +46,6 @@ struct tls_session {
     bool established;
 };
 
-void tls_error_text(const char *what, char *err, size_t errlen)
-{
-    unsigned long code = ERR_peek_last_error();
-    const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
-    snprintf(err, errlen, "%s: %s", what, reason != NULL ? reason : "unknown error");
-    ERR_clear_error();
-}
-
 /* The first of our protocols the client offers; none in common: no
  * ALPN answer, and the client decides whether it goes on. */
 static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
@@ -75,44 +62,20 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *o
 
 static SSL_CTX *tls_ctx_build(const struct tls_server *t, char *err, size_t errlen)
 {
-    ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL) {
-        tls_error_text("creating the TLS context", err, errlen);
+    const struct tls_ctx_files files = {
+        .cert = t->cert, .cert_name = "--tls-cert", .key = t->key, .key_name = "--tls-key",
+        .ca = t->ca, .ca_name = "--tls-ca",
+    };
+    SSL_CTX *ctx = tls_ctx_new(TLS_server_method(), &files, err, errlen);
+    if (ctx == NULL)
         return NULL;
-    }
-    char what[PATH_MAX + 64];
-    const char *step = "setting the protocol version";
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
-        goto fail;
-    step = "setting the ciphers";
-    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
-        goto fail;
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     /* Resumed sessions must belong to this server, and a session id
      * context is required once client certificates are verified. */
-    step = "setting the session id context";
-    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"eventflow", 9) != 1)
-        goto fail;
-    snprintf(what, sizeof what, "reading --tls-cert %s", t->cert);
-    step = what;
-    if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1)
-        goto fail;
-    snprintf(what, sizeof what, "reading --tls-key %s", t->key);
-    if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1)
-        goto fail;
-    step = "--tls-key does not belong to --tls-cert";
-    if (SSL_CTX_check_private_key(ctx) != 1)
-        goto fail;
-    if (t->ca != NULL) {
-        snprintf(what, sizeof what, "reading --tls-ca %s", t->ca);
-        step = what;
-        if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1)
-            goto fail;
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->ca);
-        if (names == NULL)
-            goto fail;
-        SSL_CTX_set_client_CA_list(ctx, names);
+    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"eventflow", 9) != 1) {
+        tls_error_text("setting the session id context", err, errlen);
+        SSL_CTX_free(ctx);
+        return NULL;
     }
     int mode = t->client_auth == TLS_CLIENT_AUTH_NONE       ? SSL_VERIFY_NONE
                : t->client_auth == TLS_CLIENT_AUTH_OPTIONAL ? SSL_VERIFY_PEER
@@ -120,17 +83,7 @@ static SSL_CTX *tls_ctx_build(const struct tls_server *t, char *err, size_t errl
     SSL_CTX_set_verify(ctx, mode, NULL);
     if (t->alpn != NULL)
         SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, (void *)t->alpn);
-    /* Not fatal: the operator may be about to replace it (SIGHUP), and
-     * clients will say so themselves. */
-    X509 *leaf = SSL_CTX_get0_certificate(ctx);
-    if (leaf != NULL && X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0)
-        log_warn("TLS: the certificate %s has expired", t->cert);
     return ctx;
-
-fail:
-    tls_error_text(step, err, errlen);
-    SSL_CTX_free(ctx);
-    return NULL;
 }
 
 struct tls_server *tls_server_new(const struct tls_options *o, char *err, size_t errlen)

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/tls_ctx.h" /* tls_error_text */
 
 enum tls_client_auth {
     TLS_CLIENT_AUTH_NONE,     /* no certificate asked for */
@@ -74,11 +75,6 @@ uint64_t tls_server_failures(const struct tls_server *t);
  * HTTP listener's h2o). Borrowed: valid until the next reload; a session
  * made from it holds its own reference. */
 struct ssl_ctx_st *tls_server_ctx(struct tls_server *t);
-
-/* OpenSSL's reason for the last failure on this thread, as "what: reason"
- * in err, and its error queue cleared: it is the thread's, and a stale
- * entry would be blamed on the next client. */
-void tls_error_text(const char *what, char *err, size_t errlen);
 
 /* A server-side session with the current context. Never NULL (aborts on
  * out-of-memory, as the rest of the server does). */

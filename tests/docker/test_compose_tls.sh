@@ -14,6 +14,10 @@
 #    leader's TLS port, read back over TLS on a follower; curl over HTTPS
 #    on the published HTTP port; plaintext HTTP there refused; eventflowctl
 #    --tls health --local from the host, --tls status in a container;
+#    raft runs inside TLS: STATUS raft_tls on every node, and raft_uv_tcp's
+#    handshake followed by a plaintext hello, sent from node2's container
+#    to node1's raft port, is refused at the TLS handshake (closed, logged,
+#    counted in raft_tls_refused);
 # 4. `down -v`, the certificates removed.
 #
 # Every wait is bounded. Ends with "test_compose_tls: 1 passed, 0 failed"
@@ -146,4 +150,22 @@ status="$(compose exec -T node1 eventflowctl -e node1:6643 --tls status 2>&1)" |
     fail "eventflowctl --tls status in node1's container: $status"
 [[ "$status" == *"healthy: leader $leader"* ]] || fail "eventflowctl --tls status in node1's container: $status"
 ok "eventflowctl --tls status inside the network"
+# Raft inside TLS. Every node says so; a plaintext raft connection (raft_uv_tcp's
+# handshake claiming node 9, then our hello's first bytes) from inside the
+# network is closed by the TLS layer before raft or the hello reads it.
+for n in 1 2 3; do
+    [[ "$(tls "$(tls_port "$n")" STATUS)" == *'"raft_tls":true'* ]] || fail "node$n does not run raft inside TLS"
+done
+raft_refused() { tls "$(tls_port 1)" STATUS | sed -n 's/.*"raft_tls_refused":\([0-9]*\).*/\1/p'; }
+before="$(raft_refused)"
+[ -n "$before" ] || fail "node1's STATUS has no raft_tls_refused"
+hs='\x01\x00\x00\x00\x00\x00\x00\x00\x09\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00'
+hs="${hs}127.0.0.1:9\x00\x00\x00\x00\x00EFHELLO1\x00\x02\x00\x00\x00\x00\x00\x00"
+compose exec -T node2 bash -c "exec 3<>/dev/tcp/node1/7543 && printf '$hs' >&3 && timeout 10 cat <&3 >/dev/null" ||
+    fail "a plaintext raft connection to node1 was not closed within 10 s"
+refused_more() { [ "$(raft_refused)" -gt "$before" ]; }
+wait_for 10 "node1 counting the plaintext raft connection" refused_more
+compose logs --no-color node1 2>&1 | grep -q 'refusing a raft connection from .*TLS' ||
+    fail "node1 did not log the refused plaintext raft connection"
+ok "raft runs inside TLS: a plaintext raft connection to node1 refused and logged"
 say "PASS: the compose TLS profile ($((SECONDS - started))s)"

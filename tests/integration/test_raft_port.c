@@ -23,6 +23,7 @@
 
 #include "cluster.h"
 #include "harness.h"
+#include "raft_wire.h"
 #include "raftio/raft_auth.h"
 
 #define SECRET "raft-port-test-secret-1"
@@ -32,12 +33,6 @@
 
 static const char *const with_secret[] = {"--cluster-secret", SECRET, NULL};
 static const char *const with_other_secret[] = {"--cluster-secret", OTHER_SECRET, NULL};
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static void send_all(int fd, const void *p, size_t n)
 {
@@ -56,25 +51,14 @@ static int read_exact(int fd, uint8_t *p, size_t n)
     return 0;
 }
 
-/* raft_uv_tcp's handshake claiming OUTSIDER_ID; the bytes go into out. */
 static size_t handshake(uint8_t *out)
 {
-    static const char address[16] = "127.0.0.1:9";
-    put64(out, 1);
-    put64(out + 8, OUTSIDER_ID);
-    put64(out + 16, sizeof address);
-    memcpy(out + 24, address, sizeof address);
-    return 24 + sizeof address;
+    return raft_wire_handshake(out, OUTSIDER_ID);
 }
 
-/* An empty AppendEntries at `term`, as raft 0.22.1 encodes it. */
 static size_t append_entries(uint8_t *out, uint64_t term)
 {
-    memset(out, 0, 16 + 48);
-    put64(out, 1);       /* RAFT_APPEND_ENTRIES */
-    put64(out + 8, 48);  /* header length */
-    put64(out + 16, term);
-    return 16 + 48;
+    return raft_wire_append_entries(out, term);
 }
 
 /* The crash: a 40-byte AppendEntries header whose batch claims 2^31
@@ -82,10 +66,10 @@ static size_t append_entries(uint8_t *out, uint64_t term)
 static size_t crash_frame(uint8_t *out)
 {
     memset(out, 0, 16 + 40);
-    put64(out, 1);
-    put64(out + 8, 40);
-    put64(out + 16, 5);
-    put64(out + 16 + 32, (uint64_t)1 << 31);
+    raft_wire_put64(out, 1);
+    raft_wire_put64(out + 8, 40);
+    raft_wire_put64(out + 16, 5);
+    raft_wire_put64(out + 16 + 32, (uint64_t)1 << 31);
     return 16 + 40;
 }
 
@@ -101,23 +85,6 @@ static bool closed_by_node(int fd)
             return true;
     }
     return false;
-}
-
-struct counter_at_least {
-    const char *key;
-    json_int_t want;
-};
-
-static bool counter_reached(const json_t *st, void *arg)
-{
-    const struct counter_at_least *c = arg;
-    return json_integer_value(json_object_get(st, c->key)) >= c->want;
-}
-
-static void wait_counter(struct harness_node *n, const char *key, json_int_t want)
-{
-    struct counter_at_least c = {key, want};
-    assert_int_equal(harness_wait_status(n, counter_reached, &c, CLUSTER_WAIT_MS), 0);
 }
 
 /* The cluster's term and leader, as the leader sees them. */
@@ -164,7 +131,7 @@ static void test_outsider_refused(void **state)
     assert_true(closed_by_node(fd));
     close(fd);
 
-    wait_counter(leader, "raft_peers_unauthenticated", 1);
+    cluster_node_wait_counter(leader, "raft_peers_unauthenticated", 1);
     assert_true(harness_node_log_says(leader, "it sent raft messages without a hello"));
     assert_reign_unchanged(&c, before);
     char *last = cluster_add_ok(&c, "after", "0", "T");
@@ -214,7 +181,7 @@ static void test_crash_frame_from_peer(void **state)
     assert_true(closed_by_node(fd));
     close(fd);
 
-    wait_counter(leader, "raft_frames_refused", 1);
+    cluster_node_wait_counter(leader, "raft_frames_refused", 1);
     assert_int_equal(cluster_node_status_int(leader, "raft_peers_unauthenticated"), 0);
     assert_true(harness_node_log_says(leader, "AppendEntries with too many entries"));
     assert_reign_unchanged(&c, before);
@@ -237,8 +204,8 @@ static void test_other_secret_never_joins(void **state)
     assert_true(r.leader != 2);
     free(cluster_add_ok(&c, "ours", "0", "T"));
     /* Refused more than once: it kept trying, and kept being refused. */
-    wait_counter(c.n[2], "raft_peers_unauthenticated", 2);
-    wait_counter(c.n[r.leader], "raft_peers_unauthenticated", 1);
+    cluster_node_wait_counter(c.n[2], "raft_peers_unauthenticated", 2);
+    cluster_node_wait_counter(c.n[r.leader], "raft_peers_unauthenticated", 1);
     assert_true(harness_node_log_says(c.n[2], "proof of the cluster secret is wrong"));
     assert_int_equal(cluster_node_status_int(c.n[2], "events"), 0);
     assert_int_equal(cluster_node_status_int(c.n[2], "leader_id"), 0);

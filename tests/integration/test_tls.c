@@ -42,11 +42,7 @@ static char certs[256];
 
 static const char *cert_path(const char *name)
 {
-    static char paths[8][512];
-    static unsigned next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", certs, name);
-    return p;
+    return harness_cert_path(certs, name);
 }
 
 static int make_certs(void **state)
@@ -61,12 +57,6 @@ static int remove_certs(void **state)
     return harness_remove_certs(certs);
 }
 
-static int copy_file(const char *from, const char *to)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 /* ---- a TLS client of our own ------------------------------------------ */
 
@@ -591,8 +581,8 @@ static void test_tls_sighup_reload(void **state)
     char cert[512], key[512];
     snprintf(cert, sizeof cert, "%s", cert_path("live.crt"));
     snprintf(key, sizeof key, "%s", cert_path("live.key"));
-    assert_int_equal(copy_file(cert_path("server.crt"), cert), 0);
-    assert_int_equal(copy_file(cert_path("server.key"), key), 0);
+    assert_int_equal(harness_copy_file(cert_path("server.crt"), cert), 0);
+    assert_int_equal(harness_copy_file(cert_path("server.key"), key), 0);
     struct tls_node tn;
     start_tls_node(fx, &tn, cert, key, NULL);
 
@@ -602,8 +592,8 @@ static void test_tls_sighup_reload(void **state)
     assert_tls_pong(&before);
     assert_int_equal(https_serial(tn.n), SERVER_SERIAL);
 
-    assert_int_equal(copy_file(cert_path("server2.crt"), cert), 0);
-    assert_int_equal(copy_file(cert_path("server2.key"), key), 0);
+    assert_int_equal(harness_copy_file(cert_path("server2.crt"), cert), 0);
+    assert_int_equal(harness_copy_file(cert_path("server2.key"), key), 0);
     /* The HTTP listener reloads after the TLS port: its line is the last. */
     sighup(tn.n, "HTTPS certificate, key and CA reloaded");
     assert_true(harness_node_log_says(tn.n, "TLS certificate, key and CA reloaded"));

@@ -192,6 +192,23 @@ json_t *cluster_node_get(struct harness_node *n, const char *arg)
     return events;
 }
 
+struct counter_at_least {
+    const char *key;
+    int64_t want;
+};
+
+static bool counter_reached(const json_t *st, void *arg)
+{
+    const struct counter_at_least *c = arg;
+    return json_integer_value(json_object_get(st, c->key)) >= c->want;
+}
+
+void cluster_node_wait_counter(struct harness_node *n, const char *key, int64_t want)
+{
+    struct counter_at_least c = {key, want};
+    assert_int_equal(harness_wait_status(n, counter_reached, &c, CLUSTER_WAIT_MS), 0);
+}
+
 int64_t cluster_node_status_int(struct harness_node *n, const char *key)
 {
     json_t *st = harness_status(n);

@@ -79,6 +79,8 @@ json_t *cluster_node_get(struct harness_node *n, const char *arg);
 char *cluster_node_checksum(struct harness_node *n);
 /* An integer field of n's STATUS. */
 int64_t cluster_node_status_int(struct harness_node *n, const char *key);
+/* Wait until the node's STATUS counter `key` is at least want. */
+void cluster_node_wait_counter(struct harness_node *n, const char *key, int64_t want);
 /* Send the command (unused trailing arguments NULL) and assert +OK. */
 void cluster_node_expect_ok(struct harness_node *n, const char *a0, const char *a1, const char *a2, const char *a3,
                             const char *a4);

@@ -1564,6 +1564,22 @@ int harness_make_certs(char *dir, size_t cap)
     return 0;
 }
 
+const char *harness_cert_path(const char *dir, const char *name)
+{
+    static char paths[8][1024];
+    static unsigned next;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
+    return p;
+}
+
+int harness_copy_file(const char *from, const char *to)
+{
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int harness_remove_certs(const char *dir)
 {
     if (getenv("EVENTFLOW_ITEST_KEEP") != NULL || dir[0] == '\0')

@@ -340,6 +340,13 @@ int harness_teardown(void **state);
  * directory whose path goes into dir. 0, or -1 (printed). */
 int harness_make_certs(char *dir, size_t cap);
 
+/* dir/name in one of eight buffers used in turn (valid until eight more
+ * calls). */
+const char *harness_cert_path(const char *dir, const char *name);
+
+/* cp from to; 0 or -1. */
+int harness_copy_file(const char *from, const char *to);
+
 /* Remove that directory (kept with EVENTFLOW_ITEST_KEEP); 0 or -1. An
  * empty dir (never made) is nothing to do. */
 int harness_remove_certs(const char *dir);

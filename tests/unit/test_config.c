@@ -22,6 +22,7 @@ static const char *const env_names[] = {
     "MIN_FREE_DISK", "SNAPSHOT_THRESHOLD", "SNAPSHOT_TRAILING", "ELECTION_TIMEOUT", "HEARTBEAT_TIMEOUT",
     "MAX_STALENESS", "LOG_LEVEL", "CPU_AFFINITY", "DEDUP_WINDOW", "HTTP_PORT", "HTTP_BIND", "HTTP_ADVERTISE",
     "HTTP_OPEN_HEALTH", "CLUSTER_SECRET", "CLUSTER_SECRET_FILE", "RESTORE", "TLS_ADVERTISE",
+    "RAFT_TLS", "TLS_PEER_CERT", "TLS_PEER_KEY", "TLS_PEER_CA",
 };
 
 static int clear_env(void **state)
@@ -265,6 +266,46 @@ static void test_tls_advertise(void **state)
     config_free(&cfg);
 }
 
+/* --raft-tls: auto is on with a TLS port and a CA, the peer files default
+ * to the TLS port's, and the node is given them only when it is on. */
+static void test_raft_tls(void **state)
+{
+    struct config cfg;
+    struct node_config nc;
+    char err[256];
+    const char *const no_ca[] = {"--tls-port", "6643", "--tls-cert", "c", "--tls-key", "k", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, no_ca), 0);
+    assert_false(cfg.raft_tls_on);
+    config_node(&cfg, &nc);
+    assert_null(nc.peer_cert);
+    config_free(&cfg);
+
+    const char *const with_ca[] = {"--tls-port", "6643", "--tls-cert", "c", "--tls-key", "k", "--tls-ca", "a", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, with_ca), 0);
+    assert_true(cfg.raft_tls_on);
+    config_node(&cfg, &nc);
+    assert_string_equal(nc.peer_cert, "c");
+    assert_string_equal(nc.peer_key, "k");
+    assert_string_equal(nc.peer_ca, "a");
+    config_free(&cfg);
+
+    const char *const off[] = {"--tls-port", "6643", "--tls-cert", "c", "--tls-key", "k", "--tls-ca", "a",
+                               "--raft-tls", "no", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, off), 0);
+    assert_false(cfg.raft_tls_on);
+    config_free(&cfg);
+
+    /* Without a TLS port, with files of its own. */
+    assert_int_equal(setenv("TLS_PEER_CA", "pa", 1), 0);
+    const char *const own[] = {"--raft-tls", "yes", "--tls-peer-cert", "pc", "--tls-peer-key", "pk", NULL};
+    assert_int_equal(load(&cfg, err, sizeof err, own), 0);
+    assert_true(cfg.raft_tls_on);
+    config_node(&cfg, &nc);
+    assert_string_equal(nc.peer_cert, "pc");
+    assert_string_equal(nc.peer_ca, "pa");
+    config_free(&cfg);
+}
+
 struct refused {
     const char *env; /* NAME=value, or NULL */
     const char *args[6];
@@ -321,6 +362,10 @@ static const struct refused refused[] = {
     {NULL, {"--restore", "b.efb", "--cluster", "1@127.0.0.1:7543@127.0.0.1:6543,2@x:1@y:2"}, "--restore starts a new cluster of this node alone: give it no --join, --cluster-state existing or other --cluster members; the others join it with --join"},
     {NULL, {"--tls-advertise", "t:1"}, "--tls-advertise, --tls-cert, --tls-key and --tls-ca need --tls-port"},
     {NULL, {"--tls-advertise", "t"}, "invalid --tls-advertise 't': expected host:port"},
+    {NULL, {"--raft-tls", "maybe"}, "--raft-tls: expected auto, yes or no, not 'maybe'"},
+    {NULL, {"--raft-tls", "yes", "--tls-peer-cert", "c"},
+     "--raft-tls yes needs a certificate, key and CA: --tls-peer-cert, --tls-peer-key and --tls-peer-ca, or "
+     "--tls-cert, --tls-key and --tls-ca"},
 };
 
 static void test_refused(void **state)
@@ -405,6 +450,7 @@ int main(void)
         cmocka_unit_test_setup(test_every_flag, clear_env),
         cmocka_unit_test_setup(test_environment_and_flag, clear_env),
         cmocka_unit_test_setup(test_tls_advertise, clear_env),
+        cmocka_unit_test_setup(test_raft_tls, clear_env),
         cmocka_unit_test_setup(test_refused, clear_env),
         cmocka_unit_test_setup(test_cluster_secret_file, clear_env),
         cmocka_unit_test_setup(test_shares_machine, clear_env),
