@@ -291,6 +291,8 @@ struct store_stats {
     uint8_t cluster_id[STORE_CLUSTER_ID_BYTES];
     uint64_t group_count;        /* consumer groups */
     int64_t group_clock_ms;      /* the group clock (0: no group entry yet) */
+    uint64_t state_digest;       /* groups' and users' state (checksum.h) */
+    uint64_t state_digest_since; /* the applied index it starts from */
 };
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);

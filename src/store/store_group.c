@@ -49,6 +49,13 @@ int store_group_load(struct store *s, MDB_txn *txn, struct store_arena *a, const
     return 0;
 }
 
+/* Which of the group tables dbi is, for the state digest. */
+static enum store_digest_tag group_digest_tag(const struct store *s, MDB_dbi dbi)
+{
+    return dbi == s->groups ? STORE_DIGEST_GROUPS : dbi == s->group_parked ? STORE_DIGEST_PARKED
+                                                                            : STORE_DIGEST_CONSUMERS;
+}
+
 /* Pack a protobuf message into a table under key (MDB_RESERVE: packed
  * straight into LMDB's page). */
 static int group_put(struct store *s, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *msg,
@@ -60,6 +67,7 @@ static int group_put(struct store *s, MDB_dbi dbi, const void *key, size_t klen,
     if (rc != 0)
         return store_fail_mdb(s, rc, what);
     protobuf_c_message_pack(msg, v.mv_data);
+    store_digest_fold(s, group_digest_tag(s, dbi), key, klen, v.mv_data, v.mv_size);
     return 0;
 }
 
@@ -67,6 +75,8 @@ static int group_del(struct store *s, MDB_dbi dbi, const void *key, size_t klen,
 {
     MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
     int rc = mdb_del(s->wtxn, dbi, &k, NULL);
+    if (rc == 0)
+        store_digest_fold(s, group_digest_tag(s, dbi), key, klen, NULL, 0);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_fail_mdb(s, rc, what);
 }
 
@@ -307,6 +317,7 @@ static int group_clear(struct store *s, MDB_dbi dbi, const char *g, size_t glen,
             break;
     }
     mdb_cursor_close(cur);
+    store_digest_fold(s, STORE_DIGEST_CLEARED, key, klen, NULL, 0);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_fail_mdb(s, rc, what);
 }
 
@@ -1074,6 +1085,13 @@ int store_apply_groups(struct store *s, const Eventflow__GroupOps *ops, enum sto
         int rc = group_op(s, ops->ops[i], now, &results[i]);
         if (rc != 0)
             return rc;
+        /* What the operation answered, also when it changed nothing. */
+        uint8_t outcome[3 * 8 + ULID_BYTES];
+        be64_put(outcome, (uint64_t)results[i].status);
+        be64_put(outcome + 8, results[i].count);
+        be64_put(outcome + 16, results[i].parked);
+        memcpy(outcome + 24, results[i].bad_id, ULID_BYTES);
+        store_digest_fold(s, STORE_DIGEST_OUTCOME, outcome, sizeof outcome, outcome, 0);
     }
     s->outcome.n_groups = ops->n_ops;
     s->outcome.groups = results;

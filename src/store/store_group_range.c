@@ -110,9 +110,11 @@ int group_range_save(struct store *s, const char *g, size_t glen, struct group_r
         (rc = range_del(s, s->group_deadlines, key, store_group_deadline_key(key, g, glen, old_deadline, r->key),
                         "deleting from group_deadlines")) != 0)
         return rc;
-    if (r->n == 0)
-        return range_del(s, s->group_pending, key, store_group_key(key, g, glen, r->key, ULID_BYTES),
-                         "deleting from group_pending");
+    if (r->n == 0) {
+        size_t klen = store_group_key(key, g, glen, r->key, ULID_BYTES);
+        store_digest_fold(s, STORE_DIGEST_PENDING, key, klen, NULL, 0);
+        return range_del(s, s->group_pending, key, klen, "deleting from group_pending");
+    }
     if (old_deadline != r->p->deadline_ms) {
         MDB_val k = {.mv_size = store_group_deadline_key(key, g, glen, r->p->deadline_ms, r->key), .mv_data = key};
         MDB_val empty = {0};
@@ -128,6 +130,7 @@ int group_range_save(struct store *s, const char *g, size_t glen, struct group_r
     if ((rc = mdb_put(s->wtxn, s->group_pending, &k, &v, MDB_RESERVE)) != 0)
         return store_fail_mdb(s, rc, "writing group_pending");
     protobuf_c_message_pack(&r->p->base, v.mv_data);
+    store_digest_fold(s, STORE_DIGEST_PENDING, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
     return 0;
 }
 

@@ -1347,6 +1347,30 @@ static uint8_t traw_format(const char *dir)
     return format;
 }
 
+/* A format-5 store (before pending ranges and the state digest) opens as
+ * it is; its state digest starts at the index it is upgraded at, and says
+ * so, while a new store's starts at 0. */
+static void test_format5_upgrade_starts_digest(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(tstats(f->s).state_digest_since, 0);
+    tadd_range(f->s, 1, "orders", 0, 1, 3);
+    tadd_range(f->s, 2, "orders", 3, 4, 1);
+    store_close(f->s);
+    f->s = NULL;
+    traw_set_format(f->dir, 5, 0);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    struct store_stats st = tstats(f->s);
+    assert_int_equal(st.applied_index, 2);
+    assert_int_equal(st.state_digest_since, 2);
+    assert_int_equal(st.event_count, 4);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(traw_format(f->dir), store_format());
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    assert_int_equal(tstats(f->s).state_digest_since, 2);
+}
+
 /* A format-1 store (lengths kept in the streams records) opens as format 2:
  * the marker is rewritten, and lengths come from the index whatever the
  * records say. A format this build does not know is refused. */
@@ -1476,6 +1500,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_lengths_of_neighbouring_streams, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_format_upgrade, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_format5_upgrade_starts_digest, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dedup_format2_keys, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -913,6 +913,55 @@ static void test_range_seek_back(void **state)
     assert_int_equal(group_info(f, "g").rec.pending, 0);
 }
 
+/* ---- the state digest ------------------------------------------------------------ */
+
+static uint64_t digest_of(struct fx *f)
+{
+    struct store_stats st;
+    assert_int_equal(store_stats(f->s, &st), 0);
+    return st.state_digest;
+}
+
+/* The same group entries applied to two stores give one digest; an entry
+ * one of them applied and the other did not shows; events alone do not
+ * move it; it survives a reopen. */
+static void test_state_digest(void **state)
+{
+    struct fx *a = *state, *b;
+    assert_int_equal(fx_setup((void **)&b), 0);
+    struct fx *both[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        struct fx *f = both[i];
+        assert_int_equal(digest_of(f), 0);
+        uint64_t first = add_events(f, "orders", 10, NULL);
+        assert_int_equal(digest_of(f), 0);
+        assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+        assert_int_equal(group_read(f, 1000, "g", "a", 6, NULL, NULL), 6);
+        ACK(f, 1001, "g", first + 2);
+    }
+    uint64_t d = digest_of(a);
+    assert_true(d != 0);
+    assert_true(d == digest_of(b));
+    /* A refused ack changes no table, but it is an outcome too. */
+    assert_int_equal(ACK(b, 1002, "g", 99)->status, STORE_GROUP_ENOTDELIVERED);
+    assert_true(digest_of(b) != d);
+    assert_int_equal(ACK(a, 1002, "g", 99)->status, STORE_GROUP_ENOTDELIVERED);
+    assert_true(digest_of(a) == digest_of(b));
+    /* One replica hands out an event the other does not. */
+    assert_int_equal(group_read(a, 1003, "g", "a", 1, NULL, NULL), 1);
+    assert_int_equal(group_read(b, 1003, "g", "b", 1, NULL, NULL), 1);
+    d = digest_of(a);
+    assert_true(d != digest_of(b));
+    assert_int_equal(store_flush(a->s), 0);
+    store_close(a->s);
+    a->s = tstore_open(a->dir, TEST_MAP_SIZE);
+    assert_true(digest_of(a) == d);
+    struct store_stats st;
+    assert_int_equal(store_stats(a->s, &st), 0);
+    assert_int_equal(st.state_digest_since, 0);
+    fx_teardown((void **)&b);
+}
+
 static const struct store_group_result *delconsumer(struct fx *f, int64_t now, const char *group, const char *consumer)
 {
     Eventflow__GroupDelConsumer dc = EVENTFLOW__GROUP_DEL_CONSUMER__INIT;
@@ -972,6 +1021,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_range_park_one, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_range_max_ack_pending_counts_events, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_range_seek_back, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_state_digest, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
