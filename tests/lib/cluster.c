@@ -138,7 +138,9 @@ char *cluster_add_ok(struct cluster *c, const char *stream, const char *version,
 
 char *cluster_node_checksum(struct harness_node *n)
 {
-    struct harness_conn *conn = harness_connect(n);
+    /* As the admin where there are users: else every node would answer
+     * the same refusal. */
+    struct harness_conn *conn = harness_connect_auth(n);
     assert_non_null(conn);
     char *r = harness_cmd_repr(conn, "CHECKSUM", NULL);
     harness_close(conn);
@@ -162,13 +164,20 @@ struct state_digest {
     char digest[32];
 };
 
-static void node_state_digest(struct harness_node *n, struct state_digest *out)
+/* False while the node refuses (a restarted node is STALE until it has
+ * applied again what it had answered from before). */
+static bool node_state_digest(struct harness_node *n, struct state_digest *out)
 {
-    struct harness_conn *conn = harness_connect(n);
+    struct harness_conn *conn = harness_connect_auth(n);
     assert_non_null(conn);
     struct resp_value v;
     assert_int_equal(harness_cmd(conn, &v, "CHECKSUM", "STATE", NULL), 0);
     harness_close(conn);
+    if (v.type == RESP_T_ERROR) {
+        fprintf(stderr, "cluster: node %u: CHECKSUM STATE: %s\n", n->id, v.str);
+        resp_value_free(&v);
+        return false;
+    }
     assert_int_equal(v.type, RESP_T_ARRAY);
     assert_int_equal(v.n, 3);
     assert_int_equal(v.elems[0].type, RESP_T_INT);
@@ -179,6 +188,7 @@ static void node_state_digest(struct harness_node *n, struct state_digest *out)
     out->digest[v.elems[1].len] = '\0';
     out->since = v.elems[2].integer;
     resp_value_free(&v);
+    return true;
 }
 
 void cluster_assert_state_converged(struct cluster *c)
@@ -190,8 +200,9 @@ void cluster_assert_state_converged(struct cluster *c)
         for (size_t i = 0; i < c->count && same; i++) {
             if (c->n[i] == NULL || c->n[i]->pid == 0)
                 continue;
-            node_state_digest(c->n[i], &d);
-            if (first.index < 0) {
+            if (!node_state_digest(c->n[i], &d)) {
+                same = false;
+            } else if (first.index < 0) {
                 first = d;
             } else if (d.index != first.index) {
                 same = false; /* one is still applying: ask again */
