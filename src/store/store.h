@@ -19,14 +19,17 @@
  *   meta also holds the replicated cluster settings (dedup_window, u64) and
  *   identity (cluster_id, 16 B), both absent until their entry is applied,
  *   and the consumer groups' count and clock (group_count,
- *   group_clock_ms, group_leader_since_ms).
+ *   group_clock_ms, group_leader_since_ms), and the state digest
+ *   (state_digest, state_digest_since; checksum.h).
  * Consumer groups (store_group.c; G = the group's name, then a 0x00):
  *   groups           group name                 -> GroupRecord (spec,
  *                    position, counters)
- *   group_pending    G + event id               -> PendingRecord (holder,
- *                    deliveries, deadline)
- *   group_deadlines  G + u64 BE deadline + id   -> empty: pending events in
- *                    redelivery order (0 = given back, first)
+ *   group_pending    G + event id               -> PendingRecord: a range of
+ *                    pending events one READ handed to one consumer,
+ *                    keyed by its first (holder, deliveries, deadline,
+ *                    ids; store_group.h, "pending ranges")
+ *   group_deadlines  G + u64 BE deadline + range key -> empty: pending
+ *                    ranges in redelivery order (0 = given back, first)
  *   group_parked     G + event id               -> ParkedRecord
  *   group_consumers  G + consumer name          -> ConsumerRecord
  * Users (store_user.c):
