@@ -367,7 +367,10 @@ static void handout(struct group_handout *h, const uint8_t id[ULID_BYTES], uint3
  * over), earliest deadline first, a range at a time: the part of a range
  * the read has room for goes to its consumer, the rest keeps its holder
  * and deadline under a key of its own. A range with no delivery left is
- * parked whole (its events were delivered together, as often). */
+ * parked (its events were delivered together, as often), as much of it
+ * as the read may park. Each read hands out and parks the same events as
+ * when each had a row of its own (store format 5), so members on either
+ * build decide alike. */
 static int read_due(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec, const char *consumer,
                     uint32_t count, int64_t now, struct group_handout *h)
 {
@@ -414,19 +417,13 @@ static int read_due(struct store *s, const char *g, size_t glen, Eventflow__Grou
                 break;
             continue;
         }
-        if (group_exhausted(rec, p)) {
-            for (size_t i = 0; i < r.n && rc == 0; i++)
-                rc = pending_park(s, g, glen, rec, r.ids[i], p, now, "max_deliveries");
-            h->r->parked += (uint32_t)r.n;
-            r.n = 0;
-            if (rc != 0 || (rc = group_range_save(s, g, glen, &r, deadline)) != 0)
-                break;
-            continue;
-        }
-        size_t take = count - h->r->count < r.n ? count - h->r->count : r.n;
+        bool park = group_exhausted(rec, p);
+        size_t room = park ? GROUP_PARK_EXTRA - h->r->parked : count - h->r->count;
+        size_t take = room < r.n ? room : r.n;
         if (take < r.n) {
             /* The rest, split off first (it keeps the range's record as
-             * it was, `p` is rewritten below). */
+             * it was, `p` is rewritten below): as many events go as when
+             * each had a row of its own. */
             Eventflow__PendingRecord *rest_p = store_arena_alloc(&s->apply_arena, sizeof *rest_p);
             *rest_p = *p;
             struct group_range rest = {.p = rest_p, .ids = r.ids + take, .n = r.n - take};
@@ -434,6 +431,15 @@ static int read_due(struct store *s, const char *g, size_t glen, Eventflow__Grou
             if ((rc = group_range_save(s, g, glen, &rest, -1)) != 0)
                 break;
             r.n = take;
+        }
+        if (park) {
+            for (size_t i = 0; i < r.n && rc == 0; i++)
+                rc = pending_park(s, g, glen, rec, r.ids[i], p, now, "max_deliveries");
+            h->r->parked += (uint32_t)r.n;
+            r.n = 0;
+            if (rc != 0 || (rc = group_range_save(s, g, glen, &r, deadline)) != 0)
+                break;
+            continue;
         }
         if (strcmp(p->consumer, consumer) != 0) {
             consumer_adjust(s, p->consumer, -(int64_t)take, 0, 0, 0);
