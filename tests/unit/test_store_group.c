@@ -915,6 +915,9 @@ static void test_range_seek_back(void **state)
     assert_int_equal(gi.rec.pending, 5);
     assert_int_equal(gi.consumer_pending[0], 1); /* a: first */
     assert_int_equal(gi.consumer_pending[1], 4); /* b */
+    /* Each comes due once, with one deadline key apiece. */
+    assert_int_equal(group_read(f, 1001 + ACK_WAIT, "g", "c", 8, got, NULL), 5);
+    assert_int_equal(group_read(f, 1001 + ACK_WAIT, "g", "c", 8, NULL, NULL), 0);
     assert_int_equal(ACK(f, 1002, "g", first, first + 2, first + 3, first + 4, first + 5)->count, 5);
     assert_int_equal(group_info(f, "g").rec.pending, 0);
 }
