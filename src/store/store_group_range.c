@@ -2,7 +2,10 @@
  * says what a range is): finding the one that holds an event, writing one
  * with its deadline key, and cutting one around an event. Runs inside the
  * apply's batch (s->wtxn); store_group.c decides what goes in them and
- * keeps the counters. */
+ * keeps the counters. Durable as every apply is: the batch commits these
+ * rows with the applied index that covers their entry, and until a
+ * snapshot's durable point the raft log holds the entry (store.h,
+ * "Durability"). */
 #include <string.h>
 
 #include "store/store.h"
