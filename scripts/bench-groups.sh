@@ -22,7 +22,9 @@
 #           connections for WR_SECS alone, then again while WR_GROUPS
 #           groups of WR_CONSUMERS consumers each drain the stream from
 #           its start as fast as they go: the ADD rate they leave, as a
-#           % of the rate alone (the project's target: >= 80 %).
+#           % of the rate alone (the project's target: >= 80 %). Their
+#           READs take up to WR_COUNT events; WR_PIPELINE=1 sends each ACK
+#           with the next READ (as libeventflow's consume loop does).
 # eventflow runs NODES nodes (3); every GROUP request and every ADD goes
 # to the leader (the only node that answers them).
 #
@@ -35,7 +37,8 @@
 # Env: BUILD (./build), SHARED_BENCH (../shared/bench), NODES (3), ROUNDS
 #      (3), STEPS ("drain writes"), PREFILL_N (1000000), CG_CONSUMERS (50),
 #      CG_SECS (60), CG_WRATE (5000), WR_PREFILL (200000), WR_GROUPS (10),
-#      WR_CONSUMERS (5 per group), WR_WCONNS (50), WR_SECS (5), RUN_TIMEOUT
+#      WR_CONSUMERS (5 per group), WR_WCONNS (50), WR_SECS (5), WR_COUNT
+#      (10), WR_PIPELINE (0), RUN_TIMEOUT
 #      (s per client run, 180), RESULTS_DIR (also write the output and a
 #      TSV of every run there), BENCH_TSV.
 # Wall time at the defaults: about 1.5 minutes a round (ROUNDS=3: ~5 min).
@@ -55,6 +58,8 @@ WR_GROUPS="${WR_GROUPS:-10}"
 WR_CONSUMERS="${WR_CONSUMERS:-5}"
 WR_WCONNS="${WR_WCONNS:-50}"
 WR_SECS="${WR_SECS:-5}"
+WR_COUNT="${WR_COUNT:-10}"
+WR_PIPELINE="${WR_PIPELINE:-0}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
 TARGETS="leader"
 
@@ -81,6 +86,8 @@ BACKLOG="group, $CG_CONSUMERS consumers, $PREFILL_N backlog"
 WRITER="$BACKLOG + writer ${CG_WRATE}/s"
 PIPELINED="$BACKLOG, ACK sent with the next READ"
 WRITES="ADD c=$WR_WCONNS closed loop + $WR_GROUPS groups x $WR_CONSUMERS consumers"
+[ "$WR_COUNT" = 10 ] || WRITES="$WRITES, READ count $WR_COUNT"
+[ "$WR_PIPELINE" = 0 ] || WRITES="$WRITES, ACK sent with the next READ"
 
 redis_drain() {
     local round="$1"
@@ -116,7 +123,7 @@ ef_writes() {
     ef_start
     FIELDS="$WRITES_FIELDS" run "$EF" "$round" "$WRITES" "$efb" groups writes --port "${EPORT[$LEADER]}" \
         --pids "$(ef_pids)" --prefill "$WR_PREFILL" --groups "$WR_GROUPS" --consumers "$WR_CONSUMERS" \
-        --wconns "$WR_WCONNS" --secs "$WR_SECS"
+        --wconns "$WR_WCONNS" --secs "$WR_SECS" --count "$WR_COUNT" $([ "$WR_PIPELINE" = 0 ] || echo --pipeline)
     ef_stop
 }
 

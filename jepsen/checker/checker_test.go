@@ -292,6 +292,18 @@ func TestDivergentNode(t *testing.T) {
 	expectCaught(t, v, "checksum", "convergence")
 }
 
+// Same events, but one node applied the group operations otherwise.
+func TestDivergentGroupState(t *testing.T) {
+	f := good()
+	final := finalOf(f.log, f.log, f.log)
+	for _, n := range final.Nodes {
+		n.StateDigest, n.StateIndex = "0123456789abcdef", 40
+	}
+	final.Nodes[1].StateDigest = "fedcba9876543210"
+	v := verdictOf(t, f, final)
+	expectCaught(t, v, "state digest", "convergence")
+}
+
 func TestNodeBehind(t *testing.T) {
 	f := good()
 	final := finalOf(f.log, f.log, f.log[:2])

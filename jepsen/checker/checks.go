@@ -203,6 +203,12 @@ func (r *Run) checkConvergence() *Result {
 		if n.Checksum != refNode.Checksum {
 			res.fail("node %s checksum %s differs from %s's %s", n.Name, n.Checksum, refNode.Name, refNode.Checksum)
 		}
+		// Group and user state: comparable at one applied index.
+		if n.StateDigest != "" && refNode.StateDigest != "" && n.StateIndex == refNode.StateIndex &&
+			n.StateDigest != refNode.StateDigest {
+			res.fail("node %s state digest %s differs from %s's %s at applied index %d", n.Name, n.StateDigest,
+				refNode.Name, refNode.StateDigest, n.StateIndex)
+		}
 		common := len(n.Log)
 		if len(ref) < common {
 			common = len(ref)

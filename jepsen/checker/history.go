@@ -276,17 +276,21 @@ type LogEvent struct {
 
 // NodeFinal is what the runner learnt from one node after healing.
 type NodeFinal struct {
-	Name      string     `json:"name"`
-	ID        uint64     `json:"id"`
-	Address   string     `json:"address"`
-	Reachable bool       `json:"reachable"`
-	Error     string     `json:"error,omitempty"`
-	Checksum  string     `json:"checksum"`
-	LastID    string     `json:"last_id"`
-	Events    uint64     `json:"events"`
-	Applied   uint64     `json:"applied_index"`
-	LogFile   string     `json:"log"`
-	Log       []LogEvent `json:"-"`
+	Name      string `json:"name"`
+	ID        uint64 `json:"id"`
+	Address   string `json:"address"`
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	Checksum  string `json:"checksum"`
+	LastID    string `json:"last_id"`
+	Events    uint64 `json:"events"`
+	Applied   uint64 `json:"applied_index"`
+	// CHECKSUM STATE: the groups' and users' state digest at StateIndex
+	// (empty from a build without it).
+	StateDigest string     `json:"state_digest"`
+	StateIndex  uint64     `json:"state_index"`
+	LogFile     string     `json:"log"`
+	Log         []LogEvent `json:"-"`
 }
 
 // Final is final/nodes.json plus every node's log.

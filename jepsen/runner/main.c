@@ -20,8 +20,9 @@
  *      to the converged log's last event (30 s at most) and stops them,
  *      lets the group consumers drain every group (60 s at most) and
  *      records the groups' final state on every node (groups_final.c),
- *      dumps each node's whole log,
- *      CHECKSUM, EVENTCOUNT and STATUS into DIR/final/;
+ *      waits for every node to stand at one applied index (CHECKSUM
+ *      STATE), dumps each node's whole log,
+ *      CHECKSUM, CHECKSUM STATE, EVENTCOUNT and STATUS into DIR/final/;
  *   6. stops the nodes and unmounts. History: DIR/history.jsonl; node
  *      logs: DIR/nodes/.
  * Exit status 0 when the run completed (the checker judges it), 1 when it
@@ -211,6 +212,10 @@ struct node_state {
     char checksum[32];
     char last_id[32];
     uint64_t applied;
+    /* CHECKSUM STATE: the groups' and users' state digest and the applied
+     * index it stands at (empty and 0 from a build without it). */
+    char state_digest[32];
+    uint64_t state_index;
     char error[256];
 };
 
@@ -228,6 +233,14 @@ static void node_checksum(const struct slot *s, struct node_state *st)
         snprintf(st->error, sizeof st->error, "CHECKSUM: %s", v.type == RESP_T_ERROR ? v.str : "unexpected reply");
     }
     resp_value_free(&v);
+    char err[256];
+    if (st->ok && rawresp_call(s->client_addr, "CHECKSUM", "STATE", NODE_TIMEOUT_MS, &v, err, sizeof err) == 0) {
+        if (v.type == RESP_T_ARRAY && v.n == 3 && v.elems[0].type == RESP_T_INT && v.elems[1].str) {
+            st->state_index = (uint64_t)v.elems[0].integer;
+            snprintf(st->state_digest, sizeof st->state_digest, "%s", v.elems[1].str);
+        }
+        resp_value_free(&v);
+    }
     json_t *status = rawresp_status(s->client_addr, NODE_TIMEOUT_MS, st->error, sizeof st->error);
     if (status != NULL) {
         st->applied = (uint64_t)json_integer_value(json_object_get(status, "applied_index"));
@@ -235,8 +248,11 @@ static void node_checksum(const struct slot *s, struct node_state *st)
     }
 }
 
-/* Wait until every member answers with the same last id and checksum. */
-static bool wait_convergence(struct cluster *c, int seconds)
+/* Wait until every member answers with the same last id and checksum; with
+ * `state`, also at the same applied index with the same state digest (only
+ * once the group consumers stopped: their operations move the index
+ * without adding events). */
+static bool wait_convergence(struct cluster *c, int seconds, bool state)
 {
     for (int waited = 0; waited < seconds * 1000; waited += 500) {
         cluster_reap(c);
@@ -251,7 +267,9 @@ static bool wait_convergence(struct cluster *c, int seconds)
                 same = false;
             else if (k == 0)
                 first = st;
-            else if (strcmp(st.checksum, first.checksum) != 0 || strcmp(st.last_id, first.last_id) != 0)
+            else if (strcmp(st.checksum, first.checksum) != 0 || strcmp(st.last_id, first.last_id) != 0 ||
+                     (state && (st.state_index != first.state_index ||
+                                strcmp(st.state_digest, first.state_digest) != 0)))
                 same = false;
         }
         if (same && m > 0)
@@ -368,6 +386,8 @@ static int dump_final(struct cluster *c, const char *run_dir, bool converged)
                               (json_int_t)st.applied, "log", reachable ? file : "", "dumped", (json_int_t)count);
         if (!reachable)
             json_object_set_new(j, "error", json_string(err));
+        json_object_set_new(j, "state_digest", json_string(st.state_digest));
+        json_object_set_new(j, "state_index", json_integer((json_int_t)st.state_index));
         json_array_append_new(nodes, j);
         fprintf(stderr, "runner: final %s: %s, %" PRIu64 " events, checksum %s, last id %s%s%s\n", s->name,
                 reachable ? "dumped" : "UNREACHABLE", count, st.checksum, st.last_id, err[0] ? ": " : "", err);
@@ -575,7 +595,7 @@ int main(int argc, char **argv)
     /* No event arrives any more: the consumers answer everything now. */
     groups_drain_begin();
 
-    bool converged = wait_convergence(&c, o.converge_s);
+    bool converged = wait_convergence(&c, o.converge_s, false);
     /* Subscribers go on until they have delivered the converged log's
      * last event (the checker holds it against them if they do not). */
     char last_id[32] = "";
@@ -588,6 +608,10 @@ int main(int argc, char **argv)
     if (groups_running)
         finish_groups(&c, &gc.nodes);
     groups_running = false;
+    /* Nothing proposes any more: every member reaches one applied index,
+     * where the checker compares their state digests. */
+    if (converged && !wait_convergence(&c, o.converge_s, true))
+        fprintf(stderr, "runner: members did not reach one applied index with one state digest\n");
     history_nemesis("final", "stop", NULL, "nodes %s", converged ? "converged" : "did NOT converge");
     if (dump_final(&c, o.run_dir, converged) != 0)
         fprintf(stderr, "runner: could not write final/nodes.json\n");

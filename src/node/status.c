@@ -71,6 +71,10 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"events\":%" PRIu64 ",", st.event_count);
     buf_printf(b, "\"streams\":%" PRIu64 ",", st.stream_count);
     json_str(b, "checksum", sum);
+    char digest[DIGEST_HEX_LEN + 1];
+    digest_format(st.state_digest, digest);
+    json_str(b, "state_digest", digest);
+    buf_printf(b, "\"state_digest_since\":%" PRIu64 ",", st.state_digest_since);
     json_str(b, "last_id", last_id);
     char cluster_id[2 * STORE_CLUSTER_ID_BYTES + 1] = "";
     if (st.has_cluster_id)

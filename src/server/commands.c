@@ -200,15 +200,32 @@ static void cmd_streamcount(struct conn *c, const struct resp_command *cmd)
     resp_write_int(conn_reply_buf(c), (int64_t)st.stream_count);
 }
 
+/* CHECKSUM: the events' checksum; CHECKSUM STATE: the groups' and users'
+ * state digest, with the applied index it stands at (they change without
+ * a new event) and the index it starts from. */
 static void cmd_checksum(struct conn *c, const struct resp_command *cmd)
 {
     struct store_stats st;
     char id[ULID_STR_LEN + 1];
     char sum[CHECKSUM_B32_LEN + 1];
-    (void)cmd;
+    bool state = cmd->argc == 2 && resp_arg_is(&cmd->argv[1], "STATE");
+    if (cmd->argc > 1 && !state) {
+        resp_write_error(conn_reply_buf(c), "usage: CHECKSUM [STATE]");
+        return;
+    }
     if (!cmd_local_ready(c))
         return;
     cmd_stats(c, &st);
+    if (state) {
+        char digest[DIGEST_HEX_LEN + 1];
+        digest_format(st.state_digest, digest);
+        struct buf *out = conn_reply_buf(c);
+        resp_write_array_header(out, 3);
+        resp_write_int(out, (int64_t)st.applied_index);
+        resp_write_bulk_str(out, digest);
+        resp_write_int(out, (int64_t)st.state_digest_since);
+        return;
+    }
     ulid_format(st.last_id, id);
     checksum_format(st.checksum, sum);
     struct buf *out = conn_reply_buf(c);
@@ -472,8 +489,8 @@ static const struct command command_table[] = {
     {"EVENTCOUNTEST", "ECE", 1, "readonly fast", 0, 0, cmd_eventcount, METRICS_UNTIMED, "counts events"},
     {"STREAMCOUNT", "SC", 1, "readonly fast", 0, 0, cmd_streamcount, METRICS_UNTIMED, "counts streams"},
     {"STREAMCOUNTEST", "SCE", 1, "readonly fast", 0, 0, cmd_streamcount, METRICS_UNTIMED, "counts streams"},
-    {"CHECKSUM", "CH", 1, "readonly fast", 0, 0, cmd_checksum, METRICS_UNTIMED,
-     "the last event id and the log's chained checksum"},
+    {"CHECKSUM", "CH", -1, "readonly fast", 0, 0, cmd_checksum, METRICS_UNTIMED,
+     "the last event id and the log's chained checksum; STATE: the groups' and users' state digest"},
     {"SIZE", "S", 1, "readonly", 0, 0, cmd_size, METRICS_UNTIMED, "the store's size"},
     {"UPTIME", "UP", 1, "readonly fast stale", 0, 0, cmd_uptime, METRICS_UNTIMED, "the node's uptime"},
     {"VERSION", "V", 1, "readonly fast stale", 0, 0, cmd_version, METRICS_UNTIMED, "the server's version"},

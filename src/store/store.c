@@ -195,6 +195,8 @@ static const char META_CLUSTER_ID[] = "cluster_id";
 static const char META_GROUPS[] = "group_count";
 static const char META_GROUP_CLOCK[] = "group_clock_ms";
 static const char META_GROUP_LEADER[] = "group_leader_since_ms";
+static const char META_DIGEST[] = "state_digest";
+static const char META_DIGEST_SINCE[] = "state_digest_since";
 
 static MDB_val store_meta_key(const char *name)
 {
@@ -221,8 +223,11 @@ static int store_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, void *out
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
 {
     uint8_t applied[8], events[8], streams[8], sum[4], dedup[8], window[8], groups[8], clock[8], since[8];
+    uint8_t digest[8], digest_since[8];
     int rc;
-    if ((rc = store_meta_get(txn, dbi, META_GROUPS, groups, 8)) != 0 ||
+    if ((rc = store_meta_get(txn, dbi, META_DIGEST, digest, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_DIGEST_SINCE, digest_since, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_GROUPS, groups, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_GROUP_CLOCK, clock, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_GROUP_LEADER, since, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
@@ -242,6 +247,8 @@ int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
     m->group_count = be64_get(groups);
     m->group_clock_ms = (int64_t)be64_get(clock);
     m->group_leader_since_ms = (int64_t)be64_get(since);
+    m->state_digest = be64_get(digest);
+    m->state_digest_since = be64_get(digest_since);
     m->checksum = (uint32_t)sum[0] << 24 | (uint32_t)sum[1] << 16 | (uint32_t)sum[2] << 8 | sum[3];
     return 0;
 }
@@ -290,6 +297,15 @@ int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
     if (store_cluster_id_set(m) &&
         (rc = store_meta_put(txn, dbi, META_CLUSTER_ID, m->cluster_id, STORE_CLUSTER_ID_BYTES)) != 0)
         return rc;
+    /* Absent until the first group or user write, or an upgrade. */
+    if (m->state_digest != 0 || m->state_digest_since != 0) {
+        uint8_t digest[8], digest_since[8];
+        be64_put(digest, m->state_digest);
+        be64_put(digest_since, m->state_digest_since);
+        if ((rc = store_meta_put(txn, dbi, META_DIGEST, digest, 8)) != 0 ||
+            (rc = store_meta_put(txn, dbi, META_DIGEST_SINCE, digest_since, 8)) != 0)
+            return rc;
+    }
     /* Absent until the first group entry. */
     if (m->group_clock_ms != 0) {
         uint8_t groups[8], clock[8], since[8];
@@ -341,6 +357,19 @@ static int store_mkdirs(const char *dir, char *err, size_t errlen)
 
 /* ---- open and close ------------------------------------------------------ */
 
+/* Format 6's upgrade (see STORE_FORMAT): its pending ranges need none, but
+ * a store of format 5 or older holds group and user state that no digest
+ * covered, so its digest starts at the index it is upgraded at, and says
+ * so (state_digest_since): replicas compare digests only from the same
+ * start. A new store's starts at 0. */
+static int store_upgrade_6(MDB_txn *txn, struct store *s, uint32_t format)
+{
+    if (format == 0 || format >= 6 || s->committed.applied_index == 0)
+        return 0;
+    s->committed.state_digest_since = s->committed.applied_index;
+    return store_meta_write(txn, s->meta, &s->committed);
+}
+
 /* Open the tables and check (or, for a new store, record) the format. */
 static int store_open_tables(struct store *s, char *err, size_t errlen)
 {
@@ -389,7 +418,8 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
     if (format != STORE_FORMAT) {
         uint8_t mine[4] = {0, 0, 0, STORE_FORMAT};
         what = "recording the format";
-        if ((rc = store_meta_put(txn, s->meta, META_FORMAT, mine, sizeof mine)) != 0)
+        if ((rc = store_upgrade_6(txn, s, format)) != 0 ||
+            (rc = store_meta_put(txn, s->meta, META_FORMAT, mine, sizeof mine)) != 0)
             goto fail_mdb;
     }
     what = "mdb_txn_commit";
@@ -1120,6 +1150,8 @@ void store_stats_from_meta(const struct store_meta *m, struct store_stats *out)
     memcpy(out->cluster_id, m->cluster_id, STORE_CLUSTER_ID_BYTES);
     out->group_count = m->group_count;
     out->group_clock_ms = m->group_clock_ms;
+    out->state_digest = m->state_digest;
+    out->state_digest_since = m->state_digest_since;
 }
 
 int store_stats(struct store *s, struct store_stats *out)

@@ -19,14 +19,17 @@
  *   meta also holds the replicated cluster settings (dedup_window, u64) and
  *   identity (cluster_id, 16 B), both absent until their entry is applied,
  *   and the consumer groups' count and clock (group_count,
- *   group_clock_ms, group_leader_since_ms).
+ *   group_clock_ms, group_leader_since_ms), and the state digest
+ *   (state_digest, state_digest_since; checksum.h).
  * Consumer groups (store_group.c; G = the group's name, then a 0x00):
  *   groups           group name                 -> GroupRecord (spec,
  *                    position, counters)
- *   group_pending    G + event id               -> PendingRecord (holder,
- *                    deliveries, deadline)
- *   group_deadlines  G + u64 BE deadline + id   -> empty: pending events in
- *                    redelivery order (0 = given back, first)
+ *   group_pending    G + event id               -> PendingRecord: a range of
+ *                    pending events one READ handed to one consumer,
+ *                    keyed by its first (holder, deliveries, deadline,
+ *                    ids; store_group.h, "pending ranges")
+ *   group_deadlines  G + u64 BE deadline + range key -> empty: pending
+ *                    ranges in redelivery order (0 = given back, first)
  *   group_parked     G + event id               -> ParkedRecord
  *   group_consumers  G + consumer name          -> ConsumerRecord
  * Users (store_user.c):
@@ -291,6 +294,8 @@ struct store_stats {
     uint8_t cluster_id[STORE_CLUSTER_ID_BYTES];
     uint64_t group_count;        /* consumer groups */
     int64_t group_clock_ms;      /* the group clock (0: no group entry yet) */
+    uint64_t state_digest;       /* groups' and users' state (checksum.h) */
+    uint64_t state_digest_since; /* the applied index it starts from */
 };
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);

@@ -49,6 +49,13 @@ int store_group_load(struct store *s, MDB_txn *txn, struct store_arena *a, const
     return 0;
 }
 
+/* Which of the group tables dbi is, for the state digest. */
+static enum store_digest_tag group_digest_tag(const struct store *s, MDB_dbi dbi)
+{
+    return dbi == s->groups ? STORE_DIGEST_GROUPS : dbi == s->group_parked ? STORE_DIGEST_PARKED
+                                                                            : STORE_DIGEST_CONSUMERS;
+}
+
 /* Pack a protobuf message into a table under key (MDB_RESERVE: packed
  * straight into LMDB's page). */
 static int group_put(struct store *s, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *msg,
@@ -60,6 +67,7 @@ static int group_put(struct store *s, MDB_dbi dbi, const void *key, size_t klen,
     if (rc != 0)
         return store_fail_mdb(s, rc, what);
     protobuf_c_message_pack(msg, v.mv_data);
+    store_digest_fold(s, group_digest_tag(s, dbi), key, klen, v.mv_data, v.mv_size);
     return 0;
 }
 
@@ -67,68 +75,14 @@ static int group_del(struct store *s, MDB_dbi dbi, const void *key, size_t klen,
 {
     MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
     int rc = mdb_del(s->wtxn, dbi, &k, NULL);
+    if (rc == 0)
+        store_digest_fold(s, group_digest_tag(s, dbi), key, klen, NULL, 0);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_fail_mdb(s, rc, what);
 }
 
 static int group_save(struct store *s, const char *g, size_t glen, const Eventflow__GroupRecord *rec)
 {
     return group_put(s, s->groups, g, glen, &rec->base, "writing groups");
-}
-
-/* A pending event of group g, or NULL (*out) if it is not pending. */
-static int pending_load(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
-                        Eventflow__PendingRecord **out)
-{
-    uint8_t key[STORE_GROUP_KEY_MAX];
-    MDB_val k = {.mv_size = store_group_key(key, g, glen, id, ULID_BYTES), .mv_data = key}, v;
-    *out = NULL;
-    int rc = mdb_get(s->wtxn, s->group_pending, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return store_fail_mdb(s, rc, "reading group_pending");
-    *out = eventflow__pending_record__unpack(&s->apply_arena.pb, v.mv_size, v.mv_data);
-    return *out != NULL ? 0 : store_fail(s, STORE_ECORRUPT, "group_pending: undecodable record");
-}
-
-static size_t deadline_key(uint8_t key[STORE_GROUP_KEY_MAX], const char *g, size_t glen, int64_t deadline,
-                           const uint8_t id[ULID_BYTES])
-{
-    uint8_t suffix[8 + ULID_BYTES];
-    be64_put(suffix, (uint64_t)deadline);
-    memcpy(suffix + 8, id, ULID_BYTES);
-    return store_group_key(key, g, glen, suffix, sizeof suffix);
-}
-
-/* Write a pending record and its deadline-index key; `old_deadline` is the
- * key to drop first (-1: none). */
-static int pending_save(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
-                        const Eventflow__PendingRecord *p, int64_t old_deadline)
-{
-    uint8_t key[STORE_GROUP_KEY_MAX];
-    int rc;
-    if (old_deadline >= 0 &&
-        (rc = group_del(s, s->group_deadlines, key, deadline_key(key, g, glen, old_deadline, id),
-                        "deleting from group_deadlines")) != 0)
-        return rc;
-    MDB_val k = {.mv_size = deadline_key(key, g, glen, p->deadline_ms, id), .mv_data = key};
-    MDB_val empty = {0};
-    if ((rc = mdb_put(s->wtxn, s->group_deadlines, &k, &empty, 0)) != 0)
-        return store_fail_mdb(s, rc, "writing group_deadlines");
-    return group_put(s, s->group_pending, key, store_group_key(key, g, glen, id, ULID_BYTES), &p->base,
-                     "writing group_pending");
-}
-
-static int pending_delete(struct store *s, const char *g, size_t glen, const uint8_t id[ULID_BYTES],
-                          const Eventflow__PendingRecord *p)
-{
-    uint8_t key[STORE_GROUP_KEY_MAX];
-    int rc = group_del(s, s->group_deadlines, key, deadline_key(key, g, glen, p->deadline_ms, id),
-                       "deleting from group_deadlines");
-    if (rc != 0)
-        return rc;
-    return group_del(s, s->group_pending, key, store_group_key(key, g, glen, id, ULID_BYTES),
-                     "deleting from group_pending");
 }
 
 /* Change a consumer's counters, in the tally; `seen` (non-zero) is a
@@ -203,13 +157,14 @@ static int parked_save(struct store *s, const char *g, size_t glen, const uint8_
                      "writing group_parked");
 }
 
-/* Move a pending event to the parked table. */
+/* Park one pending event, already cut out of its range (p: the range's
+ * record as it was). */
 static int pending_park(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec,
                         const uint8_t id[ULID_BYTES], const Eventflow__PendingRecord *p, int64_t now,
                         const char *reason)
 {
-    int rc;
-    if ((rc = pending_delete(s, g, glen, id, p)) != 0 || (rc = parked_save(s, g, glen, id, p, now, reason)) != 0)
+    int rc = parked_save(s, g, glen, id, p, now, reason);
+    if (rc != 0)
         return rc;
     consumer_adjust(s, p->consumer, -1, 0, 0, 0);
     rec->pending--;
@@ -362,6 +317,7 @@ static int group_clear(struct store *s, MDB_dbi dbi, const char *g, size_t glen,
             break;
     }
     mdb_cursor_close(cur);
+    store_digest_fold(s, STORE_DIGEST_CLEARED, key, klen, NULL, 0);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_fail_mdb(s, rc, what);
 }
 
@@ -408,7 +364,13 @@ static void handout(struct group_handout *h, const uint8_t id[ULID_BYTES], uint3
 }
 
 /* Hand out pending events that are due (given back, or their ack wait
- * over), earliest deadline first; park those with no delivery left. */
+ * over), earliest deadline first, a range at a time: the part of a range
+ * the read has room for goes to its consumer, the rest keeps its holder
+ * and deadline under a key of its own. A range with no delivery left is
+ * parked (its events were delivered together, as often), as much of it
+ * as the read may park. Each read hands out and parks the same events as
+ * when each had a row of its own (store format 5), so members on either
+ * build decide alike. */
 static int read_due(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec, const char *consumer,
                     uint32_t count, int64_t now, struct group_handout *h)
 {
@@ -438,60 +400,112 @@ static int read_due(struct store *s, const char *g, size_t glen, Eventflow__Grou
         if (store_group_due(&s->pending, rec, deadline) > now)
             break;
         memcpy(id, (uint8_t *)k.mv_data + glen + 1 + 8, ULID_BYTES);
-        Eventflow__PendingRecord *p;
-        if ((rc = pending_load(s, g, glen, id, &p)) != 0)
+        struct group_range r;
+        bool found;
+        if ((rc = group_range_get(s, g, glen, id, &r, &found)) != 0)
             break;
-        if (p == NULL || p->deadline_ms != deadline) {
+        if (!found || r.p->deadline_ms != deadline) {
             rc = store_fail(s, STORE_ECORRUPT, "group_deadlines: no matching pending record");
             break;
         }
+        Eventflow__PendingRecord *p = r.p;
         if (mutant_is(MUTANT_GROUP_FORGETS_PENDING) && p->delivered_at_ms < s->pending.group_leader_since_ms) {
-            consumer_adjust(s, p->consumer, -1, 0, 0, 0);
-            rec->pending--;
-            if ((rc = pending_delete(s, g, glen, id, p)) != 0)
+            consumer_adjust(s, p->consumer, -(int64_t)r.n, 0, 0, 0);
+            rec->pending -= r.n;
+            r.n = 0;
+            if ((rc = group_range_save(s, g, glen, &r, deadline)) != 0)
                 break;
             continue;
         }
-        if (group_exhausted(rec, p)) {
-            if ((rc = pending_park(s, g, glen, rec, id, p, now, "max_deliveries")) != 0)
+        bool park = group_exhausted(rec, p);
+        size_t room = park ? GROUP_PARK_EXTRA - h->r->parked : count - h->r->count;
+        size_t take = room < r.n ? room : r.n;
+        if (take < r.n) {
+            /* The rest, split off first (it keeps the range's record as
+             * it was, `p` is rewritten below): as many events go as when
+             * each had a row of its own. */
+            Eventflow__PendingRecord *rest_p = store_arena_alloc(&s->apply_arena, sizeof *rest_p);
+            *rest_p = *p;
+            struct group_range rest = {.p = rest_p, .ids = r.ids + take, .n = r.n - take};
+            memcpy(rest.key, rest.ids[0], ULID_BYTES);
+            if ((rc = group_range_save(s, g, glen, &rest, -1)) != 0)
                 break;
-            h->r->parked++;
+            r.n = take;
+        }
+        if (park) {
+            for (size_t i = 0; i < r.n && rc == 0; i++)
+                rc = pending_park(s, g, glen, rec, r.ids[i], p, now, "max_deliveries");
+            h->r->parked += (uint32_t)r.n;
+            r.n = 0;
+            if (rc != 0 || (rc = group_range_save(s, g, glen, &r, deadline)) != 0)
+                break;
             continue;
         }
         if (strcmp(p->consumer, consumer) != 0) {
-            consumer_adjust(s, p->consumer, -1, 0, 0, 0);
-            consumer_adjust(s, consumer, 1, 0, 0, 0);
+            consumer_adjust(s, p->consumer, -(int64_t)take, 0, 0, 0);
+            consumer_adjust(s, consumer, (int64_t)take, 0, 0, 0);
             p->consumer = (char *)consumer;
         }
         p->deliveries++;
         p->delivered_at_ms = now;
         p->deadline_ms = now + (int64_t)rec->spec->ack_wait_ms;
-        if ((rc = pending_save(s, g, glen, id, p, deadline)) != 0)
+        if ((rc = group_range_save(s, g, glen, &r, deadline)) != 0)
             break;
-        rec->delivered++;
-        handout(h, id, p->deliveries);
+        rec->delivered += take;
+        for (size_t i = 0; i < take; i++)
+            handout(h, r.ids[i], p->deliveries);
     }
     mdb_cursor_close(cur);
     return rc;
 }
 
-/* Record a first delivery of event id to consumer. */
-static int deliver_new(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec,
-                       const char *consumer, const uint8_t id[ULID_BYTES], int64_t now, struct group_handout *h)
+/* Count a first delivery of event id to consumer; new_ranges writes it. */
+static void deliver_new(struct store *s, Eventflow__GroupRecord *rec, const char *consumer,
+                        const uint8_t id[ULID_BYTES], struct group_handout *h)
 {
+    consumer_adjust(s, consumer, 1, 0, 0, 0);
+    rec->pending++;
+    rec->delivered++;
+    handout(h, id, 1);
+}
+
+/* Record the first deliveries a read made (its handout from `from` on) as
+ * ranges of up to GROUP_RANGE_MAX. They follow the group's position, so
+ * they lie past every range, unless a SEEK took the group back over
+ * pending events: then each is cut out of the range that spans it (and
+ * counted out of it if it was still pending) and written alone. */
+static int new_ranges(struct store *s, const char *g, size_t glen, Eventflow__GroupRecord *rec, const char *consumer,
+                      int64_t now, const struct group_handout *h, uint32_t from)
+{
+    uint32_t n = h->r->count - from;
+    if (n == 0)
+        return 0;
+    uint8_t(*ids)[ULID_BYTES] = h->ids + from;
+    bool past;
+    int rc = group_range_past_all(s, g, glen, ids[0], &past);
+    for (uint32_t i = 1; rc == 0 && past && i < n; i++)
+        past = memcmp(ids[i - 1], ids[i], ULID_BYTES) < 0;
+    if (rc != 0)
+        return rc;
     Eventflow__PendingRecord p = EVENTFLOW__PENDING_RECORD__INIT;
     p.consumer = (char *)consumer;
     p.deliveries = 1;
     p.delivered_at_ms = now;
     p.deadline_ms = now + (int64_t)rec->spec->ack_wait_ms;
-    int rc = pending_save(s, g, glen, id, &p, -1);
-    if (rc != 0)
-        return rc;
-    consumer_adjust(s, consumer, 1, 0, 0, 0);
-    rec->pending++;
-    rec->delivered++;
-    handout(h, id, 1);
-    return 0;
+    size_t step = past ? GROUP_RANGE_MAX : 1;
+    for (uint32_t i = 0; i < n && rc == 0; i += (uint32_t)step) {
+        struct group_range r = {.p = &p, .ids = ids + i, .n = n - i < step ? n - i : step};
+        memcpy(r.key, r.ids[0], ULID_BYTES);
+        Eventflow__PendingRecord *was = NULL;
+        if (!past && (rc = group_range_cut(s, g, glen, r.key, &was)) != 0)
+            break;
+        if (was != NULL) {
+            consumer_adjust(s, was->consumer, -1, 0, 0, 0);
+            rec->pending--;
+        }
+        rc = group_range_save(s, g, glen, &r, -1);
+    }
+    return rc;
 }
 
 /* Whether an event's type is one the group takes, read from its record
@@ -547,8 +561,8 @@ static int read_stream(struct store *s, const char *g, size_t glen, Eventflow__G
         }
         rec->next_version++;
         scanned++;
-        if (take && (rc = deliver_new(s, g, glen, rec, consumer, id, now, h)) != 0)
-            break;
+        if (take)
+            deliver_new(s, rec, consumer, id, h);
     }
     mdb_cursor_close(events);
     mdb_cursor_close(index);
@@ -587,8 +601,8 @@ static int read_all(struct store *s, const char *g, size_t glen, Eventflow__Grou
         store_arena_reset(&s->read_arena);
         scanned++;
         /* Copied out above: the puts below may move LMDB's pages. */
-        if (take && (rc = deliver_new(s, g, glen, rec, consumer, last, now, h)) != 0)
-            break;
+        if (take)
+            deliver_new(s, rec, consumer, last, h);
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -637,10 +651,10 @@ static int op_read(struct store *s, const Eventflow__GroupRead *rd, int64_t now,
     r->deliveries = h.deliveries;
     if ((rc = read_due(s, rd->group, glen, rec, rd->consumer, rd->count, now, &h)) != 0)
         return rc;
-    uint32_t count = read_room(rec, r->count, rd->count);
+    uint32_t count = read_room(rec, r->count, rd->count), from = r->count;
     rc = rec->spec->all ? read_all(s, rd->group, glen, rec, rd->consumer, count, now, &h)
                         : read_stream(s, rd->group, glen, rec, rd->consumer, count, now, &h);
-    if (rc != 0)
+    if (rc != 0 || (rc = new_ranges(s, rd->group, glen, rec, rd->consumer, now, &h, from)) != 0)
         return rc;
     /* Every read is a sign of life, whatever it got. */
     consumer_adjust(s, rd->consumer, 0, r->count, 0, now);
@@ -694,11 +708,46 @@ static int delivered_before(struct store *s, const Eventflow__GroupRecord *rec, 
     return 0;
 }
 
+/* The range an ACK or a NACK is at: loaded once for the ids in its span,
+ * written back (group_range_save) before another is loaded, so the table
+ * is up to date whenever a range is looked up. */
+struct range_at {
+    struct group_range r;
+    int64_t deadline; /* its deadline key's */
+    bool loaded, dirty;
+};
+
+static int range_at_flush(struct store *s, const char *g, size_t glen, struct range_at *c)
+{
+    int rc = c->dirty ? group_range_save(s, g, glen, &c->r, c->deadline) : 0;
+    c->loaded = c->dirty = false;
+    return rc;
+}
+
+/* Where `id` is in the range that spans it (*at -1: pending in none). */
+static int range_at_find(struct store *s, const char *g, size_t glen, struct range_at *c, const uint8_t id[ULID_BYTES],
+                         long *at)
+{
+    *at = -1;
+    if (!c->loaded || c->r.n == 0 || memcmp(id, c->r.key, ULID_BYTES) < 0 ||
+        memcmp(id, c->r.ids[c->r.n - 1], ULID_BYTES) > 0) {
+        bool found;
+        int rc = range_at_flush(s, g, glen, c);
+        if (rc != 0 || (rc = group_range_find(s, g, glen, id, &c->r, &found)) != 0 || !found)
+            return rc;
+        c->loaded = true;
+        c->deadline = c->r.p->deadline_ms;
+    }
+    *at = group_range_index(&c->r, id);
+    return 0;
+}
+
 /* An ack names events the group delivered: pending ones are done with,
  * parked ones too (a consumer that finished the work late), and ones
  * acknowledged before count nothing (an ack retried after a lost reply
  * must not fail). Any other id fails the whole ack, before it changes
- * anything. */
+ * anything. The ids of one READ are one range: acking them all deletes
+ * its two rows. */
 static int op_ack(struct store *s, Eventflow__GroupAck *a, struct store_group_result *r)
 {
     if (!store_group_name_ok(a->group, false) || !ids_ok(a->ids, a->n_ids, false)) {
@@ -714,17 +763,17 @@ static int op_ack(struct store *s, Eventflow__GroupAck *a, struct store_group_re
         r->status = STORE_GROUP_ENOGROUP;
         return 0;
     }
-    /* First what each id is, checking before anything changes; the
-     * records found are used again below. */
+    /* First what each id is, checking before anything changes. */
     enum { ACK_PENDING, ACK_PARKED, ACK_DONE } *what = store_arena_alloc(&s->apply_arena, a->n_ids * sizeof *what);
-    Eventflow__PendingRecord **recs = store_arena_alloc(&s->apply_arena, a->n_ids * sizeof *recs);
+    struct range_at c = {0};
     for (size_t i = 0; i < a->n_ids; i++) {
         const uint8_t *id = a->ids[i].data;
         bool parked = false, before;
-        if ((rc = pending_load(s, a->group, glen, id, &recs[i])) != 0 ||
-            (recs[i] == NULL && (rc = parked_get(s, a->group, glen, id, &parked)) != 0))
+        long at;
+        if ((rc = range_at_find(s, a->group, glen, &c, id, &at)) != 0 ||
+            (at < 0 && (rc = parked_get(s, a->group, glen, id, &parked)) != 0))
             return rc;
-        what[i] = recs[i] != NULL ? ACK_PENDING : parked ? ACK_PARKED : ACK_DONE;
+        what[i] = at >= 0 ? ACK_PENDING : parked ? ACK_PARKED : ACK_DONE;
         if (what[i] != ACK_DONE)
             continue;
         if ((rc = delivered_before(s, rec, id, &before)) != 0)
@@ -738,35 +787,41 @@ static int op_ack(struct store *s, Eventflow__GroupAck *a, struct store_group_re
     uint8_t key[STORE_GROUP_KEY_MAX];
     for (size_t i = 0; i < a->n_ids; i++) {
         const uint8_t *id = a->ids[i].data;
-        if (what[i] == ACK_DONE)
-            continue;
-        /* An id named twice is acked once. */
-        bool again = false;
-        for (size_t j = 0; j < i && !again; j++)
-            again = what[j] != ACK_DONE && memcmp(a->ids[j].data, id, ULID_BYTES) == 0;
-        if (again)
-            continue;
         if (what[i] == ACK_PENDING) {
-            if ((rc = pending_delete(s, a->group, glen, id, recs[i])) != 0)
+            long at;
+            if ((rc = range_at_find(s, a->group, glen, &c, id, &at)) != 0)
                 return rc;
-            consumer_adjust(s, recs[i]->consumer, -1, 0, 1, 0);
+            if (at < 0) /* named twice: acked once */
+                continue;
+            memmove(c.r.ids[at], c.r.ids[at + 1], (c.r.n - (size_t)at - 1) * ULID_BYTES);
+            c.r.n--;
+            c.dirty = true;
+            consumer_adjust(s, c.r.p->consumer, -1, 0, 1, 0);
             rec->pending--;
-        } else {
+        } else if (what[i] == ACK_PARKED) {
+            bool again = false;
+            for (size_t j = 0; j < i && !again; j++)
+                again = what[j] == ACK_PARKED && memcmp(a->ids[j].data, id, ULID_BYTES) == 0;
+            if (again)
+                continue;
             if ((rc = group_del(s, s->group_parked, key, store_group_key(key, a->group, glen, id, ULID_BYTES),
                                 "deleting from group_parked")) != 0)
                 return rc;
             rec->parked--;
+        } else {
+            continue;
         }
         rec->acked++;
         r->count++;
     }
-    if ((rc = consumers_flush(s, a->group, glen)) != 0)
+    if ((rc = range_at_flush(s, a->group, glen, &c)) != 0 || (rc = consumers_flush(s, a->group, glen)) != 0)
         return rc;
     return r->count > 0 ? group_save(s, a->group, glen, rec) : 0;
 }
 
 /* A nack gives pending events back at once (deadline 0, held by nobody),
- * or parks them: asked to, or when they have no delivery left. */
+ * or parks them: asked to, or when they have no delivery left. Each is
+ * cut out of its range first. */
 static int op_nack(struct store *s, Eventflow__GroupNack *nk, int64_t now, struct store_group_result *r)
 {
     if (!store_group_name_ok(nk->group, false) || !ids_ok(nk->ids, nk->n_ids, false)) {
@@ -782,11 +837,12 @@ static int op_nack(struct store *s, Eventflow__GroupNack *nk, int64_t now, struc
         r->status = STORE_GROUP_ENOGROUP;
         return 0;
     }
+    struct range_at c = {0};
     for (size_t i = 0; i < nk->n_ids; i++) {
-        Eventflow__PendingRecord *p;
-        if ((rc = pending_load(s, nk->group, glen, nk->ids[i].data, &p)) != 0)
+        long at;
+        if ((rc = range_at_find(s, nk->group, glen, &c, nk->ids[i].data, &at)) != 0)
             return rc;
-        if (p == NULL) {
+        if (at < 0) {
             r->status = STORE_GROUP_ENOTPENDING;
             memcpy(r->bad_id, nk->ids[i].data, ULID_BYTES);
             return 0;
@@ -795,18 +851,21 @@ static int op_nack(struct store *s, Eventflow__GroupNack *nk, int64_t now, struc
     for (size_t i = 0; i < nk->n_ids; i++) {
         const uint8_t *id = nk->ids[i].data;
         Eventflow__PendingRecord *p;
-        if ((rc = pending_load(s, nk->group, glen, id, &p)) != 0)
+        if ((rc = group_range_cut(s, nk->group, glen, id, &p)) != 0)
             return rc;
         if (p == NULL) /* named twice */
             continue;
         if (nk->park || group_exhausted(rec, p)) {
             rc = pending_park(s, nk->group, glen, rec, id, p, now, nk->park ? "nack" : "max_deliveries");
         } else {
-            int64_t old = p->deadline_ms;
             consumer_adjust(s, p->consumer, -1, 0, 0, 0);
             p->consumer = "";
             p->deadline_ms = 0;
-            rc = pending_save(s, nk->group, glen, id, p, old);
+            uint8_t one_id[ULID_BYTES];
+            memcpy(one_id, id, ULID_BYTES);
+            struct group_range one = {.p = p, .ids = &one_id, .n = 1};
+            memcpy(one.key, id, ULID_BYTES);
+            rc = group_range_save(s, nk->group, glen, &one, -1);
         }
         if (rc != 0)
             return rc;
@@ -825,11 +884,20 @@ static int replay_one(struct store *s, const char *g, size_t glen, Eventflow__Gr
     uint8_t key[STORE_GROUP_KEY_MAX];
     int rc = group_del(s, s->group_parked, key, store_group_key(key, g, glen, id, ULID_BYTES),
                        "deleting from group_parked");
-    if (rc != 0)
+    Eventflow__PendingRecord *was = NULL;
+    if (rc != 0 || (rc = group_range_cut(s, g, glen, id, &was)) != 0)
         return rc;
+    if (was != NULL) { /* also pending again since (a SEEK back) */
+        consumer_adjust(s, was->consumer, -1, 0, 0, 0);
+        rec->pending--;
+    }
     Eventflow__PendingRecord p = EVENTFLOW__PENDING_RECORD__INIT;
     p.consumer = "";
-    if ((rc = pending_save(s, g, glen, id, &p, -1)) != 0)
+    uint8_t one_id[ULID_BYTES];
+    memcpy(one_id, id, ULID_BYTES);
+    struct group_range one = {.p = &p, .ids = &one_id, .n = 1};
+    memcpy(one.key, id, ULID_BYTES);
+    if ((rc = group_range_save(s, g, glen, &one, -1)) != 0)
         return rc;
     rec->parked--;
     rec->pending++;
@@ -1023,6 +1091,13 @@ int store_apply_groups(struct store *s, const Eventflow__GroupOps *ops, enum sto
         int rc = group_op(s, ops->ops[i], now, &results[i]);
         if (rc != 0)
             return rc;
+        /* What the operation answered, also when it changed nothing. */
+        uint8_t outcome[3 * 8 + ULID_BYTES];
+        be64_put(outcome, (uint64_t)results[i].status);
+        be64_put(outcome + 8, results[i].count);
+        be64_put(outcome + 16, results[i].parked);
+        memcpy(outcome + 24, results[i].bad_id, ULID_BYTES);
+        store_digest_fold(s, STORE_DIGEST_OUTCOME, outcome, sizeof outcome, outcome, 0);
     }
     s->outcome.n_groups = ops->n_ops;
     s->outcome.groups = results;

@@ -88,11 +88,12 @@ static bool name_ok(const char *name, size_t len)
 }
 
 /* Walk group g's keys in one table, from `from` (a suffix; NULL: the
- * first), handing each value to fn. fn returns non-zero to stop. */
+ * first), handing each value to fn. fn returns non-zero to stop. `spans`:
+ * start one row earlier, at the pending range that may hold `from`. */
 typedef int (*group_walk_fn)(struct group_reader *r, const MDB_val *k, const MDB_val *v, size_t glen, void *arg);
 
 static int group_walk(struct group_reader *r, MDB_dbi dbi, const char *g, size_t glen, const uint8_t *from,
-                      size_t from_len, group_walk_fn fn, void *arg)
+                      size_t from_len, bool spans, group_walk_fn fn, void *arg)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(r->txn, dbi, &cur);
@@ -103,6 +104,18 @@ static int group_walk(struct group_reader *r, MDB_dbi dbi, const char *g, size_t
     /* fn's non-zero return is passed on as it is; the cursor's errors
      * become STORE_E* codes. */
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (spans && (mrc == 0 || mrc == MDB_NOTFOUND)) {
+        MDB_val pk, pv;
+        int prc = mdb_cursor_get(cur, &pk, &pv, mrc == 0 ? MDB_PREV : MDB_LAST);
+        if (prc == 0 && store_group_key_of(&pk, g, glen)) {
+            k = pk;
+            v = pv;
+            mrc = 0;
+        } else {
+            k = (MDB_val){.mv_size = store_group_key(key, g, glen, from, from_len), .mv_data = key};
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        }
+    }
     rc = 0;
     while (mrc == 0 && store_group_key_of(&k, g, glen)) {
         rc = fn(r, &k, &v, glen, arg);
@@ -142,7 +155,7 @@ int store_group_info(struct store *s, const char *name, size_t len, const struct
         if (g == NULL)
             rc = STORE_ENOENT;
         else if ((rc = visit_group(&r, name, len, g, v)) == 0)
-            rc = group_walk(&r, s->group_consumers, name, len, NULL, 0, walk_consumer, (void *)v);
+            rc = group_walk(&r, s->group_consumers, name, len, NULL, 0, false, walk_consumer, (void *)v);
     }
     reader_end(&r);
     return rc;
@@ -189,7 +202,8 @@ struct walk_list {
     const char *consumer; /* PENDING: only this holder's; NULL any */
     const uint8_t *after; /* skip this id itself */
     uint64_t limit, n;
-    bool full; /* stopped at the limit */
+    bool full;  /* stopped at the limit */
+    bool spans; /* the table holds ranges (group_pending) */
 };
 
 /* What PENDING and PARKED do with each row before its record: stop at the
@@ -211,20 +225,34 @@ static int walk_list_row(struct group_reader *r, struct walk_list *w, const MDB_
     return 0;
 }
 
+/* A pending row is a range (store_group.h): each of its events is one
+ * entry of the list, with the range's holder, deliveries and deadline. */
 static int walk_pending(struct group_reader *r, const MDB_val *k, const MDB_val *v, size_t glen, void *arg)
 {
     struct walk_list *w = arg;
-    const uint8_t *id;
-    int rc = walk_list_row(r, w, k, glen, "group_pending", &id);
-    if (rc != 0 || id == NULL)
-        return rc;
+    if (k->mv_size != glen + 1 + ULID_BYTES)
+        return store_fail(r->s, STORE_ECORRUPT, "group_pending: bad key");
     Eventflow__PendingRecord *p = eventflow__pending_record__unpack(&r->s->read_arena.pb, v->mv_size, v->mv_data);
-    if (p == NULL)
+    if (p == NULL || p->ids.len % ULID_BYTES != 0)
         return store_fail(r->s, STORE_ECORRUPT, "group_pending: undecodable record");
     if (w->consumer != NULL && strcmp(p->consumer, w->consumer) != 0)
         return 0;
-    w->n++;
-    return w->v->pending != NULL ? w->v->pending(w->v->arg, id, p) : 0;
+    const uint8_t *ids = p->ids.len == 0 ? (const uint8_t *)k->mv_data + glen + 1 : p->ids.data;
+    size_t n = p->ids.len == 0 ? 1 : p->ids.len / ULID_BYTES;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *id = ids + i * ULID_BYTES;
+        if (w->after != NULL && memcmp(id, w->after, ULID_BYTES) <= 0)
+            continue;
+        if (w->n >= w->limit) {
+            w->full = true;
+            return 1;
+        }
+        w->n++;
+        int rc = w->v->pending != NULL ? w->v->pending(w->v->arg, id, p) : 0;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int walk_parked(struct group_reader *r, const MDB_val *k, const MDB_val *v, size_t glen, void *arg)
@@ -258,7 +286,8 @@ static int group_list_table(struct store *s, MDB_dbi dbi, const char *name, size
             rc = STORE_ENOENT;
         } else {
             store_arena_reset(&s->read_arena);
-            rc = group_walk(&r, dbi, name, len, w->after, w->after != NULL ? ULID_BYTES : 0, fn, w);
+            rc = group_walk(&r, dbi, name, len, w->after, w->after != NULL ? ULID_BYTES : 0,
+                            w->spans && w->after != NULL, fn, w);
             if (w->full)
                 rc = 0;
         }
@@ -270,7 +299,7 @@ static int group_list_table(struct store *s, MDB_dbi dbi, const char *name, size
 int store_group_pending(struct store *s, const char *name, size_t len, const char *consumer, const uint8_t *after,
                         uint64_t limit, const struct store_group_visitor *v)
 {
-    struct walk_list w = {.v = v, .consumer = consumer, .after = after, .limit = limit};
+    struct walk_list w = {.v = v, .consumer = consumer, .after = after, .limit = limit, .spans = true};
     return group_list_table(s, s != NULL ? s->group_pending : 0, name, len, walk_pending, &w);
 }
 

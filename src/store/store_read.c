@@ -405,13 +405,23 @@ int store_read_ids(struct store *s, const uint8_t (*ids)[ULID_BYTES], size_t n, 
     int rc = store_read_txn_begin(s, &txn);
     if (rc != 0)
         return rc;
+    /* One cursor for all: a group READ's ids are mostly neighbours, and
+     * LMDB looks for a key on the cursor's current leaf before it
+     * descends from the root again. */
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->events, &cur);
+    if (mrc != 0) {
+        store_read_txn_end(s, txn);
+        return store_fail_mdb(s, mrc, "opening an events cursor");
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)ids[i]}, val;
-        int mrc = mdb_get(txn, s->events, &k, &val);
+        mrc = mdb_cursor_get(cur, &k, &val, MDB_SET);
         if (mrc == MDB_NOTFOUND)
             continue;
         rc = mrc != 0 ? store_fail_mdb(s, mrc, "reading events") : store_visit_event(s, v, &val);
     }
+    mdb_cursor_close(cur);
     store_read_txn_end(s, txn);
     return rc;
 }

@@ -35,12 +35,14 @@ int store_apply_user(struct store *s, const Eventflow__UserOp *op, enum store_st
         rc = mdb_del(s->wtxn, s->users, &k, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return store_fail_mdb(s, rc, "deleting a user");
+        store_digest_fold(s, STORE_DIGEST_USERS, k.mv_data, k.mv_size, NULL, 0);
     } else {
         MDB_val v = {.mv_size = eventflow__user_record__get_packed_size(op->set)};
         rc = mdb_put(s->wtxn, s->users, &k, &v, MDB_RESERVE);
         if (rc != 0)
             return store_fail_mdb(s, rc, "writing a user");
         eventflow__user_record__pack(op->set, v.mv_data);
+        store_digest_fold(s, STORE_DIGEST_USERS, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
     }
     s->users_gen++;
     *status = STORE_USER_APPLIED;

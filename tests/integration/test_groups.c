@@ -507,6 +507,9 @@ static void test_followers(void **state)
     /* And its STATUS counts the group and shows the group clock. */
     assert_int_equal(cluster_node_status_int(cl.n[f], "groups"), 1);
     assert_true(cluster_node_status_int(cl.n[f], "group_clock_ms") > 0);
+    /* Every node applied the group's operations alike: one state digest
+     * at one applied index (CHECKSUM covers events alone). */
+    cluster_assert_state_converged(&cl);
     harness_close(lc);
     harness_close(fc);
     harness_pass(*state);
@@ -598,6 +601,7 @@ static void test_leader_killed_with_pending(void **state)
     harness_close(c);
     assert_int_equal(harness_node_start(cl.n[l]), 0);
     wait_info(cl.n[l], "g", "pending", 10);
+    cluster_assert_state_converged(&cl);
     harness_pass(*state);
 }
 
@@ -640,6 +644,7 @@ static void test_restart_all_nodes(void **state)
     json_decref(one);
     json_decref(held);
     harness_close(c);
+    cluster_assert_state_converged(&cl);
     harness_pass(*state);
 }
 

@@ -138,7 +138,9 @@ char *cluster_add_ok(struct cluster *c, const char *stream, const char *version,
 
 char *cluster_node_checksum(struct harness_node *n)
 {
-    struct harness_conn *conn = harness_connect(n);
+    /* As the admin where there are users: else every node would answer
+     * the same refusal. */
+    struct harness_conn *conn = harness_connect_auth(n);
     assert_non_null(conn);
     char *r = harness_cmd_repr(conn, "CHECKSUM", NULL);
     harness_close(conn);
@@ -156,8 +158,68 @@ static bool cluster_applied_id(const json_t *st, void *arg)
     return last != NULL && strcmp(last, a->last_id) >= 0;
 }
 
+/* One node's CHECKSUM STATE: applied index, digest, where it starts. */
+struct state_digest {
+    int64_t index, since;
+    char digest[32];
+};
+
+/* False while the node refuses (a restarted node is STALE until it has
+ * applied again what it had answered from before). */
+static bool node_state_digest(struct harness_node *n, struct state_digest *out)
+{
+    struct harness_conn *conn = harness_connect_auth(n);
+    assert_non_null(conn);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(conn, &v, "CHECKSUM", "STATE", NULL), 0);
+    harness_close(conn);
+    if (v.type == RESP_T_ERROR) {
+        fprintf(stderr, "cluster: node %u: CHECKSUM STATE: %s\n", n->id, v.str);
+        resp_value_free(&v);
+        return false;
+    }
+    assert_int_equal(v.type, RESP_T_ARRAY);
+    assert_int_equal(v.n, 3);
+    assert_int_equal(v.elems[0].type, RESP_T_INT);
+    assert_int_equal(v.elems[1].type, RESP_T_BULK);
+    assert_true(v.elems[1].len < sizeof out->digest);
+    out->index = v.elems[0].integer;
+    memcpy(out->digest, v.elems[1].str, v.elems[1].len);
+    out->digest[v.elems[1].len] = '\0';
+    out->since = v.elems[2].integer;
+    resp_value_free(&v);
+    return true;
+}
+
+void cluster_assert_state_converged(struct cluster *c)
+{
+    int64_t deadline = harness_now_ms() + CLUSTER_WAIT_MS;
+    for (;;) {
+        struct state_digest first = {.index = -1}, d;
+        bool same = true;
+        for (size_t i = 0; i < c->count && same; i++) {
+            if (c->n[i] == NULL || c->n[i]->pid == 0)
+                continue;
+            if (!node_state_digest(c->n[i], &d)) {
+                same = false;
+            } else if (first.index < 0) {
+                first = d;
+            } else if (d.index != first.index) {
+                same = false; /* one is still applying: ask again */
+            } else {
+                assert_string_equal(d.digest, first.digest);
+                assert_int_equal(d.since, first.since);
+            }
+        }
+        if (same)
+            return;
+        assert_true(harness_now_ms() < deadline);
+        cluster_poll_pause();
+    }
+}
+
 /* Wait until every running node has applied last_id, then check that all
- * report the same CHECKSUM. */
+ * report the same CHECKSUM, and the same state digest at one index. */
 void cluster_assert_converged(struct cluster *c, const char *last_id)
 {
     struct applied_arg a = {last_id};
@@ -178,6 +240,7 @@ void cluster_assert_converged(struct cluster *c, const char *last_id)
         }
     }
     free(first);
+    cluster_assert_state_converged(c);
 }
 
 json_t *cluster_node_get(struct harness_node *n, const char *arg)

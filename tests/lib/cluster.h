@@ -53,6 +53,10 @@ char *cluster_add_ok(struct cluster *c, const char *stream, const char *version,
  * report the same CHECKSUM and that none refused a raft message
  * (raft_frames_refused). */
 void cluster_assert_converged(struct cluster *c, const char *last_id);
+/* Poll every running node's CHECKSUM STATE until all stand at one applied
+ * index, and check that they report one state digest (the groups' and
+ * users' state, which CHECKSUM does not cover) from one start. */
+void cluster_assert_state_converged(struct cluster *c);
 
 /* Move leadership to c->n[target], asking again on -TRYAGAIN. */
 void cluster_transfer_ok(struct cluster *c, size_t target);

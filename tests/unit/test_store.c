@@ -1347,6 +1347,30 @@ static uint8_t traw_format(const char *dir)
     return format;
 }
 
+/* A format-5 store (before pending ranges and the state digest) opens as
+ * it is; its state digest starts at the index it is upgraded at, and says
+ * so, while a new store's starts at 0. */
+static void test_format5_upgrade_starts_digest(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(tstats(f->s).state_digest_since, 0);
+    tadd_range(f->s, 1, "orders", 0, 1, 3);
+    tadd_range(f->s, 2, "orders", 3, 4, 1);
+    store_close(f->s);
+    f->s = NULL;
+    traw_set_format(f->dir, 5, 0);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    struct store_stats st = tstats(f->s);
+    assert_int_equal(st.applied_index, 2);
+    assert_int_equal(st.state_digest_since, 2);
+    assert_int_equal(st.event_count, 4);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(traw_format(f->dir), store_format());
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    assert_int_equal(tstats(f->s).state_digest_since, 2);
+}
+
 /* A format-1 store (lengths kept in the streams records) opens as format 2:
  * the marker is rewritten, and lengths come from the index whatever the
  * records say. A format this build does not know is refused. */
@@ -1357,7 +1381,7 @@ static void test_format_upgrade(void **state)
     tadd_range(f->s, 2, "users", 0, 4, 1);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(traw_format(f->dir), 5);
+    assert_int_equal(traw_format(f->dir), store_format());
     /* Format 2 writes no length into a stream's record. */
     assert_int_equal(traw_set_format(f->dir, 1, 99), 0);
 
@@ -1380,17 +1404,20 @@ static void test_format_upgrade(void **state)
     f->s = NULL;
     /* Only with the store closed: LMDB forbids one file open twice in a
      * process. */
-    assert_int_equal(traw_format(f->dir), 5);
+    assert_int_equal(traw_format(f->dir), store_format());
 
-    assert_int_equal(traw_set_format(f->dir, 6, 0), 99);
+    /* The next format, unknown to this build. */
+    uint32_t next = store_format() + 1;
+    assert_int_equal(traw_set_format(f->dir, (uint8_t)next, 0), 99);
     struct store_options o = {.dir = f->dir, .map_size = TEST_MAP_SIZE};
     struct store *s = (struct store *)1;
-    char err[256] = "";
+    char err[256] = "", want[64];
     assert_int_equal(store_open(&o, &s, err, sizeof err), STORE_ECORRUPT);
     assert_null(s);
-    assert_non_null(strstr(err, "store format 6 is not supported"));
-    assert_int_equal(traw_format(f->dir), 6);
-    assert_int_equal(traw_set_format(f->dir, 5, 0), 0);
+    snprintf(want, sizeof want, "store format %u is not supported", (unsigned)next);
+    assert_non_null(strstr(err, want));
+    assert_int_equal(traw_format(f->dir), next);
+    assert_int_equal(traw_set_format(f->dir, (uint8_t)store_format(), 0), 0);
     f->s = tstore_open(f->dir, TEST_MAP_SIZE);
     free(c);
 }
@@ -1438,7 +1465,7 @@ static void test_dedup_format2_keys(void **state)
     assert_int_equal(tstats(f->s).event_count, 1);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(traw_format(f->dir), 5);
+    assert_int_equal(traw_format(f->dir), store_format());
     f->s = tstore_open(f->dir, TEST_MAP_SIZE);
 }
 
@@ -1473,6 +1500,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_lengths_of_neighbouring_streams, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_format_upgrade, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_format5_upgrade_starts_digest, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dedup_format2_keys, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

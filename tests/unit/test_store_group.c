@@ -740,6 +740,237 @@ static void test_max_ack_pending(void **state)
     }
 }
 
+/* ---- pending ranges: one READ's events share one row ---------------------------- */
+
+/* Pending events of group g after `after` (a seq), at most limit. */
+static struct idlist pending_after(struct fx *f, const char *group, uint64_t after, uint64_t limit)
+{
+    struct idlist l = {0};
+    uint8_t id[ULID_BYTES];
+    tid(after, id);
+    struct store_group_visitor v = {.arg = &l, .pending = list_pending};
+    assert_int_equal(store_group_pending(f->s, group, strlen(group), NULL, id, limit, &v), 0);
+    return l;
+}
+
+/* ACK of the n events from seq `first` on; returns how many it acked. */
+static uint64_t ack_run(struct fx *f, int64_t now, const char *group, uint64_t first, size_t n)
+{
+    uint64_t seqs[16];
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++)
+        seqs[i] = first + i;
+    const struct store_group_result *r = ids_op(f, now, group, -1, seqs, n);
+    assert_int_equal(r->status, STORE_GROUP_OK);
+    return r->count;
+}
+
+/* An ack of an event in the middle of a READ's run retires it alone: the
+ * others stay pending with their holder, listed in order (also from
+ * inside the run), and are acked later, once each. */
+static void test_range_ack_middle(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 10, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 10, NULL, NULL), 10);
+    assert_int_equal(ACK(f, 1001, "g", first + 4)->count, 1);
+    struct idlist p = pending_of(f, "g", NULL);
+    assert_int_equal(p.n, 9);
+    assert_int_equal(p.seqs[3], first + 3);
+    assert_int_equal(p.seqs[4], first + 5);
+    assert_string_equal(p.holders[8], "a");
+    p = pending_after(f, "g", first + 5, 2);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.seqs[0], first + 6);
+    assert_int_equal(p.seqs[1], first + 7);
+    p = pending_after(f, "g", first + 4, 64); /* the acked one itself */
+    assert_int_equal(p.n, 5);
+    assert_int_equal(p.seqs[0], first + 5);
+
+    assert_int_equal(ACK(f, 1002, "g", first + 4)->count, 0); /* again: done before */
+    assert_int_equal(ACK(f, 1002, "g", first, first + 3, first + 1, first + 3)->count, 3);
+    assert_int_equal(ACK(f, 1002, "g", first + 9, first + 2, first + 5, first + 6, first + 7, first + 8)->count, 6);
+    assert_int_equal(pending_of(f, "g", NULL).n, 0);
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.rec.pending, 0);
+    assert_int_equal(gi.rec.acked, 10);
+    assert_int_equal(gi.consumer_pending[0], 0);
+    /* Nothing comes due again: every key went with its events. */
+    assert_int_equal(group_read(f, 1000 + 10 * ACK_WAIT, "g", "b", 10, NULL, NULL), 0);
+}
+
+/* A redelivery with room for part of a run hands out its first events and
+ * leaves the rest pending with their holder and deadline, for the next. */
+static void test_range_partial_redelivery(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 10, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 10, NULL, NULL), 10);
+    uint64_t got[10];
+    uint32_t d[10];
+    int64_t t = 1000 + ACK_WAIT;
+    assert_int_equal(group_read(f, t, "g", "b", 4, got, d), 4);
+    assert_int_equal(got[0], first);
+    assert_int_equal(got[3], first + 3);
+    assert_int_equal(d[3], 2);
+    struct idlist p = pending_of(f, "g", NULL);
+    assert_int_equal(p.n, 10);
+    assert_string_equal(p.holders[3], "b");
+    assert_string_equal(p.holders[4], "a");
+    assert_int_equal(p.deliveries[4], 1);
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.consumer_pending[0], 6); /* a */
+    assert_int_equal(gi.consumer_pending[1], 4); /* b */
+
+    assert_int_equal(group_read(f, t, "g", "c", 10, got, d), 6);
+    assert_int_equal(got[0], first + 4);
+    assert_int_equal(got[5], first + 9);
+    assert_int_equal(d[5], 2);
+    /* b's four are not due again before their own deadline. */
+    assert_int_equal(group_read(f, t + ACK_WAIT - 1, "g", "a", 10, NULL, NULL), 0);
+    assert_int_equal(group_read(f, t + ACK_WAIT, "g", "a", 10, got, d), 10);
+    assert_int_equal(d[0], 3);
+    assert_int_equal(ack_run(f, t + ACK_WAIT, "g", first, 10), 10);
+    gi = group_info(f, "g");
+    assert_int_equal(gi.rec.pending, 0);
+    assert_int_equal(gi.rec.delivered, 30);
+    for (size_t i = 0; i < gi.n_consumers; i++)
+        assert_int_equal(gi.consumer_pending[i], 0);
+}
+
+/* Parking or giving back one event of a run takes it alone out of it. */
+static void test_range_park_one(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 10, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 10, NULL, NULL), 10);
+    assert_int_equal(PARK(f, 1001, "g", first + 3)->count, 1);
+    assert_int_equal(NACK(f, 1001, "g", first + 6)->count, 1);
+    struct idlist pk = parked_of(f, "g");
+    assert_int_equal(pk.n, 1);
+    assert_int_equal(pk.seqs[0], first + 3);
+    uint64_t got[10];
+    uint32_t d[10];
+    assert_int_equal(group_read(f, 1002, "g", "b", 10, got, d), 1); /* the one given back, nothing else */
+    assert_int_equal(got[0], first + 6);
+    assert_int_equal(d[0], 2);
+    struct idlist p = pending_of(f, "g", NULL);
+    assert_int_equal(p.n, 9);
+    assert_int_equal(p.seqs[3], first + 4);
+    assert_string_equal(p.holders[5], "b");
+    assert_string_equal(p.holders[6], "a");
+    assert_int_equal(NACK(f, 1002, "g", first + 3)->status, STORE_GROUP_ENOTPENDING);
+    assert_int_equal(ack_run(f, 1003, "g", first, 10), 10);
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.rec.pending, 0);
+    assert_int_equal(gi.rec.parked, 0);
+    /* The rest of the run never comes due again. */
+    assert_int_equal(group_read(f, 1000 + 10 * ACK_WAIT, "g", "b", 10, NULL, NULL), 0);
+}
+
+/* max_ack_pending counts events, not runs: acking two of a run of five
+ * makes room for two. */
+static void test_range_max_ack_pending_counts_events(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 10, NULL);
+    assert_int_equal(create_group_limited(f, 1000, "g", "orders", 0, 5), STORE_GROUP_OK);
+    uint64_t got[10];
+    assert_int_equal(group_read(f, 1000, "g", "a", 10, got, NULL), 5);
+    assert_int_equal(group_read(f, 1000, "g", "b", 10, NULL, NULL), 0);
+    assert_int_equal(ACK(f, 1000, "g", first + 1, first + 3)->count, 2);
+    assert_int_equal(group_read(f, 1000, "g", "b", 10, got, NULL), 2);
+    assert_int_equal(got[0], first + 5);
+    assert_int_equal(got[1], first + 6);
+    assert_int_equal(group_info(f, "g").rec.pending, 5);
+}
+
+/* A SEEK back over pending events hands them out again as new: each is
+ * taken out of the run that held it and counted once. */
+static void test_range_seek_back(void **state)
+{
+    struct fx *f = *state;
+    uint64_t first = add_events(f, "orders", 6, NULL);
+    assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+    assert_int_equal(group_read(f, 1000, "g", "a", 4, NULL, NULL), 4);
+    assert_int_equal(ACK(f, 1000, "g", first + 1)->count, 1);
+    Eventflow__GroupSeek sk = EVENTFLOW__GROUP_SEEK__INIT;
+    sk.group = "g";
+    sk.version = 2;
+    Eventflow__GroupOp op = EVENTFLOW__GROUP_OP__INIT;
+    op.op_case = EVENTFLOW__GROUP_OP__OP_SEEK;
+    op.seek = &sk;
+    assert_int_equal(apply_op(f, 1000, &op)->status, STORE_GROUP_OK);
+    uint64_t got[8];
+    assert_int_equal(group_read(f, 1001, "g", "b", 8, got, NULL), 4);
+    assert_int_equal(got[0], first + 2);
+    struct idlist p = pending_of(f, "g", NULL);
+    assert_int_equal(p.n, 5);
+    assert_string_equal(p.holders[0], "a");
+    assert_string_equal(p.holders[1], "b");
+    struct ginfo gi = group_info(f, "g");
+    assert_int_equal(gi.rec.pending, 5);
+    assert_int_equal(gi.consumer_pending[0], 1); /* a: first */
+    assert_int_equal(gi.consumer_pending[1], 4); /* b */
+    /* Each comes due once, with one deadline key apiece. */
+    assert_int_equal(group_read(f, 1001 + ACK_WAIT, "g", "c", 8, got, NULL), 5);
+    assert_int_equal(group_read(f, 1001 + ACK_WAIT, "g", "c", 8, NULL, NULL), 0);
+    assert_int_equal(ACK(f, 1002, "g", first, first + 2, first + 3, first + 4, first + 5)->count, 5);
+    assert_int_equal(group_info(f, "g").rec.pending, 0);
+}
+
+/* ---- the state digest ------------------------------------------------------------ */
+
+static uint64_t digest_of(struct fx *f)
+{
+    struct store_stats st;
+    assert_int_equal(store_stats(f->s, &st), 0);
+    return st.state_digest;
+}
+
+/* The same group entries applied to two stores give one digest; an entry
+ * one of them applied and the other did not shows; events alone do not
+ * move it; it survives a reopen. */
+static void test_state_digest(void **state)
+{
+    struct fx *a = *state, *b;
+    assert_int_equal(fx_setup((void **)&b), 0);
+    struct fx *both[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        struct fx *f = both[i];
+        assert_int_equal(digest_of(f), 0);
+        uint64_t first = add_events(f, "orders", 10, NULL);
+        assert_int_equal(digest_of(f), 0);
+        assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
+        assert_int_equal(group_read(f, 1000, "g", "a", 6, NULL, NULL), 6);
+        ACK(f, 1001, "g", first + 2);
+    }
+    uint64_t d = digest_of(a);
+    assert_true(d != 0);
+    assert_true(d == digest_of(b));
+    /* A refused ack changes no table, but it is an outcome too. */
+    assert_int_equal(ACK(b, 1002, "g", 99)->status, STORE_GROUP_ENOTDELIVERED);
+    assert_true(digest_of(b) != d);
+    assert_int_equal(ACK(a, 1002, "g", 99)->status, STORE_GROUP_ENOTDELIVERED);
+    assert_true(digest_of(a) == digest_of(b));
+    /* One replica hands out an event the other does not. */
+    assert_int_equal(group_read(a, 1003, "g", "a", 1, NULL, NULL), 1);
+    assert_int_equal(group_read(b, 1003, "g", "b", 1, NULL, NULL), 1);
+    d = digest_of(a);
+    assert_true(d != digest_of(b));
+    assert_int_equal(store_flush(a->s), 0);
+    store_close(a->s);
+    a->s = tstore_open(a->dir, TEST_MAP_SIZE);
+    assert_true(digest_of(a) == d);
+    struct store_stats st;
+    assert_int_equal(store_stats(a->s, &st), 0);
+    assert_int_equal(st.state_digest_since, 0);
+    fx_teardown((void **)&b);
+}
+
 static const struct store_group_result *delconsumer(struct fx *f, int64_t now, const char *group, const char *consumer)
 {
     Eventflow__GroupDelConsumer dc = EVENTFLOW__GROUP_DEL_CONSUMER__INIT;
@@ -794,6 +1025,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_max_ack_pending, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_delete_consumer, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_ack_middle, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_partial_redelivery, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_park_one, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_max_ack_pending_counts_events, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_seek_back, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_state_digest, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
