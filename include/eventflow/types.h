@@ -135,6 +135,9 @@ struct eventflow_node_status {
     char error[128];   /* why an unreachable member did not answer */
     char tls_address[EF_ADDR_MAX];        /* its --tls-advertise; empty without TLS */
     char leader_tls_address[EF_ADDR_MAX]; /* the leader's; empty when unknown */
+    char state_digest[17];       /* hex digest of group and user state (CHECKSUM STATE);
+                                    empty from a server that does not keep one */
+    uint64_t state_digest_since; /* the applied index it starts from */
 };
 
 struct eventflow_status_list {

@@ -60,7 +60,13 @@ struct member_view {
     char error[512];                 /* why it is not reachable */
     bool lag_known;                  /* reachable, replicates, and a reference exists */
     uint64_t lag;                    /* reference commit - its applied index */
-    bool checksum_differs;
+    /* What members at the same position must agree on: the checksum at
+     * one last_id, the state digest at one applied index (from one start). */
+    struct agreement {
+        char position[48];
+        char value[24];
+        bool differs;
+    } agree[2];
     char problems[768];              /* "; "-separated; "" when none */
 };
 
@@ -216,37 +222,58 @@ static void compute_lag(struct cluster_view *v)
     }
 }
 
-/* Reachable members at event last_id whose checksum is sum. */
-static size_t count_at(const struct cluster_view *v, const char *last_id, const char *sum)
+enum { AGREE_CHECKSUM, AGREE_DIGEST };
+
+/* Fill each reachable member's positions and values; an empty position
+ * (no event yet, a server without a digest) takes no part. */
+static void agreement_fill(struct cluster_view *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        struct member_view *mv = &v->m[i];
+        memset(mv->agree, 0, sizeof mv->agree);
+        if (!mv->reachable)
+            continue;
+        const struct eventflow_node_status *st = &mv->st;
+        struct agreement *sum = &mv->agree[AGREE_CHECKSUM], *dig = &mv->agree[AGREE_DIGEST];
+        snprintf(sum->position, sizeof sum->position, "%s", st->last_id);
+        snprintf(sum->value, sizeof sum->value, "%s", st->checksum);
+        if (st->state_digest[0] != '\0') {
+            snprintf(dig->position, sizeof dig->position, "%" PRIu64 "/%" PRIu64, st->applied_index,
+                     st->state_digest_since);
+            snprintf(dig->value, sizeof dig->value, "%s", st->state_digest);
+        }
+    }
+}
+
+/* Members taking part in agreement k at position pos whose value is val
+ * (NULL: any). */
+static size_t count_at(const struct cluster_view *v, int k, const char *pos, const char *val)
 {
     size_t n = 0;
-    for (size_t k = 0; k < v->n; k++)
-        n += v->m[k].reachable && strcmp(v->m[k].st.last_id, last_id) == 0 &&
-             (sum == NULL || strcmp(v->m[k].st.checksum, sum) == 0);
+    for (size_t i = 0; i < v->n; i++) {
+        const struct agreement *a = &v->m[i].agree[k];
+        n += a->position[0] != '\0' && strcmp(a->position, pos) == 0 && (val == NULL || strcmp(a->value, val) == 0);
+    }
     return n;
 }
 
-/* Members at the same applied event must have the same checksum. Within
- * each group of members at one last_id, those outside the most common
- * checksum are flagged; with no single most common one, the whole group. */
-static void compare_checksums(struct cluster_view *v)
+/* Members at the same position must hold the same value. Within each
+ * group of members at one position, those outside the most common value
+ * are flagged; with no single most common one, the whole group. */
+static void agreement_check(struct cluster_view *v, int k)
 {
     for (size_t i = 0; i < v->n; i++) {
-        struct member_view *a = &v->m[i];
-        a->checksum_differs = false;
-        if (!a->reachable || a->st.last_id[0] == '\0')
+        struct agreement *a = &v->m[i].agree[k];
+        if (a->position[0] == '\0')
             continue;
-        size_t mine = count_at(v, a->st.last_id, a->st.checksum);
-        if (mine == count_at(v, a->st.last_id, NULL))
-            continue; /* everyone at this event agrees */
-        bool outvoted_or_tied = false;
-        for (size_t j = 0; j < v->n && !outvoted_or_tied; j++) {
-            const struct member_view *b = &v->m[j];
-            if (b->reachable && strcmp(b->st.last_id, a->st.last_id) == 0 &&
-                strcmp(b->st.checksum, a->st.checksum) != 0)
-                outvoted_or_tied = count_at(v, b->st.last_id, b->st.checksum) >= mine;
+        size_t mine = count_at(v, k, a->position, a->value);
+        if (mine == count_at(v, k, a->position, NULL))
+            continue; /* everyone at this position agrees */
+        for (size_t j = 0; j < v->n && !a->differs; j++) {
+            const struct agreement *b = &v->m[j].agree[k];
+            if (strcmp(b->position, a->position) == 0 && strcmp(b->value, a->value) != 0)
+                a->differs = count_at(v, k, b->position, b->value) >= mine;
         }
-        a->checksum_differs = outvoted_or_tied;
     }
 }
 
@@ -294,8 +321,11 @@ static void find_problems(struct cluster_view *v)
         }
         if (mv->lag_known && mv->lag > v->max_lag)
             add_problem(mv, "lagging %" PRIu64 " entries behind the leader's commit", mv->lag);
-        if (mv->checksum_differs)
+        if (mv->agree[AGREE_CHECKSUM].differs)
             add_problem(mv, "checksum %s differs from other members' at event %s", st->checksum, st->last_id);
+        if (mv->agree[AGREE_DIGEST].differs)
+            add_problem(mv, "state digest %s differs from other members' at applied index %" PRIu64,
+                        st->state_digest, st->applied_index);
     }
 }
 
@@ -314,7 +344,9 @@ static void summary_problems(const struct cluster_view *v, char *out, size_t cap
 
 static void decide(struct cluster_view *v)
 {
-    compare_checksums(v);
+    agreement_fill(v);
+    agreement_check(v, AGREE_CHECKSUM);
+    agreement_check(v, AGREE_DIGEST);
     find_problems(v);
     v->reachable = v->voters = v->voters_up = 0;
     bool problems = false;
@@ -411,7 +443,9 @@ static json_t *member_json(const struct cluster_view *v, const struct member_vie
     json_object_set_new(o, "map_room_bytes", r ? output_json_u64(st->map_room_bytes) : json_null());
     json_object_set_new(o, "last_id", r ? json_string(st->last_id) : json_null());
     json_object_set_new(o, "checksum", r ? json_string(st->checksum) : json_null());
-    json_object_set_new(o, "checksum_differs", json_boolean(mv->checksum_differs));
+    json_object_set_new(o, "checksum_differs", json_boolean(mv->agree[AGREE_CHECKSUM].differs));
+    json_object_set_new(o, "state_digest", r && st->state_digest[0] ? json_string(st->state_digest) : json_null());
+    json_object_set_new(o, "state_digest_differs", json_boolean(mv->agree[AGREE_DIGEST].differs));
     json_object_set_new(o, "version", r ? json_string(st->version) : json_null());
     json_object_set_new(o, "uptime_ms", r ? output_json_u64(st->uptime_ms) : json_null());
     json_object_set_new(o, "error", r ? json_null() : json_string(mv->error));
@@ -506,7 +540,7 @@ static void view_table(const struct cluster_view *v, FILE *out)
         table_set(t, C_STREAMS, "%" PRIu64, st->streams);
         table_set(t, C_SIZE, "%s", size);
         table_set(t, C_ROOM, "%s", room);
-        table_set(t, C_CHECKSUM, "%s%s", st->checksum, mv->checksum_differs ? " (DIFFERS)" : "");
+        table_set(t, C_CHECKSUM, "%s%s", st->checksum, mv->agree[AGREE_CHECKSUM].differs ? " (DIFFERS)" : "");
         table_set(t, C_VERSION, "%s", st->version);
         table_set(t, C_UPTIME, "%s", uptime);
     }
@@ -724,8 +758,9 @@ static const struct cli_flag watch_flags[] = {
     "is caught up when its lag is at most --max-lag entries (default 5); one found\n"               \
     "further behind is asked again up to 5 times, 100 ms apart, against the same\n"                \
     "commit index, so a member only a moment behind under load is not reported.\n"                  \
-    "Members at the same applied event (last_id) must report the same checksum;\n"                  \
-    "those that differ from the others are flagged.\n"                                             \
+    "Members at the same applied event (last_id) must report the same checksum,\n"                 \
+    "and members at the same applied index the same state digest (groups and\n"                  \
+    "users); those that differ from the others are flagged.\n"                                    \
     "\n"                                                                                          \
     "Exit codes:\n"                                                                               \
     "  0  healthy: a leader answers; every member answers, is caught up, in contact\n"              \
@@ -746,7 +781,8 @@ const struct cli_command cli_status_commands[] = {
      "follows. -o json prints one object: the verdict (health, exit_code,\n"
      "summary, leader_id, term, commit_index, voters, quorum) and \"members\",\n"
      "with the fields of STATUS plus role, reachable, lag, checksum_differs,\n"
-     "error and problems (null for figures of an unreachable member).\n"
+     "state_digest, state_digest_differs, error and problems (null for figures\n"
+     "of an unreachable member).\n"
      "\n" VERDICT_HELP
      "\n"
      "Examples:\n"

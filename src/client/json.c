@@ -664,6 +664,8 @@ int ef_json_status(const char *text, size_t len, struct eventflow_node_status *o
         opt_u64(o, "events", &out->events);
         opt_u64(o, "streams", &out->streams);
         opt_string(o, "checksum", out->checksum, sizeof out->checksum);
+        opt_string(o, "state_digest", out->state_digest, sizeof out->state_digest);
+        opt_u64(o, "state_digest_since", &out->state_digest_since);
         opt_string(o, "last_id", out->last_id, sizeof out->last_id);
         opt_u64(o, "db_bytes", &out->db_bytes);
         opt_u64(o, "map_bytes", &out->map_bytes);

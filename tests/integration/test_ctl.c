@@ -532,6 +532,9 @@ static void test_status_of_healthy_cluster(void **state)
             checksum = str_of(m, "checksum");
         assert_string_equal(str_of(m, "checksum"), checksum);
         assert_false(json_is_true(json_object_get(m, "checksum_differs")));
+        /* The group and user state's digest, compared like the checksum. */
+        assert_int_equal(strlen(str_of(m, "state_digest")), 16);
+        assert_false(json_is_true(json_object_get(m, "state_digest_differs")));
         assert_true(int_of(m, "snapshot_index") >= 0);
         assert_true(int_of(m, "store_applied_index") > 0);
         assert_true(int_of(m, "db_bytes") > 0);
