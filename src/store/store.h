@@ -29,6 +29,10 @@
  *                    redelivery order (0 = given back, first)
  *   group_parked     G + event id               -> ParkedRecord
  *   group_consumers  G + consumer name          -> ConsumerRecord
+ * Stream retention (store_stream.c):
+ *   stream_meta      stream name                -> StreamRecord (first live
+ *                    version, deleted flags, retention settings, how far
+ *                    rows were reclaimed); only streams that had any
  * Users (store_user.c):
  *   users            user name                  -> UserRecord (salted
  *                    password hash and rules; never a password)
@@ -135,6 +139,24 @@ enum store_status {
     STORE_GROUPS_APPLIED,      /* a GroupOps entry: each operation's result
                                 * is in `groups` */
     STORE_USER_APPLIED,        /* a UserOp entry: a user set or deleted */
+    STORE_STREAM_DELETED,      /* an ADD to a hard-deleted stream: nothing
+                                * written */
+    STORE_DUPLICATE_REMOVED,   /* an ADD whose key was applied with an event
+                                * since removed (reused_key names it):
+                                * nothing written */
+    STORE_STREAM_OP_APPLIED,   /* a StreamOp entry: its result is in
+                                * `stream_result` */
+};
+
+/* What a StreamOp did (store_stream.c). */
+enum store_stream_result {
+    STORE_STREAM_OK = 0,
+    STORE_STREAM_ENOSTREAM,   /* no such stream, or a soft-deleted one for a
+                               * second soft delete: nothing done */
+    STORE_STREAM_ETOMBSTONED, /* the stream was hard-deleted: nothing done */
+    STORE_STREAM_EBEYOND,     /* truncate_before past the stream's end */
+    STORE_STREAM_EINVALID,    /* a malformed operation (a correct leader
+                               * never proposes one): nothing done */
 };
 
 /* What one operation of a GroupOps entry did (store_group.c). */
@@ -186,6 +208,12 @@ struct store_outcome {
     /* GROUPS_APPLIED: one result per operation, in the entry's order. */
     size_t n_groups;
     const struct store_group_result *groups;
+    /* STREAM_OP_APPLIED: the result; and for any entry that hid events
+     * (a StreamOp, or an ADD past max_count), the stream and the versions
+     * [removed_from, removed_to) hidden now (removed_to 0: none). */
+    enum store_stream_result stream_result;
+    const char *removed_stream;
+    uint64_t removed_from, removed_to;
 };
 
 /* Apply the Raft entry at raft_index (payload: a packed eventflow.Entry).
@@ -194,6 +222,31 @@ struct store_outcome {
  * run here, so two racing ADDs cannot both succeed. *out is set on 0. */
 int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t len,
                 const struct store_outcome **out);
+
+/* ---- streams' retention (store_stream.c) --------------------------------- */
+
+/* A stream's retention state, as applied. */
+struct store_stream_meta {
+    uint64_t length;          /* the next version an append gets */
+    uint64_t first_version;   /* the first live version */
+    uint64_t reclaimed_below; /* versions below have left the tables */
+    bool deleted, tombstoned;
+    uint64_t max_age_s, max_count, truncate_before; /* 0: none */
+    int64_t created_at_ns, deleted_at_ns;
+};
+
+/* STORE_ENOENT when no stream of that name was ever written. */
+int store_stream_meta(struct store *s, const char *stream, size_t len, struct store_stream_meta *out);
+
+/* Retention work a leader should propose next, if any: the op is filled
+ * (stream borrowed from `name`, of `cap` bytes) and *found set. Looks at
+ * streams with a record only: reclaim of hidden rows first (at most
+ * `batch` events), then max_age expiry against `now_ns`, scanning at most
+ * `batch` events of one stream. `after` (may be "") resumes the walk after
+ * that stream, so one busy stream does not starve the others. */
+int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, const char *after, char *name,
+                      size_t cap, Eventflow__StreamOp *op, Eventflow__StreamReclaim *reclaim,
+                      Eventflow__StreamExpire *expire, bool *found);
 
 /* ---- users (store_user.c) ----------------------------------------------- */
 
@@ -291,6 +344,14 @@ struct store_stats {
     uint8_t cluster_id[STORE_CLUSTER_ID_BYTES];
     uint64_t group_count;        /* consumer groups */
     int64_t group_clock_ms;      /* the group clock (0: no group entry yet) */
+    /* Retention (store_stream.c). event_count and stream_count count every
+     * event and stream ever written (event_count is the last position);
+     * the live ones are these. */
+    uint64_t live_events;        /* EVENTCOUNT */
+    uint64_t live_streams;       /* STREAMCOUNT */
+    uint64_t removed_events;     /* hidden by deletes and retention */
+    uint64_t reclaim_pending;    /* hidden, their rows not yet removed */
+    uint64_t live_checksum;      /* order-free sum over the stored events */
 };
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);
