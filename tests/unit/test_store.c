@@ -1357,7 +1357,7 @@ static void test_format_upgrade(void **state)
     tadd_range(f->s, 2, "users", 0, 4, 1);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(traw_format(f->dir), 5);
+    assert_int_equal(traw_format(f->dir), 6);
     /* Format 2 writes no length into a stream's record. */
     assert_int_equal(traw_set_format(f->dir, 1, 99), 0);
 
@@ -1380,17 +1380,17 @@ static void test_format_upgrade(void **state)
     f->s = NULL;
     /* Only with the store closed: LMDB forbids one file open twice in a
      * process. */
-    assert_int_equal(traw_format(f->dir), 5);
+    assert_int_equal(traw_format(f->dir), 6);
 
-    assert_int_equal(traw_set_format(f->dir, 6, 0), 99);
+    assert_int_equal(traw_set_format(f->dir, 7, 0), 99);
     struct store_options o = {.dir = f->dir, .map_size = TEST_MAP_SIZE};
     struct store *s = (struct store *)1;
     char err[256] = "";
     assert_int_equal(store_open(&o, &s, err, sizeof err), STORE_ECORRUPT);
     assert_null(s);
-    assert_non_null(strstr(err, "store format 6 is not supported"));
-    assert_int_equal(traw_format(f->dir), 6);
-    assert_int_equal(traw_set_format(f->dir, 5, 0), 0);
+    assert_non_null(strstr(err, "store format 7 is not supported"));
+    assert_int_equal(traw_format(f->dir), 7);
+    assert_int_equal(traw_set_format(f->dir, 6, 0), 0);
     f->s = tstore_open(f->dir, TEST_MAP_SIZE);
     free(c);
 }
@@ -1438,7 +1438,7 @@ static void test_dedup_format2_keys(void **state)
     assert_int_equal(tstats(f->s).event_count, 1);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(traw_format(f->dir), 5);
+    assert_int_equal(traw_format(f->dir), 6);
     f->s = tstore_open(f->dir, TEST_MAP_SIZE);
 }
 
