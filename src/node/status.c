@@ -69,6 +69,12 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"store_applied_index\":%" PRIu64 ",", st.applied_index);
     buf_printf(b, "\"events\":%" PRIu64 ",", st.event_count);
     buf_printf(b, "\"streams\":%" PRIu64 ",", st.stream_count);
+    buf_printf(b,
+               "\"live_events\":%" PRIu64 ",\"live_streams\":%" PRIu64 ",\"removed_events\":%" PRIu64
+               ",\"reclaim_pending\":%" PRIu64 ",\"live_checksum\":\"%016" PRIx64 "\",\"retention_entries\":%" PRIu64
+               ",",
+               st.live_events, st.live_streams, st.removed_events, st.reclaim_pending, st.live_checksum,
+               n->retention.entries);
     json_str(b, "checksum", sum);
     json_str(b, "last_id", last_id);
     char cluster_id[2 * STORE_CLUSTER_ID_BYTES + 1] = "";
