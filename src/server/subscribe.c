@@ -191,6 +191,19 @@ static bool sub_ahead(const struct sub *s, const Eventflow__StoredEvent *ev)
     return s->from_start || memcmp(ev->id.data, s->last_id, ULID_BYTES) > 0;
 }
 
+/* A stream's subscription about to receive ev past versions it never had:
+ * they were removed (a delete, a truncation, retention) before it read
+ * them. It goes on at ev, and says so to a subscriber that asked for
+ * markers. (The global log's subscriptions skip removed events without a
+ * marker: they are not numbered per stream there.) */
+static void sub_note_removed(struct sub *s, const Eventflow__StoredEvent *ev)
+{
+    if (s->spec.all || !s->spec.markers || ev->version <= s->next_version)
+        return;
+    sub_write_marker(s, "{\"marker\":\"removed\",\"from_version\":%" PRIu64 ",\"to_version\":%" PRIu64 "}",
+                     s->next_version, ev->version);
+}
+
 static void sub_pass(struct sub *s, const Eventflow__StoredEvent *ev)
 {
     memcpy(s->last_id, ev->id.data, ULID_BYTES);
@@ -239,6 +252,7 @@ static void subs_applied(void *data, const struct store_outcome *o)
                 write_message(&ss->frame, s, ss->event.data, ss->event.len);
                 ss->frame_for = s;
             }
+            sub_note_removed(s, ev);
             buf_append(conn_push_buf(s->conn), ss->frame.data, ss->frame.len);
             sub_pass(s, ev);
         }
@@ -270,6 +284,7 @@ static int sub_read_event(void *arg, const Eventflow__StoredEvent *ev)
     struct sub_read *r = arg;
     struct sub *s = r->sub;
     r->seen++;
+    sub_note_removed(s, ev);
     if (sub_filter(s, ev)) {
         struct buf *json = &r->owner->event;
         buf_reset(json);

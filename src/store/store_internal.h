@@ -201,6 +201,19 @@ int store_stream_after_add(struct store *s, const char *stream, size_t len, Even
  * stored event. Returns 0 or an LMDB code. */
 int store_stream_upgrade_sum(struct store *s, MDB_txn *txn, uint64_t *sum);
 
+/* Whether stored events are live (at or past their stream's first live
+ * version): a cache of the last stream's record, as consecutive events are
+ * often of one stream. Start with len SIZE_MAX. */
+struct store_live_cache {
+    char name[512];
+    size_t len; /* SIZE_MAX: nothing cached */
+    uint64_t first;
+};
+/* val: a packed StoredEvent (resets the read arena). 0 or STORE_E*. */
+int store_event_live(struct store *s, MDB_txn *txn, struct store_live_cache *c, const MDB_val *val, bool *live);
+/* The event with this id is stored and live. 0 or STORE_E*. */
+int store_event_id_live(struct store *s, MDB_txn *txn, const uint8_t id[ULID_BYTES], bool *live);
+
 /* The live checksum's term for one stored event (its packed bytes). */
 uint64_t store_live_hash(const void *bytes, size_t len, uint64_t position);
 

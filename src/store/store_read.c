@@ -288,40 +288,6 @@ static int store_event_position(const MDB_val *val, uint64_t *pos)
     return -1;
 }
 
-/* Whether events are live, for a read of the global log once anything was
- * removed: an event is live when its version is at or past its stream's
- * first live version. Consecutive events are often of one stream, whose
- * record is then looked up once. */
-struct store_live_cache {
-    char name[512];
-    size_t len; /* SIZE_MAX: nothing cached */
-    uint64_t first;
-};
-
-static int store_event_live(struct store *s, MDB_txn *txn, struct store_live_cache *c, const MDB_val *val,
-                            bool *live)
-{
-    Eventflow__StoredEvent ev;
-    if (store_event_view(s, val, &ev) != 0)
-        return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
-    size_t len = strlen(ev.stream);
-    int rc = 0;
-    if (len != c->len || memcmp(c->name, ev.stream, len) != 0) {
-        Eventflow__StreamRecord rec;
-        bool found;
-        if (len >= sizeof c->name) {
-            rc = store_fail(s, STORE_ECORRUPT, "events: a stream name too long");
-        } else if ((rc = store_stream_record(s, txn, ev.stream, len, &rec, &found)) == 0) {
-            memcpy(c->name, ev.stream, len);
-            c->len = len;
-            c->first = rec.first_version;
-        }
-    }
-    *live = ev.version >= c->first;
-    store_arena_reset(&s->read_arena);
-    return rc;
-}
-
 /* GETALL once events were removed: positions are no longer dense, so the
  * live events after the cursor's are counted in a first walk (up to
  * `limit`), then visited in a second. */

@@ -12,6 +12,7 @@
  *     stream_index), so that no apply takes long whatever was hidden.
  * Versions only ever hide from the front, so a stream's live events are
  * always the dense range [first_version, length). */
+#include <stdint.h>
 #include <string.h>
 
 #include "store/checksum.h"
@@ -271,6 +272,42 @@ int store_apply_stream(struct store *s, const Eventflow__StreamOp *op, enum stor
 }
 
 /* ---- reads --------------------------------------------------------------- */
+
+int store_event_live(struct store *s, MDB_txn *txn, struct store_live_cache *c, const MDB_val *val, bool *live)
+{
+    Eventflow__StoredEvent ev;
+    if (store_event_view(s, val, &ev) != 0)
+        return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
+    size_t len = strlen(ev.stream);
+    int rc = 0;
+    if (len != c->len || memcmp(c->name, ev.stream, len) != 0) {
+        Eventflow__StreamRecord rec;
+        bool found;
+        if (len >= sizeof c->name) {
+            rc = store_fail(s, STORE_ECORRUPT, "events: a stream name too long");
+        } else if ((rc = store_stream_record(s, txn, ev.stream, len, &rec, &found)) == 0) {
+            memcpy(c->name, ev.stream, len);
+            c->len = len;
+            c->first = rec.first_version;
+        }
+    }
+    *live = rc == 0 && ev.version >= c->first;
+    store_arena_reset(&s->read_arena);
+    return rc;
+}
+
+int store_event_id_live(struct store *s, MDB_txn *txn, const uint8_t id[ULID_BYTES], bool *live)
+{
+    *live = false;
+    MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)id}, v;
+    int rc = mdb_get(txn, s->events, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading events");
+    struct store_live_cache c = {.len = SIZE_MAX};
+    return store_event_live(s, txn, &c, &v, live);
+}
 
 int store_stream_meta(struct store *s, const char *stream, size_t len, struct store_stream_meta *out)
 {

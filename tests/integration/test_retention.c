@@ -137,6 +137,68 @@ static void wait_settled(struct cluster *cl, int64_t live)
     }
 }
 
+/* The JSON of the next subscription message on c (caller decrefs). */
+static json_t *next_message(struct harness_conn *c)
+{
+    struct resp_value v;
+    assert_int_equal(harness_read(c, &v), 1);
+    if (v.type != RESP_T_ARRAY || v.n != 3 || v.elems[0].type != RESP_T_BULK || strcmp(v.elems[0].str, "message") != 0)
+        fail_msg("not a message: %s", harness_repr(&v));
+    json_t *j = harness_assert_json(&v.elems[2]);
+    resp_value_free(&v);
+    return j;
+}
+
+/* GROUP sub arg on n: the reply's JSON events (caller decrefs). */
+static json_t *group_events(struct harness_node *n, const char *sub, const char *arg)
+{
+    struct harness_conn *c = harness_connect(n);
+    json_t *events = NULL;
+    struct resp_value v;
+    assert_int_equal(harness_cmd(c, &v, "GROUP", sub, arg, NULL), 0);
+    events = harness_assert_events(&v);
+    resp_value_free(&v);
+    harness_close(c);
+    return events;
+}
+
+/* A group positioned inside a removed range goes on at the first live
+ * event; its pending events that were removed are dropped when they come
+ * due, and an ack of one counts nothing. A subscription from a removed
+ * version starts at the first live one, told by a "removed" marker. */
+static void check_group_and_subscription(struct harness_node *leader, const char *held_id)
+{
+    json_t *got = group_events(leader, "READ", "{\"group\":\"g\",\"consumer\":\"b\",\"count\":100}");
+    assert_int_equal(json_array_size(got), 6);
+    assert_int_equal(harness_json_int(json_array_get(got, 0), "version"), 4);
+    json_decref(got);
+    struct harness_conn *c = harness_connect(leader);
+    struct resp_value v;
+    assert_int_equal(harness_cmd(c, &v, "GROUP", "INFO", "g", NULL), 0);
+    json_t *info = harness_assert_json(&v);
+    assert_int_equal(harness_json_int(info, "pending"), 6);
+    json_decref(info);
+    resp_value_free(&v);
+    char ack[128];
+    snprintf(ack, sizeof ack, "{\"group\":\"g\",\"ids\":[\"%s\"]}", held_id);
+    assert_int_equal(harness_cmd(c, &v, "GROUP", "ACK", ack, NULL), 0);
+    harness_assert_int(&v, 0);
+    resp_value_free(&v);
+
+    assert_int_equal(harness_send(c, "SUBSCRIBE", "{\"stream\":\"trunc\",\"version\":1,\"markers\":true}", NULL), 0);
+    assert_int_equal(harness_read(c, &v), 1); /* the confirmation */
+    resp_value_free(&v);
+    json_t *m = next_message(c);
+    assert_string_equal(harness_json_str(m, "marker"), "removed");
+    assert_int_equal(harness_json_int(m, "from_version"), 1);
+    assert_int_equal(harness_json_int(m, "to_version"), 4);
+    json_decref(m);
+    m = next_message(c);
+    assert_int_equal(harness_json_int(m, "version"), 4);
+    json_decref(m);
+    harness_close(c);
+}
+
 /* What every node must show after the first round of removals. */
 static void check_first_round(struct harness_node *n)
 {
@@ -172,6 +234,19 @@ static void test_retention_on_every_node(void **state)
     free(cluster_node_write_events(leader, "age", 3));
     int64_t before = node_int(leader, "EVENTCOUNT");
     assert_int_equal(before, 27);
+    /* A group that handed out versions 0 and 1, soon due again. */
+    struct harness_conn *gc = harness_connect(leader);
+    struct resp_value gv;
+    assert_int_equal(
+        harness_cmd(gc, &gv, "GROUP", "CREATE", "{\"group\":\"g\",\"stream\":\"trunc\",\"ack_wait_ms\":1}", NULL), 0);
+    harness_assert_simple(&gv, "OK");
+    resp_value_free(&gv);
+    harness_close(gc);
+    json_t *held = group_events(leader, "READ", "{\"group\":\"g\",\"consumer\":\"a\",\"count\":2}");
+    assert_int_equal(json_array_size(held), 2);
+    char held_id[64];
+    snprintf(held_id, sizeof held_id, "%s", harness_json_str(json_array_get(held, 0), "id"));
+    json_decref(held);
 
     /* Bad input: a clear error, nothing changed. */
     stream_error(leader, "SETMETA", "{\"stream\":\"trunc\",\"truncate_before\":11}", "BEYOND");
@@ -198,6 +273,7 @@ static void test_retention_on_every_node(void **state)
     wait_settled(&cl, 8);
     for (size_t i = 0; i < 3; i++)
         check_first_round(cl.n[i]);
+    check_group_and_subscription(leader, held_id);
 
     /* Appends: refused on the hard-deleted stream, continuing the soft
      * one's numbering (which brings it back), max_count kept. */
