@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -199,6 +200,24 @@ static void check_group_and_subscription(struct harness_node *leader, const char
     harness_close(c);
 }
 
+/* Run eventflowctl against the cluster's endpoints with `args` (shell
+ * words of our own, no user input); its stdout into out. Returns its exit
+ * status. */
+static int ctl(const struct cluster *cl, const char *args, char *out, size_t cap)
+{
+    const char *path = getenv("EVENTFLOWCTL");
+    assert_non_null(path);
+    char endpoints[256], cmd[1024];
+    cluster_endpoints(cl, endpoints, sizeof endpoints);
+    snprintf(cmd, sizeof cmd, "'%s' -e %s %s", path, endpoints, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* What every node must show after the first round of removals. */
 static void check_first_round(struct harness_node *n)
 {
@@ -315,6 +334,21 @@ static void test_retention_on_every_node(void **state)
     assert_versions(cl.n[r], "soft", "5");
     assert_versions(cl.n[r], "hard", "");
     assert_int_equal(node_int(cl.n[r], "EVENTCOUNT"), 5);
+
+    /* eventflowctl, through libeventflow. */
+    char out[1024];
+    assert_int_equal(ctl(&cl, "stream setmeta cnt --max-count none --truncate-before 7", out, sizeof out), 0);
+    assert_int_equal(ctl(&cl, "-o json stream meta cnt", out, sizeof out), 0);
+    json_error_t je;
+    json_t *m = json_loads(out, 0, &je);
+    assert_non_null(m);
+    assert_int_equal(harness_json_int(m, "first_version"), 7);
+    assert_int_equal(harness_json_int(m, "max_count"), 0);
+    json_decref(m);
+    assert_int_equal(ctl(&cl, "stream delete cnt --hard", out, sizeof out), 0);
+    assert_int_equal(ctl(&cl, "stream meta nope", out, sizeof out), 1);
+    assert_int_equal(ctl(&cl, "append cnt T", out, sizeof out), 1);
+    wait_settled(&cl, 3);
     harness_pass(*state);
 }
 
