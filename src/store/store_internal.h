@@ -188,6 +188,10 @@ int store_apply_stream(struct store *s, const Eventflow__StreamOp *op, enum stor
 int store_stream_record(struct store *s, MDB_txn *txn, const char *stream, size_t len, Eventflow__StreamRecord *rec,
                         bool *found);
 
+/* A packed StreamRecord into *rec (scalars only: owns nothing, so it
+ * outlives the read arena). 0 or STORE_ECORRUPT. */
+int store_stream_record_decode(struct store *s, const MDB_val *v, Eventflow__StreamRecord *rec);
+
 /* What store_apply_add needs of a stream's record before it appends:
  * whether appends are refused (tombstoned), the numbering floor (a
  * reclaimed stream's index no longer shows its length). After the append

@@ -51,7 +51,15 @@ int store_stream_record(struct store *s, MDB_txn *txn, const char *stream, size_
         return 0;
     if (rc != 0)
         return store_fail_mdb(s, rc, "reading stream_meta");
-    Eventflow__StreamRecord *u = eventflow__stream_record__unpack(NULL, v.mv_size, v.mv_data);
+    if ((rc = store_stream_record_decode(s, &v, rec)) == 0)
+        *found = true;
+    return rc;
+}
+
+int store_stream_record_decode(struct store *s, const MDB_val *v, Eventflow__StreamRecord *rec)
+{
+    eventflow__stream_record__init(rec);
+    Eventflow__StreamRecord *u = eventflow__stream_record__unpack(NULL, v->mv_size, v->mv_data);
     if (u == NULL)
         return store_fail(s, STORE_ECORRUPT, "stream_meta: undecodable record");
     /* Only scalars: a copy of the fields owns nothing. */
@@ -64,7 +72,6 @@ int store_stream_record(struct store *s, MDB_txn *txn, const char *stream, size_
     rec->truncate_before = u->truncate_before;
     rec->deleted_at_ns = u->deleted_at_ns;
     eventflow__stream_record__free_unpacked(u, NULL);
-    *found = true;
     return 0;
 }
 

@@ -59,7 +59,7 @@ static int work_stream(struct store *s, MDB_txn *txn, MDB_cursor *icur, const MD
     int64_t age_ns = rec->max_age_s > (uint64_t)INT64_MAX / 1000000000 ? INT64_MAX
                                                                         : (int64_t)rec->max_age_s * 1000000000;
     int64_t cutoff = now_ns - age_ns;
-    uint64_t before;
+    uint64_t before = 0;
     if ((rc = work_expiry(s, txn, k->mv_data, k->mv_size, rec->first_version, length, cutoff, batch, &before)) != 0)
         return rc;
     if (before > rec->first_version) {
@@ -109,14 +109,14 @@ int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, const cha
             rc = store_fail_mdb(s, mrc, "walking stream_meta");
             goto out;
         }
-        Eventflow__StreamRecord *rec = eventflow__stream_record__unpack(&s->read_arena.pb, v.mv_size, v.mv_data);
-        if (rec == NULL || k.mv_size >= cap) {
-            rc = store_fail(s, STORE_ECORRUPT, "stream_meta: undecodable record");
+        /* A copy: looking at events below resets the read arena. */
+        Eventflow__StreamRecord rec;
+        if (k.mv_size >= cap) {
+            rc = store_fail(s, STORE_ECORRUPT, "stream_meta: a key too long");
             goto out;
         }
-        rc = work_stream(s, txn, icur, &k, rec, now_ns, batch, op, reclaim, expire, found);
-        store_arena_reset(&s->read_arena);
-        if (rc != 0)
+        if ((rc = store_stream_record_decode(s, &v, &rec)) != 0 ||
+            (rc = work_stream(s, txn, icur, &k, &rec, now_ns, batch, op, reclaim, expire, found)) != 0)
             goto out;
         if (*found) {
             memcpy(name, k.mv_data, k.mv_size);

@@ -348,6 +348,19 @@ static void test_work(void **state)
     assert_int_equal(store_stream_work(f->s, 1000003000, 100, "", name, sizeof name, &op, &rc, &ex, &found), 0);
     assert_false(found);
     assert_int_equal(tstats(f->s).reclaim_pending, 0);
+
+    /* A longer stream whose events' names fill the read arena while its
+     * record is looked at: the record must not live there. */
+    const char *big = "a-stream-whose-name-is-long-enough-to-reuse-the-arena";
+    for (int i = 0; i < 5; i++)
+        add(f, big, (uint64_t)i * 10, 10);
+    set.stream = (char *)big;
+    assert_int_equal(apply_op(f, &set, NULL), STORE_STREAM_OP_APPLIED);
+    assert_int_equal(store_stream_work(f->s, INT64_MAX, 30, "a", name, sizeof name, &op, &rc, &ex, &found), 0);
+    assert_true(found);
+    assert_string_equal(op.stream, big);
+    assert_int_equal(op.op_case, EVENTFLOW__STREAM_OP__OP_EXPIRE);
+    assert_int_equal(ex.before_version, 30); /* a batch's worth looked at */
 }
 
 /* Reopened, everything is as applied; a format-5 store (no stream_meta,
