@@ -89,6 +89,9 @@ void node_write_status(struct node *n, struct buf *b)
                n->rtcp.stats.unauthenticated, n->rtcp.stats.bad_frames);
     buf_printf(b, "\"raft_cluster_secret\":%s,", n->rtcp.secret != NULL ? "true" : "false");
     buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
+    uint64_t free_bytes = 0;
+    (void)store_free_bytes(n->store, &free_bytes);
+    buf_printf(b, "\"db_free_bytes\":%" PRIu64 ",", free_bytes);
     /* The room other members' leader checks against (space.h); 0 if it
      * could not be measured (the failed commit stops the node). */
     uint64_t room = 0;

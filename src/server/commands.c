@@ -243,10 +243,16 @@ static void cmd_size(struct conn *c, const struct resp_command *cmd)
      * SIZE counts everything applied (SIZE is rare; the commit is cheap). */
     node_flush(cmd_node(c));
     cmd_stats(c, &st);
-    human_bytes(st.db_bytes, HUMAN_EVENTFLOWDB, human, sizeof human);
+    /* The pages in use: the file's, less those removals freed (reused by
+     * later writes before the file grows). */
+    uint64_t free_bytes = 0;
+    if (store_free_bytes(node_store(cmd_node(c)), &free_bytes) != 0 || free_bytes > st.db_bytes)
+        free_bytes = 0;
+    uint64_t used = st.db_bytes - free_bytes;
+    human_bytes(used, HUMAN_EVENTFLOWDB, human, sizeof human);
     struct buf *out = conn_reply_buf(c);
     resp_write_array_header(out, 2);
-    resp_write_int(out, (int64_t)st.db_bytes);
+    resp_write_int(out, (int64_t)used);
     resp_write_bulk_str(out, human);
 }
 

@@ -1164,6 +1164,39 @@ static int store_used_bytes(struct store *s, uint64_t *used, uint64_t *map_size)
     return 0;
 }
 
+int store_free_bytes(struct store *s, uint64_t *free_bytes)
+{
+    *free_bytes = 0;
+    if (s->batch_lost)
+        return store_fail_lost(s);
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "beginning a read transaction");
+    /* LMDB's free list is its database 0: each record a list of page
+     * numbers, its first element their count (what mdb_stat -f sums). */
+    if ((rc = mdb_cursor_open(txn, 0, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return store_fail_mdb(s, rc, "opening the free list");
+    }
+    MDB_val k, v;
+    uint64_t pages = 0;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        if (v.mv_size < sizeof(size_t))
+            continue;
+        size_t n;
+        memcpy(&n, v.mv_data, sizeof n);
+        pages += n;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND)
+        return store_fail_mdb(s, rc, "walking the free list");
+    *free_bytes = pages * s->page_size;
+    return 0;
+}
+
 void store_stats_from_meta(const struct store_meta *m, struct store_stats *out)
 {
     out->applied_index = m->applied_index;

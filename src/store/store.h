@@ -356,6 +356,13 @@ struct store_stats {
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);
 
+/* Bytes of the file's pages (db_bytes) that LMDB holds free, as of the
+ * last commit: pages removals released (store_stream.c), which later
+ * writes reuse before the file grows. db_bytes less this is what the data
+ * takes. A walk of LMDB's free list: O(its records), for SIZE and STATUS,
+ * not for every request. */
+int store_free_bytes(struct store *s, uint64_t *free_bytes);
+
 /* Events by id, in the order given (missing ids are skipped): for
  * rendering a group read's events from its outcome. `begin` is not
  * called. */

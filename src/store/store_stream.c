@@ -11,7 +11,13 @@
  *     removing the rows of at most a batch of hidden events (events,
  *     stream_index), so that no apply takes long whatever was hidden.
  * Versions only ever hide from the front, so a stream's live events are
- * always the dense range [first_version, length). */
+ * always the dense range [first_version, length).
+ *
+ * Durability is every entry's (store.h): a removal acknowledged to a client
+ * is in the raft log of a quorum, and the store holds it durably from the
+ * next durable point on; a restart re-applies whatever the store lacks, so
+ * a removed event never comes back. An event is only ever removed by an
+ * entry that names it (a version bound), never by a node's own clock. */
 #include <stdint.h>
 #include <string.h>
 

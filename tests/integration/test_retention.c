@@ -22,6 +22,7 @@
 
 #include "cluster.h"
 #include "harness.h"
+#include "http_client.h"
 
 /* STREAM sub arg on n; the reply in *v (caller frees). */
 static void stream_cmd(struct harness_node *n, struct resp_value *v, const char *sub, const char *arg)
@@ -349,6 +350,27 @@ static void test_retention_on_every_node(void **state)
     assert_int_equal(ctl(&cl, "stream meta nope", out, sizeof out), 1);
     assert_int_equal(ctl(&cl, "append cnt T", out, sizeof out), 1);
     wait_settled(&cl, 3);
+
+    /* HTTP: the same commands, STREAM's errors with their statuses. */
+    l = cluster_leader(&cl);
+    struct http_reply hr;
+    assert_int_equal(http_request_once(cl.n[l]->http_port, "POST", "/api/stream/meta", NULL, "{\"stream\":\"trunc\"}",
+                                       &hr),
+                     0);
+    assert_int_equal(hr.status, 200);
+    assert_non_null(hr.json);
+    assert_int_equal(harness_json_int(json_object_get(hr.json, "result"), "first_version"), 8);
+    http_reply_free(&hr);
+    assert_int_equal(http_request_once(cl.n[l]->http_port, "POST", "/api/add", NULL,
+                                       "{\"stream\":\"cnt\",\"version\":\"any\",\"events\":[{\"type\":\"T\"}]}", &hr),
+                     0);
+    assert_int_equal(hr.status, 410);
+    http_reply_free(&hr);
+    assert_int_equal(http_request_once(cl.n[l]->http_port, "POST", "/api/stream/delete", NULL, "{\"stream\":\"nope\"}",
+                                       &hr),
+                     0);
+    assert_int_equal(hr.status, 404);
+    http_reply_free(&hr);
     harness_pass(*state);
 }
 
