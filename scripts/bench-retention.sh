@@ -3,11 +3,12 @@
 # events (docs/benchmarks.md, "Retention").
 #
 # Starts three eventflowd nodes on free 127.0.0.1 ports (a temporary
-# directory, removed on exit after every node is stopped by PID), finds the
-# cluster's closed-loop ADD rate (eventflow-bench add, c=50), then REPS
-# rounds of, each with the writer at half that rate (eventflow-bench
+# directory, removed on exit after every node is stopped by PID), then REPS
+# rounds of, each with the writer at half the cluster's closed-loop ADD
+# rate (eventflow-bench add, c=50, 5 s) measured first (eventflow-bench
 # delivery live: open loop, one 200-byte event per ADD, one $all
-# subscriber):
+# subscriber; the closed-loop rate is measured again before each round,
+# the machine's load moving it):
 #   without  SECS seconds of writes, nothing removed;
 #   with     REMOVE_N events prefilled into stream bench:0 (left to age a
 #            second), then SECS seconds of writes, STREAM SETMETA bench:0
@@ -20,8 +21,8 @@
 # hits both sides alike.
 #
 # Env: EVENTFLOWD (build/src/daemon/eventflowd), EVENTFLOW_BENCH (next to
-# it), REMOVE_N (1000000), SECS (20), REPS (3), RATE (0: half the measured
-# closed-loop rate).
+# it), REMOVE_N (1000000), SECS (20), REPS (3), RATE (ADDs/s; 0: half the
+# closed-loop rate measured before each round).
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -74,22 +75,27 @@ wait_reclaimed() {
 
 size() { redis-cli -p "$lp" SIZE | head -1; }
 
-if [ "$RATE" = 0 ]; then
-    max=$("$bench" --port "$lp" --workload add -c 50 -d 10 --warmup 2 --json |
-          python3 -c 'import json,sys; print(int(json.load(sys.stdin)["events_per_s"]))')
-    RATE=$(( max / 2 ))
-    echo "closed-loop ADD rate (c=50): $max events/s; writer at $RATE ADDs/s" >&2
-fi
+# The closed-loop ADD rate right now (the machine's load moves it).
+max_rate() {
+    "$bench" --port "$lp" --workload add -c 50 -d 5 --warmup 1 --json |
+        python3 -c 'import json,sys; print(int(json.load(sys.stdin)["events_per_s"]))'
+}
 
 writer() {
-    "$bench" delivery live --port "$lp" --pids "$allpids" --readers 1 --rate "$RATE" --wconns 8 \
+    "$bench" delivery live --port "$lp" --pids "$allpids" --readers 1 --rate "$rate" --wconns 8 \
         --secs "$SECS" --stream "w-$1" --drain 10 | tr ' ' '\n' | grep -E '^add_(p50|p99|max)_ms='
 }
 
-echo "| round | p50 without | p99 without | max without | p50 with | p99 with | max with | p99 ratio | removal s | SIZE before | after prefill | after removal |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| round | max rate | writer rate | p50 without | p99 without | max without | p50 with | p99 with | max with | p99 ratio | removal s | SIZE before | after prefill | after removal |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 removed=0
 for rep in $(seq 1 "$REPS"); do
+    max="-"
+    rate="$RATE"
+    if [ "$rate" = 0 ]; then
+        max=$(max_rate)
+        rate=$(( max / 2 ))
+    fi
     without=$(writer "a$rep" | cut -d= -f2 | paste -sd' ')
     s0=$(size)
     "$bench" --port "$lp" --workload ping -c 4 -n 1 --streams 1 --prefill "$REMOVE_N" --prefill-streams 1 >/dev/null
@@ -111,6 +117,6 @@ for rep in $(seq 1 "$REPS"); do
     read -r p50b p99b maxb <<<"$with"
     ratio=$(awk -v a="$p99a" -v b="$p99b" 'BEGIN { printf "%.2f", b / a }')
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
-    echo "| $rep | $p50a | $p99a | $maxa | $p50b | $p99b | $maxb | $ratio | $secs | $s0 | $s1 | $s2 |"
+    echo "| $rep | $max | $rate | $p50a | $p99a | $maxa | $p50b | $p99b | $maxb | $ratio | $secs | $s0 | $s1 | $s2 |"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"

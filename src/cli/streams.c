@@ -77,7 +77,7 @@ static int cmd_stream_setmeta(struct cli *cli, const struct cli_args *a)
 static int cmd_stream_meta(struct cli *cli, const struct cli_args *a)
 {
     struct eventflow_client *c;
-    int rc = cli_client(cli, EF_READ_ANY, cli_timeout(cli, STREAM_READ_TIMEOUT_MS), &c);
+    int rc = cli_client(cli, EF_READ_LEADER, cli_timeout(cli, STREAM_READ_TIMEOUT_MS), &c);
     if (rc != CLI_EXIT_OK)
         return rc;
     struct eventflow_stream_meta m;

@@ -14,6 +14,11 @@ static bool retention_may_propose(const struct retention *r)
            raft_state(&n->raft) == RAFT_LEADER;
 }
 
+static void retention_paced(uv_timer_t *t)
+{
+    retention_kick(t->data);
+}
+
 static void retention_done(void *data, int status, const char *why)
 {
     struct retention *r = data;
@@ -23,6 +28,13 @@ static void retention_done(void *data, int status, const char *why)
          * whatever this entry did not do. */
         log_debug("retention entry: %s", why != NULL ? why : "failed");
         return;
+    }
+    if (r->last_reclaim && r->open) {
+        uint64_t took = uv_now(r->node->loop) - r->proposed_at;
+        uint64_t pause = 2 * took;
+        pause = pause < RETENTION_PAUSE_MS ? RETENTION_PAUSE_MS : pause > RETENTION_PAUSE_MAX_MS ? RETENTION_PAUSE_MAX_MS : pause;
+        if (uv_timer_start(&r->pace, retention_paced, pause, 0) == 0)
+            return;
     }
     retention_kick(r);
 }
@@ -49,6 +61,8 @@ void retention_kick(struct retention *r)
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_STREAM;
     entry.stream = &op;
     r->inflight = true;
+    r->last_reclaim = op.op_case == EVENTFLOW__STREAM_OP__OP_RECLAIM;
+    r->proposed_at = uv_now(n->loop);
     if (node_propose_entry(n, &entry, retention_done, r) != 0) {
         r->inflight = false;
         return;
@@ -73,6 +87,11 @@ int retention_start(struct retention *r, struct node *n)
     if (rv != 0)
         return rv;
     r->timer.data = r;
+    if ((rv = uv_timer_init(n->loop, &r->pace)) != 0) {
+        uv_close((uv_handle_t *)&r->timer, NULL);
+        return rv;
+    }
+    r->pace.data = r;
     r->open = true;
     return uv_timer_start(&r->timer, retention_tick, RETENTION_TICK_MS, RETENTION_TICK_MS);
 }
@@ -83,5 +102,7 @@ void retention_close(struct retention *r)
         return;
     r->open = false;
     uv_timer_stop(&r->timer);
+    uv_timer_stop(&r->pace);
     uv_close((uv_handle_t *)&r->timer, NULL);
+    uv_close((uv_handle_t *)&r->pace, NULL);
 }
