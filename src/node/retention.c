@@ -48,15 +48,21 @@ void retention_kick(struct retention *r)
     Eventflow__StreamReclaim reclaim;
     Eventflow__StreamExpire expire;
     char name[sizeof r->last];
-    bool found;
-    int rc = store_stream_work(n->store, node_realtime_ns(), RETENTION_BATCH, r->last, name, sizeof name, &op,
-                               &reclaim, &expire, &found);
+    bool found, more;
+    int rc = store_stream_work(n->store, node_realtime_ns(), RETENTION_BATCH, RETENTION_VISITS, r->last, name,
+                               sizeof name, &op, &reclaim, &expire, &found, &more);
     if (rc != 0) {
         log_warn("retention: %s", store_errmsg(n->store));
         return;
     }
-    if (!found)
+    if (!found) {
+        /* Many streams to look at: go on shortly, after the last one seen. */
+        if (more) {
+            memcpy(r->last, name, strlen(name) + 1);
+            (void)uv_timer_start(&r->pace, retention_paced, RETENTION_STEP_MS, 0);
+        }
         return;
+    }
     Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
     entry.command_case = EVENTFLOW__ENTRY__COMMAND_STREAM;
     entry.stream = &op;

@@ -31,6 +31,11 @@ struct node;
  * once. */
 #define RETENTION_PAUSE_MS 25
 #define RETENTION_PAUSE_MAX_MS 1000
+/* Streams' records one walk for work looks at, and the pause before the
+ * walk goes on when it found none (ms): thousands of streams with a
+ * max_age are looked at in steps of well under a millisecond. */
+#define RETENTION_VISITS 256
+#define RETENTION_STEP_MS 10
 
 struct retention {
     struct node *node; /* borrowed */

@@ -240,13 +240,16 @@ int store_stream_meta(struct store *s, const char *stream, size_t len, struct st
 
 /* Retention work a leader should propose next, if any: the op is filled
  * (stream borrowed from `name`, of `cap` bytes) and *found set. Looks at
- * streams with a record only: reclaim of hidden rows first (at most
- * `batch` events), then max_age expiry against `now_ns`, scanning at most
- * `batch` events of one stream. `after` (may be "") resumes the walk after
- * that stream, so one busy stream does not starve the others. */
-int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, const char *after, char *name,
-                      size_t cap, Eventflow__StreamOp *op, Eventflow__StreamReclaim *reclaim,
-                      Eventflow__StreamExpire *expire, bool *found);
+ * streams with a record only, in name order after `after` (may be ""),
+ * wrapping around once, so one busy stream does not starve the others:
+ * for each, reclaim of hidden rows first (at most `batch` events), then
+ * max_age expiry against `now_ns`, scanning at most `batch` events. After
+ * `visits` records without work it stops with *more set and `name` the
+ * last record looked at, to pass as `after`: a walk over many streams is
+ * spread over turns. */
+int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, uint32_t visits, const char *after,
+                      char *name, size_t cap, Eventflow__StreamOp *op, Eventflow__StreamReclaim *reclaim,
+                      Eventflow__StreamExpire *expire, bool *found, bool *more);
 
 /* ---- users (store_user.c) ----------------------------------------------- */
 

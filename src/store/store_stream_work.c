@@ -71,11 +71,12 @@ static int work_stream(struct store *s, MDB_txn *txn, MDB_cursor *icur, const MD
     return 0;
 }
 
-int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, const char *after, char *name, size_t cap,
-                      Eventflow__StreamOp *op, Eventflow__StreamReclaim *reclaim, Eventflow__StreamExpire *expire,
-                      bool *found)
+int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, uint32_t visits, const char *after, char *name,
+                      size_t cap, Eventflow__StreamOp *op, Eventflow__StreamReclaim *reclaim,
+                      Eventflow__StreamExpire *expire, bool *found, bool *more)
 {
     *found = false;
+    *more = false;
     eventflow__stream_op__init(op);
     eventflow__stream_reclaim__init(reclaim);
     eventflow__stream_expire__init(expire);
@@ -97,7 +98,7 @@ int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, const cha
     if (mrc == 0 && alen > 0 && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     bool wrapped = alen == 0;
-    for (;;) {
+    for (uint32_t visited = 0;; visited++) {
         if (mrc == MDB_NOTFOUND) {
             if (wrapped)
                 break;
@@ -109,12 +110,18 @@ int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, const cha
             rc = store_fail_mdb(s, mrc, "walking stream_meta");
             goto out;
         }
-        /* A copy: looking at events below resets the read arena. */
-        Eventflow__StreamRecord rec;
         if (k.mv_size >= cap) {
             rc = store_fail(s, STORE_ECORRUPT, "stream_meta: a key too long");
             goto out;
         }
+        if (visited == visits) {
+            /* The walk's share of this turn is spent: the caller goes on
+             * after the last record looked at (`name`) in a later one. */
+            *more = true;
+            break;
+        }
+        /* A copy: looking at events below resets the read arena. */
+        Eventflow__StreamRecord rec;
         if ((rc = store_stream_record_decode(s, &v, &rec)) != 0 ||
             (rc = work_stream(s, txn, icur, &k, &rec, now_ns, batch, op, reclaim, expire, found)) != 0)
             goto out;
@@ -125,6 +132,8 @@ int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, const cha
             op->now_ns = now_ns;
             break;
         }
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
         /* The second round ends where the first began. */
         if (wrapped && alen > 0 && k.mv_size == alen && memcmp(k.mv_data, after, alen) == 0)
             break;

@@ -323,8 +323,8 @@ static void test_work(void **state)
     Eventflow__StreamReclaim rc;
     Eventflow__StreamExpire ex;
     char name[64];
-    bool found;
-    assert_int_equal(store_stream_work(f->s, 0, 100, "", name, sizeof name, &op, &rc, &ex, &found), 0);
+    bool found, more;
+    assert_int_equal(store_stream_work(f->s, 0, 100, 100, "", name, sizeof name, &op, &rc, &ex, &found, &more), 0);
     assert_false(found); /* no record: nothing to do */
     Eventflow__StreamMetaUpdate u = EVENTFLOW__STREAM_META_UPDATE__INIT;
     u.has_max_age = true;
@@ -335,17 +335,17 @@ static void test_work(void **state)
     set.set_meta = &u;
     assert_int_equal(apply_op(f, &set, NULL), STORE_STREAM_OP_APPLIED);
     /* At 1 s + 3000 ns, the first ADD's events are over a second old. */
-    assert_int_equal(store_stream_work(f->s, 1000003000, 100, "", name, sizeof name, &op, &rc, &ex, &found), 0);
+    assert_int_equal(store_stream_work(f->s, 1000003000, 100, 100, "", name, sizeof name, &op, &rc, &ex, &found, &more), 0);
     assert_true(found);
     assert_int_equal(op.op_case, EVENTFLOW__STREAM_OP__OP_EXPIRE);
     assert_int_equal(ex.before_version, 4);
     assert_int_equal(apply_op(f, &op, NULL), STORE_STREAM_OP_APPLIED);
     assert_int_equal(tstats(f->s).live_events, 2);
-    assert_int_equal(store_stream_work(f->s, 1000003000, 100, "", name, sizeof name, &op, &rc, &ex, &found), 0);
+    assert_int_equal(store_stream_work(f->s, 1000003000, 100, 100, "", name, sizeof name, &op, &rc, &ex, &found, &more), 0);
     assert_true(found);
     assert_int_equal(op.op_case, EVENTFLOW__STREAM_OP__OP_RECLAIM);
     assert_int_equal(apply_op(f, &op, NULL), STORE_STREAM_OP_APPLIED);
-    assert_int_equal(store_stream_work(f->s, 1000003000, 100, "", name, sizeof name, &op, &rc, &ex, &found), 0);
+    assert_int_equal(store_stream_work(f->s, 1000003000, 100, 100, "", name, sizeof name, &op, &rc, &ex, &found, &more), 0);
     assert_false(found);
     assert_int_equal(tstats(f->s).reclaim_pending, 0);
 
@@ -356,11 +356,25 @@ static void test_work(void **state)
         add(f, big, (uint64_t)i * 10, 10);
     set.stream = (char *)big;
     assert_int_equal(apply_op(f, &set, NULL), STORE_STREAM_OP_APPLIED);
-    assert_int_equal(store_stream_work(f->s, INT64_MAX, 30, "a", name, sizeof name, &op, &rc, &ex, &found), 0);
+    assert_int_equal(store_stream_work(f->s, INT64_MAX, 30, 100, "a", name, sizeof name, &op, &rc, &ex, &found, &more), 0);
     assert_true(found);
     assert_string_equal(op.stream, big);
     assert_int_equal(op.op_case, EVENTFLOW__STREAM_OP__OP_EXPIRE);
     assert_int_equal(ex.before_version, 30); /* a batch's worth looked at */
+
+    /* One record per walk: the first finds nothing in "a" (its rows are
+     * all live and young at time 0) and says where to go on; the next
+     * walk, from there, finds the long stream's work. */
+    assert_int_equal(store_stream_work(f->s, 0, 30, 1, "", name, sizeof name, &op, &rc, &ex, &found, &more), 0);
+    assert_false(found);
+    assert_true(more);
+    assert_string_equal(name, "a");
+    char after[64];
+    snprintf(after, sizeof after, "%s", name);
+    assert_int_equal(store_stream_work(f->s, INT64_MAX, 30, 1, after, name, sizeof name, &op, &rc, &ex, &found, &more),
+                     0);
+    assert_true(found);
+    assert_string_equal(op.stream, big);
 }
 
 /* Reopened, everything is as applied; a format-5 store (no stream_meta,
