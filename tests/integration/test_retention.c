@@ -371,6 +371,26 @@ static void test_retention_on_every_node(void **state)
                      0);
     assert_int_equal(hr.status, 404);
     http_reply_free(&hr);
+
+    /* A live subscription whose filter passed over events it then finds
+     * removed is told, once the removal applies. */
+    free(cluster_node_write_events(cl.n[l], "live", 3));
+    struct harness_conn *sc = harness_connect(cl.n[l]);
+    struct resp_value sv;
+    assert_int_equal(harness_send(sc, "SUBSCRIBE", "{\"stream\":\"live\",\"types\":[\"Other\"],\"markers\":true}", NULL), 0);
+    assert_int_equal(harness_read(sc, &sv), 1); /* the confirmation */
+    resp_value_free(&sv);
+    json_t *mk = next_message(sc);
+    assert_string_equal(harness_json_str(mk, "marker"), "caught_up");
+    json_decref(mk);
+    free(cluster_node_write_events(cl.n[l], "live", 2)); /* versions 3 and 4, not of its type */
+    stream_ok(cl.n[l], "SETMETA", "{\"stream\":\"live\",\"truncate_before\":5}");
+    mk = next_message(sc);
+    assert_string_equal(harness_json_str(mk, "marker"), "removed");
+    assert_int_equal(harness_json_int(mk, "from_version"), 3);
+    assert_int_equal(harness_json_int(mk, "to_version"), 5);
+    json_decref(mk);
+    harness_close(sc);
     harness_pass(*state);
 }
 
