@@ -320,7 +320,12 @@ static void test_retention_on_every_node(void **state)
     leader = cl.n[l];
     stream_ok(leader, "SETMETA", "{\"stream\":\"trunc\",\"truncate_before\":8,\"max_count\":null}");
     free(cluster_add_ok(&cl, "cnt", "7", "T"));
+    /* max_age by the new leader's clock: age2's two events expire too. */
+    free(cluster_node_write_events(leader, "age2", 2));
+    stream_ok(leader, "SETMETA", "{\"stream\":\"age2\",\"max_age\":1}");
     wait_settled(&cl, 5);
+    for (size_t i = 0; i < 3; i++)
+        assert_versions(cl.n[i], "age2", "");
     for (size_t i = 0; i < 3; i++) {
         assert_versions(cl.n[i], "trunc", "8,9");
         assert_versions(cl.n[i], "cnt", "6,7");
