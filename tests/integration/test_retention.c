@@ -2,9 +2,13 @@
  * cluster: truncate_before, max_count, max_age (expired by the leader's
  * clock), soft and hard delete, each checked on every node (GET,
  * LISTSTREAMS, the counters, STREAM META, the live checksum), with the
- * removed rows reclaimed everywhere; then again after a leader change and
- * after a follower's restart. Bad input gets a clear error and changes
- * nothing; a follower answers -MOVED.
+ * removed rows reclaimed everywhere; then again after a leader change (a
+ * max_age expired by the new leader) and after a follower's restart. A
+ * group and a subscription positioned in a removed range go on at the
+ * first live event (the subscription told by a marker, also live when its
+ * filter passed over the removed events). Bad input gets a clear error
+ * and changes nothing; a follower answers -MOVED. eventflowctl and the
+ * HTTP routes reach the same commands.
  *
  * One cluster serves every step, to keep the test short. Waits poll STATUS
  * with a deadline; nothing sleeps in place of a condition. */
