@@ -71,6 +71,11 @@ enum eventflow_error {
     /* What the request would create exists already: a consumer group of
      * that name (EXISTS). Nothing was changed. */
     EF_EEXISTS = -16,
+    /* The stream was hard-deleted: appends are refused (DELETED); or an
+     * ADD's idempotency key names an event since removed by a delete or
+     * retention (REMOVED: the first attempt was applied). Nothing was
+     * written. */
+    EF_EDELETED = -17,
 };
 
 /* A short description of an error code ("no node could serve the request

@@ -9,6 +9,7 @@
  *                       resumed on another node after a failure
  *   eventflow/group.h   consumer groups: a stream shared among workers,
  *                       each event handled by one, acknowledged or redelivered
+ *   eventflow/stream.h  deleting streams, and their retention settings
  *
  * Build with `pkg-config --cflags --libs eventflow`. */
 #ifndef EVENTFLOW_EVENTFLOW_H
@@ -19,6 +20,7 @@
 #include "eventflow/client.h"
 #include "eventflow/errors.h"
 #include "eventflow/group.h"
+#include "eventflow/stream.h"
 #include "eventflow/subscribe.h"
 #include "eventflow/types.h"
 

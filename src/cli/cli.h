@@ -81,6 +81,7 @@ extern const struct cli_command cli_data_commands[];
 extern const struct cli_command cli_group_commands[];
 extern const struct cli_command cli_backup_commands[];
 extern const struct cli_command cli_user_commands[];
+extern const struct cli_command cli_stream_commands[];
 
 /* ---- flag values ---------------------------------------------------------- */
 

@@ -37,6 +37,7 @@ static const struct cli_command *const groups[] = {
     cli_data_commands,
     cli_user_commands,
     cli_group_commands,
+    cli_stream_commands,
     cli_backup_commands,
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])

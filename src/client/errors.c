@@ -27,6 +27,7 @@ static const struct error_text error_texts[] = {
     {EF_ETIMEDOUT, "EF_ETIMEDOUT", "nothing arrived within the timeout"},
     {EF_ENOTFOUND, "EF_ENOTFOUND", "no such consumer group"},
     {EF_EEXISTS, "EF_EEXISTS", "a consumer group of that name exists already"},
+    {EF_EDELETED, "EF_EDELETED", "the stream was deleted, or the event removed"},
 };
 
 static const struct error_text *error_find(int code)

@@ -85,8 +85,14 @@ int ef_reply_error_code(const char *text)
      * code of its own; an ACK or NACK naming an event the group did not
      * hand out (or that is no longer pending), or the deletion of a
      * consumer holding events, is a refused request. */
-    if (first_word_is(text, "NOGROUP") || first_word_is(text, "NOCONSUMER"))
+    if (first_word_is(text, "NOGROUP") || first_word_is(text, "NOCONSUMER") || first_word_is(text, "NOSTREAM"))
         return EF_ENOTFOUND;
+    /* Streams: a hard-deleted one, an idempotency key of a removed event,
+     * a truncation past the end. */
+    if (first_word_is(text, "DELETED") || first_word_is(text, "REMOVED"))
+        return EF_EDELETED;
+    if (first_word_is(text, "BEYOND"))
+        return EF_EINVAL;
     if (first_word_is(text, "EXISTS"))
         return EF_EEXISTS;
     if (first_word_is(text, "NOTDELIVERED") || first_word_is(text, "NOTPENDING") || first_word_is(text, "HOLDING"))

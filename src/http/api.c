@@ -1,5 +1,5 @@
 /* api.c - POST /api/<command> (and GET, for the commands without an
- * argument), POST /api/group/<subcommand>, GET /status, GET /cluster: each
+ * argument), POST /api/group/<subcommand>, POST /api/stream/<subcommand>, GET /status, GET /cluster: each
  * the RESP command of that name, run by call.c, its reply in JSON. */
 #include <string.h>
 #include <strings.h>
@@ -47,11 +47,23 @@ void api_command(struct http_request *rq, const struct route *r, const char *con
     call_run(rq, argc, argv, NULL);
 }
 
-void api_group(struct http_request *rq, const struct route *r, const char *const *params, const size_t *lens)
+/* <command> <subcommand from the path> <body>. */
+static void api_subcommand(struct http_request *rq, const char *command, const char *const *params,
+                           const size_t *lens)
 {
-    struct resp_arg argv[3] = {{"GROUP", 5}, {params[0], lens[0]}};
+    struct resp_arg argv[3] = {{command, strlen(command)}, {params[0], lens[0]}};
     size_t argc = 2 + api_body_arg(rq, &argv[2]);
     call_run(rq, argc, argv, NULL);
+}
+
+void api_group(struct http_request *rq, const struct route *r, const char *const *params, const size_t *lens)
+{
+    api_subcommand(rq, "GROUP", params, lens);
+}
+
+void api_stream(struct http_request *rq, const struct route *r, const char *const *params, const size_t *lens)
+{
+    api_subcommand(rq, "STREAM", params, lens);
 }
 
 /* The reply's value itself, without the {"result": ...} around it. */

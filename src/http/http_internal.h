@@ -89,7 +89,7 @@ void https_free(struct http *h);
 
 /* ---- the routes' handlers ---------------------------------------------- */
 
-route_handler api_command, api_group, api_status, api_cluster;   /* api.c */
+route_handler api_command, api_group, api_stream, api_status, api_cluster; /* api.c */
 route_handler health_get;                                        /* health.c */
 route_handler metrics_get;                                       /* metrics_get.c */
 route_handler sse_stream, sse_all;                               /* sse.c */

@@ -141,6 +141,7 @@ static const struct {
     {"FULL", 507},     {"TOOBIG", 413},   {"KEYREUSE", 409}, {"UNKNOWN", 500}, {"IOERR", 500},
     {"TIMEOUT", 504}, {"BUSY", 503},  {"NOGROUP", 404}, {"EXISTS", 409},
     {"NOTDELIVERED", 409}, {"NOTPENDING", 409}, {"NOCONSUMER", 404}, {"HOLDING", 409}, {"NOPERM", 403},
+    {"NOSTREAM", 404}, {"DELETED", 410}, {"REMOVED", 410}, {"BEYOND", 409},
 };
 
 int reply_status_of(const char *message, size_t len, const char **code, size_t *code_len)

@@ -13,6 +13,7 @@ const struct route http_routes[] = {
     {"GET", "/status", api_status, 0},
     {"GET", "/cluster", api_cluster, 0},
     {"POST", "/api/group/*", api_group, 0},
+    {"POST", "/api/stream/*", api_stream, 0},
     {"POST", "/api/*", api_command, 0},
     {"GET", "/api/*", api_command, 0},
     {"GET", "/streams", resources_list, 0},

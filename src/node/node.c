@@ -363,6 +363,8 @@ static void node_preflight_done(struct node *n, int status)
     n->flush_timer_open = true;
     if ((rv = space_start(&n->space, n)) != 0)
         log_warn("members' store room will not be checked: %s", uv_strerror(rv));
+    if ((rv = retention_start(&n->retention, n)) != 0)
+        log_warn("retention will not run on this node: %s", uv_strerror(rv));
     membership_start(n);
     log_info("started: raft %s, clients %s, data %s, incarnation %016" PRIx64 ", eventflowd %s, malloc %s",
              cfg->raft_address, cfg->advertise, cfg->data_dir, n->incarnation, EVENTFLOW_VERSION,
@@ -470,6 +472,7 @@ void node_close(struct node *n, void (*closed)(void *data), void *data)
     membership_stop(n);
     transfer_stop(n->transfer);
     space_close(&n->space);
+    retention_close(&n->retention);
     if (n->flush_timer_open) {
         uv_timer_stop(&n->flush_timer);
         uv_close((uv_handle_t *)&n->flush_timer, NULL);

@@ -143,6 +143,15 @@ int node_propose_add(struct node *n, const struct codec_add *add, struct node_pr
  * one result per operation. The entry is copied before this returns. */
 int node_propose_groups(struct node *n, Eventflow__GroupOps *ops, struct node_proposal *req);
 
+/* Propose a StreamOp (STREAM DELETE, SETMETA; leader only): the node
+ * stamps its clock (now_ns). Callbacks and returns as node_propose_add's;
+ * the outcome's stream_result says what it did. The entry is copied. */
+int node_propose_stream(struct node *n, Eventflow__StreamOp *op, struct node_proposal *req);
+
+/* Have the leader look for retention work now (retention.h): after a
+ * removal, its reclaim starts without waiting for the next tick. */
+void node_retention_kick(struct node *n);
+
 /* The group clock as this node would stamp it now: its wall clock, or the
  * last group clock applied if that is ahead (ms). */
 int64_t node_group_now(struct node *n);

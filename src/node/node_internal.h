@@ -16,6 +16,7 @@
  *   fsm.c         raft's state machine over the store (apply, snapshots)
  *   membership.c  the data directory's identity, --join, registration
  *   space.c       other members' room, while leading
+ *   retention.c   the leader's max_age expiry and reclaim of removed events
  *   transfer.c    serving store images; fetch.c, installing a peer's
  *   served.c      how far replies reached, across restarts
  *   restore.c     a backup file installed as a new cluster's store
@@ -29,6 +30,7 @@
 
 #include "common/ulid.h"
 #include "node/node.h"
+#include "node/retention.h"
 #include "node/served.h"
 #include "node/space.h"
 #include "raftio/appendq.h"
@@ -114,6 +116,7 @@ struct node {
     struct node_log_budget log_budget; /* log_budget.c */
 
     struct space space;        /* other members' store room, while leading (space.h) */
+    struct retention retention; /* the leader's expiry and reclaim (retention.h) */
     struct node_handover *handover; /* handover.c's; NULL unless stopping as the leader */
 
     uv_timer_t flush_timer;    /* commits the store's batch periodically */

@@ -70,6 +70,12 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"store_applied_index\":%" PRIu64 ",", st.applied_index);
     buf_printf(b, "\"events\":%" PRIu64 ",", st.event_count);
     buf_printf(b, "\"streams\":%" PRIu64 ",", st.stream_count);
+    buf_printf(b,
+               "\"live_events\":%" PRIu64 ",\"live_streams\":%" PRIu64 ",\"removed_events\":%" PRIu64
+               ",\"reclaim_pending\":%" PRIu64 ",\"live_checksum\":\"%016" PRIx64 "\",\"retention_entries\":%" PRIu64
+               ",",
+               st.live_events, st.live_streams, st.removed_events, st.reclaim_pending, st.live_checksum,
+               n->retention.entries);
     json_str(b, "checksum", sum);
     char digest[DIGEST_HEX_LEN + 1];
     digest_format(st.state_digest, digest);
@@ -90,6 +96,9 @@ void node_write_status(struct node *n, struct buf *b)
     buf_printf(b, "\"raft_tls\":%s,\"raft_tls_refused\":%" PRIu64 ",\"peer_tls_answers\":%" PRIu64 ",",
                n->rtcp.tls != NULL ? "true" : "false", n->rtcp.stats.tls_refused, peer_tls_answers());
     buf_printf(b, "\"db_bytes\":%" PRIu64 ",", st.db_bytes);
+    uint64_t free_bytes = 0;
+    (void)store_free_bytes(n->store, &free_bytes);
+    buf_printf(b, "\"db_free_bytes\":%" PRIu64 ",", free_bytes);
     /* The room other members' leader checks against (space.h); 0 if it
      * could not be measured (the failed commit stops the node). */
     uint64_t room = 0;

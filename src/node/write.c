@@ -380,6 +380,28 @@ int node_propose_groups(struct node *n, Eventflow__GroupOps *ops, struct node_pr
     return rc;
 }
 
+/* ---- stream deletion and retention ---------------------------------------------- */
+
+int node_propose_stream(struct node *n, Eventflow__StreamOp *op, struct node_proposal *req)
+{
+    int rc = node_may_write(n);
+    if (rc != 0)
+        return rc;
+    /* No room check: a removal is how a full store gets room back, and its
+     * record is a few dozen bytes (the margins the checks keep cover it). */
+    size_t approx = 256;
+    op->now_ns = node_realtime_ns();
+    Eventflow__Entry entry = EVENTFLOW__ENTRY__INIT;
+    entry.command_case = EVENTFLOW__ENTRY__COMMAND_STREAM;
+    entry.stream = op;
+    return node_propose_write(n, &entry, approx, req);
+}
+
+void node_retention_kick(struct node *n)
+{
+    retention_kick(&n->retention);
+}
+
 uint64_t node_full_member(const struct node *n)
 {
     return n->full_member;

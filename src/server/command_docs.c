@@ -56,10 +56,11 @@ static const char *acl_categories(const struct command *k)
     return "connection";
 }
 
-/* The subcommands of CLUSTER, GROUP and ACL, as Redis 7 lists a
- * container's ("cluster|add"): membership changes, the GROUP operations
- * and the ACL changes that go through the log write; CLUSTER
- * MEMBERS/STATUS, the GROUP lists and ACL LIST/WHOAMI read.
+/* The subcommands of CLUSTER, GROUP, STREAM and ACL, as Redis 7 lists a
+ * container's ("cluster|add"): membership changes, the GROUP operations,
+ * STREAM DELETE/SETMETA and the ACL changes that go through the log
+ * write; CLUSTER MEMBERS/STATUS, the GROUP lists, STREAM META and ACL
+ * LIST/WHOAMI read.
  * Clients route by the container's own row; these say what each does. */
 struct subcommand {
     const char *container; /* the command table's name */
@@ -82,6 +83,8 @@ static const struct subcommand subcommands[] = {
     {"GROUP", "info", "readonly"},              {"GROUP", "list", "readonly"},
     {"GROUP", "pending", "readonly"},           {"GROUP", "parked", "readonly"},
     {"GROUP", "delconsumer", "write"},
+    {"STREAM", "delete", "write"},              {"STREAM", "setmeta", "write"},
+    {"STREAM", "meta", "readonly"},
     {"ACL", "setuser", "write admin"},          {"ACL", "deluser", "write admin"},
     {"ACL", "list", "readonly admin"},          {"ACL", "whoami", "readonly"},
 };

@@ -42,6 +42,7 @@
 #include "server/server.h"
 #include "server/settings.h"
 #include "server/snapshot.h"
+#include "server/streams.h"
 #include "server/subscribe.h"
 #include "store/checksum.h"
 #include "protocol/codec.h"
@@ -187,7 +188,7 @@ static void cmd_eventcount(struct conn *c, const struct resp_command *cmd)
     if (!cmd_local_ready(c))
         return;
     cmd_stats(c, &st);
-    resp_write_int(conn_reply_buf(c), (int64_t)st.event_count);
+    resp_write_int(conn_reply_buf(c), (int64_t)st.live_events);
 }
 
 static void cmd_streamcount(struct conn *c, const struct resp_command *cmd)
@@ -197,20 +198,25 @@ static void cmd_streamcount(struct conn *c, const struct resp_command *cmd)
     if (!cmd_local_ready(c))
         return;
     cmd_stats(c, &st);
-    resp_write_int(conn_reply_buf(c), (int64_t)st.stream_count);
+    resp_write_int(conn_reply_buf(c), (int64_t)st.live_streams);
 }
 
-/* CHECKSUM: the events' checksum; CHECKSUM STATE: the groups' and users'
- * state digest, with the applied index it stands at (they change without
- * a new event) and the index it starts from. */
+/* CHECKSUM: the last id and the chain over every event ever appended
+ * (checksum.h), which removals leave as it was. CHECKSUM LIVE adds the
+ * live checksum (an order-free sum over the events still stored, hex) and
+ * the live event count: equal on two replicas at the same applied index.
+ * CHECKSUM STATE: the groups' and users' state digest, with the applied
+ * index it stands at (they change without a new event) and the index it
+ * starts from. */
 static void cmd_checksum(struct conn *c, const struct resp_command *cmd)
 {
     struct store_stats st;
     char id[ULID_STR_LEN + 1];
     char sum[CHECKSUM_B32_LEN + 1];
     bool state = cmd->argc == 2 && resp_arg_is(&cmd->argv[1], "STATE");
-    if (cmd->argc > 1 && !state) {
-        resp_write_error(conn_reply_buf(c), "usage: CHECKSUM [STATE]");
+    bool live = cmd->argc == 2 && resp_arg_is(&cmd->argv[1], "LIVE");
+    if (cmd->argc > 2 || (cmd->argc == 2 && !state && !live)) {
+        resp_write_error(conn_reply_buf(c), "syntax error: CHECKSUM [LIVE | STATE]");
         return;
     }
     if (!cmd_local_ready(c))
@@ -229,9 +235,15 @@ static void cmd_checksum(struct conn *c, const struct resp_command *cmd)
     ulid_format(st.last_id, id);
     checksum_format(st.checksum, sum);
     struct buf *out = conn_reply_buf(c);
-    resp_write_array_header(out, 2);
+    resp_write_array_header(out, live ? 4 : 2);
     resp_write_bulk_str(out, id);
     resp_write_bulk_str(out, sum);
+    if (live) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016" PRIx64, st.live_checksum);
+        resp_write_bulk_str(out, hex);
+        resp_write_int(out, (int64_t)st.live_events);
+    }
 }
 
 static void cmd_size(struct conn *c, const struct resp_command *cmd)
@@ -245,10 +257,16 @@ static void cmd_size(struct conn *c, const struct resp_command *cmd)
      * SIZE counts everything applied (SIZE is rare; the commit is cheap). */
     node_flush(cmd_node(c));
     cmd_stats(c, &st);
-    human_bytes(st.db_bytes, HUMAN_EVENTFLOWDB, human, sizeof human);
+    /* The pages in use: the file's, less those removals freed (reused by
+     * later writes before the file grows). */
+    uint64_t free_bytes = 0;
+    if (store_free_bytes(node_store(cmd_node(c)), &free_bytes) != 0 || free_bytes > st.db_bytes)
+        free_bytes = 0;
+    uint64_t used = st.db_bytes - free_bytes;
+    human_bytes(used, HUMAN_EVENTFLOWDB, human, sizeof human);
     struct buf *out = conn_reply_buf(c);
     resp_write_array_header(out, 2);
-    resp_write_int(out, (int64_t)st.db_bytes);
+    resp_write_int(out, (int64_t)used);
     resp_write_bulk_str(out, human);
 }
 
@@ -362,6 +380,15 @@ static void add_applied(struct node_proposal *na, const struct store_outcome *o)
         break;
     case STORE_VERSION_GAP:
         resp_write_error(out, "given version leaves gap in stream");
+        break;
+    case STORE_STREAM_DELETED:
+        resp_write_error(out, "DELETED the stream was hard-deleted: appends are refused; nothing was written");
+        break;
+    case STORE_DUPLICATE_REMOVED:
+        resp_write_errorf(out,
+                          "REMOVED idempotency key \"%.*s\" was applied before, with an event since removed "
+                          "(its stream deleted or truncated); nothing was written",
+                          (int)o->reused_key_len, o->reused_key);
         break;
     case STORE_KEY_REUSE:
         /* Keys are printable ASCII without spaces (codec.c): safe to quote. */
@@ -490,7 +517,8 @@ static const struct command command_table[] = {
     {"STREAMCOUNT", "SC", 1, "readonly fast", 0, 0, cmd_streamcount, METRICS_UNTIMED, "counts streams"},
     {"STREAMCOUNTEST", "SCE", 1, "readonly fast", 0, 0, cmd_streamcount, METRICS_UNTIMED, "counts streams"},
     {"CHECKSUM", "CH", -1, "readonly fast", 0, 0, cmd_checksum, METRICS_UNTIMED,
-     "the last event id and the log's chained checksum; STATE: the groups' and users' state digest"},
+     "the last event id and the log's chained checksum; LIVE adds the live set's checksum and count; STATE: "
+     "the groups' and users' state digest"},
     {"SIZE", "S", 1, "readonly", 0, 0, cmd_size, METRICS_UNTIMED, "the store's size"},
     {"UPTIME", "UP", 1, "readonly fast stale", 0, 0, cmd_uptime, METRICS_UNTIMED, "the node's uptime"},
     {"VERSION", "V", 1, "readonly fast stale", 0, 0, cmd_version, METRICS_UNTIMED, "the server's version"},
@@ -503,6 +531,8 @@ static const struct command command_table[] = {
     {"CONFIG", NULL, -2, "admin", 0, CMD_ARG, settings_command, METRICS_UNTIMED, "cluster-wide settings"},
     {"SNAPSHOT", NULL, -2, "admin", 0, CMD_ADMIN, snapshot_command, METRICS_UNTIMED, "a copy of the store"},
     {"GROUP", NULL, -2, "write", 0, CMD_ARG, groups_command, METRICS_UNTIMED, "consumer groups"},
+    {"STREAM", NULL, -3, "write", 0, CMD_ARG, streams_command, METRICS_UNTIMED,
+     "deletes streams and sets their retention: DELETE, SETMETA, META"},
     {"ACL", NULL, -2, "admin noscript stale", 0, CMD_ARG, acl_command, METRICS_UNTIMED,
      "users and their rights: SETUSER, DELUSER, LIST, WHOAMI"},
     {"INFO", NULL, -1, "stale", 0, CMD_ARITY, info_command, METRICS_UNTIMED,
@@ -557,7 +587,8 @@ bool commands_may_start(const struct conn *c, const struct resp_command *cmd)
     /* Writes through the log (ADD, the GROUP operations that change a
      * group) keep their order in it: they may go along together. */
     if (command != NULL && (command->handler == cmd_add ||
-                            (command->handler == groups_command && groups_command_is_write(cmd))))
+                            (command->handler == groups_command && groups_command_is_write(cmd)) ||
+                            (command->handler == streams_command && streams_command_is_write(cmd))))
         return c->others_pending == 0;
     /* A subscription's messages go straight to the output: its
      * confirmation must not wait behind a deferred reply they would

@@ -123,8 +123,10 @@ static int render_store(struct buf *b, struct store *store)
         log_warn("metrics: the store's figures: %s", store_errmsg(store));
         return -1;
     }
-    gauge(b, "eventflow_events", "Events stored", st.event_count);
-    gauge(b, "eventflow_streams", "Streams stored", st.stream_count);
+    gauge(b, "eventflow_events", "Live events (EVENTCOUNT): appended and not removed", st.live_events);
+    gauge(b, "eventflow_streams", "Live streams (STREAMCOUNT): written and not deleted", st.live_streams);
+    gauge(b, "eventflow_events_removed", "Events removed by deletes and retention", st.removed_events);
+    gauge(b, "eventflow_reclaim_pending_events", "Removed events whose rows are still stored", st.reclaim_pending);
     gauge(b, "eventflow_store_applied_index", "The log index the store has applied", st.applied_index);
     gauge(b, "eventflow_db_bytes", "Bytes of the LMDB map in use, as of the last commit", st.db_bytes);
     gauge(b, "eventflow_db_map_bytes", "The LMDB map's size (--map-size)", st.map_size);

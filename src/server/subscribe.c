@@ -191,6 +191,38 @@ static bool sub_ahead(const struct sub *s, const Eventflow__StoredEvent *ev)
     return s->from_start || memcmp(ev->id.data, s->last_id, ULID_BYTES) > 0;
 }
 
+/* Versions [next_version, to) of a stream's subscription were removed (a
+ * delete, a truncation, retention) before it had them: it goes on at `to`,
+ * and says so to a subscriber that asked for markers. (The global log's
+ * subscriptions skip removed events without a marker: they are not
+ * numbered per stream there.) */
+static void sub_skip_removed(struct sub *s, uint64_t to)
+{
+    if (s->spec.markers)
+        sub_write_marker(s, "{\"marker\":\"removed\",\"from_version\":%" PRIu64 ",\"to_version\":%" PRIu64 "}",
+                         s->next_version, to);
+    s->next_version = to;
+}
+
+/* A catch-up read hands every event of the stream from the position on
+ * (filters apply after): one past the position follows removed versions. */
+static void sub_note_removed(struct sub *s, const Eventflow__StoredEvent *ev)
+{
+    if (!s->spec.all && ev->version > s->next_version)
+        sub_skip_removed(s, ev->version);
+}
+
+/* An entry hid versions [from, to) of `stream`: a live subscription of it
+ * positioned among them goes on at `to`. (Live subscriptions skip events
+ * their filters leave out without moving, so a gap in what they receive
+ * says nothing by itself.) */
+static void subs_removed(struct subs *ss, const char *stream, uint64_t from, uint64_t to)
+{
+    for (struct sub *s = ss->live; s != NULL; s = s->next)
+        if (!s->spec.all && s->next_version >= from && s->next_version < to && strcmp(s->spec.stream, stream) == 0)
+            sub_skip_removed(s, to);
+}
+
 static void sub_pass(struct sub *s, const Eventflow__StoredEvent *ev)
 {
     memcpy(s->last_id, ev->id.data, ULID_BYTES);
@@ -204,6 +236,8 @@ static void sub_pass(struct sub *s, const Eventflow__StoredEvent *ev)
 static void subs_applied(void *data, const struct store_outcome *o)
 {
     struct subs *ss = data;
+    if (o->removed_to != 0 && o->removed_stream != NULL && ss->live != NULL)
+        subs_removed(ss, o->removed_stream, o->removed_from, o->removed_to);
     if (o->status != STORE_APPLIED || ss->live == NULL)
         return;
     for (size_t i = 0; i < o->n_events; i++) {
@@ -270,6 +304,7 @@ static int sub_read_event(void *arg, const Eventflow__StoredEvent *ev)
     struct sub_read *r = arg;
     struct sub *s = r->sub;
     r->seen++;
+    sub_note_removed(s, ev);
     if (sub_filter(s, ev)) {
         struct buf *json = &r->owner->event;
         buf_reset(json);

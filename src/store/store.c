@@ -197,6 +197,10 @@ static const char META_GROUP_CLOCK[] = "group_clock_ms";
 static const char META_GROUP_LEADER[] = "group_leader_since_ms";
 static const char META_DIGEST[] = "state_digest";
 static const char META_DIGEST_SINCE[] = "state_digest_since";
+static const char META_REMOVED[] = "removed_count";
+static const char META_RECLAIMED[] = "reclaimed_count";
+static const char META_DELETED_STREAMS[] = "deleted_streams";
+static const char META_LIVE_SUM[] = "live_sum";
 
 static MDB_val store_meta_key(const char *name)
 {
@@ -223,10 +227,14 @@ static int store_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, void *out
 int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
 {
     uint8_t applied[8], events[8], streams[8], sum[4], dedup[8], window[8], groups[8], clock[8], since[8];
-    uint8_t digest[8], digest_since[8];
+    uint8_t digest[8], digest_since[8], removed[8], reclaimed[8], deleted[8], live[8];
     int rc;
     if ((rc = store_meta_get(txn, dbi, META_DIGEST, digest, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_DIGEST_SINCE, digest_since, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_REMOVED, removed, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_RECLAIMED, reclaimed, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_DELETED_STREAMS, deleted, 8)) != 0 ||
+        (rc = store_meta_get(txn, dbi, META_LIVE_SUM, live, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_GROUPS, groups, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_GROUP_CLOCK, clock, 8)) != 0 ||
         (rc = store_meta_get(txn, dbi, META_GROUP_LEADER, since, 8)) != 0 ||
@@ -249,6 +257,10 @@ int store_meta_read(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
     m->group_leader_since_ms = (int64_t)be64_get(since);
     m->state_digest = be64_get(digest);
     m->state_digest_since = be64_get(digest_since);
+    m->removed_count = be64_get(removed);
+    m->reclaimed_count = be64_get(reclaimed);
+    m->deleted_streams = be64_get(deleted);
+    m->live_sum = be64_get(live);
     m->checksum = (uint32_t)sum[0] << 24 | (uint32_t)sum[1] << 16 | (uint32_t)sum[2] << 8 | sum[3];
     return 0;
 }
@@ -272,15 +284,23 @@ static int store_meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const voi
 
 int store_meta_write(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
 {
-    uint8_t applied[8], events[8], streams[8], dedup[8];
+    uint8_t applied[8], events[8], streams[8], dedup[8], removed[8], reclaimed[8], deleted[8], live[8];
     uint8_t sum[4] = {(uint8_t)(m->checksum >> 24), (uint8_t)(m->checksum >> 16),
                       (uint8_t)(m->checksum >> 8), (uint8_t)m->checksum};
     be64_put(applied, m->applied_index);
     be64_put(events, m->event_count);
     be64_put(streams, m->stream_count);
     be64_put(dedup, m->dedup_count);
+    be64_put(removed, m->removed_count);
+    be64_put(reclaimed, m->reclaimed_count);
+    be64_put(deleted, m->deleted_streams);
+    be64_put(live, m->live_sum);
     int rc;
-    if ((rc = store_meta_put(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
+    if ((rc = store_meta_put(txn, dbi, META_REMOVED, removed, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_RECLAIMED, reclaimed, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_DELETED_STREAMS, deleted, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_LIVE_SUM, live, 8)) != 0 ||
+        (rc = store_meta_put(txn, dbi, META_DEDUP, dedup, 8)) != 0 ||
         (rc = store_meta_put(txn, dbi, META_APPLIED, applied, 8)) != 0 ||
         (rc = store_meta_put(txn, dbi, META_EVENTS, events, 8)) != 0 ||
         (rc = store_meta_put(txn, dbi, META_STREAMS, streams, 8)) != 0 ||
@@ -392,7 +412,8 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
         (rc = mdb_dbi_open(txn, "group_deadlines", MDB_CREATE, &s->group_deadlines)) != 0 ||
         (rc = mdb_dbi_open(txn, "group_parked", MDB_CREATE, &s->group_parked)) != 0 ||
         (rc = mdb_dbi_open(txn, "group_consumers", MDB_CREATE, &s->group_consumers)) != 0 ||
-        (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &s->users)) != 0)
+        (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &s->users)) != 0 ||
+        (rc = mdb_dbi_open(txn, "stream_meta", MDB_CREATE, &s->stream_meta)) != 0)
         goto fail_mdb;
     /* A new file (opened, or a peer's copy) may hold other users. */
     s->users_gen++;
@@ -420,6 +441,15 @@ static int store_open_tables(struct store *s, char *err, size_t errlen)
         what = "recording the format";
         if ((rc = store_upgrade_6(txn, s, format)) != 0 ||
             (rc = store_meta_put(txn, s->meta, META_FORMAT, mine, sizeof mine)) != 0)
+            goto fail_mdb;
+    }
+    /* Before format 7 nothing was removed: the live checksum covers every
+     * event, summed once here (the same sum on every replica, which all
+     * hold the same events at the same applied index). */
+    if (format != 0 && format < 7) {
+        what = "summing the live checksum";
+        if ((rc = store_stream_upgrade_sum(s, txn, &s->committed.live_sum)) != 0 ||
+            (rc = store_meta_write(txn, s->meta, &s->committed)) != 0)
             goto fail_mdb;
     }
     what = "mdb_txn_commit";
@@ -800,9 +830,19 @@ static int store_dedup_check(struct store *s, const Eventflow__AddCommand *add, 
                 return store_fail(s, STORE_ECORRUPT, "dedup: undecodable record");
             id = (MDB_val){.mv_size = ULID_BYTES, .mv_data = rec->id.data};
         }
-        if ((rc = mdb_get(s->wtxn, s->events, &id, &ev)) != 0)
-            return rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "dedup names a missing event")
-                                      : store_fail_mdb(s, rc, "reading an event for dedup");
+        rc = mdb_get(s->wtxn, s->events, &id, &ev);
+        if (rc == MDB_NOTFOUND) {
+            /* Its event was removed (a delete or retention reclaimed it):
+             * there is nothing left to compare or to answer with. Whether
+             * a retry or a reuse, nothing is written; the key itself is
+             * forgotten with the window, as any other. */
+            o->reused_key = (const char *)key->data;
+            o->reused_key_len = key->len;
+            *status = STORE_DUPLICATE_REMOVED;
+            return 0;
+        }
+        if (rc != 0)
+            return store_fail_mdb(s, rc, "reading an event for dedup");
         orig[i] = eventflow__stored_event__unpack(&s->apply_arena.pb, ev.mv_size, ev.mv_data);
         if (orig[i] == NULL)
             return store_fail(s, STORE_ECORRUPT, "events: undecodable record");
@@ -900,6 +940,18 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
     uint64_t length;
     if ((rc = store_index_length(s->index_cur, add->stream, slen, &length)) != 0)
         return store_fail_mdb(s, rc, "reading stream_index");
+    Eventflow__StreamRecord rec;
+    bool has_rec;
+    if ((rc = store_stream_before_add(s, add->stream, slen, &rec, &has_rec)) != 0)
+        return rc;
+    if (has_rec && rec.tombstoned) {
+        *status = STORE_STREAM_DELETED;
+        return 0;
+    }
+    /* A stream whose rows were all reclaimed has no index keys left: its
+     * numbering goes on from its record. */
+    if (has_rec && rec.first_version > length)
+        length = rec.first_version;
     bool exists = length > 0;
     o->stream_length = length;
     o->first_position = s->pending.event_count + 1;
@@ -930,6 +982,7 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
         if ((rc = store_event_put(s, se, &stored)) != 0)
             return rc;
         sum = checksum_update(sum, stored.mv_data, stored.mv_size);
+        s->pending.live_sum += store_live_hash(stored.mv_data, stored.mv_size, se->position);
         if (keyed && (rc = store_dedup_put(s, add, i, se)) != 0)
             return rc;
 
@@ -964,6 +1017,8 @@ static int store_apply_add(struct store *s, const Eventflow__AddCommand *add, en
     memcpy(s->pending.last_id, events[n - 1].id.data, ULID_BYTES);
     o->n_events = n;
     o->events = ptrs;
+    if (has_rec && (rc = store_stream_after_add(s, add->stream, slen, &rec, length + n)) != 0)
+        return rc;
     *status = STORE_APPLIED;
     return 0;
 }
@@ -1051,6 +1106,8 @@ int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t 
         rc = store_apply_groups(s, e->groups, &status);
     else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_USER && e->user != NULL)
         rc = store_apply_user(s, e->user, &status);
+    else if (e != NULL && e->command_case == EVENTFLOW__ENTRY__COMMAND_STREAM && e->stream != NULL)
+        rc = store_apply_stream(s, e->stream, &status);
     if (rc != 0) {
         /* Aborting drops the entries applied before this one in the batch
          * too; this entry itself was not consumed and may be retried. */
@@ -1136,6 +1193,39 @@ static int store_used_bytes(struct store *s, uint64_t *used, uint64_t *map_size)
     return 0;
 }
 
+int store_free_bytes(struct store *s, uint64_t *free_bytes)
+{
+    *free_bytes = 0;
+    if (s->batch_lost)
+        return store_fail_lost(s);
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "beginning a read transaction");
+    /* LMDB's free list is its database 0: each record a list of page
+     * numbers, its first element their count (what mdb_stat -f sums). */
+    if ((rc = mdb_cursor_open(txn, 0, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return store_fail_mdb(s, rc, "opening the free list");
+    }
+    MDB_val k, v;
+    uint64_t pages = 0;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        if (v.mv_size < sizeof(size_t))
+            continue;
+        size_t n;
+        memcpy(&n, v.mv_data, sizeof n);
+        pages += n;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND)
+        return store_fail_mdb(s, rc, "walking the free list");
+    *free_bytes = pages * s->page_size;
+    return 0;
+}
+
 void store_stats_from_meta(const struct store_meta *m, struct store_stats *out)
 {
     out->applied_index = m->applied_index;
@@ -1152,6 +1242,11 @@ void store_stats_from_meta(const struct store_meta *m, struct store_stats *out)
     out->group_clock_ms = m->group_clock_ms;
     out->state_digest = m->state_digest;
     out->state_digest_since = m->state_digest_since;
+    out->live_events = m->event_count - m->removed_count;
+    out->live_streams = m->stream_count - m->deleted_streams;
+    out->removed_events = m->removed_count;
+    out->reclaim_pending = m->removed_count - m->reclaimed_count;
+    out->live_checksum = m->live_sum;
 }
 
 int store_stats(struct store *s, struct store_stats *out)

@@ -32,6 +32,10 @@
  *                    ranges in redelivery order (0 = given back, first)
  *   group_parked     G + event id               -> ParkedRecord
  *   group_consumers  G + consumer name          -> ConsumerRecord
+ * Stream retention (store_stream.c):
+ *   stream_meta      stream name                -> StreamRecord (first live
+ *                    version, deleted flags, retention settings, how far
+ *                    rows were reclaimed); only streams that had any
  * Users (store_user.c):
  *   users            user name                  -> UserRecord (salted
  *                    password hash and rules; never a password)
@@ -138,6 +142,24 @@ enum store_status {
     STORE_GROUPS_APPLIED,      /* a GroupOps entry: each operation's result
                                 * is in `groups` */
     STORE_USER_APPLIED,        /* a UserOp entry: a user set or deleted */
+    STORE_STREAM_DELETED,      /* an ADD to a hard-deleted stream: nothing
+                                * written */
+    STORE_DUPLICATE_REMOVED,   /* an ADD whose key was applied with an event
+                                * since removed (reused_key names it):
+                                * nothing written */
+    STORE_STREAM_OP_APPLIED,   /* a StreamOp entry: its result is in
+                                * `stream_result` */
+};
+
+/* What a StreamOp did (store_stream.c). */
+enum store_stream_result {
+    STORE_STREAM_OK = 0,
+    STORE_STREAM_ENOSTREAM,   /* no such stream, or a soft-deleted one for a
+                               * second soft delete: nothing done */
+    STORE_STREAM_ETOMBSTONED, /* the stream was hard-deleted: nothing done */
+    STORE_STREAM_EBEYOND,     /* truncate_before past the stream's end */
+    STORE_STREAM_EINVALID,    /* a malformed operation (a correct leader
+                               * never proposes one): nothing done */
 };
 
 /* What one operation of a GroupOps entry did (store_group.c). */
@@ -189,6 +211,12 @@ struct store_outcome {
     /* GROUPS_APPLIED: one result per operation, in the entry's order. */
     size_t n_groups;
     const struct store_group_result *groups;
+    /* STREAM_OP_APPLIED: the result; and for any entry that hid events
+     * (a StreamOp, or an ADD past max_count), the stream and the versions
+     * [removed_from, removed_to) hidden now (removed_to 0: none). */
+    enum store_stream_result stream_result;
+    const char *removed_stream;
+    uint64_t removed_from, removed_to;
 };
 
 /* Apply the Raft entry at raft_index (payload: a packed eventflow.Entry).
@@ -197,6 +225,34 @@ struct store_outcome {
  * run here, so two racing ADDs cannot both succeed. *out is set on 0. */
 int store_apply(struct store *s, uint64_t raft_index, const void *entry, size_t len,
                 const struct store_outcome **out);
+
+/* ---- streams' retention (store_stream.c) --------------------------------- */
+
+/* A stream's retention state, as applied. */
+struct store_stream_meta {
+    uint64_t length;          /* the next version an append gets */
+    uint64_t first_version;   /* the first live version */
+    uint64_t reclaimed_below; /* versions below have left the tables */
+    bool deleted, tombstoned;
+    uint64_t max_age_s, max_count, truncate_before; /* 0: none */
+    int64_t created_at_ns, deleted_at_ns;
+};
+
+/* STORE_ENOENT when no stream of that name was ever written. */
+int store_stream_meta(struct store *s, const char *stream, size_t len, struct store_stream_meta *out);
+
+/* Retention work a leader should propose next, if any: the op is filled
+ * (stream borrowed from `name`, of `cap` bytes) and *found set. Looks at
+ * streams with a record only, in name order after `after` (may be ""),
+ * wrapping around once, so one busy stream does not starve the others:
+ * for each, reclaim of hidden rows first (at most `batch` events), then
+ * max_age expiry against `now_ns`, scanning at most `batch` events. After
+ * `visits` records without work it stops with *more set and `name` the
+ * last record looked at, to pass as `after`: a walk over many streams is
+ * spread over turns. */
+int store_stream_work(struct store *s, int64_t now_ns, uint32_t batch, uint32_t visits, const char *after,
+                      char *name, size_t cap, Eventflow__StreamOp *op, Eventflow__StreamReclaim *reclaim,
+                      Eventflow__StreamExpire *expire, bool *found, bool *more);
 
 /* ---- users (store_user.c) ----------------------------------------------- */
 
@@ -296,9 +352,24 @@ struct store_stats {
     int64_t group_clock_ms;      /* the group clock (0: no group entry yet) */
     uint64_t state_digest;       /* groups' and users' state (checksum.h) */
     uint64_t state_digest_since; /* the applied index it starts from */
+    /* Retention (store_stream.c). event_count and stream_count count every
+     * event and stream ever written (event_count is the last position);
+     * the live ones are these. */
+    uint64_t live_events;        /* EVENTCOUNT */
+    uint64_t live_streams;       /* STREAMCOUNT */
+    uint64_t removed_events;     /* hidden by deletes and retention */
+    uint64_t reclaim_pending;    /* hidden, their rows not yet removed */
+    uint64_t live_checksum;      /* order-free sum over the stored events */
 };
 /* Applied state, the open batch included. O(1). */
 int store_stats(struct store *s, struct store_stats *out);
+
+/* Bytes of the file's pages (db_bytes) that LMDB holds free, as of the
+ * last commit: pages removals released (store_stream.c), which later
+ * writes reuse before the file grows. db_bytes less this is what the data
+ * takes. A walk of LMDB's free list: O(its records), for SIZE and STATUS,
+ * not for every request. */
+int store_free_bytes(struct store *s, uint64_t *free_bytes);
 
 /* Events by id, in the order given (missing ids are skipped): for
  * rendering a group read's events from its outcome. `begin` is not

@@ -14,6 +14,7 @@
  * checks before it writes. An LMDB error fails the whole entry (store_apply
  * aborts the batch). */
 #include <inttypes.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/mem.h"
@@ -226,7 +227,10 @@ static int position_at(struct store *s, const uint8_t id[ULID_BYTES], uint64_t *
     return rc;
 }
 
-static int stream_length(struct store *s, const char *stream, uint64_t *length)
+/* A stream's length and first live version (store_stream.c): a group
+ * never hands out a removed event, and one positioned inside a removed
+ * range goes on at the first live one. */
+static int stream_length(struct store *s, const char *stream, uint64_t *length, uint64_t *first)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(s->wtxn, s->stream_index, &cur);
@@ -234,7 +238,17 @@ static int stream_length(struct store *s, const char *stream, uint64_t *length)
         return store_fail_mdb(s, rc, "opening a stream_index cursor");
     rc = store_index_length(cur, stream, strlen(stream), length);
     mdb_cursor_close(cur);
-    return rc == 0 ? 0 : store_fail_mdb(s, rc, "reading stream_index");
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "reading stream_index");
+    Eventflow__StreamRecord srec;
+    bool found;
+    if ((rc = store_stream_record(s, s->wtxn, stream, strlen(stream), &srec, &found)) != 0)
+        return rc;
+    if (srec.first_version > *length)
+        *length = srec.first_version;
+    if (first != NULL)
+        *first = srec.first_version;
+    return 0;
 }
 
 /* Set the group's position from a start (CREATE) or a target (SEEK):
@@ -249,7 +263,7 @@ static int group_position(struct store *s, Eventflow__GroupRecord *rec, bool to_
             rec->next_version = version;
             return 0;
         }
-        return stream_length(s, rec->spec->stream, &rec->next_version);
+        return stream_length(s, rec->spec->stream, &rec->next_version, NULL);
     }
     uint8_t *id = store_arena_alloc(&s->apply_arena, ULID_BYTES);
     if (to_end) {
@@ -409,6 +423,32 @@ static int read_due(struct store *s, const char *g, size_t glen, Eventflow__Grou
             break;
         }
         Eventflow__PendingRecord *p = r.p;
+        /* Events removed since their delivery (a delete, retention) are
+         * dropped here, at the group's next read: nothing is left to
+         * redeliver, and every replica drops them at the same index. */
+        if (s->pending.removed_count > 0) {
+            size_t kept = 0;
+            for (size_t i = 0; i < r.n && rc == 0; i++) {
+                bool live = true;
+                rc = store_event_id_live(s, s->wtxn, r.ids[i], &live);
+                if (rc == 0 && live) {
+                    if (kept != i)
+                        memcpy(r.ids[kept], r.ids[i], ULID_BYTES);
+                    kept++;
+                }
+            }
+            if (rc != 0)
+                break;
+            if (kept < r.n) {
+                consumer_adjust(s, p->consumer, -(int64_t)(r.n - kept), 0, 0, 0);
+                rec->pending -= r.n - kept;
+                r.n = kept;
+                if ((rc = group_range_save(s, g, glen, &r, deadline)) != 0)
+                    break;
+                if (r.n == 0)
+                    continue;
+            }
+        }
         if (mutant_is(MUTANT_GROUP_FORGETS_PENDING) && p->delivered_at_ms < s->pending.group_leader_since_ms) {
             consumer_adjust(s, p->consumer, -(int64_t)r.n, 0, 0, 0);
             rec->pending -= r.n;
@@ -525,10 +565,12 @@ static int read_stream(struct store *s, const char *g, size_t glen, Eventflow__G
 {
     const char *stream = rec->spec->stream;
     size_t slen = strlen(stream);
-    uint64_t length;
-    int rc = stream_length(s, stream, &length);
+    uint64_t length, first;
+    int rc = stream_length(s, stream, &length, &first);
     if (rc != 0)
         return rc;
+    if (rec->next_version < first)
+        rec->next_version = first;
     MDB_cursor *index = NULL, *events = NULL;
     if ((rc = mdb_cursor_open(s->wtxn, s->stream_index, &index)) != 0 ||
         (rc = mdb_cursor_open(s->wtxn, s->events, &events)) != 0) {
@@ -589,13 +631,17 @@ static int read_all(struct store *s, const char *g, size_t glen, Eventflow__Grou
     if (rc == 0 && memcmp(k.mv_data, last, ULID_BYTES) == 0)
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     uint64_t scanned = 0;
+    struct store_live_cache live_cache = {.len = SIZE_MAX};
     while (rc == 0 && h->r->count < count && scanned < (uint64_t)count + GROUP_SCAN_EXTRA) {
+        bool live = true;
+        if (s->pending.removed_count > 0 && (rc = store_event_live(s, s->wtxn, &live_cache, &v, &live)) != 0)
+            break;
         Eventflow__StoredEvent ev;
         if (store_event_view(s, &v, &ev) != 0) {
             rc = store_fail(s, STORE_ECORRUPT, "events: undecodable record");
             break;
         }
-        bool take = store_group_matches(rec, &ev);
+        bool take = live && store_group_matches(rec, &ev);
         memcpy(last, ev.id.data, ULID_BYTES);
         rec->last_position = ev.position;
         store_arena_reset(&s->read_arena);
@@ -693,8 +739,13 @@ static int delivered_before(struct store *s, const Eventflow__GroupRecord *rec, 
     *yes = false;
     MDB_val k = {.mv_size = ULID_BYTES, .mv_data = (void *)id}, v;
     int rc = mdb_get(s->wtxn, s->events, &k, &v);
-    if (rc == MDB_NOTFOUND)
+    if (rc == MDB_NOTFOUND) {
+        /* Once events were removed, an id of the log's past that is gone
+         * may be one the group delivered and dropped (read_due): an ack
+         * of it counts nothing, as for one acknowledged before. */
+        *yes = s->pending.removed_count > 0 && memcmp(id, s->pending.last_id, ULID_BYTES) <= 0;
         return 0;
+    }
     if (rc != 0)
         return store_fail_mdb(s, rc, "reading events");
     Eventflow__StoredEvent ev;

@@ -48,11 +48,18 @@
  *      event alone, so it refuses a format-6 store. (Kept to this
  *      constant and this note so that another format can be numbered
  *      around it.) */
-#define STORE_FORMAT 6
+/*   7: stream retention and deletion (store_stream.c): one more table,
+ *      `stream_meta`, and meta counters of removed events and deleted
+ *      streams and the live checksum. A format-6 store is a format-7 store
+ *      in which nothing was ever removed (its live checksum is computed
+ *      once, at the upgrade); a binary that knows format 6 would show
+ *      removed events and mis-number a reclaimed stream, so it refuses a
+ *      format-7 store. */
+#define STORE_FORMAT 7
 #define STORE_FORMAT_OLDEST 1
 
 /* Named databases in the environment (store.h lists them). */
-#define STORE_MAX_DBS 13
+#define STORE_MAX_DBS 14
 
 /* Bytes a stream_index key adds to the stream name: a NUL and a u64. */
 #define STORE_INDEX_KEY_EXTRA 9
@@ -111,6 +118,14 @@ struct store_meta {
      * format was first opened by a build that keeps it. */
     uint64_t state_digest;
     uint64_t state_digest_since;
+    /* Retention (store_stream.c): events hidden by removals (EVENTCOUNT is
+     * event_count less these), those of them whose rows are gone, streams
+     * deleted (STREAMCOUNT is stream_count less these), and the live
+     * checksum: the sum of store_live_hash over the events still stored. */
+    uint64_t removed_count;
+    uint64_t reclaimed_count;
+    uint64_t deleted_streams;
+    uint64_t live_sum;
 };
 
 struct store {
@@ -119,6 +134,7 @@ struct store {
     /* Consumer groups (store_group.c). */
     MDB_dbi groups, group_pending, group_deadlines, group_parked, group_consumers;
     MDB_dbi users; /* store_user.c */
+    MDB_dbi stream_meta; /* store_stream.c */
     uint64_t users_gen; /* store_users_generation */
     char *dir;         /* owned */
     size_t map_size;
@@ -204,6 +220,46 @@ static inline void store_digest_fold(struct store *s, enum store_digest_tag tag,
     d = digest_update(d, key, klen);
     s->pending.state_digest = val != NULL ? digest_update(d, val, vlen) : d;
 }
+/* Apply a StreamOp (store_stream.c). */
+int store_apply_stream(struct store *s, const Eventflow__StreamOp *op, enum store_status *status);
+
+/* A stream's retention record as seen through txn, copied into *rec
+ * (all zero and *found false when it has none). 0 or a STORE_E* code. */
+int store_stream_record(struct store *s, MDB_txn *txn, const char *stream, size_t len, Eventflow__StreamRecord *rec,
+                        bool *found);
+
+/* A packed StreamRecord into *rec (scalars only: owns nothing, so it
+ * outlives the read arena). 0 or STORE_ECORRUPT. */
+int store_stream_record_decode(struct store *s, const MDB_val *v, Eventflow__StreamRecord *rec);
+
+/* What store_apply_add needs of a stream's record before it appends:
+ * whether appends are refused (tombstoned), the numbering floor (a
+ * reclaimed stream's index no longer shows its length). After the append
+ * it un-deletes a soft-deleted stream and applies max_count. */
+int store_stream_before_add(struct store *s, const char *stream, size_t len, Eventflow__StreamRecord *rec,
+                            bool *has_rec);
+int store_stream_after_add(struct store *s, const char *stream, size_t len, Eventflow__StreamRecord *rec,
+                           uint64_t new_length);
+
+/* The live checksum of a store from before format 7: the sum over every
+ * stored event. Returns 0 or an LMDB code. */
+int store_stream_upgrade_sum(struct store *s, MDB_txn *txn, uint64_t *sum);
+
+/* Whether stored events are live (at or past their stream's first live
+ * version): a cache of the last stream's record, as consecutive events are
+ * often of one stream. Start with len SIZE_MAX. */
+struct store_live_cache {
+    char name[512];
+    size_t len; /* SIZE_MAX: nothing cached */
+    uint64_t first;
+};
+/* val: a packed StoredEvent (resets the read arena). 0 or STORE_E*. */
+int store_event_live(struct store *s, MDB_txn *txn, struct store_live_cache *c, const MDB_val *val, bool *live);
+/* The event with this id is stored and live. 0 or STORE_E*. */
+int store_event_id_live(struct store *s, MDB_txn *txn, const uint8_t id[ULID_BYTES], bool *live);
+
+/* The live checksum's term for one stored event (its packed bytes). */
+uint64_t store_live_hash(const void *bytes, size_t len, uint64_t position);
 
 /* Apply a UserOp (store_user.c). */
 int store_apply_user(struct store *s, const Eventflow__UserOp *op, enum store_status *status);

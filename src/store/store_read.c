@@ -174,6 +174,11 @@ int store_stream_length(struct store *s, const char *stream, size_t stream_len, 
         rc = store_fail_mdb(s, rc, "opening a stream_index cursor");
     } else if ((rc = store_index_length(cur, stream, stream_len, length)) != 0) {
         rc = store_fail_mdb(s, rc, "reading stream_index");
+    } else {
+        Eventflow__StreamRecord rec;
+        bool found;
+        if ((rc = store_stream_record(s, txn, stream, stream_len, &rec, &found)) == 0 && rec.first_version > *length)
+            *length = rec.first_version; /* every row reclaimed: the record keeps the count */
     }
     if (cur != NULL)
         mdb_cursor_close(cur);
@@ -202,6 +207,18 @@ int store_read_stream(struct store *s, const char *stream, size_t stream_len, ui
         (rc = store_index_length(cur, stream, stream_len, &length)) != 0) {
         rc = store_fail_mdb(s, rc, "reading stream_index");
         goto out;
+    }
+    /* Removed events (store_stream.c) are the versions below the record's
+     * first; a deleted stream has none live. */
+    Eventflow__StreamRecord rec;
+    bool found = false;
+    if (length > 0 && (rc = store_stream_record(s, txn, stream, stream_len, &rec, &found)) != 0)
+        goto out;
+    if (found) {
+        if (rec.deleted || rec.tombstoned)
+            length = 0;
+        else if (from_version < rec.first_version)
+            from_version = rec.first_version;
     }
     uint64_t n = from_version < length ? store_min(limit, length - from_version) : 0;
     if ((rc = store_visit_begin(v, n)) != 0 || n == 0)
@@ -271,6 +288,46 @@ static int store_event_position(const MDB_val *val, uint64_t *pos)
     return -1;
 }
 
+/* GETALL once events were removed: positions are no longer dense, so the
+ * live events after the cursor's are counted in a first walk (up to
+ * `limit`), then visited in a second. */
+static int store_read_all_live(struct store *s, MDB_txn *txn, MDB_cursor *cur, MDB_val *k, MDB_val *val,
+                               uint64_t limit, const struct store_visitor *v)
+{
+    struct store_live_cache cache = {.len = SIZE_MAX};
+    uint8_t start[ULID_BYTES];
+    if (k->mv_size != ULID_BYTES)
+        return store_fail(s, STORE_ECORRUPT, "events: a bad key");
+    memcpy(start, k->mv_data, ULID_BYTES);
+    uint64_t n = 0;
+    int rc = 0, mrc = 0;
+    bool live;
+    for (; n < limit && mrc == 0; mrc = mdb_cursor_get(cur, k, val, MDB_NEXT)) {
+        if ((rc = store_event_live(s, txn, &cache, val, &live)) != 0)
+            return rc;
+        n += live;
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return store_fail_mdb(s, mrc, "walking events");
+    if ((rc = store_visit_begin(v, n)) != 0 || n == 0)
+        return rc;
+    *k = (MDB_val){.mv_size = ULID_BYTES, .mv_data = start};
+    mrc = mdb_cursor_get(cur, k, val, MDB_SET_KEY);
+    for (uint64_t i = 0; i < n; mrc = mdb_cursor_get(cur, k, val, MDB_NEXT)) {
+        if (mrc != 0)
+            return mrc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "events: fewer live events on a second walk")
+                                       : store_fail_mdb(s, mrc, "walking events");
+        if ((rc = store_event_live(s, txn, &cache, val, &live)) != 0)
+            return rc;
+        if (!live)
+            continue;
+        if ((rc = store_visit_event(s, v, val)) != 0)
+            return rc;
+        i++;
+    }
+    return 0;
+}
+
 int store_read_all(struct store *s, const uint8_t *after, uint64_t limit, const struct store_visitor *v)
 {
     if (s == NULL || v == NULL)
@@ -298,6 +355,15 @@ int store_read_all(struct store *s, const uint8_t *after, uint64_t limit, const 
     if (rc == 0 && after != NULL && k.mv_size == ULID_BYTES && memcmp(k.mv_data, after, ULID_BYTES) == 0)
         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT);
     uint64_t remaining = 0;
+    if (meta.removed_count > 0) {
+        if (rc == MDB_NOTFOUND)
+            rc = store_visit_begin(v, 0);
+        else if (rc != 0)
+            rc = store_fail_mdb(s, rc, "walking events");
+        else
+            rc = store_read_all_live(s, txn, cur, &k, &val, limit, v);
+        goto out;
+    }
     if (rc == 0) {
         uint64_t pos;
         if (store_event_position(&val, &pos) != 0 || pos == 0 || pos > meta.event_count) {
@@ -347,7 +413,10 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
         rc = store_fail(s, rc, "reading meta");
         goto out;
     }
-    uint64_t n = skip < meta.stream_count ? store_min(limit, meta.stream_count - skip) : 0;
+    /* Deleted streams keep their `streams` record (a soft-deleted one goes
+     * on numbering, a tombstoned one keeps its name) but are not listed. */
+    uint64_t live = meta.stream_count - meta.deleted_streams;
+    uint64_t n = skip < live ? store_min(limit, live - skip) : 0;
     if ((rc = store_visit_begin(v, n)) != 0 || n == 0)
         goto out;
     if ((rc = mdb_cursor_open(txn, s->streams, &cur)) != 0) {
@@ -362,13 +431,19 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
     }
     MDB_val k, val;
     MDB_cursor_op op = MDB_FIRST;
-    for (uint64_t i = 0; i < skip + n; i++, op = MDB_NEXT) {
+    for (uint64_t i = 0; i < skip + n; op = MDB_NEXT) {
         if ((rc = mdb_cursor_get(cur, &k, &val, op)) != 0) {
             rc = rc == MDB_NOTFOUND ? store_fail(s, STORE_ECORRUPT, "streams: fewer records than stream_count")
                                     : store_fail_mdb(s, rc, "walking streams");
             goto out;
         }
-        if (i < skip)
+        Eventflow__StreamRecord rec;
+        bool found = false;
+        if ((rc = store_stream_record(s, txn, k.mv_data, k.mv_size, &rec, &found)) != 0)
+            goto out;
+        if (found && (rec.deleted || rec.tombstoned))
+            continue;
+        if (i++ < skip)
             continue;
         Eventflow__StreamInfo *info = eventflow__stream_info__unpack(&s->read_arena.pb, val.mv_size, val.mv_data);
         if (info == NULL || k.mv_size == 0 || k.mv_size > s->stream_max) {
@@ -381,6 +456,8 @@ int store_list_streams(struct store *s, uint64_t skip, uint64_t limit, const str
             rc = store_fail_mdb(s, rc, "reading stream_index");
             goto out;
         }
+        if (found && rec.first_version > info->length)
+            info->length = rec.first_version;
         rc = v->stream != NULL ? v->stream(v->arg, k.mv_data, k.mv_size, info) : 0;
         store_arena_reset(&s->read_arena);
         if (rc != 0)

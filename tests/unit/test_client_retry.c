@@ -89,6 +89,10 @@ static void test_error_codes(void **state)
     assert_int_equal(ef_reply_error_code("NOGROUP no group named \"g\""), EF_ENOTFOUND);
     assert_int_equal(ef_reply_error_code("EXISTS a group named \"g\" exists already"), EF_EEXISTS);
     assert_int_equal(ef_reply_error_code("NOTDELIVERED event 01J was never delivered"), EF_EINVAL);
+    assert_int_equal(ef_reply_error_code("NOSTREAM no stream named \"s\""), EF_ENOTFOUND);
+    assert_int_equal(ef_reply_error_code("DELETED the stream was hard-deleted"), EF_EDELETED);
+    assert_int_equal(ef_reply_error_code("REMOVED idempotency key \"k\" was applied before"), EF_EDELETED);
+    assert_int_equal(ef_reply_error_code("BEYOND truncate_before is past the end"), EF_EINVAL);
     assert_int_equal(ef_reply_error_code("NOTPENDING event 01J is not pending"), EF_EINVAL);
     assert_int_equal(ef_reply_error_code("event type cannot be empty"), EF_EINVAL);
     assert_int_equal(ef_reply_error_code("list of events is empty"), EF_EINVAL);
@@ -104,7 +108,7 @@ static void test_strerror(void **state)
     int codes[] = {EF_OK,      EF_EINVAL,  EF_EUNAVAILABLE, EF_EUNKNOWN, EF_EAUTH,
                    EF_ECONFLICT, EF_EGAP,  EF_EKEYREUSE,    EF_EFULL,    EF_ETOOBIG,
                    EF_EPROTO,  EF_ESERVER, EF_ECANCELED,    EF_ENOMEM, EF_ETIMEDOUT,
-                   EF_ENOTFOUND, EF_EEXISTS};
+                   EF_ENOTFOUND, EF_EEXISTS, EF_EDELETED};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         assert_string_not_equal(eventflow_strerror(codes[i]), "unknown error");
         assert_string_not_equal(eventflow_err_name(codes[i]), "EF_E?");
