@@ -204,6 +204,7 @@ enum store_digest_tag {
     STORE_DIGEST_USERS,
     STORE_DIGEST_CLEARED, /* every row of one group in one table */
     STORE_DIGEST_OUTCOME, /* a group operation's result */
+    STORE_DIGEST_STREAMS, /* a stream's retention record (store_stream.c) */
 };
 
 /* Fold a write into the open batch's state digest: `val` NULL for a

@@ -89,7 +89,12 @@ static int stream_record_put(struct store *s, const char *stream, size_t len, co
     MDB_val k = {.mv_size = len, .mv_data = (void *)stream};
     MDB_val v = {.mv_size = eventflow__stream_record__pack(rec, packed), .mv_data = packed};
     int rc = mdb_put(s->wtxn, s->stream_meta, &k, &v, 0);
-    return rc != 0 ? store_fail_mdb(s, rc, "writing stream_meta") : 0;
+    if (rc != 0)
+        return store_fail_mdb(s, rc, "writing stream_meta");
+    /* Deletions and retention settings are replicated state the event
+     * checksum does not see (a hidden event is still in the chain). */
+    store_digest_fold(s, STORE_DIGEST_STREAMS, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+    return 0;
 }
 
 /* Hide the stream's versions below `first` (a no-op if they are), and say
