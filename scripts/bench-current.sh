@@ -29,12 +29,15 @@
 #              SECS=600 as the target asks, 120 with QUICK=1)
 #   http       HTTP appends vs RESP and vs etcd's gateway (bench-http.sh)
 #   tls        ADD over TLS vs plaintext and vs Redis over TLS (bench-tls.sh)
+#   rafttls    3 nodes with raft inside TLS vs plaintext (bench-raft-tls.sh)
 #   delivery   subscriptions vs Redis XREAD BLOCK (bench-delivery.sh)
 #   sse        SSE vs RESP subscriptions on a follower (bench-delivery.sh)
 #   groups     consumer groups vs XREADGROUP + XACK (bench-groups.sh)
 #   acl        the cost of ACL checks (bench-acl.sh)
 #   metrics    a METRICS scrape's loop time (bench-metrics.py)
 #   backup     backup and restore of a 1.5 GB store (backup-bench.sh)
+#   retention  ADD p99 while a million expired events are removed
+#              (bench-retention.sh)
 #   cluster    go-redis ClusterClient vs redis-benchmark (bench-redis-cluster.sh)
 #
 # Env: BUILD (default ./build), OUT (default /tmp/eventflow-current-<time>),
@@ -51,7 +54,7 @@ QUICK="${QUICK:-0}"
 q() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 export EVENTFLOWD="$BUILD/src/daemon/eventflowd"
 
-all_steps="single peers reads failover killload rolling elections http tls delivery sse groups acl metrics backup cluster"
+all_steps="single peers reads failover killload rolling elections http tls rafttls delivery sse groups acl metrics backup retention cluster"
 steps="${*:-$all_steps}"
 
 # step NAME -> "comparison", "command" and the grep -E of its verdict lines.
@@ -87,6 +90,12 @@ describe() {
     delivery) title="subscriptions vs Redis XREAD BLOCK (latency, catch-up, fan-out)"
         cmd="BUILD=$BUILD ROUNDS=$(q 3 1) scripts/bench-delivery.sh"
         verdict='^\| ' ;;
+    rafttls) title="3 nodes: raft inside mutual TLS, and every connection over TLS, vs plaintext"
+        cmd="BUILD=$BUILD ROUNDS=$(q 3 1) N=50000 scripts/bench-raft-tls.sh"
+        verdict='^median of the rounds' ;;
+    retention) title="ADD p99 while 1,000,000 expired events are removed, over p99 without, 3 nodes"
+        cmd="EVENTFLOWD=$EVENTFLOWD REMOVE_N=1000000 SECS=40 REPS=$(q 3 1) scripts/bench-retention.sh"
+        verdict='^\| [0-9]' ;;
     sse) title="subscriptions over HTTP (SSE) vs RESP SUBSCRIBE, same follower"
         cmd="BUILD=$BUILD STEPS=sse TARGETS=follower ROUNDS=$(q 3 1) scripts/bench-delivery.sh"
         verdict='^\| ' ;;
