@@ -6,37 +6,9 @@
 
 #define ACK_WAIT 100
 
-struct fx {
-    char dir[64];
-    struct store *s;
-    uint64_t index; /* the next raft index */
-    uint64_t seq;   /* the next event id */
-};
-
-static int fx_setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    tdir_make(f->dir);
-    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
-    f->index = 1;
-    f->seq = 1;
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->s);
-    tdir_remove(f->dir);
-    free(f);
-    return 0;
-}
-
 /* Append n events to stream, of type `type` (NULL: type-<seq>). Returns
  * the first one's seq. */
-static uint64_t add_events(struct fx *f, const char *stream, size_t n, const char *type)
+static uint64_t add_events(struct tfx *f, const char *stream, size_t n, const char *type)
 {
     Eventflow__NewEvent evs[64], *evp[64];
     uint8_t ids[64][ULID_BYTES];
@@ -68,7 +40,7 @@ static uint64_t add_events(struct fx *f, const char *stream, size_t n, const cha
 }
 
 /* Apply one GroupOps entry of n operations at group-clock time now. */
-static const struct store_outcome *apply_ops(struct fx *f, int64_t now, bool leader_start, Eventflow__GroupOp **ops,
+static const struct store_outcome *apply_ops(struct tfx *f, int64_t now, bool leader_start, Eventflow__GroupOp **ops,
                                              size_t n)
 {
     Eventflow__GroupOps g = EVENTFLOW__GROUP_OPS__INIT;
@@ -87,12 +59,12 @@ static const struct store_outcome *apply_ops(struct fx *f, int64_t now, bool lea
     return o;
 }
 
-static const struct store_group_result *apply_op(struct fx *f, int64_t now, Eventflow__GroupOp *op)
+static const struct store_group_result *apply_op(struct tfx *f, int64_t now, Eventflow__GroupOp *op)
 {
     return &apply_ops(f, now, false, &op, 1)->groups[0];
 }
 
-static enum store_group_status create_group_limited(struct fx *f, int64_t now, const char *group, const char *stream,
+static enum store_group_status create_group_limited(struct tfx *f, int64_t now, const char *group, const char *stream,
                                                     uint32_t max_deliveries, uint32_t max_ack_pending)
 {
     Eventflow__GroupCreate c = EVENTFLOW__GROUP_CREATE__INIT;
@@ -108,7 +80,7 @@ static enum store_group_status create_group_limited(struct fx *f, int64_t now, c
     return apply_op(f, now, &op)->status;
 }
 
-static enum store_group_status create_group(struct fx *f, int64_t now, const char *group, const char *stream,
+static enum store_group_status create_group(struct tfx *f, int64_t now, const char *group, const char *stream,
                                             uint32_t max_deliveries)
 {
     return create_group_limited(f, now, group, stream, max_deliveries, 0);
@@ -124,7 +96,7 @@ static Eventflow__GroupRead read_of(const char *group, const char *consumer, uin
 }
 
 /* A read; its ids as seqs into out (count returned). */
-static size_t group_read(struct fx *f, int64_t now, const char *group, const char *consumer, uint32_t count,
+static size_t group_read(struct tfx *f, int64_t now, const char *group, const char *consumer, uint32_t count,
                          uint64_t *seqs, uint32_t *deliveries)
 {
     Eventflow__GroupRead rd = read_of(group, consumer, count);
@@ -146,7 +118,7 @@ static size_t group_read(struct fx *f, int64_t now, const char *group, const cha
 }
 
 /* ACK (park = -1), NACK (park 0/1) or REPLAY (park = 2) of ids given as seqs. */
-static const struct store_group_result *ids_op(struct fx *f, int64_t now, const char *group, int kind,
+static const struct store_group_result *ids_op(struct tfx *f, int64_t now, const char *group, int kind,
                                                const uint64_t *seqs, size_t n)
 {
     static uint8_t ids[16][ULID_BYTES];
@@ -228,7 +200,7 @@ static int info_consumer(void *arg, const char *name, size_t len, const Eventflo
     return 0;
 }
 
-static struct ginfo group_info(struct fx *f, const char *group)
+static struct ginfo group_info(struct tfx *f, const char *group)
 {
     struct ginfo gi = {0};
     struct store_group_visitor v = {.arg = &gi, .group = info_group, .consumer = info_consumer};
@@ -270,7 +242,7 @@ static int list_parked(void *arg, const uint8_t id[ULID_BYTES], const Eventflow_
     return 0;
 }
 
-static struct idlist pending_of(struct fx *f, const char *group, const char *consumer)
+static struct idlist pending_of(struct tfx *f, const char *group, const char *consumer)
 {
     struct idlist l = {0};
     struct store_group_visitor v = {.arg = &l, .pending = list_pending};
@@ -278,7 +250,7 @@ static struct idlist pending_of(struct fx *f, const char *group, const char *con
     return l;
 }
 
-static struct idlist parked_of(struct fx *f, const char *group)
+static struct idlist parked_of(struct tfx *f, const char *group)
 {
     struct idlist l = {0};
     struct store_group_visitor v = {.arg = &l, .parked = list_parked};
@@ -292,7 +264,7 @@ static struct idlist parked_of(struct fx *f, const char *group)
  * in version order, and acks retire them. */
 static void test_share_and_ack(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 5, NULL);
     assert_int_equal(create_group(f, 1000, "billing", "orders", 0), STORE_GROUP_OK);
     assert_int_equal(create_group(f, 1000, "billing", "orders", 0), STORE_GROUP_EEXISTS);
@@ -355,7 +327,7 @@ static void test_share_and_ack(void **state)
  * pending events it also names stay pending. */
 static void test_ack_refusals_change_nothing(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 3, NULL);
     uint64_t other = add_events(f, "other", 1, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
@@ -384,7 +356,7 @@ static void test_ack_refusals_change_nothing(void **state)
  * is malformed: EINVALID, nothing changed. */
 static void test_malformed_ops(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add_events(f, "orders", 2, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
     Eventflow__GroupRead rd = read_of("g", "a", 0);
@@ -408,7 +380,7 @@ static void test_malformed_ops(void **state)
  * its delivery count; before that, nobody else gets it. */
 static void test_redelivery_after_ack_wait(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 2, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
     assert_int_equal(group_read(f, 1000, "g", "a", 2, NULL, NULL), 2);
@@ -443,7 +415,7 @@ static void test_redelivery_after_ack_wait(void **state)
  * replay hands it out afresh; an ack of a parked event retires it. */
 static void test_max_deliveries_parks(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 2, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 2), STORE_GROUP_OK);
     int64_t t = 1000;
@@ -487,7 +459,7 @@ static void test_max_deliveries_parks(void **state)
  * parks it. */
 static void test_nack(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 2, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
     assert_int_equal(group_read(f, 1000, "g", "a", 2, NULL, NULL), 2);
@@ -509,7 +481,7 @@ static void test_nack(void **state)
  * its position moves past what the filters skip. */
 static void test_all_group_filters(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t o1 = add_events(f, "order-1", 2, "Placed");
     add_events(f, "user-1", 2, "Placed");
     uint64_t o2 = add_events(f, "order-2", 2, "Shipped");
@@ -544,7 +516,7 @@ static void test_all_group_filters(void **state)
 /* From the end, from an id, and seeks. */
 static void test_start_positions_and_seek(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "s", 4, NULL);
 
     Eventflow__GroupCreate c = EVENTFLOW__GROUP_CREATE__INIT;
@@ -603,7 +575,7 @@ static void test_start_positions_and_seek(void **state)
  * early. Deliveries it makes itself keep their own deadlines. */
 static void test_new_leader_grace(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "s", 2, NULL);
     assert_int_equal(create_group(f, 1000, "g", "s", 0), STORE_GROUP_OK);
     assert_int_equal(group_read(f, 1000, "g", "a", 1, NULL, NULL), 1); /* deadline 1100 */
@@ -630,7 +602,7 @@ static void test_new_leader_grace(void **state)
  * same event. */
 static void test_ops_in_one_entry(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "s", 3, NULL);
     assert_int_equal(create_group(f, 1000, "g", "s", 0), STORE_GROUP_OK);
     Eventflow__GroupRead r1 = read_of("g", "a", 2), r2 = read_of("g", "b", 2);
@@ -648,7 +620,7 @@ static void test_ops_in_one_entry(void **state)
 /* Group state survives a reopen; destroy removes all of it. */
 static void test_persist_and_destroy(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add_events(f, "s", 3, NULL);
     assert_int_equal(create_group(f, 1000, "g", "s", 1), STORE_GROUP_OK);
     assert_int_equal(create_group(f, 1000, "h", "s", 0), STORE_GROUP_OK);
@@ -686,7 +658,7 @@ static void test_persist_and_destroy(void **state)
 /* Ready when events lie past the position; else the first due time. */
 static void test_ready(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     bool ready;
     int64_t wake;
     assert_int_equal(store_group_ready(f->s, "g", 1, 1000, &ready, &wake), STORE_ENOENT);
@@ -704,7 +676,7 @@ static void test_ready(void **state)
  * room; redeliveries go on at the limit. */
 static void test_max_ack_pending(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     for (int all = 0; all <= 1; all++) {
         const char *group = all ? "ga" : "gs";
         size_t glen = strlen(group);
@@ -743,7 +715,7 @@ static void test_max_ack_pending(void **state)
 /* ---- pending ranges: one READ's events share one row ---------------------------- */
 
 /* Pending events of group g after `after` (a seq), at most limit. */
-static struct idlist pending_after(struct fx *f, const char *group, uint64_t after, uint64_t limit)
+static struct idlist pending_after(struct tfx *f, const char *group, uint64_t after, uint64_t limit)
 {
     struct idlist l = {0};
     uint8_t id[ULID_BYTES];
@@ -754,7 +726,7 @@ static struct idlist pending_after(struct fx *f, const char *group, uint64_t aft
 }
 
 /* ACK of the n events from seq `first` on; returns how many it acked. */
-static uint64_t ack_run(struct fx *f, int64_t now, const char *group, uint64_t first, size_t n)
+static uint64_t ack_run(struct tfx *f, int64_t now, const char *group, uint64_t first, size_t n)
 {
     uint64_t seqs[16];
     assert_true(n <= 16);
@@ -770,7 +742,7 @@ static uint64_t ack_run(struct fx *f, int64_t now, const char *group, uint64_t f
  * inside the run), and are acked later, once each. */
 static void test_range_ack_middle(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 10, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
     assert_int_equal(group_read(f, 1000, "g", "a", 10, NULL, NULL), 10);
@@ -804,7 +776,7 @@ static void test_range_ack_middle(void **state)
  * leaves the rest pending with their holder and deadline, for the next. */
 static void test_range_partial_redelivery(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 10, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
     assert_int_equal(group_read(f, 1000, "g", "a", 10, NULL, NULL), 10);
@@ -843,7 +815,7 @@ static void test_range_partial_redelivery(void **state)
 /* Parking or giving back one event of a run takes it alone out of it. */
 static void test_range_park_one(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 10, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
     assert_int_equal(group_read(f, 1000, "g", "a", 10, NULL, NULL), 10);
@@ -875,7 +847,7 @@ static void test_range_park_one(void **state)
  * makes room for two. */
 static void test_range_max_ack_pending_counts_events(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 10, NULL);
     assert_int_equal(create_group_limited(f, 1000, "g", "orders", 0, 5), STORE_GROUP_OK);
     uint64_t got[10];
@@ -892,7 +864,7 @@ static void test_range_max_ack_pending_counts_events(void **state)
  * taken out of the run that held it and counted once. */
 static void test_range_seek_back(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "orders", 6, NULL);
     assert_int_equal(create_group(f, 1000, "g", "orders", 0), STORE_GROUP_OK);
     assert_int_equal(group_read(f, 1000, "g", "a", 4, NULL, NULL), 4);
@@ -924,7 +896,7 @@ static void test_range_seek_back(void **state)
 
 /* ---- the state digest ------------------------------------------------------------ */
 
-static uint64_t digest_of(struct fx *f)
+static uint64_t digest_of(struct tfx *f)
 {
     struct store_stats st;
     assert_int_equal(store_stats(f->s, &st), 0);
@@ -936,11 +908,11 @@ static uint64_t digest_of(struct fx *f)
  * move it; it survives a reopen. */
 static void test_state_digest(void **state)
 {
-    struct fx *a = *state, *b;
-    assert_int_equal(fx_setup((void **)&b), 0);
-    struct fx *both[2] = {a, b};
+    struct tfx *a = *state, *b;
+    assert_int_equal(tfx_setup((void **)&b), 0);
+    struct tfx *both[2] = {a, b};
     for (int i = 0; i < 2; i++) {
-        struct fx *f = both[i];
+        struct tfx *f = both[i];
         assert_int_equal(digest_of(f), 0);
         uint64_t first = add_events(f, "orders", 10, NULL);
         assert_int_equal(digest_of(f), 0);
@@ -968,10 +940,10 @@ static void test_state_digest(void **state)
     struct store_stats st;
     assert_int_equal(store_stats(a->s, &st), 0);
     assert_int_equal(st.state_digest_since, 0);
-    fx_teardown((void **)&b);
+    tfx_teardown((void **)&b);
 }
 
-static const struct store_group_result *delconsumer(struct fx *f, int64_t now, const char *group, const char *consumer)
+static const struct store_group_result *delconsumer(struct tfx *f, int64_t now, const char *group, const char *consumer)
 {
     Eventflow__GroupDelConsumer dc = EVENTFLOW__GROUP_DEL_CONSUMER__INIT;
     dc.group = (char *)group;
@@ -986,7 +958,7 @@ static const struct store_group_result *delconsumer(struct fx *f, int64_t now, c
  * it holds none it is, and only it. */
 static void test_delete_consumer(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     uint64_t first = add_events(f, "s", 3, NULL);
     assert_int_equal(delconsumer(f, 1000, "g", "a")->status, STORE_GROUP_ENOGROUP);
     assert_int_equal(create_group(f, 1000, "g", "s", 0), STORE_GROUP_OK);
@@ -1011,26 +983,26 @@ static void test_delete_consumer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_share_and_ack, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_ack_refusals_change_nothing, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_ops, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_redelivery_after_ack_wait, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_max_deliveries_parks, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_nack, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_all_group_filters, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_start_positions_and_seek, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_new_leader_grace, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_ops_in_one_entry, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_persist_and_destroy, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_ready, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_max_ack_pending, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_delete_consumer, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_range_ack_middle, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_range_partial_redelivery, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_range_park_one, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_range_max_ack_pending_counts_events, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_range_seek_back, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_state_digest, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_share_and_ack, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_refusals_change_nothing, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_ops, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_redelivery_after_ack_wait, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_deliveries_parks, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_nack, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_all_group_filters, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_start_positions_and_seek, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_new_leader_grace, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_ops_in_one_entry, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_persist_and_destroy, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_ready, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_ack_pending, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_consumer, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_ack_middle, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_partial_redelivery, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_park_one, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_max_ack_pending_counts_events, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_range_seek_back, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_state_digest, tfx_setup, tfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

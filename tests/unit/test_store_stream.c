@@ -10,49 +10,21 @@
 
 #include "test_store_util.h"
 
-struct fx {
-    char dir[64];
-    struct store *s;
-    uint64_t index;
-    uint64_t seq; /* the next event id */
-};
-
-static int fx_setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    tdir_make(f->dir);
-    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
-    f->index = 1;
-    f->seq = 1;
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->s);
-    tdir_remove(f->dir);
-    free(f);
-    return 0;
-}
-
 /* Append n events to stream at its expected length. */
-static void add(struct fx *f, const char *stream, uint64_t expected, size_t n)
+static void add(struct tfx *f, const char *stream, uint64_t expected, size_t n)
 {
     tadd_range(f->s, f->index++, stream, expected, f->seq, n);
     f->seq += n;
 }
 
-static enum store_status apply_entry(struct fx *f, const Eventflow__Entry *e, const struct store_outcome **o)
+static enum store_status apply_entry(struct tfx *f, const Eventflow__Entry *e, const struct store_outcome **o)
 {
     size_t len;
     uint8_t *buf = tpack_entry(e, &len);
     return tapply(f->s, f->index++, buf, len, o);
 }
 
-static enum store_status apply_op(struct fx *f, Eventflow__StreamOp *op, enum store_stream_result *result)
+static enum store_status apply_op(struct tfx *f, Eventflow__StreamOp *op, enum store_stream_result *result)
 {
     Eventflow__Entry e = EVENTFLOW__ENTRY__INIT;
     e.command_case = EVENTFLOW__ENTRY__COMMAND_STREAM;
@@ -64,7 +36,7 @@ static enum store_status apply_op(struct fx *f, Eventflow__StreamOp *op, enum st
     return st;
 }
 
-static enum store_stream_result truncate_to(struct fx *f, const char *stream, uint64_t before)
+static enum store_stream_result truncate_to(struct tfx *f, const char *stream, uint64_t before)
 {
     Eventflow__StreamMetaUpdate u = EVENTFLOW__STREAM_META_UPDATE__INIT;
     u.has_truncate_before = true;
@@ -78,7 +50,7 @@ static enum store_stream_result truncate_to(struct fx *f, const char *stream, ui
     return r;
 }
 
-static enum store_stream_result set_max_count(struct fx *f, const char *stream, uint64_t max)
+static enum store_stream_result set_max_count(struct tfx *f, const char *stream, uint64_t max)
 {
     Eventflow__StreamMetaUpdate u = EVENTFLOW__STREAM_META_UPDATE__INIT;
     u.has_max_count = true;
@@ -92,7 +64,7 @@ static enum store_stream_result set_max_count(struct fx *f, const char *stream, 
     return r;
 }
 
-static enum store_stream_result delete_stream(struct fx *f, const char *stream, bool hard)
+static enum store_stream_result delete_stream(struct tfx *f, const char *stream, bool hard)
 {
     Eventflow__StreamDelete d = EVENTFLOW__STREAM_DELETE__INIT;
     d.hard = hard;
@@ -105,7 +77,7 @@ static enum store_stream_result delete_stream(struct fx *f, const char *stream, 
     return r;
 }
 
-static void reclaim(struct fx *f, const char *stream, uint32_t max)
+static void reclaim(struct tfx *f, const char *stream, uint32_t max)
 {
     Eventflow__StreamReclaim rc = EVENTFLOW__STREAM_RECLAIM__INIT;
     rc.max_events = max;
@@ -118,7 +90,7 @@ static void reclaim(struct fx *f, const char *stream, uint32_t max)
     assert_int_equal(r, STORE_STREAM_OK);
 }
 
-static struct store_stream_meta meta(struct fx *f, const char *stream)
+static struct store_stream_meta meta(struct tfx *f, const char *stream)
 {
     struct store_stream_meta m;
     assert_int_equal(store_stream_meta(f->s, stream, strlen(stream), &m), 0);
@@ -129,7 +101,7 @@ static struct store_stream_meta meta(struct fx *f, const char *stream)
  * counters at once; the chained checksum stays as it was. */
 static void test_truncate_hides(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 5);
     add(f, "b", 0, 2);
     uint32_t chain = tstats(f->s).checksum;
@@ -167,7 +139,7 @@ static void test_truncate_hides(void **state)
  * nothing is. */
 static void test_reclaim_batches(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 6);
     struct store_stats before = tstats(f->s);
     assert_int_equal(truncate_to(f, "a", 4), STORE_STREAM_OK);
@@ -188,7 +160,7 @@ static void test_reclaim_batches(void **state)
     char dir2[64];
     tdir_make(dir2);
     struct store *s2 = tstore_open(dir2, TEST_MAP_SIZE);
-    struct fx g = {.s = s2, .index = 1, .seq = 1};
+    struct tfx g = {.s = s2, .index = 1, .seq = 1};
     add(&g, "a", 0, 6);
     assert_int_equal(truncate_to(&g, "a", 2), STORE_STREAM_OK);
     reclaim(&g, "a", 100);
@@ -217,7 +189,7 @@ static void test_reclaim_batches(void **state)
 /* max_count: set, it hides at once; afterwards every ADD's apply keeps it. */
 static void test_max_count(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 5);
     assert_int_equal(set_max_count(f, "a", 2), STORE_STREAM_OK);
     assert_int_equal(meta(f, "a").first_version, 3);
@@ -238,7 +210,7 @@ static void test_max_count(void **state)
  * next append, which continues the numbering. */
 static void test_soft_delete(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 3);
     add(f, "b", 0, 1);
     assert_int_equal(delete_stream(f, "a", false), STORE_STREAM_OK);
@@ -268,7 +240,7 @@ static void test_soft_delete(void **state)
 /* Hard delete: appends refused, settings refused, the name kept. */
 static void test_hard_delete(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 2);
     assert_int_equal(delete_stream(f, "a", true), STORE_STREAM_OK);
     assert_int_equal(delete_stream(f, "a", true), STORE_STREAM_OK); /* a retry */
@@ -289,7 +261,7 @@ static void test_hard_delete(void **state)
  * nothing. */
 static void test_key_of_removed_event(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     Eventflow__NewEvent ev = EVENTFLOW__NEW_EVENT__INIT, *evp = &ev;
     uint8_t id[ULID_BYTES];
     tid(f->seq++, id);
@@ -320,7 +292,7 @@ static void test_key_of_removed_event(void **state)
  * these tests were added at 1000 * seq ns). */
 static void test_work(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 4); /* added at 1000 ns */
     add(f, "a", 4, 2); /* at 5000 ns */
     Eventflow__StreamOp op;
@@ -385,7 +357,7 @@ static void test_work(void **state)
  * no live sum) is upgraded with its live checksum summed over its events. */
 static void test_reopen_and_upgrade(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 3);
     add(f, "b", 0, 2);
     struct store_stats before = tstats(f->s);
@@ -429,7 +401,7 @@ static void test_reopen_and_upgrade(void **state)
  * grows. */
 static void test_space_freed(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     for (int i = 0; i < 40; i++) {
         uint64_t seqs[50];
         for (size_t j = 0; j < 50; j++)
@@ -466,7 +438,7 @@ static void test_space_freed(void **state)
 /* Malformed operations apply as invalid, changing nothing. */
 static void test_malformed(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     add(f, "a", 0, 2);
     Eventflow__StreamOp op = EVENTFLOW__STREAM_OP__INIT;
     op.stream = "a";
@@ -486,16 +458,16 @@ static void test_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_truncate_hides, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_reclaim_batches, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_max_count, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_soft_delete, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_hard_delete, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_key_of_removed_event, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_work, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_and_upgrade, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_space_freed, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_malformed, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_truncate_hides, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_reclaim_batches, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_count, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_soft_delete, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_hard_delete, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_key_of_removed_event, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_work, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_and_upgrade, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_space_freed, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed, tfx_setup, tfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

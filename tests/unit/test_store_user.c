@@ -5,34 +5,8 @@
  * leave the event count and the checksum alone. */
 #include "test_store_util.h"
 
-struct fx {
-    char dir[64];
-    struct store *s;
-    uint64_t index;
-};
-
-static int fx_setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    tdir_make(f->dir);
-    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
-    f->index = 1;
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->s);
-    tdir_remove(f->dir);
-    free(f);
-    return 0;
-}
-
 /* Set user `name` with rules (NULL-terminated; rules NULL: delete it). */
-static enum store_status apply_user(struct fx *f, const char *name, const char *hash, char **rules)
+static enum store_status apply_user(struct tfx *f, const char *name, const char *hash, char **rules)
 {
     Eventflow__UserRecord rec = EVENTFLOW__USER_RECORD__INIT;
     Eventflow__UserOp op = EVENTFLOW__USER_OP__INIT;
@@ -68,7 +42,7 @@ static int collect(void *data, const char *name, size_t len, const Eventflow__Us
 
 static void test_set_get_delete(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     Eventflow__UserRecord *u = (Eventflow__UserRecord *)1;
     assert_int_equal(store_user_get(f->s, "alice", &u), STORE_ENOENT);
     assert_null(u);
@@ -119,7 +93,7 @@ static void test_set_get_delete(void **state)
 
 static void test_malformed_changes_nothing(void **state)
 {
-    struct fx *f = *state;
+    struct tfx *f = *state;
     char *rules[] = {"admin", NULL};
     assert_int_equal(apply_user(f, "alice", "h", rules), STORE_USER_APPLIED);
     uint64_t gen = store_users_generation(f->s);
@@ -136,8 +110,8 @@ static void test_malformed_changes_nothing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_set_get_delete, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_changes_nothing, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_set_get_delete, tfx_setup, tfx_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_changes_nothing, tfx_setup, tfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,36 @@ static inline struct store *tstore_open(const char *dir, size_t map_size)
 
 /* ---- entries ----------------------------------------------------------- */
 
+/* The fixture the store's tests share: a fresh store in a temporary
+ * directory, with the next raft index and the next event id, both 1. */
+struct tfx {
+    char dir[64];
+    struct store *s;
+    uint64_t index; /* the next raft index */
+    uint64_t seq;   /* the next event id */
+};
+
+static inline int tfx_setup(void **state)
+{
+    struct tfx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    tdir_make(f->dir);
+    f->s = tstore_open(f->dir, TEST_MAP_SIZE);
+    f->index = 1;
+    f->seq = 1;
+    *state = f;
+    return 0;
+}
+
+static inline int tfx_teardown(void **state)
+{
+    struct tfx *f = *state;
+    store_close(f->s);
+    tdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
 /* Ids in tests are small numbers in the low 8 bytes, so their order is
  * obvious at a glance. */
 static inline void tid(uint64_t seq, uint8_t out[ULID_BYTES])
