@@ -91,6 +91,12 @@ static void assert_slots(struct harness_node *n, unsigned primary_port)
     harness_close(c);
 }
 
+/* Whether a node's STATUS names leader *(uint64_t *)arg. */
+static bool knows_leader(const json_t *st, void *arg)
+{
+    return (uint64_t)json_integer_value(json_object_get(st, "leader_id")) == *(uint64_t *)arg;
+}
+
 static bool myid_set(const json_t *st, void *arg)
 {
     (void)arg;
@@ -194,6 +200,10 @@ static void test_topology(void **state)
     /* Leadership moves: the map follows. */
     size_t target = (l + 2) % N;
     cluster_transfer_ok(&c, target);
+    /* TRANSFER answers before the follower has heard from the new leader:
+     * the map follows once it has. */
+    uint64_t target_id = c.n[target]->id;
+    assert_int_equal(harness_wait_status(c.n[f], knows_leader, &target_id, CLUSTER_WAIT_MS), 0);
     assert_slots(c.n[f], c.n[target]->port);
 
     /* Ids survive a restart. */
