@@ -36,18 +36,25 @@ static enum store_status apply_op(struct tfx *f, Eventflow__StreamOp *op, enum s
     return st;
 }
 
+/* Apply a SET_META of update u to stream; the op must apply (its result,
+ * OK or a refusal, is returned). */
+static enum store_stream_result set_meta(struct tfx *f, const char *stream, Eventflow__StreamMetaUpdate *u)
+{
+    Eventflow__StreamOp op = EVENTFLOW__STREAM_OP__INIT;
+    op.stream = (char *)stream;
+    op.op_case = EVENTFLOW__STREAM_OP__OP_SET_META;
+    op.set_meta = u;
+    enum store_stream_result r;
+    assert_int_equal(apply_op(f, &op, &r), STORE_STREAM_OP_APPLIED);
+    return r;
+}
+
 static enum store_stream_result truncate_to(struct tfx *f, const char *stream, uint64_t before)
 {
     Eventflow__StreamMetaUpdate u = EVENTFLOW__STREAM_META_UPDATE__INIT;
     u.has_truncate_before = true;
     u.truncate_before = before;
-    Eventflow__StreamOp op = EVENTFLOW__STREAM_OP__INIT;
-    op.stream = (char *)stream;
-    op.op_case = EVENTFLOW__STREAM_OP__OP_SET_META;
-    op.set_meta = &u;
-    enum store_stream_result r;
-    assert_int_equal(apply_op(f, &op, &r), STORE_STREAM_OP_APPLIED);
-    return r;
+    return set_meta(f, stream, &u);
 }
 
 static enum store_stream_result set_max_count(struct tfx *f, const char *stream, uint64_t max)
@@ -55,13 +62,7 @@ static enum store_stream_result set_max_count(struct tfx *f, const char *stream,
     Eventflow__StreamMetaUpdate u = EVENTFLOW__STREAM_META_UPDATE__INIT;
     u.has_max_count = true;
     u.max_count = max;
-    Eventflow__StreamOp op = EVENTFLOW__STREAM_OP__INIT;
-    op.stream = (char *)stream;
-    op.op_case = EVENTFLOW__STREAM_OP__OP_SET_META;
-    op.set_meta = &u;
-    enum store_stream_result r;
-    assert_int_equal(apply_op(f, &op, &r), STORE_STREAM_OP_APPLIED);
-    return r;
+    return set_meta(f, stream, &u);
 }
 
 static enum store_stream_result delete_stream(struct tfx *f, const char *stream, bool hard)
